@@ -1,0 +1,549 @@
+//! The user's choices: one TOML file with a section per layer, every value a validating
+//! type (see [`types`]), defaults from the seed, unknown keys refused.
+//!
+//! Owns loading, defaults and the checks that span several fields (overlapping hosts, a
+//! backup on this same machine). Does not know about the host or about config files.
+
+pub mod types;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use types::*;
+
+/// Where an installed clawguard keeps its answers.
+pub const DEFAULT_PATH: &str = "/etc/clawguard/answers.toml";
+
+/// The answers-file format this build reads and writes.
+pub const VERSION: u32 = 1;
+
+/// The documented example, the same as the defaults (a test keeps them in step).
+pub const EXAMPLE: &str = include_str!("../../assets/answers.example.toml");
+
+/// The answers file could not be used. Says which field, what was wrong and what to type.
+#[derive(Debug, thiserror::Error)]
+pub enum AnswersError {
+    #[error("cannot read the answers file {path}: {source}\n  Give an existing file with --answers FILE, or leave --answers out to use the defaults.")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{origin}: `{field}`: {message}")]
+    Field { origin: String, field: String, message: String },
+    #[error("{origin}: {message}")]
+    Syntax { origin: String, message: String },
+}
+
+/// The whole set of answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Answers {
+    /// Format version of this file; this build reads version 1.
+    pub version: u32,
+    #[serde(default)]
+    pub sandbox: Sandbox,
+    #[serde(default)]
+    pub credentials: Credentials,
+    #[serde(default)]
+    pub ssh: Ssh,
+    #[serde(default)]
+    pub firewall: Firewall,
+    #[serde(default)]
+    pub fail2ban: Fail2ban,
+    #[serde(default)]
+    pub egress: Egress,
+    #[serde(default)]
+    pub monitoring: Monitoring,
+    #[serde(default)]
+    pub backup: Backup,
+}
+
+impl Default for Answers {
+    fn default() -> Self {
+        Answers {
+            version: VERSION,
+            sandbox: Sandbox::default(),
+            credentials: Credentials::default(),
+            ssh: Ssh::default(),
+            firewall: Firewall::default(),
+            fail2ban: Fail2ban::default(),
+            egress: Egress::default(),
+            monitoring: Monitoring::default(),
+            backup: Backup::default(),
+        }
+    }
+}
+
+/// Which agent runs in the sandbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// OpenClaw: its image, state directory layout and gateway port.
+    Openclaw,
+    /// Any image with any command.
+    Generic,
+}
+
+impl fmt::Display for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Profile::Openclaw => "openclaw",
+            Profile::Generic => "generic",
+        })
+    }
+}
+
+/// Layer 1: the agent's container.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Sandbox {
+    pub profile: Profile,
+    /// The image; OpenClaw's is built locally as `openclaw:local`.
+    pub image: ImageRef,
+    /// The command for the generic profile (empty: the image's own).
+    pub command: Vec<Arg>,
+    /// Numeric uid and gid the agent runs as (never 0).
+    pub uid: Count<1, 65534>,
+    pub gid: Count<1, 65534>,
+    /// Where the compose project is rendered.
+    pub project_dir: AbsPath,
+    /// The agent's state (databases, sessions): mounted read-write.
+    pub state_dir: AbsPath,
+    /// The agent's workspace: mounted read-write.
+    pub workspace: AbsPath,
+    /// The agent's configuration: mounted read-only.
+    pub config_dir: AbsPath,
+    pub cpus: Cpus,
+    pub memory: ByteSize,
+    pub pids: Count<16, 65536>,
+    /// Size of the `noexec` tmpfs on /tmp.
+    pub tmpfs_size: ByteSize,
+    /// The agent's gateway port inside the container (OpenClaw: 18789).
+    pub gateway_port: Port,
+    /// Publish the gateway on 127.0.0.1 (never on other addresses).
+    pub publish_gateway: bool,
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Sandbox {
+            profile: Profile::Openclaw,
+            image: "openclaw:local".parse().expect("default image"),
+            command: Vec::new(),
+            uid: Count::of(1000),
+            gid: Count::of(1000),
+            project_dir: "/opt/clawguard/agent".parse().expect("default path"),
+            state_dir: "/srv/openclaw/state".parse().expect("default path"),
+            workspace: "/srv/openclaw/workspace".parse().expect("default path"),
+            config_dir: "/srv/openclaw/config".parse().expect("default path"),
+            cpus: "2".parse().expect("default cpus"),
+            memory: ByteSize::mib(2048),
+            pids: Count::of(256),
+            tmpfs_size: ByteSize::mib(100),
+            gateway_port: Port::new_unchecked(18789),
+            publish_gateway: false,
+        }
+    }
+}
+
+/// Layer 2: which services have keys in the vault. Names only, never values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Credentials {
+    pub services: Vec<Ident>,
+    /// Days after which a key is due for rotation.
+    pub rotate_days: Count<1, 3650>,
+}
+
+impl Default for Credentials {
+    fn default() -> Self {
+        Credentials {
+            services: ["anthropic", "openai", "gmail", "slack"].iter().map(|s| s.parse().expect("default name")).collect(),
+            rotate_days: Count::of(90),
+        }
+    }
+}
+
+/// Layer 3: sshd.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Ssh {
+    pub port: Port,
+    /// Who may log in. Empty: the users that have an authorized key on the host.
+    pub allowed_users: Vec<UnixUser>,
+    pub max_auth_tries: Count<1, 10>,
+    pub client_alive_interval: Count<0, 3600>,
+    pub client_alive_count_max: Count<0, 100>,
+}
+
+impl Default for Ssh {
+    fn default() -> Self {
+        Ssh {
+            port: Port::new_unchecked(2222),
+            allowed_users: Vec::new(),
+            max_auth_tries: Count::of(3),
+            client_alive_interval: Count::of(300),
+            client_alive_count_max: Count::of(2),
+        }
+    }
+}
+
+/// Layer 4a: ufw.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Firewall {
+    /// Ports open to the world besides SSH (e.g. 443 for a reverse proxy).
+    pub extra_ports: Vec<Port>,
+    /// Use ufw's `limit` (6 connections in 30 s per address) on the SSH port.
+    pub limit_ssh: bool,
+}
+
+impl Default for Firewall {
+    fn default() -> Self {
+        Firewall { extra_ports: Vec::new(), limit_ssh: true }
+    }
+}
+
+/// Layer 4b: fail2ban's sshd jail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Fail2ban {
+    pub maxretry: Count<1, 100>,
+    /// Seconds in which `maxretry` failures lead to a ban.
+    pub findtime: Count<1, 604800>,
+    /// Seconds of the first ban.
+    pub bantime: Count<1, 31536000>,
+    /// Longer bans for repeat offenders.
+    pub incremental: bool,
+    /// Addresses never banned (the admin's own address is added when connected over SSH).
+    pub ignoreip: Vec<IpNet>,
+}
+
+impl Default for Fail2ban {
+    fn default() -> Self {
+        Fail2ban {
+            maxretry: Count::of(3),
+            findtime: Count::of(600),
+            bantime: Count::of(3600),
+            incremental: true,
+            ignoreip: Vec::new(),
+        }
+    }
+}
+
+/// Layer 5: the squid allow-list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Egress {
+    pub allowed_hosts: Vec<DomainPattern>,
+    pub proxy_port: Port,
+    /// The squid image of the proxy sidecar.
+    pub proxy_image: ImageRef,
+}
+
+impl Default for Egress {
+    fn default() -> Self {
+        Egress {
+            allowed_hosts: ["api.anthropic.com", "api.openai.com", "gmail.googleapis.com", "slack.com", "www.googleapis.com"]
+                .iter()
+                .map(|h| h.parse().expect("default host"))
+                .collect(),
+            proxy_port: Port::new_unchecked(3128),
+            proxy_image: "ubuntu/squid:latest".parse().expect("default image"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl fmt::Display for LogLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::Trace => "trace",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Rotation {
+    Daily,
+    Weekly,
+    Monthly,
+}
+
+impl fmt::Display for Rotation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Rotation::Daily => "daily",
+            Rotation::Weekly => "weekly",
+            Rotation::Monthly => "monthly",
+        })
+    }
+}
+
+/// Layer 6: logs and the daily check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Monitoring {
+    pub log_level: LogLevel,
+    /// Directory on the host for the agent's log files.
+    pub log_dir: AbsPath,
+    pub rotation: Rotation,
+    pub retain_days: Count<1, 3650>,
+    /// What the agent logs (its own category names).
+    pub categories: Vec<Ident>,
+    /// Where the daily check sends alerts (none: only the log and `clawguard status`).
+    pub alert_webhook: Option<WebhookUrl>,
+    /// When the daily security check runs.
+    pub check_time: TimeOfDay,
+}
+
+impl Default for Monitoring {
+    fn default() -> Self {
+        Monitoring {
+            log_level: LogLevel::Info,
+            log_dir: "/var/log/clawguard-agent".parse().expect("default path"),
+            rotation: Rotation::Daily,
+            retain_days: Count::of(30),
+            categories: ["auth", "tools", "network", "config"].iter().map(|s| s.parse().expect("default name")).collect(),
+            alert_webhook: None,
+            check_time: TimeOfDay::new(6, 0),
+        }
+    }
+}
+
+/// Layer 7: restic backups.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Backup {
+    /// The restic repository. None: backups are not set up (the plan warns).
+    pub destination: Option<BackupTarget>,
+    /// Accept a destination on this same machine (it protects against mistakes, not against
+    /// losing or losing control of the server).
+    pub allow_same_machine: bool,
+    pub schedule: TimeOfDay,
+    pub keep_daily: Count<1, 3650>,
+    pub keep_weekly: Count<0, 520>,
+    pub keep_monthly: Count<0, 120>,
+}
+
+impl Default for Backup {
+    fn default() -> Self {
+        Backup {
+            destination: None,
+            allow_same_machine: false,
+            schedule: TimeOfDay::new(3, 0),
+            keep_daily: Count::of(7),
+            keep_weekly: Count::of(4),
+            keep_monthly: Count::of(6),
+        }
+    }
+}
+
+impl Answers {
+    /// Reads and checks an answers file.
+    pub fn load(path: &Path) -> Result<Answers, AnswersError> {
+        let text = std::fs::read_to_string(path).map_err(|source| AnswersError::Read { path: path.to_owned(), source })?;
+        Answers::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and checks answers text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Answers, AnswersError> {
+        let de = toml::Deserializer::parse(text)
+            .map_err(|e| AnswersError::Syntax { origin: origin.to_owned(), message: e.to_string() })?;
+        let answers: Answers = serde_path_to_error::deserialize(de).map_err(|e| {
+            let field = e.path().to_string();
+            let inner = e.into_inner();
+            let message = inner.message().to_owned();
+            let message = match inner.span() {
+                Some(span) => format!("{message} (line {})", line_of(text, span.start)),
+                None => message,
+            };
+            if field == "." || field.is_empty() {
+                AnswersError::Syntax { origin: origin.to_owned(), message: explain_top(&message) }
+            } else {
+                AnswersError::Field { origin: origin.to_owned(), field, message }
+            }
+        })?;
+        answers.check().map_err(|(field, message)| AnswersError::Field { origin: origin.to_owned(), field, message })?;
+        Ok(answers)
+    }
+
+    /// The checks that span several values. Returns the field and the message.
+    pub fn check(&self) -> Result<(), (String, String)> {
+        if self.version != VERSION {
+            return Err((
+                "version".into(),
+                format!("{} is not a version this clawguard reads: write `version = {VERSION}`", self.version),
+            ));
+        }
+        let hosts = &self.egress.allowed_hosts;
+        for (i, a) in hosts.iter().enumerate() {
+            for (j, b) in hosts.iter().enumerate() {
+                if i != j && a.covered_by(b) {
+                    let msg = if a == b {
+                        format!("`{a}` is listed twice: keep one")
+                    } else {
+                        format!(
+                            "`{a}` is already covered by `{b}` (squid would ignore one of them): keep only `{b}`, or replace it by the exact host names you need"
+                        )
+                    };
+                    return Err((format!("egress.allowed_hosts[{}]", i.max(j)), msg));
+                }
+            }
+        }
+        if let Some(dup) = first_duplicate(&self.ssh.allowed_users) {
+            return Err(("ssh.allowed_users".into(), format!("`{dup}` is listed twice: keep one")));
+        }
+        if let Some(dup) = first_duplicate(&self.credentials.services) {
+            return Err(("credentials.services".into(), format!("`{dup}` is listed twice: keep one")));
+        }
+        for (i, p) in self.firewall.extra_ports.iter().enumerate() {
+            if *p == self.ssh.port {
+                return Err((
+                    format!("firewall.extra_ports[{i}]"),
+                    format!("{p} is the SSH port, which is always open: remove it from extra_ports"),
+                ));
+            }
+        }
+        if let Some(dup) = first_duplicate(&self.firewall.extra_ports) {
+            return Err(("firewall.extra_ports".into(), format!("{dup} is listed twice: keep one")));
+        }
+        if self.sandbox.profile == Profile::Openclaw && !self.sandbox.command.is_empty() {
+            return Err((
+                "sandbox.command".into(),
+                "the openclaw profile runs OpenClaw's own gateway command: remove `command`, or set `profile = \"generic\"`".into(),
+            ));
+        }
+        if self.sandbox.memory < ByteSize::mib(256) {
+            return Err((
+                "sandbox.memory".into(),
+                format!("{} is too little for an agent: give at least 256M (OpenClaw needs about 1G to start; 2G is the default)", self.sandbox.memory),
+            ));
+        }
+        if self.sandbox.tmpfs_size >= self.sandbox.memory {
+            return Err((
+                "sandbox.tmpfs_size".into(),
+                format!("{} is not smaller than the memory limit {}: /tmp lives in memory; give a smaller size such as 100M", self.sandbox.tmpfs_size, self.sandbox.memory),
+            ));
+        }
+        if let Some(dest) = &self.backup.destination
+            && dest.is_this_machine(&[])
+            && !self.backup.allow_same_machine
+        {
+            return Err((
+                "backup.destination".into(),
+                format!(
+                    "`{dest}` is on this same machine: a backup there is lost with the server and can be deleted by whoever takes it over. Give an off-server repository such as `sftp:backup@backup.example.net:/srv/restic/myhost`, or set `allow_same_machine = true` if you really mean it"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The answers as TOML, ready to save.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("answers always serialize")
+    }
+}
+
+fn first_duplicate<T: PartialEq>(items: &[T]) -> Option<&T> {
+    items.iter().enumerate().find(|(i, a)| items[..*i].contains(a)).map(|(_, a)| a)
+}
+
+fn line_of(text: &str, byte: usize) -> usize {
+    text[..byte.min(text.len())].bytes().filter(|&b| b == b'\n').count() + 1
+}
+
+/// Makes serde's top-level messages (unknown section, missing version) say what to do.
+fn explain_top(message: &str) -> String {
+    if message.contains("missing field `version`") {
+        format!("{message}: add `version = {VERSION}` at the top of the file")
+    } else if message.contains("unknown field") {
+        format!("{message}: check the spelling; the sections are listed in the example answers file (`clawguard example` prints it)")
+    } else {
+        message.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_file_is_the_defaults() {
+        let parsed = Answers::parse(EXAMPLE, "example").unwrap();
+        assert_eq!(parsed, Answers::default());
+    }
+
+    #[test]
+    fn the_defaults_round_trip_through_toml() {
+        let a = Answers::default();
+        assert_eq!(Answers::parse(&a.to_toml(), "saved").unwrap(), a);
+    }
+
+    #[test]
+    fn a_minimal_file_takes_the_seed_defaults() {
+        let a = Answers::parse("version = 1\n", "t").unwrap();
+        assert_eq!(a.ssh.port.get(), 2222);
+        assert_eq!(a.ssh.max_auth_tries.get(), 3);
+        assert_eq!(a.fail2ban.bantime.get(), 3600);
+        assert_eq!(a.egress.allowed_hosts.len(), 5);
+        assert_eq!(a.backup.schedule.to_string(), "03:00");
+    }
+
+    fn field_err(text: &str) -> (String, String) {
+        match Answers::parse(text, "t") {
+            Err(AnswersError::Field { field, message, .. }) => (field, message),
+            other => panic!("expected a field error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn errors_name_the_field_and_the_value() {
+        let (f, m) = field_err("version = 1\n[ssh]\nport = 0\n");
+        assert_eq!(f, "ssh.port");
+        assert!(m.contains("from 1 to 65535") && m.contains("line 3"), "{m}");
+        let (f, m) = field_err("version = 1\n[ssh]\nallowed_users = [\"ok\", \"bad user\"]\n");
+        assert_eq!(f, "ssh.allowed_users[1]");
+        assert!(m.contains("\"bad user\""), "{m}");
+        let (f, m) = field_err("version = 1\n[ssh]\nprot = 22\n");
+        assert_eq!(f, "ssh.prot");
+        assert!(m.contains("unknown field"), "{m}");
+    }
+
+    #[test]
+    fn overlapping_hosts_are_refused() {
+        let (f, m) = field_err("version = 1\n[egress]\nallowed_hosts = [\".example.com\", \"sub.example.com\"]\n");
+        assert_eq!(f, "egress.allowed_hosts[1]");
+        assert!(m.contains("covered by `.example.com`"), "{m}");
+    }
+
+    #[test]
+    fn a_backup_on_this_machine_needs_the_flag() {
+        let (f, m) = field_err("version = 1\n[backup]\ndestination = \"/srv/backup\"\n");
+        assert_eq!(f, "backup.destination");
+        assert!(m.contains("allow_same_machine"), "{m}");
+        let ok = Answers::parse("version = 1\n[backup]\ndestination = \"/srv/backup\"\nallow_same_machine = true\n", "t");
+        assert!(ok.is_ok());
+    }
+
+    #[test]
+    fn version_is_required_and_checked() {
+        assert!(matches!(Answers::parse("[ssh]\nport = 22\n", "t"), Err(AnswersError::Syntax { message, .. }) if message.contains("version = 1")));
+        let (f, _) = field_err("version = 7\n");
+        assert_eq!(f, "version");
+    }
+}

@@ -1,0 +1,960 @@
+//! The validating value types every answer is made of.
+//!
+//! Each type parses from the text a person types (`FromStr`, used by the wizard as you
+//! type) and from TOML (`Deserialize`, which goes through the same `FromStr`), and refuses
+//! anything that could not safely reach a config file. The error text says what was wrong
+//! and what to type instead; the caller adds the field name.
+//!
+//! The rule that keeps config files safe: every accepted value is made only of characters
+//! that cannot end a line, open a quote or start a comment in any file we render.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+
+/// Why a value was refused: a sentence a person can act on. The field name is added by
+/// whoever knows it (serde's path, or the wizard's field).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid(pub String);
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn invalid(msg: impl Into<String>) -> Invalid {
+    Invalid(msg.into())
+}
+
+/// Shows a value inside an error message with its control characters made visible.
+fn shown(s: &str) -> String {
+    format!("{s:?}")
+}
+
+/// Implements `Deserialize` through `FromStr` from a TOML string, and `Serialize` through
+/// `Display`, so that the file and the wizard share one set of rules.
+macro_rules! text_value {
+    ($t:ty, $expecting:literal) => {
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> Visitor<'de> for V {
+                    type Value = $t;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str($expecting)
+                    }
+                    fn visit_str<E: de::Error>(self, s: &str) -> Result<$t, E> {
+                        s.parse().map_err(|e: Invalid| E::custom(e))
+                    }
+                }
+                d.deserialize_str(V)
+            }
+        }
+        impl Serialize for $t {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+    };
+}
+
+/// Implements `Deserialize` from a TOML integer *or* a string of digits (people write
+/// `port = "2222"`), through `FromStr`; serializes as an integer.
+macro_rules! number_value {
+    ($t:ty, $expecting:literal) => {
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> Visitor<'de> for V {
+                    type Value = $t;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str($expecting)
+                    }
+                    fn visit_i64<E: de::Error>(self, n: i64) -> Result<$t, E> {
+                        n.to_string().parse().map_err(|e: Invalid| E::custom(e))
+                    }
+                    fn visit_u64<E: de::Error>(self, n: u64) -> Result<$t, E> {
+                        n.to_string().parse().map_err(|e: Invalid| E::custom(e))
+                    }
+                    fn visit_f64<E: de::Error>(self, n: f64) -> Result<$t, E> {
+                        n.to_string().parse().map_err(|e: Invalid| E::custom(e))
+                    }
+                    fn visit_str<E: de::Error>(self, s: &str) -> Result<$t, E> {
+                        s.parse().map_err(|e: Invalid| E::custom(e))
+                    }
+                }
+                d.deserialize_any(V)
+            }
+        }
+        impl Serialize for $t {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_u64(u64::from(self.get()))
+            }
+        }
+    };
+}
+
+/// Parses a whole number, refusing signs, spaces and letters with a message that names
+/// the accepted range.
+fn whole_number(s: &str, min: u64, max: u64, what: &str, example: u64) -> Result<u64, Invalid> {
+    let t = s.trim();
+    let hint = format!("type a whole number from {min} to {max} for {what}, e.g. {example}");
+    if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid(format!("{} is not a whole number: {hint}", shown(s))));
+    }
+    match t.parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(invalid(format!("{t} is out of range: {hint}"))),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+
+/// A TCP port, 1–65535.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Port(u16);
+
+impl Port {
+    pub const fn new_unchecked(n: u16) -> Self {
+        Port(n)
+    }
+    pub fn get(self) -> u16 {
+        self.0
+    }
+}
+
+impl FromStr for Port {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        whole_number(s, 1, 65535, "a TCP port", 2222).map(|n| Port(n as u16))
+    }
+}
+
+impl fmt::Display for Port {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+number_value!(Port, "a port number from 1 to 65535");
+
+/// A bounded whole number: `Count<1, 10>` accepts 1 to 10 and says so when refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Count<const MIN: u32, const MAX: u32>(u32);
+
+impl<const MIN: u32, const MAX: u32> Count<MIN, MAX> {
+    /// For defaults written in code; panics on a value outside the range (a bug, not input).
+    pub const fn of(n: u32) -> Self {
+        assert!(n >= MIN && n <= MAX);
+        Count(n)
+    }
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl<const MIN: u32, const MAX: u32> FromStr for Count<MIN, MAX> {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        whole_number(s, MIN.into(), MAX.into(), "this setting", MIN.max(1).into())
+            .map(|n| Count(n as u32))
+    }
+}
+
+impl<const MIN: u32, const MAX: u32> fmt::Display for Count<MIN, MAX> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl<'de, const MIN: u32, const MAX: u32> Deserialize<'de> for Count<MIN, MAX> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<const A: u32, const B: u32>;
+        impl<'de, const A: u32, const B: u32> Visitor<'de> for V<A, B> {
+            type Value = Count<A, B>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "a whole number from {A} to {B}")
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Self::Value, E> {
+                n.to_string().parse().map_err(|e: Invalid| E::custom(e))
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Self::Value, E> {
+                n.to_string().parse().map_err(|e: Invalid| E::custom(e))
+            }
+            fn visit_f64<E: de::Error>(self, n: f64) -> Result<Self::Value, E> {
+                n.to_string().parse().map_err(|e: Invalid| E::custom(e))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+                s.parse().map_err(|e: Invalid| E::custom(e))
+            }
+        }
+        d.deserialize_any(V::<MIN, MAX>)
+    }
+}
+
+impl<const MIN: u32, const MAX: u32> Serialize for Count<MIN, MAX> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u32(self.0)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+
+/// A Unix login name as `useradd` accepts it by default: lower-case letter or `_` first,
+/// then letters, digits, `_`, `-`; at most 32 characters. No spaces, quotes, newlines or
+/// leading dash can get through, so the name is safe on an `AllowUsers` line.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct UnixUser(String);
+
+impl UnixUser {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for UnixUser {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        let hint = "type a login name such as `admin`: lower-case letters, digits, `_` and `-`, \
+                    starting with a letter or `_`, at most 32 characters";
+        let mut chars = s.chars();
+        let ok_first = matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c == '_');
+        let ok_rest = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        if s.is_empty() {
+            return Err(invalid(format!("the user name is empty: {hint}")));
+        }
+        if !(ok_first && ok_rest) || s.len() > 32 {
+            return Err(invalid(format!("{} is not a valid user name: {hint}", shown(s))));
+        }
+        Ok(UnixUser(s.to_owned()))
+    }
+}
+
+impl fmt::Display for UnixUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+text_value!(UnixUser, "a Unix user name");
+
+// ---------------------------------------------------------------------------------------
+
+/// A host name for squid's `dstdomain`: either exactly one host (`api.openai.com`) or a
+/// domain with all its subdomains (`.googleapis.com`). Names only — no scheme, port, path,
+/// `*` wildcard or IP address.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DomainPattern {
+    name: String,
+    subdomains: bool,
+}
+
+impl DomainPattern {
+    /// The bare name without the leading dot.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// Whether all subdomains match too (squid's leading dot).
+    pub fn subdomains(&self) -> bool {
+        self.subdomains
+    }
+    /// Whether every host this pattern matches is matched by `other` too, which makes one
+    /// of the two useless (squid warns and ignores one).
+    pub fn covered_by(&self, other: &DomainPattern) -> bool {
+        if !other.subdomains {
+            return !self.subdomains && self.name == other.name;
+        }
+        self.name == other.name || self.name.ends_with(&format!(".{}", other.name))
+    }
+}
+
+impl FromStr for DomainPattern {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        let hint = "type a host name such as `api.openai.com`, or `.example.com` for a domain \
+                    and all its subdomains";
+        if s.is_empty() {
+            return Err(invalid(format!("the host name is empty: {hint}")));
+        }
+        if s.contains("://") || s.contains('/') {
+            return Err(invalid(format!(
+                "{} is a URL, not a host name: drop the scheme and path; {hint}",
+                shown(s)
+            )));
+        }
+        if s.starts_with("*.") {
+            return Err(invalid(format!(
+                "{} uses a `*` wildcard: write `{}` instead to allow a domain and all its subdomains",
+                shown(s),
+                &s[1..]
+            )));
+        }
+        let (subdomains, name) = match s.strip_prefix('.') {
+            Some(rest) => (true, rest),
+            None => (false, s),
+        };
+        if name.parse::<IpAddr>().is_ok() || name.trim_matches(['[', ']']).parse::<IpAddr>().is_ok() {
+            return Err(invalid(format!(
+                "{} is an IP address: the allow-list takes host names (TLS certificates and \
+                 CONNECT requests name the host); {hint}",
+                shown(s)
+            )));
+        }
+        let lower = name.to_ascii_lowercase();
+        let labels: Vec<&str> = lower.split('.').collect();
+        let label_ok = |l: &&str| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        };
+        if labels.len() < 2 || !labels.iter().all(label_ok) || lower.len() > 253 {
+            return Err(invalid(format!("{} is not a host name: {hint}", shown(s))));
+        }
+        if labels.last().is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit())) {
+            return Err(invalid(format!("{} is not a host name: {hint}", shown(s))));
+        }
+        Ok(DomainPattern { name: lower, subdomains })
+    }
+}
+
+impl fmt::Display for DomainPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.subdomains {
+            f.write_str(".")?;
+        }
+        f.write_str(&self.name)
+    }
+}
+text_value!(DomainPattern, "a host name such as api.openai.com");
+
+// ---------------------------------------------------------------------------------------
+
+/// An IP address or network (`203.0.113.7`, `10.0.0.0/8`, `2001:db8::/32`) for fail2ban's
+/// `ignoreip`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct IpNet {
+    addr: IpAddr,
+    prefix: Option<u8>,
+}
+
+impl IpNet {
+    pub fn addr(&self) -> IpAddr {
+        self.addr
+    }
+    pub fn host(addr: IpAddr) -> Self {
+        IpNet { addr, prefix: None }
+    }
+}
+
+impl FromStr for IpNet {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        let hint = "type an IP address or network such as `203.0.113.7` or `10.0.0.0/8`";
+        let (a, p) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = a
+            .parse()
+            .map_err(|_| invalid(format!("{} is not an IP address: {hint}", shown(s))))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            None => None,
+            Some(p) => Some(whole_number(p, 0, max, "the prefix length", max).map_err(|_| {
+                invalid(format!(
+                    "{} has a bad prefix length: use /0 to /{max}; {hint}",
+                    shown(s)
+                ))
+            })? as u8),
+        };
+        Ok(IpNet { addr, prefix })
+    }
+}
+
+impl fmt::Display for IpNet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.prefix {
+            Some(p) => write!(f, "{}/{p}", self.addr),
+            None => write!(f, "{}", self.addr),
+        }
+    }
+}
+text_value!(IpNet, "an IP address or network");
+
+// ---------------------------------------------------------------------------------------
+
+/// An absolute path made of plain characters (letters, digits, `_ . - + @ /`), without
+/// `..`: safe in YAML, systemd units, logrotate and squid files without quoting.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AbsPath(String);
+
+impl AbsPath {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    /// This path with a relative part appended (the part is ours, not user input).
+    pub fn join(&self, rel: &str) -> String {
+        format!("{}/{}", self.0.trim_end_matches('/'), rel)
+    }
+}
+
+impl FromStr for AbsPath {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        let hint = "type an absolute path such as `/srv/openclaw/workspace` using letters, \
+                    digits and `_ . - + @ /`";
+        if !s.starts_with('/') {
+            return Err(invalid(format!("{} is not an absolute path: {hint}", shown(s))));
+        }
+        let plain = s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-+@/".contains(&b));
+        if !plain {
+            return Err(invalid(format!(
+                "{} has characters that are not allowed in a path here (spaces, quotes, \
+                 newlines…): {hint}",
+                shown(s)
+            )));
+        }
+        if s.split('/').any(|c| c == "..") {
+            return Err(invalid(format!("{} contains `..`: {hint}", shown(s))));
+        }
+        let trimmed = if s.len() > 1 { s.trim_end_matches('/') } else { s };
+        Ok(AbsPath(trimmed.to_owned()))
+    }
+}
+
+impl fmt::Display for AbsPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+text_value!(AbsPath, "an absolute path");
+
+// ---------------------------------------------------------------------------------------
+
+/// A container image reference (`openclaw:local`, `ghcr.io/org/agent:1.2@sha256:…`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ImageRef(String);
+
+impl ImageRef {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for ImageRef {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        let ok = !s.is_empty()
+            && s.len() <= 255
+            && s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+            && s
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-/:@".contains(&b));
+        if !ok {
+            return Err(invalid(format!(
+                "{} is not an image name: type one such as `openclaw:local` or \
+                 `ghcr.io/org/agent:1.2` (lower-case letters, digits and `. _ - / : @`)",
+                shown(s)
+            )));
+        }
+        Ok(ImageRef(s.to_owned()))
+    }
+}
+
+impl fmt::Display for ImageRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+text_value!(ImageRef, "a container image name");
+
+/// One argument of the agent's command: any printable text on one line. It reaches the
+/// compose file JSON-quoted, so quotes are fine; control characters are not.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Arg(String);
+
+impl Arg {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for Arg {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        if s.chars().any(char::is_control) {
+            return Err(invalid(format!(
+                "{} contains a control character (newline, tab…): give each argument on one line",
+                shown(s)
+            )));
+        }
+        Ok(Arg(s.to_owned()))
+    }
+}
+
+impl fmt::Display for Arg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+text_value!(Arg, "a command argument");
+
+/// A short lower-case identifier (secret names, log categories): `a-z 0-9 _ -`, 1–40.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Ident(String);
+
+impl Ident {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for Ident {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        let ok = !s.is_empty()
+            && s.len() <= 40
+            && s.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
+            && s
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        if !ok {
+            return Err(invalid(format!(
+                "{} is not a valid name: type a short name such as `openai` (lower-case \
+                 letters, digits, `_` and `-`, starting with a letter)",
+                shown(s)
+            )));
+        }
+        Ok(Ident(s.to_owned()))
+    }
+}
+
+impl fmt::Display for Ident {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+text_value!(Ident, "a short name");
+
+// ---------------------------------------------------------------------------------------
+
+/// A CPU count for the container (`2`, `0.5`): more than 0, at most 512.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct Cpus(f64);
+
+impl Cpus {
+    pub fn get(self) -> f64 {
+        self.0
+    }
+}
+
+impl FromStr for Cpus {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        let t = s.trim();
+        let plain = !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+        match t.parse::<f64>() {
+            Ok(n) if plain && n > 0.0 && n <= 512.0 => Ok(Cpus(n)),
+            _ => Err(invalid(format!(
+                "{} is not a CPU count: type a number greater than 0 such as `2` or `0.5`",
+                shown(s)
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for Cpus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Cpus {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Cpus;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a CPU count such as 2 or \"0.5\"")
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Cpus, E> {
+                n.to_string().parse().map_err(|e: Invalid| E::custom(e))
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Cpus, E> {
+                n.to_string().parse().map_err(|e: Invalid| E::custom(e))
+            }
+            fn visit_f64<E: de::Error>(self, n: f64) -> Result<Cpus, E> {
+                n.to_string().parse().map_err(|e: Invalid| E::custom(e))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Cpus, E> {
+                s.parse().map_err(|e: Invalid| E::custom(e))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Serialize for Cpus {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// A size in bytes written with a unit: `100M`, `2G`, `512K` (binary units, as Docker
+/// reads them). At least 1M.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ByteSize(u64);
+
+impl ByteSize {
+    pub const fn mib(n: u64) -> Self {
+        ByteSize(n << 20)
+    }
+    pub fn bytes(self) -> u64 {
+        self.0
+    }
+    pub fn as_mib(self) -> u64 {
+        self.0 >> 20
+    }
+}
+
+impl FromStr for ByteSize {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        let hint = "type a size with a unit such as `100M` or `2G` (K, M, G)";
+        let t = s.trim();
+        let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+        let shift = match unit.to_ascii_uppercase().as_str() {
+            "K" | "KB" | "KIB" => 10,
+            "M" | "MB" | "MIB" => 20,
+            "G" | "GB" | "GIB" => 30,
+            "" => {
+                return Err(invalid(format!("{} has no unit: {hint}", shown(s))));
+            }
+            _ => return Err(invalid(format!("{} is not a size: {hint}", shown(s)))),
+        };
+        let n: u64 = num
+            .parse()
+            .map_err(|_| invalid(format!("{} is not a size: {hint}", shown(s))))?;
+        match n.checked_shl(shift) {
+            Some(b) if b >= (1 << 20) && b <= (1 << 50) => Ok(ByteSize(b)),
+            _ => Err(invalid(format!("{} is out of range: at least 1M; {hint}", shown(s)))),
+        }
+    }
+}
+
+impl fmt::Display for ByteSize {
+    /// The largest unit that divides the size exactly, as Docker and tmpfs read it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let b = self.0;
+        if b % (1 << 30) == 0 {
+            write!(f, "{}G", b >> 30)
+        } else if b % (1 << 20) == 0 {
+            write!(f, "{}M", b >> 20)
+        } else {
+            write!(f, "{}K", b >> 10)
+        }
+    }
+}
+text_value!(ByteSize, "a size such as 2G");
+
+/// A time of day, `HH:MM`, 24-hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TimeOfDay {
+    hour: u8,
+    minute: u8,
+}
+
+impl TimeOfDay {
+    pub const fn new(hour: u8, minute: u8) -> Self {
+        TimeOfDay { hour, minute }
+    }
+}
+
+impl FromStr for TimeOfDay {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        let err = || invalid(format!("{} is not a time of day: type `HH:MM` such as `03:00`", shown(s)));
+        let (h, m) = s.split_once(':').ok_or_else(err)?;
+        let two = |x: &str| x.len() == 2 && x.bytes().all(|b| b.is_ascii_digit());
+        if !two(h) || !two(m) {
+            return Err(err());
+        }
+        let (hour, minute): (u8, u8) = (h.parse().map_err(|_| err())?, m.parse().map_err(|_| err())?);
+        if hour > 23 || minute > 59 {
+            return Err(err());
+        }
+        Ok(TimeOfDay { hour, minute })
+    }
+}
+
+impl fmt::Display for TimeOfDay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:02}:{:02}", self.hour, self.minute)
+    }
+}
+text_value!(TimeOfDay, "a time of day such as 03:00");
+
+/// An alert webhook: an `https://` URL (plain `http://` only to this machine), without
+/// spaces, quotes or control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookUrl(String);
+
+impl WebhookUrl {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for WebhookUrl {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        let hint = "type an https:// URL such as `https://hooks.slack.com/services/…`";
+        let local = s.starts_with("http://127.0.0.1") || s.starts_with("http://localhost");
+        let rest = s.strip_prefix("https://").or(if local { s.strip_prefix("http://") } else { None });
+        let Some(rest) = rest else {
+            return Err(invalid(format!("{} is not an https:// URL: {hint}", shown(s))));
+        };
+        let ok = !rest.is_empty()
+            && !rest.starts_with('/')
+            && rest.bytes().all(|b| b.is_ascii_graphic() && !b"\"'`<>\\{}|^".contains(&b));
+        if !ok {
+            return Err(invalid(format!(
+                "{} has characters a URL may not contain here (spaces, quotes…): {hint}",
+                shown(s)
+            )));
+        }
+        Ok(WebhookUrl(s.to_owned()))
+    }
+}
+
+impl fmt::Display for WebhookUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+text_value!(WebhookUrl, "an https:// URL");
+
+// ---------------------------------------------------------------------------------------
+
+/// Where restic keeps the backups, in restic's own syntax.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackupTarget {
+    /// `sftp:user@host:/path`
+    Sftp { user: UnixUser, host: String, path: String },
+    /// `rest:https://host:8000/repo`
+    Rest { url: String },
+    /// `s3:https://s3.example.com/bucket/prefix`
+    S3 { url: String },
+    /// `/srv/backup` — a directory on this machine.
+    Local { path: AbsPath },
+}
+
+impl BackupTarget {
+    /// The host part, for the remote kinds.
+    pub fn host(&self) -> Option<&str> {
+        match self {
+            BackupTarget::Sftp { host, .. } => Some(host),
+            BackupTarget::Rest { url } | BackupTarget::S3 { url } => {
+                let after = url.split_once("://").map(|(_, r)| r)?;
+                let hostport = after.split('/').next()?;
+                let hostport = hostport.rsplit_once('@').map(|(_, h)| h).unwrap_or(hostport);
+                if let Some(v6) = hostport.strip_prefix('[') {
+                    return v6.split(']').next();
+                }
+                Some(hostport.split(':').next().unwrap_or(hostport))
+            }
+            BackupTarget::Local { .. } => None,
+        }
+    }
+
+    /// Whether this target is on the machine being protected, judged from the text alone
+    /// (a local path, `localhost`, a loopback address). The plan adds the host's own names.
+    pub fn is_this_machine(&self, own_names: &[String]) -> bool {
+        match self.host() {
+            None => true,
+            Some(h) => {
+                let h = h.to_ascii_lowercase();
+                h == "localhost"
+                    || h.ends_with(".localhost")
+                    || h.parse::<IpAddr>().is_ok_and(|a| a.is_loopback() || a.is_unspecified())
+                    || own_names.iter().any(|n| n.eq_ignore_ascii_case(&h))
+            }
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            BackupTarget::Sftp { .. } => "sftp",
+            BackupTarget::Rest { .. } => "rest",
+            BackupTarget::S3 { .. } => "s3",
+            BackupTarget::Local { .. } => "local",
+        }
+    }
+}
+
+fn url_ok(url: &str) -> bool {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return false;
+    };
+    matches!(scheme, "http" | "https")
+        && !rest.is_empty()
+        && !rest.starts_with('/')
+        && rest.bytes().all(|b| b.is_ascii_graphic() && !b"\"'`<>\\{}|^#".contains(&b))
+}
+
+impl FromStr for BackupTarget {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        let hint = "type a restic repository off this server: `sftp:user@host:/path`, \
+                    `rest:https://host:8000/repo` or `s3:https://s3.example.com/bucket`";
+        if let Some(rest) = s.strip_prefix("sftp:") {
+            let (userhost, path) = rest
+                .split_once(':')
+                .ok_or_else(|| invalid(format!("{} lacks `:/path`: {hint}", shown(s))))?;
+            let (user, host) = userhost
+                .split_once('@')
+                .ok_or_else(|| invalid(format!("{} lacks `user@`: {hint}", shown(s))))?;
+            let user: UnixUser = user.parse()?;
+            let host_ok = !host.is_empty()
+                && host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.".contains(&b));
+            let path_ok = !path.is_empty()
+                && path.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-+@/~".contains(&b));
+            if !host_ok || !path_ok {
+                return Err(invalid(format!("{} is not a valid sftp repository: {hint}", shown(s))));
+            }
+            return Ok(BackupTarget::Sftp { user, host: host.to_ascii_lowercase(), path: path.to_owned() });
+        }
+        if let Some(url) = s.strip_prefix("rest:") {
+            if !url_ok(url) {
+                return Err(invalid(format!("{} is not a valid rest-server URL: {hint}", shown(s))));
+            }
+            return Ok(BackupTarget::Rest { url: url.to_owned() });
+        }
+        if let Some(url) = s.strip_prefix("s3:") {
+            if !url_ok(url) {
+                return Err(invalid(format!("{} is not a valid S3 URL: {hint}", shown(s))));
+            }
+            return Ok(BackupTarget::S3 { url: url.to_owned() });
+        }
+        if s.starts_with('/') {
+            return Ok(BackupTarget::Local { path: s.parse()? });
+        }
+        Err(invalid(format!("{} is not a backup destination: {hint}", shown(s))))
+    }
+}
+
+impl fmt::Display for BackupTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BackupTarget::Sftp { user, host, path } => write!(f, "sftp:{user}@{host}:{path}"),
+            BackupTarget::Rest { url } => write!(f, "rest:{url}"),
+            BackupTarget::S3 { url } => write!(f, "s3:{url}"),
+            BackupTarget::Local { path } => write!(f, "{path}"),
+        }
+    }
+}
+text_value!(BackupTarget, "a restic repository");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err<T: FromStr<Err = Invalid>>(s: &str) -> String {
+        match s.parse::<T>() {
+            Ok(_) => panic!("{s:?} was accepted"),
+            Err(e) => e.0,
+        }
+    }
+
+    #[test]
+    fn ports_refuse_zero_overflow_and_letters() {
+        assert_eq!("2222".parse::<Port>().unwrap().get(), 2222);
+        assert!(err::<Port>("0").contains("from 1 to 65535"));
+        assert!(err::<Port>("65536").contains("out of range"));
+        assert!(err::<Port>("22a").contains("not a whole number"));
+        assert!(err::<Port>("-1").contains("not a whole number"));
+    }
+
+    #[test]
+    fn user_names_refuse_what_could_break_a_config_line() {
+        assert!("admin".parse::<UnixUser>().is_ok());
+        assert!("_svc-1".parse::<UnixUser>().is_ok());
+        for bad in ["ad\nmin", "ad min", "ad\"min", "-admin", "Admin", "", "a'b", &"a".repeat(33)] {
+            assert!(err::<UnixUser>(bad).contains("login name"), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn domain_patterns_take_names_only() {
+        let p: DomainPattern = ".googleapis.com".parse().unwrap();
+        assert!(p.subdomains());
+        assert_eq!(p.to_string(), ".googleapis.com");
+        assert_eq!("API.OpenAI.com".parse::<DomainPattern>().unwrap().to_string(), "api.openai.com");
+        assert!(err::<DomainPattern>("http://x").contains("URL"));
+        assert!(err::<DomainPattern>("*.x.com").contains("`.x.com`"));
+        assert!(err::<DomainPattern>("a b").contains("not a host name"));
+        assert!(err::<DomainPattern>("10.0.0.1").contains("IP address"));
+        assert!(err::<DomainPattern>("::1").contains("not a host name") || err::<DomainPattern>("::1").contains("IP"));
+        assert!(err::<DomainPattern>("localhost").contains("not a host name"));
+        assert!(err::<DomainPattern>("x.com\nhttp_access allow all").contains("not a host name"));
+    }
+
+    #[test]
+    fn domain_overlap_is_detected_both_ways() {
+        let wide: DomainPattern = ".example.com".parse().unwrap();
+        let sub: DomainPattern = "sub.example.com".parse().unwrap();
+        let apex: DomainPattern = "example.com".parse().unwrap();
+        let other: DomainPattern = "notexample.com".parse().unwrap();
+        assert!(sub.covered_by(&wide));
+        assert!(apex.covered_by(&wide));
+        assert!(!wide.covered_by(&sub));
+        assert!(!other.covered_by(&wide));
+    }
+
+    #[test]
+    fn sizes_and_cpus() {
+        assert_eq!("2G".parse::<ByteSize>().unwrap().as_mib(), 2048);
+        assert_eq!("100M".parse::<ByteSize>().unwrap().to_string(), "100M");
+        assert!(err::<ByteSize>("100").contains("no unit"));
+        assert!(err::<ByteSize>("1T").contains("not a size"));
+        assert!("0.5".parse::<Cpus>().is_ok());
+        assert!(err::<Cpus>("0").contains("greater than 0"));
+        assert!(err::<Cpus>("1e3").contains("CPU count"));
+    }
+
+    #[test]
+    fn backup_targets() {
+        let t: BackupTarget = "sftp:backup@backup.example.net:/srv/restic/host1".parse().unwrap();
+        assert_eq!(t.host(), Some("backup.example.net"));
+        assert!(!t.is_this_machine(&[]));
+        let t: BackupTarget = "rest:https://user@127.0.0.1:8000/repo".parse().unwrap();
+        assert!(t.is_this_machine(&[]));
+        let t: BackupTarget = "/srv/backup".parse().unwrap();
+        assert!(t.is_this_machine(&[]));
+        let t: BackupTarget = "sftp:b@vps1:/x".parse().unwrap();
+        assert!(t.is_this_machine(&["vps1".into()]));
+        assert!(err::<BackupTarget>("ftp://x").contains("restic repository"));
+        assert!(err::<BackupTarget>("sftp:b@h:/x y").contains("sftp"));
+    }
+
+    #[test]
+    fn paths_urls_and_times() {
+        assert!(err::<AbsPath>("srv/x").contains("absolute"));
+        assert!(err::<AbsPath>("/srv/x y").contains("not allowed"));
+        assert!(err::<AbsPath>("/srv/../etc").contains(".."));
+        assert!("https://hooks.example.com/a?b=c".parse::<WebhookUrl>().is_ok());
+        assert!(err::<WebhookUrl>("http://example.com").contains("https"));
+        assert!(err::<WebhookUrl>("https://a b").contains("spaces"));
+        assert_eq!("03:00".parse::<TimeOfDay>().unwrap().to_string(), "03:00");
+        assert!(err::<TimeOfDay>("3am").contains("HH:MM"));
+        assert!(err::<TimeOfDay>("24:00").contains("HH:MM"));
+        assert!("10.0.0.0/8".parse::<IpNet>().is_ok());
+        assert!(err::<IpNet>("10.0.0.0/33").contains("prefix"));
+    }
+}

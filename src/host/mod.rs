@@ -1,0 +1,292 @@
+//! Facts read from a target root (`/`, or a mounted image, or a test fixture): OS, sshd
+//! configuration and its drop-ins, ssh.socket, users and their keys, installed tools, ufw
+//! state, plaintext secrets lying around, and the caller's SSH connection.
+//!
+//! Read-only: nothing here writes. Every path goes through the root. Whatever cannot be read
+//! is recorded as absent, not guessed.
+
+pub mod sshd;
+pub mod users;
+
+use std::fs;
+use std::net::IpAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+pub use sshd::SshdFacts;
+pub use users::UserFacts;
+
+/// Everything the layers may know about the host.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Facts {
+    pub os: OsInfo,
+    pub hostname: Option<String>,
+    pub sshd: SshdFacts,
+    /// `ssh.socket` owns the SSH port (Ubuntu 22.10+): a port change needs the socket restarted.
+    pub ssh_socket: bool,
+    pub users: Vec<UserFacts>,
+    pub tools: Tools,
+    pub ufw: UfwFacts,
+    /// `/var/log/auth.log` exists; without it fail2ban must read the systemd journal.
+    pub auth_log: bool,
+    /// cloud-init is installed (it may turn password logins back on).
+    pub cloud_init: bool,
+    /// The SSH connection this process runs in, from `SSH_CONNECTION`.
+    pub ssh_connection: Option<SshConnection>,
+    /// Plaintext `.env` files that hold agent keys.
+    pub plaintext_env_files: Vec<EnvFile>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OsInfo {
+    /// `debian`, `ubuntu`, … (empty when unknown).
+    pub id: String,
+    pub version_id: String,
+    pub pretty_name: String,
+}
+
+impl OsInfo {
+    /// Debian 12+ and Ubuntu 24.04+ log sshd to the journal only.
+    pub fn journal_only(&self) -> bool {
+        let major: u32 = self.version_id.split('.').next().and_then(|v| v.parse().ok()).unwrap_or(0);
+        (self.id == "debian" && major >= 12) || (self.id == "ubuntu" && major >= 24)
+    }
+    pub fn describe(&self) -> &str {
+        if self.pretty_name.is_empty() { "an unknown OS (no /etc/os-release)" } else { &self.pretty_name }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tools {
+    pub ufw: bool,
+    pub fail2ban: bool,
+    pub squid: bool,
+    pub docker: bool,
+    /// `docker-compose` (v1) or the `docker compose` plugin (v2).
+    pub compose: bool,
+    /// The `docker compose` v2 plugin specifically.
+    pub compose_plugin: bool,
+    pub restic: bool,
+    pub systemd: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UfwFacts {
+    /// `ENABLED=yes` in ufw.conf.
+    pub enabled: bool,
+    /// Default incoming policy from /etc/default/ufw (`DROP`, `ACCEPT`, `REJECT`).
+    pub default_input: String,
+    pub default_output: String,
+    /// The user rules as ufw records them (`limit tcp 2222 0.0.0.0/0 any 0.0.0.0/0 in`), v4 and v6.
+    pub rules: Vec<String>,
+}
+
+impl UfwFacts {
+    /// Whether a rule with this action (`allow`/`limit`) exists for a TCP port, v4 and v6.
+    pub fn has_port_rule(&self, action: &str, port: u16) -> bool {
+        let want = |net: &str| format!("{action} tcp {port} {net} any {net} in");
+        self.rules.iter().any(|r| r.starts_with(&want("0.0.0.0/0"))) && self.rules.iter().any(|r| r.starts_with(&want("::/0")))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SshConnection {
+    pub client: IpAddr,
+    pub server: IpAddr,
+    pub server_port: u16,
+}
+
+impl SshConnection {
+    /// Parses `SSH_CONNECTION` ("client_ip client_port server_ip server_port").
+    pub fn parse(s: &str) -> Option<SshConnection> {
+        let parts: Vec<&str> = s.split_whitespace().collect();
+        match parts.as_slice() {
+            [c, _, srv, port] => Some(SshConnection { client: c.parse().ok()?, server: srv.parse().ok()?, server_port: port.parse().ok()? }),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvFile {
+    /// Path inside the root.
+    pub path: String,
+    /// How many `KEY=value` lines it has (values are never read into memory beyond this).
+    pub keys: usize,
+    pub world_readable: bool,
+}
+
+/// A read-only view of a target root.
+#[derive(Debug, Clone)]
+pub struct Root {
+    dir: PathBuf,
+}
+
+impl Root {
+    pub fn new(dir: impl Into<PathBuf>) -> Root {
+        Root { dir: dir.into() }
+    }
+    /// The root directory itself.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+    /// Whether this is the running system's own root.
+    pub fn is_live(&self) -> bool {
+        self.dir == Path::new("/")
+    }
+    /// The real location of an absolute path inside the root.
+    pub fn path(&self, abs: &str) -> PathBuf {
+        self.dir.join(abs.trim_start_matches('/'))
+    }
+    pub fn read(&self, abs: &str) -> Option<String> {
+        fs::read_to_string(self.path(abs)).ok()
+    }
+    pub fn exists(&self, abs: &str) -> bool {
+        fs::symlink_metadata(self.path(abs)).is_ok()
+    }
+    pub fn mode(&self, abs: &str) -> Option<u32> {
+        fs::metadata(self.path(abs)).ok().map(|m| m.permissions().mode() & 0o7777)
+    }
+    /// Names in a directory, sorted (empty when it does not exist).
+    pub fn list(&self, abs: &str) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(self.path(abs))
+            .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+}
+
+/// Reads the facts of `root`. `ssh_connection` is the caller's `SSH_CONNECTION` value
+/// (passed in so tests can set it).
+pub fn probe(root: &Root, ssh_connection: Option<&str>) -> Facts {
+    Facts {
+        os: os_release(root),
+        hostname: root.read("/etc/hostname").map(|h| h.trim().to_owned()).filter(|h| !h.is_empty()),
+        sshd: sshd::probe(root),
+        ssh_socket: ssh_socket(root),
+        users: users::probe(root),
+        tools: tools(root),
+        ufw: ufw(root),
+        auth_log: root.exists("/var/log/auth.log"),
+        cloud_init: root.exists("/etc/cloud/cloud.cfg"),
+        ssh_connection: ssh_connection.and_then(SshConnection::parse),
+        plaintext_env_files: env_files(root),
+    }
+}
+
+fn os_release(root: &Root) -> OsInfo {
+    let text = root.read("/etc/os-release").or_else(|| root.read("/usr/lib/os-release")).unwrap_or_default();
+    let mut os = OsInfo::default();
+    for line in text.lines() {
+        if let Some((k, v)) = line.split_once('=') {
+            let v = v.trim().trim_matches('"').to_owned();
+            match k.trim() {
+                "ID" => os.id = v,
+                "VERSION_ID" => os.version_id = v,
+                "PRETTY_NAME" => os.pretty_name = v,
+                _ => {}
+            }
+        }
+    }
+    os
+}
+
+/// ssh.socket is in charge when it is enabled (a `sockets.target.wants` link), or — on the
+/// live system with systemd running — when systemd says it is active.
+fn ssh_socket(root: &Root) -> bool {
+    if root.exists("/etc/systemd/system/sockets.target.wants/ssh.socket") || root.exists("/etc/systemd/system/ssh.service.requires/ssh.socket") {
+        return true;
+    }
+    if root.is_live() && root.exists("/run/systemd/system") {
+        return duct::cmd!("systemctl", "is-active", "--quiet", "ssh.socket").unchecked().stderr_null().stdout_null().run().is_ok_and(|o| o.status.success());
+    }
+    false
+}
+
+fn tools(root: &Root) -> Tools {
+    let any = |paths: &[&str]| paths.iter().any(|p| root.exists(p));
+    Tools {
+        ufw: any(&["/usr/sbin/ufw"]),
+        fail2ban: any(&["/usr/bin/fail2ban-client"]),
+        squid: any(&["/usr/sbin/squid"]),
+        docker: any(&["/usr/bin/docker", "/usr/local/bin/docker"]),
+        compose: any(&[
+            "/usr/bin/docker-compose",
+            "/usr/local/bin/docker-compose",
+            "/usr/libexec/docker/cli-plugins/docker-compose",
+            "/usr/lib/docker/cli-plugins/docker-compose",
+            "/usr/local/lib/docker/cli-plugins/docker-compose",
+        ]),
+        compose_plugin: any(&[
+            "/usr/libexec/docker/cli-plugins/docker-compose",
+            "/usr/lib/docker/cli-plugins/docker-compose",
+            "/usr/local/lib/docker/cli-plugins/docker-compose",
+        ]),
+        restic: any(&["/usr/bin/restic", "/usr/local/bin/restic"]),
+        systemd: any(&["/lib/systemd/systemd", "/usr/lib/systemd/systemd"]),
+    }
+}
+
+fn ufw(root: &Root) -> UfwFacts {
+    let conf = root.read("/etc/ufw/ufw.conf").unwrap_or_default();
+    let defaults = root.read("/etc/default/ufw").unwrap_or_default();
+    let value = |text: &str, key: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+            .map(|v| v.trim().trim_matches('"').to_owned())
+            .unwrap_or_default()
+    };
+    let mut rules = Vec::new();
+    for file in ["/etc/ufw/user.rules", "/etc/ufw/user6.rules"] {
+        for line in root.read(file).unwrap_or_default().lines() {
+            if let Some(t) = line.strip_prefix("### tuple ### ") {
+                rules.push(t.trim().to_owned());
+            }
+        }
+    }
+    UfwFacts {
+        enabled: value(&conf, "ENABLED").eq_ignore_ascii_case("yes"),
+        default_input: value(&defaults, "DEFAULT_INPUT_POLICY"),
+        default_output: value(&defaults, "DEFAULT_OUTPUT_POLICY"),
+        rules,
+    }
+}
+
+/// Plaintext `.env` files where OpenClaw keeps keys by default (`~/.openclaw/.env`).
+fn env_files(root: &Root) -> Vec<EnvFile> {
+    let mut homes = vec!["/root".to_owned()];
+    homes.extend(root.list("/home").into_iter().map(|h| format!("/home/{h}")));
+    homes
+        .iter()
+        .map(|h| format!("{h}/.openclaw/.env"))
+        .filter_map(|p| {
+            let text = root.read(&p)?;
+            let keys = text.lines().filter(|l| !l.trim_start().starts_with('#') && l.contains('=')).count();
+            let world_readable = root.mode(&p).is_some_and(|m| m & 0o004 != 0);
+            Some(EnvFile { path: p, keys, world_readable })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ssh_connection_parses_the_four_fields() {
+        let c = SshConnection::parse("203.0.113.9 51234 10.0.0.5 22").unwrap();
+        assert_eq!(c.client.to_string(), "203.0.113.9");
+        assert_eq!(c.server_port, 22);
+        assert!(SshConnection::parse("garbage").is_none());
+    }
+
+    #[test]
+    fn journal_only_releases() {
+        let os = |id: &str, v: &str| OsInfo { id: id.into(), version_id: v.into(), pretty_name: String::new() };
+        assert!(os("debian", "12").journal_only());
+        assert!(os("ubuntu", "24.04").journal_only());
+        assert!(!os("ubuntu", "22.04").journal_only());
+        assert!(!os("debian", "11").journal_only());
+    }
+}

@@ -1,0 +1,83 @@
+//! Layer 7: restic backups off the server on a timer, and the host's recovery playbook.
+
+use serde::Serialize;
+
+use super::sandbox::compose_file;
+use super::{Builder, ETC, compose_argv, ssh};
+use crate::answers::Answers;
+use crate::host::Facts;
+use crate::plan::{Layer, Severity};
+use crate::render::RenderError;
+
+pub const ENV_FILE: &str = "/etc/clawguard/backup.env";
+pub const PASSWORD_FILE: &str = "/etc/clawguard/restic-password";
+pub const SERVICE: &str = "/etc/systemd/system/clawguard-backup.service";
+pub const TIMER: &str = "/etc/systemd/system/clawguard-backup.timer";
+pub const RECOVERY: &str = "/etc/clawguard/RECOVERY.md";
+
+#[derive(Serialize)]
+struct Ctx {
+    hostname: String,
+    os: String,
+    destination: Option<String>,
+    password_file: &'static str,
+    env_file: &'static str,
+    paths: Vec<String>,
+    keep_daily: u32,
+    keep_weekly: u32,
+    keep_monthly: u32,
+    schedule: String,
+    services: Vec<String>,
+    compose: String,
+    compose_file: String,
+    log_dir: String,
+    users: Vec<String>,
+    ssh_port: u16,
+}
+
+pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), RenderError> {
+    let layer = Layer::Backup;
+    let bk = &a.backup;
+    let s = &a.sandbox;
+    let mut users = ssh::allowed_users(a, f);
+    if users.is_empty() {
+        users.push("YOUR-USER".into());
+    }
+    let ctx = Ctx {
+        hostname: f.hostname.clone().unwrap_or_else(|| "this server".into()),
+        os: f.os.describe().to_owned(),
+        destination: bk.destination.as_ref().map(|d| d.to_string()),
+        password_file: PASSWORD_FILE,
+        env_file: ENV_FILE,
+        paths: vec![s.state_dir.to_string(), s.workspace.to_string(), s.config_dir.to_string(), ETC.to_owned()],
+        keep_daily: bk.keep_daily.get(),
+        keep_weekly: bk.keep_weekly.get(),
+        keep_monthly: bk.keep_monthly.get(),
+        schedule: bk.schedule.to_string(),
+        services: a.credentials.services.iter().map(|c| c.to_string()).collect(),
+        compose: compose_argv(f).join(" ") + " -p clawguard-agent",
+        compose_file: compose_file(a),
+        log_dir: a.monitoring.log_dir.to_string(),
+        users,
+        ssh_port: a.ssh.port.get(),
+    };
+    b.file(layer, RECOVERY, "backup/RECOVERY.md", &ctx, 0o644, None)?;
+    let Some(dest) = &bk.destination else {
+        b.warn(layer, Severity::Warning, "No backup destination: nothing is backed up, and a lost or taken-over server takes the agent's data with it. Set backup.destination to an off-server restic repository (sftp:, rest:, s3:).");
+        return Ok(());
+    };
+    let own_names: Vec<String> = f.hostname.iter().cloned().collect();
+    if dest.is_this_machine(&own_names) {
+        b.warn(layer, Severity::Danger, format!("BACKUPS ON THIS SAME MACHINE ({dest}): they die with the disk, and whoever takes the server over can delete them. Use an off-server repository as soon as you can."));
+    }
+    b.file(layer, ENV_FILE, "backup/backup.env", &ctx, 0o600, None)?;
+    b.file(layer, SERVICE, "backup/clawguard-backup.service", &ctx, 0o644, None)?;
+    b.file(layer, TIMER, "backup/clawguard-backup.timer", &ctx, 0o644, None)?;
+    if !f.tools.restic {
+        b.install(layer, &["restic"], "the backup program");
+    }
+    b.on_change(layer, &["systemctl", "daemon-reload"], "systemd reads the new units", &[SERVICE, TIMER]);
+    b.on_change(layer, &["systemctl", "enable", "--now", "clawguard-backup.timer"], "back up daily", &[TIMER]);
+    b.warn(layer, Severity::Note, format!("The repository password goes in {PASSWORD_FILE} (mode 600), and a copy off this server: without it the backups cannot be read."));
+    Ok(())
+}

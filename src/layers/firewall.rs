@@ -1,0 +1,130 @@
+//! Layer 4: ufw (deny incoming, allow the SSH port and the extra ports) and fail2ban's
+//! sshd jail on the right port and backend.
+//!
+//! ufw is driven by commands; each one is planned only when the host's ufw state (read
+//! from /etc/ufw) shows it is still needed, so a second run plans nothing.
+
+use serde::Serialize;
+
+use super::Builder;
+use crate::answers::Answers;
+use crate::host::Facts;
+use crate::plan::{Layer, Severity, Validator};
+use crate::render::RenderError;
+
+pub const JAIL: &str = "/etc/fail2ban/jail.d/zz-clawguard.local";
+/// The comment on every ufw rule clawguard adds, so it can find its own rules again.
+const COMMENT: &str = "clawguard";
+
+#[derive(Serialize)]
+struct JailCtx {
+    port: u16,
+    backend: &'static str,
+    maxretry: u32,
+    findtime: u32,
+    bantime: u32,
+    incremental: bool,
+    ignoreip: Vec<String>,
+}
+
+pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), RenderError> {
+    let layer = Layer::Firewall;
+    let mut missing = Vec::new();
+    if !f.tools.ufw {
+        missing.push("ufw");
+    }
+    if !f.tools.fail2ban {
+        missing.push("fail2ban");
+    }
+    b.install(layer, &missing, "the firewall and the ban on repeated failed logins");
+    ufw(a, f, b);
+
+    let journal = !f.auth_log || f.os.journal_only();
+    let mut ignoreip = vec!["127.0.0.1/8".to_owned(), "::1".to_owned()];
+    ignoreip.extend(a.fail2ban.ignoreip.iter().map(|n| n.to_string()));
+    if let Some(conn) = &f.ssh_connection {
+        let me = conn.client.to_string();
+        if !a.fail2ban.ignoreip.iter().any(|n| n.addr() == conn.client) {
+            b.warn(layer, Severity::Note, format!("Your address {me} is added to fail2ban's ignoreip so a few mistyped logins cannot ban you. If it changes often, list your network in fail2ban.ignoreip instead."));
+            ignoreip.push(me);
+        }
+    }
+    let ctx = JailCtx {
+        port: a.ssh.port.get(),
+        backend: if journal { "systemd" } else { "auto" },
+        maxretry: a.fail2ban.maxretry.get(),
+        findtime: a.fail2ban.findtime.get(),
+        bantime: a.fail2ban.bantime.get(),
+        incremental: a.fail2ban.incremental,
+        ignoreip,
+    };
+    if journal {
+        b.warn(layer, Severity::Note, "No /var/log/auth.log on this host: the sshd jail reads the systemd journal (backend = systemd).");
+    }
+    let expect = vec![
+        ("sshd".to_owned(), "maxretry".to_owned(), ctx.maxretry.to_string()),
+        ("sshd".to_owned(), "findtime".to_owned(), ctx.findtime.to_string()),
+        ("sshd".to_owned(), "bantime".to_owned(), ctx.bantime.to_string()),
+    ];
+    b.file(layer, JAIL, "firewall/zz-clawguard.local", &ctx, 0o644, Some(Validator::Fail2ban { expect }))?;
+    b.on_change(layer, &["fail2ban-client", "reload"], "fail2ban reads the new jail", &[JAIL]);
+    Ok(())
+}
+
+/// The ufw commands still needed, in the only safe order: allow rules first, the default
+/// deny after them, enable last.
+fn ufw(a: &Answers, f: &Facts, b: &mut Builder) {
+    let layer = Layer::Firewall;
+    let ssh = a.ssh.port.get();
+    let ufw = &f.ufw;
+    let comment = |what: &str| format!("{COMMENT}: {what}");
+    let mut wanted: Vec<u16> = vec![ssh];
+
+    // The port(s) sshd listens on today stay open until the move to the new one is confirmed.
+    for old in f.sshd.ports().into_iter().filter(|p| *p != ssh) {
+        wanted.push(old);
+        if !ufw.has_port_rule("allow", old) && !ufw.has_port_rule("limit", old) {
+            b.command(layer, &["ufw", "allow", &format!("{old}/tcp"), "comment", &comment("current SSH port until the new one is confirmed")], format!("keep port {old} open while you move to {ssh}"));
+        }
+    }
+    let action = if a.firewall.limit_ssh { "limit" } else { "allow" };
+    if !ufw.has_port_rule(action, ssh) {
+        b.command(layer, &["ufw", action, &format!("{ssh}/tcp"), "comment", &comment("SSH")], format!("{} SSH on port {ssh}", if action == "limit" { "allow (rate-limited)" } else { "allow" }));
+    }
+    for p in &a.firewall.extra_ports {
+        wanted.push(p.get());
+        if !ufw.has_port_rule("allow", p.get()) {
+            b.command(layer, &["ufw", "allow", &format!("{p}/tcp"), "comment", &comment("extra port")], format!("open port {p}"));
+        }
+    }
+    // Rules clawguard added before that the answers no longer ask for.
+    for rule in &ufw.rules {
+        let Some((tuple, hex)) = rule.split_once(" comment=") else { continue };
+        if !decode_hex(hex).is_some_and(|c| c.starts_with(COMMENT)) {
+            continue;
+        }
+        let parts: Vec<&str> = tuple.split_whitespace().collect();
+        if let [action, "tcp", port, src, ..] = parts.as_slice()
+            && *src == "0.0.0.0/0"
+            && let Ok(port) = port.parse::<u16>()
+            && !wanted.contains(&port)
+        {
+            b.command(layer, &["ufw", "delete", action, &format!("{port}/tcp")], format!("close port {port}, no longer asked for"));
+        }
+    }
+    if !ufw.default_input.eq_ignore_ascii_case("DROP") {
+        b.command(layer, &["ufw", "default", "deny", "incoming"], "refuse every other incoming connection");
+    }
+    if !ufw.default_output.eq_ignore_ascii_case("ACCEPT") {
+        b.command(layer, &["ufw", "default", "allow", "outgoing"], "let the host itself reach out (the agent is held by the proxy)");
+    }
+    if !ufw.enabled {
+        b.command(layer, &["ufw", "--force", "enable"], "turn the firewall on (after the SSH rule exists)");
+    }
+    b.warn(layer, Severity::Note, format!("If your provider has a cloud firewall (security group), open TCP {ssh} there too, or the new SSH port is unreachable."));
+}
+
+fn decode_hex(hex: &str) -> Option<String> {
+    let bytes: Option<Vec<u8>> = (0..hex.len()).step_by(2).map(|i| hex.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect();
+    String::from_utf8(bytes?).ok()
+}

@@ -1,0 +1,89 @@
+//! One module per layer: each turns (answers, facts) into plan steps. No I/O here — the
+//! facts were read before, the files are only rendered.
+
+mod backup;
+mod credentials;
+mod egress;
+mod firewall;
+mod monitoring;
+mod sandbox;
+pub mod ssh;
+
+use crate::answers::Answers;
+use crate::host::Facts;
+use crate::plan::{CommandStep, FileStep, Layer, Owner, Plan, Severity, Validator, Warning};
+use crate::render::{self, RenderError};
+
+/// Where clawguard keeps its own files on the target.
+pub const ETC: &str = "/etc/clawguard";
+/// Where the vault's decrypted files appear at run time (a tmpfs, never on disk).
+pub const SECRETS_DIR: &str = "/run/clawguard/secrets";
+/// Where the installed binary lives (systemd units call it).
+pub const BIN: &str = "/usr/local/bin/clawguard";
+
+/// Builds the whole plan. Fails only on a template bug, never on user input (the
+/// answers were validated when they were parsed).
+pub fn plan(answers: &Answers, facts: &Facts) -> Result<Plan, RenderError> {
+    let mut b = Builder { plan: Plan::default() };
+    sandbox::plan(answers, facts, &mut b)?;
+    credentials::plan(answers, facts, &mut b)?;
+    ssh::plan(answers, facts, &mut b)?;
+    firewall::plan(answers, facts, &mut b)?;
+    egress::plan(answers, facts, &mut b)?;
+    monitoring::plan(answers, facts, &mut b)?;
+    backup::plan(answers, facts, &mut b)?;
+    Ok(b.plan)
+}
+
+/// Collects a layer's steps. Keeps the layers short and the step shapes uniform.
+pub(crate) struct Builder {
+    plan: Plan,
+}
+
+impl Builder {
+    /// Renders `template` with `ctx` into a root-owned file.
+    pub fn file(&mut self, layer: Layer, path: impl Into<String>, template: &str, ctx: impl serde::Serialize, mode: u32, validator: Option<Validator>) -> Result<(), RenderError> {
+        let content = render::render(template, ctx)?;
+        self.plan.files.push(FileStep { layer, path: path.into(), content, mode, owner: Owner::Root, validator });
+        Ok(())
+    }
+
+    /// A file whose content the layer computed itself (an existing file with lines neutralised).
+    pub fn raw_file(&mut self, layer: Layer, path: impl Into<String>, content: String, mode: u32) {
+        self.plan.files.push(FileStep { layer, path: path.into(), content, mode, owner: Owner::Root, validator: None });
+    }
+
+    /// A command that runs when the layer says it is needed.
+    pub fn command(&mut self, layer: Layer, argv: &[&str], why: impl Into<String>) {
+        self.plan.commands.push(CommandStep { layer, argv: argv.iter().map(|s| s.to_string()).collect(), why: why.into(), when_changed: Vec::new() });
+    }
+
+    /// A command that runs only when one of `files` changes (reloads, restarts).
+    pub fn on_change(&mut self, layer: Layer, argv: &[&str], why: impl Into<String>, files: &[&str]) {
+        self.plan.commands.push(CommandStep {
+            layer,
+            argv: argv.iter().map(|s| s.to_string()).collect(),
+            why: why.into(),
+            when_changed: files.iter().map(|s| s.to_string()).collect(),
+        });
+    }
+
+    pub fn warn(&mut self, layer: Layer, severity: Severity, text: impl Into<String>) {
+        self.plan.warnings.push(Warning { layer, severity, text: text.into() });
+    }
+
+    /// Installs missing Debian packages.
+    pub fn install(&mut self, layer: Layer, packages: &[&str], why: &str) {
+        if packages.is_empty() {
+            return;
+        }
+        let mut argv = vec!["apt-get", "install", "-y", "--no-install-recommends"];
+        argv.extend_from_slice(packages);
+        self.command(layer, &argv, why);
+    }
+}
+
+/// How to call compose on this host: the v2 plugin when present, else v1.
+pub fn compose_argv(facts: &Facts) -> Vec<&'static str> {
+    if facts.tools.compose_plugin { vec!["docker", "compose"] } else { vec!["docker-compose"] }
+}

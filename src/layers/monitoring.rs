@@ -1,0 +1,71 @@
+//! Layer 6: the agent's logging settings, log rotation, and the daily security check's
+//! timer.
+
+use serde::Serialize;
+
+use super::sandbox::{CONTAINER_LOG_DIR, logging_env};
+use super::{BIN, Builder};
+use crate::answers::{Answers, Rotation};
+use crate::host::Facts;
+use crate::plan::{Layer, Severity, Validator};
+use crate::render::RenderError;
+
+pub const LOGROTATE: &str = "/etc/logrotate.d/clawguard-agent";
+pub const CHECK_SERVICE: &str = "/etc/systemd/system/clawguard-check.service";
+pub const CHECK_TIMER: &str = "/etc/systemd/system/clawguard-check.timer";
+
+#[derive(Serialize)]
+struct Ctx {
+    log_dir: String,
+    container_log_dir: &'static str,
+    rotation: String,
+    keep: u32,
+    retain_days: u32,
+    uid: u32,
+    gid: u32,
+    log_level: String,
+    categories: Vec<String>,
+    profile: String,
+    clawguard_bin: &'static str,
+    answers_path: &'static str,
+    check_time: String,
+}
+
+pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), RenderError> {
+    let layer = Layer::Monitoring;
+    let m = &a.monitoring;
+    let days = m.retain_days.get();
+    let keep = match m.rotation {
+        Rotation::Daily => days,
+        Rotation::Weekly => days.div_ceil(7),
+        Rotation::Monthly => days.div_ceil(30),
+    };
+    let ctx = Ctx {
+        log_dir: m.log_dir.to_string(),
+        container_log_dir: CONTAINER_LOG_DIR,
+        rotation: m.rotation.to_string(),
+        keep,
+        retain_days: days,
+        uid: a.sandbox.uid.get(),
+        gid: a.sandbox.gid.get(),
+        log_level: m.log_level.to_string(),
+        categories: m.categories.iter().map(|c| c.to_string()).collect(),
+        profile: a.sandbox.profile.to_string(),
+        clawguard_bin: BIN,
+        answers_path: crate::answers::DEFAULT_PATH,
+        check_time: m.check_time.to_string(),
+    };
+    b.file(layer, logging_env(a), "monitoring/agent-logging.env", &ctx, 0o644, None)?;
+    b.file(layer, LOGROTATE, "monitoring/logrotate", &ctx, 0o644, Some(Validator::Logrotate))?;
+    b.file(layer, CHECK_SERVICE, "monitoring/clawguard-check.service", &ctx, 0o644, None)?;
+    b.file(layer, CHECK_TIMER, "monitoring/clawguard-check.timer", &ctx, 0o644, None)?;
+    b.on_change(layer, &["systemctl", "daemon-reload"], "systemd reads the new units", &[CHECK_SERVICE, CHECK_TIMER]);
+    b.on_change(layer, &["systemctl", "enable", "--now", "clawguard-check.timer"], "run the security check daily", &[CHECK_TIMER]);
+    if m.alert_webhook.is_none() {
+        b.warn(layer, Severity::Note, "No alert webhook: the daily check's findings go only to the journal and `clawguard status`. Set monitoring.alert_webhook to be told.");
+    }
+    if !f.tools.systemd {
+        b.warn(layer, Severity::Warning, "No systemd on the target: the daily check and backup timers will not run by themselves.");
+    }
+    Ok(())
+}

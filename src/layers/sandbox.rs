@@ -1,0 +1,116 @@
+//! Layer 1: the agent's compose project — non-root, read-only, no capabilities, limits,
+//! an internal network whose only way out is the proxy, secrets as files.
+
+use serde::Serialize;
+
+use super::{Builder, SECRETS_DIR, compose_argv};
+use crate::answers::{Answers, Profile};
+use crate::host::Facts;
+use crate::plan::{Layer, Severity, Validator};
+use crate::render::RenderError;
+
+/// Inside the container, where the agent's log directory is mounted.
+pub const CONTAINER_LOG_DIR: &str = "/var/log/agent";
+
+pub fn compose_file(a: &Answers) -> String {
+    a.sandbox.project_dir.join("docker-compose.yml")
+}
+
+pub fn squid_conf(a: &Answers) -> String {
+    a.sandbox.project_dir.join("squid.conf")
+}
+
+pub fn logging_env(a: &Answers) -> String {
+    a.sandbox.project_dir.join("agent-logging.env")
+}
+
+#[derive(Serialize)]
+struct Ctx {
+    profile: String,
+    image: String,
+    command: Vec<String>,
+    user: String,
+    tmpfs_size: String,
+    cpus: String,
+    memory: String,
+    pids: u32,
+    environment: Vec<(String, String)>,
+    mounts: Vec<String>,
+    secrets: Vec<String>,
+    secrets_dir: &'static str,
+    publish: bool,
+    gateway_port: u16,
+    proxy_image: String,
+}
+
+pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), RenderError> {
+    let s = &a.sandbox;
+    let layer = Layer::Sandbox;
+    let proxy = format!("http://proxy:{}", a.egress.proxy_port);
+    let mut environment: Vec<(String, String)> = vec![
+        ("HTTP_PROXY".into(), proxy.clone()),
+        ("HTTPS_PROXY".into(), proxy.clone()),
+        ("http_proxy".into(), proxy.clone()),
+        ("https_proxy".into(), proxy),
+        ("NO_PROXY".into(), "localhost,127.0.0.1,::1,proxy".into()),
+        ("no_proxy".into(), "localhost,127.0.0.1,::1,proxy".into()),
+    ];
+    let log_mount = format!("{}:{CONTAINER_LOG_DIR}:rw", a.monitoring.log_dir);
+    let mounts = match s.profile {
+        Profile::Openclaw => {
+            // Node's fetch ignores the proxy variables without this (OpenClaw #20549), and
+            // the heap must stay below the container's memory limit or it is OOM-killed.
+            environment.push(("NODE_USE_ENV_PROXY".into(), "1".into()));
+            environment.push(("NODE_OPTIONS".into(), format!("--max-old-space-size={}", s.memory.as_mib() * 3 / 4)));
+            environment.push(("OPENCLAW_STATE_DIR".into(), "/home/node/.openclaw".into()));
+            environment.push(("OPENCLAW_CONFIG_PATH".into(), "/etc/openclaw/openclaw.json".into()));
+            vec![
+                format!("{}:/home/node/.openclaw:rw", s.state_dir),
+                format!("{}:/home/node/.openclaw/workspace:rw", s.workspace),
+                format!("{}:/etc/openclaw:ro", s.config_dir),
+                log_mount,
+            ]
+        }
+        Profile::Generic => vec![format!("{}:/state:rw", s.state_dir), format!("{}:/workspace:rw", s.workspace), format!("{}:/config:ro", s.config_dir), log_mount],
+    };
+    let ctx = Ctx {
+        profile: s.profile.to_string(),
+        image: s.image.to_string(),
+        command: s.command.iter().map(|c| c.to_string()).collect(),
+        user: format!("{}:{}", s.uid, s.gid),
+        tmpfs_size: s.tmpfs_size.to_string(),
+        cpus: s.cpus.to_string(),
+        memory: s.memory.to_string(),
+        pids: s.pids.get(),
+        environment,
+        mounts,
+        secrets: a.credentials.services.iter().map(|c| c.to_string()).collect(),
+        secrets_dir: SECRETS_DIR,
+        publish: s.publish_gateway,
+        gateway_port: s.gateway_port.get(),
+        proxy_image: a.egress.proxy_image.to_string(),
+    };
+    let compose = compose_file(a);
+    b.file(layer, &compose, "sandbox/docker-compose.yml", &ctx, 0o644, Some(Validator::Compose))?;
+
+    if !f.tools.docker || !f.tools.compose {
+        let mut missing = Vec::new();
+        if !f.tools.docker {
+            missing.push("docker.io");
+        }
+        if !f.tools.compose {
+            missing.push("docker-compose");
+        }
+        b.install(layer, &missing, "the container engine that runs the agent");
+    }
+    let mut up = compose_argv(f);
+    up.extend(["-p", "clawguard-agent", "-f", compose.as_str(), "up", "-d"]);
+    b.on_change(layer, &up, "start or update the agent and its proxy", &[compose.as_str()]);
+    if s.publish_gateway {
+        b.warn(layer, Severity::Note, format!("The gateway is published on 127.0.0.1:{} only; reach it from elsewhere through an SSH tunnel (ssh -L {0}:127.0.0.1:{0}).", s.gateway_port));
+    }
+    if s.profile == Profile::Openclaw {
+        b.warn(layer, Severity::Note, format!("{}, {} and {} must belong to uid {} (the agent's user): chown -R {}:{} them if OpenClaw cannot write.", s.state_dir, s.workspace, s.config_dir, s.uid, s.uid, s.gid));
+    }
+    Ok(())
+}

@@ -1,0 +1,206 @@
+//! Layer 3: the sshd drop-in that wins over every other, cloud-init's `ssh_pwauth`, and the
+//! lines elsewhere that would undo it (an extra `Port`, settings read before the drop-ins).
+
+use serde::Serialize;
+
+use super::Builder;
+use crate::answers::{Answers, UnixUser};
+use crate::host::sshd::{DROPIN_DIR, Directive, MAIN};
+use crate::host::{Facts, UserFacts};
+use crate::plan::{Layer, Severity, Validator};
+use crate::render::RenderError;
+
+pub const DROPIN: &str = "/etc/ssh/sshd_config.d/00-clawguard.conf";
+const DROPIN_NAME: &str = "00-clawguard.conf";
+pub const CLOUD_INIT: &str = "/etc/cloud/cloud.cfg.d/99-clawguard-ssh.cfg";
+
+/// Algorithms OpenSSH 8.9+ (Debian 12, Ubuntu 22.04) knows and ssh-audit rates good.
+pub const KEX: &[&str] = &["sntrup761x25519-sha512@openssh.com", "curve25519-sha256", "curve25519-sha256@libssh.org", "diffie-hellman-group16-sha512", "diffie-hellman-group18-sha512"];
+pub const CIPHERS: &[&str] = &["chacha20-poly1305@openssh.com", "aes256-gcm@openssh.com", "aes128-gcm@openssh.com", "aes256-ctr", "aes192-ctr", "aes128-ctr"];
+pub const MACS: &[&str] = &["hmac-sha2-512-etm@openssh.com", "hmac-sha2-256-etm@openssh.com", "umac-128-etm@openssh.com"];
+
+/// The keywords our drop-in sets; the same keyword read before it would win.
+const OURS: &[&str] = &[
+    "port", "permitrootlogin", "passwordauthentication", "kbdinteractiveauthentication", "permitemptypasswords", "pubkeyauthentication",
+    "authenticationmethods", "allowusers", "maxauthtries", "logingracetime", "clientaliveinterval", "clientalivecountmax",
+    "x11forwarding", "allowagentforwarding", "permituserenvironment", "kexalgorithms", "ciphers", "macs",
+];
+
+#[derive(Serialize)]
+struct Ctx<'a> {
+    port: u16,
+    allowed_users: Vec<&'a str>,
+    max_auth_tries: u32,
+    client_alive_interval: u32,
+    client_alive_count_max: u32,
+    kex: &'static [&'static str],
+    ciphers: &'static [&'static str],
+    macs: &'static [&'static str],
+}
+
+/// The users allowed to log in: the answers, or else everyone who has a working key
+/// (root excluded: root logins are refused).
+pub fn allowed_users(a: &Answers, f: &Facts) -> Vec<String> {
+    if !a.ssh.allowed_users.is_empty() {
+        return a.ssh.allowed_users.iter().map(UnixUser::to_string).collect();
+    }
+    f.users.iter().filter(|u| u.uid != 0 && u.authorized_keys > 0).map(|u| u.name.clone()).collect()
+}
+
+pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), RenderError> {
+    let layer = Layer::Ssh;
+    let users = allowed_users(a, f);
+    let port = a.ssh.port.get();
+    if users.is_empty() {
+        b.warn(layer, Severity::Danger, "No user other than root has an SSH key, and no allowed user is set: with root and password logins off, nobody could log in. Add your public key to a normal user's ~/.ssh/authorized_keys (ssh-copy-id user@host), then run clawguard again. Apply refuses until then.");
+    }
+    for name in &users {
+        match f.users.iter().find(|u| &u.name == name) {
+            None => b.warn(layer, Severity::Danger, format!("Allowed user `{name}` does not exist on this host: create it and give it your SSH key, or remove it from ssh.allowed_users.")),
+            Some(u) => check_user(u, b),
+        }
+    }
+    let ctx = Ctx {
+        port,
+        allowed_users: if users.is_empty() { vec!["nobody-has-a-key-yet"] } else { users.iter().map(String::as_str).collect() },
+        max_auth_tries: a.ssh.max_auth_tries.get(),
+        client_alive_interval: a.ssh.client_alive_interval.get(),
+        client_alive_count_max: a.ssh.client_alive_count_max.get(),
+        kex: KEX,
+        ciphers: CIPHERS,
+        macs: MACS,
+    };
+    let mut expect = vec![
+        ("port", port.to_string()),
+        ("permitrootlogin", "no".into()),
+        ("passwordauthentication", "no".into()),
+        ("kbdinteractiveauthentication", "no".into()),
+        ("maxauthtries", ctx.max_auth_tries.to_string()),
+        ("clientaliveinterval", ctx.client_alive_interval.to_string()),
+        ("clientalivecountmax", ctx.client_alive_count_max.to_string()),
+        ("kexalgorithms", KEX.join(",")),
+        ("ciphers", CIPHERS.join(",")),
+        ("macs", MACS.join(",")),
+    ];
+    expect.extend(ctx.allowed_users.iter().map(|u| ("allowusers", u.to_string())));
+    let expect = expect.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    b.file(layer, DROPIN, "ssh/00-clawguard.conf", &ctx, 0o644, Some(Validator::Sshd { expect }))?;
+
+    neutralise(f, port, b);
+
+    if f.cloud_init {
+        b.file(layer, CLOUD_INIT, "ssh/99-clawguard-ssh.cfg", minijinja::context! {}, 0o644, None)?;
+    }
+    let mut touched = vec![DROPIN];
+    if f.sshd.main_present && !f.sshd.includes_dropins {
+        touched.push(MAIN);
+    }
+    if f.ssh_socket {
+        b.warn(layer, Severity::Note, "ssh.socket owns the SSH port here (Ubuntu 22.10+): a port change takes effect through `systemctl daemon-reload` and a restart of ssh.socket, not of ssh.service; clawguard does both and checks the port really listens.");
+        b.on_change(layer, &["systemctl", "daemon-reload"], "ssh.socket takes its port from sshd_config", &touched);
+        b.on_change(layer, &["systemctl", "restart", "ssh.socket"], "listen on the new SSH port", &touched);
+    } else {
+        b.on_change(layer, &["systemctl", "reload", "ssh"], "sshd reads its new settings", &touched);
+    }
+    if let Some(conn) = &f.ssh_connection
+        && conn.server_port != port
+    {
+        b.warn(layer, Severity::Warning, format!(
+            "You are connected on port {}. It stays open until you confirm a login on port {port} from a new terminal: ssh -o IdentitiesOnly=yes -p {port} {}@{}",
+            conn.server_port,
+            users.first().map(String::as_str).unwrap_or("USER"),
+            conn.server,
+        ));
+    }
+    if a.ssh.max_auth_tries.get() <= 3 {
+        b.warn(layer, Severity::Note, format!("MaxAuthTries {} counts every key your SSH agent offers: if you have many keys, log in with `-o IdentitiesOnly=yes -i KEY`, or the server answers \"Too many authentication failures\" (and fail2ban may ban you).", a.ssh.max_auth_tries));
+    }
+    Ok(())
+}
+
+fn check_user(u: &UserFacts, b: &mut Builder) {
+    if u.authorized_keys == 0 {
+        b.warn(Layer::Ssh, Severity::Danger, format!("Allowed user `{}` has no key in {}/.ssh/authorized_keys: with passwords off it could not log in. Add a key (ssh-copy-id -p PORT {}@host) first.", u.name, u.home, u.name));
+    }
+    for p in &u.strict_modes_problems {
+        b.warn(Layer::Ssh, Severity::Danger, format!("sshd would ignore `{}`'s keys (StrictModes): {p}", u.name));
+    }
+}
+
+/// Rewrites other files where a line would override or add to our settings: a keyword we
+/// set that sshd reads *before* our drop-in, and any other `Port` (ports add up, so an old
+/// `Port 22` would keep 22 open). Lines read after ours lose anyway and are only reported.
+fn neutralise(f: &Facts, port: u16, b: &mut Builder) {
+    let sshd = &f.sshd;
+    if !sshd.main_present {
+        b.warn(Layer::Ssh, Severity::Warning, format!("{MAIN} does not exist on the target: is openssh-server installed? (apt-get install openssh-server)"));
+        return;
+    }
+    let include_line = include_line(sshd.text_of(MAIN).unwrap_or_default());
+    let mut by_file: Vec<(String, Vec<&Directive>)> = Vec::new();
+    for d in sshd.directives.iter().filter(|d| !d.in_match && d.file != DROPIN && OURS.contains(&d.key.as_str())) {
+        let before_ours = if d.file == MAIN {
+            include_line.is_none_or(|l| d.line < l)
+        } else if let Some(name) = d.file.strip_prefix(&format!("{DROPIN_DIR}/")) {
+            name < DROPIN_NAME
+        } else {
+            false
+        };
+        let extra_port = d.key == "port" && d.value != port.to_string();
+        if before_ours || extra_port {
+            match by_file.iter_mut().find(|(file, _)| *file == d.file) {
+                Some((_, v)) => v.push(d),
+                None => by_file.push((d.file.clone(), vec![d])),
+            }
+        } else if d.file != MAIN {
+            b.warn(Layer::Ssh, Severity::Note, format!("{}:{} sets `{} {}`; clawguard's drop-in is read first and wins.", d.file, d.line, d.key, d.value));
+        }
+    }
+    if include_line.is_none() {
+        b.warn(Layer::Ssh, Severity::Warning, format!("{MAIN} does not include {DROPIN_DIR}/*.conf: clawguard adds the Include line at its top so the drop-in is read first."));
+    }
+    let mut main_done = false;
+    for (file, directives) in by_file {
+        let text = sshd.text_of(&file).unwrap_or_default();
+        let lines: Vec<usize> = directives.iter().map(|d| d.line).collect();
+        let mut new = comment_out(text, &lines);
+        if file == MAIN && include_line.is_none() {
+            new = add_include(&new);
+            main_done = true;
+        }
+        for d in &directives {
+            b.warn(Layer::Ssh, Severity::Warning, format!("{file}:{} sets `{} {}`, which would {} clawguard's setting: the line is commented out.", d.line, d.key, d.value, if d.key == "port" { "add a port to" } else { "override" }));
+        }
+        b.raw_file(Layer::Ssh, file, new, 0o644);
+    }
+    if include_line.is_none() && !main_done {
+        let text = sshd.text_of(MAIN).unwrap_or_default();
+        b.raw_file(Layer::Ssh, MAIN, add_include(text), 0o644);
+    }
+}
+
+/// The line number of the `Include` that reads our drop-in directory.
+fn include_line(main: &str) -> Option<usize> {
+    main.lines().enumerate().find_map(|(n, l)| {
+        let (k, v) = crate::host::sshd::split_line(l)?;
+        (k == "include" && v.split_whitespace().any(|p| p == format!("{DROPIN_DIR}/*.conf") || p == "sshd_config.d/*.conf")).then_some(n + 1)
+    })
+}
+
+fn comment_out(text: &str, lines: &[usize]) -> String {
+    let mut out = String::with_capacity(text.len() + 64);
+    for (n, l) in text.lines().enumerate() {
+        if lines.contains(&(n + 1)) {
+            out.push_str("# disabled by clawguard (see ");
+            out.push_str(DROPIN);
+            out.push_str("): ");
+        }
+        out.push_str(l);
+        out.push('\n');
+    }
+    out
+}
+
+fn add_include(text: &str) -> String {
+    format!("# added by clawguard: read the drop-ins first, so their settings win\nInclude {DROPIN_DIR}/*.conf\n\n{text}")
+}

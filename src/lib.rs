@@ -1,0 +1,14 @@
+//! clawguard: harden a host for a self-hosted AI agent.
+//!
+//! A pure core turns answers ([`answers`]) and host facts ([`host`]) into a [`plan::Plan`]
+//! through one module per layer ([`layers`]), rendering every file with one template engine
+//! ([`render`]). [`validate`] runs the services' own checkers on a rendered plan.
+
+pub mod answers;
+pub mod host;
+pub mod layers;
+pub mod plan;
+pub mod render;
+pub mod cli;
+pub mod commands;
+pub mod validate;

@@ -1,0 +1,143 @@
+//! The plan: what clawguard would do, as data. Built purely from answers and facts by the
+//! layers; shown by [`preview`]; executed (later) by the apply engine exactly as it is.
+
+pub mod preview;
+
+use std::fmt;
+
+/// The seven layers, in the order the wizard walks them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Layer {
+    Sandbox,
+    Credentials,
+    Ssh,
+    Firewall,
+    Egress,
+    Monitoring,
+    Backup,
+}
+
+impl Layer {
+    pub const ALL: [Layer; 7] = [Layer::Sandbox, Layer::Credentials, Layer::Ssh, Layer::Firewall, Layer::Egress, Layer::Monitoring, Layer::Backup];
+
+    pub fn number(self) -> usize {
+        Layer::ALL.iter().position(|l| *l == self).expect("listed") + 1
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Layer::Sandbox => "Agent sandbox",
+            Layer::Credentials => "Credentials",
+            Layer::Ssh => "SSH",
+            Layer::Firewall => "Firewall and fail2ban",
+            Layer::Egress => "Egress allow-list",
+            Layer::Monitoring => "Monitoring",
+            Layer::Backup => "Backup and recovery",
+        }
+    }
+}
+
+impl fmt::Display for Layer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}. {}", self.number(), self.title())
+    }
+}
+
+/// Who owns a file, by name (resolved on the target at apply time) or by number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    Root,
+    Uid(u32, u32),
+}
+
+impl fmt::Display for Owner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Owner::Root => f.write_str("root:root"),
+            Owner::Uid(u, g) => write!(f, "{u}:{g}"),
+        }
+    }
+}
+
+/// The service's own checker for a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Validator {
+    /// `sshd -t` on the whole assembled config, then `sshd -T` compared with these
+    /// (keyword, value) pairs.
+    Sshd { expect: Vec<(String, String)> },
+    /// `squid -k parse`; any WARNING or ERROR fails.
+    Squid,
+    /// `fail2ban-client -t` on the config dir, then `-d` compared with these
+    /// (jail, key, value) triples.
+    Fail2ban { expect: Vec<(String, String, String)> },
+    /// `docker compose config -q` (or `docker-compose config -q`).
+    Compose,
+    /// `logrotate --debug` on the file.
+    Logrotate,
+}
+
+impl Validator {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Validator::Sshd { .. } => "sshd -t / sshd -T",
+            Validator::Squid => "squid -k parse",
+            Validator::Fail2ban { .. } => "fail2ban-client -t / -d",
+            Validator::Compose => "docker compose config",
+            Validator::Logrotate => "logrotate --debug",
+        }
+    }
+}
+
+/// A file the plan wants on the target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileStep {
+    pub layer: Layer,
+    /// Absolute path on the target (resolved through the target root).
+    pub path: String,
+    pub content: String,
+    pub mode: u32,
+    pub owner: Owner,
+    pub validator: Option<Validator>,
+}
+
+/// A command to run (an argv, never a shell string).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandStep {
+    pub layer: Layer,
+    pub argv: Vec<String>,
+    /// Why, in a few words.
+    pub why: String,
+    /// Run only when one of these files changes (empty: the layer decided it is needed).
+    pub when_changed: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// Worth knowing.
+    Note,
+    /// Something is left unprotected or needs the user's action.
+    Warning,
+    /// Would lock the user out or lose data.
+    Danger,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    pub layer: Layer,
+    pub severity: Severity,
+    pub text: String,
+}
+
+/// Everything the answers ask of this host.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub files: Vec<FileStep>,
+    pub commands: Vec<CommandStep>,
+    pub warnings: Vec<Warning>,
+}
+
+impl Plan {
+    pub fn file(&self, path: &str) -> Option<&FileStep> {
+        self.files.iter().find(|f| f.path == path)
+    }
+}

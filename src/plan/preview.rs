@@ -1,0 +1,146 @@
+//! What a plan would change on a target root: unified diffs of every file, the commands
+//! that would run. Reads the root; writes nothing.
+
+use std::fmt::Write as _;
+use std::os::unix::fs::PermissionsExt;
+
+use similar::TextDiff;
+
+use super::{CommandStep, FileStep, Layer, Plan, Severity};
+use crate::host::Root;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileChange {
+    New,
+    Changed,
+    /// Same content, other mode.
+    Mode { from: u32 },
+    Unchanged,
+}
+
+/// One file of the plan compared with the target.
+#[derive(Debug, Clone)]
+pub struct FileDiff<'p> {
+    pub step: &'p FileStep,
+    pub change: FileChange,
+    /// Unified diff (empty when unchanged).
+    pub diff: String,
+}
+
+/// The plan against one target.
+#[derive(Debug, Clone)]
+pub struct Preview<'p> {
+    pub plan: &'p Plan,
+    pub files: Vec<FileDiff<'p>>,
+    /// The commands that would run, in order.
+    pub commands: Vec<&'p CommandStep>,
+}
+
+impl Preview<'_> {
+    /// Files that would change plus commands that would run.
+    pub fn change_count(&self) -> usize {
+        self.files.iter().filter(|f| f.change != FileChange::Unchanged).count() + self.commands.len()
+    }
+    pub fn has_changes(&self) -> bool {
+        self.change_count() > 0
+    }
+}
+
+/// Compares every planned file with what is on `root`.
+pub fn preview<'p>(plan: &'p Plan, root: &Root) -> Preview<'p> {
+    let files: Vec<FileDiff> = plan.files.iter().map(|step| compare(step, root)).collect();
+    let changed = |path: &str| files.iter().any(|f| f.step.path == path && f.change != FileChange::Unchanged);
+    let commands = plan.commands.iter().filter(|c| c.when_changed.is_empty() || c.when_changed.iter().any(|p| changed(p))).collect();
+    Preview { plan, files, commands }
+}
+
+fn compare<'p>(step: &'p FileStep, root: &Root) -> FileDiff<'p> {
+    let real = root.path(&step.path);
+    let old = std::fs::read_to_string(&real).ok();
+    let (change, diff) = match &old {
+        None => (FileChange::New, unified("/dev/null", &step.path, "", &step.content)),
+        Some(old) if *old != step.content => (FileChange::Changed, unified(&step.path, &step.path, old, &step.content)),
+        Some(_) => {
+            let mode = std::fs::metadata(&real).map(|m| m.permissions().mode() & 0o7777).unwrap_or(step.mode);
+            if mode != step.mode { (FileChange::Mode { from: mode }, String::new()) } else { (FileChange::Unchanged, String::new()) }
+        }
+    };
+    FileDiff { step, change, diff }
+}
+
+fn unified(a: &str, b: &str, old: &str, new: &str) -> String {
+    TextDiff::from_lines(old, new).unified_diff().context_radius(3).header(a, b).to_string()
+}
+
+/// Colours for the text report (none when NO_COLOR is set or output is not a terminal).
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    fn paint(&self, code: &str, s: &str) -> String {
+        if self.color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_owned() }
+    }
+}
+
+/// The report `clawguard plan` prints: layer by layer, diffs, commands, warnings.
+pub fn report(p: &Preview, style: Style) -> String {
+    let mut out = String::new();
+    for layer in Layer::ALL {
+        let files: Vec<&FileDiff> = p.files.iter().filter(|f| f.step.layer == layer).collect();
+        let commands: Vec<&&CommandStep> = p.commands.iter().filter(|c| c.layer == layer).collect();
+        let warnings: Vec<_> = p.plan.warnings.iter().filter(|w| w.layer == layer).collect();
+        let _ = writeln!(out, "{}", style.paint("1", &format!("== {layer} ==")));
+        for f in &files {
+            let what = match f.change {
+                FileChange::New => format!("new file, mode {:o}, {}", f.step.mode, f.step.owner),
+                FileChange::Changed => "changed".to_owned(),
+                FileChange::Mode { from } => format!("mode {from:o} -> {:o}", f.step.mode),
+                FileChange::Unchanged => "unchanged".to_owned(),
+            };
+            let check = f.step.validator.as_ref().map(|v| format!("  [checked by {}]", v.name())).unwrap_or_default();
+            let _ = writeln!(out, "  {} ({what}){check}", f.step.path);
+            for line in f.diff.lines() {
+                let painted = if line.starts_with("+++") || line.starts_with("---") {
+                    style.paint("1", line)
+                } else if line.starts_with('+') {
+                    style.paint("32", line)
+                } else if line.starts_with('-') {
+                    style.paint("31", line)
+                } else if line.starts_with("@@") {
+                    style.paint("36", line)
+                } else {
+                    line.to_owned()
+                };
+                let _ = writeln!(out, "    {painted}");
+            }
+        }
+        for c in &commands {
+            let _ = writeln!(out, "  run: {}   # {}", shell_words(&c.argv), c.why);
+        }
+        for w in &warnings {
+            let tag = match w.severity {
+                Severity::Note => style.paint("2", "note:"),
+                Severity::Warning => style.paint("33", "warning:"),
+                Severity::Danger => style.paint("1;31", "DANGER:"),
+            };
+            let _ = writeln!(out, "  {tag} {}", w.text);
+        }
+        if files.iter().all(|f| f.change == FileChange::Unchanged) && commands.is_empty() {
+            let _ = writeln!(out, "  nothing to change");
+        }
+        out.push('\n');
+    }
+    let n = p.change_count();
+    let _ = writeln!(out, "{}", if n == 0 { "No changes: the host matches the answers.".to_owned() } else { format!("{n} change(s) would be made. Nothing was written.") });
+    out
+}
+
+/// An argv shown the way a person would type it.
+pub fn shell_words(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| if !a.is_empty() && a.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./:=@,+%".contains(&b)) { a.clone() } else { format!("'{}'", a.replace('\'', "'\\''")) })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
