@@ -11,7 +11,12 @@ use clap::{Args, Parser, Subcommand};
 /// Start with `clawguard plan`: it shows, as diffs, everything clawguard would change on
 /// this host, and changes nothing. No root needed.
 #[derive(Debug, Parser)]
-#[command(name = "clawguard", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "clawguard",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -17,12 +17,19 @@ use crate::{layers, validate};
 pub enum CommandError {
     #[error(transparent)]
     Answers(#[from] AnswersError),
-    #[error("the target root {0} is not a directory: give an existing directory with --root DIR (or leave it out for /)")]
+    #[error(
+        "the target root {0} is not a directory: give an existing directory with --root DIR (or leave it out for /)"
+    )]
     NoRoot(String),
-    #[error("refusing to render into {0}: `render` writes a copy to read; give an empty directory such as --out ./rendered (use `apply` to change the system)")]
+    #[error(
+        "refusing to render into {0}: `render` writes a copy to read; give an empty directory such as --out ./rendered (use `apply` to change the system)"
+    )]
     OutIsRoot(String),
     #[error("cannot write {path}: {source}")]
-    Write { path: String, source: std::io::Error },
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Render(#[from] crate::render::RenderError),
     #[error("{0} check(s) failed: see above. Nothing was written.")]
@@ -60,14 +67,26 @@ pub fn load(common: &Common) -> Result<Loaded, CommandError> {
     let ssh_connection = std::env::var("SSH_CONNECTION").ok();
     let facts = host::probe(&root, ssh_connection.as_deref());
     let plan = layers::plan(&answers, &facts)?;
-    Ok(Loaded { root, answers, facts, plan, source })
+    Ok(Loaded {
+        root,
+        answers,
+        facts,
+        plan,
+        source,
+    })
 }
 
 pub fn plan(args: &PlanArgs) -> Result<ExitCode, CommandError> {
     let l = load(&args.common)?;
-    let color = !args.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
+    let color =
+        !args.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
     let p = preview::preview(&l.plan, &l.root);
-    println!("clawguard plan for {} ({}), answers from {}\n", l.root.dir().display(), l.facts.os.describe(), l.source);
+    println!(
+        "clawguard plan for {} ({}), answers from {}\n",
+        l.root.dir().display(),
+        l.facts.os.describe(),
+        l.source
+    );
     print!("{}", preview::report(&p, Style { color }));
     if args.validate {
         let outcomes = validate::run(&l.plan, &l.root).map_err(CommandError::Stage)?;
@@ -89,7 +108,11 @@ pub fn plan(args: &PlanArgs) -> Result<ExitCode, CommandError> {
             return Err(CommandError::Validation(failed));
         }
     }
-    Ok(if p.has_changes() { ExitCode::from(2) } else { ExitCode::SUCCESS })
+    Ok(if p.has_changes() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 pub fn render(args: &RenderArgs) -> Result<ExitCode, CommandError> {
@@ -107,10 +130,18 @@ pub fn render(args: &RenderArgs) -> Result<ExitCode, CommandError> {
             std::fs::write(&target, &f.content)?;
             std::fs::set_permissions(&target, std::fs::Permissions::from_mode(f.mode))
         };
-        write().map_err(|source| CommandError::Write { path: target.display().to_string(), source })?;
+        write().map_err(|source| CommandError::Write {
+            path: target.display().to_string(),
+            source,
+        })?;
         println!("{}", target.display());
     }
-    eprintln!("{} file(s) written under {} (answers from {}).", l.plan.files.len(), out.display(), l.source);
+    eprintln!(
+        "{} file(s) written under {} (answers from {}).",
+        l.plan.files.len(),
+        out.display(),
+        l.source
+    );
     Ok(ExitCode::SUCCESS)
 }
 

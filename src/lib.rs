@@ -5,10 +5,10 @@
 //! ([`render`]). [`validate`] runs the services' own checkers on a rendered plan.
 
 pub mod answers;
+pub mod cli;
+pub mod commands;
 pub mod host;
 pub mod layers;
 pub mod plan;
 pub mod render;
-pub mod cli;
-pub mod commands;
 pub mod validate;

@@ -49,17 +49,32 @@ pub struct RenderError {
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.set_syntax(SyntaxConfig::builder().trim_blocks(true).lstrip_blocks(true).keep_trailing_newline(true).build().expect("valid syntax"));
+    env.set_syntax(
+        SyntaxConfig::builder()
+            .trim_blocks(true)
+            .lstrip_blocks(true)
+            .keep_trailing_newline(true)
+            .build()
+            .expect("valid syntax"),
+    );
     for (name, source) in TEMPLATES {
-        env.add_template(name, source).unwrap_or_else(|e| panic!("template {name} does not parse: {e:#}"));
+        env.add_template(name, source)
+            .unwrap_or_else(|e| panic!("template {name} does not parse: {e:#}"));
     }
     env
 });
 
 /// Renders template `name` with `ctx`.
 pub fn render(name: &str, ctx: impl Serialize) -> Result<String, RenderError> {
-    let tmpl = ENV.get_template(name).map_err(|source| RenderError { name: name.to_owned(), source })?;
-    tmpl.render(minijinja::value::Serde(ctx)).map_err(|source| RenderError { name: name.to_owned(), source })
+    let tmpl = ENV.get_template(name).map_err(|source| RenderError {
+        name: name.to_owned(),
+        source,
+    })?;
+    tmpl.render(minijinja::value::Serde(ctx))
+        .map_err(|source| RenderError {
+            name: name.to_owned(),
+            source,
+        })
 }
 
 #[cfg(test)]

@@ -25,10 +25,19 @@ pub const EXAMPLE: &str = include_str!("../../assets/answers.example.toml");
 /// The answers file could not be used. Says which field, what was wrong and what to type.
 #[derive(Debug, thiserror::Error)]
 pub enum AnswersError {
-    #[error("cannot read the answers file {path}: {source}\n  Give an existing file with --answers FILE, or leave --answers out to use the defaults.")]
-    Read { path: PathBuf, source: std::io::Error },
+    #[error(
+        "cannot read the answers file {path}: {source}\n  Give an existing file with --answers FILE, or leave --answers out to use the defaults."
+    )]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{origin}: `{field}`: {message}")]
-    Field { origin: String, field: String, message: String },
+    Field {
+        origin: String,
+        field: String,
+        message: String,
+    },
     #[error("{origin}: {message}")]
     Syntax { origin: String, message: String },
 }
@@ -157,7 +166,10 @@ pub struct Credentials {
 impl Default for Credentials {
     fn default() -> Self {
         Credentials {
-            services: ["anthropic", "openai", "gmail", "slack"].iter().map(|s| s.parse().expect("default name")).collect(),
+            services: ["anthropic", "openai", "gmail", "slack"]
+                .iter()
+                .map(|s| s.parse().expect("default name"))
+                .collect(),
             rotate_days: Count::of(90),
         }
     }
@@ -199,7 +211,10 @@ pub struct Firewall {
 
 impl Default for Firewall {
     fn default() -> Self {
-        Firewall { extra_ports: Vec::new(), limit_ssh: true }
+        Firewall {
+            extra_ports: Vec::new(),
+            limit_ssh: true,
+        }
     }
 }
 
@@ -243,10 +258,16 @@ pub struct Egress {
 impl Default for Egress {
     fn default() -> Self {
         Egress {
-            allowed_hosts: ["api.anthropic.com", "api.openai.com", "gmail.googleapis.com", "slack.com", "www.googleapis.com"]
-                .iter()
-                .map(|h| h.parse().expect("default host"))
-                .collect(),
+            allowed_hosts: [
+                "api.anthropic.com",
+                "api.openai.com",
+                "gmail.googleapis.com",
+                "slack.com",
+                "www.googleapis.com",
+            ]
+            .iter()
+            .map(|h| h.parse().expect("default host"))
+            .collect(),
             proxy_port: Port::new_unchecked(3128),
             proxy_image: "ubuntu/squid:latest".parse().expect("default image"),
         }
@@ -317,7 +338,10 @@ impl Default for Monitoring {
             log_dir: "/var/log/clawguard-agent".parse().expect("default path"),
             rotation: Rotation::Daily,
             retain_days: Count::of(30),
-            categories: ["auth", "tools", "network", "config"].iter().map(|s| s.parse().expect("default name")).collect(),
+            categories: ["auth", "tools", "network", "config"]
+                .iter()
+                .map(|s| s.parse().expect("default name"))
+                .collect(),
             alert_webhook: None,
             check_time: TimeOfDay::new(6, 0),
         }
@@ -355,14 +379,19 @@ impl Default for Backup {
 impl Answers {
     /// Reads and checks an answers file.
     pub fn load(path: &Path) -> Result<Answers, AnswersError> {
-        let text = std::fs::read_to_string(path).map_err(|source| AnswersError::Read { path: path.to_owned(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| AnswersError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
         Answers::parse(&text, &path.display().to_string())
     }
 
     /// Parses and checks answers text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Answers, AnswersError> {
-        let de = toml::Deserializer::parse(text)
-            .map_err(|e| AnswersError::Syntax { origin: origin.to_owned(), message: e.to_string() })?;
+        let de = toml::Deserializer::parse(text).map_err(|e| AnswersError::Syntax {
+            origin: origin.to_owned(),
+            message: e.to_string(),
+        })?;
         let answers: Answers = serde_path_to_error::deserialize(de).map_err(|e| {
             let field = e.path().to_string();
             let inner = e.into_inner();
@@ -372,12 +401,25 @@ impl Answers {
                 None => message,
             };
             if field == "." || field.is_empty() {
-                AnswersError::Syntax { origin: origin.to_owned(), message: explain_top(&message) }
+                AnswersError::Syntax {
+                    origin: origin.to_owned(),
+                    message: explain_top(&message),
+                }
             } else {
-                AnswersError::Field { origin: origin.to_owned(), field, message }
+                AnswersError::Field {
+                    origin: origin.to_owned(),
+                    field,
+                    message,
+                }
             }
         })?;
-        answers.check().map_err(|(field, message)| AnswersError::Field { origin: origin.to_owned(), field, message })?;
+        answers
+            .check()
+            .map_err(|(field, message)| AnswersError::Field {
+                origin: origin.to_owned(),
+                field,
+                message,
+            })?;
         Ok(answers)
     }
 
@@ -386,7 +428,10 @@ impl Answers {
         if self.version != VERSION {
             return Err((
                 "version".into(),
-                format!("{} is not a version this clawguard reads: write `version = {VERSION}`", self.version),
+                format!(
+                    "{} is not a version this clawguard reads: write `version = {VERSION}`",
+                    self.version
+                ),
             ));
         }
         let hosts = &self.egress.allowed_hosts;
@@ -405,21 +450,32 @@ impl Answers {
             }
         }
         if let Some(dup) = first_duplicate(&self.ssh.allowed_users) {
-            return Err(("ssh.allowed_users".into(), format!("`{dup}` is listed twice: keep one")));
+            return Err((
+                "ssh.allowed_users".into(),
+                format!("`{dup}` is listed twice: keep one"),
+            ));
         }
         if let Some(dup) = first_duplicate(&self.credentials.services) {
-            return Err(("credentials.services".into(), format!("`{dup}` is listed twice: keep one")));
+            return Err((
+                "credentials.services".into(),
+                format!("`{dup}` is listed twice: keep one"),
+            ));
         }
         for (i, p) in self.firewall.extra_ports.iter().enumerate() {
             if *p == self.ssh.port {
                 return Err((
                     format!("firewall.extra_ports[{i}]"),
-                    format!("{p} is the SSH port, which is always open: remove it from extra_ports"),
+                    format!(
+                        "{p} is the SSH port, which is always open: remove it from extra_ports"
+                    ),
                 ));
             }
         }
         if let Some(dup) = first_duplicate(&self.firewall.extra_ports) {
-            return Err(("firewall.extra_ports".into(), format!("{dup} is listed twice: keep one")));
+            return Err((
+                "firewall.extra_ports".into(),
+                format!("{dup} is listed twice: keep one"),
+            ));
         }
         if self.sandbox.profile == Profile::Openclaw && !self.sandbox.command.is_empty() {
             return Err((
@@ -430,13 +486,19 @@ impl Answers {
         if self.sandbox.memory < ByteSize::mib(256) {
             return Err((
                 "sandbox.memory".into(),
-                format!("{} is too little for an agent: give at least 256M (OpenClaw needs about 1G to start; 2G is the default)", self.sandbox.memory),
+                format!(
+                    "{} is too little for an agent: give at least 256M (OpenClaw needs about 1G to start; 2G is the default)",
+                    self.sandbox.memory
+                ),
             ));
         }
         if self.sandbox.tmpfs_size >= self.sandbox.memory {
             return Err((
                 "sandbox.tmpfs_size".into(),
-                format!("{} is not smaller than the memory limit {}: /tmp lives in memory; give a smaller size such as 100M", self.sandbox.tmpfs_size, self.sandbox.memory),
+                format!(
+                    "{} is not smaller than the memory limit {}: /tmp lives in memory; give a smaller size such as 100M",
+                    self.sandbox.tmpfs_size, self.sandbox.memory
+                ),
             ));
         }
         if let Some(dest) = &self.backup.destination
@@ -460,11 +522,19 @@ impl Answers {
 }
 
 fn first_duplicate<T: PartialEq>(items: &[T]) -> Option<&T> {
-    items.iter().enumerate().find(|(i, a)| items[..*i].contains(a)).map(|(_, a)| a)
+    items
+        .iter()
+        .enumerate()
+        .find(|(i, a)| items[..*i].contains(a))
+        .map(|(_, a)| a)
 }
 
 fn line_of(text: &str, byte: usize) -> usize {
-    text[..byte.min(text.len())].bytes().filter(|&b| b == b'\n').count() + 1
+    text[..byte.min(text.len())]
+        .bytes()
+        .filter(|&b| b == b'\n')
+        .count()
+        + 1
 }
 
 /// Makes serde's top-level messages (unknown section, missing version) say what to do.
@@ -472,7 +542,9 @@ fn explain_top(message: &str) -> String {
     if message.contains("missing field `version`") {
         format!("{message}: add `version = {VERSION}` at the top of the file")
     } else if message.contains("unknown field") {
-        format!("{message}: check the spelling; the sections are listed in the example answers file (`clawguard example` prints it)")
+        format!(
+            "{message}: check the spelling; the sections are listed in the example answers file (`clawguard example` prints it)"
+        )
     } else {
         message.to_owned()
     }
@@ -526,7 +598,9 @@ mod tests {
 
     #[test]
     fn overlapping_hosts_are_refused() {
-        let (f, m) = field_err("version = 1\n[egress]\nallowed_hosts = [\".example.com\", \"sub.example.com\"]\n");
+        let (f, m) = field_err(
+            "version = 1\n[egress]\nallowed_hosts = [\".example.com\", \"sub.example.com\"]\n",
+        );
         assert_eq!(f, "egress.allowed_hosts[1]");
         assert!(m.contains("covered by `.example.com`"), "{m}");
     }
@@ -536,13 +610,18 @@ mod tests {
         let (f, m) = field_err("version = 1\n[backup]\ndestination = \"/srv/backup\"\n");
         assert_eq!(f, "backup.destination");
         assert!(m.contains("allow_same_machine"), "{m}");
-        let ok = Answers::parse("version = 1\n[backup]\ndestination = \"/srv/backup\"\nallow_same_machine = true\n", "t");
+        let ok = Answers::parse(
+            "version = 1\n[backup]\ndestination = \"/srv/backup\"\nallow_same_machine = true\n",
+            "t",
+        );
         assert!(ok.is_ok());
     }
 
     #[test]
     fn version_is_required_and_checked() {
-        assert!(matches!(Answers::parse("[ssh]\nport = 22\n", "t"), Err(AnswersError::Syntax { message, .. }) if message.contains("version = 1")));
+        assert!(
+            matches!(Answers::parse("[ssh]\nport = 22\n", "t"), Err(AnswersError::Syntax { message, .. }) if message.contains("version = 1"))
+        );
         let (f, _) = field_err("version = 7\n");
         assert_eq!(f, "version");
     }

@@ -44,7 +44,12 @@ impl SshdFacts {
 
     /// The ports sshd listens on today (22 when none is set).
     pub fn ports(&self) -> Vec<u16> {
-        let mut ports: Vec<u16> = self.directives.iter().filter(|d| !d.in_match && d.key == "port").filter_map(|d| d.value.parse().ok()).collect();
+        let mut ports: Vec<u16> = self
+            .directives
+            .iter()
+            .filter(|d| !d.in_match && d.key == "port")
+            .filter_map(|d| d.value.parse().ok())
+            .collect();
         if ports.is_empty() {
             ports.push(22);
         }
@@ -53,7 +58,10 @@ impl SshdFacts {
     }
 
     pub fn text_of(&self, file: &str) -> Option<&str> {
-        self.files.iter().find(|(f, _)| f == file).map(|(_, t)| t.as_str())
+        self.files
+            .iter()
+            .find(|(f, _)| f == file)
+            .map(|(_, t)| t.as_str())
     }
 }
 
@@ -65,12 +73,22 @@ pub fn split_line(line: &str) -> Option<(String, String)> {
     }
     let idx = t.find(|c: char| c.is_whitespace() || c == '=')?;
     let key = t[..idx].to_ascii_lowercase();
-    let value = t[idx..].trim_start_matches(|c: char| c.is_whitespace() || c == '=').trim().to_owned();
+    let value = t[idx..]
+        .trim_start_matches(|c: char| c.is_whitespace() || c == '=')
+        .trim()
+        .to_owned();
     Some((key, value))
 }
 
 pub fn probe(root: &Root) -> SshdFacts {
-    let mut facts = SshdFacts { dropins: root.list(DROPIN_DIR).into_iter().filter(|n| n.ends_with(".conf")).collect(), ..Default::default() };
+    let mut facts = SshdFacts {
+        dropins: root
+            .list(DROPIN_DIR)
+            .into_iter()
+            .filter(|n| n.ends_with(".conf"))
+            .collect(),
+        ..Default::default()
+    };
     let Some(main) = root.read(MAIN) else {
         return facts;
     };
@@ -80,13 +98,26 @@ pub fn probe(root: &Root) -> SshdFacts {
     facts
 }
 
-fn read_file(root: &Root, path: &str, text: &str, in_match: &mut bool, facts: &mut SshdFacts, depth: usize) {
+fn read_file(
+    root: &Root,
+    path: &str,
+    text: &str,
+    in_match: &mut bool,
+    facts: &mut SshdFacts,
+    depth: usize,
+) {
     facts.files.push((path.to_owned(), text.to_owned()));
     for (n, line) in text.lines().enumerate() {
-        let Some((key, value)) = split_line(line) else { continue };
+        let Some((key, value)) = split_line(line) else {
+            continue;
+        };
         if key == "include" && depth < 8 {
             for pattern in value.split_whitespace() {
-                let pattern = if pattern.starts_with('/') { pattern.to_owned() } else { format!("/etc/ssh/{pattern}") };
+                let pattern = if pattern.starts_with('/') {
+                    pattern.to_owned()
+                } else {
+                    format!("/etc/ssh/{pattern}")
+                };
                 if pattern == format!("{DROPIN_DIR}/*.conf") {
                     facts.includes_dropins = true;
                 }
@@ -102,7 +133,13 @@ fn read_file(root: &Root, path: &str, text: &str, in_match: &mut bool, facts: &m
             *in_match = !value.eq_ignore_ascii_case("all");
             continue;
         }
-        facts.directives.push(Directive { file: path.to_owned(), line: n + 1, key, value, in_match: *in_match });
+        facts.directives.push(Directive {
+            file: path.to_owned(),
+            line: n + 1,
+            key,
+            value,
+            in_match: *in_match,
+        });
     }
 }
 
@@ -115,7 +152,9 @@ fn expand(root: &Root, pattern: &str) -> Vec<String> {
     let (prefix, suffix) = name.split_once('*').unwrap_or((name, ""));
     root.list(dir)
         .into_iter()
-        .filter(|n| n.starts_with(prefix) && n.ends_with(suffix) && n.len() >= prefix.len() + suffix.len())
+        .filter(|n| {
+            n.starts_with(prefix) && n.ends_with(suffix) && n.len() >= prefix.len() + suffix.len()
+        })
         .map(|n| format!("{dir}/{n}"))
         .collect()
 }
@@ -126,8 +165,14 @@ mod tests {
 
     #[test]
     fn lines_split_on_space_or_equals() {
-        assert_eq!(split_line("  Port 2222"), Some(("port".into(), "2222".into())));
-        assert_eq!(split_line("PasswordAuthentication=yes"), Some(("passwordauthentication".into(), "yes".into())));
+        assert_eq!(
+            split_line("  Port 2222"),
+            Some(("port".into(), "2222".into()))
+        );
+        assert_eq!(
+            split_line("PasswordAuthentication=yes"),
+            Some(("passwordauthentication".into(), "yes".into()))
+        );
         assert_eq!(split_line("# Port 22"), None);
         assert_eq!(split_line(""), None);
     }

@@ -36,7 +36,11 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     if !f.tools.fail2ban {
         missing.push("fail2ban");
     }
-    b.install(layer, &missing, "the firewall and the ban on repeated failed logins");
+    b.install(
+        layer,
+        &missing,
+        "the firewall and the ban on repeated failed logins",
+    );
     ufw(a, f, b);
 
     let journal = !f.auth_log || f.os.journal_only();
@@ -44,7 +48,7 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     ignoreip.extend(a.fail2ban.ignoreip.iter().map(|n| n.to_string()));
     if let Some(conn) = &f.ssh_connection {
         let me = conn.client.to_string();
-        if !a.fail2ban.ignoreip.iter().any(|n| n.addr() == conn.client) {
+        if !a.fail2ban.ignoreip.iter().any(|n| n.contains(conn.client)) {
             b.warn(layer, Severity::Note, format!("Your address {me} is added to fail2ban's ignoreip so a few mistyped logins cannot ban you. If it changes often, list your network in fail2ban.ignoreip instead."));
             ignoreip.push(me);
         }
@@ -62,12 +66,36 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         b.warn(layer, Severity::Note, "No /var/log/auth.log on this host: the sshd jail reads the systemd journal (backend = systemd).");
     }
     let expect = vec![
-        ("sshd".to_owned(), "maxretry".to_owned(), ctx.maxretry.to_string()),
-        ("sshd".to_owned(), "findtime".to_owned(), ctx.findtime.to_string()),
-        ("sshd".to_owned(), "bantime".to_owned(), ctx.bantime.to_string()),
+        (
+            "sshd".to_owned(),
+            "maxretry".to_owned(),
+            ctx.maxretry.to_string(),
+        ),
+        (
+            "sshd".to_owned(),
+            "findtime".to_owned(),
+            ctx.findtime.to_string(),
+        ),
+        (
+            "sshd".to_owned(),
+            "bantime".to_owned(),
+            ctx.bantime.to_string(),
+        ),
     ];
-    b.file(layer, JAIL, "firewall/zz-clawguard.local", &ctx, 0o644, Some(Validator::Fail2ban { expect }))?;
-    b.on_change(layer, &["fail2ban-client", "reload"], "fail2ban reads the new jail", &[JAIL]);
+    b.file(
+        layer,
+        JAIL,
+        "firewall/zz-clawguard.local",
+        &ctx,
+        0o644,
+        Some(Validator::Fail2ban { expect }),
+    )?;
+    b.on_change(
+        layer,
+        &["fail2ban-client", "reload"],
+        "fail2ban reads the new jail",
+        &[JAIL],
+    );
     Ok(())
 }
 
@@ -84,22 +112,65 @@ fn ufw(a: &Answers, f: &Facts, b: &mut Builder) {
     for old in f.sshd.ports().into_iter().filter(|p| *p != ssh) {
         wanted.push(old);
         if !ufw.has_port_rule("allow", old) && !ufw.has_port_rule("limit", old) {
-            b.command(layer, &["ufw", "allow", &format!("{old}/tcp"), "comment", &comment("current SSH port until the new one is confirmed")], format!("keep port {old} open while you move to {ssh}"));
+            b.command(
+                layer,
+                &[
+                    "ufw",
+                    "allow",
+                    &format!("{old}/tcp"),
+                    "comment",
+                    &comment("current SSH port until the new one is confirmed"),
+                ],
+                format!("keep port {old} open while you move to {ssh}"),
+            );
         }
     }
-    let action = if a.firewall.limit_ssh { "limit" } else { "allow" };
+    let action = if a.firewall.limit_ssh {
+        "limit"
+    } else {
+        "allow"
+    };
     if !ufw.has_port_rule(action, ssh) {
-        b.command(layer, &["ufw", action, &format!("{ssh}/tcp"), "comment", &comment("SSH")], format!("{} SSH on port {ssh}", if action == "limit" { "allow (rate-limited)" } else { "allow" }));
+        b.command(
+            layer,
+            &[
+                "ufw",
+                action,
+                &format!("{ssh}/tcp"),
+                "comment",
+                &comment("SSH"),
+            ],
+            format!(
+                "{} SSH on port {ssh}",
+                if action == "limit" {
+                    "allow (rate-limited)"
+                } else {
+                    "allow"
+                }
+            ),
+        );
     }
     for p in &a.firewall.extra_ports {
         wanted.push(p.get());
         if !ufw.has_port_rule("allow", p.get()) {
-            b.command(layer, &["ufw", "allow", &format!("{p}/tcp"), "comment", &comment("extra port")], format!("open port {p}"));
+            b.command(
+                layer,
+                &[
+                    "ufw",
+                    "allow",
+                    &format!("{p}/tcp"),
+                    "comment",
+                    &comment("extra port"),
+                ],
+                format!("open port {p}"),
+            );
         }
     }
     // Rules clawguard added before that the answers no longer ask for.
     for rule in &ufw.rules {
-        let Some((tuple, hex)) = rule.split_once(" comment=") else { continue };
+        let Some((tuple, hex)) = rule.split_once(" comment=") else {
+            continue;
+        };
         if !decode_hex(hex).is_some_and(|c| c.starts_with(COMMENT)) {
             continue;
         }
@@ -109,22 +180,44 @@ fn ufw(a: &Answers, f: &Facts, b: &mut Builder) {
             && let Ok(port) = port.parse::<u16>()
             && !wanted.contains(&port)
         {
-            b.command(layer, &["ufw", "delete", action, &format!("{port}/tcp")], format!("close port {port}, no longer asked for"));
+            b.command(
+                layer,
+                &["ufw", "delete", action, &format!("{port}/tcp")],
+                format!("close port {port}, no longer asked for"),
+            );
         }
     }
     if !ufw.default_input.eq_ignore_ascii_case("DROP") {
-        b.command(layer, &["ufw", "default", "deny", "incoming"], "refuse every other incoming connection");
+        b.command(
+            layer,
+            &["ufw", "default", "deny", "incoming"],
+            "refuse every other incoming connection",
+        );
     }
     if !ufw.default_output.eq_ignore_ascii_case("ACCEPT") {
-        b.command(layer, &["ufw", "default", "allow", "outgoing"], "let the host itself reach out (the agent is held by the proxy)");
+        b.command(
+            layer,
+            &["ufw", "default", "allow", "outgoing"],
+            "let the host itself reach out (the agent is held by the proxy)",
+        );
     }
     if !ufw.enabled {
-        b.command(layer, &["ufw", "--force", "enable"], "turn the firewall on (after the SSH rule exists)");
+        b.command(
+            layer,
+            &["ufw", "--force", "enable"],
+            "turn the firewall on (after the SSH rule exists)",
+        );
     }
     b.warn(layer, Severity::Note, format!("If your provider has a cloud firewall (security group), open TCP {ssh} there too, or the new SSH port is unreachable."));
 }
 
 fn decode_hex(hex: &str) -> Option<String> {
-    let bytes: Option<Vec<u8>> = (0..hex.len()).step_by(2).map(|i| hex.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect();
+    let bytes: Option<Vec<u8>> = (0..hex.len())
+        .step_by(2)
+        .map(|i| {
+            hex.get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
+        .collect();
     String::from_utf8(bytes?).ok()
 }

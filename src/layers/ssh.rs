@@ -15,15 +15,47 @@ const DROPIN_NAME: &str = "00-clawguard.conf";
 pub const CLOUD_INIT: &str = "/etc/cloud/cloud.cfg.d/99-clawguard-ssh.cfg";
 
 /// Algorithms OpenSSH 8.9+ (Debian 12, Ubuntu 22.04) knows and ssh-audit rates good.
-pub const KEX: &[&str] = &["sntrup761x25519-sha512@openssh.com", "curve25519-sha256", "curve25519-sha256@libssh.org", "diffie-hellman-group16-sha512", "diffie-hellman-group18-sha512"];
-pub const CIPHERS: &[&str] = &["chacha20-poly1305@openssh.com", "aes256-gcm@openssh.com", "aes128-gcm@openssh.com", "aes256-ctr", "aes192-ctr", "aes128-ctr"];
-pub const MACS: &[&str] = &["hmac-sha2-512-etm@openssh.com", "hmac-sha2-256-etm@openssh.com", "umac-128-etm@openssh.com"];
+pub const KEX: &[&str] = &[
+    "sntrup761x25519-sha512@openssh.com",
+    "curve25519-sha256",
+    "curve25519-sha256@libssh.org",
+    "diffie-hellman-group16-sha512",
+    "diffie-hellman-group18-sha512",
+];
+pub const CIPHERS: &[&str] = &[
+    "chacha20-poly1305@openssh.com",
+    "aes256-gcm@openssh.com",
+    "aes128-gcm@openssh.com",
+    "aes256-ctr",
+    "aes192-ctr",
+    "aes128-ctr",
+];
+pub const MACS: &[&str] = &[
+    "hmac-sha2-512-etm@openssh.com",
+    "hmac-sha2-256-etm@openssh.com",
+    "umac-128-etm@openssh.com",
+];
 
 /// The keywords our drop-in sets; the same keyword read before it would win.
 const OURS: &[&str] = &[
-    "port", "permitrootlogin", "passwordauthentication", "kbdinteractiveauthentication", "permitemptypasswords", "pubkeyauthentication",
-    "authenticationmethods", "allowusers", "maxauthtries", "logingracetime", "clientaliveinterval", "clientalivecountmax",
-    "x11forwarding", "allowagentforwarding", "permituserenvironment", "kexalgorithms", "ciphers", "macs",
+    "port",
+    "permitrootlogin",
+    "passwordauthentication",
+    "kbdinteractiveauthentication",
+    "permitemptypasswords",
+    "pubkeyauthentication",
+    "authenticationmethods",
+    "allowusers",
+    "maxauthtries",
+    "logingracetime",
+    "clientaliveinterval",
+    "clientalivecountmax",
+    "x11forwarding",
+    "allowagentforwarding",
+    "permituserenvironment",
+    "kexalgorithms",
+    "ciphers",
+    "macs",
 ];
 
 #[derive(Serialize)]
@@ -42,9 +74,18 @@ struct Ctx<'a> {
 /// (root excluded: root logins are refused).
 pub fn allowed_users(a: &Answers, f: &Facts) -> Vec<String> {
     if !a.ssh.allowed_users.is_empty() {
-        return a.ssh.allowed_users.iter().map(UnixUser::to_string).collect();
+        return a
+            .ssh
+            .allowed_users
+            .iter()
+            .map(UnixUser::to_string)
+            .collect();
     }
-    f.users.iter().filter(|u| u.uid != 0 && u.authorized_keys > 0).map(|u| u.name.clone()).collect()
+    f.users
+        .iter()
+        .filter(|u| u.uid != 0 && u.authorized_keys > 0)
+        .map(|u| u.name.clone())
+        .collect()
 }
 
 pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), RenderError> {
@@ -62,7 +103,11 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     }
     let ctx = Ctx {
         port,
-        allowed_users: if users.is_empty() { vec!["nobody-has-a-key-yet"] } else { users.iter().map(String::as_str).collect() },
+        allowed_users: if users.is_empty() {
+            vec!["nobody-has-a-key-yet"]
+        } else {
+            users.iter().map(String::as_str).collect()
+        },
         max_auth_tries: a.ssh.max_auth_tries.get(),
         client_alive_interval: a.ssh.client_alive_interval.get(),
         client_alive_count_max: a.ssh.client_alive_count_max.get(),
@@ -77,19 +122,40 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         ("kbdinteractiveauthentication", "no".into()),
         ("maxauthtries", ctx.max_auth_tries.to_string()),
         ("clientaliveinterval", ctx.client_alive_interval.to_string()),
-        ("clientalivecountmax", ctx.client_alive_count_max.to_string()),
+        (
+            "clientalivecountmax",
+            ctx.client_alive_count_max.to_string(),
+        ),
         ("kexalgorithms", KEX.join(",")),
         ("ciphers", CIPHERS.join(",")),
         ("macs", MACS.join(",")),
     ];
-    expect.extend(ctx.allowed_users.iter().map(|u| ("allowusers", u.to_string())));
+    expect.extend(
+        ctx.allowed_users
+            .iter()
+            .map(|u| ("allowusers", u.to_string())),
+    );
     let expect = expect.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-    b.file(layer, DROPIN, "ssh/00-clawguard.conf", &ctx, 0o644, Some(Validator::Sshd { expect }))?;
+    b.file(
+        layer,
+        DROPIN,
+        "ssh/00-clawguard.conf",
+        &ctx,
+        0o644,
+        Some(Validator::Sshd { expect }),
+    )?;
 
     neutralise(f, port, b);
 
     if f.cloud_init {
-        b.file(layer, CLOUD_INIT, "ssh/99-clawguard-ssh.cfg", minijinja::context! {}, 0o644, None)?;
+        b.file(
+            layer,
+            CLOUD_INIT,
+            "ssh/99-clawguard-ssh.cfg",
+            minijinja::context! {},
+            0o644,
+            None,
+        )?;
     }
     let mut touched = vec![DROPIN];
     if f.sshd.main_present && !f.sshd.includes_dropins {
@@ -97,10 +163,25 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     }
     if f.ssh_socket {
         b.warn(layer, Severity::Note, "ssh.socket owns the SSH port here (Ubuntu 22.10+): a port change takes effect through `systemctl daemon-reload` and a restart of ssh.socket, not of ssh.service; clawguard does both and checks the port really listens.");
-        b.on_change(layer, &["systemctl", "daemon-reload"], "ssh.socket takes its port from sshd_config", &touched);
-        b.on_change(layer, &["systemctl", "restart", "ssh.socket"], "listen on the new SSH port", &touched);
+        b.on_change(
+            layer,
+            &["systemctl", "daemon-reload"],
+            "ssh.socket takes its port from sshd_config",
+            &touched,
+        );
+        b.on_change(
+            layer,
+            &["systemctl", "restart", "ssh.socket"],
+            "listen on the new SSH port",
+            &touched,
+        );
     } else {
-        b.on_change(layer, &["systemctl", "reload", "ssh"], "sshd reads its new settings", &touched);
+        b.on_change(
+            layer,
+            &["systemctl", "reload", "ssh"],
+            "sshd reads its new settings",
+            &touched,
+        );
     }
     if let Some(conn) = &f.ssh_connection
         && conn.server_port != port
@@ -123,7 +204,11 @@ fn check_user(u: &UserFacts, b: &mut Builder) {
         b.warn(Layer::Ssh, Severity::Danger, format!("Allowed user `{}` has no key in {}/.ssh/authorized_keys: with passwords off it could not log in. Add a key (ssh-copy-id -p PORT {}@host) first.", u.name, u.home, u.name));
     }
     for p in &u.strict_modes_problems {
-        b.warn(Layer::Ssh, Severity::Danger, format!("sshd would ignore `{}`'s keys (StrictModes): {p}", u.name));
+        b.warn(
+            Layer::Ssh,
+            Severity::Danger,
+            format!("sshd would ignore `{}`'s keys (StrictModes): {p}", u.name),
+        );
     }
 }
 
@@ -138,9 +223,13 @@ fn neutralise(f: &Facts, port: u16, b: &mut Builder) {
     }
     let include_line = include_line(sshd.text_of(MAIN).unwrap_or_default());
     let mut by_file: Vec<(String, Vec<&Directive>)> = Vec::new();
-    for d in sshd.directives.iter().filter(|d| !d.in_match && d.file != DROPIN && OURS.contains(&d.key.as_str())) {
+    for d in sshd
+        .directives
+        .iter()
+        .filter(|d| !d.in_match && d.file != DROPIN && OURS.contains(&d.key.as_str()))
+    {
         let before_ours = if d.file == MAIN {
-            include_line.is_none_or(|l| d.line < l)
+            include_line.is_some_and(|l| d.line < l)
         } else if let Some(name) = d.file.strip_prefix(&format!("{DROPIN_DIR}/")) {
             name < DROPIN_NAME
         } else {
@@ -153,7 +242,14 @@ fn neutralise(f: &Facts, port: u16, b: &mut Builder) {
                 None => by_file.push((d.file.clone(), vec![d])),
             }
         } else if d.file != MAIN {
-            b.warn(Layer::Ssh, Severity::Note, format!("{}:{} sets `{} {}`; clawguard's drop-in is read first and wins.", d.file, d.line, d.key, d.value));
+            b.warn(
+                Layer::Ssh,
+                Severity::Note,
+                format!(
+                    "{}:{} sets `{} {}`; clawguard's drop-in is read first and wins.",
+                    d.file, d.line, d.key, d.value
+                ),
+            );
         }
     }
     if include_line.is_none() {
@@ -183,7 +279,10 @@ fn neutralise(f: &Facts, port: u16, b: &mut Builder) {
 fn include_line(main: &str) -> Option<usize> {
     main.lines().enumerate().find_map(|(n, l)| {
         let (k, v) = crate::host::sshd::split_line(l)?;
-        (k == "include" && v.split_whitespace().any(|p| p == format!("{DROPIN_DIR}/*.conf") || p == "sshd_config.d/*.conf")).then_some(n + 1)
+        (k == "include"
+            && v.split_whitespace()
+                .any(|p| p == format!("{DROPIN_DIR}/*.conf") || p == "sshd_config.d/*.conf"))
+        .then_some(n + 1)
     })
 }
 
@@ -202,5 +301,7 @@ fn comment_out(text: &str, lines: &[usize]) -> String {
 }
 
 fn add_include(text: &str) -> String {
-    format!("# added by clawguard: read the drop-ins first, so their settings win\nInclude {DROPIN_DIR}/*.conf\n\n{text}")
+    format!(
+        "# added by clawguard: read the drop-ins first, so their settings win\nInclude {DROPIN_DIR}/*.conf\n\n{text}"
+    )
 }

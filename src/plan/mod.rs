@@ -18,7 +18,15 @@ pub enum Layer {
 }
 
 impl Layer {
-    pub const ALL: [Layer; 7] = [Layer::Sandbox, Layer::Credentials, Layer::Ssh, Layer::Firewall, Layer::Egress, Layer::Monitoring, Layer::Backup];
+    pub const ALL: [Layer; 7] = [
+        Layer::Sandbox,
+        Layer::Credentials,
+        Layer::Ssh,
+        Layer::Firewall,
+        Layer::Egress,
+        Layer::Monitoring,
+        Layer::Backup,
+    ];
 
     pub fn number(self) -> usize {
         Layer::ALL.iter().position(|l| *l == self).expect("listed") + 1
@@ -69,7 +77,9 @@ pub enum Validator {
     Squid,
     /// `fail2ban-client -t` on the config dir, then `-d` compared with these
     /// (jail, key, value) triples.
-    Fail2ban { expect: Vec<(String, String, String)> },
+    Fail2ban {
+        expect: Vec<(String, String, String)>,
+    },
     /// `docker compose config -q` (or `docker-compose config -q`).
     Compose,
     /// `logrotate --debug` on the file.

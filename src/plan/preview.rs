@@ -14,7 +14,9 @@ pub enum FileChange {
     New,
     Changed,
     /// Same content, other mode.
-    Mode { from: u32 },
+    Mode {
+        from: u32,
+    },
     Unchanged,
 }
 
@@ -39,7 +41,11 @@ pub struct Preview<'p> {
 impl Preview<'_> {
     /// Files that would change plus commands that would run.
     pub fn change_count(&self) -> usize {
-        self.files.iter().filter(|f| f.change != FileChange::Unchanged).count() + self.commands.len()
+        self.files
+            .iter()
+            .filter(|f| f.change != FileChange::Unchanged)
+            .count()
+            + self.commands.len()
     }
     pub fn has_changes(&self) -> bool {
         self.change_count() > 0
@@ -49,27 +55,55 @@ impl Preview<'_> {
 /// Compares every planned file with what is on `root`.
 pub fn preview<'p>(plan: &'p Plan, root: &Root) -> Preview<'p> {
     let files: Vec<FileDiff> = plan.files.iter().map(|step| compare(step, root)).collect();
-    let changed = |path: &str| files.iter().any(|f| f.step.path == path && f.change != FileChange::Unchanged);
-    let commands = plan.commands.iter().filter(|c| c.when_changed.is_empty() || c.when_changed.iter().any(|p| changed(p))).collect();
-    Preview { plan, files, commands }
+    let changed = |path: &str| {
+        files
+            .iter()
+            .any(|f| f.step.path == path && f.change != FileChange::Unchanged)
+    };
+    let commands = plan
+        .commands
+        .iter()
+        .filter(|c| c.when_changed.is_empty() || c.when_changed.iter().any(|p| changed(p)))
+        .collect();
+    Preview {
+        plan,
+        files,
+        commands,
+    }
 }
 
 fn compare<'p>(step: &'p FileStep, root: &Root) -> FileDiff<'p> {
     let real = root.path(&step.path);
     let old = std::fs::read_to_string(&real).ok();
     let (change, diff) = match &old {
-        None => (FileChange::New, unified("/dev/null", &step.path, "", &step.content)),
-        Some(old) if *old != step.content => (FileChange::Changed, unified(&step.path, &step.path, old, &step.content)),
+        None => (
+            FileChange::New,
+            unified("/dev/null", &step.path, "", &step.content),
+        ),
+        Some(old) if *old != step.content => (
+            FileChange::Changed,
+            unified(&step.path, &step.path, old, &step.content),
+        ),
         Some(_) => {
-            let mode = std::fs::metadata(&real).map(|m| m.permissions().mode() & 0o7777).unwrap_or(step.mode);
-            if mode != step.mode { (FileChange::Mode { from: mode }, String::new()) } else { (FileChange::Unchanged, String::new()) }
+            let mode = std::fs::metadata(&real)
+                .map(|m| m.permissions().mode() & 0o7777)
+                .unwrap_or(step.mode);
+            if mode != step.mode {
+                (FileChange::Mode { from: mode }, String::new())
+            } else {
+                (FileChange::Unchanged, String::new())
+            }
         }
     };
     FileDiff { step, change, diff }
 }
 
 fn unified(a: &str, b: &str, old: &str, new: &str) -> String {
-    TextDiff::from_lines(old, new).unified_diff().context_radius(3).header(a, b).to_string()
+    TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(3)
+        .header(a, b)
+        .to_string()
 }
 
 /// Colours for the text report (none when NO_COLOR is set or output is not a terminal).
@@ -80,7 +114,11 @@ pub struct Style {
 
 impl Style {
     fn paint(&self, code: &str, s: &str) -> String {
-        if self.color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_owned() }
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_owned()
+        }
     }
 }
 
@@ -90,7 +128,12 @@ pub fn report(p: &Preview, style: Style) -> String {
     for layer in Layer::ALL {
         let files: Vec<&FileDiff> = p.files.iter().filter(|f| f.step.layer == layer).collect();
         let commands: Vec<&&CommandStep> = p.commands.iter().filter(|c| c.layer == layer).collect();
-        let warnings: Vec<_> = p.plan.warnings.iter().filter(|w| w.layer == layer).collect();
+        let warnings: Vec<_> = p
+            .plan
+            .warnings
+            .iter()
+            .filter(|w| w.layer == layer)
+            .collect();
         let _ = writeln!(out, "{}", style.paint("1", &format!("== {layer} ==")));
         for f in &files {
             let what = match f.change {
@@ -99,7 +142,12 @@ pub fn report(p: &Preview, style: Style) -> String {
                 FileChange::Mode { from } => format!("mode {from:o} -> {:o}", f.step.mode),
                 FileChange::Unchanged => "unchanged".to_owned(),
             };
-            let check = f.step.validator.as_ref().map(|v| format!("  [checked by {}]", v.name())).unwrap_or_default();
+            let check = f
+                .step
+                .validator
+                .as_ref()
+                .map(|v| format!("  [checked by {}]", v.name()))
+                .unwrap_or_default();
             let _ = writeln!(out, "  {} ({what}){check}", f.step.path);
             for line in f.diff.lines() {
                 let painted = if line.starts_with("+++") || line.starts_with("---") {
@@ -133,14 +181,31 @@ pub fn report(p: &Preview, style: Style) -> String {
         out.push('\n');
     }
     let n = p.change_count();
-    let _ = writeln!(out, "{}", if n == 0 { "No changes: the host matches the answers.".to_owned() } else { format!("{n} change(s) would be made. Nothing was written.") });
+    let _ = writeln!(
+        out,
+        "{}",
+        if n == 0 {
+            "No changes: the host matches the answers.".to_owned()
+        } else {
+            format!("{n} change(s) would be made. Nothing was written.")
+        }
+    );
     out
 }
 
 /// An argv shown the way a person would type it.
 pub fn shell_words(argv: &[String]) -> String {
     argv.iter()
-        .map(|a| if !a.is_empty() && a.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./:=@,+%".contains(&b)) { a.clone() } else { format!("'{}'", a.replace('\'', "'\\''")) })
+        .map(|a| {
+            if !a.is_empty()
+                && a.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_./:=@,+%".contains(&b))
+            {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            }
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }

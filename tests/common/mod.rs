@@ -1,0 +1,110 @@
+//! Helpers shared by the integration tests: fixture roots copied to temp dirs, a
+//! fingerprint of a whole tree, the answer sets.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use clawguard::answers::Answers;
+use clawguard::host::{self, Facts, Root};
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// A fresh copy of fixture root `name` in a temp dir, with the modes a real host has
+/// (git keeps none of them).
+pub fn fixture_root(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("clawguard-{name}-"))
+        .tempdir()
+        .unwrap();
+    copy_tree(&fixtures().join(name), dir.path());
+    for home in ["home/debian", "home/ubuntu", "home/admin"] {
+        let h = dir.path().join(home);
+        if h.exists() {
+            fs::set_permissions(&h, fs::Permissions::from_mode(0o750)).unwrap();
+            if h.join(".ssh").exists() {
+                fs::set_permissions(h.join(".ssh"), fs::Permissions::from_mode(0o700)).unwrap();
+                fs::set_permissions(
+                    h.join(".ssh/authorized_keys"),
+                    fs::Permissions::from_mode(0o600),
+                )
+                .unwrap();
+            }
+        }
+    }
+    dir
+}
+
+pub fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let t = to.join(e.file_name());
+        let ft = e.file_type().unwrap();
+        if ft.is_symlink() {
+            std::os::unix::fs::symlink(fs::read_link(e.path()).unwrap(), &t).unwrap();
+        } else if ft.is_dir() {
+            copy_tree(&e.path(), &t);
+        } else {
+            fs::copy(e.path(), &t).unwrap();
+        }
+    }
+}
+
+/// Every path under `dir` with its type, mode and content: equal fingerprints mean the
+/// tree is byte-for-byte the same.
+pub fn fingerprint(dir: &Path) -> BTreeMap<String, (u32, Vec<u8>)> {
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, (u32, Vec<u8>)>) {
+    for e in fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        let meta = fs::symlink_metadata(e.path()).unwrap();
+        let rel = e
+            .path()
+            .strip_prefix(base)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let content = if meta.is_file() {
+            fs::read(e.path()).unwrap()
+        } else if meta.file_type().is_symlink() {
+            fs::read_link(e.path())
+                .unwrap()
+                .to_string_lossy()
+                .as_bytes()
+                .to_vec()
+        } else {
+            Vec::new()
+        };
+        out.insert(rel, (meta.permissions().mode(), content));
+        if meta.is_dir() {
+            walk(base, &e.path(), out);
+        }
+    }
+}
+
+/// The answer sets every rendered file is checked with.
+pub fn answer_sets() -> Vec<(&'static str, Answers)> {
+    let load = |f: &str| Answers::load(&fixtures().join("answers").join(f)).unwrap();
+    vec![
+        ("defaults", Answers::default()),
+        ("generic", load("generic.toml")),
+        ("rest-backup", load("rest-backup.toml")),
+    ]
+}
+
+pub fn facts(root: &Path, ssh_connection: Option<&str>) -> Facts {
+    host::probe(&Root::new(root), ssh_connection)
+}
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_clawguard")
+}
