@@ -11,14 +11,11 @@ use clawguard::plan::preview;
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn bench(c: &mut Criterion) {
-    let root =
-        Root::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/debian12-cloud"));
+    let root = Root::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/debian12-cloud"));
     let answers = Answers::default();
     let facts = host::probe(&root, None);
     c.bench_function("probe", |b| b.iter(|| host::probe(&root, None)));
-    c.bench_function("plan all layers (defaults)", |b| {
-        b.iter(|| layers::plan(&answers, &facts).unwrap())
-    });
+    c.bench_function("plan all layers (defaults)", |b| b.iter(|| layers::plan(&answers, &facts).unwrap()));
     c.bench_function("probe + plan + preview", |b| {
         b.iter(|| {
             let facts = host::probe(&root, None);

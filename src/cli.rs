@@ -11,12 +11,7 @@ use clap::{Args, Parser, Subcommand};
 /// Start with `clawguard plan`: it shows, as diffs, everything clawguard would change on
 /// this host, and changes nothing. No root needed.
 #[derive(Debug, Parser)]
-#[command(
-    name = "clawguard",
-    version,
-    propagate_version = true,
-    max_term_width = 100
-)]
+#[command(name = "clawguard", version, propagate_version = true, max_term_width = 100)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -35,8 +30,60 @@ pub enum Command {
     /// Each file lands at its target path below DIR (DIR/etc/ssh/sshd_config.d/…).
     /// Nothing outside DIR is written.
     Render(RenderArgs),
+    /// Apply the plan: check, back up, write atomically, reload, and (for SSH and
+    /// firewall changes) roll back by itself unless confirmed from a new login.
+    ///
+    /// Refuses changes that would lock you out (no user with a working key), files you
+    /// edited by hand since clawguard wrote them (unless --force), and anything the
+    /// services' own checkers refuse. With --root other than / it writes files only and
+    /// lists the commands it did not run, unless --runner says how to run them.
+    Apply(ApplyArgs),
+    /// Confirm an SSH or firewall change from a NEW SSH login (on the new port), which
+    /// proves it works; then the old SSH port is closed. Unconfirmed changes are rolled
+    /// back when the time runs out.
+    Confirm(TargetArgs),
+    /// Take back the last applied generation (files restored, commands undone, services
+    /// reloaded).
+    Rollback(TargetArgs),
+    /// Show the last generations, what they changed, and any change waiting for
+    /// confirmation.
+    Status(TargetArgs),
     /// Print the example answers file (every setting, its default and what it does).
     Example,
+    /// (internal) Wait for a pending confirmation; roll back when the time runs out.
+    #[command(hide = true)]
+    Watchdog(TargetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// The target's root directory (see `plan --help`).
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+    /// Run the target's commands through PROGRAM (it gets each command as its arguments):
+    /// for hosts without systemd, containers, namespaces, tests. Default: run them
+    /// directly when the root is /, skip them otherwise.
+    #[arg(long, value_name = "PROGRAM")]
+    pub runner: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Apply without asking (required when stdin is not a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Overwrite managed files that were edited by hand (the edits stay in the backup).
+    #[arg(long)]
+    pub force: bool,
+    /// Seconds to confirm an SSH or firewall change from a new login before it is rolled
+    /// back by itself; 0 turns the safety net off.
+    #[arg(long, value_name = "SECS", default_value_t = crate::apply::DEFAULT_CONFIRM_SECS)]
+    pub confirm_timeout: u64,
+    /// See `--runner` in `confirm --help`.
+    #[arg(long, value_name = "PROGRAM")]
+    pub runner: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

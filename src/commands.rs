@@ -6,7 +6,8 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use crate::answers::{self, Answers, AnswersError};
-use crate::cli::{Common, PlanArgs, RenderArgs};
+use crate::apply::{self, ApplyError, Event, Options, Runner};
+use crate::cli::{ApplyArgs, Common, PlanArgs, RenderArgs, TargetArgs};
 use crate::host::{self, Facts, Root};
 use crate::plan::Plan;
 use crate::plan::preview::{self, Style};
@@ -26,16 +27,23 @@ pub enum CommandError {
     )]
     OutIsRoot(String),
     #[error("cannot write {path}: {source}")]
-    Write {
-        path: String,
-        source: std::io::Error,
-    },
+    Write { path: String, source: std::io::Error },
     #[error(transparent)]
     Render(#[from] crate::render::RenderError),
     #[error("{0} check(s) failed: see above. Nothing was written.")]
     Validation(usize),
     #[error("cannot create a staging directory for the checks: {0}")]
     Stage(std::io::Error),
+    #[error(transparent)]
+    Apply(#[from] ApplyError),
+    #[error(
+        "not applied: stdin is not a terminal, so clawguard cannot ask. Review with `clawguard plan`, then run `clawguard apply --yes`."
+    )]
+    NeedYes,
+    #[error("not applied: you did not say yes.")]
+    Declined,
+    #[error("the answers kept with generation {0} cannot be read: {1}")]
+    KeptAnswers(u32, String),
 }
 
 /// Answers, facts and plan for a target.
@@ -67,26 +75,14 @@ pub fn load(common: &Common) -> Result<Loaded, CommandError> {
     let ssh_connection = std::env::var("SSH_CONNECTION").ok();
     let facts = host::probe(&root, ssh_connection.as_deref());
     let plan = layers::plan(&answers, &facts)?;
-    Ok(Loaded {
-        root,
-        answers,
-        facts,
-        plan,
-        source,
-    })
+    Ok(Loaded { root, answers, facts, plan, source })
 }
 
 pub fn plan(args: &PlanArgs) -> Result<ExitCode, CommandError> {
     let l = load(&args.common)?;
-    let color =
-        !args.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
+    let color = !args.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
     let p = preview::preview(&l.plan, &l.root);
-    println!(
-        "clawguard plan for {} ({}), answers from {}\n",
-        l.root.dir().display(),
-        l.facts.os.describe(),
-        l.source
-    );
+    println!("clawguard plan for {} ({}), answers from {}\n", l.root.dir().display(), l.facts.os.describe(), l.source);
     print!("{}", preview::report(&p, Style { color }));
     if args.validate {
         let outcomes = validate::run(&l.plan, &l.root).map_err(CommandError::Stage)?;
@@ -108,11 +104,7 @@ pub fn plan(args: &PlanArgs) -> Result<ExitCode, CommandError> {
             return Err(CommandError::Validation(failed));
         }
     }
-    Ok(if p.has_changes() {
-        ExitCode::from(2)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(if p.has_changes() { ExitCode::from(2) } else { ExitCode::SUCCESS })
 }
 
 pub fn render(args: &RenderArgs) -> Result<ExitCode, CommandError> {
@@ -130,22 +122,191 @@ pub fn render(args: &RenderArgs) -> Result<ExitCode, CommandError> {
             std::fs::write(&target, &f.content)?;
             std::fs::set_permissions(&target, std::fs::Permissions::from_mode(f.mode))
         };
-        write().map_err(|source| CommandError::Write {
-            path: target.display().to_string(),
-            source,
-        })?;
+        write().map_err(|source| CommandError::Write { path: target.display().to_string(), source })?;
         println!("{}", target.display());
     }
-    eprintln!(
-        "{} file(s) written under {} (answers from {}).",
-        l.plan.files.len(),
-        out.display(),
-        l.source
-    );
+    eprintln!("{} file(s) written under {} (answers from {}).", l.plan.files.len(), out.display(), l.source);
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn example() -> ExitCode {
     print!("{}", answers::EXAMPLE);
     ExitCode::SUCCESS
+}
+
+fn runner_for(root: &Root, runner: &Option<std::path::PathBuf>) -> Runner {
+    match runner {
+        Some(p) => Runner::Program(p.clone()),
+        None if root.is_live() => Runner::Live,
+        None => Runner::Skip,
+    }
+}
+
+fn target(args: &TargetArgs) -> Result<(Root, Runner), CommandError> {
+    if !args.root.is_dir() {
+        return Err(CommandError::NoRoot(args.root.display().to_string()));
+    }
+    let root = Root::new(&args.root);
+    let runner = runner_for(&root, &args.runner);
+    Ok((root, runner))
+}
+
+/// A progress bar on a terminal; plain lines otherwise.
+fn progress_bar() -> impl FnMut(Event) {
+    let tty = std::io::stderr().is_terminal();
+    let bar = indicatif::ProgressBar::hidden();
+    move |e| match e {
+        Event::Start { steps } => {
+            if tty {
+                bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                bar.set_length(steps as u64);
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template("{bar:30.cyan/blue} {pos}/{len} {wide_msg}")
+                        .expect("valid template"),
+                );
+            }
+        }
+        Event::Step { label } => {
+            if tty {
+                bar.inc(1);
+                bar.set_message(label);
+            } else {
+                eprintln!("  {label}");
+            }
+        }
+        Event::Finish => bar.finish_and_clear(),
+    }
+}
+
+pub fn apply(args: &ApplyArgs) -> Result<ExitCode, CommandError> {
+    let l = load(&args.common)?;
+    let runner = runner_for(&l.root, &args.runner);
+    let p = preview::preview(&l.plan, &l.root);
+    if p.has_changes() && !args.yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(CommandError::NeedYes);
+        }
+        let color = std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
+        print!("{}", preview::report(&p, Style { color }));
+        let ok = inquire::Confirm::new(&format!(
+            "Apply these {} change(s) to {}?",
+            p.change_count(),
+            l.root.dir().display()
+        ))
+        .with_default(false)
+        .prompt()
+        .unwrap_or(false);
+        if !ok {
+            return Err(CommandError::Declined);
+        }
+    }
+    let opts = Options {
+        force: args.force,
+        interim: runner.runs_commands(),
+        runner,
+        confirm_timeout: args.confirm_timeout,
+        answers_toml: l.answers.to_toml(),
+        ssh_connection: std::env::var("SSH_CONNECTION").ok(),
+        exe: std::env::current_exe().unwrap_or_else(|_| "clawguard".into()),
+    };
+    let report = apply::apply(&l.plan, &l.root, &opts, &mut progress_bar())?;
+    print_report(&report, &l.root);
+    if let Some(p) = &report.pending {
+        let users = crate::layers::ssh::allowed_users(&l.answers, &l.facts);
+        let user = users.first().map(String::as_str).unwrap_or("USER");
+        let port = p.new_port.unwrap_or(l.answers.ssh.port.get());
+        println!(
+            "\nSSH or firewall settings changed. Keep this session open, and within {} seconds, from a NEW terminal:\n    ssh -o IdentitiesOnly=yes -p {port} {user}@<this host>\n    sudo clawguard confirm\nWithout that, everything is rolled back by itself ({}).",
+            args.confirm_timeout,
+            report.armed_with.as_deref().unwrap_or("watchdog")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_report(report: &apply::Report, root: &Root) {
+    for r in &report.recovered {
+        println!("recovered: {r}");
+    }
+    match report.generation {
+        None if report.skipped.is_empty() => println!("0 changes: the target already matches the answers."),
+        None => println!("0 files changed."),
+        Some(n) => println!(
+            "Applied generation {n}: {} file(s) written, {} command(s) run.",
+            report.written.len(),
+            report.ran.len()
+        ),
+    }
+    for f in &report.written {
+        println!("  wrote {f}");
+    }
+    for c in &report.ran {
+        println!("  ran   {c}");
+    }
+    if !report.skipped.is_empty() {
+        println!(
+            "Not run, because the target is {} and not this system (run them there, or give --runner):",
+            root.dir().display()
+        );
+        for c in &report.skipped {
+            println!("  skipped {c}");
+        }
+    }
+}
+
+pub fn confirm(args: &TargetArgs) -> Result<ExitCode, CommandError> {
+    let (root, runner) = target(args)?;
+    let ssh = std::env::var("SSH_CONNECTION").ok();
+    let pending = apply::confirm(&root, ssh.as_deref())?;
+    println!("Confirmed: generation {} stays.", pending.generation);
+    // Complete the move: the final SSH drop-in (new port only), then close the old port.
+    let store = apply::Store::new(&root);
+    let last = store.generations().ok().and_then(|g| g.last().map(|g| g.manifest.number)).unwrap_or(pending.generation);
+    let text = store.answers_of(last).map_err(|e| CommandError::KeptAnswers(last, e.to_string()))?;
+    let answers = Answers::parse(&text, "the applied answers")?;
+    for _ in 0..2 {
+        let facts = host::probe(&root, ssh.as_deref());
+        let plan = layers::plan(&answers, &facts)?;
+        let opts = Options {
+            force: false,
+            interim: false,
+            runner: runner.clone(),
+            confirm_timeout: 0,
+            answers_toml: text.clone(),
+            ssh_connection: ssh.clone(),
+            exe: std::env::current_exe().unwrap_or_else(|_| "clawguard".into()),
+        };
+        let report = apply::apply(&plan, &root, &opts, &mut progress_bar())?;
+        if report.generation.is_some() {
+            print_report(&report, &root);
+        }
+    }
+    if let Some(old) = (!pending.old_ports.is_empty()).then_some(&pending.old_ports) {
+        println!("The old SSH port(s) {old:?} are closed now.");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn rollback(args: &TargetArgs) -> Result<ExitCode, CommandError> {
+    let (root, runner) = target(args)?;
+    for line in apply::rollback_last(&root, &runner)? {
+        println!("{line}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn status(args: &TargetArgs) -> Result<ExitCode, CommandError> {
+    let (root, _) = target(args)?;
+    print!("{}", apply::status(&root)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn watchdog(args: &TargetArgs) -> Result<ExitCode, CommandError> {
+    let (root, runner) = target(args)?;
+    if let Some(done) = apply::watchdog(&root, &runner)? {
+        for line in done {
+            println!("{line}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -5,6 +5,7 @@
 //! ([`render`]). [`validate`] runs the services' own checkers on a rendered plan.
 
 pub mod answers;
+pub mod apply;
 pub mod cli;
 pub mod commands;
 pub mod host;

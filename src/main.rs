@@ -12,6 +12,11 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Plan(args) => commands::plan(args),
         Command::Render(args) => commands::render(args),
+        Command::Apply(args) => commands::apply(args),
+        Command::Confirm(args) => commands::confirm(args),
+        Command::Rollback(args) => commands::rollback(args),
+        Command::Status(args) => commands::status(args),
+        Command::Watchdog(args) => commands::watchdog(args),
         Command::Example => Ok(commands::example()),
     };
     match result {

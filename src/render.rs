@@ -58,23 +58,15 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
             .expect("valid syntax"),
     );
     for (name, source) in TEMPLATES {
-        env.add_template(name, source)
-            .unwrap_or_else(|e| panic!("template {name} does not parse: {e:#}"));
+        env.add_template(name, source).unwrap_or_else(|e| panic!("template {name} does not parse: {e:#}"));
     }
     env
 });
 
 /// Renders template `name` with `ctx`.
 pub fn render(name: &str, ctx: impl Serialize) -> Result<String, RenderError> {
-    let tmpl = ENV.get_template(name).map_err(|source| RenderError {
-        name: name.to_owned(),
-        source,
-    })?;
-    tmpl.render(minijinja::value::Serde(ctx))
-        .map_err(|source| RenderError {
-            name: name.to_owned(),
-            source,
-        })
+    let tmpl = ENV.get_template(name).map_err(|source| RenderError { name: name.to_owned(), source })?;
+    tmpl.render(minijinja::value::Serde(ctx)).map_err(|source| RenderError { name: name.to_owned(), source })
 }
 
 #[cfg(test)]

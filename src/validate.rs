@@ -25,9 +25,7 @@ pub struct Outcome {
 
 /// Runs every validator the plan names. `root` is the target the plan is for.
 pub fn run(plan: &Plan, root: &Root) -> io::Result<Vec<Outcome>> {
-    let stage = tempfile::Builder::new()
-        .prefix("clawguard-validate-")
-        .tempdir()?;
+    let stage = tempfile::Builder::new().prefix("clawguard-validate-").tempdir()?;
     let mut out = Vec::new();
     for step in &plan.files {
         let Some(v) = &step.validator else { continue };
@@ -38,30 +36,19 @@ pub fn run(plan: &Plan, root: &Root) -> io::Result<Vec<Outcome>> {
             Validator::Compose => compose(plan, step, stage.path()),
             Validator::Logrotate => logrotate(step, stage.path()),
         };
-        out.push(Outcome {
-            file: step.path.clone(),
-            checker: v.name(),
-            result,
-        });
+        out.push(Outcome { file: step.path.clone(), checker: v.name(), result });
     }
     Ok(out)
 }
 
 /// Runs a checker; Err when it cannot start (not installed) — with the install hint.
 fn run_tool(argv: &[&str], install: &str) -> Result<(i32, String), String> {
-    let expr = duct::cmd(argv[0], &argv[1..])
-        .stderr_to_stdout()
-        .stdout_capture()
-        .unchecked();
+    let expr = duct::cmd(argv[0], &argv[1..]).stderr_to_stdout().stdout_capture().unchecked();
     match expr.run() {
-        Ok(o) => Ok((
-            o.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&o.stdout).into_owned(),
-        )),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(format!(
-            "`{}` is not installed, so this file cannot be checked: {install}",
-            argv[0]
-        )),
+        Ok(o) => Ok((o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).into_owned())),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            Err(format!("`{}` is not installed, so this file cannot be checked: {install}", argv[0]))
+        }
         Err(e) => Err(format!("could not run `{}`: {e}", argv[0])),
     }
 }
@@ -86,12 +73,7 @@ fn tail(out: &str) -> String {
 
 /// `sshd -t` on the whole assembled config (main file, every drop-in of the target, the
 /// plan's files over them), then `sshd -T` compared with the intended values.
-fn sshd(
-    plan: &Plan,
-    root: &Root,
-    stage: &Path,
-    expect: &[(String, String)],
-) -> Result<String, String> {
+fn sshd(plan: &Plan, root: &Root, stage: &Path, expect: &[(String, String)]) -> Result<String, String> {
     let base = stage.join("sshd");
     let etc = base.join("etc/ssh");
     let main_text = plan
@@ -99,16 +81,9 @@ fn sshd(
         .map(|f| f.content.clone())
         .or_else(|| root.read(MAIN))
         .unwrap_or_else(|| format!("Include {DROPIN_DIR}/*.conf\n"));
-    let mut names: BTreeSet<String> = root
-        .list(DROPIN_DIR)
-        .into_iter()
-        .filter(|n| n.ends_with(".conf"))
-        .collect();
-    for f in plan
-        .files
-        .iter()
-        .filter(|f| f.path.starts_with(&format!("{DROPIN_DIR}/")))
-    {
+    let mut names: BTreeSet<String> =
+        root.list(DROPIN_DIR).into_iter().filter(|n| n.ends_with(".conf") && !n.starts_with('.')).collect();
+    for f in plan.files.iter().filter(|f| f.path.starts_with(&format!("{DROPIN_DIR}/"))) {
         names.insert(f.path[DROPIN_DIR.len() + 1..].to_owned());
     }
     let retarget = |text: &str| -> String {
@@ -136,21 +111,14 @@ fn sshd(
     write(&etc.join("sshd_config"), &retarget(&main_text))?;
     for name in &names {
         let abs = format!("{DROPIN_DIR}/{name}");
-        let text = plan
-            .file(&abs)
-            .map(|f| f.content.clone())
-            .or_else(|| root.read(&abs))
-            .unwrap_or_default();
+        let text = plan.file(&abs).map(|f| f.content.clone()).or_else(|| root.read(&abs)).unwrap_or_default();
         write(&staged(&base, &abs), &retarget(&text))?;
     }
     // sshd -t refuses to run without its privilege separation directory (PITFALLS 2).
     let _ = fs::create_dir_all("/run/sshd");
     let key = base.join("hostkey");
     let key_s = key.to_string_lossy().into_owned();
-    run_tool(
-        &["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", &key_s],
-        "apt-get install openssh-client",
-    )?;
+    run_tool(&["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", &key_s], "apt-get install openssh-client")?;
     let config = etc.join("sshd_config").to_string_lossy().into_owned();
     let (rc, out) = run_tool(
         &["sshd", "-t", "-f", &config, "-h", &key_s],
@@ -164,32 +132,18 @@ fn sshd(
         }
     })?;
     if rc != 0 {
-        return Err(format!(
-            "sshd -t refused the assembled config:\n{}",
-            tail(&out)
-        ));
+        return Err(format!("sshd -t refused the assembled config:\n{}", tail(&out)));
     }
-    let user = expect
-        .iter()
-        .find(|(k, _)| k == "allowusers")
-        .map(|(_, v)| v.as_str())
-        .unwrap_or("nobody");
+    let user = expect.iter().find(|(k, _)| k == "allowusers").map(|(_, v)| v.as_str()).unwrap_or("nobody");
     let spec = format!("user={user},host=client.example,addr=203.0.113.10");
-    let sshd_bin = if Path::new("/usr/sbin/sshd").exists() {
-        "/usr/sbin/sshd"
-    } else {
-        "sshd"
-    };
-    let (rc, out) = run_tool(
-        &[sshd_bin, "-T", "-f", &config, "-h", &key_s, "-C", &spec],
-        "apt-get install openssh-server",
-    )?;
+    let sshd_bin = if Path::new("/usr/sbin/sshd").exists() { "/usr/sbin/sshd" } else { "sshd" };
+    let (rc, out) =
+        run_tool(&[sshd_bin, "-T", "-f", &config, "-h", &key_s, "-C", &spec], "apt-get install openssh-server")?;
     if rc != 0 {
         return Err(format!("sshd -T failed:\n{}", tail(&out)));
     }
-    compare_effective(&out, expect).map(|n| {
-        format!("sshd -t accepts the assembled config; sshd -T shows the {n} intended values")
-    })
+    compare_effective(&out, expect)
+        .map(|n| format!("sshd -t accepts the assembled config; sshd -T shows the {n} intended values"))
 }
 
 /// For each keyword we expect, the set of values sshd reports must equal ours (so an extra
@@ -198,28 +152,15 @@ fn compare_effective(out: &str, expect: &[(String, String)]) -> Result<usize, St
     let keys: BTreeSet<&str> = expect.iter().map(|(k, _)| k.as_str()).collect();
     let mut problems = Vec::new();
     for key in &keys {
-        let want: BTreeSet<&str> = expect
-            .iter()
-            .filter(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-            .collect();
+        let want: BTreeSet<&str> = expect.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect();
         let got: BTreeSet<&str> = out
             .lines()
             .filter_map(|l| l.split_once(' '))
             .filter(|(k, _)| k == key)
-            .flat_map(|(_, v)| {
-                if *key == "allowusers" {
-                    v.split(' ').collect::<Vec<_>>()
-                } else {
-                    vec![v]
-                }
-            })
+            .flat_map(|(_, v)| if *key == "allowusers" { v.split(' ').collect::<Vec<_>>() } else { vec![v] })
             .collect();
         if want != got {
-            problems.push(format!(
-                "{key}: sshd would use {:?}, clawguard wants {:?}",
-                got, want
-            ));
+            problems.push(format!("{key}: sshd would use {:?}, clawguard wants {:?}", got, want));
         }
     }
     if problems.is_empty() {
@@ -238,26 +179,19 @@ fn squid(step: &FileStep, stage: &Path) -> Result<String, String> {
     let file = stage.join("squid/squid.conf");
     write(&file, &step.content)?;
     let f = file.to_string_lossy().into_owned();
-    let (rc, out) = run_tool(&["squid", "-k", "parse", "-f", &f], "apt-get install squid")
-        .or_else(|e| {
-            if Path::new("/usr/sbin/squid").exists() {
-                run_tool(&["/usr/sbin/squid", "-k", "parse", "-f", &f], "")
-            } else {
-                Err(e)
-            }
-        })?;
-    let bad: Vec<&str> = out
-        .lines()
-        .filter(|l| l.contains("WARNING") || l.contains("ERROR") || l.contains("FATAL"))
-        .collect();
+    let (rc, out) = run_tool(&["squid", "-k", "parse", "-f", &f], "apt-get install squid").or_else(|e| {
+        if Path::new("/usr/sbin/squid").exists() {
+            run_tool(&["/usr/sbin/squid", "-k", "parse", "-f", &f], "")
+        } else {
+            Err(e)
+        }
+    })?;
+    let bad: Vec<&str> =
+        out.lines().filter(|l| l.contains("WARNING") || l.contains("ERROR") || l.contains("FATAL")).collect();
     if rc != 0 || !bad.is_empty() {
         return Err(format!(
             "squid -k parse (exit {rc}) reported:\n{}",
-            if bad.is_empty() {
-                tail(&out)
-            } else {
-                bad.join("\n")
-            }
+            if bad.is_empty() { tail(&out) } else { bad.join("\n") }
         ));
     }
     Ok("squid -k parse: no warnings, no errors".into())
@@ -268,12 +202,7 @@ fn squid(step: &FileStep, stage: &Path) -> Result<String, String> {
 /// `fail2ban-client -t` on a copy of the target's /etc/fail2ban (or this machine's, for the
 /// package's filters when the target has none) with the jail laid over it, then `-d` to
 /// compare the resolved values.
-fn fail2ban(
-    step: &FileStep,
-    root: &Root,
-    stage: &Path,
-    expect: &[(String, String, String)],
-) -> Result<String, String> {
+fn fail2ban(step: &FileStep, root: &Root, stage: &Path, expect: &[(String, String, String)]) -> Result<String, String> {
     let dir = stage.join("fail2ban");
     let source = if root.exists("/etc/fail2ban/jail.conf") {
         root.path("/etc/fail2ban")
@@ -284,33 +213,18 @@ fn fail2ban(
         return Err("fail2ban is not installed (no /etc/fail2ban/jail.conf), so the jail cannot be checked: apt-get install fail2ban".into());
     }
     copy_dir(&source, &dir).map_err(|e| format!("copying {}: {e}", source.display()))?;
-    let rel = step
-        .path
-        .strip_prefix("/etc/fail2ban/")
-        .unwrap_or(&step.path);
+    let rel = step.path.strip_prefix("/etc/fail2ban/").unwrap_or(&step.path);
     write(&dir.join(rel), &step.content)?;
     // The log sshd writes on this target, staged so the check does not depend on this machine's.
     let log = stage.join("fail2ban-auth.log");
     write(&log, "")?;
-    write(
-        &dir.join("paths-overrides.local"),
-        &format!("[DEFAULT]\nsshd_log = {}\n", log.display()),
-    )?;
+    write(&dir.join("paths-overrides.local"), &format!("[DEFAULT]\nsshd_log = {}\n", log.display()))?;
     let d = dir.to_string_lossy().into_owned();
-    let (rc, out) = run_tool(
-        &["fail2ban-client", "-c", &d, "-t"],
-        "apt-get install fail2ban",
-    )?;
+    let (rc, out) = run_tool(&["fail2ban-client", "-c", &d, "-t"], "apt-get install fail2ban")?;
     if rc != 0 || out.contains("ERROR") {
-        return Err(format!(
-            "fail2ban-client -t (exit {rc}) refused the configuration:\n{}",
-            tail(&out)
-        ));
+        return Err(format!("fail2ban-client -t (exit {rc}) refused the configuration:\n{}", tail(&out)));
     }
-    let (rc, dump) = run_tool(
-        &["fail2ban-client", "-c", &d, "-d"],
-        "apt-get install fail2ban",
-    )?;
+    let (rc, dump) = run_tool(&["fail2ban-client", "-c", &d, "-d"], "apt-get install fail2ban")?;
     if rc != 0 {
         return Err(format!("fail2ban-client -d failed:\n{}", tail(&dump)));
     }
@@ -319,30 +233,17 @@ fn fail2ban(
         let want = format!("['set', '{jail}', '{key}', {value}]");
         let want_s = format!("['set', '{jail}', '{key}', '{value}']");
         if !dump.lines().any(|l| l.trim() == want || l.trim() == want_s) {
-            let got: Vec<&str> = dump
-                .lines()
-                .filter(|l| l.contains(&format!("'{jail}', '{key}'")))
-                .collect();
+            let got: Vec<&str> = dump.lines().filter(|l| l.contains(&format!("'{jail}', '{key}'"))).collect();
             problems.push(format!(
                 "{jail}.{key}: wanted {value}, fail2ban resolved {}",
-                if got.is_empty() {
-                    "nothing".to_owned()
-                } else {
-                    got.join(" ")
-                }
+                if got.is_empty() { "nothing".to_owned() } else { got.join(" ") }
             ));
         }
     }
     if !problems.is_empty() {
-        return Err(format!(
-            "fail2ban-client -d shows other values than intended:\n{}",
-            problems.join("\n")
-        ));
+        return Err(format!("fail2ban-client -d shows other values than intended:\n{}", problems.join("\n")));
     }
-    Ok(format!(
-        "fail2ban-client -t accepts the jail; -d shows the {} intended values",
-        expect.len()
-    ))
+    Ok(format!("fail2ban-client -t accepts the jail; -d shows the {} intended values", expect.len()))
 }
 
 fn copy_dir(from: &Path, to: &Path) -> io::Result<()> {
@@ -365,18 +266,15 @@ fn copy_dir(from: &Path, to: &Path) -> io::Result<()> {
 /// `docker compose config -q` (v2) or `docker-compose config -q` (v1) on the project
 /// directory staged with the plan's other files in it (env file, squid.conf).
 fn compose(plan: &Plan, step: &FileStep, stage: &Path) -> Result<String, String> {
-    let dir = Path::new(&step.path)
-        .parent()
-        .map(|p| p.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    for f in plan.files.iter().filter(|f| {
-        Path::new(&f.path).parent().map(|p| p.to_string_lossy()) == Some(dir.as_str().into())
-    }) {
+    let dir = Path::new(&step.path).parent().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+    for f in plan
+        .files
+        .iter()
+        .filter(|f| Path::new(&f.path).parent().map(|p| p.to_string_lossy()) == Some(dir.as_str().into()))
+    {
         write(&staged(&stage.join("compose"), &f.path), &f.content)?;
     }
-    let file = staged(&stage.join("compose"), &step.path)
-        .to_string_lossy()
-        .into_owned();
+    let file = staged(&stage.join("compose"), &step.path).to_string_lossy().into_owned();
     let v2 = run_tool(&["docker", "compose", "version"], "").is_ok_and(|(rc, _)| rc == 0);
     let (rc, out) = if v2 {
         run_tool(&["docker", "compose", "-f", &file, "config", "-q"], "")?
@@ -389,22 +287,11 @@ fn compose(plan: &Plan, step: &FileStep, stage: &Path) -> Result<String, String>
     if rc != 0 {
         return Err(format!(
             "{} config refused the compose file:\n{}",
-            if v2 {
-                "docker compose"
-            } else {
-                "docker-compose"
-            },
+            if v2 { "docker compose" } else { "docker-compose" },
             tail(&out)
         ));
     }
-    Ok(format!(
-        "{} config -q accepts it",
-        if v2 {
-            "docker compose"
-        } else {
-            "docker-compose"
-        }
-    ))
+    Ok(format!("{} config -q accepts it", if v2 { "docker compose" } else { "docker-compose" }))
 }
 
 // ----------------------------------------------------------------------------- logrotate
@@ -414,20 +301,10 @@ fn logrotate(step: &FileStep, stage: &Path) -> Result<String, String> {
     write(&file, &step.content)?;
     let state = stage.join("logrotate/state").to_string_lossy().into_owned();
     let f = file.to_string_lossy().into_owned();
-    let bin = if Path::new("/usr/sbin/logrotate").exists() {
-        "/usr/sbin/logrotate"
-    } else {
-        "logrotate"
-    };
-    let (rc, out) = run_tool(
-        &[bin, "--debug", "--state", &state, &f],
-        "apt-get install logrotate",
-    )?;
+    let bin = if Path::new("/usr/sbin/logrotate").exists() { "/usr/sbin/logrotate" } else { "logrotate" };
+    let (rc, out) = run_tool(&[bin, "--debug", "--state", &state, &f], "apt-get install logrotate")?;
     if rc != 0 || out.lines().any(|l| l.starts_with("error:")) {
-        return Err(format!(
-            "logrotate --debug (exit {rc}) reported:\n{}",
-            tail(&out)
-        ));
+        return Err(format!("logrotate --debug (exit {rc}) reported:\n{}", tail(&out)));
     }
     Ok("logrotate --debug accepts it".into())
 }
@@ -445,10 +322,7 @@ mod tests {
 
     #[test]
     fn allowusers_is_compared_as_a_set() {
-        let expect = vec![
-            ("allowusers".to_owned(), "a".to_owned()),
-            ("allowusers".to_owned(), "b".to_owned()),
-        ];
+        let expect = vec![("allowusers".to_owned(), "a".to_owned()), ("allowusers".to_owned(), "b".to_owned())];
         assert!(compare_effective("allowusers a\nallowusers b\n", &expect).is_ok());
         assert!(compare_effective("allowusers a b\n", &expect).is_ok());
         assert!(compare_effective("allowusers a\n", &expect).is_err());

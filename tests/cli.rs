@@ -8,19 +8,11 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn run(args: &[&str]) -> Output {
-    Command::new(common::bin())
-        .args(args)
-        .env_remove("SSH_CONNECTION")
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
+    Command::new(common::bin()).args(args).env_remove("SSH_CONNECTION").env("NO_COLOR", "1").output().unwrap()
 }
 
 fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
 }
 
 /// Each class of bad input: (answers text, the field the error must name, a piece of the
@@ -29,77 +21,25 @@ const BAD: &[(&str, &str, &str)] = &[
     ("[ssh]\nport = 0", "ssh.port", "from 1 to 65535"),
     ("[ssh]\nport = 65536", "ssh.port", "65536"),
     ("[ssh]\nport = \"22a\"", "ssh.port", "\"22a\""),
-    (
-        "[ssh]\nallowed_users = [\"ad\\nmin\"]",
-        "ssh.allowed_users[0]",
-        "\"ad\\nmin\"",
-    ),
-    (
-        "[ssh]\nallowed_users = [\"ad min\"]",
-        "ssh.allowed_users[0]",
-        "\"ad min\"",
-    ),
-    (
-        "[ssh]\nallowed_users = [\"ad\\\"min\"]",
-        "ssh.allowed_users[0]",
-        "login name",
-    ),
-    (
-        "[ssh]\nallowed_users = [\"-oProxyCommand\"]",
-        "ssh.allowed_users[0]",
-        "\"-oProxyCommand\"",
-    ),
-    (
-        "[egress]\nallowed_hosts = [\"http://x.com\"]",
-        "egress.allowed_hosts[0]",
-        "URL",
-    ),
-    (
-        "[egress]\nallowed_hosts = [\"*.x.com\"]",
-        "egress.allowed_hosts[0]",
-        "`.x.com`",
-    ),
-    (
-        "[egress]\nallowed_hosts = [\"a b\"]",
-        "egress.allowed_hosts[0]",
-        "\"a b\"",
-    ),
-    (
-        "[egress]\nallowed_hosts = [\"10.1.2.3\"]",
-        "egress.allowed_hosts[0]",
-        "IP address",
-    ),
-    (
-        "[egress]\nallowed_hosts = [\"x.com\\nhttp_access allow all\"]",
-        "egress.allowed_hosts[0]",
-        "not a host name",
-    ),
+    ("[ssh]\nallowed_users = [\"ad\\nmin\"]", "ssh.allowed_users[0]", "\"ad\\nmin\""),
+    ("[ssh]\nallowed_users = [\"ad min\"]", "ssh.allowed_users[0]", "\"ad min\""),
+    ("[ssh]\nallowed_users = [\"ad\\\"min\"]", "ssh.allowed_users[0]", "login name"),
+    ("[ssh]\nallowed_users = [\"-oProxyCommand\"]", "ssh.allowed_users[0]", "\"-oProxyCommand\""),
+    ("[egress]\nallowed_hosts = [\"http://x.com\"]", "egress.allowed_hosts[0]", "URL"),
+    ("[egress]\nallowed_hosts = [\"*.x.com\"]", "egress.allowed_hosts[0]", "`.x.com`"),
+    ("[egress]\nallowed_hosts = [\"a b\"]", "egress.allowed_hosts[0]", "\"a b\""),
+    ("[egress]\nallowed_hosts = [\"10.1.2.3\"]", "egress.allowed_hosts[0]", "IP address"),
+    ("[egress]\nallowed_hosts = [\"x.com\\nhttp_access allow all\"]", "egress.allowed_hosts[0]", "not a host name"),
     (
         "[egress]\nallowed_hosts = [\".example.com\", \"sub.example.com\"]",
         "egress.allowed_hosts[1]",
         "covered by `.example.com`",
     ),
-    (
-        "[backup]\ndestination = \"/srv/backup\"",
-        "backup.destination",
-        "allow_same_machine",
-    ),
-    (
-        "[backup]\ndestination = \"sftp:me@localhost:/backup\"",
-        "backup.destination",
-        "same machine",
-    ),
+    ("[backup]\ndestination = \"/srv/backup\"", "backup.destination", "allow_same_machine"),
+    ("[backup]\ndestination = \"sftp:me@localhost:/backup\"", "backup.destination", "same machine"),
     ("[ssh]\nprot = 2222", "ssh.prot", "unknown field"),
-    (
-        "[monitoring]\nalert_webhook = \"https://x.example/a\\nb\"",
-        "monitoring.alert_webhook",
-        "https://",
-    ),
-    (
-        "[sandbox]\nworkspace = \"/srv/work space\"",
-        "sandbox.workspace",
-        "absolute path",
-    ),
+    ("[monitoring]\nalert_webhook = \"https://x.example/a\\nb\"", "monitoring.alert_webhook", "https://"),
+    ("[sandbox]\nworkspace = \"/srv/work space\"", "sandbox.workspace", "absolute path"),
     ("[sandbox]\nmemory = \"2\"", "sandbox.memory", "no unit"),
 ];
 
@@ -116,45 +56,17 @@ fn bad_answers_are_refused_with_the_field_named_and_nothing_written() {
 
         let o = run(&["plan", "--answers", a, "--root", r]);
         let (out, err) = text(&o);
-        assert_eq!(
-            o.status.code(),
-            Some(1),
-            "plan accepted {body:?}\n{out}\n{err}"
-        );
-        assert!(
-            err.contains(&format!("`{field}`")),
-            "{body:?}: error does not name `{field}`: {err}"
-        );
-        assert!(
-            err.contains(needle),
-            "{body:?}: error lacks {needle:?}: {err}"
-        );
-        assert!(
-            out.is_empty(),
-            "{body:?}: plan printed something before failing: {out}"
-        );
+        assert_eq!(o.status.code(), Some(1), "plan accepted {body:?}\n{out}\n{err}");
+        assert!(err.contains(&format!("`{field}`")), "{body:?}: error does not name `{field}`: {err}");
+        assert!(err.contains(needle), "{body:?}: error lacks {needle:?}: {err}");
+        assert!(out.is_empty(), "{body:?}: plan printed something before failing: {out}");
 
         let dest = work.path().join(format!("out{i}"));
-        let o = run(&[
-            "render",
-            "--answers",
-            a,
-            "--root",
-            r,
-            "--out",
-            dest.to_str().unwrap(),
-        ]);
+        let o = run(&["render", "--answers", a, "--root", r, "--out", dest.to_str().unwrap()]);
         assert_eq!(o.status.code(), Some(1), "render accepted {body:?}");
-        assert!(
-            !dest.exists(),
-            "render wrote {dest:?} for bad answers {body:?}"
-        );
+        assert!(!dest.exists(), "render wrote {dest:?} for bad answers {body:?}");
     }
-    assert_eq!(
-        before,
-        common::fingerprint(root.path()),
-        "the target root changed"
-    );
+    assert_eq!(before, common::fingerprint(root.path()), "the target root changed");
 }
 
 #[test]
@@ -162,24 +74,11 @@ fn a_backup_on_this_machine_is_accepted_only_with_the_flag_and_a_loud_warning() 
     let root = common::fixture_root("debian12-cloud");
     let work = tempfile::tempdir().unwrap();
     let answers = work.path().join("a.toml");
-    fs::write(
-        &answers,
-        "version = 1\n[backup]\ndestination = \"/srv/backup\"\nallow_same_machine = true\n",
-    )
-    .unwrap();
-    let o = run(&[
-        "plan",
-        "--answers",
-        answers.to_str().unwrap(),
-        "--root",
-        root.path().to_str().unwrap(),
-    ]);
+    fs::write(&answers, "version = 1\n[backup]\ndestination = \"/srv/backup\"\nallow_same_machine = true\n").unwrap();
+    let o = run(&["plan", "--answers", answers.to_str().unwrap(), "--root", root.path().to_str().unwrap()]);
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(
-        out.contains("DANGER: BACKUPS ON THIS SAME MACHINE"),
-        "{out}"
-    );
+    assert!(out.contains("DANGER: BACKUPS ON THIS SAME MACHINE"), "{out}");
 }
 
 #[test]
@@ -189,17 +88,10 @@ fn plan_exits_2_with_diffs_and_writes_nothing() {
     let o = run(&["plan", "--root", root.path().to_str().unwrap()]);
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
-    for layer in [
-        "== 1. Agent sandbox ==",
-        "== 3. SSH ==",
-        "== 7. Backup and recovery ==",
-    ] {
+    for layer in ["== 1. Agent sandbox ==", "== 3. SSH ==", "== 7. Backup and recovery =="] {
         assert!(out.contains(layer), "{layer} missing");
     }
-    assert!(
-        out.contains("+++ /etc/ssh/sshd_config.d/00-clawguard.conf") && out.contains("+Port 2222"),
-        "{out}"
-    );
+    assert!(out.contains("+++ /etc/ssh/sshd_config.d/00-clawguard.conf") && out.contains("+Port 2222"), "{out}");
     assert!(out.contains("run: ufw limit 2222/tcp"), "{out}");
     assert!(!out.contains("\x1b["), "colour codes with NO_COLOR");
     assert_eq!(before, common::fingerprint(root.path()));
@@ -207,13 +99,7 @@ fn plan_exits_2_with_diffs_and_writes_nothing() {
 
 /// Lays the rendered files and the matching ufw state onto a root, as an apply would.
 fn harden(root: &Path) {
-    let o = run(&[
-        "render",
-        "--root",
-        root.to_str().unwrap(),
-        "--out",
-        root.to_str().unwrap(),
-    ]);
+    let o = run(&["render", "--root", root.to_str().unwrap(), "--out", root.to_str().unwrap()]);
     assert!(o.status.success(), "{:?}", text(&o));
     for tool in [
         "usr/sbin/ufw",
@@ -259,31 +145,15 @@ fn plan_exits_0_when_the_host_already_matches_and_2_after_a_change() {
 
     let work = tempfile::tempdir().unwrap();
     let answers = work.path().join("a.toml");
-    fs::write(
-        &answers,
-        "version = 1\n[ssh]\nport = 2200\n[firewall]\nextra_ports = [443]\n",
-    )
-    .unwrap();
+    fs::write(&answers, "version = 1\n[ssh]\nport = 2200\n[firewall]\nextra_ports = [443]\n").unwrap();
     let o = run(&["plan", "--root", r, "--answers", answers.to_str().unwrap()]);
     let (out, _) = text(&o);
     assert_eq!(o.status.code(), Some(2), "{out}");
-    assert!(
-        out.contains("-Port 2222") && out.contains("+Port 2200"),
-        "{out}"
-    );
-    assert!(
-        !out.contains("ufw delete"),
-        "the current port must stay open until the move is confirmed: {out}"
-    );
-    assert!(
-        out.contains("run: ufw limit 2200/tcp") && out.contains("run: ufw allow 443/tcp"),
-        "{out}"
-    );
+    assert!(out.contains("-Port 2222") && out.contains("+Port 2200"), "{out}");
+    assert!(!out.contains("ufw delete"), "the current port must stay open until the move is confirmed: {out}");
+    assert!(out.contains("run: ufw limit 2200/tcp") && out.contains("run: ufw allow 443/tcp"), "{out}");
     assert!(out.contains("run: systemctl reload ssh"), "{out}");
-    assert!(
-        !out.contains("ufw --force enable"),
-        "ufw is already on: {out}"
-    );
+    assert!(!out.contains("ufw --force enable"), "ufw is already on: {out}");
 }
 
 #[test]
@@ -292,15 +162,14 @@ fn stale_clawguard_ufw_rules_are_removed_others_are_left_alone() {
     harden(root.path());
     let rules = root.path().join("etc/ufw/user.rules");
     let mut text_rules = fs::read_to_string(&rules).unwrap();
-    text_rules.push_str("### tuple ### allow tcp 8443 0.0.0.0/0 any 0.0.0.0/0 in comment=636c617767756172643a20657874726120706f7274\n");
+    text_rules.push_str(
+        "### tuple ### allow tcp 8443 0.0.0.0/0 any 0.0.0.0/0 in comment=636c617767756172643a20657874726120706f7274\n",
+    );
     text_rules.push_str("### tuple ### allow tcp 9000 0.0.0.0/0 any 0.0.0.0/0 in\n");
     fs::write(&rules, text_rules).unwrap();
     let (out, _) = text(&run(&["plan", "--root", root.path().to_str().unwrap()]));
     assert!(out.contains("run: ufw delete allow 8443/tcp"), "{out}");
-    assert!(
-        !out.contains("9000"),
-        "a rule clawguard did not add was touched: {out}"
-    );
+    assert!(!out.contains("9000"), "a rule clawguard did not add was touched: {out}");
 }
 
 #[test]
@@ -308,26 +177,12 @@ fn render_writes_every_file_under_out_only() {
     let root = common::fixture_root("ubuntu2404-socket");
     let before = common::fingerprint(root.path());
     let out = tempfile::tempdir().unwrap();
-    let o = run(&[
-        "render",
-        "--root",
-        root.path().to_str().unwrap(),
-        "--out",
-        out.path().to_str().unwrap(),
-    ]);
+    let o = run(&["render", "--root", root.path().to_str().unwrap(), "--out", out.path().to_str().unwrap()]);
     assert!(o.status.success(), "{:?}", text(&o));
-    let conf =
-        fs::read_to_string(out.path().join("etc/ssh/sshd_config.d/00-clawguard.conf")).unwrap();
-    assert!(
-        conf.contains("Port 2222") && conf.contains("AllowUsers ubuntu"),
-        "{conf}"
-    );
+    let conf = fs::read_to_string(out.path().join("etc/ssh/sshd_config.d/00-clawguard.conf")).unwrap();
+    assert!(conf.contains("Port 2222") && conf.contains("AllowUsers ubuntu"), "{conf}");
     use std::os::unix::fs::PermissionsExt;
-    let mode = fs::metadata(out.path().join("etc/clawguard/credentials.toml"))
-        .unwrap()
-        .permissions()
-        .mode()
-        & 0o777;
+    let mode = fs::metadata(out.path().join("etc/clawguard/credentials.toml")).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     assert!(out.path().join("opt/clawguard/agent/squid.conf").exists());
     assert_eq!(before, common::fingerprint(root.path()));
@@ -343,11 +198,7 @@ fn render_refuses_the_system_root_and_plan_a_missing_root() {
     assert!(text(&o).1.contains("--root DIR"), "{}", text(&o).1);
     let o = run(&["plan", "--answers", "/nonexistent/answers.toml"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(
-        text(&o).1.contains("cannot read the answers file"),
-        "{}",
-        text(&o).1
-    );
+    assert!(text(&o).1.contains("cannot read the answers file"), "{}", text(&o).1);
 }
 
 #[test]
@@ -357,10 +208,7 @@ fn help_explains_each_command() {
         assert!(out.contains(cmd), "{out}");
     }
     let (out, _) = text(&run(&["plan", "--help"]));
-    assert!(
-        out.contains("Exit status") && out.contains("--validate") && out.contains("--root"),
-        "{out}"
-    );
+    assert!(out.contains("Exit status") && out.contains("--validate") && out.contains("--root"), "{out}");
     let (out, _) = text(&run(&["render", "--help"]));
     assert!(out.contains("--out"), "{out}");
 }
@@ -368,12 +216,7 @@ fn help_explains_each_command() {
 #[test]
 fn plan_validate_reports_each_checker() {
     let root = common::fixture_root("debian12-cloud");
-    let o = run(&[
-        "plan",
-        "--validate",
-        "--root",
-        root.path().to_str().unwrap(),
-    ]);
+    let o = run(&["plan", "--validate", "--root", root.path().to_str().unwrap()]);
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(2), "{out}\n{err}");
     for what in [
@@ -393,30 +236,19 @@ fn plan_validate_fails_loudly_when_a_checker_is_missing() {
     // A PATH with nothing on it: every checker is missing.
     let empty = tempfile::tempdir().unwrap();
     let o = Command::new(common::bin())
-        .args([
-            "plan",
-            "--validate",
-            "--root",
-            root.path().to_str().unwrap(),
-        ])
+        .args(["plan", "--validate", "--root", root.path().to_str().unwrap()])
         .env("PATH", empty.path())
         .env("NO_COLOR", "1")
         .output()
         .unwrap();
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
-    assert!(
-        out.contains("FAIL") && out.contains("is not installed"),
-        "{out}"
-    );
+    assert!(out.contains("FAIL") && out.contains("is not installed"), "{out}");
     assert!(err.contains("check(s) failed"), "{err}");
 }
 
 #[test]
 fn example_prints_the_documented_defaults() {
     let (out, _) = text(&run(&["example"]));
-    assert!(
-        out.contains("version = 1") && out.contains("port = 2222"),
-        "{out}"
-    );
+    assert!(out.contains("version = 1") && out.contains("port = 2222"), "{out}");
 }

@@ -38,48 +38,23 @@ fn summary(plan: &Plan) -> String {
 fn debian12_cloud_image() {
     let root = common::fixture_root("debian12-cloud");
     let f = common::facts(root.path(), Some("198.51.100.7 50000 203.0.113.5 22"));
-    assert_eq!(
-        (f.os.id.as_str(), f.os.version_id.as_str()),
-        ("debian", "12")
-    );
+    assert_eq!((f.os.id.as_str(), f.os.version_id.as_str()), ("debian", "12"));
     assert_eq!(f.hostname.as_deref(), Some("vps-debian"));
     assert!(f.cloud_init && !f.ssh_socket && !f.auth_log);
     assert!(f.sshd.includes_dropins);
     assert_eq!(f.sshd.dropins, vec!["50-cloud-init.conf"]);
     let pw = f.sshd.effective("passwordauthentication").unwrap();
-    assert_eq!(
-        (pw.value.as_str(), pw.file.as_str()),
-        ("yes", "/etc/ssh/sshd_config.d/50-cloud-init.conf")
-    );
+    assert_eq!((pw.value.as_str(), pw.file.as_str()), ("yes", "/etc/ssh/sshd_config.d/50-cloud-init.conf"));
     assert_eq!(f.sshd.ports(), vec![22]);
     let debian = f.users.iter().find(|u| u.name == "debian").unwrap();
     assert!(debian.can_log_in_with_key(), "{debian:?}");
     assert_eq!(f.ssh_connection.as_ref().unwrap().server_port, 22);
 
     let plan = layers::plan(&Answers::default(), &f).unwrap();
-    assert!(
-        plan.file("/etc/cloud/cloud.cfg.d/99-clawguard-ssh.cfg")
-            .unwrap()
-            .content
-            .contains("ssh_pwauth: false")
-    );
-    assert!(
-        plan.file("/etc/fail2ban/jail.d/zz-clawguard.local")
-            .unwrap()
-            .content
-            .contains("backend = systemd")
-    );
-    assert!(
-        plan.file("/etc/ssh/sshd_config.d/00-clawguard.conf")
-            .unwrap()
-            .content
-            .contains("AllowUsers debian\n")
-    );
-    assert!(
-        !plan.warnings.iter().any(|w| w.severity == Severity::Danger),
-        "{}",
-        summary(&plan)
-    );
+    assert!(plan.file("/etc/cloud/cloud.cfg.d/99-clawguard-ssh.cfg").unwrap().content.contains("ssh_pwauth: false"));
+    assert!(plan.file("/etc/fail2ban/jail.d/zz-clawguard.local").unwrap().content.contains("backend = systemd"));
+    assert!(plan.file("/etc/ssh/sshd_config.d/00-clawguard.conf").unwrap().content.contains("AllowUsers debian\n"));
+    assert!(!plan.warnings.iter().any(|w| w.severity == Severity::Danger), "{}", summary(&plan));
     insta::assert_snapshot!("debian12_cloud_plan", summary(&plan));
 }
 
@@ -87,46 +62,22 @@ fn debian12_cloud_image() {
 fn ubuntu2404_with_ssh_socket() {
     let root = common::fixture_root("ubuntu2404-socket");
     // A group-writable home makes sshd ignore the keys (StrictModes).
-    fs::set_permissions(
-        root.path().join("home/ubuntu"),
-        fs::Permissions::from_mode(0o775),
-    )
-    .unwrap();
+    fs::set_permissions(root.path().join("home/ubuntu"), fs::Permissions::from_mode(0o775)).unwrap();
     let f = common::facts(root.path(), None);
     assert!(f.ssh_socket, "ssh.socket enabled in sockets.target.wants");
     assert!(f.os.journal_only());
     let ubuntu = f.users.iter().find(|u| u.name == "ubuntu").unwrap();
     assert_eq!(ubuntu.authorized_keys, 1);
     assert!(!ubuntu.can_log_in_with_key());
-    assert!(
-        ubuntu.strict_modes_problems[0].contains("chmod go-w /home/ubuntu"),
-        "{:?}",
-        ubuntu.strict_modes_problems
-    );
+    assert!(ubuntu.strict_modes_problems[0].contains("chmod go-w /home/ubuntu"), "{:?}", ubuntu.strict_modes_problems);
 
     let plan = layers::plan(&Answers::default(), &f).unwrap();
     let argv: Vec<String> = plan.commands.iter().map(|c| c.argv.join(" ")).collect();
-    let reload = argv
-        .iter()
-        .position(|a| a == "systemctl daemon-reload")
-        .unwrap();
-    let restart = argv
-        .iter()
-        .position(|a| a == "systemctl restart ssh.socket")
-        .unwrap();
-    assert!(
-        reload < restart,
-        "daemon-reload must come before the socket restart"
-    );
-    assert!(
-        !argv.iter().any(|a| a == "systemctl reload ssh"),
-        "restarting ssh.service leaves port 22"
-    );
-    assert!(
-        plan.warnings
-            .iter()
-            .any(|w| w.severity == Severity::Danger && w.text.contains("StrictModes"))
-    );
+    let reload = argv.iter().position(|a| a == "systemctl daemon-reload").unwrap();
+    let restart = argv.iter().position(|a| a == "systemctl restart ssh.socket").unwrap();
+    assert!(reload < restart, "daemon-reload must come before the socket restart");
+    assert!(!argv.iter().any(|a| a == "systemctl reload ssh"), "restarting ssh.service leaves port 22");
+    assert!(plan.warnings.iter().any(|w| w.severity == Severity::Danger && w.text.contains("StrictModes")));
     insta::assert_snapshot!("ubuntu2404_socket_plan", summary(&plan));
 }
 
@@ -142,39 +93,20 @@ fn a_host_with_no_authorized_keys_and_an_old_sshd_config() {
 
     let plan = layers::plan(&Answers::default(), &f).unwrap();
     assert!(
-        plan.warnings
-            .iter()
-            .any(|w| w.severity == Severity::Danger && w.text.contains("nobody could log in")),
+        plan.warnings.iter().any(|w| w.severity == Severity::Danger && w.text.contains("nobody could log in")),
         "{}",
         summary(&plan)
     );
-    let main = &plan
-        .file("/etc/ssh/sshd_config")
-        .expect("main config rewritten")
-        .content;
+    let main = &plan.file("/etc/ssh/sshd_config").expect("main config rewritten").content;
     assert!(main.starts_with("# added by clawguard"), "{main}");
     assert!(main.contains("\nInclude /etc/ssh/sshd_config.d/*.conf\n"));
     assert!(
-        main.contains(
-            "# disabled by clawguard (see /etc/ssh/sshd_config.d/00-clawguard.conf): Port 22\n"
-        ),
+        main.contains("# disabled by clawguard (see /etc/ssh/sshd_config.d/00-clawguard.conf): Port 22\n"),
         "{main}"
     );
-    assert!(
-        main.contains("\nPermitRootLogin yes\n"),
-        "lines read after the drop-in lose anyway and stay: {main}"
-    );
-    let jail = &plan
-        .file("/etc/fail2ban/jail.d/zz-clawguard.local")
-        .unwrap()
-        .content;
-    assert!(
-        jail.contains("backend = auto") && jail.contains("logpath = %(sshd_log)s"),
-        "{jail}"
-    );
-    assert!(plan.warnings.iter().any(|w| {
-        w.text
-            .contains("/root/.openclaw/.env holds 2 key(s) in plaintext")
-    }));
+    assert!(main.contains("\nPermitRootLogin yes\n"), "lines read after the drop-in lose anyway and stay: {main}");
+    let jail = &plan.file("/etc/fail2ban/jail.d/zz-clawguard.local").unwrap().content;
+    assert!(jail.contains("backend = auto") && jail.contains("logpath = %(sshd_log)s"), "{jail}");
+    assert!(plan.warnings.iter().any(|w| { w.text.contains("/root/.openclaw/.env holds 2 key(s) in plaintext") }));
     insta::assert_snapshot!("no_keys_plan", summary(&plan));
 }

@@ -11,11 +11,7 @@ fn every_rendered_file_matches_its_snapshot() {
     let facts = common::facts(root.path(), Some("198.51.100.7 50000 203.0.113.5 22"));
     for (set, answers) in common::answer_sets() {
         let plan = layers::plan(&answers, &facts).unwrap();
-        assert!(
-            plan.files.len() >= 10,
-            "{set}: only {} files",
-            plan.files.len()
-        );
+        assert!(plan.files.len() >= 10, "{set}: only {} files", plan.files.len());
         for f in &plan.files {
             let name = format!("{set}{}", f.path.replace('/', "__"));
             insta::assert_snapshot!(name, &f.content);
@@ -32,9 +28,7 @@ fn no_answer_reaches_a_file_unescaped() {
     let plan = layers::plan(answers, &facts).unwrap();
     let compose = plan.file("/opt/agent/docker-compose.yml").unwrap();
     assert!(
-        compose
-            .content
-            .contains(r#"command: ["agent","--serve","--name","it's \"quoted\""]"#),
+        compose.content.contains(r#"command: ["agent","--serve","--name","it's \"quoted\""]"#),
         "{}",
         compose.content
     );

@@ -23,11 +23,7 @@ fn outcomes(root: &std::path::Path, plan: &Plan) -> Vec<Outcome> {
 }
 
 fn result_for<'a>(outcomes: &'a [Outcome], path_end: &str) -> &'a Result<String, String> {
-    &outcomes
-        .iter()
-        .find(|o| o.file.ends_with(path_end))
-        .unwrap_or_else(|| panic!("no check of {path_end}"))
-        .result
+    &outcomes.iter().find(|o| o.file.ends_with(path_end)).unwrap_or_else(|| panic!("no check of {path_end}")).result
 }
 
 #[test]
@@ -51,27 +47,16 @@ fn every_answer_set_passes_every_checker_on_every_fixture() {
 }
 
 fn break_file(plan: &mut Plan, path_end: &str, edit: impl Fn(&str) -> String) {
-    let f = plan
-        .files
-        .iter_mut()
-        .find(|f| f.path.ends_with(path_end))
-        .unwrap();
+    let f = plan.files.iter_mut().find(|f| f.path.ends_with(path_end)).unwrap();
     f.content = edit(&f.content);
 }
 
 #[test]
 fn sshd_refuses_an_unknown_cipher() {
     let (root, mut plan) = plan_for("debian12-cloud", 0);
-    break_file(&mut plan, "00-clawguard.conf", |c| {
-        c.replace("Ciphers chacha20", "Ciphers bogus-cipher,chacha20")
-    });
-    let err = result_for(&outcomes(root.path(), &plan), "00-clawguard.conf")
-        .clone()
-        .unwrap_err();
-    assert!(
-        err.contains("sshd -t refused") && err.contains("bogus-cipher"),
-        "{err}"
-    );
+    break_file(&mut plan, "00-clawguard.conf", |c| c.replace("Ciphers chacha20", "Ciphers bogus-cipher,chacha20"));
+    let err = result_for(&outcomes(root.path(), &plan), "00-clawguard.conf").clone().unwrap_err();
+    assert!(err.contains("sshd -t refused") && err.contains("bogus-cipher"), "{err}");
 }
 
 #[test]
@@ -84,45 +69,27 @@ fn a_drop_in_read_before_ours_is_neutralised_and_caught_when_it_is_not() {
     .unwrap();
     let facts = common::facts(root.path(), None);
     let mut plan = layers::plan(&common::answer_sets()[0].1, &facts).unwrap();
-    let fixed = plan
-        .file("/etc/ssh/sshd_config.d/00-aaa-legacy.conf")
-        .expect("the plan comments the lines out");
+    let fixed = plan.file("/etc/ssh/sshd_config.d/00-aaa-legacy.conf").expect("the plan comments the lines out");
     assert!(
-        fixed.content.contains("# disabled by clawguard")
-            && !fixed.content.lines().any(|l| l == "Port 22"),
+        fixed.content.contains("# disabled by clawguard") && !fixed.content.lines().any(|l| l == "Port 22"),
         "{}",
         fixed.content
     );
-    assert!(
-        outcomes(root.path(), &plan)
-            .iter()
-            .all(|o| o.result.is_ok())
-    );
+    assert!(outcomes(root.path(), &plan).iter().all(|o| o.result.is_ok()));
 
     // Without the neutralised copy, sshd -T shows port 22 too and password logins on.
-    plan.files
-        .retain(|f| !f.path.ends_with("00-aaa-legacy.conf"));
-    let err = result_for(&outcomes(root.path(), &plan), "00-clawguard.conf")
-        .clone()
-        .unwrap_err();
-    assert!(
-        err.contains("port") && err.contains("passwordauthentication"),
-        "{err}"
-    );
+    plan.files.retain(|f| !f.path.ends_with("00-aaa-legacy.conf"));
+    let err = result_for(&outcomes(root.path(), &plan), "00-clawguard.conf").clone().unwrap_err();
+    assert!(err.contains("port") && err.contains("passwordauthentication"), "{err}");
 }
 
 #[test]
 fn squid_warnings_fail_the_check() {
     let (root, mut plan) = plan_for("debian12-cloud", 0);
     break_file(&mut plan, "squid.conf", |c| {
-        c.replace(
-            "http_access deny all",
-            "http_access deny all\nacl dup dstdomain .example.com sub.example.com",
-        )
+        c.replace("http_access deny all", "http_access deny all\nacl dup dstdomain .example.com sub.example.com")
     });
-    let err = result_for(&outcomes(root.path(), &plan), "squid.conf")
-        .clone()
-        .unwrap_err();
+    let err = result_for(&outcomes(root.path(), &plan), "squid.conf").clone().unwrap_err();
     assert!(err.contains("WARNING") || err.contains("ERROR"), "{err}");
 }
 
@@ -130,46 +97,31 @@ fn squid_warnings_fail_the_check() {
 fn fail2ban_values_are_checked_as_resolved() {
     let (root, mut plan) = plan_for("debian12-cloud", 0);
     // fail2ban only warns about `three`; the resolved-value check must catch it.
-    break_file(&mut plan, "zz-clawguard.local", |c| {
-        c.replace("maxretry = 3", "maxretry = three")
-    });
-    let err = result_for(&outcomes(root.path(), &plan), "zz-clawguard.local")
-        .clone()
-        .unwrap_err();
+    break_file(&mut plan, "zz-clawguard.local", |c| c.replace("maxretry = 3", "maxretry = three"));
+    let err = result_for(&outcomes(root.path(), &plan), "zz-clawguard.local").clone().unwrap_err();
     assert!(err.contains("maxretry"), "{err}");
 }
 
 #[test]
 fn compose_refuses_a_bad_value() {
     let (root, mut plan) = plan_for("debian12-cloud", 0);
-    break_file(&mut plan, "docker-compose.yml", |c| {
-        c.replace("read_only: true", "read_only: maybe")
-    });
-    let err = result_for(&outcomes(root.path(), &plan), "docker-compose.yml")
-        .clone()
-        .unwrap_err();
+    break_file(&mut plan, "docker-compose.yml", |c| c.replace("read_only: true", "read_only: maybe"));
+    let err = result_for(&outcomes(root.path(), &plan), "docker-compose.yml").clone().unwrap_err();
     assert!(err.contains("config refused"), "{err}");
 }
 
 #[test]
 fn logrotate_refuses_an_unknown_directive() {
     let (root, mut plan) = plan_for("debian12-cloud", 0);
-    break_file(&mut plan, "clawguard-agent", |c| {
-        c.replace("missingok", "missingok\n    frobnicate")
-    });
-    let err = result_for(&outcomes(root.path(), &plan), "logrotate.d/clawguard-agent")
-        .clone()
-        .unwrap_err();
+    break_file(&mut plan, "clawguard-agent", |c| c.replace("missingok", "missingok\n    frobnicate"));
+    let err = result_for(&outcomes(root.path(), &plan), "logrotate.d/clawguard-agent").clone().unwrap_err();
     assert!(err.contains("logrotate"), "{err}");
 }
 
 #[test]
 fn the_sshd_check_compares_every_intended_value() {
     let (_, plan) = plan_for("debian12-cloud", 1);
-    let Some(Validator::Sshd { expect }) = &plan
-        .file("/etc/ssh/sshd_config.d/00-clawguard.conf")
-        .unwrap()
-        .validator
+    let Some(Validator::Sshd { expect }) = &plan.file("/etc/ssh/sshd_config.d/00-clawguard.conf").unwrap().validator
     else {
         panic!("no sshd validator")
     };

@@ -28,16 +28,9 @@ pub enum AnswersError {
     #[error(
         "cannot read the answers file {path}: {source}\n  Give an existing file with --answers FILE, or leave --answers out to use the defaults."
     )]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("{origin}: `{field}`: {message}")]
-    Field {
-        origin: String,
-        field: String,
-        message: String,
-    },
+    Field { origin: String, field: String, message: String },
     #[error("{origin}: {message}")]
     Syntax { origin: String, message: String },
 }
@@ -211,10 +204,7 @@ pub struct Firewall {
 
 impl Default for Firewall {
     fn default() -> Self {
-        Firewall {
-            extra_ports: Vec::new(),
-            limit_ssh: true,
-        }
+        Firewall { extra_ports: Vec::new(), limit_ssh: true }
     }
 }
 
@@ -379,19 +369,15 @@ impl Default for Backup {
 impl Answers {
     /// Reads and checks an answers file.
     pub fn load(path: &Path) -> Result<Answers, AnswersError> {
-        let text = std::fs::read_to_string(path).map_err(|source| AnswersError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| AnswersError::Read { path: path.to_owned(), source })?;
         Answers::parse(&text, &path.display().to_string())
     }
 
     /// Parses and checks answers text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Answers, AnswersError> {
-        let de = toml::Deserializer::parse(text).map_err(|e| AnswersError::Syntax {
-            origin: origin.to_owned(),
-            message: e.to_string(),
-        })?;
+        let de = toml::Deserializer::parse(text)
+            .map_err(|e| AnswersError::Syntax { origin: origin.to_owned(), message: e.to_string() })?;
         let answers: Answers = serde_path_to_error::deserialize(de).map_err(|e| {
             let field = e.path().to_string();
             let inner = e.into_inner();
@@ -401,25 +387,16 @@ impl Answers {
                 None => message,
             };
             if field == "." || field.is_empty() {
-                AnswersError::Syntax {
-                    origin: origin.to_owned(),
-                    message: explain_top(&message),
-                }
+                AnswersError::Syntax { origin: origin.to_owned(), message: explain_top(&message) }
             } else {
-                AnswersError::Field {
-                    origin: origin.to_owned(),
-                    field,
-                    message,
-                }
+                AnswersError::Field { origin: origin.to_owned(), field, message }
             }
         })?;
-        answers
-            .check()
-            .map_err(|(field, message)| AnswersError::Field {
-                origin: origin.to_owned(),
-                field,
-                message,
-            })?;
+        answers.check().map_err(|(field, message)| AnswersError::Field {
+            origin: origin.to_owned(),
+            field,
+            message,
+        })?;
         Ok(answers)
     }
 
@@ -428,10 +405,7 @@ impl Answers {
         if self.version != VERSION {
             return Err((
                 "version".into(),
-                format!(
-                    "{} is not a version this clawguard reads: write `version = {VERSION}`",
-                    self.version
-                ),
+                format!("{} is not a version this clawguard reads: write `version = {VERSION}`", self.version),
             ));
         }
         let hosts = &self.egress.allowed_hosts;
@@ -450,32 +424,21 @@ impl Answers {
             }
         }
         if let Some(dup) = first_duplicate(&self.ssh.allowed_users) {
-            return Err((
-                "ssh.allowed_users".into(),
-                format!("`{dup}` is listed twice: keep one"),
-            ));
+            return Err(("ssh.allowed_users".into(), format!("`{dup}` is listed twice: keep one")));
         }
         if let Some(dup) = first_duplicate(&self.credentials.services) {
-            return Err((
-                "credentials.services".into(),
-                format!("`{dup}` is listed twice: keep one"),
-            ));
+            return Err(("credentials.services".into(), format!("`{dup}` is listed twice: keep one")));
         }
         for (i, p) in self.firewall.extra_ports.iter().enumerate() {
             if *p == self.ssh.port {
                 return Err((
                     format!("firewall.extra_ports[{i}]"),
-                    format!(
-                        "{p} is the SSH port, which is always open: remove it from extra_ports"
-                    ),
+                    format!("{p} is the SSH port, which is always open: remove it from extra_ports"),
                 ));
             }
         }
         if let Some(dup) = first_duplicate(&self.firewall.extra_ports) {
-            return Err((
-                "firewall.extra_ports".into(),
-                format!("{dup} is listed twice: keep one"),
-            ));
+            return Err(("firewall.extra_ports".into(), format!("{dup} is listed twice: keep one")));
         }
         if self.sandbox.profile == Profile::Openclaw && !self.sandbox.command.is_empty() {
             return Err((
@@ -522,19 +485,11 @@ impl Answers {
 }
 
 fn first_duplicate<T: PartialEq>(items: &[T]) -> Option<&T> {
-    items
-        .iter()
-        .enumerate()
-        .find(|(i, a)| items[..*i].contains(a))
-        .map(|(_, a)| a)
+    items.iter().enumerate().find(|(i, a)| items[..*i].contains(a)).map(|(_, a)| a)
 }
 
 fn line_of(text: &str, byte: usize) -> usize {
-    text[..byte.min(text.len())]
-        .bytes()
-        .filter(|&b| b == b'\n')
-        .count()
-        + 1
+    text[..byte.min(text.len())].bytes().filter(|&b| b == b'\n').count() + 1
 }
 
 /// Makes serde's top-level messages (unknown section, missing version) say what to do.
@@ -598,9 +553,7 @@ mod tests {
 
     #[test]
     fn overlapping_hosts_are_refused() {
-        let (f, m) = field_err(
-            "version = 1\n[egress]\nallowed_hosts = [\".example.com\", \"sub.example.com\"]\n",
-        );
+        let (f, m) = field_err("version = 1\n[egress]\nallowed_hosts = [\".example.com\", \"sub.example.com\"]\n");
         assert_eq!(f, "egress.allowed_hosts[1]");
         assert!(m.contains("covered by `.example.com`"), "{m}");
     }
@@ -610,10 +563,8 @@ mod tests {
         let (f, m) = field_err("version = 1\n[backup]\ndestination = \"/srv/backup\"\n");
         assert_eq!(f, "backup.destination");
         assert!(m.contains("allow_same_machine"), "{m}");
-        let ok = Answers::parse(
-            "version = 1\n[backup]\ndestination = \"/srv/backup\"\nallow_same_machine = true\n",
-            "t",
-        );
+        let ok =
+            Answers::parse("version = 1\n[backup]\ndestination = \"/srv/backup\"\nallow_same_machine = true\n", "t");
         assert!(ok.is_ok());
     }
 

@@ -104,10 +104,7 @@ fn whole_number(s: &str, min: u64, max: u64, what: &str, example: u64) -> Result
     let t = s.trim();
     let hint = format!("type a whole number from {min} to {max} for {what}, e.g. {example}");
     if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(invalid(format!(
-            "{} is not a whole number: {hint}",
-            shown(s)
-        )));
+        return Err(invalid(format!("{} is not a whole number: {hint}", shown(s))));
     }
     match t.parse::<u64>() {
         Ok(n) if (min..=max).contains(&n) => Ok(n),
@@ -162,8 +159,7 @@ impl<const MIN: u32, const MAX: u32> Count<MIN, MAX> {
 impl<const MIN: u32, const MAX: u32> FromStr for Count<MIN, MAX> {
     type Err = Invalid;
     fn from_str(s: &str) -> Result<Self, Invalid> {
-        whole_number(s, MIN.into(), MAX.into(), "this setting", MIN.max(1).into())
-            .map(|n| Count(n as u32))
+        whole_number(s, MIN.into(), MAX.into(), "this setting", MIN.max(1).into()).map(|n| Count(n as u32))
     }
 }
 
@@ -225,16 +221,12 @@ impl FromStr for UnixUser {
                     starting with a letter or `_`, at most 32 characters";
         let mut chars = s.chars();
         let ok_first = matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c == '_');
-        let ok_rest =
-            chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        let ok_rest = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
         if s.is_empty() {
             return Err(invalid(format!("the user name is empty: {hint}")));
         }
         if !(ok_first && ok_rest) || s.len() > 32 {
-            return Err(invalid(format!(
-                "{} is not a valid user name: {hint}",
-                shown(s)
-            )));
+            return Err(invalid(format!("{} is not a valid user name: {hint}", shown(s))));
         }
         Ok(UnixUser(s.to_owned()))
     }
@@ -286,10 +278,7 @@ impl FromStr for DomainPattern {
             return Err(invalid(format!("the host name is empty: {hint}")));
         }
         if s.contains("://") || s.contains('/') {
-            return Err(invalid(format!(
-                "{} is a URL, not a host name: drop the scheme and path; {hint}",
-                shown(s)
-            )));
+            return Err(invalid(format!("{} is a URL, not a host name: drop the scheme and path; {hint}", shown(s))));
         }
         if s.starts_with("*.") {
             return Err(invalid(format!(
@@ -302,8 +291,7 @@ impl FromStr for DomainPattern {
             Some(rest) => (true, rest),
             None => (false, s),
         };
-        if name.parse::<IpAddr>().is_ok() || name.trim_matches(['[', ']']).parse::<IpAddr>().is_ok()
-        {
+        if name.parse::<IpAddr>().is_ok() || name.trim_matches(['[', ']']).parse::<IpAddr>().is_ok() {
             return Err(invalid(format!(
                 "{} is an IP address: the allow-list takes host names (TLS certificates and \
                  CONNECT requests name the host); {hint}",
@@ -322,16 +310,10 @@ impl FromStr for DomainPattern {
         if labels.len() < 2 || !labels.iter().all(label_ok) || lower.len() > 253 {
             return Err(invalid(format!("{} is not a host name: {hint}", shown(s))));
         }
-        if labels
-            .last()
-            .is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()))
-        {
+        if labels.last().is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit())) {
             return Err(invalid(format!("{} is not a host name: {hint}", shown(s))));
         }
-        Ok(DomainPattern {
-            name: lower,
-            subdomains,
-        })
+        Ok(DomainPattern { name: lower, subdomains })
     }
 }
 
@@ -388,19 +370,14 @@ impl FromStr for IpNet {
             Some((a, p)) => (a, Some(p)),
             None => (s, None),
         };
-        let addr: IpAddr = a
-            .parse()
-            .map_err(|_| invalid(format!("{} is not an IP address: {hint}", shown(s))))?;
+        let addr: IpAddr = a.parse().map_err(|_| invalid(format!("{} is not an IP address: {hint}", shown(s))))?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = match p {
             None => None,
             Some(p) => Some(
-                whole_number(p, 0, max, "the prefix length", max).map_err(|_| {
-                    invalid(format!(
-                        "{} has a bad prefix length: use /0 to /{max}; {hint}",
-                        shown(s)
-                    ))
-                })? as u8,
+                whole_number(p, 0, max, "the prefix length", max)
+                    .map_err(|_| invalid(format!("{} has a bad prefix length: use /0 to /{max}; {hint}", shown(s))))?
+                    as u8,
             ),
         };
         Ok(IpNet { addr, prefix })
@@ -440,14 +417,9 @@ impl FromStr for AbsPath {
         let hint = "type an absolute path such as `/srv/openclaw/workspace` using letters, \
                     digits and `_ . - + @ /`";
         if !s.starts_with('/') {
-            return Err(invalid(format!(
-                "{} is not an absolute path: {hint}",
-                shown(s)
-            )));
+            return Err(invalid(format!("{} is not an absolute path: {hint}", shown(s))));
         }
-        let plain = s
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_.-+@/".contains(&b));
+        let plain = s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-+@/".contains(&b));
         if !plain {
             return Err(invalid(format!(
                 "{} has characters that are not allowed in a path here (spaces, quotes, \
@@ -458,11 +430,7 @@ impl FromStr for AbsPath {
         if s.split('/').any(|c| c == "..") {
             return Err(invalid(format!("{} contains `..`: {hint}", shown(s))));
         }
-        let trimmed = if s.len() > 1 {
-            s.trim_end_matches('/')
-        } else {
-            s
-        };
+        let trimmed = if s.len() > 1 { s.trim_end_matches('/') } else { s };
         Ok(AbsPath(trimmed.to_owned()))
     }
 }
@@ -492,8 +460,7 @@ impl FromStr for ImageRef {
         let ok = !s.is_empty()
             && s.len() <= 255
             && s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
-            && s.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-/:@".contains(&b));
+            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-/:@".contains(&b));
         if !ok {
             return Err(invalid(format!(
                 "{} is not an image name: type one such as `openclaw:local` or \
@@ -559,8 +526,7 @@ impl FromStr for Ident {
         let ok = !s.is_empty()
             && s.len() <= 40
             && s.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
-            && s.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
         if !ok {
             return Err(invalid(format!(
                 "{} is not a valid name: type a short name such as `openai` (lower-case \
@@ -675,15 +641,10 @@ impl FromStr for ByteSize {
             }
             _ => return Err(invalid(format!("{} is not a size: {hint}", shown(s)))),
         };
-        let n: u64 = num
-            .parse()
-            .map_err(|_| invalid(format!("{} is not a size: {hint}", shown(s))))?;
+        let n: u64 = num.parse().map_err(|_| invalid(format!("{} is not a size: {hint}", shown(s))))?;
         match n.checked_shl(shift) {
             Some(b) if ((1 << 20)..=(1 << 50)).contains(&b) => Ok(ByteSize(b)),
-            _ => Err(invalid(format!(
-                "{} is out of range: at least 1M; {hint}",
-                shown(s)
-            ))),
+            _ => Err(invalid(format!("{} is out of range: at least 1M; {hint}", shown(s)))),
         }
     }
 }
@@ -719,19 +680,13 @@ impl TimeOfDay {
 impl FromStr for TimeOfDay {
     type Err = Invalid;
     fn from_str(s: &str) -> Result<Self, Invalid> {
-        let err = || {
-            invalid(format!(
-                "{} is not a time of day: type `HH:MM` such as `03:00`",
-                shown(s)
-            ))
-        };
+        let err = || invalid(format!("{} is not a time of day: type `HH:MM` such as `03:00`", shown(s)));
         let (h, m) = s.split_once(':').ok_or_else(err)?;
         let two = |x: &str| x.len() == 2 && x.bytes().all(|b| b.is_ascii_digit());
         if !two(h) || !two(m) {
             return Err(err());
         }
-        let (hour, minute): (u8, u8) =
-            (h.parse().map_err(|_| err())?, m.parse().map_err(|_| err())?);
+        let (hour, minute): (u8, u8) = (h.parse().map_err(|_| err())?, m.parse().map_err(|_| err())?);
         if hour > 23 || minute > 59 {
             return Err(err());
         }
@@ -762,22 +717,13 @@ impl FromStr for WebhookUrl {
     fn from_str(s: &str) -> Result<Self, Invalid> {
         let hint = "type an https:// URL such as `https://hooks.slack.com/services/…`";
         let local = s.starts_with("http://127.0.0.1") || s.starts_with("http://localhost");
-        let rest = s.strip_prefix("https://").or(if local {
-            s.strip_prefix("http://")
-        } else {
-            None
-        });
+        let rest = s.strip_prefix("https://").or(if local { s.strip_prefix("http://") } else { None });
         let Some(rest) = rest else {
-            return Err(invalid(format!(
-                "{} is not an https:// URL: {hint}",
-                shown(s)
-            )));
+            return Err(invalid(format!("{} is not an https:// URL: {hint}", shown(s))));
         };
         let ok = !rest.is_empty()
             && !rest.starts_with('/')
-            && rest
-                .bytes()
-                .all(|b| b.is_ascii_graphic() && !b"\"'`<>\\{}|^".contains(&b));
+            && rest.bytes().all(|b| b.is_ascii_graphic() && !b"\"'`<>\\{}|^".contains(&b));
         if !ok {
             return Err(invalid(format!(
                 "{} has characters a URL may not contain here (spaces, quotes…): {hint}",
@@ -801,11 +747,7 @@ text_value!(WebhookUrl, "an https:// URL");
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BackupTarget {
     /// `sftp:user@host:/path`
-    Sftp {
-        user: UnixUser,
-        host: String,
-        path: String,
-    },
+    Sftp { user: UnixUser, host: String, path: String },
     /// `rest:https://host:8000/repo`
     Rest { url: String },
     /// `s3:https://s3.example.com/bucket/prefix`
@@ -822,10 +764,7 @@ impl BackupTarget {
             BackupTarget::Rest { url } | BackupTarget::S3 { url } => {
                 let after = url.split_once("://").map(|(_, r)| r)?;
                 let hostport = after.split('/').next()?;
-                let hostport = hostport
-                    .rsplit_once('@')
-                    .map(|(_, h)| h)
-                    .unwrap_or(hostport);
+                let hostport = hostport.rsplit_once('@').map(|(_, h)| h).unwrap_or(hostport);
                 if let Some(v6) = hostport.strip_prefix('[') {
                     return v6.split(']').next();
                 }
@@ -844,8 +783,7 @@ impl BackupTarget {
                 let h = h.to_ascii_lowercase();
                 h == "localhost"
                     || h.ends_with(".localhost")
-                    || h.parse::<IpAddr>()
-                        .is_ok_and(|a| a.is_loopback() || a.is_unspecified())
+                    || h.parse::<IpAddr>().is_ok_and(|a| a.is_loopback() || a.is_unspecified())
                     || own_names.iter().any(|n| n.eq_ignore_ascii_case(&h))
             }
         }
@@ -868,9 +806,7 @@ fn url_ok(url: &str) -> bool {
     matches!(scheme, "http" | "https")
         && !rest.is_empty()
         && !rest.starts_with('/')
-        && rest
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && !b"\"'`<>\\{}|^#".contains(&b))
+        && rest.bytes().all(|b| b.is_ascii_graphic() && !b"\"'`<>\\{}|^#".contains(&b))
 }
 
 impl FromStr for BackupTarget {
@@ -879,62 +815,35 @@ impl FromStr for BackupTarget {
         let hint = "type a restic repository off this server: `sftp:user@host:/path`, \
                     `rest:https://host:8000/repo` or `s3:https://s3.example.com/bucket`";
         if let Some(rest) = s.strip_prefix("sftp:") {
-            let (userhost, path) = rest
-                .split_once(':')
-                .ok_or_else(|| invalid(format!("{} lacks `:/path`: {hint}", shown(s))))?;
-            let (user, host) = userhost
-                .split_once('@')
-                .ok_or_else(|| invalid(format!("{} lacks `user@`: {hint}", shown(s))))?;
+            let (userhost, path) =
+                rest.split_once(':').ok_or_else(|| invalid(format!("{} lacks `:/path`: {hint}", shown(s))))?;
+            let (user, host) =
+                userhost.split_once('@').ok_or_else(|| invalid(format!("{} lacks `user@`: {hint}", shown(s))))?;
             let user: UnixUser = user.parse()?;
-            let host_ok = !host.is_empty()
-                && host
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-.".contains(&b));
-            let path_ok = !path.is_empty()
-                && path
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"_.-+@/~".contains(&b));
+            let host_ok = !host.is_empty() && host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.".contains(&b));
+            let path_ok =
+                !path.is_empty() && path.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-+@/~".contains(&b));
             if !host_ok || !path_ok {
-                return Err(invalid(format!(
-                    "{} is not a valid sftp repository: {hint}",
-                    shown(s)
-                )));
+                return Err(invalid(format!("{} is not a valid sftp repository: {hint}", shown(s))));
             }
-            return Ok(BackupTarget::Sftp {
-                user,
-                host: host.to_ascii_lowercase(),
-                path: path.to_owned(),
-            });
+            return Ok(BackupTarget::Sftp { user, host: host.to_ascii_lowercase(), path: path.to_owned() });
         }
         if let Some(url) = s.strip_prefix("rest:") {
             if !url_ok(url) {
-                return Err(invalid(format!(
-                    "{} is not a valid rest-server URL: {hint}",
-                    shown(s)
-                )));
+                return Err(invalid(format!("{} is not a valid rest-server URL: {hint}", shown(s))));
             }
-            return Ok(BackupTarget::Rest {
-                url: url.to_owned(),
-            });
+            return Ok(BackupTarget::Rest { url: url.to_owned() });
         }
         if let Some(url) = s.strip_prefix("s3:") {
             if !url_ok(url) {
-                return Err(invalid(format!(
-                    "{} is not a valid S3 URL: {hint}",
-                    shown(s)
-                )));
+                return Err(invalid(format!("{} is not a valid S3 URL: {hint}", shown(s))));
             }
-            return Ok(BackupTarget::S3 {
-                url: url.to_owned(),
-            });
+            return Ok(BackupTarget::S3 { url: url.to_owned() });
         }
         if s.starts_with('/') {
             return Ok(BackupTarget::Local { path: s.parse()? });
         }
-        Err(invalid(format!(
-            "{} is not a backup destination: {hint}",
-            shown(s)
-        )))
+        Err(invalid(format!("{} is not a backup destination: {hint}", shown(s))))
     }
 }
 
@@ -974,16 +883,7 @@ mod tests {
     fn user_names_refuse_what_could_break_a_config_line() {
         assert!("admin".parse::<UnixUser>().is_ok());
         assert!("_svc-1".parse::<UnixUser>().is_ok());
-        for bad in [
-            "ad\nmin",
-            "ad min",
-            "ad\"min",
-            "-admin",
-            "Admin",
-            "",
-            "a'b",
-            &"a".repeat(33),
-        ] {
+        for bad in ["ad\nmin", "ad min", "ad\"min", "-admin", "Admin", "", "a'b", &"a".repeat(33)] {
             assert!(err::<UnixUser>(bad).contains("login name"), "{bad:?}");
         }
     }
@@ -993,21 +893,12 @@ mod tests {
         let p: DomainPattern = ".googleapis.com".parse().unwrap();
         assert!(p.subdomains());
         assert_eq!(p.to_string(), ".googleapis.com");
-        assert_eq!(
-            "API.OpenAI.com"
-                .parse::<DomainPattern>()
-                .unwrap()
-                .to_string(),
-            "api.openai.com"
-        );
+        assert_eq!("API.OpenAI.com".parse::<DomainPattern>().unwrap().to_string(), "api.openai.com");
         assert!(err::<DomainPattern>("http://x").contains("URL"));
         assert!(err::<DomainPattern>("*.x.com").contains("`.x.com`"));
         assert!(err::<DomainPattern>("a b").contains("not a host name"));
         assert!(err::<DomainPattern>("10.0.0.1").contains("IP address"));
-        assert!(
-            err::<DomainPattern>("::1").contains("not a host name")
-                || err::<DomainPattern>("::1").contains("IP")
-        );
+        assert!(err::<DomainPattern>("::1").contains("not a host name") || err::<DomainPattern>("::1").contains("IP"));
         assert!(err::<DomainPattern>("localhost").contains("not a host name"));
         assert!(err::<DomainPattern>("x.com\nhttp_access allow all").contains("not a host name"));
     }
@@ -1037,9 +928,7 @@ mod tests {
 
     #[test]
     fn backup_targets() {
-        let t: BackupTarget = "sftp:backup@backup.example.net:/srv/restic/host1"
-            .parse()
-            .unwrap();
+        let t: BackupTarget = "sftp:backup@backup.example.net:/srv/restic/host1".parse().unwrap();
         assert_eq!(t.host(), Some("backup.example.net"));
         assert!(!t.is_this_machine(&[]));
         let t: BackupTarget = "rest:https://user@127.0.0.1:8000/repo".parse().unwrap();
@@ -1057,11 +946,7 @@ mod tests {
         assert!(err::<AbsPath>("srv/x").contains("absolute"));
         assert!(err::<AbsPath>("/srv/x y").contains("not allowed"));
         assert!(err::<AbsPath>("/srv/../etc").contains(".."));
-        assert!(
-            "https://hooks.example.com/a?b=c"
-                .parse::<WebhookUrl>()
-                .is_ok()
-        );
+        assert!("https://hooks.example.com/a?b=c".parse::<WebhookUrl>().is_ok());
         assert!(err::<WebhookUrl>("http://example.com").contains("https"));
         assert!(err::<WebhookUrl>("https://a b").contains("spaces"));
         assert_eq!("03:00".parse::<TimeOfDay>().unwrap().to_string(), "03:00");
@@ -1073,11 +958,6 @@ mod tests {
         assert!(net.contains("198.51.100.7".parse().unwrap()));
         assert!(!net.contains("198.51.101.7".parse().unwrap()));
         assert!(!net.contains("::1".parse().unwrap()));
-        assert!(
-            "0.0.0.0/0"
-                .parse::<IpNet>()
-                .unwrap()
-                .contains("8.8.8.8".parse().unwrap())
-        );
+        assert!("0.0.0.0/0".parse::<IpNet>().unwrap().contains("8.8.8.8".parse().unwrap()));
     }
 }

@@ -48,20 +48,11 @@ pub struct OsInfo {
 impl OsInfo {
     /// Debian 12+ and Ubuntu 24.04+ log sshd to the journal only.
     pub fn journal_only(&self) -> bool {
-        let major: u32 = self
-            .version_id
-            .split('.')
-            .next()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
+        let major: u32 = self.version_id.split('.').next().and_then(|v| v.parse().ok()).unwrap_or(0);
         (self.id == "debian" && major >= 12) || (self.id == "ubuntu" && major >= 24)
     }
     pub fn describe(&self) -> &str {
-        if self.pretty_name.is_empty() {
-            "an unknown OS (no /etc/os-release)"
-        } else {
-            &self.pretty_name
-        }
+        if self.pretty_name.is_empty() { "an unknown OS (no /etc/os-release)" } else { &self.pretty_name }
     }
 }
 
@@ -159,18 +150,12 @@ impl Root {
         fs::symlink_metadata(self.path(abs)).is_ok()
     }
     pub fn mode(&self, abs: &str) -> Option<u32> {
-        fs::metadata(self.path(abs))
-            .ok()
-            .map(|m| m.permissions().mode() & 0o7777)
+        fs::metadata(self.path(abs)).ok().map(|m| m.permissions().mode() & 0o7777)
     }
     /// Names in a directory, sorted (empty when it does not exist).
     pub fn list(&self, abs: &str) -> Vec<String> {
         let mut names: Vec<String> = fs::read_dir(self.path(abs))
-            .map(|rd| {
-                rd.filter_map(|e| e.ok())
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
+            .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
             .unwrap_or_default();
         names.sort();
         names
@@ -182,10 +167,7 @@ impl Root {
 pub fn probe(root: &Root, ssh_connection: Option<&str>) -> Facts {
     Facts {
         os: os_release(root),
-        hostname: root
-            .read("/etc/hostname")
-            .map(|h| h.trim().to_owned())
-            .filter(|h| !h.is_empty()),
+        hostname: root.read("/etc/hostname").map(|h| h.trim().to_owned()).filter(|h| !h.is_empty()),
         sshd: sshd::probe(root),
         ssh_socket: ssh_socket(root),
         users: users::probe(root),
@@ -199,10 +181,7 @@ pub fn probe(root: &Root, ssh_connection: Option<&str>) -> Facts {
 }
 
 fn os_release(root: &Root) -> OsInfo {
-    let text = root
-        .read("/etc/os-release")
-        .or_else(|| root.read("/usr/lib/os-release"))
-        .unwrap_or_default();
+    let text = root.read("/etc/os-release").or_else(|| root.read("/usr/lib/os-release")).unwrap_or_default();
     let mut os = OsInfo::default();
     for line in text.lines() {
         if let Some((k, v)) = line.split_once('=') {
@@ -295,16 +274,9 @@ fn env_files(root: &Root) -> Vec<EnvFile> {
         .map(|h| format!("{h}/.openclaw/.env"))
         .filter_map(|p| {
             let text = root.read(&p)?;
-            let keys = text
-                .lines()
-                .filter(|l| !l.trim_start().starts_with('#') && l.contains('='))
-                .count();
+            let keys = text.lines().filter(|l| !l.trim_start().starts_with('#') && l.contains('=')).count();
             let world_readable = root.mode(&p).is_some_and(|m| m & 0o004 != 0);
-            Some(EnvFile {
-                path: p,
-                keys,
-                world_readable,
-            })
+            Some(EnvFile { path: p, keys, world_readable })
         })
         .collect()
 }
@@ -323,11 +295,7 @@ mod tests {
 
     #[test]
     fn journal_only_releases() {
-        let os = |id: &str, v: &str| OsInfo {
-            id: id.into(),
-            version_id: v.into(),
-            pretty_name: String::new(),
-        };
+        let os = |id: &str, v: &str| OsInfo { id: id.into(), version_id: v.into(), pretty_name: String::new() };
         assert!(os("debian", "12").journal_only());
         assert!(os("ubuntu", "24.04").journal_only());
         assert!(!os("ubuntu", "22.04").journal_only());

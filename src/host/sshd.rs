@@ -58,10 +58,7 @@ impl SshdFacts {
     }
 
     pub fn text_of(&self, file: &str) -> Option<&str> {
-        self.files
-            .iter()
-            .find(|(f, _)| f == file)
-            .map(|(_, t)| t.as_str())
+        self.files.iter().find(|(f, _)| f == file).map(|(_, t)| t.as_str())
     }
 }
 
@@ -73,20 +70,13 @@ pub fn split_line(line: &str) -> Option<(String, String)> {
     }
     let idx = t.find(|c: char| c.is_whitespace() || c == '=')?;
     let key = t[..idx].to_ascii_lowercase();
-    let value = t[idx..]
-        .trim_start_matches(|c: char| c.is_whitespace() || c == '=')
-        .trim()
-        .to_owned();
+    let value = t[idx..].trim_start_matches(|c: char| c.is_whitespace() || c == '=').trim().to_owned();
     Some((key, value))
 }
 
 pub fn probe(root: &Root) -> SshdFacts {
     let mut facts = SshdFacts {
-        dropins: root
-            .list(DROPIN_DIR)
-            .into_iter()
-            .filter(|n| n.ends_with(".conf"))
-            .collect(),
+        dropins: root.list(DROPIN_DIR).into_iter().filter(|n| n.ends_with(".conf") && !n.starts_with('.')).collect(),
         ..Default::default()
     };
     let Some(main) = root.read(MAIN) else {
@@ -98,14 +88,7 @@ pub fn probe(root: &Root) -> SshdFacts {
     facts
 }
 
-fn read_file(
-    root: &Root,
-    path: &str,
-    text: &str,
-    in_match: &mut bool,
-    facts: &mut SshdFacts,
-    depth: usize,
-) {
+fn read_file(root: &Root, path: &str, text: &str, in_match: &mut bool, facts: &mut SshdFacts, depth: usize) {
     facts.files.push((path.to_owned(), text.to_owned()));
     for (n, line) in text.lines().enumerate() {
         let Some((key, value)) = split_line(line) else {
@@ -113,11 +96,7 @@ fn read_file(
         };
         if key == "include" && depth < 8 {
             for pattern in value.split_whitespace() {
-                let pattern = if pattern.starts_with('/') {
-                    pattern.to_owned()
-                } else {
-                    format!("/etc/ssh/{pattern}")
-                };
+                let pattern = if pattern.starts_with('/') { pattern.to_owned() } else { format!("/etc/ssh/{pattern}") };
                 if pattern == format!("{DROPIN_DIR}/*.conf") {
                     facts.includes_dropins = true;
                 }
@@ -133,13 +112,7 @@ fn read_file(
             *in_match = !value.eq_ignore_ascii_case("all");
             continue;
         }
-        facts.directives.push(Directive {
-            file: path.to_owned(),
-            line: n + 1,
-            key,
-            value,
-            in_match: *in_match,
-        });
+        facts.directives.push(Directive { file: path.to_owned(), line: n + 1, key, value, in_match: *in_match });
     }
 }
 
@@ -152,9 +125,9 @@ fn expand(root: &Root, pattern: &str) -> Vec<String> {
     let (prefix, suffix) = name.split_once('*').unwrap_or((name, ""));
     root.list(dir)
         .into_iter()
-        .filter(|n| {
-            n.starts_with(prefix) && n.ends_with(suffix) && n.len() >= prefix.len() + suffix.len()
-        })
+        // glob(3) skips hidden files unless the pattern names the dot.
+        .filter(|n| !n.starts_with('.') || prefix.starts_with('.'))
+        .filter(|n| n.starts_with(prefix) && n.ends_with(suffix) && n.len() >= prefix.len() + suffix.len())
         .map(|n| format!("{dir}/{n}"))
         .collect()
 }
@@ -165,15 +138,22 @@ mod tests {
 
     #[test]
     fn lines_split_on_space_or_equals() {
-        assert_eq!(
-            split_line("  Port 2222"),
-            Some(("port".into(), "2222".into()))
-        );
-        assert_eq!(
-            split_line("PasswordAuthentication=yes"),
-            Some(("passwordauthentication".into(), "yes".into()))
-        );
+        assert_eq!(split_line("  Port 2222"), Some(("port".into(), "2222".into())));
+        assert_eq!(split_line("PasswordAuthentication=yes"), Some(("passwordauthentication".into(), "yes".into())));
         assert_eq!(split_line("# Port 22"), None);
         assert_eq!(split_line(""), None);
+    }
+
+    #[test]
+    fn include_globs_skip_hidden_files_as_sshd_does() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("etc/ssh/sshd_config.d");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(d.path().join("etc/ssh/sshd_config"), "Include /etc/ssh/sshd_config.d/*.conf\n").unwrap();
+        std::fs::write(dir.join(".hidden.conf"), "Port 1\n").unwrap();
+        std::fs::write(dir.join("10-a.conf"), "Port 2\n").unwrap();
+        let facts = probe(&Root::new(d.path()));
+        assert_eq!(facts.ports(), vec![2]);
+        assert_eq!(facts.dropins, vec!["10-a.conf"]);
     }
 }

@@ -33,21 +33,14 @@ pub fn probe(root: &Root) -> Vec<UserFacts> {
             continue;
         }
         let (name, uid, home, shell) = (f[0], f[2].parse::<u32>().unwrap_or(u32::MAX), f[5], f[6]);
-        let login_shell =
-            !(shell.ends_with("nologin") || shell.ends_with("/false") || shell.is_empty());
+        let login_shell = !(shell.ends_with("nologin") || shell.ends_with("/false") || shell.is_empty());
         if !(uid == 0 || (1000..65534).contains(&uid)) || !login_shell {
             continue;
         }
         let keys_path = format!("{}/.ssh/authorized_keys", home.trim_end_matches('/'));
-        let authorized_keys = root
-            .read(&keys_path)
-            .map(|t| t.lines().filter(|l| is_key_line(l)).count())
-            .unwrap_or(0);
-        let strict_modes_problems = if authorized_keys > 0 {
-            strict_modes(root, uid, home, &keys_path)
-        } else {
-            Vec::new()
-        };
+        let authorized_keys = root.read(&keys_path).map(|t| t.lines().filter(|l| is_key_line(l)).count()).unwrap_or(0);
+        let strict_modes_problems =
+            if authorized_keys > 0 { strict_modes(root, uid, home, &keys_path) } else { Vec::new() };
         users.push(UserFacts {
             name: name.to_owned(),
             uid,
@@ -61,9 +54,7 @@ pub fn probe(root: &Root) -> Vec<UserFacts> {
 
 fn is_key_line(l: &str) -> bool {
     let t = l.trim();
-    !t.is_empty()
-        && !t.starts_with('#')
-        && (t.contains("ssh-") || t.contains("ecdsa-") || t.contains("sk-"))
+    !t.is_empty() && !t.starts_with('#') && (t.contains("ssh-") || t.contains("ecdsa-") || t.contains("sk-"))
 }
 
 /// sshd refuses keys when the home, `~/.ssh` or the keys file is writable by group or
@@ -71,25 +62,19 @@ fn is_key_line(l: &str) -> bool {
 fn strict_modes(root: &Root, uid: u32, home: &str, keys_path: &str) -> Vec<String> {
     let ssh_dir = format!("{}/.ssh", home.trim_end_matches('/'));
     let mut problems = Vec::new();
-    for (p, what) in [
-        (home, "home directory"),
-        (ssh_dir.as_str(), ".ssh directory"),
-        (keys_path, "authorized_keys file"),
-    ] {
+    for (p, what) in
+        [(home, "home directory"), (ssh_dir.as_str(), ".ssh directory"), (keys_path, "authorized_keys file")]
+    {
         let Ok(meta) = std::fs::metadata(root.path(p)) else {
             continue;
         };
         let mode = meta.mode() & 0o777;
         if mode & 0o022 != 0 {
-            problems.push(format!(
-                "{what} {p} is writable by group or others (mode {mode:o}): run `chmod go-w {p}`"
-            ));
+            problems.push(format!("{what} {p} is writable by group or others (mode {mode:o}): run `chmod go-w {p}`"));
         }
         if meta.uid() != uid && meta.uid() != 0 {
-            problems.push(format!(
-                "{what} {p} belongs to uid {} instead of the user: run `chown {uid} {p}`",
-                meta.uid()
-            ));
+            problems
+                .push(format!("{what} {p} belongs to uid {} instead of the user: run `chown {uid} {p}`", meta.uid()));
         }
     }
     problems

@@ -49,22 +49,12 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         destination: bk.destination.as_ref().map(|d| d.to_string()),
         password_file: PASSWORD_FILE,
         env_file: ENV_FILE,
-        paths: vec![
-            s.state_dir.to_string(),
-            s.workspace.to_string(),
-            s.config_dir.to_string(),
-            ETC.to_owned(),
-        ],
+        paths: vec![s.state_dir.to_string(), s.workspace.to_string(), s.config_dir.to_string(), ETC.to_owned()],
         keep_daily: bk.keep_daily.get(),
         keep_weekly: bk.keep_weekly.get(),
         keep_monthly: bk.keep_monthly.get(),
         schedule: bk.schedule.to_string(),
-        services: a
-            .credentials
-            .services
-            .iter()
-            .map(|c| c.to_string())
-            .collect(),
+        services: a.credentials.services.iter().map(|c| c.to_string()).collect(),
         compose: compose_argv(f).join(" ") + " -p clawguard-agent",
         compose_file: compose_file(a),
         log_dir: a.monitoring.log_dir.to_string(),
@@ -81,37 +71,13 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         b.warn(layer, Severity::Danger, format!("BACKUPS ON THIS SAME MACHINE ({dest}): they die with the disk, and whoever takes the server over can delete them. Use an off-server repository as soon as you can."));
     }
     b.file(layer, ENV_FILE, "backup/backup.env", &ctx, 0o600, None)?;
-    b.file(
-        layer,
-        SERVICE,
-        "backup/clawguard-backup.service",
-        &ctx,
-        0o644,
-        None,
-    )?;
-    b.file(
-        layer,
-        TIMER,
-        "backup/clawguard-backup.timer",
-        &ctx,
-        0o644,
-        None,
-    )?;
+    b.file(layer, SERVICE, "backup/clawguard-backup.service", &ctx, 0o644, None)?;
+    b.file(layer, TIMER, "backup/clawguard-backup.timer", &ctx, 0o644, None)?;
     if !f.tools.restic {
         b.install(layer, &["restic"], "the backup program");
     }
-    b.on_change(
-        layer,
-        &["systemctl", "daemon-reload"],
-        "systemd reads the new units",
-        &[SERVICE, TIMER],
-    );
-    b.on_change(
-        layer,
-        &["systemctl", "enable", "--now", "clawguard-backup.timer"],
-        "back up daily",
-        &[TIMER],
-    );
+    b.on_change(layer, &["systemctl", "daemon-reload"], "systemd reads the new units", &[SERVICE, TIMER]);
+    b.on_change(layer, &["systemctl", "enable", "--now", "clawguard-backup.timer"], "back up daily", &[TIMER]);
     b.warn(layer, Severity::Note, format!("The repository password goes in {PASSWORD_FILE} (mode 600), and a copy off this server: without it the backups cannot be read."));
     Ok(())
 }

@@ -23,35 +23,15 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     debug_assert!(MANIFEST.starts_with(ETC));
     let ctx = Ctx {
         rotate_days: a.credentials.rotate_days.get(),
-        services: a
-            .credentials
-            .services
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
+        services: a.credentials.services.iter().map(|s| s.to_string()).collect(),
         secrets_dir: SECRETS_DIR,
     };
-    b.file(
-        layer,
-        MANIFEST,
-        "credentials/credentials.toml",
-        &ctx,
-        0o600,
-        None,
-    )?;
+    b.file(layer, MANIFEST, "credentials/credentials.toml", &ctx, 0o600, None)?;
     if ctx.services.is_empty() {
-        b.warn(
-            layer,
-            Severity::Note,
-            "No credentials are listed: the agent gets no keys from the vault.",
-        );
+        b.warn(layer, Severity::Note, "No credentials are listed: the agent gets no keys from the vault.");
     }
     for env in &f.plaintext_env_files {
-        let severity = if env.world_readable {
-            Severity::Danger
-        } else {
-            Severity::Warning
-        };
+        let severity = if env.world_readable { Severity::Danger } else { Severity::Warning };
         b.warn(layer, severity, format!(
             "{} holds {} key(s) in plaintext{}: anyone who reads the disk or a backup has them. Move them into the vault and shred the file.",
             env.path,

@@ -19,34 +19,20 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     let layer = Layer::Egress;
     let ctx = Ctx {
         proxy_port: a.egress.proxy_port.get(),
-        allowed_hosts: a
-            .egress
-            .allowed_hosts
-            .iter()
-            .map(|h| h.to_string())
-            .collect(),
+        allowed_hosts: a.egress.allowed_hosts.iter().map(|h| h.to_string()).collect(),
     };
     if ctx.allowed_hosts.is_empty() {
-        b.warn(layer, Severity::Warning, "The allow-list is empty: the agent can reach no host at all (not even its model's API).");
+        b.warn(
+            layer,
+            Severity::Warning,
+            "The allow-list is empty: the agent can reach no host at all (not even its model's API).",
+        );
         // squid needs at least one value in an acl; a name under .invalid never resolves.
     }
-    let hosts = if ctx.allowed_hosts.is_empty() {
-        Ctx {
-            allowed_hosts: vec!["nothing.invalid".into()],
-            ..ctx
-        }
-    } else {
-        ctx
-    };
+    let hosts =
+        if ctx.allowed_hosts.is_empty() { Ctx { allowed_hosts: vec!["nothing.invalid".into()], ..ctx } } else { ctx };
     let conf = squid_conf(a);
-    b.file(
-        layer,
-        &conf,
-        "egress/squid.conf",
-        &hosts,
-        0o644,
-        Some(Validator::Squid),
-    )?;
+    b.file(layer, &conf, "egress/squid.conf", &hosts, 0o644, Some(Validator::Squid))?;
     let compose = compose_file(a);
     let mut reconf = compose_argv(f);
     reconf.extend([
@@ -61,11 +47,6 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         "-k",
         "reconfigure",
     ]);
-    b.on_change(
-        layer,
-        &reconf,
-        "the proxy reads the new allow-list (the agent keeps running)",
-        &[conf.as_str()],
-    );
+    b.on_change(layer, &reconf, "the proxy reads the new allow-list (the agent keeps running)", &[conf.as_str()]);
     Ok(())
 }

@@ -15,6 +15,8 @@ use crate::render::RenderError;
 pub const JAIL: &str = "/etc/fail2ban/jail.d/zz-clawguard.local";
 /// The comment on every ufw rule clawguard adds, so it can find its own rules again.
 const COMMENT: &str = "clawguard";
+/// The comment on the rule that keeps the old SSH port open during a move.
+pub const OLD_SSH: &str = "current SSH port until the new one is confirmed";
 
 #[derive(Serialize)]
 struct JailCtx {
@@ -36,11 +38,7 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     if !f.tools.fail2ban {
         missing.push("fail2ban");
     }
-    b.install(
-        layer,
-        &missing,
-        "the firewall and the ban on repeated failed logins",
-    );
+    b.install(layer, &missing, "the firewall and the ban on repeated failed logins");
     ufw(a, f, b);
 
     let journal = !f.auth_log || f.os.journal_only();
@@ -63,161 +61,102 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         ignoreip,
     };
     if journal {
-        b.warn(layer, Severity::Note, "No /var/log/auth.log on this host: the sshd jail reads the systemd journal (backend = systemd).");
+        b.warn(
+            layer,
+            Severity::Note,
+            "No /var/log/auth.log on this host: the sshd jail reads the systemd journal (backend = systemd).",
+        );
     }
     let expect = vec![
-        (
-            "sshd".to_owned(),
-            "maxretry".to_owned(),
-            ctx.maxretry.to_string(),
-        ),
-        (
-            "sshd".to_owned(),
-            "findtime".to_owned(),
-            ctx.findtime.to_string(),
-        ),
-        (
-            "sshd".to_owned(),
-            "bantime".to_owned(),
-            ctx.bantime.to_string(),
-        ),
+        ("sshd".to_owned(), "maxretry".to_owned(), ctx.maxretry.to_string()),
+        ("sshd".to_owned(), "findtime".to_owned(), ctx.findtime.to_string()),
+        ("sshd".to_owned(), "bantime".to_owned(), ctx.bantime.to_string()),
     ];
-    b.file(
-        layer,
-        JAIL,
-        "firewall/zz-clawguard.local",
-        &ctx,
-        0o644,
-        Some(Validator::Fail2ban { expect }),
-    )?;
-    b.on_change(
-        layer,
-        &["fail2ban-client", "reload"],
-        "fail2ban reads the new jail",
-        &[JAIL],
-    );
+    b.file(layer, JAIL, "firewall/zz-clawguard.local", &ctx, 0o644, Some(Validator::Fail2ban { expect }))?;
+    b.on_change(layer, &["fail2ban-client", "reload"], "fail2ban reads the new jail", &[JAIL]);
     Ok(())
 }
 
 /// The ufw commands still needed, in the only safe order: allow rules first, the default
-/// deny after them, enable last.
+/// deny after them, enable last. Each records the command that takes it back.
 fn ufw(a: &Answers, f: &Facts, b: &mut Builder) {
     let layer = Layer::Firewall;
     let ssh = a.ssh.port.get();
     let ufw = &f.ufw;
     let comment = |what: &str| format!("{COMMENT}: {what}");
+    let argv = |parts: &[&str]| -> Vec<String> { parts.iter().map(|s| s.to_string()).collect() };
     let mut wanted: Vec<u16> = vec![ssh];
 
     // The port(s) sshd listens on today stay open until the move to the new one is confirmed.
     for old in f.sshd.ports().into_iter().filter(|p| *p != ssh) {
         wanted.push(old);
         if !ufw.has_port_rule("allow", old) && !ufw.has_port_rule("limit", old) {
-            b.command(
-                layer,
-                &[
-                    "ufw",
-                    "allow",
-                    &format!("{old}/tcp"),
-                    "comment",
-                    &comment("current SSH port until the new one is confirmed"),
-                ],
-                format!("keep port {old} open while you move to {ssh}"),
-            );
+            let port = format!("{old}/tcp");
+            let why = format!("keep port {old} open while you move to {ssh}");
+            b.command(layer, &["ufw", "allow", &port, "comment", &comment(OLD_SSH)], why).undo =
+                Some(argv(&["ufw", "delete", "allow", &port]));
         }
     }
-    let action = if a.firewall.limit_ssh {
-        "limit"
-    } else {
-        "allow"
-    };
+    let action = if a.firewall.limit_ssh { "limit" } else { "allow" };
     if !ufw.has_port_rule(action, ssh) {
-        b.command(
-            layer,
-            &[
-                "ufw",
-                action,
-                &format!("{ssh}/tcp"),
-                "comment",
-                &comment("SSH"),
-            ],
-            format!(
-                "{} SSH on port {ssh}",
-                if action == "limit" {
-                    "allow (rate-limited)"
-                } else {
-                    "allow"
-                }
-            ),
-        );
+        let port = format!("{ssh}/tcp");
+        let why = format!("{} SSH on port {ssh}", if action == "limit" { "allow (rate-limited)" } else { "allow" });
+        b.command(layer, &["ufw", action, &port, "comment", &comment("SSH")], why).undo =
+            Some(argv(&["ufw", "delete", action, &port]));
     }
     for p in &a.firewall.extra_ports {
         wanted.push(p.get());
         if !ufw.has_port_rule("allow", p.get()) {
-            b.command(
-                layer,
-                &[
-                    "ufw",
-                    "allow",
-                    &format!("{p}/tcp"),
-                    "comment",
-                    &comment("extra port"),
-                ],
-                format!("open port {p}"),
-            );
+            let port = format!("{p}/tcp");
+            b.command(layer, &["ufw", "allow", &port, "comment", &comment("extra port")], format!("open port {p}"))
+                .undo = Some(argv(&["ufw", "delete", "allow", &port]));
         }
     }
-    // Rules clawguard added before that the answers no longer ask for.
+    // Rules clawguard added before that the answers no longer ask for (v4 and v6 go together).
+    let mut stale: Vec<(String, u16, String)> = Vec::new();
     for rule in &ufw.rules {
-        let Some((tuple, hex)) = rule.split_once(" comment=") else {
-            continue;
-        };
-        if !decode_hex(hex).is_some_and(|c| c.starts_with(COMMENT)) {
-            continue;
-        }
+        let Some((tuple, hex)) = rule.split_once(" comment=") else { continue };
+        let Some(text) = decode_hex(hex).filter(|c| c.starts_with(COMMENT)) else { continue };
         let parts: Vec<&str> = tuple.split_whitespace().collect();
-        if let [action, "tcp", port, src, ..] = parts.as_slice()
-            && *src == "0.0.0.0/0"
+        if let [action, "tcp", port, ..] = parts.as_slice()
             && let Ok(port) = port.parse::<u16>()
             && !wanted.contains(&port)
+            && !stale.iter().any(|(a, p, _)| a == action && *p == port)
         {
-            b.command(
-                layer,
-                &["ufw", "delete", action, &format!("{port}/tcp")],
-                format!("close port {port}, no longer asked for"),
-            );
+            stale.push((action.to_string(), port, text));
         }
     }
-    if !ufw.default_input.eq_ignore_ascii_case("DROP") {
-        b.command(
-            layer,
-            &["ufw", "default", "deny", "incoming"],
-            "refuse every other incoming connection",
-        );
+    for (action, port, text) in stale {
+        let p = format!("{port}/tcp");
+        b.command(layer, &["ufw", "delete", &action, &p], format!("close port {port}, no longer asked for")).undo =
+            Some(argv(&["ufw", &action, &p, "comment", &text]));
     }
-    if !ufw.default_output.eq_ignore_ascii_case("ACCEPT") {
-        b.command(
-            layer,
-            &["ufw", "default", "allow", "outgoing"],
-            "let the host itself reach out (the agent is held by the proxy)",
-        );
+    let policy = |p: &str| match p.to_ascii_uppercase().as_str() {
+        "DROP" => "deny",
+        "REJECT" => "reject",
+        _ => "allow",
+    };
+    if !ufw.default_input.eq_ignore_ascii_case("DROP") {
+        b.command(layer, &["ufw", "default", "deny", "incoming"], "refuse every other incoming connection").undo =
+            Some(argv(&["ufw", "default", policy(&ufw.default_input), "incoming"]));
+    }
+    if !ufw.default_output.is_empty() && !ufw.default_output.eq_ignore_ascii_case("ACCEPT") {
+        b.command(layer, &["ufw", "default", "allow", "outgoing"], "let the host itself reach out").undo =
+            Some(argv(&["ufw", "default", policy(&ufw.default_output), "outgoing"]));
     }
     if !ufw.enabled {
-        b.command(
-            layer,
-            &["ufw", "--force", "enable"],
-            "turn the firewall on (after the SSH rule exists)",
-        );
+        b.command(layer, &["ufw", "--force", "enable"], "turn the firewall on (after the SSH rule exists)").undo =
+            Some(argv(&["ufw", "--force", "disable"]));
     }
-    b.warn(layer, Severity::Note, format!("If your provider has a cloud firewall (security group), open TCP {ssh} there too, or the new SSH port is unreachable."));
+    b.warn(
+        layer,
+        Severity::Note,
+        format!("If your provider has a cloud firewall (security group), open TCP {ssh} there too, or the new SSH port is unreachable."),
+    );
 }
 
 fn decode_hex(hex: &str) -> Option<String> {
-    let bytes: Option<Vec<u8>> = (0..hex.len())
-        .step_by(2)
-        .map(|i| {
-            hex.get(i..i + 2)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        })
-        .collect();
+    let bytes: Option<Vec<u8>> =
+        (0..hex.len()).step_by(2).map(|i| hex.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect();
     String::from_utf8(bytes?).ok()
 }

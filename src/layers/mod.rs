@@ -24,9 +24,7 @@ pub const BIN: &str = "/usr/local/bin/clawguard";
 /// Builds the whole plan. Fails only on a template bug, never on user input (the
 /// answers were validated when they were parsed).
 pub fn plan(answers: &Answers, facts: &Facts) -> Result<Plan, RenderError> {
-    let mut b = Builder {
-        plan: Plan::default(),
-    };
+    let mut b = Builder { plan: Plan::default() };
     sandbox::plan(answers, facts, &mut b)?;
     credentials::plan(answers, facts, &mut b)?;
     ssh::plan(answers, facts, &mut b)?;
@@ -54,61 +52,41 @@ impl Builder {
         validator: Option<Validator>,
     ) -> Result<(), RenderError> {
         let content = render::render(template, ctx)?;
-        self.plan.files.push(FileStep {
-            layer,
-            path: path.into(),
-            content,
-            mode,
-            owner: Owner::Root,
-            validator,
-        });
+        self.plan.files.push(FileStep { layer, path: path.into(), content, mode, owner: Owner::Root, validator });
         Ok(())
     }
 
     /// A file whose content the layer computed itself (an existing file with lines neutralised).
     pub fn raw_file(&mut self, layer: Layer, path: impl Into<String>, content: String, mode: u32) {
-        self.plan.files.push(FileStep {
-            layer,
-            path: path.into(),
-            content,
-            mode,
-            owner: Owner::Root,
-            validator: None,
-        });
+        self.plan.files.push(FileStep { layer, path: path.into(), content, mode, owner: Owner::Root, validator: None });
     }
 
     /// A command that runs when the layer says it is needed.
-    pub fn command(&mut self, layer: Layer, argv: &[&str], why: impl Into<String>) {
+    /// Set `.undo` on the result when a rollback must take the command back.
+    pub fn command(&mut self, layer: Layer, argv: &[&str], why: impl Into<String>) -> &mut CommandStep {
         self.plan.commands.push(CommandStep {
             layer,
             argv: argv.iter().map(|s| s.to_string()).collect(),
             why: why.into(),
             when_changed: Vec::new(),
+            undo: None,
         });
+        self.plan.commands.last_mut().expect("just pushed")
     }
 
     /// A command that runs only when one of `files` changes (reloads, restarts).
-    pub fn on_change(
-        &mut self,
-        layer: Layer,
-        argv: &[&str],
-        why: impl Into<String>,
-        files: &[&str],
-    ) {
+    pub fn on_change(&mut self, layer: Layer, argv: &[&str], why: impl Into<String>, files: &[&str]) {
         self.plan.commands.push(CommandStep {
             layer,
             argv: argv.iter().map(|s| s.to_string()).collect(),
             why: why.into(),
             when_changed: files.iter().map(|s| s.to_string()).collect(),
+            undo: None,
         });
     }
 
     pub fn warn(&mut self, layer: Layer, severity: Severity, text: impl Into<String>) {
-        self.plan.warnings.push(Warning {
-            layer,
-            severity,
-            text: text.into(),
-        });
+        self.plan.warnings.push(Warning { layer, severity, text: text.into() });
     }
 
     /// Installs missing Debian packages.
@@ -124,9 +102,5 @@ impl Builder {
 
 /// How to call compose on this host: the v2 plugin when present, else v1.
 pub fn compose_argv(facts: &Facts) -> Vec<&'static str> {
-    if facts.tools.compose_plugin {
-        vec!["docker", "compose"]
-    } else {
-        vec!["docker-compose"]
-    }
+    if facts.tools.compose_plugin { vec!["docker", "compose"] } else { vec!["docker-compose"] }
 }

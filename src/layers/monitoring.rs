@@ -55,44 +55,11 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         answers_path: crate::answers::DEFAULT_PATH,
         check_time: m.check_time.to_string(),
     };
-    b.file(
-        layer,
-        logging_env(a),
-        "monitoring/agent-logging.env",
-        &ctx,
-        0o644,
-        None,
-    )?;
-    b.file(
-        layer,
-        LOGROTATE,
-        "monitoring/logrotate",
-        &ctx,
-        0o644,
-        Some(Validator::Logrotate),
-    )?;
-    b.file(
-        layer,
-        CHECK_SERVICE,
-        "monitoring/clawguard-check.service",
-        &ctx,
-        0o644,
-        None,
-    )?;
-    b.file(
-        layer,
-        CHECK_TIMER,
-        "monitoring/clawguard-check.timer",
-        &ctx,
-        0o644,
-        None,
-    )?;
-    b.on_change(
-        layer,
-        &["systemctl", "daemon-reload"],
-        "systemd reads the new units",
-        &[CHECK_SERVICE, CHECK_TIMER],
-    );
+    b.file(layer, logging_env(a), "monitoring/agent-logging.env", &ctx, 0o644, None)?;
+    b.file(layer, LOGROTATE, "monitoring/logrotate", &ctx, 0o644, Some(Validator::Logrotate))?;
+    b.file(layer, CHECK_SERVICE, "monitoring/clawguard-check.service", &ctx, 0o644, None)?;
+    b.file(layer, CHECK_TIMER, "monitoring/clawguard-check.timer", &ctx, 0o644, None)?;
+    b.on_change(layer, &["systemctl", "daemon-reload"], "systemd reads the new units", &[CHECK_SERVICE, CHECK_TIMER]);
     b.on_change(
         layer,
         &["systemctl", "enable", "--now", "clawguard-check.timer"],
@@ -103,7 +70,11 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         b.warn(layer, Severity::Note, "No alert webhook: the daily check's findings go only to the journal and `clawguard status`. Set monitoring.alert_webhook to be told.");
     }
     if !f.tools.systemd {
-        b.warn(layer, Severity::Warning, "No systemd on the target: the daily check and backup timers will not run by themselves.");
+        b.warn(
+            layer,
+            Severity::Warning,
+            "No systemd on the target: the daily check and backup timers will not run by themselves.",
+        );
     }
     Ok(())
 }

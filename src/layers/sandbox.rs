@@ -61,15 +61,9 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
             // Node's fetch ignores the proxy variables without this (OpenClaw #20549), and
             // the heap must stay below the container's memory limit or it is OOM-killed.
             environment.push(("NODE_USE_ENV_PROXY".into(), "1".into()));
-            environment.push((
-                "NODE_OPTIONS".into(),
-                format!("--max-old-space-size={}", s.memory.as_mib() * 3 / 4),
-            ));
+            environment.push(("NODE_OPTIONS".into(), format!("--max-old-space-size={}", s.memory.as_mib() * 3 / 4)));
             environment.push(("OPENCLAW_STATE_DIR".into(), "/home/node/.openclaw".into()));
-            environment.push((
-                "OPENCLAW_CONFIG_PATH".into(),
-                "/etc/openclaw/openclaw.json".into(),
-            ));
+            environment.push(("OPENCLAW_CONFIG_PATH".into(), "/etc/openclaw/openclaw.json".into()));
             vec![
                 format!("{}:/home/node/.openclaw:rw", s.state_dir),
                 format!("{}:/home/node/.openclaw/workspace:rw", s.workspace),
@@ -95,26 +89,14 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         pids: s.pids.get(),
         environment,
         mounts,
-        secrets: a
-            .credentials
-            .services
-            .iter()
-            .map(|c| c.to_string())
-            .collect(),
+        secrets: a.credentials.services.iter().map(|c| c.to_string()).collect(),
         secrets_dir: SECRETS_DIR,
         publish: s.publish_gateway,
         gateway_port: s.gateway_port.get(),
         proxy_image: a.egress.proxy_image.to_string(),
     };
     let compose = compose_file(a);
-    b.file(
-        layer,
-        &compose,
-        "sandbox/docker-compose.yml",
-        &ctx,
-        0o644,
-        Some(Validator::Compose),
-    )?;
+    b.file(layer, &compose, "sandbox/docker-compose.yml", &ctx, 0o644, Some(Validator::Compose))?;
 
     if !f.tools.docker || !f.tools.compose {
         let mut missing = Vec::new();
@@ -128,17 +110,19 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     }
     let mut up = compose_argv(f);
     up.extend(["-p", "clawguard-agent", "-f", compose.as_str(), "up", "-d"]);
-    b.on_change(
-        layer,
-        &up,
-        "start or update the agent and its proxy",
-        &[compose.as_str()],
-    );
+    b.on_change(layer, &up, "start or update the agent and its proxy", &[compose.as_str()]);
     if s.publish_gateway {
         b.warn(layer, Severity::Note, format!("The gateway is published on 127.0.0.1:{} only; reach it from elsewhere through an SSH tunnel (ssh -L {0}:127.0.0.1:{0}).", s.gateway_port));
     }
     if s.profile == Profile::Openclaw {
-        b.warn(layer, Severity::Note, format!("{}, {} and {} must belong to uid {} (the agent's user): chown -R {}:{} them if OpenClaw cannot write.", s.state_dir, s.workspace, s.config_dir, s.uid, s.uid, s.gid));
+        b.warn(
+            layer,
+            Severity::Note,
+            format!(
+                "{}, {} and {} must belong to uid {} (the agent's user): chown -R {}:{} them if OpenClaw cannot write.",
+                s.state_dir, s.workspace, s.config_dir, s.uid, s.uid, s.gid
+            ),
+        );
     }
     Ok(())
 }

@@ -7,7 +7,7 @@ use super::Builder;
 use crate::answers::{Answers, UnixUser};
 use crate::host::sshd::{DROPIN_DIR, Directive, MAIN};
 use crate::host::{Facts, UserFacts};
-use crate::plan::{Layer, Severity, Validator};
+use crate::plan::{Layer, Plan, Severity, SshMove, Validator};
 use crate::render::RenderError;
 
 pub const DROPIN: &str = "/etc/ssh/sshd_config.d/00-clawguard.conf";
@@ -30,11 +30,8 @@ pub const CIPHERS: &[&str] = &[
     "aes192-ctr",
     "aes128-ctr",
 ];
-pub const MACS: &[&str] = &[
-    "hmac-sha2-512-etm@openssh.com",
-    "hmac-sha2-256-etm@openssh.com",
-    "umac-128-etm@openssh.com",
-];
+pub const MACS: &[&str] =
+    &["hmac-sha2-512-etm@openssh.com", "hmac-sha2-256-etm@openssh.com", "umac-128-etm@openssh.com"];
 
 /// The keywords our drop-in sets; the same keyword read before it would win.
 const OURS: &[&str] = &[
@@ -74,18 +71,9 @@ struct Ctx<'a> {
 /// (root excluded: root logins are refused).
 pub fn allowed_users(a: &Answers, f: &Facts) -> Vec<String> {
     if !a.ssh.allowed_users.is_empty() {
-        return a
-            .ssh
-            .allowed_users
-            .iter()
-            .map(UnixUser::to_string)
-            .collect();
+        return a.ssh.allowed_users.iter().map(UnixUser::to_string).collect();
     }
-    f.users
-        .iter()
-        .filter(|u| u.uid != 0 && u.authorized_keys > 0)
-        .map(|u| u.name.clone())
-        .collect()
+    f.users.iter().filter(|u| u.uid != 0 && u.authorized_keys > 0).map(|u| u.name.clone()).collect()
 }
 
 pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), RenderError> {
@@ -122,40 +110,24 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         ("kbdinteractiveauthentication", "no".into()),
         ("maxauthtries", ctx.max_auth_tries.to_string()),
         ("clientaliveinterval", ctx.client_alive_interval.to_string()),
-        (
-            "clientalivecountmax",
-            ctx.client_alive_count_max.to_string(),
-        ),
+        ("clientalivecountmax", ctx.client_alive_count_max.to_string()),
         ("kexalgorithms", KEX.join(",")),
         ("ciphers", CIPHERS.join(",")),
         ("macs", MACS.join(",")),
     ];
-    expect.extend(
-        ctx.allowed_users
-            .iter()
-            .map(|u| ("allowusers", u.to_string())),
-    );
+    expect.extend(ctx.allowed_users.iter().map(|u| ("allowusers", u.to_string())));
     let expect = expect.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-    b.file(
-        layer,
-        DROPIN,
-        "ssh/00-clawguard.conf",
-        &ctx,
-        0o644,
-        Some(Validator::Sshd { expect }),
-    )?;
+    b.file(layer, DROPIN, "ssh/00-clawguard.conf", &ctx, 0o644, Some(Validator::Sshd { expect }))?;
 
     neutralise(f, port, b);
+    let current = f.sshd.ports();
+    if f.sshd.main_present && current != [port] {
+        b.plan.ssh_move =
+            Some(SshMove { new_port: port, old_ports: current.into_iter().filter(|p| *p != port).collect() });
+    }
 
     if f.cloud_init {
-        b.file(
-            layer,
-            CLOUD_INIT,
-            "ssh/99-clawguard-ssh.cfg",
-            minijinja::context! {},
-            0o644,
-            None,
-        )?;
+        b.file(layer, CLOUD_INIT, "ssh/99-clawguard-ssh.cfg", minijinja::context! {}, 0o644, None)?;
     }
     let mut touched = vec![DROPIN];
     if f.sshd.main_present && !f.sshd.includes_dropins {
@@ -163,25 +135,10 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     }
     if f.ssh_socket {
         b.warn(layer, Severity::Note, "ssh.socket owns the SSH port here (Ubuntu 22.10+): a port change takes effect through `systemctl daemon-reload` and a restart of ssh.socket, not of ssh.service; clawguard does both and checks the port really listens.");
-        b.on_change(
-            layer,
-            &["systemctl", "daemon-reload"],
-            "ssh.socket takes its port from sshd_config",
-            &touched,
-        );
-        b.on_change(
-            layer,
-            &["systemctl", "restart", "ssh.socket"],
-            "listen on the new SSH port",
-            &touched,
-        );
+        b.on_change(layer, &["systemctl", "daemon-reload"], "ssh.socket takes its port from sshd_config", &touched);
+        b.on_change(layer, &["systemctl", "restart", "ssh.socket"], "listen on the new SSH port", &touched);
     } else {
-        b.on_change(
-            layer,
-            &["systemctl", "reload", "ssh"],
-            "sshd reads its new settings",
-            &touched,
-        );
+        b.on_change(layer, &["systemctl", "reload", "ssh"], "sshd reads its new settings", &touched);
     }
     if let Some(conn) = &f.ssh_connection
         && conn.server_port != port
@@ -204,11 +161,7 @@ fn check_user(u: &UserFacts, b: &mut Builder) {
         b.warn(Layer::Ssh, Severity::Danger, format!("Allowed user `{}` has no key in {}/.ssh/authorized_keys: with passwords off it could not log in. Add a key (ssh-copy-id -p PORT {}@host) first.", u.name, u.home, u.name));
     }
     for p in &u.strict_modes_problems {
-        b.warn(
-            Layer::Ssh,
-            Severity::Danger,
-            format!("sshd would ignore `{}`'s keys (StrictModes): {p}", u.name),
-        );
+        b.warn(Layer::Ssh, Severity::Danger, format!("sshd would ignore `{}`'s keys (StrictModes): {p}", u.name));
     }
 }
 
@@ -218,16 +171,18 @@ fn check_user(u: &UserFacts, b: &mut Builder) {
 fn neutralise(f: &Facts, port: u16, b: &mut Builder) {
     let sshd = &f.sshd;
     if !sshd.main_present {
-        b.warn(Layer::Ssh, Severity::Warning, format!("{MAIN} does not exist on the target: is openssh-server installed? (apt-get install openssh-server)"));
+        b.warn(
+            Layer::Ssh,
+            Severity::Warning,
+            format!(
+                "{MAIN} does not exist on the target: is openssh-server installed? (apt-get install openssh-server)"
+            ),
+        );
         return;
     }
     let include_line = include_line(sshd.text_of(MAIN).unwrap_or_default());
     let mut by_file: Vec<(String, Vec<&Directive>)> = Vec::new();
-    for d in sshd
-        .directives
-        .iter()
-        .filter(|d| !d.in_match && d.file != DROPIN && OURS.contains(&d.key.as_str()))
-    {
+    for d in sshd.directives.iter().filter(|d| !d.in_match && d.file != DROPIN && OURS.contains(&d.key.as_str())) {
         let before_ours = if d.file == MAIN {
             include_line.is_some_and(|l| d.line < l)
         } else if let Some(name) = d.file.strip_prefix(&format!("{DROPIN_DIR}/")) {
@@ -265,7 +220,17 @@ fn neutralise(f: &Facts, port: u16, b: &mut Builder) {
             main_done = true;
         }
         for d in &directives {
-            b.warn(Layer::Ssh, Severity::Warning, format!("{file}:{} sets `{} {}`, which would {} clawguard's setting: the line is commented out.", d.line, d.key, d.value, if d.key == "port" { "add a port to" } else { "override" }));
+            b.warn(
+                Layer::Ssh,
+                Severity::Warning,
+                format!(
+                    "{file}:{} sets `{} {}`, which would {} clawguard's setting: the line is commented out.",
+                    d.line,
+                    d.key,
+                    d.value,
+                    if d.key == "port" { "add a port to" } else { "override" }
+                ),
+            );
         }
         b.raw_file(Layer::Ssh, file, new, 0o644);
     }
@@ -280,8 +245,7 @@ fn include_line(main: &str) -> Option<usize> {
     main.lines().enumerate().find_map(|(n, l)| {
         let (k, v) = crate::host::sshd::split_line(l)?;
         (k == "include"
-            && v.split_whitespace()
-                .any(|p| p == format!("{DROPIN_DIR}/*.conf") || p == "sshd_config.d/*.conf"))
+            && v.split_whitespace().any(|p| p == format!("{DROPIN_DIR}/*.conf") || p == "sshd_config.d/*.conf"))
         .then_some(n + 1)
     })
 }
@@ -304,4 +268,24 @@ fn add_include(text: &str) -> String {
     format!(
         "# added by clawguard: read the drop-ins first, so their settings win\nInclude {DROPIN_DIR}/*.conf\n\n{text}"
     )
+}
+
+/// The plan to write while an SSH port move is not yet confirmed: the drop-in keeps the
+/// old port(s) next to the new one, so a failed login on the new port locks nobody out.
+pub fn interim(plan: &Plan) -> Plan {
+    let mut plan = plan.clone();
+    let Some(mv) = plan.ssh_move.clone() else { return plan };
+    if let Some(step) = plan.files.iter_mut().find(|f| f.path == DROPIN) {
+        let keep: String = mv.old_ports.iter().map(|p| format!("Port {p}\n")).collect();
+        let note = format!("# Kept until a login on port {} is confirmed (clawguard confirm):\n", mv.new_port);
+        step.content = step.content.replacen(
+            &format!("Port {}\n", mv.new_port),
+            &format!("Port {}\n{note}{keep}", mv.new_port),
+            1,
+        );
+        if let Some(Validator::Sshd { expect }) = &mut step.validator {
+            expect.extend(mv.old_ports.iter().map(|p| ("port".to_owned(), p.to_string())));
+        }
+    }
+    plan
 }

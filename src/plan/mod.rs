@@ -77,9 +77,7 @@ pub enum Validator {
     Squid,
     /// `fail2ban-client -t` on the config dir, then `-d` compared with these
     /// (jail, key, value) triples.
-    Fail2ban {
-        expect: Vec<(String, String, String)>,
-    },
+    Fail2ban { expect: Vec<(String, String, String)> },
     /// `docker compose config -q` (or `docker-compose config -q`).
     Compose,
     /// `logrotate --debug` on the file.
@@ -119,6 +117,8 @@ pub struct CommandStep {
     pub why: String,
     /// Run only when one of these files changes (empty: the layer decided it is needed).
     pub when_changed: Vec<String>,
+    /// The command that takes it back, for the rollback (None: nothing to undo, e.g. a reload).
+    pub undo: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -138,12 +138,30 @@ pub struct Warning {
     pub text: String,
 }
 
+/// An SSH port move: sshd keeps listening on the old ports (and ufw keeps them open)
+/// until a login on the new port is confirmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SshMove {
+    pub new_port: u16,
+    pub old_ports: Vec<u16>,
+}
+
 /// Everything the answers ask of this host.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {
     pub files: Vec<FileStep>,
     pub commands: Vec<CommandStep>,
     pub warnings: Vec<Warning>,
+    /// Set when the SSH port changes.
+    pub ssh_move: Option<SshMove>,
+}
+
+impl CommandStep {
+    /// A reload or restart that makes a service read its files (it runs again after a
+    /// rollback so the service reads the old ones).
+    pub fn is_reload(&self) -> bool {
+        !self.when_changed.is_empty()
+    }
 }
 
 impl Plan {

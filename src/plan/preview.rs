@@ -41,11 +41,7 @@ pub struct Preview<'p> {
 impl Preview<'_> {
     /// Files that would change plus commands that would run.
     pub fn change_count(&self) -> usize {
-        self.files
-            .iter()
-            .filter(|f| f.change != FileChange::Unchanged)
-            .count()
-            + self.commands.len()
+        self.files.iter().filter(|f| f.change != FileChange::Unchanged).count() + self.commands.len()
     }
     pub fn has_changes(&self) -> bool {
         self.change_count() > 0
@@ -55,39 +51,23 @@ impl Preview<'_> {
 /// Compares every planned file with what is on `root`.
 pub fn preview<'p>(plan: &'p Plan, root: &Root) -> Preview<'p> {
     let files: Vec<FileDiff> = plan.files.iter().map(|step| compare(step, root)).collect();
-    let changed = |path: &str| {
-        files
-            .iter()
-            .any(|f| f.step.path == path && f.change != FileChange::Unchanged)
-    };
+    let changed = |path: &str| files.iter().any(|f| f.step.path == path && f.change != FileChange::Unchanged);
     let commands = plan
         .commands
         .iter()
         .filter(|c| c.when_changed.is_empty() || c.when_changed.iter().any(|p| changed(p)))
         .collect();
-    Preview {
-        plan,
-        files,
-        commands,
-    }
+    Preview { plan, files, commands }
 }
 
 fn compare<'p>(step: &'p FileStep, root: &Root) -> FileDiff<'p> {
     let real = root.path(&step.path);
     let old = std::fs::read_to_string(&real).ok();
     let (change, diff) = match &old {
-        None => (
-            FileChange::New,
-            unified("/dev/null", &step.path, "", &step.content),
-        ),
-        Some(old) if *old != step.content => (
-            FileChange::Changed,
-            unified(&step.path, &step.path, old, &step.content),
-        ),
+        None => (FileChange::New, unified("/dev/null", &step.path, "", &step.content)),
+        Some(old) if *old != step.content => (FileChange::Changed, unified(&step.path, &step.path, old, &step.content)),
         Some(_) => {
-            let mode = std::fs::metadata(&real)
-                .map(|m| m.permissions().mode() & 0o7777)
-                .unwrap_or(step.mode);
+            let mode = std::fs::metadata(&real).map(|m| m.permissions().mode() & 0o7777).unwrap_or(step.mode);
             if mode != step.mode {
                 (FileChange::Mode { from: mode }, String::new())
             } else {
@@ -99,11 +79,7 @@ fn compare<'p>(step: &'p FileStep, root: &Root) -> FileDiff<'p> {
 }
 
 fn unified(a: &str, b: &str, old: &str, new: &str) -> String {
-    TextDiff::from_lines(old, new)
-        .unified_diff()
-        .context_radius(3)
-        .header(a, b)
-        .to_string()
+    TextDiff::from_lines(old, new).unified_diff().context_radius(3).header(a, b).to_string()
 }
 
 /// Colours for the text report (none when NO_COLOR is set or output is not a terminal).
@@ -114,11 +90,7 @@ pub struct Style {
 
 impl Style {
     fn paint(&self, code: &str, s: &str) -> String {
-        if self.color {
-            format!("\x1b[{code}m{s}\x1b[0m")
-        } else {
-            s.to_owned()
-        }
+        if self.color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_owned() }
     }
 }
 
@@ -128,12 +100,7 @@ pub fn report(p: &Preview, style: Style) -> String {
     for layer in Layer::ALL {
         let files: Vec<&FileDiff> = p.files.iter().filter(|f| f.step.layer == layer).collect();
         let commands: Vec<&&CommandStep> = p.commands.iter().filter(|c| c.layer == layer).collect();
-        let warnings: Vec<_> = p
-            .plan
-            .warnings
-            .iter()
-            .filter(|w| w.layer == layer)
-            .collect();
+        let warnings: Vec<_> = p.plan.warnings.iter().filter(|w| w.layer == layer).collect();
         let _ = writeln!(out, "{}", style.paint("1", &format!("== {layer} ==")));
         for f in &files {
             let what = match f.change {
@@ -142,12 +109,7 @@ pub fn report(p: &Preview, style: Style) -> String {
                 FileChange::Mode { from } => format!("mode {from:o} -> {:o}", f.step.mode),
                 FileChange::Unchanged => "unchanged".to_owned(),
             };
-            let check = f
-                .step
-                .validator
-                .as_ref()
-                .map(|v| format!("  [checked by {}]", v.name()))
-                .unwrap_or_default();
+            let check = f.step.validator.as_ref().map(|v| format!("  [checked by {}]", v.name())).unwrap_or_default();
             let _ = writeln!(out, "  {} ({what}){check}", f.step.path);
             for line in f.diff.lines() {
                 let painted = if line.starts_with("+++") || line.starts_with("---") {
@@ -197,10 +159,7 @@ pub fn report(p: &Preview, style: Style) -> String {
 pub fn shell_words(argv: &[String]) -> String {
     argv.iter()
         .map(|a| {
-            if !a.is_empty()
-                && a.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_./:=@,+%".contains(&b))
-            {
+            if !a.is_empty() && a.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./:=@,+%".contains(&b)) {
                 a.clone()
             } else {
                 format!("'{}'", a.replace('\'', "'\\''"))

@@ -17,10 +17,7 @@ pub fn fixtures() -> PathBuf {
 /// A fresh copy of fixture root `name` in a temp dir, with the modes a real host has
 /// (git keeps none of them).
 pub fn fixture_root(name: &str) -> tempfile::TempDir {
-    let dir = tempfile::Builder::new()
-        .prefix(&format!("clawguard-{name}-"))
-        .tempdir()
-        .unwrap();
+    let dir = tempfile::Builder::new().prefix(&format!("clawguard-{name}-")).tempdir().unwrap();
     copy_tree(&fixtures().join(name), dir.path());
     for home in ["home/debian", "home/ubuntu", "home/admin"] {
         let h = dir.path().join(home);
@@ -28,11 +25,7 @@ pub fn fixture_root(name: &str) -> tempfile::TempDir {
             fs::set_permissions(&h, fs::Permissions::from_mode(0o750)).unwrap();
             if h.join(".ssh").exists() {
                 fs::set_permissions(h.join(".ssh"), fs::Permissions::from_mode(0o700)).unwrap();
-                fs::set_permissions(
-                    h.join(".ssh/authorized_keys"),
-                    fs::Permissions::from_mode(0o600),
-                )
-                .unwrap();
+                fs::set_permissions(h.join(".ssh/authorized_keys"), fs::Permissions::from_mode(0o600)).unwrap();
             }
         }
     }
@@ -67,20 +60,11 @@ fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, (u32, Vec<u8>)>) {
     for e in fs::read_dir(dir).unwrap() {
         let e = e.unwrap();
         let meta = fs::symlink_metadata(e.path()).unwrap();
-        let rel = e
-            .path()
-            .strip_prefix(base)
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
+        let rel = e.path().strip_prefix(base).unwrap().to_string_lossy().into_owned();
         let content = if meta.is_file() {
             fs::read(e.path()).unwrap()
         } else if meta.file_type().is_symlink() {
-            fs::read_link(e.path())
-                .unwrap()
-                .to_string_lossy()
-                .as_bytes()
-                .to_vec()
+            fs::read_link(e.path()).unwrap().to_string_lossy().as_bytes().to_vec()
         } else {
             Vec::new()
         };
@@ -94,11 +78,7 @@ fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, (u32, Vec<u8>)>) {
 /// The answer sets every rendered file is checked with.
 pub fn answer_sets() -> Vec<(&'static str, Answers)> {
     let load = |f: &str| Answers::load(&fixtures().join("answers").join(f)).unwrap();
-    vec![
-        ("defaults", Answers::default()),
-        ("generic", load("generic.toml")),
-        ("rest-backup", load("rest-backup.toml")),
-    ]
+    vec![("defaults", Answers::default()), ("generic", load("generic.toml")), ("rest-backup", load("rest-backup.toml"))]
 }
 
 pub fn facts(root: &Path, ssh_connection: Option<&str>) -> Facts {

@@ -1,0 +1,106 @@
+//! Atomic file replacement: a temporary file in the same directory, fsync, rename over the
+//! target, fsync the directory. A crash at any point leaves the old file or the new one,
+//! never a mix (PITFALLS 18).
+
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+/// The prefix of temporary files, so a recovery can sweep the ones a crash left.
+pub const TMP_PREFIX: &str = ".clawguard-tmp-";
+
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    fs::File::open(dir)?.sync_all()
+}
+
+/// Replaces `path` with `data`, mode `mode`, owned by root when running as root.
+pub fn write(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
+    write_with(path, data, mode, |_| Ok(()))
+}
+
+/// Like [`write`], calling `before_rename` once the temporary file is complete and durable
+/// (the fault-injection tests stop the process there).
+pub fn write_with(
+    path: &Path,
+    data: &[u8],
+    mode: u32,
+    before_rename: impl FnOnce(&Path) -> io::Result<()>,
+) -> io::Result<()> {
+    let dir = path.parent().ok_or_else(|| io::Error::other(format!("{} has no directory", path.display())))?;
+    fs::create_dir_all(dir)?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!("{TMP_PREFIX}{}-{name}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(&tmp)?;
+        f.write_all(data)?;
+        f.set_permissions(fs::Permissions::from_mode(mode))?;
+        if running_as_root() {
+            std::os::unix::fs::fchown(&f, Some(0), Some(0))?;
+        }
+        f.sync_all()?;
+        drop(f);
+        before_rename(&tmp)?;
+        fs::rename(&tmp, path)?;
+        sync_dir(dir)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Removes `path` (a file clawguard created) durably.
+pub fn remove(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Ok(()) => sync_dir(path.parent().unwrap_or(Path::new("/"))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Removes temporary files a crash left next to `path`.
+pub fn sweep(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else { return };
+    let suffix = format!("-{}.tmp", name.to_string_lossy());
+    if let Ok(entries) = fs::read_dir(dir) {
+        for e in entries.filter_map(|e| e.ok()) {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if n.starts_with(TMP_PREFIX) && n.ends_with(&suffix) {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
+pub fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_with_the_mode_and_leaves_no_temp_file() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("f.conf");
+        fs::write(&p, "old").unwrap();
+        write(&p, b"new", 0o600).unwrap();
+        assert_eq!(fs::read_to_string(&p).unwrap(), "new");
+        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_failure_before_the_rename_keeps_the_old_file() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("f.conf");
+        fs::write(&p, "old").unwrap();
+        let err = write_with(&p, b"new", 0o644, |_| Err(io::Error::other("stop"))).unwrap_err();
+        assert_eq!(err.to_string(), "stop");
+        assert_eq!(fs::read_to_string(&p).unwrap(), "old");
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+}

@@ -1,0 +1,590 @@
+//! The apply engine: the only code that changes a target. It executes a plan as one
+//! transaction — guards, conflict check, the services' own checkers, backups into a new
+//! generation, atomic writes under a journal, activation, commit — and rolls back what it
+//! did when a step fails, when it was interrupted (found on the next run), or when an SSH
+//! or firewall change is not confirmed in time.
+
+pub mod atomic;
+pub mod runner;
+pub mod store;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io;
+use std::path::PathBuf;
+
+pub use runner::{Ran, Runner};
+pub use store::{GenerationState, Pending, STATE_DIR, Store};
+
+use crate::host::{Root, SshConnection};
+use crate::layers::ssh;
+use crate::plan::preview::{self, FileChange, shell_words};
+use crate::plan::{Layer, Plan, Severity};
+use crate::validate;
+use store::{CommandRecord, FileRecord, Manifest, sha256};
+
+/// Set to a journal entry (`begin 1`, `write /etc/…`, `wrote /etc/…`, `run 3`, `ran 3`,
+/// `commit 1`) to stop the process right there, as a kill would: the fault-injection tests
+/// use it to prove every step boundary is safe.
+pub const CRASH_ENV: &str = "CLAWGUARD_CRASH_AT";
+
+/// Default time to confirm an SSH or firewall change before it is rolled back.
+pub const DEFAULT_CONFIRM_SECS: u64 = 120;
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Overwrite managed files that were edited by hand.
+    pub force: bool,
+    pub runner: Runner,
+    /// Seconds to confirm an SSH or firewall change; 0 does not arm a rollback.
+    pub confirm_timeout: u64,
+    /// Write the SSH drop-in in its interim form (old and new port) when the port moves.
+    /// False only for `confirm`, which completes the move.
+    pub interim: bool,
+    /// The answers as TOML (kept with the generation: `confirm` re-plans from them).
+    pub answers_toml: String,
+    /// `SSH_CONNECTION` of this process.
+    pub ssh_connection: Option<String>,
+    /// How to start the watchdog: this program's path.
+    pub exe: PathBuf,
+}
+
+/// Progress, for the front ends (indicatif when headless, a gauge in the wizard).
+#[derive(Debug, Clone)]
+pub enum Event {
+    Start { steps: usize },
+    Step { label: String },
+    Finish,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub generation: Option<u32>,
+    pub written: Vec<String>,
+    pub ran: Vec<String>,
+    /// Commands not run because there is no way to reach the target's services.
+    pub skipped: Vec<String>,
+    /// What the start of this run recovered from an interrupted apply.
+    pub recovered: Vec<String>,
+    /// The confirmation this apply waits for.
+    pub pending: Option<Pending>,
+    pub armed_with: Option<String>,
+}
+
+impl Report {
+    pub fn changes(&self) -> usize {
+        self.written.len() + self.ran.len() + self.skipped.len()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Conflict {
+    pub path: String,
+    /// What the hand edit looks like against what clawguard would write.
+    pub diff: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("{what}: {source}")]
+    Io { what: String, source: io::Error },
+    #[error(
+        "refusing to apply: this would lock you out of SSH.\n{}\nNothing was changed.",
+        .0.iter().map(|d| format!("  - {d}")).collect::<Vec<_>>().join("\n")
+    )]
+    Lockout(Vec<String>),
+    #[error(
+        "{} managed file(s) were edited by hand since clawguard wrote them:\n{}\nNothing was changed. Put your change into the answers and re-run, or run again with --force to overwrite the edits (they are kept in the backup).",
+        .0.len(),
+        .0.iter().map(|c| format!("  {}\n{}", c.path, indent(&c.diff))).collect::<Vec<_>>().join("\n")
+    )]
+    Conflicts(Vec<Conflict>),
+    #[error(
+        "the services' own checks refused the new configuration:\n{}\nNothing was changed.",
+        .0.iter().map(|d| indent(d)).collect::<Vec<_>>().join("\n")
+    )]
+    Validation(Vec<String>),
+    #[error(
+        "step `{step}` failed ({status}){}\nRolled back: {}",
+        if .output.is_empty() { String::new() } else { format!(":\n{}", indent(.output)) },
+        .rolled_back.join("; ")
+    )]
+    StepFailed { step: String, status: String, output: String, rolled_back: Vec<String> },
+    #[error("{0}")]
+    Confirm(String),
+}
+
+fn indent(s: &str) -> String {
+    s.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+}
+
+fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> ApplyError {
+    let what = what.into();
+    move |source| ApplyError::Io { what, source }
+}
+
+/// Stops the process here if the fault-injection variable names this boundary.
+fn boundary(label: &str) {
+    if std::env::var(CRASH_ENV).is_ok_and(|v| v == label) {
+        eprintln!("clawguard: stopping at `{label}` ({CRASH_ENV})");
+        std::process::exit(137);
+    }
+}
+
+/// Journals a step boundary, then offers it to fault injection.
+fn step(store: &Store, label: &str) -> Result<(), ApplyError> {
+    store.journal(label).map_err(io_err("writing the journal"))?;
+    boundary(label);
+    Ok(())
+}
+
+/// Applies `plan` to `root`.
+pub fn apply(
+    final_plan: &Plan,
+    root: &Root,
+    opts: &Options,
+    progress: &mut dyn FnMut(Event),
+) -> Result<Report, ApplyError> {
+    let store = Store::new(root);
+    let mut report = Report { recovered: recover(root, &opts.runner)?, ..Report::default() };
+    let plan =
+        if opts.interim && final_plan.ssh_move.is_some() { ssh::interim(final_plan) } else { final_plan.clone() };
+    let preview = preview::preview(&plan, root);
+    if !preview.has_changes() {
+        return Ok(report);
+    }
+
+    // Lockout guards: the SSH layer's dangers are exactly the ways to lock the user out.
+    let dangers: Vec<String> = plan
+        .warnings
+        .iter()
+        .filter(|w| w.severity == Severity::Danger && w.layer == Layer::Ssh)
+        .map(|w| w.text.clone())
+        .collect();
+    if !dangers.is_empty() {
+        return Err(ApplyError::Lockout(dangers));
+    }
+
+    let changed: Vec<&preview::FileDiff> = preview.files.iter().filter(|f| f.change != FileChange::Unchanged).collect();
+    if changed.is_empty() && !opts.runner.runs_commands() {
+        report.skipped = preview.commands.iter().map(|c| shell_words(&c.argv)).collect();
+        return Ok(report);
+    }
+    let managed = store.managed().map_err(io_err("reading clawguard's records"))?;
+    let mut conflicts = Vec::new();
+    for f in &changed {
+        let Some(recorded) = managed.get(&f.step.path) else { continue };
+        let Ok(disk) = fs::read(root.path(&f.step.path)) else { continue };
+        if &sha256(&disk) != recorded {
+            let disk = String::from_utf8_lossy(&disk);
+            let diff = similar::TextDiff::from_lines(disk.as_ref(), f.step.content.as_str())
+                .unified_diff()
+                .header("on disk (edited by hand)", "clawguard would write")
+                .to_string();
+            conflicts.push(Conflict { path: f.step.path.clone(), diff });
+        }
+    }
+    if !conflicts.is_empty() && !opts.force {
+        return Err(ApplyError::Conflicts(conflicts));
+    }
+
+    let total = 2 + changed.len() + preview.commands.len();
+    progress(Event::Start { steps: total });
+    progress(Event::Step { label: "checking the new configuration with the services' own tools".into() });
+    let outcomes = validate::run(&plan, root).map_err(io_err("creating a staging directory"))?;
+    let failures: Vec<String> = outcomes
+        .iter()
+        .filter_map(|o| o.result.as_ref().err().map(|e| format!("{} ({}):\n{}", o.file, o.checker, indent(e))))
+        .collect();
+    if !failures.is_empty() {
+        return Err(ApplyError::Validation(failures));
+    }
+
+    let n = store.next_number().map_err(io_err("reading clawguard's records"))?;
+    let files: Vec<FileRecord> = changed
+        .iter()
+        .map(|f| {
+            let real = root.path(&f.step.path);
+            let old = fs::read(&real).ok();
+            FileRecord {
+                path: f.step.path.clone(),
+                existed: old.is_some(),
+                old_mode: root.mode(&f.step.path),
+                old_sha: old.as_deref().map(sha256),
+                new_sha: sha256(f.step.content.as_bytes()),
+                mode: f.step.mode,
+            }
+        })
+        .collect();
+    let manifest = Manifest {
+        number: n,
+        created: store::now(),
+        files,
+        commands: preview
+            .commands
+            .iter()
+            .filter(|_| opts.runner.runs_commands())
+            .map(|c| CommandRecord {
+                argv: c.argv.clone(),
+                undo: c.undo.clone(),
+                layer: format!("{:?}", c.layer),
+                reload: c.is_reload(),
+            })
+            .collect(),
+        interim_ssh: opts.interim && plan.ssh_move.is_some(),
+    };
+    progress(Event::Step { label: format!("backing up into generation {n}") });
+    store.create(&manifest, &opts.answers_toml).map_err(io_err(format!("creating generation {n}")))?;
+    step(&store, &format!("begin {n}"))?;
+
+    for f in &changed {
+        progress(Event::Step { label: format!("writing {}", f.step.path) });
+        let real = root.path(&f.step.path);
+        store.journal(&format!("write {}", f.step.path)).map_err(io_err("writing the journal"))?;
+        let label = format!("write {}", f.step.path);
+        atomic::write_with(&real, f.step.content.as_bytes(), f.step.mode, |_| {
+            boundary(&label);
+            Ok(())
+        })
+        .map_err(io_err(format!("writing {}", real.display())))?;
+        step(&store, &format!("wrote {}", f.step.path))?;
+        report.written.push(f.step.path.clone());
+    }
+
+    let mut ran = Vec::new();
+    for (i, c) in preview.commands.iter().enumerate() {
+        let shown = shell_words(&c.argv);
+        let verb = if opts.runner.runs_commands() { "running" } else { "not running" };
+        progress(Event::Step { label: format!("{verb} {shown}") });
+        step(&store, &format!("run {i}"))?;
+        match opts.runner.run(&c.argv) {
+            Ran::Ok(_) => {
+                ran.push(i);
+                step(&store, &format!("ran {i}"))?;
+                report.ran.push(shown);
+            }
+            Ran::Skipped => report.skipped.push(shown),
+            Ran::Failed { status, output } => {
+                let rolled_back = rollback_generation(&store, root, &opts.runner, &manifest, Some(&ran))?;
+                return Err(ApplyError::StepFailed { step: shown, status, output, rolled_back });
+            }
+        }
+    }
+
+    // The new SSH port must really listen before anything depends on it (ssh.socket).
+    if let Some(mv) = &plan.ssh_move
+        && opts.runner.runs_commands()
+        && changed.iter().any(|f| f.step.path == ssh::DROPIN)
+        && let Err(why) = wait_listening(&opts.runner, mv.new_port)
+    {
+        let rolled_back = rollback_generation(&store, root, &opts.runner, &manifest, Some(&ran))?;
+        return Err(ApplyError::StepFailed {
+            step: format!("check that sshd listens on port {}", mv.new_port),
+            status: why,
+            output: String::new(),
+            rolled_back,
+        });
+    }
+
+    store.mark(n, "committed").map_err(io_err("committing"))?;
+    step(&store, &format!("commit {n}"))?;
+    report.generation = Some(n);
+
+    let risky = changed.iter().any(|f| matches!(f.step.layer, Layer::Ssh | Layer::Firewall))
+        || preview.commands.iter().any(|c| matches!(c.layer, Layer::Ssh | Layer::Firewall));
+    if risky && opts.runner.runs_commands() && opts.confirm_timeout > 0 {
+        let first = store.pending().map(|p| p.generation).unwrap_or(n);
+        let pending = Pending {
+            generation: first,
+            deadline: store::now() + opts.confirm_timeout,
+            new_port: plan.ssh_move.as_ref().map(|m| m.new_port),
+            old_ports: plan.ssh_move.as_ref().map(|m| m.old_ports.clone()).unwrap_or_default(),
+            applied_from: opts.ssh_connection.clone(),
+        };
+        store.set_pending(&pending).map_err(io_err("recording the pending confirmation"))?;
+        report.armed_with = Some(arm(root, opts, n).map_err(io_err("arming the automatic rollback"))?);
+        report.pending = Some(pending);
+    }
+    progress(Event::Finish);
+    Ok(report)
+}
+
+/// Polls until `port` is listening (through the runner), for up to 5 seconds.
+fn wait_listening(runner: &Runner, port: u16) -> Result<(), String> {
+    let argv: Vec<String> = ["ss", "-Htln", &format!("sport = :{port}")].iter().map(|s| s.to_string()).collect();
+    for _ in 0..50 {
+        match runner.run(&argv) {
+            Ran::Ok(out) if !out.trim().is_empty() => return Ok(()),
+            Ran::Skipped => return Ok(()),
+            _ => std::thread::sleep(std::time::Duration::from_millis(100)),
+        }
+    }
+    Err(format!("nothing listens on port {port} after the reload"))
+}
+
+/// Starts the watchdog that rolls back unless `clawguard confirm` comes first. It outlives
+/// this process: a systemd timer on systemd hosts, else a detached session (`setsid`).
+fn arm(root: &Root, opts: &Options, n: u32) -> io::Result<String> {
+    let mut args: Vec<String> = vec!["watchdog".into(), "--root".into(), root.dir().display().to_string()];
+    if let Runner::Program(p) = &opts.runner {
+        args.push("--runner".into());
+        args.push(p.display().to_string());
+    }
+    let exe = opts.exe.display().to_string();
+    if root.is_live() && std::path::Path::new("/run/systemd/system").exists() {
+        let mut argv = vec![
+            "systemd-run".to_string(),
+            format!("--on-active={}s", opts.confirm_timeout),
+            format!("--unit=clawguard-rollback-{n}"),
+            "--description=clawguard: roll back unless confirmed".into(),
+            exe,
+        ];
+        argv.extend(args);
+        return match Runner::Live.run(&argv) {
+            Ran::Ok(_) => Ok(format!("systemd timer clawguard-rollback-{n}")),
+            Ran::Failed { status, output } => Err(io::Error::other(format!("systemd-run: {status}: {output}"))),
+            Ran::Skipped => unreachable!("the live runner runs"),
+        };
+    }
+    let child = std::process::Command::new("setsid")
+        .arg("-f")
+        .arg(&exe)
+        .args(&args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()?;
+    if !child.success() {
+        return Err(io::Error::other("setsid could not start the watchdog"));
+    }
+    Ok("a detached watchdog process".into())
+}
+
+/// Puts back every file of generation `m` and takes back its commands (those in `ran`, or
+/// all of them), then re-runs its reloads so services read the old files. Returns what it
+/// did, ending with the verification.
+fn rollback_generation(
+    store: &Store,
+    root: &Root,
+    runner: &Runner,
+    m: &Manifest,
+    ran: Option<&[usize]>,
+) -> Result<Vec<String>, ApplyError> {
+    let mut done = Vec::new();
+    for f in m.files.iter().rev() {
+        let real = root.path(&f.path);
+        atomic::sweep(&real);
+        if f.existed {
+            let data = fs::read(store.backup_path(m.number, &f.path))
+                .map_err(io_err(format!("reading the backup of {}", f.path)))?;
+            if fs::read(&real).ok().as_deref() != Some(data.as_slice()) || root.mode(&f.path) != f.old_mode {
+                atomic::write(&real, &data, f.old_mode.unwrap_or(f.mode))
+                    .map_err(io_err(format!("restoring {}", f.path)))?;
+                done.push(format!("restored {}", f.path));
+            }
+        } else if real.exists() {
+            atomic::remove(&real).map_err(io_err(format!("removing {}", f.path)))?;
+            done.push(format!("removed {}", f.path));
+        }
+    }
+    let did_run = |i: usize| ran.is_none_or(|r| r.contains(&i));
+    for (i, c) in m.commands.iter().enumerate().rev() {
+        if let (true, Some(undo)) = (did_run(i), &c.undo) {
+            match runner.run(undo) {
+                Ran::Ok(_) => done.push(format!("ran {}", shell_words(undo))),
+                Ran::Skipped => {}
+                Ran::Failed { status, output } => {
+                    done.push(format!("FAILED to run {} ({status}: {output})", shell_words(undo)))
+                }
+            }
+        }
+    }
+    for (i, c) in m.commands.iter().enumerate() {
+        if c.reload && did_run(i) {
+            match runner.run(&c.argv) {
+                Ran::Ok(_) => done.push(format!("ran {}", shell_words(&c.argv))),
+                Ran::Skipped => {}
+                Ran::Failed { status, output } => {
+                    done.push(format!("FAILED to run {} ({status}: {output})", shell_words(&c.argv)))
+                }
+            }
+        }
+    }
+    // Verify: every file is as it was before the generation.
+    let mut wrong = Vec::new();
+    for f in &m.files {
+        let now = fs::read(root.path(&f.path)).ok();
+        if now.as_deref().map(sha256) != f.old_sha {
+            wrong.push(f.path.clone());
+        }
+    }
+    store.mark(m.number, "rolled-back").map_err(io_err("recording the rollback"))?;
+    store.journal(&format!("rolled back {}", m.number)).map_err(io_err("writing the journal"))?;
+    if wrong.is_empty() {
+        done.push(format!("verified: all {} file(s) of generation {} are as before", m.files.len(), m.number));
+    } else {
+        done.push(format!("NOT restored: {}", wrong.join(", ")));
+    }
+    Ok(done)
+}
+
+/// Rolls back generations an interrupted apply left unfinished (found by their missing
+/// `committed` marker), undoing the commands the journal says ran.
+pub fn recover(root: &Root, runner: &Runner) -> Result<Vec<String>, ApplyError> {
+    let store = Store::new(root);
+    let gens = store.generations().map_err(io_err("reading clawguard's records"))?;
+    let lines = store.journal_lines();
+    let mut out = Vec::new();
+    for g in gens.iter().filter(|g| g.state == GenerationState::Unfinished) {
+        let n = g.manifest.number;
+        let begin = lines.iter().rposition(|l| *l == format!("begin {n}"));
+        let ran: Vec<usize> = begin
+            .map(|b| lines[b..].iter().filter_map(|l| l.strip_prefix("ran ")?.parse().ok()).collect())
+            .unwrap_or_default();
+        let mut done = rollback_generation(&store, root, runner, &g.manifest, Some(&ran))?;
+        out.push(format!("generation {n} was interrupted and has been rolled back"));
+        out.append(&mut done);
+    }
+    Ok(out)
+}
+
+/// `clawguard rollback`: takes back the last committed generation.
+pub fn rollback_last(root: &Root, runner: &Runner) -> Result<Vec<String>, ApplyError> {
+    let store = Store::new(root);
+    let mut out = recover(root, runner)?;
+    let gens = store.generations().map_err(io_err("reading clawguard's records"))?;
+    let Some(last) = gens.iter().rev().find(|g| g.state == GenerationState::Committed) else {
+        return Err(ApplyError::Confirm("there is nothing to roll back: no applied generation".into()));
+    };
+    out.append(&mut rollback_generation(&store, root, runner, &last.manifest, None)?);
+    if store.pending().is_some_and(|p| p.generation >= last.manifest.number) {
+        store.clear_pending().map_err(io_err("clearing the pending confirmation"))?;
+    }
+    Ok(out)
+}
+
+/// Rolls back every generation from the pending one on, newest first.
+fn rollback_pending(store: &Store, root: &Root, runner: &Runner, p: &Pending) -> Result<Vec<String>, ApplyError> {
+    let gens = store.generations().map_err(io_err("reading clawguard's records"))?;
+    let mut out = Vec::new();
+    for g in gens.iter().rev().filter(|g| g.state == GenerationState::Committed && g.manifest.number >= p.generation) {
+        out.append(&mut rollback_generation(store, root, runner, &g.manifest, None)?);
+    }
+    store.clear_pending().map_err(io_err("clearing the pending confirmation"))?;
+    Ok(out)
+}
+
+/// `clawguard watchdog`: waits for the pending deadline; rolls back unless confirmed.
+/// Returns None when the change was confirmed (or nothing was pending).
+pub fn watchdog(root: &Root, runner: &Runner) -> Result<Option<Vec<String>>, ApplyError> {
+    let store = Store::new(root);
+    loop {
+        let Some(p) = store.pending() else { return Ok(None) };
+        let now = store::now();
+        if now >= p.deadline {
+            let done = rollback_pending(&store, root, runner, &p)?;
+            let text = format!(
+                "{}: not confirmed within the time limit; rolled back from generation {}:\n{}\n",
+                now,
+                p.generation,
+                done.join("\n")
+            );
+            store.set_last_rollback(&text).map_err(io_err("recording the rollback"))?;
+            return Ok(Some(done));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(((p.deadline - now) * 1000).clamp(100, 1000)));
+    }
+}
+
+/// `clawguard confirm`: accepts the pending change if this process runs in a *new* SSH
+/// session on the new port (or the change was made from a console).
+pub fn confirm(root: &Root, ssh_connection: Option<&str>) -> Result<Pending, ApplyError> {
+    let store = Store::new(root);
+    let Some(p) = store.pending() else {
+        return Err(ApplyError::Confirm("nothing is waiting for confirmation (see `clawguard status`)".into()));
+    };
+    if let Some(from) = &p.applied_from {
+        let port_hint = p.new_port.map(|np| format!(" -p {np}")).unwrap_or_default();
+        let Some(conn) = ssh_connection.and_then(SshConnection::parse) else {
+            return Err(ApplyError::Confirm(format!(
+                "run `clawguard confirm` from a new SSH login (ssh{port_hint} user@host): that login is the proof the change works"
+            )));
+        };
+        if Some(from.as_str()) == ssh_connection {
+            return Err(ApplyError::Confirm(format!(
+                "this is the session that applied the change; open a new one (ssh{port_hint} user@host) and run `clawguard confirm` there"
+            )));
+        }
+        if let Some(np) = p.new_port
+            && conn.server_port != np
+        {
+            return Err(ApplyError::Confirm(format!(
+                "this login came in on port {}, not on the new port {np}: log in with ssh -p {np} and confirm from there",
+                conn.server_port
+            )));
+        }
+    }
+    store.clear_pending().map_err(io_err("clearing the pending confirmation"))?;
+    store.journal(&format!("confirmed {}", p.generation)).map_err(io_err("writing the journal"))?;
+    Ok(p)
+}
+
+/// The generations and the pending confirmation, for `clawguard status`.
+pub fn status(root: &Root) -> Result<String, ApplyError> {
+    use std::fmt::Write as _;
+    let store = Store::new(root);
+    let gens = store.generations().map_err(io_err("reading clawguard's records"))?;
+    let mut s = String::new();
+    if gens.is_empty() {
+        s.push_str("Nothing applied yet on this target.\n");
+    }
+    for g in gens.iter().rev().take(5) {
+        let state = match g.state {
+            GenerationState::Committed => "applied",
+            GenerationState::RolledBack => "rolled back",
+            GenerationState::Unfinished => "INTERRUPTED (the next run rolls it back)",
+        };
+        let _ = writeln!(
+            s,
+            "generation {} ({state}, {}): {} file(s), {} command(s)",
+            g.manifest.number,
+            humantime::format_rfc3339_seconds(
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs(g.manifest.created)
+            ),
+            g.manifest.files.len(),
+            g.manifest.commands.len()
+        );
+        for f in &g.manifest.files {
+            let _ = writeln!(s, "  {} {}", if f.existed { "changed" } else { "created" }, f.path);
+        }
+        for c in &g.manifest.commands {
+            let _ = writeln!(s, "  ran {}", shell_words(&c.argv));
+        }
+    }
+    match store.pending() {
+        Some(p) => {
+            let left = p.deadline.saturating_sub(store::now());
+            let how = p
+                .new_port
+                .map(|np| {
+                    format!("log in from a new terminal with ssh -p {np} user@host and run `sudo clawguard confirm`")
+                })
+                .unwrap_or_else(|| "log in from a new terminal and run `sudo clawguard confirm`".into());
+            let _ = writeln!(
+                s,
+                "\nWAITING FOR CONFIRMATION: generation {} rolls back in {left} s unless you {how}.",
+                p.generation
+            );
+        }
+        None => s.push_str("\nNo change is waiting for confirmation.\n"),
+    }
+    if let Some(r) = store.last_rollback() {
+        let _ = write!(s, "\nLast automatic rollback: {r}");
+    }
+    Ok(s)
+}
+
+/// The paths a plan manages, for tests and reports.
+pub fn planned_paths(plan: &Plan) -> BTreeSet<String> {
+    plan.files.iter().map(|f| f.path.clone()).collect()
+}

@@ -1,0 +1,51 @@
+//! How commands reach the target: directly on the live system, through a runner program
+//! (tests, hosts without systemd, a container or namespace), or not at all (an image under
+//! `--root`: files only, and the activation steps are listed as skipped, as `dpkg --root`
+//! does).
+
+use std::path::PathBuf;
+
+/// Where commands go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Runner {
+    /// Run each argv as is (the live system, root `/`).
+    Live,
+    /// Run `PROGRAM argv…`: the program decides how each command reaches the target.
+    Program(PathBuf),
+    /// Do not run commands (another root without a runner).
+    Skip,
+}
+
+/// What happened to one command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ran {
+    /// Succeeded, with its output.
+    Ok(String),
+    Skipped,
+    Failed {
+        status: String,
+        output: String,
+    },
+}
+
+impl Runner {
+    pub fn runs_commands(&self) -> bool {
+        !matches!(self, Runner::Skip)
+    }
+
+    pub fn run(&self, argv: &[String]) -> Ran {
+        let (prog, args): (String, Vec<String>) = match self {
+            Runner::Skip => return Ran::Skipped,
+            Runner::Live => (argv[0].clone(), argv[1..].to_vec()),
+            Runner::Program(p) => (p.display().to_string(), argv.to_vec()),
+        };
+        match duct::cmd(&prog, &args).stdin_null().stderr_to_stdout().stdout_capture().unchecked().run() {
+            Ok(o) if o.status.success() => Ran::Ok(String::from_utf8_lossy(&o.stdout).into_owned()),
+            Ok(o) => Ran::Failed {
+                status: o.status.code().map(|c| format!("exit status {c}")).unwrap_or_else(|| "killed".into()),
+                output: String::from_utf8_lossy(&o.stdout).trim().to_owned(),
+            },
+            Err(e) => Ran::Failed { status: format!("could not start {prog}"), output: e.to_string() },
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! clawguard's own records on the target, under `/var/lib/clawguard/` (through the root):
+//! one directory per generation (its manifest, the backups of what it replaced, the answers
+//! it applied, and a `committed` or `rolled-back` marker), the journal, and the pending
+//! confirmation.
+//!
+//! The `committed` marker is the commit point of an apply: a generation without it was
+//! interrupted, and the next run rolls it back.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::atomic;
+use crate::host::Root;
+
+pub const STATE_DIR: &str = "/var/lib/clawguard";
+
+/// What one file was before a generation replaced it, and what it became.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRecord {
+    pub path: String,
+    /// The file existed before (its content is in the generation's backup).
+    pub existed: bool,
+    pub old_mode: Option<u32>,
+    pub old_sha: Option<String>,
+    pub new_sha: String,
+    pub mode: u32,
+}
+
+/// A command a generation ran, with what takes it back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandRecord {
+    pub argv: Vec<String>,
+    pub undo: Option<Vec<String>>,
+    /// A layer name, for the report.
+    pub layer: String,
+    /// A reload: it runs again after a rollback so the service reads the old files.
+    #[serde(default)]
+    pub reload: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub number: u32,
+    /// Seconds since the epoch.
+    pub created: u64,
+    pub files: Vec<FileRecord>,
+    pub commands: Vec<CommandRecord>,
+    /// Whether the SSH drop-in was written in its interim form (old and new port).
+    #[serde(default)]
+    pub interim_ssh: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GenerationState {
+    /// Begun, never committed: an interrupted apply.
+    Unfinished,
+    Committed,
+    RolledBack,
+}
+
+#[derive(Debug, Clone)]
+pub struct Generation {
+    pub manifest: Manifest,
+    pub state: GenerationState,
+}
+
+/// A confirmation the apply is waiting for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    pub generation: u32,
+    /// Seconds since the epoch after which the watchdog rolls back.
+    pub deadline: u64,
+    pub new_port: Option<u16>,
+    pub old_ports: Vec<u16>,
+    /// `SSH_CONNECTION` of the session that applied (the confirmation must come from another).
+    pub applied_from: Option<String>,
+}
+
+pub fn sha256(data: &[u8]) -> String {
+    let d = Sha256::digest(data);
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// The records of one target root.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: Root,
+}
+
+impl Store {
+    pub fn new(root: &Root) -> Store {
+        Store { root: root.clone() }
+    }
+
+    pub fn dir(&self) -> PathBuf {
+        self.root.path(STATE_DIR)
+    }
+
+    fn gen_dir(&self, n: u32) -> PathBuf {
+        self.dir().join("generations").join(format!("{n:06}"))
+    }
+
+    /// Where generation `n` keeps the old content of `path`.
+    pub fn backup_path(&self, n: u32, path: &str) -> PathBuf {
+        self.gen_dir(n).join("backup").join(path.trim_start_matches('/'))
+    }
+
+    /// All generations, oldest first.
+    pub fn generations(&self) -> io::Result<Vec<Generation>> {
+        let dir = self.dir().join("generations");
+        let mut out = Vec::new();
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(e),
+        };
+        let mut names: Vec<String> =
+            entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+        names.sort();
+        for name in names {
+            if name.parse::<u32>().is_err() {
+                continue; // a half-made generation (…tmp) from a crash before it began
+            }
+            let g = dir.join(&name);
+            let text = fs::read_to_string(g.join("manifest.toml"))?;
+            let manifest: Manifest = toml::from_str(&text)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", g.display())))?;
+            let state = if g.join("rolled-back").exists() {
+                GenerationState::RolledBack
+            } else if g.join("committed").exists() {
+                GenerationState::Committed
+            } else {
+                GenerationState::Unfinished
+            };
+            out.push(Generation { manifest, state });
+        }
+        Ok(out)
+    }
+
+    /// The hash clawguard last wrote for each file it manages.
+    pub fn managed(&self) -> io::Result<BTreeMap<String, String>> {
+        let mut map = BTreeMap::new();
+        for g in self.generations()?.into_iter().filter(|g| g.state == GenerationState::Committed) {
+            for f in g.manifest.files {
+                map.insert(f.path, f.new_sha);
+            }
+        }
+        Ok(map)
+    }
+
+    pub fn next_number(&self) -> io::Result<u32> {
+        Ok(self.generations()?.last().map(|g| g.manifest.number + 1).unwrap_or(1))
+    }
+
+    /// Creates generation `m.number` with its backups and the answers it applies. The
+    /// directory appears whole (built under a temporary name, then renamed).
+    pub fn create(&self, m: &Manifest, answers_toml: &str) -> io::Result<()> {
+        let final_dir = self.gen_dir(m.number);
+        let tmp = final_dir.with_extension("tmp");
+        let _ = fs::remove_dir_all(&tmp);
+        fs::create_dir_all(&tmp)?;
+        for f in m.files.iter().filter(|f| f.existed) {
+            let src = self.root.path(&f.path);
+            let dst = tmp.join("backup").join(f.path.trim_start_matches('/'));
+            fs::create_dir_all(dst.parent().expect("absolute"))?;
+            fs::copy(&src, &dst)?;
+            fs::File::open(&dst)?.sync_all()?;
+        }
+        atomic::write(&tmp.join("answers.toml"), answers_toml.as_bytes(), 0o600)?;
+        let text = toml::to_string(m).map_err(|e| io::Error::other(e.to_string()))?;
+        atomic::write(&tmp.join("manifest.toml"), text.as_bytes(), 0o600)?;
+        fs::rename(&tmp, &final_dir)?;
+        atomic::sync_dir(final_dir.parent().expect("has parent"))
+    }
+
+    pub fn answers_of(&self, n: u32) -> io::Result<String> {
+        fs::read_to_string(self.gen_dir(n).join("answers.toml"))
+    }
+
+    /// Marks a generation `committed` or `rolled-back`.
+    pub fn mark(&self, n: u32, marker: &str) -> io::Result<()> {
+        atomic::write(&self.gen_dir(n).join(marker), format!("{}\n", now()).as_bytes(), 0o600)
+    }
+
+    /// Appends a line to the journal and makes it durable before the step it announces.
+    pub fn journal(&self, line: &str) -> io::Result<()> {
+        fs::create_dir_all(self.dir())?;
+        let mut f = fs::OpenOptions::new().create(true).append(true).open(self.dir().join("journal"))?;
+        writeln!(f, "{} {line}", now())?;
+        f.sync_all()
+    }
+
+    pub fn journal_lines(&self) -> Vec<String> {
+        fs::read_to_string(self.dir().join("journal"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| l.split_once(' ').map(|(_, rest)| rest.to_owned()).unwrap_or_default())
+            .collect()
+    }
+
+    pub fn pending(&self) -> Option<Pending> {
+        toml::from_str(&fs::read_to_string(self.dir().join("pending.toml")).ok()?).ok()
+    }
+
+    pub fn set_pending(&self, p: &Pending) -> io::Result<()> {
+        fs::create_dir_all(self.dir())?;
+        let text = toml::to_string(p).map_err(|e| io::Error::other(e.to_string()))?;
+        atomic::write(&self.dir().join("pending.toml"), text.as_bytes(), 0o600)
+    }
+
+    pub fn clear_pending(&self) -> io::Result<()> {
+        match fs::remove_file(self.dir().join("pending.toml")) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => atomic::sync_dir(&self.dir()),
+        }
+    }
+
+    /// The outcome of the last automatic rollback, for `status`.
+    pub fn set_last_rollback(&self, text: &str) -> io::Result<()> {
+        atomic::write(&self.dir().join("last-rollback"), text.as_bytes(), 0o600)
+    }
+
+    pub fn last_rollback(&self) -> Option<String> {
+        fs::read_to_string(self.dir().join("last-rollback")).ok()
+    }
+}

@@ -1,0 +1,320 @@
+//! The apply engine on temporary roots: idempotence, every crash point, hand edits, the
+//! lockout guard, a failing step, `rollback`, and confirm-or-rollback. Commands go to a
+//! recording runner (a script that logs each command); the real sshd, ufw and fail2ban
+//! are driven in `tests/netns.rs`.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(common::bin());
+    c.args(args).env_remove("SSH_CONNECTION").env_remove(clawguard::apply::CRASH_ENV).env("NO_COLOR", "1");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+fn out(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// A runner that logs every command it gets to `<dir>/runner.log`, answers `ss` as if the
+/// port listened, and fails a command whose text is in `<dir>/fail-on`.
+fn recording_runner(dir: &Path) -> PathBuf {
+    let script = dir.join("runner.sh");
+    let log = dir.join("runner.log");
+    let fail = dir.join("fail-on");
+    fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> {log}\nif [ -f {fail} ] && [ \"$*\" = \"$(cat {fail})\" ]; then echo 'simulated failure' >&2; exit 3; fi\ncase \"$1\" in ss) echo \"LISTEN 0 128 0.0.0.0:${{3##*:}} 0.0.0.0:*\";; esac\nexit 0\n",
+            log = log.display(),
+            fail = fail.display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
+
+fn log_of(dir: &Path) -> String {
+    fs::read_to_string(dir.join("runner.log")).unwrap_or_default()
+}
+
+/// The content of every file the default plan for a fresh Debian 12 cloud image manages,
+/// as it is now on `root`.
+fn rendered(root: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
+    let fresh = common::fixture_root("debian12-cloud");
+    let plan =
+        clawguard::layers::plan(&clawguard::answers::Answers::default(), &common::facts(fresh.path(), None)).unwrap();
+    plan.files.iter().map(|f| (f.path.clone(), fs::read(root.join(f.path.trim_start_matches('/'))).ok())).collect()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn applying_twice_changes_nothing_the_second_time() {
+    let root = common::fixture_root("debian12-cloud");
+    let o = run(&["apply", "--yes", "--root", s(root.path())], &[]);
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(out(&o).contains("Applied generation 1"), "{}", out(&o));
+    assert!(out(&o).contains("skipped ufw limit 2222/tcp"), "commands are listed, not run, under --root: {}", out(&o));
+    let after_first = common::fingerprint(root.path());
+    let o = run(&["apply", "--yes", "--root", s(root.path())], &[]);
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(out(&o).contains("0 files changed"), "{}", out(&o));
+    assert_eq!(after_first, common::fingerprint(root.path()), "the second apply wrote something");
+    let status = out(&run(&["status", "--root", s(root.path())], &[]));
+    assert!(status.contains("generation 1 (applied") && !status.contains("generation 2"), "{status}");
+}
+
+#[test]
+fn apply_without_yes_and_without_a_terminal_refuses() {
+    let root = common::fixture_root("debian12-cloud");
+    let before = common::fingerprint(root.path());
+    let o = run(&["apply", "--root", s(root.path())], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(out(&o).contains("--yes"), "{}", out(&o));
+    assert_eq!(before, common::fingerprint(root.path()));
+}
+
+/// Kills the apply at every step boundary the journal of a clean run shows, then re-runs:
+/// each file is always entirely old or entirely new, and the re-run ends where a clean
+/// run ends.
+#[test]
+fn a_crash_at_any_step_leaves_each_file_old_or_new_and_the_rerun_recovers() {
+    let work = tempfile::tempdir().unwrap();
+    let runner = recording_runner(work.path());
+    let args = |root: &Path| -> Vec<String> {
+        ["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&runner), "--root", s(root)]
+            .iter()
+            .map(|a| a.to_string())
+            .collect()
+    };
+    let clean = common::fixture_root("debian12-cloud");
+    let before = rendered(clean.path());
+    let o = Command::new(common::bin()).args(args(clean.path())).env_remove("SSH_CONNECTION").output().unwrap();
+    assert!(o.status.success(), "{}", out(&o));
+    let after = rendered(clean.path());
+    let journal = fs::read_to_string(clean.path().join("var/lib/clawguard/journal")).unwrap();
+    let labels: Vec<String> =
+        journal.lines().map(|l| l.split_once(' ').unwrap().1.to_owned()).filter(|l| !l.starts_with("rolled")).collect();
+    assert!(labels.len() > 30, "too few boundaries: {labels:?}");
+    assert!(labels.iter().any(|l| l.starts_with("write ")) && labels.iter().any(|l| l.starts_with("ran ")));
+
+    let check = |label: &String| {
+        let root = common::fixture_root("debian12-cloud");
+        let o = Command::new(common::bin())
+            .args(args(root.path()))
+            .env_remove("SSH_CONNECTION")
+            .env(clawguard::apply::CRASH_ENV, label)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(137), "did not stop at {label}: {}", out(&o));
+        for (path, now) in rendered(root.path()) {
+            assert!(
+                now == before[&path] || now == after[&path],
+                "after a crash at `{label}`, {path} is neither old nor new"
+            );
+        }
+        let o = Command::new(common::bin()).args(args(root.path())).env_remove("SSH_CONNECTION").output().unwrap();
+        assert!(o.status.success(), "re-run after a crash at `{label}` failed: {}", out(&o));
+        if label != "commit 1" {
+            assert!(out(&o).contains("recovered: generation 1 was interrupted"), "{label}: {}", out(&o));
+        }
+        assert_eq!(rendered(root.path()), after, "after a crash at `{label}` and a re-run");
+        let status = out(&run(&["status", "--root", s(root.path())], &[]));
+        assert!(!status.contains("INTERRUPTED"), "{label}: {status}");
+        let leftovers: Vec<_> = walk_names(root.path()).into_iter().filter(|n| n.contains(".clawguard-tmp-")).collect();
+        assert!(leftovers.is_empty(), "{label}: temp files left: {leftovers:?}");
+    };
+    std::thread::scope(|scope| {
+        let (a, b) = labels.split_at(labels.len() / 2);
+        let h = scope.spawn(|| a.iter().for_each(check));
+        b.iter().for_each(check);
+        h.join().unwrap();
+    });
+}
+
+fn walk_names(dir: &Path) -> Vec<String> {
+    common::fingerprint(dir).into_keys().collect()
+}
+
+#[test]
+fn a_hand_edited_file_is_a_conflict_and_stays_as_the_user_wrote_it() {
+    let root = common::fixture_root("debian12-cloud");
+    assert!(run(&["apply", "--yes", "--root", s(root.path())], &[]).status.success());
+    let squid = root.path().join("opt/clawguard/agent/squid.conf");
+    let edited = fs::read_to_string(&squid).unwrap().replace("http_access deny all", "http_access allow all");
+    fs::write(&squid, &edited).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let answers = work.path().join("a.toml");
+    fs::write(&answers, "version = 1\n[egress]\nallowed_hosts = [\"api.anthropic.com\", \"api.telegram.org\"]\n")
+        .unwrap();
+
+    let o = run(&["apply", "--yes", "--root", s(root.path()), "--answers", s(&answers)], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    let text = out(&o);
+    assert!(text.contains("edited by hand") && text.contains("/opt/clawguard/agent/squid.conf"), "{text}");
+    assert!(
+        text.contains("-http_access allow all") && text.contains("+http_access deny all"),
+        "the diff is shown: {text}"
+    );
+    assert!(text.contains("--force"), "{text}");
+    assert_eq!(fs::read_to_string(&squid).unwrap(), edited, "the hand edit was overwritten");
+
+    let o = run(&["apply", "--yes", "--force", "--root", s(root.path()), "--answers", s(&answers)], &[]);
+    assert!(o.status.success(), "{}", out(&o));
+    let now = fs::read_to_string(&squid).unwrap();
+    assert!(now.contains("api.telegram.org") && now.contains("http_access deny all"));
+    let backup = root.path().join("var/lib/clawguard/generations/000002/backup/opt/clawguard/agent/squid.conf");
+    assert_eq!(fs::read_to_string(backup).unwrap(), edited, "the edit is kept in the backup");
+}
+
+#[test]
+fn an_apply_that_would_lock_the_user_out_is_refused_and_changes_nothing() {
+    let root = common::fixture_root("no-keys");
+    let before = common::fingerprint(root.path());
+    let o = run(&["apply", "--yes", "--root", s(root.path())], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let text = out(&o);
+    assert!(text.contains("would lock you out") && text.contains("nobody could log in"), "{text}");
+    assert_eq!(before, common::fingerprint(root.path()));
+
+    // A named user that exists but has no key is refused too.
+    let root = common::fixture_root("ubuntu2404-socket");
+    let work = tempfile::tempdir().unwrap();
+    let answers = work.path().join("a.toml");
+    fs::write(&answers, "version = 1\n[ssh]\nallowed_users = [\"ops\"]\n").unwrap();
+    let before = common::fingerprint(root.path());
+    let o = run(&["apply", "--yes", "--root", s(root.path()), "--answers", s(&answers)], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(out(&o).contains("`ops` has no key"), "{}", out(&o));
+    assert_eq!(before, common::fingerprint(root.path()));
+}
+
+#[test]
+fn a_failing_step_rolls_everything_back() {
+    let root = common::fixture_root("debian12-cloud");
+    let work = tempfile::tempdir().unwrap();
+    let runner = recording_runner(work.path());
+    fs::write(work.path().join("fail-on"), "ufw --force enable").unwrap();
+    let before = rendered(root.path());
+    let o = run(&["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&runner), "--root", s(root.path())], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let text = out(&o);
+    assert!(text.contains("step `ufw --force enable` failed") && text.contains("simulated failure"), "{text}");
+    assert!(text.contains("verified: all"), "{text}");
+    assert_eq!(rendered(root.path()), before, "files not restored");
+    let log = log_of(work.path());
+    let undo_limit = log.find("ufw delete limit 2222/tcp").expect("the ufw rule is taken back");
+    let undo_allow = log.find("ufw delete allow 22/tcp").expect("the old-port rule is taken back");
+    assert!(undo_limit < undo_allow, "undo runs in reverse order:\n{log}");
+    assert!(
+        log.lines().filter(|l| *l == "systemctl reload ssh").count() == 2,
+        "sshd reloaded again after the restore:\n{log}"
+    );
+}
+
+#[test]
+fn rollback_returns_to_the_previous_generation() {
+    let root = common::fixture_root("debian12-cloud");
+    assert!(run(&["apply", "--yes", "--root", s(root.path())], &[]).status.success());
+    let first = rendered(root.path());
+    let work = tempfile::tempdir().unwrap();
+    let answers = work.path().join("a.toml");
+    fs::write(&answers, "version = 1\n[ssh]\nport = 2200\n").unwrap();
+    assert!(run(&["apply", "--yes", "--root", s(root.path()), "--answers", s(&answers)], &[]).status.success());
+    let dropin = root.path().join("etc/ssh/sshd_config.d/00-clawguard.conf");
+    assert!(fs::read_to_string(&dropin).unwrap().contains("Port 2200"));
+    let o = run(&["rollback", "--root", s(root.path())], &[]);
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(out(&o).contains("restored /etc/ssh/sshd_config.d/00-clawguard.conf"), "{}", out(&o));
+    assert_eq!(rendered(root.path()), first);
+    let status = out(&run(&["status", "--root", s(root.path())], &[]));
+    assert!(status.contains("generation 2 (rolled back"), "{status}");
+}
+
+fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !f() {
+        assert!(t.elapsed() < Duration::from_secs(secs), "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn an_unconfirmed_change_rolls_back_by_itself() {
+    let root = common::fixture_root("debian12-cloud");
+    let work = tempfile::tempdir().unwrap();
+    let runner = recording_runner(work.path());
+    let before = rendered(root.path());
+    let t0 = Instant::now();
+    let o = run(
+        &["apply", "--yes", "--confirm-timeout", "2", "--runner", s(&runner), "--root", s(root.path())],
+        &[("SSH_CONNECTION", "198.51.100.7 50000 10.0.0.5 22")],
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(out(&o).contains("sudo clawguard confirm") && out(&o).contains("-p 2222"), "{}", out(&o));
+    let dropin = root.path().join("etc/ssh/sshd_config.d/00-clawguard.conf");
+    let interim = fs::read_to_string(&dropin).unwrap();
+    assert!(
+        interim.contains("Port 2222\n") && interim.contains("\nPort 22\n"),
+        "the old port stays during the move: {interim}"
+    );
+    assert!(out(&run(&["status", "--root", s(root.path())], &[])).contains("WAITING FOR CONFIRMATION"));
+
+    wait_for("the automatic rollback", 20, || rendered(root.path()) == before);
+    assert!(t0.elapsed() >= Duration::from_secs(2), "rolled back before the deadline");
+    wait_for("the rollback record", 10, || root.path().join("var/lib/clawguard/last-rollback").exists());
+    let status = out(&run(&["status", "--root", s(root.path())], &[]));
+    assert!(status.contains("not confirmed within the time limit") && status.contains("verified: all"), "{status}");
+    assert!(status.contains("No change is waiting"), "{status}");
+    let log = log_of(work.path());
+    assert!(log.contains("ufw --force disable") && log.contains("ufw delete limit 2222/tcp"), "{log}");
+}
+
+#[test]
+fn confirm_needs_a_new_login_on_the_new_port_and_completes_the_move() {
+    let root = common::fixture_root("debian12-cloud");
+    let work = tempfile::tempdir().unwrap();
+    let runner = recording_runner(work.path());
+    let applied_from = "198.51.100.7 50000 10.0.0.5 22";
+    let r = s(root.path());
+    let o = run(
+        &["apply", "--yes", "--confirm-timeout", "60", "--runner", s(&runner), "--root", r],
+        &[("SSH_CONNECTION", applied_from)],
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    let confirm = |conn: Option<&str>| {
+        let env: Vec<(&str, &str)> = conn.map(|c| vec![("SSH_CONNECTION", c)]).unwrap_or_default();
+        run(&["confirm", "--runner", s(&runner), "--root", r], &env)
+    };
+    let o = confirm(None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(out(&o).contains("from a new SSH login"), "{}", out(&o));
+    let o = confirm(Some(applied_from));
+    assert!(out(&o).contains("session that applied"), "{}", out(&o));
+    let o = confirm(Some("198.51.100.7 50001 10.0.0.5 22"));
+    assert!(out(&o).contains("not on the new port 2222"), "{}", out(&o));
+
+    let o = confirm(Some("198.51.100.7 50002 10.0.0.5 2222"));
+    assert!(o.status.success(), "{}", out(&o));
+    let dropin = fs::read_to_string(root.path().join("etc/ssh/sshd_config.d/00-clawguard.conf")).unwrap();
+    assert!(dropin.contains("Port 2222\n") && !dropin.contains("Port 22\n"), "{dropin}");
+    assert!(out(&run(&["status", "--root", r], &[])).contains("No change is waiting"));
+    // The watchdog saw the confirmation and did nothing.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(!root.path().join("var/lib/clawguard/last-rollback").exists());
+    let o = confirm(Some("198.51.100.7 50003 10.0.0.5 2222"));
+    assert!(out(&o).contains("nothing is waiting"), "{}", out(&o));
+}
