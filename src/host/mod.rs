@@ -16,6 +16,12 @@ use std::path::{Path, PathBuf};
 pub use sshd::SshdFacts;
 pub use users::UserFacts;
 
+/// clawguard's fail2ban jail (the firewall layer writes it; the probe reads back the
+/// admin addresses recorded in it).
+pub const FAIL2BAN_JAIL: &str = "/etc/fail2ban/jail.d/zz-clawguard.local";
+/// The comment that records an address the admin applied from.
+pub const FAIL2BAN_ADMIN_MARKER: &str = "# clawguard: an address you applied from:";
+
 /// Everything the layers may know about the host.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Facts {
@@ -35,6 +41,8 @@ pub struct Facts {
     pub ssh_connection: Option<SshConnection>,
     /// Plaintext `.env` files that hold agent keys.
     pub plaintext_env_files: Vec<EnvFile>,
+    /// Addresses earlier runs added to fail2ban's ignoreip because the admin applied from them.
+    pub fail2ban_admin_ips: Vec<IpAddr>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -177,6 +185,12 @@ pub fn probe(root: &Root, ssh_connection: Option<&str>) -> Facts {
         cloud_init: root.exists("/etc/cloud/cloud.cfg"),
         ssh_connection: ssh_connection.and_then(SshConnection::parse),
         plaintext_env_files: env_files(root),
+        fail2ban_admin_ips: root
+            .read(FAIL2BAN_JAIL)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.strip_prefix(FAIL2BAN_ADMIN_MARKER)?.trim().parse().ok())
+            .collect(),
     }
 }
 

@@ -4,6 +4,8 @@
 //! ufw is driven by commands; each one is planned only when the host's ufw state (read
 //! from /etc/ufw) shows it is still needed, so a second run plans nothing.
 
+use std::net::IpAddr;
+
 use serde::Serialize;
 
 use super::Builder;
@@ -12,7 +14,7 @@ use crate::host::Facts;
 use crate::plan::{Layer, Severity, Validator};
 use crate::render::RenderError;
 
-pub const JAIL: &str = "/etc/fail2ban/jail.d/zz-clawguard.local";
+pub use crate::host::{FAIL2BAN_ADMIN_MARKER as ADMIN_MARKER, FAIL2BAN_JAIL as JAIL};
 /// The comment on every ufw rule clawguard adds, so it can find its own rules again.
 const COMMENT: &str = "clawguard";
 /// The comment on the rule that keeps the old SSH port open during a move.
@@ -27,6 +29,8 @@ struct JailCtx {
     bantime: u32,
     incremental: bool,
     ignoreip: Vec<String>,
+    admin: Vec<String>,
+    admin_marker: &'static str,
 }
 
 pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), RenderError> {
@@ -41,15 +45,27 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     b.install(layer, &missing, "the firewall and the ban on repeated failed logins");
     ufw(a, f, b);
 
-    let journal = !f.auth_log || f.os.journal_only();
+    // Without /var/log/auth.log (Debian 12, Ubuntu 24.04 without rsyslog) sshd logs only
+    // to the journal (PITFALLS 9).
+    let journal = !f.auth_log;
     let mut ignoreip = vec!["127.0.0.1/8".to_owned(), "::1".to_owned()];
     ignoreip.extend(a.fail2ban.ignoreip.iter().map(|n| n.to_string()));
-    if let Some(conn) = &f.ssh_connection {
-        let me = conn.client.to_string();
-        if !a.fail2ban.ignoreip.iter().any(|n| n.contains(conn.client)) {
-            b.warn(layer, Severity::Note, format!("Your address {me} is added to fail2ban's ignoreip so a few mistyped logins cannot ban you. If it changes often, list your network in fail2ban.ignoreip instead."));
-            ignoreip.push(me);
-        }
+    // The address the admin applied from, kept across runs (a later run from a console or
+    // a timer must not drop it, nor rewrite the jail).
+    let mut admin: Vec<IpAddr> = f.fail2ban_admin_ips.clone();
+    if let Some(conn) = &f.ssh_connection
+        && !admin.contains(&conn.client)
+    {
+        admin.push(conn.client);
+    }
+    admin.retain(|ip| !a.fail2ban.ignoreip.iter().any(|n| n.contains(*ip)));
+    for ip in &admin {
+        ignoreip.push(ip.to_string());
+    }
+    if let Some(conn) = &f.ssh_connection
+        && admin.contains(&conn.client)
+    {
+        b.warn(layer, Severity::Note, format!("Your address {} is in fail2ban's ignoreip so a few mistyped logins cannot ban you. If it changes often, list your network in fail2ban.ignoreip instead.", conn.client));
     }
     let ctx = JailCtx {
         port: a.ssh.port.get(),
@@ -59,6 +75,8 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         bantime: a.fail2ban.bantime.get(),
         incremental: a.fail2ban.incremental,
         ignoreip,
+        admin: admin.iter().map(|a| a.to_string()).collect(),
+        admin_marker: ADMIN_MARKER,
     };
     if journal {
         b.warn(
@@ -73,7 +91,12 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         ("sshd".to_owned(), "bantime".to_owned(), ctx.bantime.to_string()),
     ];
     b.file(layer, JAIL, "firewall/zz-clawguard.local", &ctx, 0o644, Some(Validator::Fail2ban { expect }))?;
-    b.on_change(layer, &["fail2ban-client", "reload"], "fail2ban reads the new jail", &[JAIL]);
+    b.on_change(
+        layer,
+        &["systemctl", "reload-or-restart", "fail2ban"],
+        "fail2ban reads the new jail (started if it was not running)",
+        &[JAIL],
+    );
     Ok(())
 }
 

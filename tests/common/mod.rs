@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use clawguard::answers::Answers;
 use clawguard::host::{self, Facts, Root};
 
+pub mod vps;
+
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }

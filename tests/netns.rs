@@ -1,0 +1,172 @@
+//! clawguard against a real sshd, ufw and fail2ban, in network namespaces the tests create
+//! and remove (see `common::vps`). Needs root, iproute2, openssh, ufw, fail2ban, sshpass:
+//! `scripts/test` installs them; a missing one fails the test.
+
+mod common;
+
+use std::fs;
+use std::process::Command;
+
+use common::vps::{self, PASSWORD, Vps, path_str, sh, wait};
+
+fn clawguard(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+    let mut c = Command::new(common::bin());
+    c.args(args).env_remove("SSH_CONNECTION").env("NO_COLOR", "1");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    sh(&mut c)
+}
+
+fn answers(v: &Vps, text: &str) -> String {
+    let p = v.work.path().join("answers.toml");
+    fs::write(&p, format!("version = 1\n{text}")).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn apply_moves_ssh_safely_and_a_second_apply_changes_nothing() {
+    let host_rules = vps::host_ruleset();
+    let mut v = Vps::new("debian12-cloud");
+    v.start_sshd();
+    wait("sshd on port 22", 10, || v.port_open(22));
+    let (ok, why) = v.ssh("debian", 22, "true");
+    assert!(ok, "key login before apply: {why}\nsshd log:\n{}", v.auth_log());
+    assert!(v.ssh_password("debian", 22, PASSWORD).0, "control: the cloud image allows passwords before apply");
+    let mut listener = v.exec(&["nc", "-lk", &v.vps_ip, "8080"]).spawn().unwrap();
+    wait("a listener on 8080 (control)", 10, || v.port_open(8080));
+
+    let runner = v.runner();
+    let root = path_str(v.root.path()).to_owned();
+    let a = answers(&v, "[firewall]\nlimit_ssh = false\n");
+    // The admin applies from an SSH session on port 22.
+    let (_, from) = v.ssh("debian", 22, "echo $SSH_CONNECTION");
+    let from = from.trim().to_owned();
+    let (ok, out) = clawguard(
+        &[
+            "apply",
+            "--yes",
+            "--root",
+            &root,
+            "--answers",
+            &a,
+            "--runner",
+            path_str(&runner),
+            "--confirm-timeout",
+            "300",
+        ],
+        &[("SSH_CONNECTION", &from)],
+    );
+    assert!(ok, "apply failed:\n{out}\nrunner log:\n{}", v.runner_log());
+    assert!(out.contains("ran   ufw allow 22/tcp") && out.contains("ran   ufw --force enable"), "{out}");
+
+    // During the move both ports work; passwords and root are refused.
+    wait("sshd on port 2222", 10, || v.port_open(2222));
+    let (ok, who) = v.ssh("debian", 2222, "id -un");
+    assert!(ok && who.trim() == "debian", "key login on the new port: {who}");
+    assert!(v.ssh("debian", 22, "true").0, "the old port stays open until confirmed");
+    assert!(!v.ssh_password("debian", 2222, PASSWORD).0, "password login must be refused");
+    assert!(!v.ssh("root", 2222, "true").0, "root login must be refused");
+
+    // ufw: the SSH ports are reachable, another listening port is not.
+    assert!(!v.port_open(8080), "ufw must drop port 8080");
+
+    // Confirm from a new session on the new port: the old port closes.
+    let (_, conn) = v.ssh("debian", 2222, "echo $SSH_CONNECTION");
+    let (ok, out) =
+        clawguard(&["confirm", "--root", &root, "--runner", path_str(&runner)], &[("SSH_CONNECTION", conn.trim())]);
+    assert!(ok, "confirm failed:\n{out}\n{}", v.runner_log());
+    wait("port 22 to close", 10, || !v.port_open(22));
+    assert!(v.ssh("debian", 2222, "true").0, "the new port still works after confirm");
+    assert!(v.runner_log().contains("ufw delete allow 22/tcp"), "{}", v.runner_log());
+
+    // Idempotent: a second apply changes and reloads nothing; plan exits 0.
+    let log_before = v.runner_log();
+    let (ok, out) =
+        clawguard(&["apply", "--yes", "--root", &root, "--answers", &a, "--runner", path_str(&runner)], &[]);
+    assert!(ok && out.contains("0 changes"), "{out}");
+    assert_eq!(v.runner_log(), log_before, "the second apply ran commands");
+    let o = Command::new(common::bin()).args(["plan", "--root", &root, "--answers", &a]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
+
+    let _ = listener.kill();
+    let _ = listener.wait();
+    drop(v);
+    assert_eq!(host_rules, vps::host_ruleset(), "the host's own firewall rules changed");
+}
+
+#[test]
+fn an_unconfirmed_port_move_rolls_back_and_the_old_port_works_again() {
+    let mut v = Vps::new("debian12-cloud");
+    v.start_sshd();
+    wait("sshd on port 22", 10, || v.port_open(22));
+    let runner = v.runner();
+    let root = path_str(v.root.path()).to_owned();
+    let a = answers(&v, "[firewall]\nlimit_ssh = false\n");
+    let (ok, out) = clawguard(
+        &["apply", "--yes", "--root", &root, "--answers", &a, "--runner", path_str(&runner), "--confirm-timeout", "3"],
+        &[],
+    );
+    assert!(ok, "{out}\n{}", v.runner_log());
+    wait("sshd on port 2222", 10, || v.port_open(2222));
+    // Nobody confirms. The watchdog restores the files, takes back ufw and reloads sshd.
+    let last = v.root.path().join("var/lib/clawguard/last-rollback");
+    wait("the automatic rollback", 30, || last.exists());
+    let record = fs::read_to_string(&last).unwrap();
+    assert!(record.contains("verified: all"), "{record}");
+    assert!(!v.root.path().join("etc/ssh/sshd_config.d/00-clawguard.conf").exists());
+    wait("sshd to leave port 2222", 10, || !v.port_open(2222));
+    assert!(v.ssh("debian", 22, "true").0, "login on the old port works again");
+    assert!(v.ssh_password("debian", 22, PASSWORD).0, "the previous config (passwords allowed) is back");
+    let (_, status) = sh(v.in_vps(&["ufw", "status"]).env("LC_ALL", "C"));
+    assert!(status.contains("Status: inactive"), "ufw taken back: {status}");
+}
+
+#[test]
+fn fail2ban_bans_after_three_failed_logins_on_the_new_port() {
+    let mut v = Vps::new("debian12-cloud");
+    // A host with /var/log/auth.log: the jail reads the file (the stamped sshd log).
+    fs::write(v.root.path().join("var/log/auth.log"), "").unwrap();
+    v.start_sshd();
+    wait("sshd on port 22", 10, || v.port_open(22));
+    v.start_fail2ban();
+    let runner = v.runner();
+    let root = path_str(v.root.path()).to_owned();
+    let a = answers(&v, "[firewall]\nlimit_ssh = false\n[fail2ban]\nbantime = 60\n");
+    let (ok, out) = clawguard(
+        &[
+            "apply",
+            "--yes",
+            "--root",
+            &root,
+            "--answers",
+            &a,
+            "--runner",
+            path_str(&runner),
+            "--confirm-timeout",
+            "300",
+        ],
+        &[],
+    );
+    assert!(ok, "{out}\n{}", v.runner_log());
+    assert!(v.runner_log().contains("systemctl reload-or-restart fail2ban"), "{}", v.runner_log());
+    let (ok, jail) = v.fail2ban(&["get", "sshd", "maxretry"]);
+    assert!(ok && jail.trim() == "3", "the running jail has maxretry {jail}");
+    wait("sshd on port 2222", 10, || v.port_open(2222));
+
+    for _ in 0..3 {
+        assert!(!v.ssh("intruder", 2222, "true").0);
+    }
+    let banned = (0..200).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        v.fail2ban(&["status", "sshd"]).1.contains(&v.host_ip)
+    });
+    assert!(
+        banned,
+        "no ban:\n{}\nsshd log:\n{}\nfail2ban log:\n{}",
+        v.fail2ban(&["status", "sshd"]).1,
+        v.auth_log(),
+        fs::read_to_string(v.root.path().join("run/fail2ban.log")).unwrap_or_default()
+    );
+    wait("the firewall to drop us", 10, || !v.port_open(2222));
+}
