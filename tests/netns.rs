@@ -144,7 +144,7 @@ fn fail2ban_bans_after_three_failed_logins_on_the_new_port() {
             "--runner",
             path_str(&runner),
             "--confirm-timeout",
-            "300",
+            "0",
         ],
         &[],
     );
