@@ -55,6 +55,12 @@ fn debian12_cloud_image() {
     assert!(plan.file("/etc/fail2ban/jail.d/zz-clawguard.local").unwrap().content.contains("backend = systemd"));
     assert!(plan.file("/etc/ssh/sshd_config.d/00-clawguard.conf").unwrap().content.contains("AllowUsers debian\n"));
     assert!(!plan.warnings.iter().any(|w| w.severity == Severity::Danger), "{}", summary(&plan));
+    let argv: Vec<String> = plan.commands.iter().map(|c| c.argv.join(" ")).collect();
+    let allow_new = argv.iter().position(|a| a.starts_with("ufw limit 2222/tcp")).unwrap();
+    let enable = argv.iter().position(|a| a == "ufw --force enable").unwrap();
+    let reload = argv.iter().position(|a| a == "systemctl reload ssh").unwrap();
+    assert!(allow_new < enable, "default deny only after the SSH allow rule");
+    assert!(allow_new < reload, "the new port is open in ufw before sshd moves to it");
     insta::assert_snapshot!("debian12_cloud_plan", summary(&plan));
 }
 

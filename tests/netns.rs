@@ -134,18 +134,7 @@ fn fail2ban_bans_after_three_failed_logins_on_the_new_port() {
     let root = path_str(v.root.path()).to_owned();
     let a = answers(&v, "[firewall]\nlimit_ssh = false\n[fail2ban]\nbantime = 60\n");
     let (ok, out) = clawguard(
-        &[
-            "apply",
-            "--yes",
-            "--root",
-            &root,
-            "--answers",
-            &a,
-            "--runner",
-            path_str(&runner),
-            "--confirm-timeout",
-            "0",
-        ],
+        &["apply", "--yes", "--root", &root, "--answers", &a, "--runner", path_str(&runner), "--confirm-timeout", "0"],
         &[],
     );
     assert!(ok, "{out}\n{}", v.runner_log());

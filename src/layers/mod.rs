@@ -27,8 +27,10 @@ pub fn plan(answers: &Answers, facts: &Facts) -> Result<Plan, RenderError> {
     let mut b = Builder { plan: Plan::default() };
     sandbox::plan(answers, facts, &mut b)?;
     credentials::plan(answers, facts, &mut b)?;
-    ssh::plan(answers, facts, &mut b)?;
+    // The firewall's commands come before sshd's reload: the new SSH port is open in ufw
+    // before sshd moves to it.
     firewall::plan(answers, facts, &mut b)?;
+    ssh::plan(answers, facts, &mut b)?;
     egress::plan(answers, facts, &mut b)?;
     monitoring::plan(answers, facts, &mut b)?;
     backup::plan(answers, facts, &mut b)?;
