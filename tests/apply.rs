@@ -207,15 +207,16 @@ fn a_failing_step_rolls_everything_back() {
     let root = common::fixture_root("debian12-cloud");
     let work = tempfile::tempdir().unwrap();
     let runner = recording_runner(work.path());
-    fs::write(work.path().join("fail-on"), "ufw --force enable").unwrap();
+    fs::write(work.path().join("fail-on"), "systemctl daemon-reload").unwrap();
     let before = rendered(root.path());
     let o = run(&["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&runner), "--root", s(root.path())], &[]);
     assert_eq!(o.status.code(), Some(1));
     let text = out(&o);
-    assert!(text.contains("step `ufw --force enable` failed") && text.contains("simulated failure"), "{text}");
+    assert!(text.contains("step `systemctl daemon-reload` failed") && text.contains("simulated failure"), "{text}");
     assert!(text.contains("verified: all"), "{text}");
     assert_eq!(rendered(root.path()), before, "files not restored");
     let log = log_of(work.path());
+    assert!(log.contains("ufw --force disable"), "ufw is turned off again:\n{log}");
     let undo_limit = log.find("ufw delete limit 2222/tcp").expect("the ufw rule is taken back");
     let undo_allow = log.find("ufw delete allow 22/tcp").expect("the old-port rule is taken back");
     assert!(undo_limit < undo_allow, "undo runs in reverse order:\n{log}");
