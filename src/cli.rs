@@ -10,11 +10,37 @@ use clap::{Args, Parser, Subcommand};
 ///
 /// Start with `clawguard plan`: it shows, as diffs, everything clawguard would change on
 /// this host, and changes nothing. No root needed.
+///
+/// Without a command, on a terminal, it opens the wizard (`sudo clawguard`), or previews
+/// everything without writing (`clawguard --dry-run`, no root needed).
 #[derive(Debug, Parser)]
-#[command(name = "clawguard", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "clawguard",
+    version,
+    propagate_version = true,
+    max_term_width = 100,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub wizard: WizardArgs,
+}
+
+/// The wizard's options (used when no command is given).
+#[derive(Debug, Args)]
+pub struct WizardArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Walk through every question and show the changes, but write nothing to the system
+    /// (the last screen can save the answers to a file of your choosing). No root needed.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Ask the questions line by line instead of full screen (serial consoles, screen
+    /// readers, dumb terminals).
+    #[arg(long)]
+    pub plain: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use crate::answers::{self, Answers, AnswersError};
 use crate::apply::{self, ApplyError, Event, Options, Runner};
-use crate::cli::{ApplyArgs, Common, PlanArgs, RenderArgs, TargetArgs};
+use crate::cli::{ApplyArgs, Common, PlanArgs, RenderArgs, TargetArgs, WizardArgs};
 use crate::host::{self, Facts, Root};
 use crate::plan::Plan;
 use crate::plan::preview::{self, Style};
@@ -42,6 +42,18 @@ pub enum CommandError {
     NeedYes,
     #[error("not applied: you did not say yes.")]
     Declined,
+    #[error(
+        "stdin is not a terminal, so the wizard cannot ask anything. Preview with `clawguard plan --answers FILE`, apply with `clawguard apply --answers FILE --yes` (`clawguard example` prints a documented answers file)."
+    )]
+    NoTerminal,
+    #[error(
+        "applying changes this system and needs root: run `sudo clawguard`, or look around first with `clawguard --dry-run`."
+    )]
+    NeedRoot,
+    #[error("the terminal failed: {0}")]
+    Terminal(std::io::Error),
+    #[error("the prompt failed: {0}")]
+    Prompt(String),
     #[error("the answers kept with generation {0} cannot be read: {1}")]
     KeptAnswers(u32, String),
 }
@@ -308,5 +320,83 @@ pub fn watchdog(args: &TargetArgs) -> Result<ExitCode, CommandError> {
             println!("{line}");
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn wizard(args: &WizardArgs) -> Result<ExitCode, CommandError> {
+    if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        return Err(CommandError::NoTerminal);
+    }
+    let l = load(&args.common)?;
+    if !args.dry_run && l.root.is_live() && !apply::atomic::running_as_root() {
+        return Err(CommandError::NeedRoot);
+    }
+    if args.plain {
+        return plain(args, l);
+    }
+    let app = crate::ui::tui::App::new(l.answers, l.facts, l.root, args.dry_run, l.source);
+    let app = crate::ui::tui::run(app).map_err(CommandError::Terminal)?;
+    match app.apply.as_ref().and_then(|a| a.result.as_ref()) {
+        Some(Ok(report)) => print_report(report, &app.root),
+        Some(Err(e)) => eprintln!("Not applied: {e}"),
+        None if app.unsaved() => println!("Quit without saving; nothing was written."),
+        None => println!("Nothing was written to the system."),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn plain(args: &WizardArgs, l: Loaded) -> Result<ExitCode, CommandError> {
+    let prompt_err = |e: inquire::InquireError| CommandError::Prompt(e.to_string());
+    let Some(answers) = crate::ui::plain::ask(l.answers).map_err(prompt_err)? else {
+        println!("Stopped; nothing was written.");
+        return Ok(ExitCode::SUCCESS);
+    };
+    let plan = layers::plan(&answers, &l.facts)?;
+    let p = preview::preview(&plan, &l.root);
+    let color = std::env::var_os("NO_COLOR").is_none();
+    println!();
+    print!("{}", preview::report(&p, Style { color }));
+    if args.dry_run {
+        let path = inquire::Text::new("Save the answers to (empty: do not save):")
+            .with_default("./answers.toml")
+            .prompt_skippable()
+            .map_err(prompt_err)?
+            .unwrap_or_default();
+        if !path.trim().is_empty() {
+            let path = std::path::PathBuf::from(path.trim());
+            std::fs::write(&path, answers.to_toml())
+                .map_err(|source| CommandError::Write { path: path.display().to_string(), source })?;
+            println!("Saved to {}. Reuse them with --answers {}", path.display(), path.display());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !p.has_changes() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let ok = inquire::Confirm::new(&format!("Apply these {} change(s)?", p.change_count()))
+        .with_default(false)
+        .prompt()
+        .map_err(prompt_err)?;
+    if !ok {
+        return Err(CommandError::Declined);
+    }
+    let runner = runner_for(&l.root, &None);
+    let opts = Options {
+        force: false,
+        interim: runner.runs_commands(),
+        runner,
+        confirm_timeout: apply::DEFAULT_CONFIRM_SECS,
+        answers_toml: answers.to_toml(),
+        ssh_connection: std::env::var("SSH_CONNECTION").ok(),
+        exe: std::env::current_exe().unwrap_or_else(|_| "clawguard".into()),
+    };
+    let report = apply::apply(&plan, &l.root, &opts, &mut progress_bar())?;
+    print_report(&report, &l.root);
+    let path = crate::ui::tui::app::installed_answers(&l.root);
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    apply::atomic::write(&path, answers.to_toml().as_bytes(), 0o600)
+        .map_err(|source| CommandError::Write { path: path.display().to_string(), source })?;
     Ok(ExitCode::SUCCESS)
 }

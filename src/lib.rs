@@ -12,4 +12,5 @@ pub mod host;
 pub mod layers;
 pub mod plan;
 pub mod render;
+pub mod ui;
 pub mod validate;

@@ -10,14 +10,15 @@ use clawguard::commands;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::Plan(args) => commands::plan(args),
-        Command::Render(args) => commands::render(args),
-        Command::Apply(args) => commands::apply(args),
-        Command::Confirm(args) => commands::confirm(args),
-        Command::Rollback(args) => commands::rollback(args),
-        Command::Status(args) => commands::status(args),
-        Command::Watchdog(args) => commands::watchdog(args),
-        Command::Example => Ok(commands::example()),
+        None => commands::wizard(&cli.wizard),
+        Some(Command::Plan(args)) => commands::plan(args),
+        Some(Command::Render(args)) => commands::render(args),
+        Some(Command::Apply(args)) => commands::apply(args),
+        Some(Command::Confirm(args)) => commands::confirm(args),
+        Some(Command::Rollback(args)) => commands::rollback(args),
+        Some(Command::Status(args)) => commands::status(args),
+        Some(Command::Watchdog(args)) => commands::watchdog(args),
+        Some(Command::Example) => Ok(commands::example()),
     };
     match result {
         Ok(code) => code,

@@ -41,6 +41,9 @@ pub enum AnswersError {
 pub struct Answers {
     /// Format version of this file; this build reads version 1.
     pub version: u32,
+    /// Layers not to set up (the plan says what that leaves unprotected).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skip: Vec<Layer>,
     #[serde(default)]
     pub sandbox: Sandbox,
     #[serde(default)]
@@ -63,6 +66,7 @@ impl Default for Answers {
     fn default() -> Self {
         Answers {
             version: VERSION,
+            skip: Vec::new(),
             sandbox: Sandbox::default(),
             credentials: Credentials::default(),
             ssh: Ssh::default(),
@@ -72,6 +76,53 @@ impl Default for Answers {
             monitoring: Monitoring::default(),
             backup: Backup::default(),
         }
+    }
+}
+
+/// The seven layers, in the order the wizard walks them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layer {
+    Sandbox,
+    Credentials,
+    Ssh,
+    Firewall,
+    Egress,
+    Monitoring,
+    Backup,
+}
+
+impl Layer {
+    pub const ALL: [Layer; 7] = [
+        Layer::Sandbox,
+        Layer::Credentials,
+        Layer::Ssh,
+        Layer::Firewall,
+        Layer::Egress,
+        Layer::Monitoring,
+        Layer::Backup,
+    ];
+
+    pub fn number(self) -> usize {
+        Layer::ALL.iter().position(|l| *l == self).expect("listed") + 1
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Layer::Sandbox => "Agent sandbox",
+            Layer::Credentials => "Credentials",
+            Layer::Ssh => "SSH",
+            Layer::Firewall => "Firewall and fail2ban",
+            Layer::Egress => "Egress allow-list",
+            Layer::Monitoring => "Monitoring",
+            Layer::Backup => "Backup and recovery",
+        }
+    }
+}
+
+impl fmt::Display for Layer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}. {}", self.number(), self.title())
     }
 }
 

@@ -25,16 +25,59 @@ pub const BIN: &str = "/usr/local/bin/clawguard";
 /// answers were validated when they were parsed).
 pub fn plan(answers: &Answers, facts: &Facts) -> Result<Plan, RenderError> {
     let mut b = Builder { plan: Plan::default() };
-    sandbox::plan(answers, facts, &mut b)?;
-    credentials::plan(answers, facts, &mut b)?;
+    let on = |l: Layer| !answers.skip.contains(&l);
+    if on(Layer::Sandbox) {
+        sandbox::plan(answers, facts, &mut b)?;
+    }
+    if on(Layer::Credentials) {
+        credentials::plan(answers, facts, &mut b)?;
+    }
     // The firewall's commands come before sshd's reload: the new SSH port is open in ufw
     // before sshd moves to it.
-    firewall::plan(answers, facts, &mut b)?;
-    ssh::plan(answers, facts, &mut b)?;
-    egress::plan(answers, facts, &mut b)?;
-    monitoring::plan(answers, facts, &mut b)?;
-    backup::plan(answers, facts, &mut b)?;
+    if on(Layer::Firewall) {
+        firewall::plan(answers, facts, &mut b)?;
+    }
+    if on(Layer::Ssh) {
+        ssh::plan(answers, facts, &mut b)?;
+    }
+    if on(Layer::Egress) {
+        egress::plan(answers, facts, &mut b)?;
+    }
+    if on(Layer::Monitoring) {
+        monitoring::plan(answers, facts, &mut b)?;
+    }
+    if on(Layer::Backup) {
+        backup::plan(answers, facts, &mut b)?;
+    }
+    for l in &answers.skip {
+        b.warn(*l, Severity::Warning, format!("Skipped. Left unprotected: {}", unprotected(*l)));
+    }
     Ok(b.plan)
+}
+
+/// What a skipped layer leaves open, in a sentence.
+pub fn unprotected(l: Layer) -> &'static str {
+    match l {
+        Layer::Sandbox => {
+            "the agent runs without a container around it: a prompt injection can run anything on this host as the agent's user."
+        }
+        Layer::Credentials => {
+            "the agent's API keys stay where they are, probably in plaintext; whoever reads the disk or a backup has them."
+        }
+        Layer::Ssh => "password and root logins stay as they are; brute force and stolen passwords remain a way in.",
+        Layer::Firewall => {
+            "every listening port stays reachable from the internet, and repeated failed logins are never banned."
+        }
+        Layer::Egress => {
+            "the agent can talk to any host on the internet, so a hijacked agent can send your data anywhere."
+        }
+        Layer::Monitoring => {
+            "nobody notices unexpected logins, a changed config or a full disk; logs grow without limit."
+        }
+        Layer::Backup => {
+            "a lost disk or a taken-over server takes the agent's data with it, and there is no recovery playbook."
+        }
+    }
 }
 
 /// Collects a layer's steps. Keeps the layers short and the step shapes uniform.

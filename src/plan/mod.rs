@@ -5,51 +5,7 @@ pub mod preview;
 
 use std::fmt;
 
-/// The seven layers, in the order the wizard walks them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Layer {
-    Sandbox,
-    Credentials,
-    Ssh,
-    Firewall,
-    Egress,
-    Monitoring,
-    Backup,
-}
-
-impl Layer {
-    pub const ALL: [Layer; 7] = [
-        Layer::Sandbox,
-        Layer::Credentials,
-        Layer::Ssh,
-        Layer::Firewall,
-        Layer::Egress,
-        Layer::Monitoring,
-        Layer::Backup,
-    ];
-
-    pub fn number(self) -> usize {
-        Layer::ALL.iter().position(|l| *l == self).expect("listed") + 1
-    }
-
-    pub fn title(self) -> &'static str {
-        match self {
-            Layer::Sandbox => "Agent sandbox",
-            Layer::Credentials => "Credentials",
-            Layer::Ssh => "SSH",
-            Layer::Firewall => "Firewall and fail2ban",
-            Layer::Egress => "Egress allow-list",
-            Layer::Monitoring => "Monitoring",
-            Layer::Backup => "Backup and recovery",
-        }
-    }
-}
-
-impl fmt::Display for Layer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}. {}", self.number(), self.title())
-    }
-}
+pub use crate::answers::Layer;
 
 /// Who owns a file, by name (resolved on the target at apply time) or by number.
 #[derive(Debug, Clone, PartialEq, Eq)]
