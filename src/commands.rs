@@ -359,6 +359,7 @@ fn plain(args: &WizardArgs, l: Loaded) -> Result<ExitCode, CommandError> {
     if args.dry_run {
         let path = inquire::Text::new("Save the answers to (empty: do not save):")
             .with_default("./answers.toml")
+            .with_help_message("A file to reuse with --answers FILE; the answers hold no secrets")
             .prompt_skippable()
             .map_err(prompt_err)?
             .unwrap_or_default();

@@ -1,0 +1,174 @@
+//! The real binary in a real terminal (tmux): the wizard in --dry-run and --plain mode
+//! driven by keys, read back from the screen; the fixture root must be unchanged.
+
+mod common;
+
+use std::fs;
+
+use common::tmux::Tmux;
+
+fn wizard(root: &std::path::Path, extra: &str) -> Tmux {
+    Tmux::start(&format!("NO_COLOR=1 {} --dry-run --root {} {extra}", common::bin(), root.display()), 80, 24)
+}
+
+#[test]
+fn dry_run_wizard_changes_the_port_adds_a_host_and_shows_the_diff() {
+    let root = common::fixture_root("debian12-cloud");
+    let before = common::fingerprint(root.path());
+    let t = wizard(root.path(), "");
+    t.wait_for("Press Enter to start", 10);
+    t.keys(&["Enter"]);
+    t.wait_for("1. Agent sandbox", 5);
+    t.keys(&["Enter"]);
+    t.wait_for("2. Credentials", 5);
+    t.keys(&["Enter"]);
+    t.wait_for("3. SSH", 5);
+
+    // An invalid port: the error is next to the field and Enter stays.
+    t.keys(&["Tab", "C-u"]);
+    t.text("22a");
+    let s = t.wait_for("is not a whole number", 5);
+    assert!(s.contains("SSH port") && s.contains("22a"), "{s}");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("Fix the field marked in red", 5);
+    assert!(s.contains("3. SSH"), "Enter advanced past an invalid port:\n{s}");
+
+    t.keys(&["C-u"]);
+    t.text("2200");
+    t.keys(&["Enter"]);
+    t.wait_for("4. Firewall", 5);
+    t.keys(&["Enter"]);
+    t.wait_for("5. Egress", 5);
+    t.keys(&["Tab"]);
+    t.text("api.telegram.org");
+    t.keys(&["Enter"]);
+    t.wait_for("- api.telegram.org", 5);
+    t.keys(&["Enter"]);
+    t.wait_for("6. Monitoring", 5);
+    t.keys(&["Enter"]);
+    t.wait_for("7. Backup", 5);
+    t.keys(&["Enter"]);
+    t.wait_for("Review", 5);
+
+    // Page through the review file by file; collect what was on screen.
+    let mut seen = t.screen();
+    for _ in 0..25 {
+        t.keys(&["n"]);
+        seen.push_str(&t.screen());
+    }
+    assert!(seen.contains("+Port 2200"), "no `Port 2200` in the review:\n{seen}");
+    assert!(
+        seen.contains("+acl allowed_hosts dstdomain api.telegram.org"),
+        "the new host is not in the squid diff:\n{seen}"
+    );
+
+    // Resize: the wizard redraws at the new size and back.
+    t.resize(100, 30);
+    t.wait_for("Review", 5);
+    t.resize(80, 24);
+    t.wait_for("Review", 5);
+
+    // Quit asks (the answers are unsaved), then restores the terminal.
+    t.keys(&["q"]);
+    t.wait_for("Quit anyway?", 5);
+    t.keys(&["y"]);
+    let s = t.wait_for("[exited]", 10);
+    assert!(s.contains("Quit without saving; nothing was written."), "{s}");
+    assert_eq!(before, common::fingerprint(root.path()), "the dry run changed the fixture root");
+}
+
+#[test]
+fn ctrl_c_restores_the_terminal() {
+    let root = common::fixture_root("debian12-cloud");
+    let t = wizard(root.path(), "");
+    t.wait_for("Press Enter to start", 10);
+    t.keys(&["C-c"]);
+    let s = t.wait_for("[exited]", 10);
+    assert!(!s.contains("Press Enter to start"), "the wizard's screen was left behind:\n{s}");
+}
+
+#[test]
+fn review_saves_the_answers_for_reuse() {
+    let root = common::fixture_root("debian12-cloud");
+    let work = tempfile::tempdir().unwrap();
+    let saved = work.path().join("answers.toml");
+    let t = wizard(root.path(), "");
+    t.wait_for("Press Enter to start", 10);
+    for _ in 0..8 {
+        t.keys(&["Enter"]);
+    }
+    t.wait_for("Review", 5);
+    t.keys(&["s"]);
+    t.wait_for("Save answers", 5);
+    for _ in 0..20 {
+        t.keys(&["BSpace"]);
+    }
+    t.text(saved.to_str().unwrap());
+    t.keys(&["Enter"]);
+    t.wait_for("Answers saved to", 5);
+    let loaded = clawguard::answers::Answers::load(&saved).unwrap();
+    assert_eq!(loaded, clawguard::answers::Answers::default());
+}
+
+#[test]
+fn plain_mode_asks_line_by_line_and_ends_with_the_same_diff() {
+    let root = common::fixture_root("debian12-cloud");
+    let before = common::fingerprint(root.path());
+    let work = tempfile::tempdir().unwrap();
+    let saved = work.path().join("plain-answers.toml");
+    let t = Tmux::start(
+        &format!("NO_COLOR=1 {} --plain --dry-run --root {}", common::bin(), root.path().display()),
+        100,
+        30,
+    );
+    // Answer each prompt as it comes: the SSH port, the allowed hosts, the save path; Enter
+    // (the default) for every other question. A prompt is waiting when the count of
+    // prompt lines grew past those answered and the last one still shows its help line.
+    let mut answered = 0;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    loop {
+        assert!(std::time::Instant::now() < deadline, "plain mode did not finish:\n{}", t.history());
+        let all = t.history();
+        if all.contains("[exited]") {
+            break;
+        }
+        let lines: Vec<&str> = all.lines().collect();
+        let prompts: Vec<usize> = (0..lines.len()).filter(|i| lines[*i].starts_with("? ")).collect();
+        let waiting = prompts.len() == answered + 1
+            && prompts.last().is_some_and(|i| lines[i + 1..].iter().any(|l| l.starts_with('[')));
+        if !waiting {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            continue;
+        }
+        let prompt = lines[*prompts.last().unwrap()];
+        if prompt.starts_with("? SSH port") {
+            t.text("2200");
+        } else if prompt.starts_with("? Allowed hosts") {
+            t.text("api.anthropic.com, api.openai.com, gmail.googleapis.com, slack.com, www.googleapis.com, api.telegram.org");
+        } else if prompt.starts_with("? Save the answers") {
+            t.text(saved.to_str().unwrap());
+        }
+        t.keys(&["Enter"]);
+        answered += 1;
+    }
+    let all = t.history();
+    assert!(answered > 20, "only {answered} prompts answered:\n{all}");
+    assert!(all.contains("+Port 2200"), "{all}");
+    assert!(all.contains("+acl allowed_hosts dstdomain api.telegram.org"), "{all}");
+    let loaded = clawguard::answers::Answers::load(&saved).unwrap();
+    assert_eq!(loaded.ssh.port.get(), 2200);
+    assert_eq!(before, common::fingerprint(root.path()));
+}
+
+#[test]
+fn without_a_terminal_the_wizard_says_to_use_answers() {
+    let o = std::process::Command::new(common::bin())
+        .args(["--dry-run"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("not a terminal") && err.contains("--answers"), "{err}");
+    let _ = fs::metadata("/");
+}
