@@ -49,6 +49,7 @@ fn debian12_cloud_image() {
     let debian = f.users.iter().find(|u| u.name == "debian").unwrap();
     assert!(debian.can_log_in_with_key(), "{debian:?}");
     assert_eq!(f.ssh_connection.as_ref().unwrap().server_port, 22);
+    assert_eq!(f.docker_version.as_deref(), Some("27.3.1"), "docker-ce installed, docker.io removed");
 
     let plan = layers::plan(&Answers::default(), &f).unwrap();
     assert!(plan.file("/etc/cloud/cloud.cfg.d/99-clawguard-ssh.cfg").unwrap().content.contains("ssh_pwauth: false"));
@@ -72,6 +73,7 @@ fn ubuntu2404_with_ssh_socket() {
     let f = common::facts(root.path(), None);
     assert!(f.ssh_socket, "ssh.socket enabled in sockets.target.wants");
     assert!(f.os.journal_only());
+    assert_eq!(f.docker_version.as_deref(), Some("24.0.7"));
     let ubuntu = f.users.iter().find(|u| u.name == "ubuntu").unwrap();
     assert_eq!(ubuntu.authorized_keys, 1);
     assert!(!ubuntu.can_log_in_with_key());
@@ -84,6 +86,7 @@ fn ubuntu2404_with_ssh_socket() {
     assert!(reload < restart, "daemon-reload must come before the socket restart");
     assert!(!argv.iter().any(|a| a == "systemctl reload ssh"), "restarting ssh.service leaves port 22");
     assert!(plan.warnings.iter().any(|w| w.severity == Severity::Danger && w.text.contains("StrictModes")));
+    assert!(plan.warnings.iter().any(|w| w.text.contains("Docker engine 24.0.7 predates the fix for CVE-2024-29018")));
     insta::assert_snapshot!("ubuntu2404_socket_plan", summary(&plan));
 }
 

@@ -174,6 +174,8 @@ pub struct Sandbox {
     pub gateway_port: Port,
     /// Publish the gateway on 127.0.0.1 (never on other addresses).
     pub publish_gateway: bool,
+    /// Capabilities given back after dropping all (usually none).
+    pub cap_add: Vec<Capability>,
 }
 
 impl Default for Sandbox {
@@ -194,6 +196,7 @@ impl Default for Sandbox {
             tmpfs_size: ByteSize::mib(100),
             gateway_port: Port::new_unchecked(18789),
             publish_gateway: false,
+            cap_add: Vec::new(),
         }
     }
 }
@@ -294,6 +297,8 @@ pub struct Egress {
     pub proxy_port: Port,
     /// The squid image of the proxy sidecar.
     pub proxy_image: ImageRef,
+    /// Names the proxy resolves without DNS (`name=address`).
+    pub static_hosts: Vec<StaticHost>,
 }
 
 impl Default for Egress {
@@ -311,6 +316,7 @@ impl Default for Egress {
             .collect(),
             proxy_port: Port::new_unchecked(3128),
             proxy_image: "ubuntu/squid:latest".parse().expect("default image"),
+            static_hosts: Vec::new(),
         }
     }
 }

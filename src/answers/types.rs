@@ -743,6 +743,72 @@ text_value!(WebhookUrl, "an https:// URL");
 
 // ---------------------------------------------------------------------------------------
 
+/// A host the proxy resolves without DNS: `name=address` (an internal service, or a name
+/// pinned to a known address).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StaticHost {
+    pub name: DomainPattern,
+    pub addr: IpAddr,
+}
+
+impl FromStr for StaticHost {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        let hint = "type `name=address`, such as `api.internal.example=10.0.0.5`";
+        let (name, addr) = s.split_once('=').ok_or_else(|| invalid(format!("{} lacks `=`: {hint}", shown(s))))?;
+        let name: DomainPattern = name.trim().parse()?;
+        if name.subdomains() {
+            return Err(invalid(format!("{} names a whole domain: give one host name; {hint}", shown(s))));
+        }
+        let addr = addr
+            .trim()
+            .parse()
+            .map_err(|_| invalid(format!("{} has no valid IP address after `=`: {hint}", shown(s))))?;
+        Ok(StaticHost { name, addr })
+    }
+}
+
+impl fmt::Display for StaticHost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={}", self.name, self.addr)
+    }
+}
+text_value!(StaticHost, "name=address");
+
+/// A Linux capability to give back to the agent after dropping all (`NET_BIND_SERVICE`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Capability(String);
+
+/// The capabilities an agent may plausibly need back; anything that gives power over the
+/// host (SYS_ADMIN, NET_ADMIN, SYS_PTRACE, DAC_OVERRIDE…) is refused.
+pub const CAPABILITIES: &[&str] = &["NET_BIND_SERVICE", "CHOWN", "SETUID", "SETGID", "FOWNER", "KILL"];
+
+impl FromStr for Capability {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        let upper = s.trim().to_ascii_uppercase();
+        let name = upper.trim_start_matches("CAP_").to_owned();
+        if CAPABILITIES.contains(&name.as_str()) {
+            Ok(Capability(name))
+        } else {
+            Err(invalid(format!(
+                "{} is not a capability clawguard gives back to an agent: choose from {} (the others give power over the host)",
+                shown(s),
+                CAPABILITIES.join(", ")
+            )))
+        }
+    }
+}
+
+impl fmt::Display for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+text_value!(Capability, "a capability name");
+
+// ---------------------------------------------------------------------------------------
+
 /// Where restic keeps the backups, in restic's own syntax.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BackupTarget {
@@ -939,6 +1005,17 @@ mod tests {
         assert!(t.is_this_machine(&["vps1".into()]));
         assert!(err::<BackupTarget>("ftp://x").contains("restic repository"));
         assert!(err::<BackupTarget>("sftp:b@h:/x y").contains("sftp"));
+    }
+
+    #[test]
+    fn static_hosts_and_capabilities() {
+        let h: StaticHost = "api.internal.example=10.0.0.5".parse().unwrap();
+        assert_eq!(h.to_string(), "api.internal.example=10.0.0.5");
+        assert!(err::<StaticHost>("x.example").contains("lacks `=`"));
+        assert!(err::<StaticHost>(".x.example=10.0.0.1").contains("whole domain"));
+        assert!(err::<StaticHost>("x.example=nope").contains("IP address"));
+        assert_eq!("cap_net_bind_service".parse::<Capability>().unwrap().to_string(), "NET_BIND_SERVICE");
+        assert!(err::<Capability>("SYS_ADMIN").contains("power over the host"));
     }
 
     #[test]

@@ -43,6 +43,8 @@ pub struct Facts {
     pub plaintext_env_files: Vec<EnvFile>,
     /// Addresses earlier runs added to fail2ban's ignoreip because the admin applied from them.
     pub fail2ban_admin_ips: Vec<IpAddr>,
+    /// The Docker engine's version from the package database (`docker.io`, `docker-ce`).
+    pub docker_version: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -185,6 +187,7 @@ pub fn probe(root: &Root, ssh_connection: Option<&str>) -> Facts {
         cloud_init: root.exists("/etc/cloud/cloud.cfg"),
         ssh_connection: ssh_connection.and_then(SshConnection::parse),
         plaintext_env_files: env_files(root),
+        docker_version: docker_version(root),
         fail2ban_admin_ips: root
             .read(FAIL2BAN_JAIL)
             .unwrap_or_default()
@@ -279,6 +282,32 @@ fn ufw(root: &Root) -> UfwFacts {
     }
 }
 
+/// The installed Docker engine's upstream version (`20.10.24` of `20.10.24+dfsg1-1+deb12u1`),
+/// read from dpkg's database so it works for any root.
+fn docker_version(root: &Root) -> Option<String> {
+    let status = root.read("/var/lib/dpkg/status")?;
+    status.split("\n\n").find_map(|stanza| {
+        let field = |name: &str| stanza.lines().find_map(|l| l.strip_prefix(name).map(str::trim));
+        let package = field("Package:")?;
+        let installed = field("Status:").is_some_and(|s| s.ends_with("installed") && !s.contains("not-installed"));
+        if !matches!(package, "docker.io" | "docker-ce" | "moby-engine") || !installed {
+            return None;
+        }
+        let v = field("Version:")?;
+        let v = v.split_once(':').map(|(_, r)| r).unwrap_or(v);
+        Some(v.split(['+', '~', '-']).next().unwrap_or(v).to_owned())
+    })
+}
+
+/// Whether a Docker engine version has the fix for CVE-2024-29018 (DNS of containers on
+/// internal networks reaching out): 26.0.0, 25.0.4, 23.0.11 and later.
+pub fn docker_dns_fixed(version: &str) -> bool {
+    let n: Vec<u32> = version.split('.').map(|p| p.parse().unwrap_or(0)).collect();
+    let (major, minor, patch) =
+        (n.first().copied().unwrap_or(0), n.get(1).copied().unwrap_or(0), n.get(2).copied().unwrap_or(0));
+    major >= 26 || (major == 25 && minor == 0 && patch >= 4) || (major == 23 && minor == 0 && patch >= 11)
+}
+
 /// Plaintext `.env` files where OpenClaw keeps keys by default (`~/.openclaw/.env`).
 fn env_files(root: &Root) -> Vec<EnvFile> {
     let mut homes = vec!["/root".to_owned()];
@@ -305,6 +334,18 @@ mod tests {
         assert_eq!(c.client.to_string(), "203.0.113.9");
         assert_eq!(c.server_port, 22);
         assert!(SshConnection::parse("garbage").is_none());
+    }
+
+    #[test]
+    fn docker_versions_with_the_dns_fix() {
+        assert!(!docker_dns_fixed("20.10.24"));
+        assert!(!docker_dns_fixed("24.0.9"));
+        assert!(!docker_dns_fixed("25.0.3"));
+        assert!(docker_dns_fixed("25.0.4"));
+        assert!(!docker_dns_fixed("23.0.10"));
+        assert!(docker_dns_fixed("23.0.11"));
+        assert!(docker_dns_fixed("26.0.0"));
+        assert!(docker_dns_fixed("28.2.2"));
     }
 
     #[test]

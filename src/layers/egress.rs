@@ -35,18 +35,9 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     b.file(layer, &conf, "egress/squid.conf", &hosts, 0o644, Some(Validator::Squid))?;
     let compose = compose_file(a);
     let mut reconf = compose_argv(f);
-    reconf.extend([
-        "-p",
-        "clawguard-agent",
-        "-f",
-        compose.as_str(),
-        "exec",
-        "-T",
-        "proxy",
-        "squid",
-        "-k",
-        "reconfigure",
-    ]);
+    // SIGHUP is squid's reconfigure; it works whatever PID squid has in its container
+    // (`squid -k reconfigure` refuses to signal PID 1).
+    reconf.extend(["-p", "clawguard-agent", "-f", compose.as_str(), "kill", "-s", "HUP", "proxy"]);
     b.on_change(layer, &reconf, "the proxy reads the new allow-list (the agent keeps running)", &[conf.as_str()]);
     Ok(())
 }

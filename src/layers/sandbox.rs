@@ -41,6 +41,8 @@ struct Ctx {
     publish: bool,
     gateway_port: u16,
     proxy_image: String,
+    cap_add: Vec<String>,
+    extra_hosts: Vec<String>,
 }
 
 pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), RenderError> {
@@ -94,6 +96,8 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         publish: s.publish_gateway,
         gateway_port: s.gateway_port.get(),
         proxy_image: a.egress.proxy_image.to_string(),
+        cap_add: s.cap_add.iter().map(|c| c.to_string()).collect(),
+        extra_hosts: a.egress.static_hosts.iter().map(|h| format!("{}:{}", h.name, h.addr)).collect(),
     };
     let compose = compose_file(a);
     b.file(layer, &compose, "sandbox/docker-compose.yml", &ctx, 0o644, Some(Validator::Compose))?;
@@ -111,6 +115,16 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     let mut up = compose_argv(f);
     up.extend(["-p", "clawguard-agent", "-f", compose.as_str(), "up", "-d"]);
     b.on_change(layer, &up, "start or update the agent and its proxy", &[compose.as_str()]);
+    if let Some(v) = &f.docker_version
+        && !crate::host::docker_dns_fixed(v)
+    {
+        b.warn(layer, Severity::Warning, format!(
+            "Docker engine {v} predates the fix for CVE-2024-29018: containers on internal networks could leak data out through DNS. Upgrade to 26.0.0, 25.0.4 or 23.0.11 or later (a distribution may have backported the fix: check its changelog)."
+        ));
+    }
+    if f.tools.docker {
+        b.warn(layer, Severity::Note, "Ports Docker publishes bypass ufw. clawguard publishes nothing but 127.0.0.1; check `docker ps` for other containers that publish on 0.0.0.0.");
+    }
     if s.publish_gateway {
         b.warn(layer, Severity::Note, format!("The gateway is published on 127.0.0.1:{} only; reach it from elsewhere through an SSH tunnel (ssh -L {0}:127.0.0.1:{0}).", s.gateway_port));
     }

@@ -1,0 +1,318 @@
+//! A real Docker engine (Debian's docker.io) for the tests, started in a network namespace
+//! and a private mount namespace of its own (`nsenter --net`, `unshare --mount`, as
+//! `../shared/recipes/09-dockerd-netns.sh` does), with its data under a temp dir. Next to
+//! it, a "web" namespace plays the internet: an HTTP server, a port 443 listener and a DNS
+//! server that answers every name. Nothing touches this machine's own Docker, network or
+//! /run: the engine's /run is a tmpfs inside its mount namespace. Removed on drop.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::vps::sh;
+
+pub struct Engine {
+    pub ns: String,
+    pub web_ns: String,
+    pub dir: tempfile::TempDir,
+    /// The web namespace's address, as the engine's namespace sees it.
+    pub web_ip: String,
+    dockerd: Option<Child>,
+    children: Vec<Child>,
+}
+
+fn must(cmd: &mut Command) -> String {
+    let (ok, out) = sh(cmd);
+    assert!(ok, "{cmd:?} failed: {out}");
+    out
+}
+
+/// A DNS server for the web namespace: answers every A question with one address.
+const DNS: &str = r#"
+import socket, sys
+ip = bytes(int(p) for p in sys.argv[1].split('.'))
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('0.0.0.0', 53))
+while True:
+    q, a = s.recvfrom(512)
+    end = 12
+    while q[end] != 0:
+        end += q[end] + 1
+    question = q[12:end + 5]
+    r = q[:2] + b'\x81\x80' + q[4:6] + b'\x00\x01\x00\x00\x00\x00' + question
+    r += b'\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04' + ip
+    s.sendto(r, a)
+"#;
+
+impl Engine {
+    pub fn start() -> Engine {
+        let pid = std::process::id();
+        let ns = format!("cgdk-{pid}");
+        let web_ns = format!("cgweb-{pid}");
+        let net = 100 + pid % 150;
+        let (dk_ip, web_ip) = (format!("10.232.{net}.1"), format!("10.232.{net}.2"));
+        let dir = tempfile::Builder::new().prefix("clawguard-engine-").tempdir().unwrap();
+        let mut e = Engine {
+            ns: ns.clone(),
+            web_ns: web_ns.clone(),
+            dir,
+            web_ip: web_ip.clone(),
+            dockerd: None,
+            children: Vec::new(),
+        };
+        must(Command::new("ip").args(["netns", "add", &ns]));
+        must(Command::new("ip").args(["netns", "add", &web_ns]));
+        let (a, b) = (format!("cgd{}a", pid % 100000), format!("cgd{}b", pid % 100000));
+        must(
+            Command::new("ip")
+                .args(["link", "add", &a, "netns", &ns, "type", "veth", "peer", "name", &b, "netns", &web_ns]),
+        );
+        for (n, dev, ip) in [(&ns, &a, &dk_ip), (&web_ns, &b, &web_ip)] {
+            must(Command::new("ip").args(["netns", "exec", n, "ip", "addr", "add", &format!("{ip}/30"), "dev", dev]));
+            must(Command::new("ip").args(["netns", "exec", n, "ip", "link", "set", dev, "up"]));
+            must(Command::new("ip").args(["netns", "exec", n, "ip", "link", "set", "lo", "up"]));
+        }
+        e.start_web();
+        e.start_dockerd();
+        e
+    }
+
+    fn spawn(&mut self, cmd: &mut Command) {
+        let child = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        self.children.push(child);
+    }
+
+    /// The "internet": HTTP on 80 (a page that says who it is), a listener on 443, DNS on 53.
+    fn start_web(&mut self) {
+        let www = self.dir.path().join("www");
+        fs::create_dir_all(&www).unwrap();
+        fs::write(www.join("index.html"), "hello from the allowed host\n").unwrap();
+        let ns = self.web_ns.clone();
+        self.spawn(Command::new("ip").args([
+            "netns",
+            "exec",
+            &ns,
+            "busybox",
+            "httpd",
+            "-f",
+            "-p",
+            "80",
+            "-h",
+            www.to_str().unwrap(),
+        ]));
+        self.spawn(Command::new("ip").args(["netns", "exec", &ns, "nc", "-lk", "443"]));
+        let web_ip = self.web_ip.clone();
+        self.spawn(Command::new("ip").args(["netns", "exec", &ns, "/usr/bin/python3", "-c", DNS, &web_ip]));
+        let probe = || {
+            sh(Command::new("ip").args([
+                "netns",
+                "exec",
+                &self.ns,
+                "busybox",
+                "wget",
+                "-q",
+                "-O",
+                "-",
+                &format!("http://{web_ip}/"),
+            ]))
+            .0
+        };
+        wait("the web namespace", 10, probe);
+    }
+
+    fn start_dockerd(&mut self) {
+        let d = self.dir.path();
+        fs::write(d.join("resolv.conf"), format!("nameserver {}\n", self.web_ip)).unwrap();
+        let script = format!(
+            "mount -t tmpfs tmpfs /run && mkdir -p /run/clawguard/secrets && mount --bind {d}/resolv.conf /etc/resolv.conf && \
+             exec dockerd --data-root {d}/data --exec-root {d}/exec --pidfile {d}/dockerd.pid -H unix://{d}/docker.sock \
+             --iptables=true --log-level=warn",
+            d = d.display()
+        );
+        let log = fs::File::create(d.join("dockerd.log")).unwrap();
+        let child = Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{}", self.ns))
+            .args(["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", &script])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("nsenter/unshare missing");
+        self.dockerd = Some(child);
+        let ok = (0..150).any(|_| {
+            std::thread::sleep(Duration::from_millis(100));
+            sh(&mut self.docker(&["info"])).0
+        });
+        assert!(ok, "dockerd did not start:\n{}", fs::read_to_string(d.join("dockerd.log")).unwrap_or_default());
+    }
+
+    pub fn sock(&self) -> PathBuf {
+        self.dir.path().join("docker.sock")
+    }
+
+    /// The engine's mount namespace (where its /run lives).
+    fn mnt_ns(&self) -> String {
+        let pid = fs::read_to_string(self.dir.path().join("dockerd.pid")).unwrap();
+        format!("/proc/{}/ns/mnt", pid.trim())
+    }
+
+    /// `docker …` against this engine.
+    pub fn docker(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("docker");
+        c.args(args).env("DOCKER_HOST", format!("unix://{}", self.sock().display()));
+        c
+    }
+
+    /// Runs argv inside the engine's mount namespace (so compose sees its /run), against
+    /// this engine.
+    pub fn in_engine(&self, argv: &[&str]) -> Command {
+        let mut c = Command::new("nsenter");
+        c.arg(format!("--mount={}", self.mnt_ns()))
+            .args(argv)
+            .env("DOCKER_HOST", format!("unix://{}", self.sock().display()));
+        c
+    }
+
+    /// Puts a secret where the compose file expects it: the engine's /run/clawguard/secrets,
+    /// owned by the agent's uid, mode 0400 (compose secrets outside Swarm are bind mounts).
+    pub fn put_secret(&self, name: &str, value: &str, uid: u32) {
+        let src = self.dir.path().join(format!("secret-{name}"));
+        fs::write(&src, value).unwrap();
+        let dst = format!("/run/clawguard/secrets/{name}");
+        must(&mut self.in_engine(&[
+            "sh",
+            "-c",
+            &format!("cp {} {dst} && chown {uid}:{uid} {dst} && chmod 0400 {dst}", src.display()),
+        ]));
+        fs::remove_file(src).unwrap();
+    }
+
+    /// Imports a root filesystem directory as image `name` with the given `CMD`.
+    pub fn import(&self, rootfs: &Path, name: &str, cmd: &str) {
+        let mut tar = Command::new("tar")
+            .args(["-C", rootfs.to_str().unwrap(), "-c", "."])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = self
+            .docker(&["import", "--change", &format!("CMD {cmd}"), "-", name])
+            .stdin(tar.stdout.take().unwrap())
+            .output()
+            .unwrap();
+        assert!(tar.wait().unwrap().success(), "tar of {} failed", rootfs.display());
+        assert!(out.status.success(), "docker import {name}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+pub fn wait(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !f() {
+        assert!(t.elapsed() < Duration::from_secs(secs), "timed out after {secs} s waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A root filesystem with busybox (static) as the agent stand-in: a shell, wget, nc,
+/// nslookup; users root and agent (1000).
+pub fn busybox_rootfs(dir: &Path) {
+    for d in ["bin", "etc", "tmp", "proc", "sys", "dev", "run", "home/agent"] {
+        fs::create_dir_all(dir.join(d)).unwrap();
+    }
+    fs::copy("/bin/busybox", dir.join("bin/busybox"))
+        .expect("busybox-static is not installed (scripts/test installs it)");
+    for applet in [
+        "sh", "wget", "nc", "nslookup", "id", "cat", "touch", "sleep", "grep", "cp", "chmod", "ls", "printf", "head",
+        "echo", "env", "timeout",
+    ] {
+        std::os::unix::fs::symlink("busybox", dir.join("bin").join(applet)).unwrap();
+    }
+    fs::write(dir.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nagent:x:1000:1000:agent:/home/agent:/bin/sh\n")
+        .unwrap();
+    fs::write(dir.join("etc/group"), "root:x:0:\nagent:x:1000:\n").unwrap();
+    fs::set_permissions(dir.join("tmp"), fs::Permissions::from_mode(0o1777)).unwrap();
+}
+
+/// A root filesystem with this machine's squid and the libraries it links: the proxy
+/// image, built without a registry.
+pub fn squid_rootfs(dir: &Path) {
+    let copy_file = |src: &Path| {
+        let dst = dir.join(src.strip_prefix("/").unwrap());
+        fs::create_dir_all(dst.parent().unwrap()).unwrap();
+        fs::copy(src, &dst).unwrap_or_else(|e| panic!("copying {}: {e}", src.display()));
+    };
+    let ldd = must(Command::new("ldd").arg("/usr/sbin/squid"));
+    for line in ldd.lines() {
+        let path = line.split_whitespace().find(|w| w.starts_with('/'));
+        if let Some(p) = path {
+            copy_file(Path::new(p));
+            // Also the canonical name the loader asks for.
+            let name = line.split_whitespace().next().unwrap_or("");
+            if name.starts_with('/') && name != p {
+                copy_file(Path::new(name));
+            }
+        }
+    }
+    copy_file(Path::new("/usr/sbin/squid"));
+    for tree in ["/usr/lib/squid", "/usr/share/squid", "/usr/share/squid-langpack", "/etc/squid"] {
+        must(Command::new("mkdir").args(["-p", dir.join(tree.trim_start_matches('/')).to_str().unwrap()]));
+        must(Command::new("cp").args([
+            "-rL",
+            &format!("{tree}/."),
+            dir.join(tree.trim_start_matches('/')).to_str().unwrap(),
+        ]));
+    }
+    for d in ["var/log/squid", "var/spool/squid", "run", "tmp", "proc", "sys", "dev"] {
+        fs::create_dir_all(dir.join(d)).unwrap();
+    }
+    fs::write(dir.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nproxy:x:13:13:proxy:/bin:/usr/sbin/nologin\n")
+        .unwrap();
+    fs::write(dir.join("etc/group"), "root:x:0:\nproxy:x:13:\n").unwrap();
+    fs::write(dir.join("etc/nsswitch.conf"), "passwd: files\ngroup: files\nhosts: files dns\n").unwrap();
+    must(Command::new("chown").args([
+        "-R",
+        "13:13",
+        dir.join("var/log/squid").to_str().unwrap(),
+        dir.join("var/spool/squid").to_str().unwrap(),
+    ]));
+    fs::set_permissions(dir.join("tmp"), fs::Permissions::from_mode(0o1777)).unwrap();
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        if let Ok(pid) = fs::read_to_string(self.dir.path().join("dockerd.pid")) {
+            let _ = Command::new("kill").arg(pid.trim()).status();
+            for _ in 0..100 {
+                if !Path::new(&format!("/proc/{}", pid.trim())).exists() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        if let Some(mut c) = self.dockerd.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for ns in [&self.ns, &self.web_ns] {
+            let o = Command::new("ip").args(["netns", "pids", ns]).output().ok();
+            for p in o
+                .map(|o| String::from_utf8_lossy(&o.stdout).split_whitespace().map(String::from).collect::<Vec<_>>())
+                .unwrap_or_default()
+            {
+                let _ = Command::new("kill").args(["-9", &p]).status();
+            }
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+        // dockerd leaves empty "docker" cgroups (cgroup v1) behind: remove them if empty.
+        if let Ok(entries) = fs::read_dir("/sys/fs/cgroup") {
+            for e in entries.flatten() {
+                let _ = fs::remove_dir(e.path().join("docker"));
+            }
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! The agent sandbox and the egress allow-list on a real Docker engine (see
+//! `common::engine`): the rendered compose project is brought up with test images (a
+//! busybox agent stand-in, this machine's squid), set only through the image answers, and
+//! checked from the outside (`docker inspect`) and from the inside (the agent's shell).
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use clawguard::answers::Answers;
+use clawguard::host::Root;
+use clawguard::layers;
+use common::engine::{self, Engine, wait};
+use common::vps::sh;
+
+const SECRET: &str = "sk-test-4f9a2c-never-in-env";
+
+fn answers(work: &Path, web_ip: &str, hosts: &[&str]) -> Answers {
+    let w = work.display();
+    let hosts: Vec<String> = hosts.iter().map(|h| format!("\"{h}\"")).collect();
+    let text = format!(
+        r#"version = 1
+[sandbox]
+profile = "generic"
+image = "clawguard-test/agent:1"
+command = ["sleep", "3600"]
+project_dir = "{w}/agent"
+state_dir = "{w}/state"
+workspace = "{w}/workspace"
+config_dir = "{w}/config"
+cpus = "0.5"
+memory = "256M"
+pids = 64
+tmpfs_size = "16M"
+gateway_port = 8080
+publish_gateway = true
+[credentials]
+services = ["openai"]
+[egress]
+allowed_hosts = [{hosts}]
+proxy_image = "clawguard-test/squid:1"
+static_hosts = ["allowed.test={web_ip}", "other.test={web_ip}"]
+[monitoring]
+log_dir = "{w}/logs"
+"#,
+        hosts = hosts.join(", ")
+    );
+    Answers::parse(&text, "test answers").unwrap()
+}
+
+/// Writes the plan's files of the compose project into place (as apply would) and returns
+/// the compose commands the plan runs for them.
+fn render(a: &Answers) -> Vec<Vec<String>> {
+    let facts = clawguard::host::probe(&Root::new(tempfile::tempdir().unwrap().path()), None);
+    let plan = layers::plan(a, &facts).unwrap();
+    for f in plan.files.iter().filter(|f| f.path.starts_with(a.sandbox.project_dir.as_str())) {
+        fs::create_dir_all(Path::new(&f.path).parent().unwrap()).unwrap();
+        fs::write(&f.path, &f.content).unwrap();
+    }
+    plan.commands.iter().filter(|c| c.argv[0].starts_with("docker")).map(|c| c.argv.clone()).collect()
+}
+
+fn run_in(e: &Engine, argv: &[String]) -> (bool, String) {
+    let args: Vec<&str> = argv.iter().map(String::as_str).collect();
+    sh(&mut e.in_engine(&args))
+}
+
+fn agent_sh(e: &Engine, cid: &str, script: &str) -> (bool, String) {
+    sh(&mut e.docker(&["exec", cid, "sh", "-c", script]))
+}
+
+fn inspect(e: &Engine, cid: &str, format: &str) -> String {
+    let (ok, out) = sh(&mut e.docker(&["inspect", "-f", format, cid]));
+    assert!(ok, "{out}");
+    out.trim().to_owned()
+}
+
+#[test]
+fn the_agent_is_locked_down_and_reaches_only_the_allowed_hosts() {
+    let t0 = Instant::now();
+    let e = Engine::start();
+    let work = tempfile::Builder::new().prefix("clawguard-sandbox-").tempdir().unwrap();
+    for d in ["state", "workspace", "config", "logs"] {
+        fs::create_dir_all(work.path().join(d)).unwrap();
+    }
+    sh(Command::new("chown").args(["-R", "1000:1000", work.path().to_str().unwrap()]));
+    let images = tempfile::tempdir().unwrap();
+    engine::busybox_rootfs(&images.path().join("agent"));
+    engine::squid_rootfs(&images.path().join("squid"));
+    e.import(&images.path().join("agent"), "clawguard-test/agent:1", r#"["sleep","3600"]"#);
+    e.import(
+        &images.path().join("squid"),
+        "clawguard-test/squid:1",
+        r#"["/usr/sbin/squid","-N","-d","1","-f","/etc/squid/squid.conf"]"#,
+    );
+    e.put_secret("openai", SECRET, 1000);
+    let t_images = t0.elapsed();
+
+    let a = answers(work.path(), &e.web_ip, &["allowed.test"]);
+    let cmds = render(&a);
+    let up = cmds
+        .iter()
+        .find(|c| c.ends_with(&["up".to_string(), "-d".to_string()]))
+        .expect("the plan starts the stack")
+        .clone();
+    let (ok, out) = run_in(&e, &up);
+    assert!(ok, "{} failed:\n{out}", up.join(" "));
+    let ps = |svc: &str| {
+        let mut argv: Vec<String> = up[..up.len() - 2].to_vec();
+        argv.extend(["ps".into(), "-q".into(), svc.into()]);
+        run_in(&e, &argv).1.trim().to_owned()
+    };
+    let (agent, proxy) = (ps("agent"), ps("proxy"));
+    assert!(!agent.is_empty() && !proxy.is_empty(), "containers: agent={agent:?} proxy={proxy:?}");
+    let listening = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        agent_sh(&e, &agent, "echo | nc -w 1 proxy 3128 >/dev/null").0
+    });
+    assert!(
+        listening,
+        "the proxy does not listen:\n{}\n{}",
+        sh(&mut e.docker(&["logs", &proxy])).1,
+        sh(&mut e.docker(&["ps", "-a"])).1
+    );
+
+    // Inside: not root, read-only, no exec from /tmp, no capabilities, no new privileges.
+    assert_eq!(agent_sh(&e, &agent, "id -u").1.trim(), "1000");
+    let (ok, out) = agent_sh(&e, &agent, "touch /x");
+    assert!(!ok && out.contains("Read-only file system"), "{out}");
+    let (ok, out) = agent_sh(&e, &agent, "cp /bin/busybox /tmp/bb && /tmp/bb true");
+    assert!(!ok && out.contains("Permission denied"), "executing from /tmp: {out}");
+    let status = agent_sh(&e, &agent, "cat /proc/self/status").1;
+    assert!(status.lines().any(|l| l == "CapEff:\t0000000000000000"), "{status}");
+    assert!(status.lines().any(|l| l == "NoNewPrivs:\t1"), "{status}");
+    assert!(
+        agent_sh(&e, &agent, "touch /home/node 2>/dev/null; touch /workspace/ok && touch /state/ok").0,
+        "the workspace and state are writable"
+    );
+    assert!(!agent_sh(&e, &agent, "touch /config/x").0, "the config is read-only");
+
+    // Outside: the limits and log caps the answers asked for.
+    assert_eq!(inspect(&e, &agent, "{{.HostConfig.Memory}}"), (256u64 << 20).to_string());
+    assert_eq!(inspect(&e, &agent, "{{.HostConfig.NanoCpus}}"), "500000000");
+    assert_eq!(inspect(&e, &agent, "{{.HostConfig.PidsLimit}}"), "64");
+    assert_eq!(inspect(&e, &agent, "{{.HostConfig.ReadonlyRootfs}}"), "true");
+    assert_eq!(inspect(&e, &agent, "{{json .HostConfig.CapDrop}}"), r#"["ALL"]"#);
+    assert_eq!(
+        inspect(
+            &e,
+            &agent,
+            "{{.HostConfig.LogConfig.Type}} {{index .HostConfig.LogConfig.Config \"max-size\"}} {{index .HostConfig.LogConfig.Config \"max-file\"}}"
+        ),
+        "json-file 10m 5"
+    );
+    // Published: only the gateway, only on 127.0.0.1; the proxy publishes nothing.
+    assert_eq!(
+        inspect(&e, &agent, "{{json .HostConfig.PortBindings}}"),
+        r#"{"8080/tcp":[{"HostIp":"127.0.0.1","HostPort":"8080"}]}"#
+    );
+    assert!(matches!(inspect(&e, &proxy, "{{json .HostConfig.PortBindings}}").as_str(), "{}" | "null"));
+
+    // Egress: the allowed host through the proxy; nothing else, not even with CONNECT.
+    let (ok, out) = agent_sh(&e, &agent, "wget -q -O - http://allowed.test/");
+    assert!(ok && out.contains("hello from the allowed host"), "allowed host: {out}");
+    let (ok, out) = agent_sh(&e, &agent, "wget -q -O - http://other.test/");
+    assert!(!ok && out.contains("403"), "a host not on the list: {out}");
+    let connect = |target: &str| {
+        agent_sh(
+            &e,
+            &agent,
+            &format!(
+                "printf 'CONNECT {target} HTTP/1.1\\r\\nHost: {target}\\r\\n\\r\\n' | timeout 5 nc proxy 3128 | head -1"
+            ),
+        )
+        .1
+    };
+    assert!(connect("other.test:443").contains("403"), "CONNECT to a host not on the list");
+    assert!(connect("allowed.test:80").contains("403"), "CONNECT to a port other than 443");
+    assert!(connect("allowed.test:443").contains("200"), "CONNECT to the allowed host on 443");
+    // Around the proxy: no route out, and no DNS to the outside.
+    let (ok, out) = agent_sh(&e, &agent, &format!("wget -Y off -q -T 3 -O - http://{}/", e.web_ip));
+    assert!(!ok, "a direct connection bypassed the proxy: {out}");
+    let (ok, out) =
+        sh(Command::new("ip").args(["netns", "exec", &e.ns, "busybox", "nslookup", "control.example", &e.web_ip]));
+    assert!(ok && out.contains(&e.web_ip), "control: the outside DNS answers the engine's namespace: {out}");
+    let (ok, out) = agent_sh(&e, &agent, "timeout 15 nslookup leak.example");
+    assert!(!ok || !out.contains(&e.web_ip), "the agent resolved an outside name (DNS leak):\n{out}");
+
+    // Secrets: a file for the agent, never in its environment or in docker inspect.
+    assert_eq!(agent_sh(&e, &agent, "cat /run/secrets/openai").1.trim(), SECRET);
+    assert!(!sh(&mut e.docker(&["inspect", &agent])).1.contains(SECRET), "the secret is in docker inspect");
+    assert!(!agent_sh(&e, &agent, "cat /proc/1/environ; env").1.contains(SECRET), "the secret is in the environment");
+
+    // A new allow-list reaches squid without restarting the agent.
+    let started = inspect(&e, &agent, "{{.State.StartedAt}}");
+    let a2 = answers(work.path(), &e.web_ip, &["allowed.test", "other.test"]);
+    let cmds2 = render(&a2);
+    let reconfigure = cmds2.iter().find(|c| c.contains(&"HUP".to_string())).expect("the plan reconfigures squid");
+    let (ok, out) = run_in(&e, reconfigure);
+    assert!(ok, "{out}");
+    wait("the new host to be allowed", 20, || agent_sh(&e, &agent, "wget -q -O - http://other.test/").0);
+    assert_eq!(inspect(&e, &agent, "{{.State.StartedAt}}"), started, "the agent was restarted");
+
+    let mut down: Vec<String> = up[..up.len() - 2].to_vec();
+    down.extend(["down".into(), "-t".into(), "1".into()]);
+    let (ok, out) = run_in(&e, &down);
+    assert!(ok, "{out}");
+    eprintln!("sandbox test: images {:.1} s, whole test {:.1} s", t_images.as_secs_f64(), t0.elapsed().as_secs_f64());
+}
