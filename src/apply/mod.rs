@@ -229,6 +229,11 @@ pub fn apply(
                 undo: c.undo.clone(),
                 layer: format!("{:?}", c.layer),
                 reload: c.is_reload(),
+                starts_new: c.is_reload()
+                    && c.undo.is_some()
+                    && c.when_changed
+                        .iter()
+                        .all(|p| preview.files.iter().any(|f| f.step.path == *p && f.change == FileChange::New)),
             })
             .collect(),
         interim_ssh: opts.interim && plan.ssh_move.is_some(),
@@ -371,6 +376,20 @@ fn rollback_generation(
     ran: Option<&[usize]>,
 ) -> Result<Vec<String>, ApplyError> {
     let mut done = Vec::new();
+    let did_run = |i: usize| ran.is_none_or(|r| r.contains(&i));
+    let run = |argv: &[String], done: &mut Vec<String>| match runner.run(argv) {
+        Ran::Ok(_) => done.push(format!("ran {}", shell_words(argv))),
+        Ran::Skipped => {}
+        Ran::Failed { status, output } => {
+            done.push(format!("FAILED to run {} ({status}: {output})", shell_words(argv)))
+        }
+    };
+    // What this generation started from new files is stopped while those files exist.
+    for (i, c) in m.commands.iter().enumerate().rev() {
+        if let (true, true, Some(undo)) = (c.starts_new, did_run(i), &c.undo) {
+            run(undo, &mut done);
+        }
+    }
     for f in m.files.iter().rev() {
         let real = root.path(&f.path);
         atomic::sweep(&real);
@@ -387,27 +406,14 @@ fn rollback_generation(
             done.push(format!("removed {}", f.path));
         }
     }
-    let did_run = |i: usize| ran.is_none_or(|r| r.contains(&i));
     for (i, c) in m.commands.iter().enumerate().rev() {
-        if let (true, Some(undo)) = (did_run(i), &c.undo) {
-            match runner.run(undo) {
-                Ran::Ok(_) => done.push(format!("ran {}", shell_words(undo))),
-                Ran::Skipped => {}
-                Ran::Failed { status, output } => {
-                    done.push(format!("FAILED to run {} ({status}: {output})", shell_words(undo)))
-                }
-            }
+        if let (true, false, Some(undo)) = (did_run(i), c.starts_new, &c.undo) {
+            run(undo, &mut done);
         }
     }
     for (i, c) in m.commands.iter().enumerate() {
-        if c.reload && did_run(i) {
-            match runner.run(&c.argv) {
-                Ran::Ok(_) => done.push(format!("ran {}", shell_words(&c.argv))),
-                Ran::Skipped => {}
-                Ran::Failed { status, output } => {
-                    done.push(format!("FAILED to run {} ({status}: {output})", shell_words(&c.argv)))
-                }
-            }
+        if c.reload && !c.starts_new && did_run(i) {
+            run(&c.argv, &mut done);
         }
     }
     // Verify: every file is as it was before the generation.

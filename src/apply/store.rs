@@ -41,6 +41,11 @@ pub struct CommandRecord {
     /// A reload: it runs again after a rollback so the service reads the old files.
     #[serde(default)]
     pub reload: bool,
+    /// A reload with an undo whose files did not exist before (a new compose project): a
+    /// rollback runs its undo (`down`) while those files are still there, and does not run
+    /// it again. (A reload without an undo, like sshd's, runs again after the restore.)
+    #[serde(default)]
+    pub starts_new: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -120,7 +120,13 @@ impl Builder {
     }
 
     /// A command that runs only when one of `files` changes (reloads, restarts).
-    pub fn on_change(&mut self, layer: Layer, argv: &[&str], why: impl Into<String>, files: &[&str]) {
+    pub fn on_change(
+        &mut self,
+        layer: Layer,
+        argv: &[&str],
+        why: impl Into<String>,
+        files: &[&str],
+    ) -> &mut CommandStep {
         self.plan.commands.push(CommandStep {
             layer,
             argv: argv.iter().map(|s| s.to_string()).collect(),
@@ -128,6 +134,7 @@ impl Builder {
             when_changed: files.iter().map(|s| s.to_string()).collect(),
             undo: None,
         });
+        self.plan.commands.last_mut().expect("just pushed")
     }
 
     pub fn warn(&mut self, layer: Layer, severity: Severity, text: impl Into<String>) {

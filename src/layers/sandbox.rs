@@ -114,7 +114,10 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     }
     let mut up = compose_argv(f);
     up.extend(["-p", "clawguard-agent", "-f", compose.as_str(), "up", "-d"]);
-    b.on_change(layer, &up, "start or update the agent and its proxy", &[compose.as_str()]);
+    let mut down = compose_argv(f);
+    down.extend(["-p", "clawguard-agent", "-f", compose.as_str(), "down"]);
+    b.on_change(layer, &up, "start or update the agent and its proxy", &[compose.as_str()]).undo =
+        Some(down.iter().map(|s| s.to_string()).collect());
     if let Some(v) = &f.docker_version
         && !crate::host::docker_dns_fixed(v)
     {
