@@ -37,6 +37,7 @@ pids = 64
 tmpfs_size = "16M"
 gateway_port = 8080
 publish_gateway = true
+gateway_image = "clawguard-test/socat:1"
 [credentials]
 services = ["openai"]
 [egress]
@@ -90,12 +91,11 @@ fn the_agent_is_locked_down_and_reaches_only_the_allowed_hosts() {
     let images = tempfile::tempdir().unwrap();
     engine::busybox_rootfs(&images.path().join("agent"));
     engine::squid_rootfs(&images.path().join("squid"));
-    e.import(&images.path().join("agent"), "clawguard-test/agent:1", r#"["sleep","3600"]"#);
-    e.import(
-        &images.path().join("squid"),
-        "clawguard-test/squid:1",
-        r#"["/usr/sbin/squid","-N","-d","1","-f","/etc/squid/squid.conf"]"#,
-    );
+    engine::binary_rootfs(&images.path().join("socat"), "/usr/bin/socat");
+    e.import(&images.path().join("agent"), "clawguard-test/agent:1", r#"CMD ["sleep","3600"]"#);
+    let squid_cmd = r#"CMD ["/usr/sbin/squid","-N","-d","1","-f","/etc/squid/squid.conf"]"#;
+    e.import(&images.path().join("squid"), "clawguard-test/squid:1", squid_cmd);
+    e.import(&images.path().join("socat"), "clawguard-test/socat:1", r#"ENTRYPOINT ["/usr/bin/socat"]"#);
     e.put_secret("openai", SECRET, 1000);
     let t_images = t0.elapsed();
 
@@ -155,12 +155,29 @@ fn the_agent_is_locked_down_and_reaches_only_the_allowed_hosts() {
         ),
         "json-file 10m 5"
     );
-    // Published: only the gateway, only on 127.0.0.1; the proxy publishes nothing.
+    // Published: only the gateway, only on 127.0.0.1, through the forwarder; the agent and
+    // the proxy publish nothing.
+    let gateway = ps("gateway");
+    assert!(!gateway.is_empty(), "no gateway forwarder");
     assert_eq!(
-        inspect(&e, &agent, "{{json .HostConfig.PortBindings}}"),
+        inspect(&e, &gateway, "{{json .HostConfig.PortBindings}}"),
         r#"{"8080/tcp":[{"HostIp":"127.0.0.1","HostPort":"8080"}]}"#
     );
-    assert!(matches!(inspect(&e, &proxy, "{{json .HostConfig.PortBindings}}").as_str(), "{}" | "null"));
+    for c in [&agent, &proxy] {
+        assert!(matches!(inspect(&e, c, "{{json .HostConfig.PortBindings}}").as_str(), "{}" | "null"));
+    }
+    assert_eq!(
+        inspect(&e, &gateway, "{{.Config.User}} {{.HostConfig.ReadonlyRootfs}} {{json .HostConfig.CapDrop}}"),
+        r#"65534:65534 true ["ALL"]"#
+    );
+    let (ok, out) = sh(&mut e.docker(&["exec", "-d", &agent, "nc", "-ll", "-p", "8080", "-e", "echo", "gateway-ok"]));
+    assert!(ok, "{out}");
+    let reach = |addr: &str| {
+        sh(Command::new("ip").args(["netns", "exec", &e.ns, "sh", "-c", &format!("echo | nc -w 2 {addr} 8080")])).1
+    };
+    wait("the gateway on 127.0.0.1", 20, || reach("127.0.0.1").contains("gateway-ok"));
+    let outside = e.web_ip.rsplit_once('.').map(|(net, _)| format!("{net}.1")).unwrap();
+    assert!(!reach(&outside).contains("gateway-ok"), "the gateway answers on {outside}, not only on 127.0.0.1");
 
     // Egress: the allowed host through the proxy; nothing else, not even with CONNECT.
     let (ok, out) = agent_sh(&e, &agent, "wget -q -O - http://allowed.test/");

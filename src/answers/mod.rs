@@ -176,6 +176,8 @@ pub struct Sandbox {
     pub publish_gateway: bool,
     /// Capabilities given back after dropping all (usually none).
     pub cap_add: Vec<Capability>,
+    /// The image of the forwarder that publishes the gateway on 127.0.0.1 (socat).
+    pub gateway_image: ImageRef,
 }
 
 impl Default for Sandbox {
@@ -197,6 +199,7 @@ impl Default for Sandbox {
             gateway_port: Port::new_unchecked(18789),
             publish_gateway: false,
             cap_add: Vec::new(),
+            gateway_image: "alpine/socat:latest".parse().expect("default image"),
         }
     }
 }

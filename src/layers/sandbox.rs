@@ -43,6 +43,8 @@ struct Ctx {
     proxy_image: String,
     cap_add: Vec<String>,
     extra_hosts: Vec<String>,
+    gateway_image: String,
+    gateway_command: Vec<String>,
 }
 
 pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), RenderError> {
@@ -98,6 +100,11 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         proxy_image: a.egress.proxy_image.to_string(),
         cap_add: s.cap_add.iter().map(|c| c.to_string()).collect(),
         extra_hosts: a.egress.static_hosts.iter().map(|h| format!("{}:{}", h.name, h.addr)).collect(),
+        gateway_image: s.gateway_image.to_string(),
+        gateway_command: vec![
+            format!("TCP-LISTEN:{},fork,reuseaddr", s.gateway_port),
+            format!("TCP:agent:{}", s.gateway_port),
+        ],
     };
     let compose = compose_file(a);
     b.file(layer, &compose, "sandbox/docker-compose.yml", &ctx, 0o644, Some(Validator::Compose))?;

@@ -213,11 +213,24 @@ pub fn forms() -> Vec<Form> {
                     "The agent's own port inside the container (OpenClaw's gateway: 18789).",
                     sandbox.gateway_port
                 ),
+                list!(
+                    "sandbox.cap_add",
+                    "Capabilities back",
+                    "Capabilities given back after dropping all of them; usually none. NET_BIND_SERVICE lets the agent listen on a port below 1024.",
+                    crate::answers::Capability,
+                    sandbox.cap_add
+                ),
                 flag!(
                     "sandbox.publish_gateway",
                     "Reach the gateway locally",
                     "Publish the gateway on 127.0.0.1 only, for an SSH tunnel or a local reverse proxy. It is never published on other addresses.",
                     sandbox.publish_gateway
+                ),
+                text!(
+                    "sandbox.gateway_image",
+                    "Forwarder image",
+                    "The small socat container that publishes the gateway on 127.0.0.1 (the agent's own network has no way in or out).",
+                    sandbox.gateway_image
                 ),
             ],
         },
@@ -353,6 +366,13 @@ pub fn forms() -> Vec<Form> {
                     "Proxy image",
                     "The squid image of the proxy next to the agent.",
                     egress.proxy_image
+                ),
+                list!(
+                    "egress.static_hosts",
+                    "Fixed addresses",
+                    "Names the proxy resolves without DNS, as name=address (an internal service, or a host pinned to a known address).",
+                    crate::answers::StaticHost,
+                    egress.static_hosts
                 ),
             ],
         },

@@ -189,20 +189,18 @@ impl Engine {
         fs::remove_file(src).unwrap();
     }
 
-    /// Imports a root filesystem directory as image `name` with the given `CMD`.
-    pub fn import(&self, rootfs: &Path, name: &str, cmd: &str) {
+    /// Imports a root filesystem directory as image `name` with one Dockerfile instruction
+    /// (`CMD [...]`, `ENTRYPOINT [...]`).
+    pub fn import(&self, rootfs: &Path, name: &str, change: &str) {
         let mut tar = Command::new("tar")
             .args(["-C", rootfs.to_str().unwrap(), "-c", "."])
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
-        let out = self
-            .docker(&["import", "--change", &format!("CMD {cmd}"), "-", name])
-            .stdin(tar.stdout.take().unwrap())
-            .output()
-            .unwrap();
-        assert!(tar.wait().unwrap().success(), "tar of {} failed", rootfs.display());
+        let out =
+            self.docker(&["import", "--change", change, "-", name]).stdin(tar.stdout.take().unwrap()).output().unwrap();
         assert!(out.status.success(), "docker import {name}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(tar.wait().unwrap().success(), "tar of {} failed", rootfs.display());
     }
 }
 
@@ -234,15 +232,14 @@ pub fn busybox_rootfs(dir: &Path) {
     fs::set_permissions(dir.join("tmp"), fs::Permissions::from_mode(0o1777)).unwrap();
 }
 
-/// A root filesystem with this machine's squid and the libraries it links: the proxy
-/// image, built without a registry.
-pub fn squid_rootfs(dir: &Path) {
+/// Copies `binary` and every library it links into the root filesystem `dir`.
+pub fn binary_rootfs(dir: &Path, binary: &str) {
     let copy_file = |src: &Path| {
         let dst = dir.join(src.strip_prefix("/").unwrap());
         fs::create_dir_all(dst.parent().unwrap()).unwrap();
         fs::copy(src, &dst).unwrap_or_else(|e| panic!("copying {}: {e}", src.display()));
     };
-    let ldd = must(Command::new("ldd").arg("/usr/sbin/squid"));
+    let ldd = must(Command::new("ldd").arg(binary));
     for line in ldd.lines() {
         let path = line.split_whitespace().find(|w| w.starts_with('/'));
         if let Some(p) = path {
@@ -254,7 +251,16 @@ pub fn squid_rootfs(dir: &Path) {
             }
         }
     }
-    copy_file(Path::new("/usr/sbin/squid"));
+    copy_file(Path::new(binary));
+    for d in ["tmp", "proc", "sys", "dev", "etc"] {
+        fs::create_dir_all(dir.join(d)).unwrap();
+    }
+}
+
+/// A root filesystem with this machine's squid and the libraries it links: the proxy
+/// image, built without a registry.
+pub fn squid_rootfs(dir: &Path) {
+    binary_rootfs(dir, "/usr/sbin/squid");
     for tree in ["/usr/lib/squid", "/usr/share/squid", "/usr/share/squid-langpack", "/etc/squid"] {
         must(Command::new("mkdir").args(["-p", dir.join(tree.trim_start_matches('/')).to_str().unwrap()]));
         must(Command::new("cp").args([
