@@ -172,3 +172,22 @@ fn without_a_terminal_the_wizard_says_to_use_answers() {
     assert!(err.contains("not a terminal") && err.contains("--answers"), "{err}");
     let _ = fs::metadata("/");
 }
+
+/// Whether a screen capture has colour (foreground or background) escape sequences.
+fn has_colour(escaped: &str) -> bool {
+    escaped.split("\x1b[").skip(1).any(|seq| {
+        let params = seq.split('m').next().unwrap_or("");
+        params.split(';').any(|p| p.len() == 2 && (p.starts_with('3') || p.starts_with('4')) && p != "39" && p != "49")
+    })
+}
+
+#[test]
+fn no_color_is_honoured() {
+    let root = common::fixture_root("debian12-cloud");
+    let plain = wizard(root.path(), "");
+    plain.wait_for("Press Enter to start", 10);
+    assert!(!has_colour(&plain.screen_escaped()), "colours with NO_COLOR:\n{:?}", plain.screen_escaped());
+    let coloured = Tmux::start(&format!("{} --dry-run --root {}", common::bin(), root.path().display()), 80, 24);
+    coloured.wait_for("Press Enter to start", 10);
+    assert!(has_colour(&coloured.screen_escaped()), "control: no colours without NO_COLOR");
+}

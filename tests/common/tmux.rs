@@ -49,6 +49,11 @@ impl Tmux {
         tmux(&["capture-pane", "-p", "-t", &self.name])
     }
 
+    /// The screen with its colour and style escape sequences.
+    pub fn screen_escaped(&self) -> String {
+        tmux(&["capture-pane", "-p", "-e", "-t", &self.name])
+    }
+
     /// The screen and everything that scrolled off it.
     pub fn history(&self) -> String {
         tmux(&["capture-pane", "-p", "-S", "-", "-t", &self.name])
