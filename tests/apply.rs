@@ -319,3 +319,47 @@ fn confirm_needs_a_new_login_on_the_new_port_and_completes_the_move() {
     let o = confirm(Some("198.51.100.7 50003 10.0.0.5 2222"));
     assert!(out(&o).contains("nothing is waiting"), "{}", out(&o));
 }
+
+#[test]
+fn the_rollback_survives_the_apply_being_killed_with_its_terminal() {
+    let root = common::fixture_root("debian12-cloud");
+    let work = tempfile::tempdir().unwrap();
+    let runner = recording_runner(work.path());
+    let before = rendered(root.path());
+    // The apply runs in a session of its own, like a shell in a terminal; the whole
+    // session is then killed, as when the SSH connection drops.
+    let script = format!(
+        "{} apply --yes --confirm-timeout 3 --runner {} --root {} > {}/out 2>&1; sleep 60",
+        common::bin(),
+        s(&runner),
+        s(root.path()),
+        s(work.path())
+    );
+    let mut session = Command::new("setsid").args(["sh", "-c", &script]).env_remove("SSH_CONNECTION").spawn().unwrap();
+    let pending = root.path().join("var/lib/clawguard/pending.toml");
+    wait_for("the apply to arm its rollback", 30, || pending.exists());
+    wait_for("the apply to finish", 30, || {
+        fs::read_to_string(work.path().join("out")).unwrap_or_default().contains("rolled back by itself")
+    });
+    let pgid = session.id().to_string();
+    let t = Instant::now();
+    assert!(Command::new("kill").args(["-9", "--", &format!("-{pgid}")]).status().unwrap().success());
+    let _ = session.wait();
+    assert!(t.elapsed() < Duration::from_secs(5), "the session was not killed");
+    wait_for("the rollback after the kill", 30, || rendered(root.path()) == before);
+    wait_for("the rollback record", 10, || root.path().join("var/lib/clawguard/last-rollback").exists());
+}
+
+#[test]
+fn a_second_apply_while_one_holds_the_lock_is_refused() {
+    let root = common::fixture_root("debian12-cloud");
+    let state = root.path().join("var/lib/clawguard");
+    fs::create_dir_all(&state).unwrap();
+    let f = fs::OpenOptions::new().create(true).truncate(false).write(true).open(state.join("lock")).unwrap();
+    f.lock().unwrap();
+    let o = run(&["apply", "--yes", "--root", s(root.path())], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(out(&o).contains("another clawguard apply"), "{}", out(&o));
+    drop(f);
+    assert!(run(&["apply", "--yes", "--root", s(root.path())], &[]).status.success());
+}

@@ -8,7 +8,6 @@ pub mod atomic;
 pub mod runner;
 pub mod store;
 
-use std::collections::BTreeSet;
 use std::fs;
 use std::io;
 use std::path::PathBuf;
@@ -138,6 +137,34 @@ fn step(store: &Store, label: &str) -> Result<(), ApplyError> {
     Ok(())
 }
 
+/// Holds clawguard's lock on a target: one apply, confirm, rollback or watchdog at a time.
+struct Lock(#[allow(dead_code)] fs::File);
+
+fn lock(store: &Store, wait: bool) -> Result<Lock, ApplyError> {
+    fs::create_dir_all(store.dir()).map_err(io_err("creating clawguard's state directory"))?;
+    let path = store.dir().join("lock");
+    let f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io_err(format!("opening {}", path.display())))?;
+    if wait {
+        f.lock().map_err(io_err("waiting for clawguard's lock"))?;
+    } else {
+        match f.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(ApplyError::Confirm(
+                    "another clawguard apply, confirm or rollback is running on this target: wait for it to finish (see `clawguard status`)".into(),
+                ));
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(io_err("taking clawguard's lock")(e)),
+        }
+    }
+    Ok(Lock(f))
+}
+
 /// Applies `plan` to `root`.
 pub fn apply(
     final_plan: &Plan,
@@ -146,6 +173,7 @@ pub fn apply(
     progress: &mut dyn FnMut(Event),
 ) -> Result<Report, ApplyError> {
     let store = Store::new(root);
+    let _lock = lock(&store, false)?;
     let mut report = Report { recovered: recover(root, &opts.runner)?, ..Report::default() };
     let plan =
         if opts.interim && final_plan.ssh_move.is_some() { ssh::interim(final_plan) } else { final_plan.clone() };
@@ -457,6 +485,7 @@ pub fn recover(root: &Root, runner: &Runner) -> Result<Vec<String>, ApplyError> 
 /// `clawguard rollback`: takes back the last committed generation.
 pub fn rollback_last(root: &Root, runner: &Runner) -> Result<Vec<String>, ApplyError> {
     let store = Store::new(root);
+    let _lock = lock(&store, false)?;
     let mut out = recover(root, runner)?;
     let gens = store.generations().map_err(io_err("reading clawguard's records"))?;
     let Some(last) = gens.iter().rev().find(|g| g.state == GenerationState::Committed) else {
@@ -488,6 +517,13 @@ pub fn watchdog(root: &Root, runner: &Runner) -> Result<Option<Vec<String>>, App
         let Some(p) = store.pending() else { return Ok(None) };
         let now = store::now();
         if now >= p.deadline {
+            let _lock = lock(&store, true)?;
+            // A confirmation, or a later apply with a new deadline, may have come while we
+            // waited for the lock.
+            let Some(p) = store.pending() else { return Ok(None) };
+            if store::now() < p.deadline {
+                continue;
+            }
             let done = rollback_pending(&store, root, runner, &p)?;
             let text = format!(
                 "{}: not confirmed within the time limit; rolled back from generation {}:\n{}\n",
@@ -506,6 +542,7 @@ pub fn watchdog(root: &Root, runner: &Runner) -> Result<Option<Vec<String>>, App
 /// session on the new port (or the change was made from a console).
 pub fn confirm(root: &Root, ssh_connection: Option<&str>) -> Result<Pending, ApplyError> {
     let store = Store::new(root);
+    let _lock = lock(&store, false)?;
     let Some(p) = store.pending() else {
         return Err(ApplyError::Confirm("nothing is waiting for confirmation (see `clawguard status`)".into()));
     };
@@ -588,9 +625,4 @@ pub fn status(root: &Root) -> Result<String, ApplyError> {
         let _ = write!(s, "\nLast automatic rollback: {r}");
     }
     Ok(s)
-}
-
-/// The paths a plan manages, for tests and reports.
-pub fn planned_paths(plan: &Plan) -> BTreeSet<String> {
-    plan.files.iter().map(|f| f.path.clone()).collect()
 }

@@ -5,7 +5,7 @@
 use inquire::validator::Validation;
 use inquire::{Confirm, InquireError, Select, Text};
 
-use crate::answers::{Answers, Layer};
+use crate::answers::Answers;
 use crate::ui::fields::{Field, Form, Kind, forms};
 
 /// Asks every question; returns the answers, or None when the user pressed Esc / Ctrl-C.
@@ -113,9 +113,4 @@ fn ask_field(field: &Field, answers: &mut Answers) -> Result<bool, InquireError>
 
 pub fn split_list(s: &str) -> Vec<String> {
     s.split(',').map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect()
-}
-
-/// The layers the user chose to skip, for the summary.
-pub fn skipped(a: &Answers) -> Vec<Layer> {
-    a.skip.clone()
 }
