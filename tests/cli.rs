@@ -101,17 +101,7 @@ fn plan_exits_2_with_diffs_and_writes_nothing() {
 fn harden(root: &Path) {
     let o = run(&["render", "--root", root.to_str().unwrap(), "--out", root.to_str().unwrap()]);
     assert!(o.status.success(), "{:?}", text(&o));
-    for tool in [
-        "usr/sbin/ufw",
-        "usr/bin/fail2ban-client",
-        "usr/bin/docker",
-        "usr/bin/docker-compose",
-        "usr/bin/restic",
-        "lib/systemd/systemd",
-    ] {
-        fs::create_dir_all(root.join(tool).parent().unwrap()).unwrap();
-        fs::write(root.join(tool), "").unwrap();
-    }
+    common::fake_tools(root);
     fs::create_dir_all(root.join("etc/ufw")).unwrap();
     fs::create_dir_all(root.join("etc/default")).unwrap();
     fs::write(root.join("etc/ufw/ufw.conf"), "ENABLED=yes\nLOGLEVEL=low\n").unwrap();

@@ -98,6 +98,22 @@ macro_rules! number_value {
     };
 }
 
+/// `as_str` and `Display` for a validated string newtype.
+macro_rules! string_value {
+    ($t:ident) => {
+        impl $t {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
 /// Parses a whole number, refusing signs, spaces and letters with a message that names
 /// the accepted range.
 fn whole_number(s: &str, min: u64, max: u64, what: &str, example: u64) -> Result<u64, Invalid> {
@@ -208,12 +224,6 @@ impl<const MIN: u32, const MAX: u32> Serialize for Count<MIN, MAX> {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct UnixUser(String);
 
-impl UnixUser {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
 impl FromStr for UnixUser {
     type Err = Invalid;
     fn from_str(s: &str) -> Result<Self, Invalid> {
@@ -232,11 +242,7 @@ impl FromStr for UnixUser {
     }
 }
 
-impl fmt::Display for UnixUser {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+string_value!(UnixUser);
 text_value!(UnixUser, "a Unix user name");
 
 // ---------------------------------------------------------------------------------------
@@ -402,9 +408,6 @@ text_value!(IpNet, "an IP address or network");
 pub struct AbsPath(String);
 
 impl AbsPath {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
     /// This path with a relative part appended (the part is ours, not user input).
     pub fn join(&self, rel: &str) -> String {
         format!("{}/{}", self.0.trim_end_matches('/'), rel)
@@ -435,11 +438,7 @@ impl FromStr for AbsPath {
     }
 }
 
-impl fmt::Display for AbsPath {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+string_value!(AbsPath);
 text_value!(AbsPath, "an absolute path");
 
 // ---------------------------------------------------------------------------------------
@@ -447,12 +446,6 @@ text_value!(AbsPath, "an absolute path");
 /// A container image reference (`openclaw:local`, `ghcr.io/org/agent:1.2@sha256:…`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ImageRef(String);
-
-impl ImageRef {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
 
 impl FromStr for ImageRef {
     type Err = Invalid;
@@ -472,23 +465,13 @@ impl FromStr for ImageRef {
     }
 }
 
-impl fmt::Display for ImageRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+string_value!(ImageRef);
 text_value!(ImageRef, "a container image name");
 
 /// One argument of the agent's command: any printable text on one line. It reaches the
 /// compose file JSON-quoted, so quotes are fine; control characters are not.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Arg(String);
-
-impl Arg {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
 
 impl FromStr for Arg {
     type Err = Invalid;
@@ -503,22 +486,12 @@ impl FromStr for Arg {
     }
 }
 
-impl fmt::Display for Arg {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+string_value!(Arg);
 text_value!(Arg, "a command argument");
 
 /// A short lower-case identifier (secret names, log categories): `a-z 0-9 _ -`, 1–40.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Ident(String);
-
-impl Ident {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
 
 impl FromStr for Ident {
     type Err = Invalid;
@@ -538,11 +511,7 @@ impl FromStr for Ident {
     }
 }
 
-impl fmt::Display for Ident {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+string_value!(Ident);
 text_value!(Ident, "a short name");
 
 // ---------------------------------------------------------------------------------------
@@ -706,12 +675,6 @@ text_value!(TimeOfDay, "a time of day such as 03:00");
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookUrl(String);
 
-impl WebhookUrl {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
 impl FromStr for WebhookUrl {
     type Err = Invalid;
     fn from_str(s: &str) -> Result<Self, Invalid> {
@@ -734,11 +697,7 @@ impl FromStr for WebhookUrl {
     }
 }
 
-impl fmt::Display for WebhookUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+string_value!(WebhookUrl);
 text_value!(WebhookUrl, "an https:// URL");
 
 // ---------------------------------------------------------------------------------------
@@ -800,11 +759,7 @@ impl FromStr for Capability {
     }
 }
 
-impl fmt::Display for Capability {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+string_value!(Capability);
 text_value!(Capability, "a capability name");
 
 // ---------------------------------------------------------------------------------------

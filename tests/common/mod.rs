@@ -89,6 +89,21 @@ pub fn facts(root: &Path, ssh_connection: Option<&str>) -> Facts {
     host::probe(&Root::new(root), ssh_connection)
 }
 
+/// Empty files where the installed tools would be, so a plan does not install them.
+pub fn fake_tools(root: &Path) {
+    for tool in [
+        "usr/sbin/ufw",
+        "usr/bin/fail2ban-client",
+        "usr/bin/docker",
+        "usr/bin/docker-compose",
+        "usr/bin/restic",
+        "lib/systemd/systemd",
+    ] {
+        fs::create_dir_all(root.join(tool).parent().unwrap()).unwrap();
+        fs::write(root.join(tool), "").unwrap();
+    }
+}
+
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_clawguard")
 }

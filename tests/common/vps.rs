@@ -115,17 +115,7 @@ impl Vps {
             .collect();
         fs::write(r.join("etc/default/ufw"), defaults).unwrap();
         // The tools the plan would otherwise install.
-        for tool in [
-            "usr/sbin/ufw",
-            "usr/bin/fail2ban-client",
-            "usr/bin/docker",
-            "usr/bin/docker-compose",
-            "usr/bin/restic",
-            "lib/systemd/systemd",
-        ] {
-            fs::create_dir_all(r.join(tool).parent().unwrap()).unwrap();
-            fs::write(r.join(tool), "").unwrap();
-        }
+        super::fake_tools(r);
         super::copy_tree(Path::new("/etc/fail2ban"), &r.join("etc/fail2ban"));
     }
 
