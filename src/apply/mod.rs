@@ -140,7 +140,12 @@ fn step(store: &Store, label: &str) -> Result<(), ApplyError> {
 /// Holds clawguard's lock on a target: one apply, confirm, rollback or watchdog at a time.
 struct Lock(#[allow(dead_code)] fs::File);
 
-fn lock(store: &Store, wait: bool) -> Result<Lock, ApplyError> {
+/// Takes the lock. With `create` false, a target where nothing was ever applied is left
+/// untouched (no state directory is created) and no lock is needed yet.
+fn lock(store: &Store, wait: bool, create: bool) -> Result<Option<Lock>, ApplyError> {
+    if !create && !store.dir().exists() {
+        return Ok(None);
+    }
     fs::create_dir_all(store.dir()).map_err(io_err("creating clawguard's state directory"))?;
     let path = store.dir().join("lock");
     let f = fs::OpenOptions::new()
@@ -162,7 +167,7 @@ fn lock(store: &Store, wait: bool) -> Result<Lock, ApplyError> {
             Err(fs::TryLockError::Error(e)) => return Err(io_err("taking clawguard's lock")(e)),
         }
     }
-    Ok(Lock(f))
+    Ok(Some(Lock(f)))
 }
 
 /// Applies `plan` to `root`.
@@ -173,7 +178,8 @@ pub fn apply(
     progress: &mut dyn FnMut(Event),
 ) -> Result<Report, ApplyError> {
     let store = Store::new(root);
-    let _lock = lock(&store, false)?;
+    // Nothing is written (not even the lock) before the checks pass on a fresh target.
+    let mut held = lock(&store, false, false)?;
     let mut report = Report { recovered: recover(root, &opts.runner)?, ..Report::default() };
     let plan =
         if opts.interim && final_plan.ssh_move.is_some() { ssh::interim(final_plan) } else { final_plan.clone() };
@@ -266,6 +272,10 @@ pub fn apply(
             .collect(),
         interim_ssh: opts.interim && plan.ssh_move.is_some(),
     };
+    if held.is_none() {
+        held = lock(&store, false, true)?;
+    }
+    let _held = held;
     progress(Event::Step { label: format!("backing up into generation {n}") });
     store.create(&manifest, &opts.answers_toml).map_err(io_err(format!("creating generation {n}")))?;
     step(&store, &format!("begin {n}"))?;
@@ -485,7 +495,7 @@ pub fn recover(root: &Root, runner: &Runner) -> Result<Vec<String>, ApplyError> 
 /// `clawguard rollback`: takes back the last committed generation.
 pub fn rollback_last(root: &Root, runner: &Runner) -> Result<Vec<String>, ApplyError> {
     let store = Store::new(root);
-    let _lock = lock(&store, false)?;
+    let _lock = lock(&store, false, false)?;
     let mut out = recover(root, runner)?;
     let gens = store.generations().map_err(io_err("reading clawguard's records"))?;
     let Some(last) = gens.iter().rev().find(|g| g.state == GenerationState::Committed) else {
@@ -517,7 +527,7 @@ pub fn watchdog(root: &Root, runner: &Runner) -> Result<Option<Vec<String>>, App
         let Some(p) = store.pending() else { return Ok(None) };
         let now = store::now();
         if now >= p.deadline {
-            let _lock = lock(&store, true)?;
+            let _lock = lock(&store, true, false)?;
             // A confirmation, or a later apply with a new deadline, may have come while we
             // waited for the lock.
             let Some(p) = store.pending() else { return Ok(None) };
@@ -542,7 +552,7 @@ pub fn watchdog(root: &Root, runner: &Runner) -> Result<Option<Vec<String>>, App
 /// session on the new port (or the change was made from a console).
 pub fn confirm(root: &Root, ssh_connection: Option<&str>) -> Result<Pending, ApplyError> {
     let store = Store::new(root);
-    let _lock = lock(&store, false)?;
+    let _lock = lock(&store, false, false)?;
     let Some(p) = store.pending() else {
         return Err(ApplyError::Confirm("nothing is waiting for confirmation (see `clawguard status`)".into()));
     };
