@@ -74,6 +74,11 @@ pub enum Command {
     /// Show the last generations, what they changed, and any change waiting for
     /// confirmation.
     Status(TargetArgs),
+    /// The daily security check: files changed since clawguard applied them, overdue
+    /// confirmations, automatic rollbacks, plaintext keys, a full disk. Exit status 0 when
+    /// nothing needs you, 3 when something does (so the systemd unit shows as failed), 1
+    /// on an error. Posts the findings to monitoring.alert_webhook when set.
+    Check(CheckArgs),
     /// Print the example answers file (every setting, its default and what it does).
     Example,
     /// (internal) Wait for a pending confirmation; roll back when the time runs out.
@@ -136,6 +141,15 @@ pub struct PlanArgs {
     /// No colours (also when NO_COLOR is set or the output is not a terminal).
     #[arg(long)]
     pub no_color: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Print the findings only; do not post them to the webhook.
+    #[arg(long)]
+    pub no_alert: bool,
 }
 
 #[derive(Debug, Args)]

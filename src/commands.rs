@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use crate::answers::{self, Answers, AnswersError};
 use crate::apply::{self, ApplyError, Event, Options, Runner};
-use crate::cli::{ApplyArgs, Common, PlanArgs, RenderArgs, TargetArgs, WizardArgs};
+use crate::cli::{ApplyArgs, CheckArgs, Common, PlanArgs, RenderArgs, TargetArgs, WizardArgs};
 use crate::host::{self, Facts, Root};
 use crate::plan::Plan;
 use crate::plan::preview::{self, Style};
@@ -141,6 +141,23 @@ pub fn render(args: &RenderArgs) -> Result<ExitCode, CommandError> {
     Ok(ExitCode::SUCCESS)
 }
 
+pub fn check(args: &CheckArgs) -> Result<ExitCode, CommandError> {
+    let l = load(&args.common)?;
+    let findings = crate::check::run(&l.answers, &l.facts, &l.root)?;
+    let host = l.facts.hostname.clone().unwrap_or_else(|| "this host".into());
+    let text = crate::check::report(&host, &findings);
+    println!("{text}");
+    let attention = crate::check::needs_attention(&findings);
+    if attention
+        && !args.no_alert
+        && let Some(url) = &l.answers.monitoring.alert_webhook
+        && let Err(e) = crate::check::alert(url.as_str(), &text)
+    {
+        eprintln!("warning: {e}");
+    }
+    Ok(if attention { ExitCode::from(3) } else { ExitCode::SUCCESS })
+}
+
 pub fn example() -> ExitCode {
     print!("{}", answers::EXAMPLE);
     ExitCode::SUCCESS
@@ -223,6 +240,9 @@ pub fn apply(args: &ApplyArgs) -> Result<ExitCode, CommandError> {
     };
     let report = apply::apply(&l.plan, &l.root, &opts, &mut progress_bar())?;
     print_report(&report, &l.root);
+    let saved = crate::ui::tui::app::installed_answers(&l.root);
+    apply::save_answers(&l.root, &l.answers)
+        .map_err(|source| CommandError::Write { path: saved.display().to_string(), source })?;
     if let Some(p) = &report.pending {
         let users = crate::layers::ssh::allowed_users(&l.answers, &l.facts);
         let user = users.first().map(String::as_str).unwrap_or("USER");
@@ -394,10 +414,7 @@ fn plain(args: &WizardArgs, l: Loaded) -> Result<ExitCode, CommandError> {
     let report = apply::apply(&plan, &l.root, &opts, &mut progress_bar())?;
     print_report(&report, &l.root);
     let path = crate::ui::tui::app::installed_answers(&l.root);
-    if let Some(dir) = path.parent() {
-        let _ = std::fs::create_dir_all(dir);
-    }
-    apply::atomic::write(&path, answers.to_toml().as_bytes(), 0o600)
+    apply::save_answers(&l.root, &answers)
         .map_err(|source| CommandError::Write { path: path.display().to_string(), source })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -18,6 +18,7 @@ fn main() -> ExitCode {
         Some(Command::Rollback(args)) => commands::rollback(args),
         Some(Command::Status(args)) => commands::status(args),
         Some(Command::Watchdog(args)) => commands::watchdog(args),
+        Some(Command::Check(args)) => commands::check(args),
         Some(Command::Example) => Ok(commands::example()),
     };
     match result {

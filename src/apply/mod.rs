@@ -492,6 +492,19 @@ pub fn recover(root: &Root, runner: &Runner) -> Result<Vec<String>, ApplyError> 
     Ok(out)
 }
 
+/// Saves the applied answers where the daily check and the next run find them
+/// (`/etc/clawguard/answers.toml` under the root, mode 0600; they hold no secrets).
+/// Writes only when they differ. Returns whether it wrote.
+pub fn save_answers(root: &Root, answers: &crate::answers::Answers) -> io::Result<bool> {
+    let path = root.path(crate::answers::DEFAULT_PATH);
+    let text = answers.to_toml();
+    if fs::read_to_string(&path).is_ok_and(|t| t == text) {
+        return Ok(false);
+    }
+    atomic::write(&path, text.as_bytes(), 0o600)?;
+    Ok(true)
+}
+
 /// `clawguard rollback`: takes back the last committed generation.
 pub fn rollback_last(root: &Root, runner: &Runner) -> Result<Vec<String>, ApplyError> {
     let store = Store::new(root);

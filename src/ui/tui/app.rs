@@ -722,13 +722,7 @@ impl App {
                     view.result = Some(result);
                     view.rx = None;
                     if ok {
-                        let path = installed_answers(&self.root);
-                        let saved = path
-                            .parent()
-                            .map(std::fs::create_dir_all)
-                            .transpose()
-                            .and_then(|_| apply::atomic::write(&path, self.answers.to_toml().as_bytes(), 0o600));
-                        if saved.is_ok() {
+                        if apply::save_answers(&self.root, &self.answers).is_ok() {
                             self.saved = self.answers.clone();
                         }
                         self.screen = Screen::Done;

@@ -1,0 +1,119 @@
+//! The daily security check (`clawguard check`, run by `clawguard-check.timer`): what
+//! changed since clawguard applied — files edited by hand or missing, answers not applied
+//! yet — and what needs a person: an overdue confirmation, an automatic rollback, keys in
+//! plaintext, a full disk. Reads only; an alert goes to the webhook when one is set.
+
+use std::fs;
+
+use crate::answers::Answers;
+use crate::apply::Store;
+use crate::apply::store::{now, sha256};
+use crate::host::{Facts, Root};
+use crate::layers;
+use crate::plan::Severity;
+use crate::render::RenderError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub severity: Severity,
+    pub text: String,
+}
+
+fn finding(severity: Severity, text: impl Into<String>) -> Finding {
+    Finding { severity, text: text.into() }
+}
+
+/// Runs every check against `root`.
+pub fn run(answers: &Answers, facts: &Facts, root: &Root) -> Result<Vec<Finding>, RenderError> {
+    let mut out = Vec::new();
+    let plan = layers::plan(answers, facts)?;
+    let store = Store::new(root);
+    let managed = store.managed().unwrap_or_default();
+    for f in &plan.files {
+        let disk = fs::read(root.path(&f.path)).ok();
+        let recorded = managed.get(&f.path);
+        match (disk, recorded) {
+            (None, Some(_)) => out.push(finding(
+                Severity::Danger,
+                format!("{} is missing: it was applied and has been removed since. Run `clawguard plan` to see it, `clawguard apply` to put it back.", f.path),
+            )),
+            (None, None) => out.push(finding(Severity::Note, format!("{} is not applied yet (`clawguard apply`).", f.path))),
+            (Some(d), _) if d == f.content.as_bytes() => {}
+            (Some(d), Some(h)) if &sha256(&d) != h => out.push(finding(
+                Severity::Danger,
+                format!("{} was changed since clawguard wrote it (not by clawguard). If you did not change it, treat it as an intrusion: see /etc/clawguard/RECOVERY.md.", f.path),
+            )),
+            (Some(_), Some(_)) => out.push(finding(
+                Severity::Note,
+                format!("{} differs from the current answers: the answers changed since the last apply (`clawguard plan`).", f.path),
+            )),
+            (Some(_), None) => out.push(finding(Severity::Note, format!("{} is not managed by clawguard yet (`clawguard apply`).", f.path))),
+        }
+    }
+    if let Some(p) = store.pending()
+        && p.deadline < now().saturating_sub(60)
+    {
+        out.push(finding(
+            Severity::Danger,
+            format!("Generation {} has waited for confirmation past its deadline and was not rolled back: run `clawguard status`, then `clawguard confirm` or `clawguard rollback`.", p.generation),
+        ));
+    }
+    if let Some(r) = store.last_rollback() {
+        let first = r.lines().next().unwrap_or_default();
+        out.push(finding(
+            Severity::Warning,
+            format!("An unconfirmed change was rolled back automatically ({first}). See `clawguard status`."),
+        ));
+    }
+    for e in &facts.plaintext_env_files {
+        out.push(finding(Severity::Warning, format!("{} holds {} key(s) in plaintext.", e.path, e.keys)));
+    }
+    if let Some(used) = disk_used_percent(root)
+        && used >= 90
+    {
+        out.push(finding(Severity::Warning, format!("The disk holding {} is {used}% full.", root.dir().display())));
+    }
+    if answers.backup.destination.is_none() && !answers.skip.contains(&crate::answers::Layer::Backup) {
+        out.push(finding(Severity::Note, "No backup destination is set: nothing is backed up."));
+    }
+    Ok(out)
+}
+
+/// `df -P` of the root's file system, as a percentage used.
+fn disk_used_percent(root: &Root) -> Option<u32> {
+    let out = duct::cmd!("df", "-P", root.dir()).stderr_null().read().ok()?;
+    let line = out.lines().nth(1)?;
+    line.split_whitespace().nth(4)?.trim_end_matches('%').parse().ok()
+}
+
+/// Whether the findings need a person (anything above a note).
+pub fn needs_attention(findings: &[Finding]) -> bool {
+    findings.iter().any(|f| f.severity >= Severity::Warning)
+}
+
+/// The findings as text, one per line.
+pub fn report(host: &str, findings: &[Finding]) -> String {
+    let mut s = format!("clawguard check on {host}: ");
+    let serious = findings.iter().filter(|f| f.severity >= Severity::Warning).count();
+    s.push_str(&if serious == 0 { "nothing needs you.".to_owned() } else { format!("{serious} finding(s) need you.") });
+    for f in findings {
+        let tag = match f.severity {
+            Severity::Note => "note",
+            Severity::Warning => "WARNING",
+            Severity::Danger => "DANGER",
+        };
+        s.push_str(&format!("\n{tag}: {}", f.text));
+    }
+    s
+}
+
+/// Posts the report to the webhook as `{"text": …}` (what Slack, Mattermost and many
+/// others accept).
+pub fn alert(url: &str, text: &str) -> Result<(), String> {
+    let body = serde_json::json!({ "text": text }).to_string();
+    ureq::post(url)
+        .header("Content-Type", "application/json")
+        .send(body.as_str())
+        .map(|_| ())
+        .map_err(|e| format!("the alert to {url} failed: {e}"))
+}
