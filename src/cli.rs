@@ -5,11 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 /// clawguard hardens a server for a self-hosted AI agent (OpenClaw or any container):
-/// agent sandbox, credential vault, SSH, firewall and fail2ban, egress allow-list,
-/// monitoring, backups and a recovery playbook.
+/// agent sandbox, credentials, SSH, firewall and fail2ban, egress allow-list, monitoring,
+/// backups and a recovery playbook.
 ///
-/// Start with `clawguard plan`: it shows, as diffs, everything clawguard would change on
-/// this host, and changes nothing. No root needed.
+/// Start with `clawguard --dry-run` (the wizard) or `clawguard plan`: both show, as diffs,
+/// everything clawguard would change on this host, and change nothing. No root needed.
 ///
 /// Without a command, on a terminal, it opens the wizard (`sudo clawguard`), or previews
 /// everything without writing (`clawguard --dry-run`, no root needed).
