@@ -79,6 +79,9 @@ pub enum Command {
     /// nothing needs you, 3 when something does (so the systemd unit shows as failed), 1
     /// on an error. Posts the findings to monitoring.alert_webhook when set.
     Check(CheckArgs),
+    /// The agent's keys, encrypted in the vault (age, to this host's identity); they reach
+    /// the agent as files, never as environment variables.
+    Secrets(SecretsArgs),
     /// Print the example answers file (every setting, its default and what it does).
     Example,
     /// (internal) Wait for a pending confirmation; roll back when the time runs out.
@@ -141,6 +144,32 @@ pub struct PlanArgs {
     /// No colours (also when NO_COLOR is set or the output is not a terminal).
     #[arg(long)]
     pub no_color: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SecretsArgs {
+    #[command(subcommand)]
+    pub action: SecretsAction,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsAction {
+    /// Store or replace the key for NAME (e.g. openai). The value is read from a masked
+    /// prompt, or from standard input when that is not a terminal — never from the command
+    /// line, where other users and the shell history would see it.
+    Set {
+        /// The service, as listed in credentials.services.
+        name: String,
+    },
+    /// List the stored keys (names and age, never values), and which are due for rotation.
+    List,
+    /// Remove the key for NAME.
+    Rm { name: String },
+    /// Decrypt every key into /run/clawguard/secrets for the agent (files, mode 0400,
+    /// owned by the agent's uid). clawguard-secrets.service runs this at boot.
+    Unlock,
 }
 
 #[derive(Debug, Args)]

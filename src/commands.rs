@@ -7,7 +7,9 @@ use std::process::ExitCode;
 
 use crate::answers::{self, Answers, AnswersError};
 use crate::apply::{self, ApplyError, Event, Options, Runner};
-use crate::cli::{ApplyArgs, CheckArgs, Common, PlanArgs, RenderArgs, TargetArgs, WizardArgs};
+use crate::cli::{
+    ApplyArgs, CheckArgs, Common, PlanArgs, RenderArgs, SecretsAction, SecretsArgs, TargetArgs, WizardArgs,
+};
 use crate::host::{self, Facts, Root};
 use crate::plan::Plan;
 use crate::plan::preview::{self, Style};
@@ -54,6 +56,12 @@ pub enum CommandError {
     Terminal(std::io::Error),
     #[error("the prompt failed: {0}")]
     Prompt(String),
+    #[error(transparent)]
+    Vault(#[from] crate::vault::VaultError),
+    #[error("`{0}`: {1}")]
+    BadName(String, String),
+    #[error("cannot read the key: {0}")]
+    ReadSecret(String),
     #[error("the answers kept with generation {0} cannot be read: {1}")]
     KeptAnswers(u32, String),
 }
@@ -156,6 +164,64 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode, CommandError> {
         eprintln!("warning: {e}");
     }
     Ok(if attention { ExitCode::from(3) } else { ExitCode::SUCCESS })
+}
+
+pub fn secrets(args: &SecretsArgs) -> Result<ExitCode, CommandError> {
+    use std::io::Read as _;
+    let l = load(&args.common)?;
+    let vault = crate::vault::Vault::new(&l.root);
+    let ident = |name: &str| -> Result<crate::answers::Ident, CommandError> {
+        name.parse().map_err(|e: crate::answers::Invalid| CommandError::BadName(name.to_owned(), e.0))
+    };
+    match &args.action {
+        SecretsAction::Set { name } => {
+            let id = ident(name)?;
+            if !l.answers.credentials.services.contains(&id) {
+                eprintln!(
+                    "note: `{id}` is not in credentials.services, so the agent does not get it until you add it there."
+                );
+            }
+            let value = if std::io::stdin().is_terminal() {
+                inquire::Password::new(&format!("Key for {id}:"))
+                    .with_display_mode(inquire::PasswordDisplayMode::Masked)
+                    .without_confirmation()
+                    .prompt()
+                    .map_err(|e| CommandError::ReadSecret(e.to_string()))?
+            } else {
+                let mut s = String::new();
+                std::io::stdin().read_to_string(&mut s).map_err(|e| CommandError::ReadSecret(e.to_string()))?;
+                s.trim_end_matches(['\n', '\r']).to_owned()
+            };
+            vault.set(&id, value.as_bytes())?;
+            println!(
+                "Stored the key for {id} in the vault (encrypted). `clawguard secrets unlock` hands it to the agent."
+            );
+        }
+        SecretsAction::List => {
+            let entries = vault.list()?;
+            let rotate = u64::from(l.answers.credentials.rotate_days.get());
+            for e in &entries {
+                let due =
+                    if e.age_days() >= rotate { format!("  ROTATE: older than {rotate} days") } else { String::new() };
+                println!("{:<20} set {} day(s) ago{due}", e.name, e.age_days());
+            }
+            for s in &l.answers.credentials.services {
+                if !entries.iter().any(|e| e.name == s.as_str()) {
+                    println!("{:<20} not set (clawguard secrets set {s})", s);
+                }
+            }
+        }
+        SecretsAction::Rm { name } => {
+            vault.remove(&ident(name)?)?;
+            println!("Removed the key for {name}.");
+        }
+        SecretsAction::Unlock => {
+            let dest = l.root.path(crate::layers::SECRETS_DIR);
+            let names = vault.unlock(&dest, l.answers.sandbox.uid.get(), l.answers.sandbox.gid.get())?;
+            println!("Unlocked {} key(s) into {}.", names.len(), dest.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn example() -> ExitCode {
@@ -367,11 +433,17 @@ pub fn wizard(args: &WizardArgs) -> Result<ExitCode, CommandError> {
 
 fn plain(args: &WizardArgs, l: Loaded) -> Result<ExitCode, CommandError> {
     let prompt_err = |e: inquire::InquireError| CommandError::Prompt(e.to_string());
-    let Some(answers) = crate::ui::plain::ask(l.answers).map_err(prompt_err)? else {
+    let Some((answers, keys)) = crate::ui::plain::ask(l.answers).map_err(prompt_err)? else {
         println!("Stopped; nothing was written.");
         return Ok(ExitCode::SUCCESS);
     };
-    let plan = layers::plan(&answers, &l.facts)?;
+    // Plan as if the typed keys were in the vault; they are stored only when you apply.
+    let mut facts = l.facts;
+    facts.vault_keys.extend(keys.keys().cloned());
+    if args.dry_run && !keys.is_empty() {
+        println!("Dry run: the {} key(s) you typed are not stored anywhere.", keys.len());
+    }
+    let plan = layers::plan(&answers, &facts)?;
     let p = preview::preview(&plan, &l.root);
     let color = std::env::var_os("NO_COLOR").is_none();
     println!();
@@ -400,6 +472,15 @@ fn plain(args: &WizardArgs, l: Loaded) -> Result<ExitCode, CommandError> {
         .map_err(prompt_err)?;
     if !ok {
         return Err(CommandError::Declined);
+    }
+    let vault = crate::vault::Vault::new(&l.root);
+    for (name, value) in &keys {
+        let id: crate::answers::Ident =
+            name.parse().map_err(|e: crate::answers::Invalid| CommandError::BadName(name.clone(), e.0))?;
+        vault.set(&id, value.as_bytes())?;
+    }
+    if !keys.is_empty() {
+        println!("Stored {} key(s) in the vault (encrypted).", keys.len());
     }
     let runner = runner_for(&l.root, &None);
     let opts = Options {

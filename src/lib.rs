@@ -15,3 +15,4 @@ pub mod plan;
 pub mod render;
 pub mod ui;
 pub mod validate;
+pub mod vault;

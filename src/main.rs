@@ -19,6 +19,7 @@ fn main() -> ExitCode {
         Some(Command::Status(args)) => commands::status(args),
         Some(Command::Watchdog(args)) => commands::watchdog(args),
         Some(Command::Check(args)) => commands::check(args),
+        Some(Command::Secrets(args)) => commands::secrets(args),
         Some(Command::Example) => Ok(commands::example()),
     };
     match result {

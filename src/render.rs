@@ -23,6 +23,7 @@ macro_rules! templates {
 templates!(
     "sandbox/docker-compose.yml",
     "credentials/credentials.toml",
+    "credentials/clawguard-secrets.service",
     "ssh/00-clawguard.conf",
     "ssh/99-clawguard-ssh.cfg",
     "firewall/zz-clawguard.local",

@@ -242,3 +242,47 @@ fn example_prints_the_documented_defaults() {
     let (out, _) = text(&run(&["example"]));
     assert!(out.contains("version = 1") && out.contains("port = 2222"), "{out}");
 }
+
+#[test]
+fn secrets_are_stored_encrypted_listed_by_name_and_unlocked_as_files() {
+    use std::io::Write as _;
+    use std::os::unix::fs::PermissionsExt;
+    let root = common::fixture_root("debian12-cloud");
+    let r = root.path().to_str().unwrap();
+    let value = "sk-live-0123456789abcdef";
+    let mut child = Command::new(common::bin())
+        .args(["secrets", "--root", r, "set", "openai"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(format!("{value}\n").as_bytes()).unwrap();
+    assert!(child.wait().unwrap().success());
+    let sealed = fs::read(root.path().join("etc/clawguard/vault/openai.age")).unwrap();
+    assert!(!String::from_utf8_lossy(&sealed).contains(value), "stored in plaintext");
+    let identity = root.path().join("var/lib/clawguard/vault-identity.txt");
+    assert_eq!(fs::metadata(&identity).unwrap().permissions().mode() & 0o777, 0o600);
+
+    let (out, _) = text(&run(&["secrets", "--root", r, "list"]));
+    assert!(out.contains("openai") && out.contains("set 0 day(s) ago"), "{out}");
+    assert!(out.contains("anthropic") && out.contains("not set"), "{out}");
+    assert!(!out.contains(value));
+
+    // The plan now hands the key to the agent; the others are still missing.
+    let (out, _) = text(&run(&["plan", "--root", r]));
+    assert!(out.contains("secrets: [\"openai\"]") || out.contains("+    secrets: [\"openai\"]"), "{out}");
+    assert!(out.contains("No key for `anthropic` in the vault yet"), "{out}");
+    assert!(!out.contains(value));
+
+    let o = run(&["secrets", "--root", r, "unlock"]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let file = root.path().join("run/clawguard/secrets/openai");
+    assert_eq!(fs::read_to_string(&file).unwrap(), value);
+    assert_eq!(fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o400);
+
+    let o = run(&["secrets", "--root", r, "rm", "Bad Name"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).1.contains("`Bad Name`"), "{:?}", text(&o));
+    assert!(run(&["secrets", "--root", r, "rm", "openai"]).status.success());
+    assert!(!root.path().join("etc/clawguard/vault/openai.age").exists());
+}

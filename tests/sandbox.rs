@@ -53,9 +53,9 @@ log_dir = "{w}/logs"
 }
 
 /// Writes the plan's files of the compose project into place (as apply would) and returns
-/// the compose commands the plan runs for them.
-fn render(a: &Answers) -> Vec<Vec<String>> {
-    let facts = clawguard::host::probe(&Root::new(tempfile::tempdir().unwrap().path()), None);
+/// the compose commands the plan runs for them. `host` holds the vault.
+fn render(a: &Answers, host: &Path) -> Vec<Vec<String>> {
+    let facts = clawguard::host::probe(&Root::new(host), None);
     let plan = layers::plan(a, &facts).unwrap();
     for f in plan.files.iter().filter(|f| f.path.starts_with(a.sandbox.project_dir.as_str())) {
         fs::create_dir_all(Path::new(&f.path).parent().unwrap()).unwrap();
@@ -96,11 +96,17 @@ fn the_agent_is_locked_down_and_reaches_only_the_allowed_hosts() {
     let squid_cmd = r#"CMD ["/usr/sbin/squid","-N","-d","1","-f","/etc/squid/squid.conf"]"#;
     e.import(&images.path().join("squid"), "clawguard-test/squid:1", squid_cmd);
     e.import(&images.path().join("socat"), "clawguard-test/socat:1", r#"ENTRYPOINT ["/usr/bin/socat"]"#);
-    e.put_secret("openai", SECRET, 1000);
+    // The key goes through the vault: stored encrypted, unlocked as a file for uid 1000.
+    let host = tempfile::tempdir().unwrap();
+    let vault = clawguard::vault::Vault::new(&Root::new(host.path()));
+    vault.set(&"openai".parse().unwrap(), SECRET.as_bytes()).unwrap();
+    let unlocked = host.path().join("unlocked");
+    vault.unlock(&unlocked, 1000, 1000).unwrap();
+    e.put_secret("openai", &fs::read_to_string(unlocked.join("openai")).unwrap(), 1000);
     let t_images = t0.elapsed();
 
     let a = answers(work.path(), &e.web_ip, &["allowed.test"]);
-    let cmds = render(&a);
+    let cmds = render(&a, host.path());
     let up = cmds
         .iter()
         .find(|c| c.ends_with(&["up".to_string(), "-d".to_string()]))
@@ -214,7 +220,7 @@ fn the_agent_is_locked_down_and_reaches_only_the_allowed_hosts() {
     // A new allow-list reaches squid without restarting the agent.
     let started = inspect(&e, &agent, "{{.State.StartedAt}}");
     let a2 = answers(work.path(), &e.web_ip, &["allowed.test", "other.test"]);
-    let cmds2 = render(&a2);
+    let cmds2 = render(&a2, host.path());
     let reconfigure = cmds2.iter().find(|c| c.contains(&"HUP".to_string())).expect("the plan reconfigures squid");
     let (ok, out) = run_in(&e, reconfigure);
     assert!(ok, "{out}");

@@ -202,3 +202,50 @@ fn apply_and_done_screens() {
     insta::assert_snapshot!("done_with_countdown", screen(&app));
     assert_eq!(app.countdown(), Some(120));
 }
+
+#[test]
+fn keys_are_typed_masked_and_never_shown() {
+    let (mut app, root) = app(true);
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen, Screen::Layer(1));
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Tab);
+    typed(&mut app, "sk-very-secret");
+    let shown = screen(&app);
+    assert!(!shown.contains("sk-very-secret") && shown.contains("••••••••••••••"), "{shown}");
+    insta::assert_snapshot!("credentials_typing_a_key", shown);
+    key(&mut app, KeyCode::Enter);
+    let shown = screen(&app);
+    assert!(shown.contains("entered, stored on apply") && !shown.contains("sk-very-secret"), "{shown}");
+    app.go_review();
+    let shown = screen(&app);
+    assert!(shown.contains("Keys entered for anthropic") && !shown.contains("sk-very-secret"), "{shown}");
+    assert!(!root.path().join("etc/clawguard/vault").exists(), "a dry run stored a key");
+}
+
+#[test]
+fn applying_from_the_wizard_stores_the_keys_in_the_vault() {
+    let (mut app, root) = app(false);
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Tab);
+    typed(&mut app, "sk-ant-wizard-key");
+    key(&mut app, KeyCode::Enter);
+    app.go_review();
+    key(&mut app, KeyCode::Char('a'));
+    let t = std::time::Instant::now();
+    while app.screen == Screen::Apply {
+        assert!(t.elapsed() < std::time::Duration::from_secs(60), "apply did not finish");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        app.tick();
+    }
+    assert_eq!(app.screen, Screen::Done, "{}", screen(&app));
+    let sealed = std::fs::read(root.path().join("etc/clawguard/vault/anthropic.age")).unwrap();
+    assert!(!String::from_utf8_lossy(&sealed).contains("sk-ant-wizard-key"));
+    assert!(app.secrets.is_empty(), "the wizard still holds the key");
+    let compose = std::fs::read_to_string(root.path().join("opt/clawguard/agent/docker-compose.yml")).unwrap();
+    assert!(compose.contains(r#"secrets: ["anthropic"]"#), "{compose}");
+    assert!(root.path().join("etc/clawguard/answers.toml").exists());
+}

@@ -45,6 +45,8 @@ pub struct Facts {
     pub fail2ban_admin_ips: Vec<IpAddr>,
     /// The Docker engine's version from the package database (`docker.io`, `docker-ce`).
     pub docker_version: Option<String>,
+    /// The services that have a key in the vault (names only).
+    pub vault_keys: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -188,6 +190,11 @@ pub fn probe(root: &Root, ssh_connection: Option<&str>) -> Facts {
         ssh_connection: ssh_connection.and_then(SshConnection::parse),
         plaintext_env_files: env_files(root),
         docker_version: docker_version(root),
+        vault_keys: root
+            .list("/etc/clawguard/vault")
+            .into_iter()
+            .filter_map(|n| n.strip_suffix(".age").map(str::to_owned))
+            .collect(),
         fail2ban_admin_ips: root
             .read(FAIL2BAN_JAIL)
             .unwrap_or_default()

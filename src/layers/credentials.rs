@@ -3,13 +3,14 @@
 
 use serde::Serialize;
 
-use super::{Builder, ETC, SECRETS_DIR};
+use super::{BIN, Builder, ETC, SECRETS_DIR};
 use crate::answers::Answers;
 use crate::host::Facts;
 use crate::plan::{Layer, Severity};
 use crate::render::RenderError;
 
 pub const MANIFEST: &str = "/etc/clawguard/credentials.toml";
+pub const UNIT: &str = "/etc/systemd/system/clawguard-secrets.service";
 
 #[derive(Serialize)]
 struct Ctx {
@@ -29,6 +30,29 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     b.file(layer, MANIFEST, "credentials/credentials.toml", &ctx, 0o600, None)?;
     if ctx.services.is_empty() {
         b.warn(layer, Severity::Note, "No credentials are listed: the agent gets no keys from the vault.");
+    }
+    for s in ctx.services.iter().filter(|s| !f.vault_keys.contains(s)) {
+        b.warn(layer, Severity::Warning, format!("No key for `{s}` in the vault yet, so the agent does not get one: run `sudo clawguard secrets set {s}` (the value is asked masked, never on the command line)."));
+    }
+    b.file(
+        layer,
+        UNIT,
+        "credentials/clawguard-secrets.service",
+        minijinja::context! { bin => BIN, dir => SECRETS_DIR },
+        0o644,
+        None,
+    )?;
+    b.on_change(layer, &["systemctl", "daemon-reload"], "systemd reads the new unit", &[UNIT]);
+    b.on_change(layer, &["systemctl", "enable", "clawguard-secrets.service"], "unlock the keys at every boot", &[UNIT]);
+    // The keys must be in place before the agent's containers start.
+    let compose = super::sandbox::compose_file(a);
+    if !f.vault_keys.is_empty() && !a.skip.contains(&Layer::Sandbox) {
+        b.on_change(
+            layer,
+            &[BIN, "secrets", "unlock"],
+            "hand the keys to the agent as files",
+            &[compose.as_str(), UNIT],
+        );
     }
     for env in &f.plaintext_env_files {
         let severity = if env.world_readable { Severity::Danger } else { Severity::Warning };

@@ -26,11 +26,12 @@ pub const BIN: &str = "/usr/local/bin/clawguard";
 pub fn plan(answers: &Answers, facts: &Facts) -> Result<Plan, RenderError> {
     let mut b = Builder { plan: Plan::default() };
     let on = |l: Layer| !answers.skip.contains(&l);
-    if on(Layer::Sandbox) {
-        sandbox::plan(answers, facts, &mut b)?;
-    }
+    // Credentials first: the keys are unlocked before the agent's containers start.
     if on(Layer::Credentials) {
         credentials::plan(answers, facts, &mut b)?;
+    }
+    if on(Layer::Sandbox) {
+        sandbox::plan(answers, facts, &mut b)?;
     }
     // The firewall's commands come before sshd's reload: the new SSH port is open in ufw
     // before sshd moves to it.

@@ -93,7 +93,14 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         pids: s.pids.get(),
         environment,
         mounts,
-        secrets: a.credentials.services.iter().map(|c| c.to_string()).collect(),
+        // Only keys that are in the vault: compose refuses a secret whose file is missing.
+        secrets: a
+            .credentials
+            .services
+            .iter()
+            .map(|c| c.to_string())
+            .filter(|c| !a.skip.contains(&Layer::Credentials) && f.vault_keys.contains(c))
+            .collect(),
         secrets_dir: SECRETS_DIR,
         publish: s.publish_gateway,
         gateway_port: s.gateway_port.get(),

@@ -18,6 +18,9 @@ pub enum Kind {
     List { get: fn(&Answers) -> Vec<String>, item: fn(&str) -> Result<(), Invalid>, set: SetList },
     /// One of a few words.
     Choice { options: &'static [&'static str], get: fn(&Answers) -> String, set: fn(&mut Answers, &str) },
+    /// The keys of the listed services, typed masked and never shown again; they go to the
+    /// vault on apply, never into the answers.
+    Keys { services: fn(&Answers) -> Vec<String> },
 }
 
 pub struct Field {
@@ -246,6 +249,12 @@ pub fn forms() -> Vec<Form> {
                     crate::answers::Ident,
                     credentials.services
                 ),
+                Field {
+                    key: "credentials.keys",
+                    label: "Keys",
+                    help: "Type a service's key (it is masked and never shown again) and press Enter. Keys are stored encrypted in the vault when you apply — never in the answers file, never in a dry run.",
+                    kind: Kind::Keys { services: |a| a.credentials.services.iter().map(|s| s.to_string()).collect() },
+                },
                 text!(
                     "credentials.rotate_days",
                     "Rotate after (days)",
@@ -495,6 +504,9 @@ mod tests {
                     Kind::Choice { get, set, options } => {
                         assert!(options.contains(&get(&defaults).as_str()), "{}", f.key);
                         set(&mut a, &get(&defaults))
+                    }
+                    Kind::Keys { services } => {
+                        assert_eq!(services(&defaults).len(), defaults.credentials.services.len())
                     }
                 }
                 assert_eq!(a, defaults, "{} changed the answers", f.key);

@@ -8,8 +8,13 @@ use inquire::{Confirm, InquireError, Select, Text};
 use crate::answers::Answers;
 use crate::ui::fields::{Field, Form, Kind, forms};
 
-/// Asks every question; returns the answers, or None when the user pressed Esc / Ctrl-C.
-pub fn ask(mut answers: Answers) -> Result<Option<Answers>, InquireError> {
+/// Keys typed at the prompts, by service (stored in the vault on apply, never shown).
+pub type Keys = std::collections::BTreeMap<String, String>;
+
+/// Asks every question; returns the answers and the keys typed, or None when the user
+/// pressed Esc / Ctrl-C.
+pub fn ask(mut answers: Answers) -> Result<Option<(Answers, Keys)>, InquireError> {
+    let mut keys = Keys::new();
     let forms = forms();
     for form in &forms {
         println!("\n== {} ==\n{}", form.layer, form.intro);
@@ -25,6 +30,19 @@ pub fn ask(mut answers: Answers) -> Result<Option<Answers>, InquireError> {
             continue;
         }
         for field in form.fields.iter().filter(|f| f.key != "skip") {
+            if let Kind::Keys { services } = &field.kind {
+                for name in services(&answers) {
+                    let v = inquire::Password::new(&format!("Key for {name} (empty: keep as it is):"))
+                        .with_display_mode(inquire::PasswordDisplayMode::Masked)
+                        .without_confirmation()
+                        .with_help_message(field.help)
+                        .prompt_skippable()?;
+                    if let Some(v) = v.filter(|v| !v.is_empty()) {
+                        keys.insert(name, v);
+                    }
+                }
+                continue;
+            }
             if !ask_field(field, &mut answers)? {
                 return Ok(None);
             }
@@ -41,7 +59,7 @@ pub fn ask(mut answers: Answers) -> Result<Option<Answers>, InquireError> {
             return Ok(None);
         }
     }
-    Ok(Some(answers))
+    Ok(Some((answers, keys)))
 }
 
 fn find<'a>(forms: &'a [Form], key: &str) -> Option<&'a Field> {
@@ -86,6 +104,7 @@ fn ask_field(field: &Field, answers: &mut Answers) -> Result<bool, InquireError>
             let Some(v) = v else { return Ok(false) };
             set(answers, v);
         }
+        Kind::Keys { .. } => {}
         Kind::List { get, item, set } => {
             let (item, set_list) = (*item, *set);
             let current = get(answers).join(", ");

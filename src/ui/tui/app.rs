@@ -101,6 +101,9 @@ pub struct App {
     pub runner: Runner,
     /// When a pending confirmation's countdown is shown, "now" (tests freeze it).
     pub now: Option<u64>,
+    /// Keys typed on the credentials screen, by service; stored in the vault on apply and
+    /// never drawn.
+    pub secrets: std::collections::BTreeMap<String, String>,
     pub started: Instant,
 }
 
@@ -128,6 +131,7 @@ impl App {
             source,
             runner,
             now: None,
+            secrets: Default::default(),
             started: Instant::now(),
         };
         app.load_fields();
@@ -180,6 +184,7 @@ impl App {
                         k.push(("type+Enter", "add"));
                         k.push(("Del", "remove"));
                     }
+                    Some(Kind::Keys { .. }) => k.push(("type+Enter", "enter key (masked)")),
                     None => {}
                 }
                 k.extend([("Enter", "go on"), ("Esc", "back"), ("?", "help"), ("^Q", "quit")]);
@@ -211,7 +216,7 @@ impl App {
     fn typing(&self) -> bool {
         match self.screen {
             Screen::Layer(i) => match self.forms[i].fields.get(self.focus).map(|f| &f.kind) {
-                Some(Kind::Text { .. }) => true,
+                Some(Kind::Text { .. }) | Some(Kind::Keys { .. }) => true,
                 Some(Kind::List { .. }) => {
                     let st = &self.fields[i][self.focus];
                     st.sel == st.items.len()
@@ -402,6 +407,35 @@ impl App {
                         let (item, set) = (*item, *set);
                         self.on_list_key(i, focus, n, key, item, set);
                     }
+                    Kind::Keys { services } => {
+                        let names = services(&self.answers);
+                        let st = &mut self.fields[i][focus];
+                        match key.code {
+                            KeyCode::Down if st.sel + 1 < names.len() => {
+                                st.sel += 1;
+                                st.text.clear();
+                            }
+                            KeyCode::Down => self.focus = (focus + 1).min(n - 1),
+                            KeyCode::Up if st.sel > 0 => {
+                                st.sel -= 1;
+                                st.text.clear();
+                            }
+                            KeyCode::Up => self.focus = focus.saturating_sub(1),
+                            KeyCode::Backspace => {
+                                st.text.pop();
+                            }
+                            KeyCode::Enter if !st.text.is_empty() => {
+                                if let Some(name) = names.get(st.sel) {
+                                    self.secrets.insert(name.clone(), std::mem::take(&mut st.text));
+                                    st.error = None;
+                                }
+                            }
+                            KeyCode::Enter => self.go_on(i),
+                            KeyCode::Char('q') if ctrl => self.ask_quit(),
+                            KeyCode::Char(c) if !ctrl && !names.is_empty() => st.text.push(c),
+                            _ => {}
+                        }
+                    }
                 }
             }
         }
@@ -535,7 +569,10 @@ impl App {
             );
             return r;
         }
-        let plan = match layers::plan(&self.answers, &self.facts) {
+        // Keys typed here count as in the vault: they are stored there when you apply.
+        let mut facts = self.facts.clone();
+        facts.vault_keys.extend(self.secrets.keys().cloned());
+        let plan = match layers::plan(&self.answers, &facts) {
             Ok(p) => p,
             Err(e) => {
                 r.blocker = Some(e.to_string());
@@ -603,6 +640,25 @@ impl App {
                 );
             }
         }
+        if !self.secrets.is_empty() {
+            let names: Vec<&str> = self.secrets.keys().map(String::as_str).collect();
+            r.lines.insert(
+                0,
+                Line::raw(format!(
+                    "Keys entered for {}: {}",
+                    names.join(", "),
+                    if self.dry_run {
+                        "a dry run stores nothing; they are forgotten on exit."
+                    } else {
+                        "stored encrypted in the vault when you apply."
+                    }
+                )),
+            );
+            r.layer_of.insert(0, Some(Layer::Credentials));
+            for s in &mut r.file_starts {
+                *s += 1;
+            }
+        }
         let total = if r.changes == 0 {
             "No changes: the host already matches these answers.".to_owned()
         } else {
@@ -662,9 +718,25 @@ impl App {
     }
 
     /// Runs the apply engine in a thread; progress arrives as messages.
+    /// Stores the keys typed in the wizard in the vault and forgets them.
+    fn store_secrets(&mut self) -> Result<(), String> {
+        let vault = crate::vault::Vault::new(&self.root);
+        for (name, value) in std::mem::take(&mut self.secrets) {
+            let id: crate::answers::Ident = name.parse().map_err(|e: crate::answers::Invalid| e.0)?;
+            vault.set(&id, value.as_bytes()).map_err(|e| e.to_string())?;
+        }
+        // The plan hands the agent the keys the vault holds: read them again.
+        self.facts.vault_keys = crate::host::probe(&self.root, None).vault_keys;
+        Ok(())
+    }
+
     fn start_apply(&mut self) {
         if let Some(b) = &self.review.blocker {
             self.status = Some((true, format!("Cannot apply: {b}")));
+            return;
+        }
+        if let Err(e) = self.store_secrets() {
+            self.status = Some((true, format!("Cannot store the keys: {e}")));
             return;
         }
         let plan = match layers::plan(&self.answers, &self.facts) {

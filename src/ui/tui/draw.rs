@@ -179,7 +179,7 @@ fn value_of(app: &App, i: usize, k: usize) -> String {
                 .collect::<Vec<_>>()
                 .join(" ")
         }
-        Kind::List { .. } => String::new(),
+        Kind::List { .. } | Kind::Keys { .. } => String::new(),
     }
 }
 
@@ -227,6 +227,35 @@ fn draw_layer(app: &App, f: &mut Frame, area: Rect, i: usize) {
                 });
                 if adding {
                     focus_line = lines.len() - 1;
+                }
+            }
+            Kind::Keys { services } => {
+                lines.push(Line::from(spans));
+                let names = services(&app.answers);
+                if names.is_empty() {
+                    lines.push(Line::raw("      (no services listed)"));
+                }
+                for (n, name) in names.iter().enumerate() {
+                    let sel = focused && st.sel == n;
+                    let state = if app.secrets.contains_key(name) {
+                        "entered, stored on apply".to_owned()
+                    } else if app.facts.vault_keys.contains(name) {
+                        "in the vault".to_owned()
+                    } else {
+                        "not set".to_owned()
+                    };
+                    let typed = if sel && !st.text.is_empty() {
+                        format!(" {}█", "•".repeat(st.text.chars().count()))
+                    } else if sel {
+                        " █".into()
+                    } else {
+                        String::new()
+                    };
+                    let text = format!("      {name:<14} {state}{typed}");
+                    lines.push(if sel { Line::styled(text, focus_style) } else { Line::raw(text) });
+                    if sel {
+                        focus_line = lines.len() - 1;
+                    }
                 }
             }
             Kind::Text { .. } => {

@@ -1,0 +1,199 @@
+//! The credential vault: each key encrypted with age to this host's own identity, one file
+//! per service under `/etc/clawguard/vault/`. The identity lives apart, in
+//! `/var/lib/clawguard/` (mode 0600), which the backups do not include — a backup never
+//! carries the key that opens it (PITFALLS 16). At boot `clawguard secrets unlock` decrypts
+//! the keys into `/run/clawguard/secrets` (a tmpfs), as files the agent's container mounts;
+//! they are never environment variables.
+//!
+//! Values are never printed, logged or passed on a command line.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use age::secrecy::ExposeSecret;
+
+use crate::answers::Ident;
+use crate::apply::atomic;
+use crate::host::Root;
+
+pub const DIR: &str = "/etc/clawguard/vault";
+pub const IDENTITY: &str = "/var/lib/clawguard/vault-identity.txt";
+
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    #[error("{what}: {source}")]
+    Io { what: String, source: io::Error },
+    #[error(
+        "the vault's identity {0} is damaged: restore it from where you keep it, or remove the vault and set every key again"
+    )]
+    BadIdentity(String),
+    #[error("there is no vault identity at {0}: nothing was ever stored here (use `clawguard secrets set NAME`)")]
+    NoIdentity(String),
+    #[error("cannot encrypt: {0}")]
+    Encrypt(String),
+    #[error(
+        "cannot decrypt {0}: it was not encrypted with this host's identity, or it is damaged; set it again with `clawguard secrets set`"
+    )]
+    Decrypt(String),
+    #[error("no key named `{0}` is in the vault (`clawguard secrets list` shows what is)")]
+    Missing(String),
+    #[error("the key for `{0}` is empty: give the value on standard input or at the prompt")]
+    Empty(String),
+}
+
+fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> VaultError {
+    let what = what.into();
+    move |source| VaultError::Io { what, source }
+}
+
+/// One stored key (never its value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub name: String,
+    pub modified: SystemTime,
+}
+
+impl Entry {
+    /// Whole days since the key was last set.
+    pub fn age_days(&self) -> u64 {
+        SystemTime::now().duration_since(self.modified).map(|d| d.as_secs() / 86_400).unwrap_or(0)
+    }
+}
+
+pub struct Vault {
+    root: Root,
+}
+
+impl Vault {
+    pub fn new(root: &Root) -> Vault {
+        Vault { root: root.clone() }
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.root.path(&format!("{DIR}/{name}.age"))
+    }
+
+    fn identity(&self, create: bool) -> Result<age::x25519::Identity, VaultError> {
+        let path = self.root.path(IDENTITY);
+        match fs::read_to_string(&path) {
+            Ok(text) => text
+                .lines()
+                .find(|l| l.starts_with("AGE-SECRET-KEY-"))
+                .and_then(|l| l.trim().parse().ok())
+                .ok_or_else(|| VaultError::BadIdentity(path.display().to_string())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound && create => {
+                let id = age::x25519::Identity::generate();
+                let text = format!(
+                    "# clawguard vault identity: opens /etc/clawguard/vault. Keep it off the backups.\n{}\n",
+                    id.to_string().expose_secret()
+                );
+                atomic::write(&path, text.as_bytes(), 0o600).map_err(io_err(format!("writing {}", path.display())))?;
+                Ok(id)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(VaultError::NoIdentity(path.display().to_string())),
+            Err(e) => Err(io_err(format!("reading {}", path.display()))(e)),
+        }
+    }
+
+    /// Stores `value` for `name`, encrypted (mode 0600).
+    pub fn set(&self, name: &Ident, value: &[u8]) -> Result<(), VaultError> {
+        if value.is_empty() {
+            return Err(VaultError::Empty(name.to_string()));
+        }
+        let id = self.identity(true)?;
+        let sealed = age::encrypt(&id.to_public(), value).map_err(|e| VaultError::Encrypt(e.to_string()))?;
+        let file = self.file(name.as_str());
+        atomic::write(&file, &sealed, 0o600).map_err(io_err(format!("writing {}", file.display())))
+    }
+
+    /// The stored keys, by name.
+    pub fn list(&self) -> Result<Vec<Entry>, VaultError> {
+        let dir = self.root.path(DIR);
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_err(format!("reading {}", dir.display()))(e)),
+        };
+        let mut out: Vec<Entry> = entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().strip_suffix(".age")?.to_owned();
+                let modified = e.metadata().ok()?.modified().ok()?;
+                Some(Entry { name, modified })
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    pub fn remove(&self, name: &Ident) -> Result<(), VaultError> {
+        let file = self.file(name.as_str());
+        if !file.exists() {
+            return Err(VaultError::Missing(name.to_string()));
+        }
+        atomic::remove(&file).map_err(io_err(format!("removing {}", file.display())))
+    }
+
+    /// Decrypts every key into `dest` (normally `/run/clawguard/secrets`, a tmpfs): one file
+    /// per key, mode 0400, owned by the agent's uid and gid. Returns the names written.
+    pub fn unlock(&self, dest: &Path, uid: u32, gid: u32) -> Result<Vec<String>, VaultError> {
+        let entries = self.list()?;
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        let id = self.identity(false)?;
+        fs::create_dir_all(dest).map_err(io_err(format!("creating {}", dest.display())))?;
+        let mut names = Vec::new();
+        for e in entries {
+            let sealed = fs::read(self.file(&e.name)).map_err(io_err(format!("reading the key for {}", e.name)))?;
+            let value = age::decrypt(&id, &sealed).map_err(|_| VaultError::Decrypt(e.name.clone()))?;
+            let target = dest.join(&e.name);
+            atomic::write(&target, &value, 0o400).map_err(io_err(format!("writing {}", target.display())))?;
+            if atomic::running_as_root() {
+                std::os::unix::fs::chown(&target, Some(uid), Some(gid))
+                    .map_err(io_err(format!("giving {} to uid {uid}", target.display())))?;
+            }
+            names.push(e.name);
+        }
+        Ok(names)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_is_stored_encrypted_and_unlocked_as_a_file() {
+        let d = tempfile::tempdir().unwrap();
+        let root = Root::new(d.path());
+        let v = Vault::new(&root);
+        let name: Ident = "openai".parse().unwrap();
+        v.set(&name, b"sk-secret-value").unwrap();
+        let stored = fs::read(root.path("/etc/clawguard/vault/openai.age")).unwrap();
+        assert!(!stored.windows(15).any(|w| w == b"sk-secret-value"), "the key is on disk in plaintext");
+        assert_eq!(v.list().unwrap().iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["openai"]);
+        let out = d.path().join("run");
+        assert_eq!(v.unlock(&out, 1000, 1000).unwrap(), ["openai"]);
+        assert_eq!(fs::read(out.join("openai")).unwrap(), b"sk-secret-value");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(fs::metadata(out.join("openai")).unwrap().permissions().mode() & 0o777, 0o400);
+        v.remove(&name).unwrap();
+        assert!(v.list().unwrap().is_empty());
+        assert!(matches!(v.remove(&name), Err(VaultError::Missing(_))));
+        assert!(matches!(v.set(&name, b""), Err(VaultError::Empty(_))));
+    }
+
+    #[test]
+    fn another_hosts_identity_cannot_open_the_vault() {
+        let d = tempfile::tempdir().unwrap();
+        let root = Root::new(d.path());
+        let v = Vault::new(&root);
+        v.set(&"slack".parse().unwrap(), b"xoxb-1").unwrap();
+        fs::remove_file(root.path(IDENTITY)).unwrap();
+        v.identity(true).unwrap(); // a new, different identity
+        assert!(matches!(v.unlock(&d.path().join("run"), 0, 0), Err(VaultError::Decrypt(_))));
+    }
+}
