@@ -207,12 +207,12 @@ fn a_failing_step_rolls_everything_back() {
     let root = common::fixture_root("debian12-cloud");
     let work = tempfile::tempdir().unwrap();
     let runner = recording_runner(work.path());
-    fs::write(work.path().join("fail-on"), "systemctl daemon-reload").unwrap();
+    fs::write(work.path().join("fail-on"), "systemctl enable --now clawguard-check.timer").unwrap();
     let before = rendered(root.path());
     let o = run(&["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&runner), "--root", s(root.path())], &[]);
     assert_eq!(o.status.code(), Some(1));
     let text = out(&o);
-    assert!(text.contains("step `systemctl daemon-reload` failed") && text.contains("simulated failure"), "{text}");
+    assert!(text.contains("step `systemctl enable --now clawguard-check.timer` failed") && text.contains("simulated failure"), "{text}");
     assert!(text.contains("verified: all"), "{text}");
     assert_eq!(rendered(root.path()), before, "files not restored");
     let log = log_of(work.path());
