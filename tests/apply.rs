@@ -212,7 +212,11 @@ fn a_failing_step_rolls_everything_back() {
     let o = run(&["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&runner), "--root", s(root.path())], &[]);
     assert_eq!(o.status.code(), Some(1));
     let text = out(&o);
-    assert!(text.contains("step `systemctl enable --now clawguard-check.timer` failed") && text.contains("simulated failure"), "{text}");
+    assert!(
+        text.contains("step `systemctl enable --now clawguard-check.timer` failed")
+            && text.contains("simulated failure"),
+        "{text}"
+    );
     assert!(text.contains("verified: all"), "{text}");
     assert_eq!(rendered(root.path()), before, "files not restored");
     let log = log_of(work.path());
