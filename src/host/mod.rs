@@ -80,6 +80,8 @@ pub struct Tools {
     pub compose_plugin: bool,
     pub restic: bool,
     pub systemd: bool,
+    /// clawguard itself where its systemd units call it (`/usr/local/bin/clawguard`).
+    pub clawguard: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -261,6 +263,7 @@ fn tools(root: &Root) -> Tools {
         ]),
         restic: any(&["/usr/bin/restic", "/usr/local/bin/restic"]),
         systemd: any(&["/lib/systemd/systemd", "/usr/lib/systemd/systemd"]),
+        clawguard: any(&["/usr/local/bin/clawguard"]),
     }
 }
 

@@ -69,6 +69,9 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     if m.alert_webhook.is_none() {
         b.warn(layer, Severity::Note, "No alert webhook: the daily check's findings go only to the journal and `clawguard status`. Set monitoring.alert_webhook to be told.");
     }
+    if !f.tools.clawguard {
+        b.warn(layer, Severity::Warning, format!("clawguard is not installed at {BIN}, where the daily check and the key unlock at boot call it: sudo install -m 755 target/release/clawguard {BIN}"));
+    }
     if !f.tools.systemd {
         b.warn(
             layer,
