@@ -98,6 +98,7 @@ pub fn fake_tools(root: &Path) {
         "usr/bin/docker-compose",
         "usr/bin/restic",
         "lib/systemd/systemd",
+        "usr/local/bin/clawguard",
     ] {
         fs::create_dir_all(root.join(tool).parent().unwrap()).unwrap();
         fs::write(root.join(tool), "").unwrap();
