@@ -286,3 +286,24 @@ fn secrets_are_stored_encrypted_listed_by_name_and_unlocked_as_files() {
     assert!(run(&["secrets", "--root", r, "rm", "openai"]).status.success());
     assert!(!root.path().join("etc/clawguard/vault/openai.age").exists());
 }
+
+#[test]
+fn plan_without_root_does_not_mistake_unreadable_keys_for_missing_ones() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = common::fixture_root("debian12-cloud");
+    // Readable by anyone, except the user's ~/.ssh (0700, as on a real host).
+    fs::set_permissions(root.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(root.path().join("home/debian"), fs::Permissions::from_mode(0o755)).unwrap();
+    let o = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", common::bin(), "plan", "--root"])
+        .arg(root.path())
+        .env_remove("SSH_CONNECTION")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("setpriv (util-linux) is missing");
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}\n{err}");
+    assert!(out.contains("cannot be read without root"), "{out}");
+    assert!(!out.contains("nobody could log in"), "an unreadable key file was taken for no key:\n{out}");
+    assert!(out.contains("+AllowUsers debian"), "{out}");
+}

@@ -10,8 +10,9 @@ pub struct UserFacts {
     pub name: String,
     pub uid: u32,
     pub home: String,
-    /// Number of keys in `~/.ssh/authorized_keys`.
-    pub authorized_keys: usize,
+    /// Number of keys in `~/.ssh/authorized_keys`; None when this process may not read it
+    /// (not root): unknown, not zero.
+    pub authorized_keys: Option<usize>,
     /// Why sshd's StrictModes would refuse the keys (empty: fine).
     pub strict_modes_problems: Vec<String>,
 }
@@ -19,7 +20,12 @@ pub struct UserFacts {
 impl UserFacts {
     /// Has keys that sshd will accept.
     pub fn can_log_in_with_key(&self) -> bool {
-        self.authorized_keys > 0 && self.strict_modes_problems.is_empty()
+        self.authorized_keys.is_some_and(|n| n > 0) && self.strict_modes_problems.is_empty()
+    }
+
+    /// Has keys, or may have them (unreadable without root).
+    pub fn may_have_keys(&self) -> bool {
+        self.authorized_keys != Some(0)
     }
 }
 
@@ -38,9 +44,13 @@ pub fn probe(root: &Root) -> Vec<UserFacts> {
             continue;
         }
         let keys_path = format!("{}/.ssh/authorized_keys", home.trim_end_matches('/'));
-        let authorized_keys = root.read(&keys_path).map(|t| t.lines().filter(|l| is_key_line(l)).count()).unwrap_or(0);
+        let authorized_keys = match std::fs::read_to_string(root.path(&keys_path)) {
+            Ok(t) => Some(t.lines().filter(|l| is_key_line(l)).count()),
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => None,
+            Err(_) => Some(0),
+        };
         let strict_modes_problems =
-            if authorized_keys > 0 { strict_modes(root, uid, home, &keys_path) } else { Vec::new() };
+            if authorized_keys.is_some_and(|n| n > 0) { strict_modes(root, uid, home, &keys_path) } else { Vec::new() };
         users.push(UserFacts {
             name: name.to_owned(),
             uid,

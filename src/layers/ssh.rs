@@ -73,7 +73,7 @@ pub fn allowed_users(a: &Answers, f: &Facts) -> Vec<String> {
     if !a.ssh.allowed_users.is_empty() {
         return a.ssh.allowed_users.iter().map(UnixUser::to_string).collect();
     }
-    f.users.iter().filter(|u| u.uid != 0 && u.authorized_keys > 0).map(|u| u.name.clone()).collect()
+    f.users.iter().filter(|u| u.uid != 0 && u.may_have_keys()).map(|u| u.name.clone()).collect()
 }
 
 pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), RenderError> {
@@ -157,7 +157,10 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
 }
 
 fn check_user(u: &UserFacts, b: &mut Builder) {
-    if u.authorized_keys == 0 {
+    if u.authorized_keys.is_none() {
+        b.warn(Layer::Ssh, Severity::Note, format!("{}/.ssh/authorized_keys cannot be read without root, so whether `{}` can log in with a key is not checked here (apply, as root, checks it).", u.home, u.name));
+    }
+    if u.authorized_keys == Some(0) {
         b.warn(Layer::Ssh, Severity::Danger, format!("Allowed user `{}` has no key in {}/.ssh/authorized_keys: with passwords off it could not log in. Add a key (ssh-copy-id -p PORT {}@host) first.", u.name, u.home, u.name));
     }
     for p in &u.strict_modes_problems {
