@@ -31,8 +31,13 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     if ctx.services.is_empty() {
         b.warn(layer, Severity::Note, "No credentials are listed: the agent gets no keys from the vault.");
     }
-    for s in ctx.services.iter().filter(|s| !f.vault_keys.contains(s)) {
-        b.warn(layer, Severity::Warning, format!("No key for `{s}` in the vault yet, so the agent does not get one: run `sudo clawguard secrets set {s}` (the value is asked masked, never on the command line)."));
+    let missing: Vec<&str> = ctx.services.iter().filter(|s| !f.vault_keys.contains(s)).map(String::as_str).collect();
+    if !missing.is_empty() {
+        b.warn(layer, Severity::Warning, format!(
+            "No key in the vault yet for {}, so the agent does not get {}: run `sudo clawguard secrets set NAME` for each (the value is asked masked, never on the command line).",
+            missing.join(", "),
+            if missing.len() == 1 { "it" } else { "them" }
+        ));
     }
     b.file(
         layer,
