@@ -249,3 +249,26 @@ fn applying_from_the_wizard_stores_the_keys_in_the_vault() {
     assert!(compose.contains(r#"secrets: ["anthropic"]"#), "{compose}");
     assert!(root.path().join("etc/clawguard/answers.toml").exists());
 }
+
+#[test]
+fn a_text_field_edits_in_the_middle() {
+    let (mut app, _root) = app(true);
+    for _ in 0..3 {
+        key(&mut app, KeyCode::Enter);
+    }
+    key(&mut app, KeyCode::Tab);
+    // "2222": two left, Backspace removes the second 2, "0" goes in its place -> "2022".
+    key(&mut app, KeyCode::Left);
+    key(&mut app, KeyCode::Left);
+    key(&mut app, KeyCode::Backspace);
+    typed(&mut app, "0");
+    assert_eq!(app.fields[2][1].text, "2022");
+    assert_eq!(app.answers.ssh.port.get(), 2022);
+    // Home, Delete: "022"; End, "5": "0225".
+    key(&mut app, KeyCode::Home);
+    key(&mut app, KeyCode::Delete);
+    key(&mut app, KeyCode::End);
+    typed(&mut app, "5");
+    assert_eq!(app.fields[2][1].text, "0225");
+    assert_eq!(app.answers.ssh.port.get(), 225);
+}

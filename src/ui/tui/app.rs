@@ -35,6 +35,52 @@ pub struct FieldState {
     /// In a list: the selected item, or `items.len()` for the "add" row.
     pub sel: usize,
     pub error: Option<String>,
+    /// In a text field: the cursor, as a character index; None is after the last one.
+    pub cursor: Option<usize>,
+}
+
+impl FieldState {
+    /// Where the cursor is, as a character index.
+    pub fn cursor_pos(&self) -> usize {
+        self.cursor.unwrap_or_else(|| self.text.chars().count())
+    }
+
+    fn byte_at(&self, pos: usize) -> usize {
+        self.text.char_indices().nth(pos).map(|(b, _)| b).unwrap_or(self.text.len())
+    }
+
+    /// Applies an editing key to the text; false when the key is not an editing key.
+    fn edit(&mut self, code: KeyCode) -> bool {
+        let pos = self.cursor_pos();
+        let len = self.text.chars().count();
+        match code {
+            KeyCode::Left => self.cursor = Some(pos.saturating_sub(1)),
+            KeyCode::Right => self.cursor = if pos + 1 >= len { None } else { Some(pos + 1) },
+            KeyCode::Home => self.cursor = Some(0),
+            KeyCode::End => self.cursor = None,
+            KeyCode::Backspace if pos > 0 => {
+                let b = self.byte_at(pos - 1);
+                self.text.remove(b);
+                self.cursor = self.cursor.map(|_| pos - 1);
+            }
+            KeyCode::Backspace => {}
+            KeyCode::Delete if pos < len => {
+                let b = self.byte_at(pos);
+                self.text.remove(b);
+                if pos + 1 >= len {
+                    self.cursor = None;
+                }
+            }
+            KeyCode::Delete => {}
+            KeyCode::Char(c) => {
+                let b = self.byte_at(pos);
+                self.text.insert(b, c);
+                self.cursor = self.cursor.map(|p| p + 1);
+            }
+            _ => return false,
+        }
+        true
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -177,7 +223,7 @@ impl App {
             Screen::Layer(i) => {
                 let mut k = vec![("Tab/↓", "next"), ("S-Tab/↑", "previous")];
                 match self.forms[i].fields.get(self.focus).map(|f| &f.kind) {
-                    Some(Kind::Text { .. }) => k.push(("type", "edit")),
+                    Some(Kind::Text { .. }) => k.push(("type ←→", "edit")),
                     Some(Kind::Bool { .. }) => k.push(("Space", "toggle")),
                     Some(Kind::Choice { .. }) => k.push(("←/→", "choose")),
                     Some(Kind::List { .. }) => {
@@ -360,20 +406,19 @@ impl App {
                         KeyCode::Down => self.focus = (focus + 1).min(n - 1),
                         KeyCode::Up => self.focus = focus.saturating_sub(1),
                         KeyCode::Enter => self.go_on(i),
-                        KeyCode::Backspace => {
-                            self.fields[i][focus].text.pop();
-                            self.edit_text(i, focus, *set);
-                        }
                         KeyCode::Char('u') if ctrl => {
                             self.fields[i][focus].text.clear();
+                            self.fields[i][focus].cursor = None;
                             self.edit_text(i, focus, *set);
                         }
                         KeyCode::Char('q') if ctrl => self.ask_quit(),
-                        KeyCode::Char(c) if !ctrl => {
-                            self.fields[i][focus].text.push(c);
-                            self.edit_text(i, focus, *set);
+                        KeyCode::Char(_) if ctrl => {}
+                        code => {
+                            let before = self.fields[i][focus].text.clone();
+                            if self.fields[i][focus].edit(code) && self.fields[i][focus].text != before {
+                                self.edit_text(i, focus, *set);
+                            }
                         }
-                        _ => {}
                     },
                     Kind::Bool { get, set } => match key.code {
                         KeyCode::Char(' ') | KeyCode::Left | KeyCode::Right => {

@@ -259,9 +259,21 @@ fn draw_layer(app: &App, f: &mut Frame, area: Rect, i: usize) {
                     }
                 }
             }
+            Kind::Text { .. } if focused => {
+                let chars: Vec<char> = st.text.chars().collect();
+                let pos = st.cursor_pos().min(chars.len());
+                spans.push(Span::raw(chars[..pos].iter().collect::<String>()));
+                match chars.get(pos) {
+                    Some(c) => {
+                        spans.push(Span::styled(c.to_string(), Style::new().add_modifier(Modifier::REVERSED)));
+                        spans.push(Span::raw(chars[pos + 1..].iter().collect::<String>()));
+                    }
+                    None => spans.push(Span::raw("█")),
+                }
+                lines.push(Line::from(spans));
+            }
             Kind::Text { .. } => {
-                let cursor = if focused { "█" } else { "" };
-                spans.push(Span::raw(format!("{}{cursor}", st.text)));
+                spans.push(Span::raw(st.text.clone()));
                 lines.push(Line::from(spans));
             }
             _ => {
