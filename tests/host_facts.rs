@@ -72,7 +72,6 @@ fn ubuntu2404_with_ssh_socket() {
     fs::set_permissions(root.path().join("home/ubuntu"), fs::Permissions::from_mode(0o775)).unwrap();
     let f = common::facts(root.path(), None);
     assert!(f.ssh_socket, "ssh.socket enabled in sockets.target.wants");
-    assert!(f.os.journal_only());
     assert_eq!(f.docker_version.as_deref(), Some("24.0.7"));
     let ubuntu = f.users.iter().find(|u| u.name == "ubuntu").unwrap();
     assert_eq!(ubuntu.authorized_keys, Some(1));
@@ -95,7 +94,7 @@ fn a_host_with_no_authorized_keys_and_an_old_sshd_config() {
     let root = common::fixture_root("no-keys");
     let f = common::facts(root.path(), None);
     assert!(!f.sshd.includes_dropins);
-    assert!(f.auth_log && !f.os.journal_only());
+    assert!(f.auth_log);
     assert!(f.users.iter().all(|u| u.authorized_keys == Some(0)));
     assert_eq!(f.plaintext_env_files.len(), 1);
     assert_eq!(f.plaintext_env_files[0].keys, 2);

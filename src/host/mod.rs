@@ -58,11 +58,6 @@ pub struct OsInfo {
 }
 
 impl OsInfo {
-    /// Debian 12+ and Ubuntu 24.04+ log sshd to the journal only.
-    pub fn journal_only(&self) -> bool {
-        let major: u32 = self.version_id.split('.').next().and_then(|v| v.parse().ok()).unwrap_or(0);
-        (self.id == "debian" && major >= 12) || (self.id == "ubuntu" && major >= 24)
-    }
     pub fn describe(&self) -> &str {
         if self.pretty_name.is_empty() { "an unknown OS (no /etc/os-release)" } else { &self.pretty_name }
     }
@@ -356,14 +351,5 @@ mod tests {
         assert!(docker_dns_fixed("23.0.11"));
         assert!(docker_dns_fixed("26.0.0"));
         assert!(docker_dns_fixed("28.2.2"));
-    }
-
-    #[test]
-    fn journal_only_releases() {
-        let os = |id: &str, v: &str| OsInfo { id: id.into(), version_id: v.into(), pretty_name: String::new() };
-        assert!(os("debian", "12").journal_only());
-        assert!(os("ubuntu", "24.04").journal_only());
-        assert!(!os("ubuntu", "22.04").journal_only());
-        assert!(!os("debian", "11").journal_only());
     }
 }

@@ -4,7 +4,6 @@
 
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, TryRecvError};
-use std::time::Instant;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::style::{Color, Modifier, Style};
@@ -150,7 +149,6 @@ pub struct App {
     /// Keys typed on the credentials screen, by service; stored in the vault on apply and
     /// never drawn.
     pub secrets: std::collections::BTreeMap<String, String>,
-    pub started: Instant,
 }
 
 impl App {
@@ -178,7 +176,6 @@ impl App {
             runner,
             now: None,
             secrets: Default::default(),
-            started: Instant::now(),
         };
         app.load_fields();
         app
