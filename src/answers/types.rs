@@ -9,6 +9,7 @@
 //! that cannot end a line, open a quote or start a comment in any file we render.
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::net::IpAddr;
 use std::str::FromStr;
 
@@ -62,32 +63,36 @@ macro_rules! text_value {
     };
 }
 
+/// Reads a TOML integer, float or string through the type's `FromStr`, so that numbers
+/// written either way (`port = 2222`, `port = "2222"`) meet the same rules.
+struct NumberOrText<T>(&'static str, PhantomData<T>);
+
+impl<'de, T: FromStr<Err = Invalid>> Visitor<'de> for NumberOrText<T> {
+    type Value = T;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<T, E> {
+        self.visit_str(&n.to_string())
+    }
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<T, E> {
+        self.visit_str(&n.to_string())
+    }
+    fn visit_f64<E: de::Error>(self, n: f64) -> Result<T, E> {
+        self.visit_str(&n.to_string())
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<T, E> {
+        s.parse().map_err(|e: Invalid| E::custom(e))
+    }
+}
+
 /// Implements `Deserialize` from a TOML integer *or* a string of digits (people write
 /// `port = "2222"`), through `FromStr`; serializes as an integer.
 macro_rules! number_value {
     ($t:ty, $expecting:literal) => {
         impl<'de> Deserialize<'de> for $t {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                struct V;
-                impl<'de> Visitor<'de> for V {
-                    type Value = $t;
-                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                        f.write_str($expecting)
-                    }
-                    fn visit_i64<E: de::Error>(self, n: i64) -> Result<$t, E> {
-                        n.to_string().parse().map_err(|e: Invalid| E::custom(e))
-                    }
-                    fn visit_u64<E: de::Error>(self, n: u64) -> Result<$t, E> {
-                        n.to_string().parse().map_err(|e: Invalid| E::custom(e))
-                    }
-                    fn visit_f64<E: de::Error>(self, n: f64) -> Result<$t, E> {
-                        n.to_string().parse().map_err(|e: Invalid| E::custom(e))
-                    }
-                    fn visit_str<E: de::Error>(self, s: &str) -> Result<$t, E> {
-                        s.parse().map_err(|e: Invalid| E::custom(e))
-                    }
-                }
-                d.deserialize_any(V)
+                d.deserialize_any(NumberOrText::<$t>($expecting, PhantomData))
             }
         }
         impl Serialize for $t {
@@ -187,26 +192,7 @@ impl<const MIN: u32, const MAX: u32> fmt::Display for Count<MIN, MAX> {
 
 impl<'de, const MIN: u32, const MAX: u32> Deserialize<'de> for Count<MIN, MAX> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<const A: u32, const B: u32>;
-        impl<'de, const A: u32, const B: u32> Visitor<'de> for V<A, B> {
-            type Value = Count<A, B>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "a whole number from {A} to {B}")
-            }
-            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Self::Value, E> {
-                n.to_string().parse().map_err(|e: Invalid| E::custom(e))
-            }
-            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Self::Value, E> {
-                n.to_string().parse().map_err(|e: Invalid| E::custom(e))
-            }
-            fn visit_f64<E: de::Error>(self, n: f64) -> Result<Self::Value, E> {
-                n.to_string().parse().map_err(|e: Invalid| E::custom(e))
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
-                s.parse().map_err(|e: Invalid| E::custom(e))
-            }
-        }
-        d.deserialize_any(V::<MIN, MAX>)
+        d.deserialize_any(NumberOrText::<Self>("a whole number", PhantomData))
     }
 }
 
@@ -549,26 +535,7 @@ impl fmt::Display for Cpus {
 
 impl<'de> Deserialize<'de> for Cpus {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Cpus;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a CPU count such as 2 or \"0.5\"")
-            }
-            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Cpus, E> {
-                n.to_string().parse().map_err(|e: Invalid| E::custom(e))
-            }
-            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Cpus, E> {
-                n.to_string().parse().map_err(|e: Invalid| E::custom(e))
-            }
-            fn visit_f64<E: de::Error>(self, n: f64) -> Result<Cpus, E> {
-                n.to_string().parse().map_err(|e: Invalid| E::custom(e))
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Cpus, E> {
-                s.parse().map_err(|e: Invalid| E::custom(e))
-            }
-        }
-        d.deserialize_any(V)
+        d.deserialize_any(NumberOrText::<Self>("a CPU count such as 2 or \"0.5\"", PhantomData))
     }
 }
 

@@ -159,6 +159,12 @@ impl Vps {
         c
     }
 
+    /// Starts a background process that lives as long as this VPS.
+    fn spawn(&mut self, mut cmd: Command) {
+        let child = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        self.children.push(child);
+    }
+
     /// Starts sshd from the root's config, its log stamped like syslog into the root's
     /// /var/log/auth.log (fail2ban's sshd filter needs the stamp).
     pub fn start_sshd(&mut self) {
@@ -168,14 +174,8 @@ impl Vps {
             self.mounts(),
             auth_log.display()
         );
-        let child = self
-            .exec(&["unshare", "--mount", "--propagation", "private", "--", "bash", "-c", &script])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        self.children.push(child);
+        let cmd = self.exec(&["unshare", "--mount", "--propagation", "private", "--", "bash", "-c", &script]);
+        self.spawn(cmd);
     }
 
     /// Starts fail2ban from the root's config, its socket and log under the root's /run.
@@ -186,14 +186,8 @@ impl Vps {
             "[Definition]\nloglevel = INFO\nlogtarget = /run/fail2ban.log\nsocket = /run/fail2ban.sock\npidfile = /run/fail2ban.pid\ndbfile = :memory:\n",
         )
         .unwrap();
-        let child = self
-            .in_vps(&["fail2ban-client", "-x", "-f", "start"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        self.children.push(child);
+        let cmd = self.in_vps(&["fail2ban-client", "-x", "-f", "start"]);
+        self.spawn(cmd);
         wait("fail2ban to answer", 20, || self.fail2ban(&["ping"]).0);
     }
 
