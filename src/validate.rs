@@ -25,19 +25,39 @@ pub struct Outcome {
 
 /// Runs every validator the plan names. `root` is the target the plan is for.
 pub fn run(plan: &Plan, root: &Root) -> io::Result<Vec<Outcome>> {
+    run_for(plan, root, |_| true)
+}
+
+/// Runs the validators of the files `wanted` selects, side by side (each checker has its
+/// own corner of the staging directory), and returns their outcomes in the plan's order.
+pub fn run_for(plan: &Plan, root: &Root, wanted: impl Fn(&FileStep) -> bool) -> io::Result<Vec<Outcome>> {
     let stage = tempfile::Builder::new().prefix("clawguard-validate-").tempdir()?;
-    let mut out = Vec::new();
-    for step in &plan.files {
-        let Some(v) = &step.validator else { continue };
-        let result = match v {
-            Validator::Sshd { expect } => sshd(plan, root, stage.path(), expect),
-            Validator::Squid => squid(step, stage.path()),
-            Validator::Fail2ban { expect } => fail2ban(step, root, stage.path(), expect),
-            Validator::Compose => compose(plan, step, stage.path()),
-            Validator::Logrotate => logrotate(step, stage.path()),
-        };
-        out.push(Outcome { file: step.path.clone(), checker: v.name(), result });
-    }
+    let stage = stage.path();
+    let steps: Vec<(&FileStep, &Validator)> =
+        plan.files.iter().filter(|s| wanted(s)).filter_map(|s| Some((s, s.validator.as_ref()?))).collect();
+    let out = std::thread::scope(|scope| {
+        let handles: Vec<_> = steps
+            .iter()
+            .map(|&(step, v)| {
+                scope.spawn(move || match v {
+                    Validator::Sshd { expect } => sshd(plan, root, stage, expect),
+                    Validator::Squid { image } => squid(step, stage, image),
+                    Validator::Fail2ban { expect } => fail2ban(step, root, stage, expect),
+                    Validator::Compose => compose(plan, step, stage),
+                    Validator::Logrotate => logrotate(step, stage),
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .zip(&steps)
+            .map(|(h, (step, v))| Outcome {
+                file: step.path.clone(),
+                checker: v.name(),
+                result: h.join().unwrap_or_else(|_| Err("the checker's thread panicked".into())),
+            })
+            .collect()
+    });
     Ok(out)
 }
 
@@ -175,17 +195,42 @@ fn compare_effective(out: &str, expect: &[(String, String)]) -> Result<usize, St
 
 // --------------------------------------------------------------------------------- squid
 
-fn squid(step: &FileStep, stage: &Path) -> Result<String, String> {
-    let file = stage.join("squid/squid.conf");
+/// This host's squid when it has one (a developer's machine, CI); otherwise the squid in
+/// the proxy image, in a container without network, reading the staged file.
+fn squid(step: &FileStep, stage: &Path, image: &str) -> Result<String, String> {
+    let dir = stage.join("squid");
+    let file = dir.join("squid.conf");
     write(&file, &step.content)?;
     let f = file.to_string_lossy().into_owned();
-    let (rc, out) = run_tool(&["squid", "-k", "parse", "-f", &f], "apt-get install squid").or_else(|e| {
-        if Path::new("/usr/sbin/squid").exists() {
-            run_tool(&["/usr/sbin/squid", "-k", "parse", "-f", &f], "")
-        } else {
-            Err(e)
+    let host_squid = ["/usr/sbin/squid", "/usr/bin/squid"].into_iter().find(|p| Path::new(p).exists());
+    let (rc, out) = match host_squid {
+        Some(bin) => run_tool(&[bin, "-k", "parse", "-f", &f], "")?,
+        None => {
+            let mount = format!("{}:/etc/clawguard-check:ro", dir.display());
+            let argv = [
+                "docker",
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "--entrypoint",
+                "squid",
+                "-v",
+                &mount,
+                image,
+                "-k",
+                "parse",
+                "-f",
+                "/etc/clawguard-check/squid.conf",
+            ];
+            let (rc, out) = run_tool(&argv, "").map_err(|e| no_squid(image, &e))?;
+            if rc == 125 || out.contains("Cannot connect to the Docker daemon") || out.contains("Unable to find image")
+            {
+                return Err(no_squid(image, &tail(&out)));
+            }
+            (rc, out)
         }
-    })?;
+    };
     let bad: Vec<&str> =
         out.lines().filter(|l| l.contains("WARNING") || l.contains("ERROR") || l.contains("FATAL")).collect();
     if rc != 0 || !bad.is_empty() {
@@ -195,6 +240,12 @@ fn squid(step: &FileStep, stage: &Path) -> Result<String, String> {
         ));
     }
     Ok("squid -k parse: no warnings, no errors".into())
+}
+
+fn no_squid(image: &str, why: &str) -> String {
+    format!(
+        "squid.conf is checked by the squid of the proxy image `{image}`, which cannot run here ({why}). `sudo clawguard apply` installs the engine and gets the image first; to check before that, run `clawguard plan --validate` as root on a host with a running Docker engine, or with squid installed."
+    )
 }
 
 // ------------------------------------------------------------------------------ fail2ban

@@ -25,8 +25,8 @@ fn out(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
-/// A runner that logs every command it gets to `<dir>/runner.log`, answers `ss` as if the
-/// port listened, and fails a command whose text is in `<dir>/fail-on`.
+/// A runner that logs every command it gets to `<dir>/runner.log`, answers `ss` as if sshd
+/// listened on the port, and fails a command whose text is a line of `<dir>/fail-on`.
 fn recording_runner(dir: &Path) -> PathBuf {
     let script = dir.join("runner.sh");
     let log = dir.join("runner.log");
@@ -34,7 +34,7 @@ fn recording_runner(dir: &Path) -> PathBuf {
     fs::write(
         &script,
         format!(
-            "#!/bin/sh\necho \"$*\" >> {log}\nif [ -f {fail} ] && [ \"$*\" = \"$(cat {fail})\" ]; then echo 'simulated failure' >&2; exit 3; fi\ncase \"$1\" in ss) echo \"LISTEN 0 128 0.0.0.0:${{3##*:}} 0.0.0.0:*\";; esac\nexit 0\n",
+            "#!/bin/sh\necho \"$*\" >> {log}\nif [ -f {fail} ] && grep -qxF -- \"$*\" {fail}; then echo 'simulated failure' >&2; exit 3; fi\ncase \"$1\" in ss) echo \"LISTEN 0 128 0.0.0.0:${{3##*:}} 0.0.0.0:* users:((\\\"sshd\\\",pid=1,fd=3))\";; esac\nexit 0\n",
             log = log.display(),
             fail = fail.display()
         ),
@@ -228,6 +228,42 @@ fn a_failing_step_rolls_everything_back() {
         log.lines().filter(|l| *l == "systemctl reload ssh").count() == 2,
         "sshd reloaded again after the restore:\n{log}"
     );
+}
+
+#[test]
+fn a_bare_host_gets_its_packages_before_the_checks_and_a_refusal_takes_them_back() {
+    // The fixture has none of the tools: the plan installs them first, then checks.
+    let root = common::fixture_root("debian12-cloud");
+    let work = tempfile::tempdir().unwrap();
+    let runner = recording_runner(work.path());
+    fs::write(
+        work.path().join("fail-on"),
+        "docker image inspect --format {{.Id}} openclaw:local\ndocker pull -q openclaw:local\n",
+    )
+    .unwrap();
+    let before = common::fingerprint(root.path());
+    let o = run(&["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&runner), "--root", s(root.path())], &[]);
+    let text = out(&o);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(text.contains("the image `openclaw:local` is not on this host and cannot be pulled"), "{text}");
+    assert!(text.contains("docker build -t openclaw:local"), "says how to build it: {text}");
+    assert!(text.contains("what was installed for the checks was taken back"), "{text}");
+    let log = log_of(work.path());
+    let at = |needle: &str| log.find(needle).unwrap_or_else(|| panic!("`{needle}` not run:\n{log}"));
+    assert!(at("apt-get update") < at("apt-get install"), "{log}");
+    assert!(at("apt-get install") < at("docker info"), "installed before the engine is checked:\n{log}");
+    assert!(at("docker pull -q openclaw:local") < at("apt-get remove"), "{log}");
+    assert!(log.contains("python3-systemd") && log.contains("logrotate"), "what the layers need to work:\n{log}");
+    assert!(!log.contains(" squid"), "no squid package on the host:\n{log}");
+    assert!(!log.lines().any(|l| l.starts_with("ufw ") || l.starts_with("systemctl")), "nothing was activated:\n{log}");
+    // No managed file was written; only clawguard's record of the refused generation.
+    let after = common::fingerprint(root.path());
+    let changed: Vec<&String> = after
+        .keys()
+        .chain(before.keys())
+        .filter(|k| !k.starts_with("var/lib/clawguard") && before.get(*k) != after.get(*k))
+        .collect();
+    assert!(changed.is_empty(), "changed: {changed:?}");
 }
 
 #[test]

@@ -5,6 +5,7 @@
 //! or firewall change is not confirmed in time.
 
 pub mod atomic;
+mod preflight;
 pub mod runner;
 pub mod store;
 
@@ -18,7 +19,7 @@ pub use store::{GenerationState, Pending, STATE_DIR, Store};
 use crate::host::{Root, SshConnection};
 use crate::layers::ssh;
 use crate::plan::preview::{self, FileChange, shell_words};
-use crate::plan::{Layer, Plan, Severity};
+use crate::plan::{CommandStep, Layer, Phase, Plan, Severity};
 use crate::validate;
 use store::{CommandRecord, FileRecord, Manifest, sha256};
 
@@ -99,10 +100,17 @@ pub enum ApplyError {
     )]
     Conflicts(Vec<Conflict>),
     #[error(
-        "the services' own checks refused the new configuration:\n{}\nNothing was changed.",
-        .0.iter().map(|d| indent(d)).collect::<Vec<_>>().join("\n")
+        "the services' own checks refused the new configuration:\n{}\n{}",
+        .failures.iter().map(|d| indent(d)).collect::<Vec<_>>().join("\n"),
+        nothing_changed(.undone)
     )]
-    Validation(Vec<String>),
+    Validation { failures: Vec<String>, undone: Vec<String> },
+    #[error(
+        "this host is not ready for the plan:\n{}\n{}",
+        .problems.iter().map(|d| format!("  - {d}")).collect::<Vec<_>>().join("\n"),
+        nothing_changed(.undone)
+    )]
+    NotReady { problems: Vec<String>, undone: Vec<String> },
     #[error(
         "step `{step}` failed ({status}){}\nRolled back: {}",
         if .output.is_empty() { String::new() } else { format!(":\n{}", indent(.output)) },
@@ -111,6 +119,16 @@ pub enum ApplyError {
     StepFailed { step: String, status: String, output: String, rolled_back: Vec<String> },
     #[error("{0}")]
     Confirm(String),
+}
+
+/// The last line of a refusal: nothing changed, or what was taken back (the packages
+/// installed for the checks).
+fn nothing_changed(undone: &[String]) -> String {
+    if undone.is_empty() {
+        "Nothing was changed.".to_owned()
+    } else {
+        format!("No file was changed; what was installed for the checks was taken back: {}", undone.join("; "))
+    }
 }
 
 fn indent(s: &str) -> String {
@@ -224,14 +242,17 @@ pub fn apply(
 
     let total = 2 + changed.len() + preview.commands.len();
     progress(Event::Start { steps: total });
-    progress(Event::Step { label: "checking the new configuration with the services' own tools".into() });
-    let outcomes = validate::run(&plan, root).map_err(io_err("creating a staging directory"))?;
-    let failures: Vec<String> = outcomes
-        .iter()
-        .filter_map(|o| o.result.as_ref().err().map(|e| format!("{} ({}):\n{}", o.file, o.checker, indent(e))))
-        .collect();
-    if !failures.is_empty() {
-        return Err(ApplyError::Validation(failures));
+    // What the plan installs must be there before anything is checked (a bare host has no
+    // checkers); without packages to install, everything is checked before anything is
+    // written, not even a generation.
+    let prepare: Vec<usize> = if opts.runner.runs_commands() {
+        preview.commands.iter().enumerate().filter(|(_, c)| c.phase == Phase::Prepare).map(|(i, _)| i).collect()
+    } else {
+        Vec::new()
+    };
+    let changed_paths: Vec<&str> = changed.iter().map(|f| f.step.path.as_str()).collect();
+    if prepare.is_empty() {
+        checks(&plan, root, opts, &changed_paths, progress).map_err(|e| e.into_error(Vec::new()))?;
     }
 
     let n = store.next_number().map_err(io_err("reading clawguard's records"))?;
@@ -280,6 +301,17 @@ pub fn apply(
     store.create(&manifest, &opts.answers_toml).map_err(io_err(format!("creating generation {n}")))?;
     step(&store, &format!("begin {n}"))?;
 
+    let mut ran = Vec::new();
+    if !prepare.is_empty() {
+        for &i in &prepare {
+            run_step(&store, root, opts, &manifest, &preview.commands, i, &mut ran, &mut report, progress)?;
+        }
+        if let Err(e) = checks(&plan, root, opts, &changed_paths, progress) {
+            let undone = rollback_generation(&store, root, &opts.runner, &manifest, Some(&ran))?;
+            return Err(e.into_error(undone));
+        }
+    }
+
     for f in &changed {
         progress(Event::Step { label: format!("writing {}", f.step.path) });
         let real = root.path(&f.step.path);
@@ -294,23 +326,9 @@ pub fn apply(
         report.written.push(f.step.path.clone());
     }
 
-    let mut ran = Vec::new();
-    for (i, c) in preview.commands.iter().enumerate() {
-        let shown = shell_words(&c.argv);
-        let verb = if opts.runner.runs_commands() { "running" } else { "not running" };
-        progress(Event::Step { label: format!("{verb} {shown}") });
-        step(&store, &format!("run {i}"))?;
-        match opts.runner.run(&c.argv) {
-            Ran::Ok(_) => {
-                ran.push(i);
-                step(&store, &format!("ran {i}"))?;
-                report.ran.push(shown);
-            }
-            Ran::Skipped => report.skipped.push(shown),
-            Ran::Failed { status, output } => {
-                let rolled_back = rollback_generation(&store, root, &opts.runner, &manifest, Some(&ran))?;
-                return Err(ApplyError::StepFailed { step: shown, status, output, rolled_back });
-            }
+    for i in 0..preview.commands.len() {
+        if !prepare.contains(&i) {
+            run_step(&store, root, opts, &manifest, &preview.commands, i, &mut ran, &mut report, progress)?;
         }
     }
 
@@ -350,6 +368,114 @@ pub fn apply(
     }
     progress(Event::Finish);
     Ok(report)
+}
+
+/// Runs command `i` of the preview under the journal (retrying it for its `retry_secs`);
+/// when it fails, rolls the generation back and says so.
+#[allow(clippy::too_many_arguments)]
+fn run_step(
+    store: &Store,
+    root: &Root,
+    opts: &Options,
+    manifest: &Manifest,
+    commands: &[&CommandStep],
+    i: usize,
+    ran: &mut Vec<usize>,
+    report: &mut Report,
+    progress: &mut dyn FnMut(Event),
+) -> Result<(), ApplyError> {
+    let c = commands[i];
+    let shown = shell_words(&c.argv);
+    let verb = if opts.runner.runs_commands() { "running" } else { "not running" };
+    progress(Event::Step { label: format!("{verb} {shown}") });
+    step(store, &format!("run {i}"))?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(c.retry_secs.into());
+    loop {
+        match opts.runner.run(&c.argv) {
+            Ran::Ok(_) => {
+                ran.push(i);
+                step(store, &format!("ran {i}"))?;
+                report.ran.push(shown);
+                return Ok(());
+            }
+            Ran::Skipped => {
+                report.skipped.push(shown);
+                return Ok(());
+            }
+            Ran::Failed { .. } if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(300));
+            }
+            Ran::Failed { status, output } => {
+                let rolled_back = rollback_generation(store, root, &opts.runner, manifest, Some(ran))?;
+                return Err(ApplyError::StepFailed { step: shown, status, output: gist(&output), rolled_back });
+            }
+        }
+    }
+}
+
+/// The part of a failed command's output a person needs: a Python traceback (docker-compose
+/// v1) is reduced to its error lines, anything else to its last lines.
+pub fn gist(output: &str) -> String {
+    let lines: Vec<&str> = output.lines().map(str::trim_end).filter(|l| !l.trim().is_empty()).collect();
+    if output.contains("Traceback (most recent call last)") {
+        let errors: Vec<&str> = lines.iter().copied().filter(|l| l.starts_with("ERROR:")).collect();
+        if !errors.is_empty() {
+            return errors.join("\n");
+        }
+        return lines.last().copied().unwrap_or_default().to_owned();
+    }
+    lines[lines.len().saturating_sub(6)..].join("\n")
+}
+
+/// Why the checks before writing refused; becomes an [`ApplyError`] once it is known what
+/// had to be taken back.
+enum Refusal {
+    NotReady(Vec<String>),
+    Validation(Vec<String>),
+}
+
+impl Refusal {
+    fn into_error(self, undone: Vec<String>) -> ApplyError {
+        match self {
+            Refusal::NotReady(problems) => ApplyError::NotReady { problems, undone },
+            Refusal::Validation(failures) => ApplyError::Validation { failures, undone },
+        }
+    }
+}
+
+/// Everything that would fail late, checked before anything is written: the host's
+/// readiness (systemd, the engine, images, free ports), then the services' own checkers
+/// on the files that change (and the rest of their layer), side by side.
+fn checks(
+    plan: &Plan,
+    root: &Root,
+    opts: &Options,
+    changed: &[&str],
+    progress: &mut dyn FnMut(Event),
+) -> Result<(), Refusal> {
+    let needed = |when: &[String]| when.is_empty() || when.iter().any(|p| changed.contains(&p.as_str()));
+    if opts.runner.runs_commands() {
+        progress(Event::Step { label: "checking that the host is ready".into() });
+        let problems: Vec<String> = plan
+            .preflight
+            .iter()
+            .filter(|p| needed(&p.when_changed))
+            .filter_map(|p| preflight::check(&p.check, root, &opts.runner).err())
+            .collect();
+        if !problems.is_empty() {
+            return Err(Refusal::NotReady(problems));
+        }
+    }
+    progress(Event::Step { label: "checking the new configuration with the services' own tools".into() });
+    let layers: Vec<Layer> =
+        plan.files.iter().filter(|f| changed.contains(&f.path.as_str())).map(|f| f.layer).collect();
+    let outcomes = validate::run_for(plan, root, |f| layers.contains(&f.layer))
+        .map_err(|e| Refusal::Validation(vec![format!("cannot create a staging directory: {e}")]))?;
+    let failures: Vec<String> = outcomes
+        .iter()
+        .filter_map(|o| o.result.as_ref().err().map(|e| format!("{} ({}):\n{}", o.file, o.checker, indent(e))))
+        .collect();
+    if failures.is_empty() { Ok(()) } else { Err(Refusal::Validation(failures)) }
 }
 
 /// Polls until `port` is listening (through the runner), for up to 5 seconds.

@@ -47,6 +47,8 @@ pub struct Facts {
     pub docker_version: Option<String>,
     /// The services that have a key in the vault (names only).
     pub vault_keys: Vec<String>,
+    /// Debian packages installed on the target (from dpkg's database; empty without one).
+    pub packages: std::collections::BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -74,6 +76,7 @@ pub struct Tools {
     /// The `docker compose` v2 plugin specifically.
     pub compose_plugin: bool,
     pub restic: bool,
+    pub logrotate: bool,
     pub systemd: bool,
     /// clawguard itself where its systemd units call it (`/usr/local/bin/clawguard`).
     pub clawguard: bool,
@@ -187,6 +190,7 @@ pub fn probe(root: &Root, ssh_connection: Option<&str>) -> Facts {
         ssh_connection: ssh_connection.and_then(SshConnection::parse),
         plaintext_env_files: env_files(root),
         docker_version: docker_version(root),
+        packages: installed_packages(root),
         vault_keys: root
             .list("/etc/clawguard/vault")
             .into_iter()
@@ -257,6 +261,7 @@ fn tools(root: &Root) -> Tools {
             "/usr/local/lib/docker/cli-plugins/docker-compose",
         ]),
         restic: any(&["/usr/bin/restic", "/usr/local/bin/restic"]),
+        logrotate: any(&["/usr/sbin/logrotate"]),
         systemd: any(&["/lib/systemd/systemd", "/usr/lib/systemd/systemd"]),
         clawguard: any(&["/usr/local/bin/clawguard"]),
     }
@@ -285,6 +290,19 @@ fn ufw(root: &Root) -> UfwFacts {
         default_output: value(&defaults, "DEFAULT_OUTPUT_POLICY"),
         rules,
     }
+}
+
+/// The names of the packages dpkg records as installed.
+fn installed_packages(root: &Root) -> std::collections::BTreeSet<String> {
+    let status = root.read("/var/lib/dpkg/status").unwrap_or_default();
+    status
+        .split("\n\n")
+        .filter_map(|stanza| {
+            let field = |name: &str| stanza.lines().find_map(|l| l.strip_prefix(name).map(str::trim));
+            let installed = field("Status:").is_some_and(|s| s.ends_with(" installed"));
+            installed.then(|| field("Package:").map(str::to_owned)).flatten()
+        })
+        .collect()
 }
 
 /// The installed Docker engine's upstream version (`20.10.24` of `20.10.24+dfsg1-1+deb12u1`),

@@ -74,7 +74,7 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     b.file(layer, SERVICE, "backup/clawguard-backup.service", &ctx, 0o644, None)?;
     b.file(layer, TIMER, "backup/clawguard-backup.timer", &ctx, 0o644, None)?;
     if !f.tools.restic {
-        b.install(layer, &["restic"], "the backup program");
+        b.package(layer, "restic", "the backup program");
     }
     b.on_change(layer, &["systemctl", "daemon-reload"], "systemd reads the new units", &[SERVICE, TIMER]);
     b.on_change(layer, &["systemctl", "enable", "--now", "clawguard-backup.timer"], "back up daily", &[TIMER]);

@@ -32,7 +32,14 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     let hosts =
         if ctx.allowed_hosts.is_empty() { Ctx { allowed_hosts: vec!["nothing.invalid".into()], ..ctx } } else { ctx };
     let conf = squid_conf(a);
-    b.file(layer, &conf, "egress/squid.conf", &hosts, 0o644, Some(Validator::Squid))?;
+    b.file(
+        layer,
+        &conf,
+        "egress/squid.conf",
+        &hosts,
+        0o644,
+        Some(Validator::Squid { image: a.egress.proxy_image.to_string() }),
+    )?;
     let compose = compose_file(a);
     let mut reconf = compose_argv(f);
     // SIGHUP is squid's reconfigure; it works whatever PID squid has in its container

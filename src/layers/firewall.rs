@@ -35,19 +35,22 @@ struct JailCtx {
 
 pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), RenderError> {
     let layer = Layer::Firewall;
-    let mut missing = Vec::new();
     if !f.tools.ufw {
-        missing.push("ufw");
+        b.package(layer, "ufw", "the firewall");
     }
     if !f.tools.fail2ban {
-        missing.push("fail2ban");
+        b.package(layer, "fail2ban", "bans addresses after repeated failed logins");
     }
-    b.install(layer, &missing, "the firewall and the ban on repeated failed logins");
     ufw(a, f, b);
 
     // Without /var/log/auth.log (Debian 12, Ubuntu 24.04 without rsyslog) sshd logs only
     // to the journal (PITFALLS 9).
     let journal = !f.auth_log;
+    // fail2ban's journal backend needs python3-systemd, which Debian's fail2ban only
+    // recommends: without it the jail does not start while `-t` passes (PITFALLS 24).
+    if journal && !f.packages.contains("python3-systemd") {
+        b.package(layer, "python3-systemd", "lets fail2ban read the systemd journal");
+    }
     let mut ignoreip = vec!["127.0.0.1/8".to_owned(), "::1".to_owned()];
     ignoreip.extend(a.fail2ban.ignoreip.iter().map(|n| n.to_string()));
     // The address the admin applied from, kept across runs (a later run from a console or
@@ -97,6 +100,9 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         "fail2ban reads the new jail (started if it was not running)",
         &[JAIL],
     );
+    // A jail that parses may still not run (no journal backend): check the one that runs.
+    b.on_change(layer, &["fail2ban-client", "status", "sshd"], "check that the sshd jail really runs", &[JAIL])
+        .retry_secs = 15;
     Ok(())
 }
 

@@ -11,7 +11,9 @@ pub mod ssh;
 
 use crate::answers::Answers;
 use crate::host::Facts;
-use crate::plan::{CommandStep, FileStep, Layer, Owner, Plan, Severity, Validator, Warning};
+use crate::plan::{
+    Check, CommandStep, FileStep, Layer, Owner, Package, Phase, Plan, Preflight, Severity, Validator, Warning,
+};
 use crate::render::{self, RenderError};
 
 /// Where clawguard keeps its own files on the target.
@@ -53,7 +55,7 @@ pub fn plan(answers: &Answers, facts: &Facts) -> Result<Plan, RenderError> {
     for l in &answers.skip {
         b.warn(*l, Severity::Warning, format!("Skipped. Left unprotected: {}", unprotected(*l)));
     }
-    Ok(b.plan)
+    Ok(b.finish())
 }
 
 /// What a skipped layer leaves open, in a sentence.
@@ -110,14 +112,7 @@ impl Builder {
     /// A command that runs when the layer says it is needed.
     /// Set `.undo` on the result when a rollback must take the command back.
     pub fn command(&mut self, layer: Layer, argv: &[&str], why: impl Into<String>) -> &mut CommandStep {
-        self.plan.commands.push(CommandStep {
-            layer,
-            argv: argv.iter().map(|s| s.to_string()).collect(),
-            why: why.into(),
-            when_changed: Vec::new(),
-            undo: None,
-        });
-        self.plan.commands.last_mut().expect("just pushed")
+        self.on_change(layer, argv, why, &[])
     }
 
     /// A command that runs only when one of `files` changes (reloads, restarts).
@@ -130,10 +125,12 @@ impl Builder {
     ) -> &mut CommandStep {
         self.plan.commands.push(CommandStep {
             layer,
+            phase: Phase::Activate,
             argv: argv.iter().map(|s| s.to_string()).collect(),
             why: why.into(),
             when_changed: files.iter().map(|s| s.to_string()).collect(),
             undo: None,
+            retry_secs: 0,
         });
         self.plan.commands.last_mut().expect("just pushed")
     }
@@ -142,14 +139,60 @@ impl Builder {
         self.plan.warnings.push(Warning { layer, severity, text: text.into() });
     }
 
-    /// Installs missing Debian packages.
-    pub fn install(&mut self, layer: Layer, packages: &[&str], why: &str) {
-        if packages.is_empty() {
-            return;
+    /// A Debian package the layer needs and the host lacks. All of them are installed in
+    /// one step before anything is checked or written.
+    pub fn package(&mut self, layer: Layer, name: &str, why: &str) {
+        if !self.plan.packages.iter().any(|p| p.name == name) {
+            self.plan.packages.push(Package { layer, name: name.to_owned(), why: why.to_owned() });
         }
-        let mut argv = vec!["apt-get", "install", "-y", "--no-install-recommends"];
-        argv.extend_from_slice(packages);
-        self.command(layer, &argv, why);
+    }
+
+    /// Something apply must find true on the live host before it changes anything.
+    pub fn preflight(&mut self, layer: Layer, check: Check, files: &[&str]) {
+        let when_changed = files.iter().map(|s| s.to_string()).collect();
+        self.plan.preflight.push(Preflight { layer, check, when_changed });
+    }
+
+    /// The plan, with the packages' prepare step first and the systemd check when any
+    /// command needs systemd.
+    fn finish(mut self) -> Plan {
+        if self.plan.commands.iter().any(|c| c.argv[0] == "systemctl") {
+            self.plan
+                .preflight
+                .insert(0, Preflight { layer: Layer::Monitoring, check: Check::Systemd, when_changed: vec![] });
+        }
+        if let Some(first) = self.plan.packages.first() {
+            let names: Vec<String> = self.plan.packages.iter().map(|p| p.name.clone()).collect();
+            let mut install: Vec<String> =
+                ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-q", "--no-install-recommends"]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect();
+            install.extend(names.iter().cloned());
+            let mut remove: Vec<String> = ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "remove", "-y", "-q"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            remove.extend(names.iter().cloned());
+            let step = |argv: Vec<String>, why: String, undo| CommandStep {
+                layer: first.layer,
+                phase: Phase::Prepare,
+                argv,
+                why,
+                when_changed: vec![],
+                undo,
+                retry_secs: 0,
+            };
+            // A fresh cloud image has stale or no package lists (PITFALLS 23).
+            let update = step(
+                ["apt-get", "update", "-q"].iter().map(|s| s.to_string()).collect(),
+                "fresh package lists".into(),
+                None,
+            );
+            let install = step(install, format!("install what the layers need: {}", names.join(", ")), Some(remove));
+            self.plan.commands.splice(0..0, [update, install]);
+        }
+        self.plan
     }
 }
 

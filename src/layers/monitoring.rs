@@ -57,6 +57,9 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     };
     b.file(layer, logging_env(a), "monitoring/agent-logging.env", &ctx, 0o644, None)?;
     b.file(layer, LOGROTATE, "monitoring/logrotate", &ctx, 0o644, Some(Validator::Logrotate))?;
+    if !f.tools.logrotate {
+        b.package(layer, "logrotate", "rotates the agent's logs");
+    }
     b.file(layer, CHECK_SERVICE, "monitoring/clawguard-check.service", &ctx, 0o644, None)?;
     b.file(layer, CHECK_TIMER, "monitoring/clawguard-check.timer", &ctx, 0o644, None)?;
     b.on_change(layer, &["systemctl", "daemon-reload"], "systemd reads the new units", &[CHECK_SERVICE, CHECK_TIMER]);

@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::{Builder, SECRETS_DIR, compose_argv};
 use crate::answers::{Answers, Profile};
 use crate::host::Facts;
-use crate::plan::{Layer, Severity, Validator};
+use crate::plan::{Check, Layer, Severity, Validator};
 use crate::render::RenderError;
 
 /// Inside the container, where the agent's log directory is mounted.
@@ -116,15 +116,34 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     let compose = compose_file(a);
     b.file(layer, &compose, "sandbox/docker-compose.yml", &ctx, 0o644, Some(Validator::Compose))?;
 
-    if !f.tools.docker || !f.tools.compose {
-        let mut missing = Vec::new();
-        if !f.tools.docker {
-            missing.push("docker.io");
-        }
-        if !f.tools.compose {
-            missing.push("docker-compose");
-        }
-        b.install(layer, &missing, "the container engine that runs the agent");
+    if !f.tools.docker {
+        b.package(layer, "docker.io", "the container engine that runs the agent");
+    }
+    if !f.tools.compose {
+        b.package(layer, "docker-compose", "starts the agent's compose project");
+    }
+    // What would make `up` fail after the files are written is found before (DESIGN 7).
+    b.preflight(layer, Check::Engine, &[compose.as_str()]);
+    let mut images = vec![(s.image.to_string(), image_how(a))];
+    if !a.skip.contains(&Layer::Egress) {
+        images
+            .push((a.egress.proxy_image.to_string(), format!("set egress.proxy_image to a squid image you can pull")));
+    }
+    if s.publish_gateway {
+        images
+            .push((s.gateway_image.to_string(), "set sandbox.gateway_image to a socat image you can pull".to_owned()));
+        b.preflight(
+            layer,
+            Check::PortFree {
+                port: s.gateway_port.get(),
+                owners: vec!["docker-proxy".into()],
+                what: format!("sandbox.gateway_port {}", s.gateway_port),
+            },
+            &[compose.as_str()],
+        );
+    }
+    for (image, how) in images {
+        b.preflight(layer, Check::Image { image, how }, &[compose.as_str()]);
     }
     let mut up = compose_argv(f);
     up.extend(["-p", "clawguard-agent", "-f", compose.as_str(), "up", "-d"]);
@@ -156,4 +175,17 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         );
     }
     Ok(())
+}
+
+/// How to get the agent's image when it is neither here nor pullable.
+fn image_how(a: &Answers) -> String {
+    match a.sandbox.profile {
+        Profile::Openclaw => format!(
+            "OpenClaw's image is built on this host from its source: git clone https://github.com/openclaw/openclaw && cd openclaw && sudo docker build -t {} . (or set sandbox.image to an image you can pull)",
+            a.sandbox.image
+        ),
+        Profile::Generic => {
+            format!("build or pull {} on this host, or set sandbox.image to an image you can pull", a.sandbox.image)
+        }
+    }
 }

@@ -7,7 +7,7 @@ use super::Builder;
 use crate::answers::{Answers, UnixUser};
 use crate::host::sshd::{DROPIN_DIR, Directive, MAIN};
 use crate::host::{Facts, UserFacts};
-use crate::plan::{Layer, Plan, Severity, SshMove, Validator};
+use crate::plan::{Check, Layer, Plan, Severity, SshMove, Validator};
 use crate::render::RenderError;
 
 pub const DROPIN: &str = "/etc/ssh/sshd_config.d/00-clawguard.conf";
@@ -123,9 +123,16 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     let current = f.sshd.ports();
     if f.sshd.main_present && current != [port] {
         b.plan.ssh_move =
-            Some(SshMove { new_port: port, old_ports: current.into_iter().filter(|p| *p != port).collect() });
+            Some(SshMove { new_port: port, old_ports: current.iter().copied().filter(|p| *p != port).collect() });
     }
 
+    if !current.contains(&port) {
+        b.preflight(
+            layer,
+            Check::PortFree { port, owners: vec!["sshd".into(), "systemd".into()], what: format!("ssh.port {port}") },
+            &[DROPIN],
+        );
+    }
     if f.cloud_init {
         b.file(layer, CLOUD_INIT, "ssh/99-clawguard-ssh.cfg", minijinja::context! {}, 0o644, None)?;
     }

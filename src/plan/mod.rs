@@ -29,8 +29,10 @@ pub enum Validator {
     /// `sshd -t` on the whole assembled config, then `sshd -T` compared with these
     /// (keyword, value) pairs.
     Sshd { expect: Vec<(String, String)> },
-    /// `squid -k parse`; any WARNING or ERROR fails.
-    Squid,
+    /// `squid -k parse`; any WARNING or ERROR fails. Run by this host's squid when it has
+    /// one, else by the squid in the proxy's own `image` (the one that will run the file):
+    /// the host never needs a squid daemon of its own.
+    Squid { image: String },
     /// `fail2ban-client -t` on the config dir, then `-d` compared with these
     /// (jail, key, value) triples.
     Fail2ban { expect: Vec<(String, String, String)> },
@@ -44,7 +46,7 @@ impl Validator {
     pub fn name(&self) -> &'static str {
         match self {
             Validator::Sshd { .. } => "sshd -t / sshd -T",
-            Validator::Squid => "squid -k parse",
+            Validator::Squid { .. } => "squid -k parse",
             Validator::Fail2ban { .. } => "fail2ban-client -t / -d",
             Validator::Compose => "docker compose config",
             Validator::Logrotate => "logrotate --debug",
@@ -64,10 +66,21 @@ pub struct FileStep {
     pub validator: Option<Validator>,
 }
 
+/// When a command runs. A bare host has none of the services' checkers, so what the plan
+/// installs comes first, then the checks, then the files, then activation (DESIGN 7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Before the checks and before any file is written (installing packages).
+    Prepare,
+    /// After the files are written (reloads, restarts, enabling units, ufw rules).
+    Activate,
+}
+
 /// A command to run (an argv, never a shell string).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandStep {
     pub layer: Layer,
+    pub phase: Phase,
     pub argv: Vec<String>,
     /// Why, in a few words.
     pub why: String,
@@ -75,6 +88,40 @@ pub struct CommandStep {
     pub when_changed: Vec<String>,
     /// The command that takes it back, for the rollback (None: nothing to undo, e.g. a reload).
     pub undo: Option<Vec<String>>,
+    /// Seconds to keep retrying a command that fails (a check that a service came up);
+    /// 0 runs it once.
+    pub retry_secs: u32,
+}
+
+/// A package a layer needs on the target, with why (installed in one prepare step).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Package {
+    pub layer: Layer,
+    pub name: String,
+    pub why: String,
+}
+
+/// Something that must hold on the live target before anything changes, because it would
+/// otherwise fail late (after files were written). Checked by apply, after the packages
+/// are installed and before the services' checkers run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Check {
+    /// systemd runs as PID 1 (the plan calls systemctl).
+    Systemd,
+    /// The Docker engine answers.
+    Engine,
+    /// An image is on the host, or can be pulled; `how` says how to get it otherwise.
+    Image { image: String, how: String },
+    /// Nothing but one of `owners` (process names) listens on this TCP port.
+    PortFree { port: u16, owners: Vec<String>, what: String },
+}
+
+/// A [`Check`] and the files whose change makes it needed (empty: always).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preflight {
+    pub layer: Layer,
+    pub check: Check,
+    pub when_changed: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -107,6 +154,9 @@ pub struct SshMove {
 pub struct Plan {
     pub files: Vec<FileStep>,
     pub commands: Vec<CommandStep>,
+    /// What the layers need installed (the prepare commands install exactly these).
+    pub packages: Vec<Package>,
+    pub preflight: Vec<Preflight>,
     pub warnings: Vec<Warning>,
     /// Set when the SSH port changes.
     pub ssh_move: Option<SshMove>,

@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 
 use similar::TextDiff;
 
-use super::{CommandStep, FileStep, Layer, Plan, Severity};
+use super::{CommandStep, FileStep, Layer, Phase, Plan, Severity};
 use crate::host::Root;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,9 +97,19 @@ impl Style {
 /// The report `clawguard plan` prints: layer by layer, diffs, commands, warnings.
 pub fn report(p: &Preview, style: Style) -> String {
     let mut out = String::new();
+    let prepare: Vec<&&CommandStep> = p.commands.iter().filter(|c| c.phase == Phase::Prepare).collect();
+    if !prepare.is_empty() {
+        let _ = writeln!(out, "{}", style.paint("1", "== Before anything is checked or written =="));
+        for c in &prepare {
+            let _ = writeln!(out, "  run: {}   # {}", shell_words(&c.argv), c.why);
+        }
+        out.push('\n');
+    }
     for layer in Layer::ALL {
         let files: Vec<&FileDiff> = p.files.iter().filter(|f| f.step.layer == layer).collect();
-        let commands: Vec<&&CommandStep> = p.commands.iter().filter(|c| c.layer == layer).collect();
+        let commands: Vec<&&CommandStep> =
+            p.commands.iter().filter(|c| c.layer == layer && c.phase == Phase::Activate).collect();
+        let packages: Vec<_> = p.plan.packages.iter().filter(|k| k.layer == layer).collect();
         let warnings: Vec<_> = p.plan.warnings.iter().filter(|w| w.layer == layer).collect();
         let _ = writeln!(out, "{}", style.paint("1", &format!("== {layer} ==")));
         for f in &files {
@@ -126,6 +136,9 @@ pub fn report(p: &Preview, style: Style) -> String {
                 let _ = writeln!(out, "    {painted}");
             }
         }
+        for k in &packages {
+            let _ = writeln!(out, "  install: {}   # {}", k.name, k.why);
+        }
         for c in &commands {
             let _ = writeln!(out, "  run: {}   # {}", shell_words(&c.argv), c.why);
         }
@@ -137,7 +150,7 @@ pub fn report(p: &Preview, style: Style) -> String {
             };
             let _ = writeln!(out, "  {tag} {}", w.text);
         }
-        if files.iter().all(|f| f.change == FileChange::Unchanged) && commands.is_empty() {
+        if files.iter().all(|f| f.change == FileChange::Unchanged) && commands.is_empty() && packages.is_empty() {
             let _ = writeln!(out, "  nothing to change");
         }
         out.push('\n');

@@ -89,9 +89,18 @@ pub fn facts(root: &Path, ssh_connection: Option<&str>) -> Facts {
     host::probe(&Root::new(root), ssh_connection)
 }
 
-/// Empty files where the installed tools would be, so a plan does not install them.
+/// Empty files where the installed tools would be, and the packages in dpkg's database,
+/// so a plan does not install them.
 pub fn fake_tools(root: &Path) {
+    let status = root.join("var/lib/dpkg/status");
+    fs::create_dir_all(status.parent().unwrap()).unwrap();
+    let mut text = fs::read_to_string(&status).unwrap_or_default();
+    for p in ["python3-systemd", "logrotate"] {
+        text.push_str(&format!("\nPackage: {p}\nStatus: install ok installed\nVersion: 1\n"));
+    }
+    fs::write(&status, text).unwrap();
     for tool in [
+        "usr/sbin/logrotate",
         "usr/sbin/ufw",
         "usr/bin/fail2ban-client",
         "usr/bin/docker",

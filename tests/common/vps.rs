@@ -218,6 +218,9 @@ case "$1" in
         else echo "fail2ban is not running in this test VPS" ; fi ;;
       *) echo "no systemd in the test VPS: $*" ;;
     esac ;;
+  fail2ban-client)
+    if [ -S {root}/run/fail2ban.sock ]; then shift; invps fail2ban-client -s /run/fail2ban.sock "$@"
+    else echo "fail2ban is not running in this test VPS" ; fi ;;
   docker|docker-compose) echo "no container engine in this test (tests/sandbox.rs has one): $*" ;;
   *) echo "the test runner does not know: $*" >&2; exit 99 ;;
 esac
