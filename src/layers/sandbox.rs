@@ -126,8 +126,10 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     b.preflight(layer, Check::Engine, &[compose.as_str()]);
     let mut images = vec![(s.image.to_string(), image_how(a))];
     if !a.skip.contains(&Layer::Egress) {
-        images
-            .push((a.egress.proxy_image.to_string(), format!("set egress.proxy_image to a squid image you can pull")));
+        images.push((
+            a.egress.proxy_image.to_string(),
+            "set egress.proxy_image to a squid image you can pull".to_owned(),
+        ));
     }
     if s.publish_gateway {
         images
