@@ -92,7 +92,7 @@ pub fn load(common: &Common) -> Result<Loaded, CommandError> {
             }
         }
     };
-    let ssh_connection = std::env::var("SSH_CONNECTION").ok();
+    let ssh_connection = host::session::ssh_connection(root.is_live());
     let facts = host::probe(&root, ssh_connection.as_deref());
     let plan = layers::plan(&answers, &facts)?;
     Ok(Loaded { root, answers, facts, plan, source })
@@ -301,7 +301,7 @@ pub fn apply(args: &ApplyArgs) -> Result<ExitCode, CommandError> {
         runner,
         confirm_timeout: args.confirm_timeout,
         answers_toml: l.answers.to_toml(),
-        ssh_connection: std::env::var("SSH_CONNECTION").ok(),
+        ssh_connection: host::session::ssh_connection(l.root.is_live()),
         exe: std::env::current_exe().unwrap_or_else(|_| "clawguard".into()),
     };
     let report = apply::apply(&l.plan, &l.root, &opts, &mut progress_bar())?;
@@ -354,7 +354,7 @@ fn print_report(report: &apply::Report, root: &Root) {
 
 pub fn confirm(args: &TargetArgs) -> Result<ExitCode, CommandError> {
     let (root, runner) = target(args)?;
-    let ssh = std::env::var("SSH_CONNECTION").ok();
+    let ssh = host::session::ssh_connection(root.is_live());
     let pending = apply::confirm(&root, ssh.as_deref())?;
     println!("Confirmed: generation {} stays.", pending.generation);
     // Complete the move: the final SSH drop-in (new port only), then close the old port.
@@ -489,7 +489,7 @@ fn plain(args: &WizardArgs, l: Loaded) -> Result<ExitCode, CommandError> {
         runner,
         confirm_timeout: apply::DEFAULT_CONFIRM_SECS,
         answers_toml: answers.to_toml(),
-        ssh_connection: std::env::var("SSH_CONNECTION").ok(),
+        ssh_connection: host::session::ssh_connection(l.root.is_live()),
         exe: std::env::current_exe().unwrap_or_else(|_| "clawguard".into()),
     };
     let report = apply::apply(&plan, &l.root, &opts, &mut progress_bar())?;

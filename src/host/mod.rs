@@ -5,6 +5,7 @@
 //! Read-only: nothing here writes. Every path goes through the root. Whatever cannot be read
 //! is recorded as absent, not guessed.
 
+pub mod session;
 pub mod sshd;
 pub mod users;
 

@@ -796,7 +796,7 @@ impl App {
             runner: self.runner.clone(),
             confirm_timeout: apply::DEFAULT_CONFIRM_SECS,
             answers_toml: self.answers.to_toml(),
-            ssh_connection: std::env::var("SSH_CONNECTION").ok(),
+            ssh_connection: crate::host::session::ssh_connection(self.root.is_live()),
             exe: std::env::current_exe().unwrap_or_else(|_| "clawguard".into()),
         };
         std::thread::spawn(move || {
