@@ -61,8 +61,15 @@ pub enum Command {
     ///
     /// Refuses changes that would lock you out (no user with a working key), files you
     /// edited by hand since clawguard wrote them (unless --force), and anything the
-    /// services' own checkers refuse. With --root other than / it writes files only and
-    /// lists the commands it did not run, unless --runner says how to run them.
+    /// services' own checkers refuse. On a bare host it first installs the packages the
+    /// plan needs (with fresh package lists), then checks, then writes, then activates.
+    /// When the agent cannot start (no engine, no image, a failed `up`), the rest of the
+    /// hardening is applied without it and the reason is reported. With --root other than
+    /// / it writes files only and lists the commands it did not run, unless --runner says
+    /// how to run them.
+    ///
+    /// Exit status: 0 applied (or nothing to do), 4 applied except the layers reported as
+    /// NOT APPLIED, 1 refused or failed (rolled back).
     Apply(ApplyArgs),
     /// Confirm an SSH or firewall change from a NEW SSH login (on the new port), which
     /// proves it works; then the old SSH port is closed. Unconfirmed changes are rolled

@@ -319,12 +319,20 @@ pub fn apply(args: &ApplyArgs) -> Result<ExitCode, CommandError> {
             report.armed_with.as_deref().unwrap_or("watchdog")
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(exit_for(&report))
+}
+
+/// 0 when everything was applied, 4 when some layers were left out (the report says why).
+fn exit_for(report: &apply::Report) -> ExitCode {
+    if report.not_applied.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(4) }
 }
 
 fn print_report(report: &apply::Report, root: &Root) {
     for r in &report.recovered {
         println!("recovered: {r}");
+    }
+    if let Some(n) = report.installed {
+        println!("Installed the packages the plan needs (generation {n}).");
     }
     match report.generation {
         None if report.skipped.is_empty() => println!("0 changes: the target already matches the answers."),
@@ -340,6 +348,11 @@ fn print_report(report: &apply::Report, root: &Root) {
     }
     for c in &report.ran {
         println!("  ran   {c}");
+    }
+    for (layers, why) in &report.not_applied {
+        let names: Vec<String> = layers.iter().map(|l| l.to_string()).collect();
+        println!("NOT APPLIED: {}: {why}", names.join(" and "));
+        println!("  The rest is applied. Fix that, then run `sudo clawguard apply` again.");
     }
     if !report.skipped.is_empty() {
         println!(

@@ -128,8 +128,15 @@ fn a_crash_at_any_step_leaves_each_file_old_or_new_and_the_rerun_recovers() {
         }
         let o = Command::new(common::bin()).args(args(root.path())).env_remove("SSH_CONNECTION").output().unwrap();
         assert!(o.status.success(), "re-run after a crash at `{label}` failed: {}", out(&o));
-        if label != "commit 1" {
-            assert!(out(&o).contains("recovered: generation 1 was interrupted"), "{label}: {}", out(&o));
+        // Generation 1 installs the packages, generation 2 writes and activates.
+        if !label.starts_with("commit ") {
+            let g = if labels.iter().position(|l| l == label) < labels.iter().position(|l| l == "commit 1") {
+                1
+            } else {
+                2
+            };
+            let want = format!("recovered: generation {g} was interrupted");
+            assert!(out(&o).contains(&want), "{label}: {}", out(&o));
         }
         assert_eq!(rendered(root.path()), after, "after a crash at `{label}` and a re-run");
         let status = out(&run(&["status", "--root", s(root.path())], &[]));
@@ -231,32 +238,30 @@ fn a_failing_step_rolls_everything_back() {
 }
 
 #[test]
-fn a_bare_host_gets_its_packages_before_the_checks_and_a_refusal_takes_them_back() {
+fn a_bare_host_gets_its_packages_before_the_checks_and_no_image_leaves_out_only_the_agent() {
     // The fixture has none of the tools: the plan installs them first, then checks.
     let root = common::fixture_root("debian12-cloud");
     let work = tempfile::tempdir().unwrap();
     let runner = recording_runner(work.path());
-    fs::write(
-        work.path().join("fail-on"),
-        "docker image inspect --format {{.Id}} openclaw:local\ndocker pull -q openclaw:local\n",
-    )
-    .unwrap();
+    let args = ["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&runner), "--root", s(root.path())];
+
+    // A readiness problem outside the agent (the new SSH port cannot be checked) refuses
+    // everything: no configuration is written, the packages stay for the next run.
+    fs::write(work.path().join("fail-on"), "ss -Htlnp sport = :2222\n").unwrap();
     let before = common::fingerprint(root.path());
-    let o = run(&["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&runner), "--root", s(root.path())], &[]);
+    let o = run(&args, &[]);
     let text = out(&o);
     assert_eq!(o.status.code(), Some(1), "{text}");
-    assert!(text.contains("the image `openclaw:local` is not on this host and cannot be pulled"), "{text}");
-    assert!(text.contains("docker build -t openclaw:local"), "says how to build it: {text}");
-    assert!(text.contains("what was installed for the checks was taken back"), "{text}");
+    assert!(text.contains("cannot tell whether port 2222 is free"), "{text}");
+    assert!(text.contains("The packages the plan needs were installed (generation 1) and stay"), "{text}");
     let log = log_of(work.path());
     let at = |needle: &str| log.find(needle).unwrap_or_else(|| panic!("`{needle}` not run:\n{log}"));
     assert!(at("apt-get update") < at("apt-get install"), "{log}");
     assert!(at("apt-get install") < at("docker info"), "installed before the engine is checked:\n{log}");
-    assert!(at("docker pull -q openclaw:local") < at("apt-get remove"), "{log}");
     assert!(log.contains("python3-systemd") && log.contains("logrotate"), "what the layers need to work:\n{log}");
     assert!(!log.contains(" squid"), "no squid package on the host:\n{log}");
-    assert!(!log.lines().any(|l| l.starts_with("ufw ") || l.starts_with("systemctl")), "nothing was activated:\n{log}");
-    // No managed file was written; only clawguard's record of the refused generation.
+    assert!(!log.contains("apt-get remove"), "{log}");
+    assert!(!log.lines().any(|l| l.starts_with("ufw ") || l.starts_with("systemctl")), "nothing activated:\n{log}");
     let after = common::fingerprint(root.path());
     let changed: Vec<&String> = after
         .keys()
@@ -264,6 +269,46 @@ fn a_bare_host_gets_its_packages_before_the_checks_and_a_refusal_takes_them_back
         .filter(|k| !k.starts_with("var/lib/clawguard") && before.get(*k) != after.get(*k))
         .collect();
     assert!(changed.is_empty(), "changed: {changed:?}");
+
+    // No agent image: the hardening is applied without the agent, which says how to get it.
+    fs::write(
+        work.path().join("fail-on"),
+        "docker image inspect --format {{.Id}} openclaw:local\ndocker pull -q openclaw:local\n",
+    )
+    .unwrap();
+    let o = run(&args, &[]);
+    let text = out(&o);
+    assert_eq!(o.status.code(), Some(4), "{text}");
+    assert!(text.contains("the image `openclaw:local` is not on this host and cannot be pulled"), "{text}");
+    assert!(text.contains("docker build -t openclaw:local"), "says how to build it: {text}");
+    assert!(root.path().join("etc/ssh/sshd_config.d/00-clawguard.conf").exists(), "{text}");
+    assert!(!root.path().join("opt/clawguard/agent/docker-compose.yml").exists(), "{text}");
+}
+
+#[test]
+fn a_failing_agent_start_takes_back_only_the_agent_and_keeps_the_hardening() {
+    let root = common::fixture_root("debian12-cloud");
+    common::fake_tools(root.path());
+    let work = tempfile::tempdir().unwrap();
+    let runner = recording_runner(work.path());
+    let up = "docker-compose -p clawguard-agent -f /opt/clawguard/agent/docker-compose.yml up -d";
+    fs::write(work.path().join("fail-on"), format!("{up}\n")).unwrap();
+    let o = run(&["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&runner), "--root", s(root.path())], &[]);
+    let text = out(&o);
+    assert_eq!(o.status.code(), Some(4), "{text}");
+    assert!(text.contains("NOT APPLIED: 1. Agent sandbox and 5. Egress allow-list"), "{text}");
+    assert!(text.contains("simulated failure") && !text.contains("Traceback"), "{text}");
+    let has = |p: &str| root.path().join(p.trim_start_matches('/')).exists();
+    assert!(has("/etc/ssh/sshd_config.d/00-clawguard.conf"), "SSH hardening stays");
+    assert!(has("/etc/fail2ban/jail.d/zz-clawguard.local"), "the jail stays");
+    assert!(!has("/opt/clawguard/agent/docker-compose.yml") && !has("/opt/clawguard/agent/squid.conf"), "{text}");
+    let log = log_of(work.path());
+    assert!(!log.contains("ufw --force disable"), "the firewall stays on:\n{log}");
+    assert!(log.contains("ufw --force enable"), "{log}");
+    // A later rollback takes back the rest, and leaves the given-up layers alone.
+    let o = run(&["rollback", "--root", s(root.path())], &[]);
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(!has("/etc/ssh/sshd_config.d/00-clawguard.conf"), "{}", out(&o));
 }
 
 #[test]

@@ -68,6 +68,10 @@ pub struct Report {
     pub recovered: Vec<String>,
     /// The confirmation this apply waits for.
     pub pending: Option<Pending>,
+    /// The generation that installed the plan's packages, when one did.
+    pub installed: Option<u32>,
+    /// Layers left out of this apply, and why (one clear line, with what to do).
+    pub not_applied: Vec<(Vec<Layer>, String)>,
     pub armed_with: Option<String>,
 }
 
@@ -102,15 +106,15 @@ pub enum ApplyError {
     #[error(
         "the services' own checks refused the new configuration:\n{}\n{}",
         .failures.iter().map(|d| indent(d)).collect::<Vec<_>>().join("\n"),
-        nothing_changed(.undone)
+        nothing_changed(*.installed)
     )]
-    Validation { failures: Vec<String>, undone: Vec<String> },
+    Validation { failures: Vec<String>, installed: Option<u32> },
     #[error(
         "this host is not ready for the plan:\n{}\n{}",
         .problems.iter().map(|d| format!("  - {d}")).collect::<Vec<_>>().join("\n"),
-        nothing_changed(.undone)
+        nothing_changed(*.installed)
     )]
-    NotReady { problems: Vec<String>, undone: Vec<String> },
+    NotReady { problems: Vec<String>, installed: Option<u32> },
     #[error(
         "step `{step}` failed ({status}){}\nRolled back: {}",
         if .output.is_empty() { String::new() } else { format!(":\n{}", indent(.output)) },
@@ -121,13 +125,13 @@ pub enum ApplyError {
     Confirm(String),
 }
 
-/// The last line of a refusal: nothing changed, or what was taken back (the packages
-/// installed for the checks).
-fn nothing_changed(undone: &[String]) -> String {
-    if undone.is_empty() {
-        "Nothing was changed.".to_owned()
-    } else {
-        format!("No file was changed; what was installed for the checks was taken back: {}", undone.join("; "))
+/// The last line of a refusal: nothing changed, or only the packages were installed.
+fn nothing_changed(installed: Option<u32>) -> String {
+    match installed {
+        None => "Nothing was changed.".to_owned(),
+        Some(n) => format!(
+            "No configuration was changed. The packages the plan needs were installed (generation {n}) and stay, so the next run does not wait for them; `sudo clawguard rollback` removes them."
+        ),
     }
 }
 
@@ -217,7 +221,8 @@ pub fn apply(
         return Err(ApplyError::Lockout(dangers));
     }
 
-    let changed: Vec<&preview::FileDiff> = preview.files.iter().filter(|f| f.change != FileChange::Unchanged).collect();
+    let mut changed: Vec<&preview::FileDiff> =
+        preview.files.iter().filter(|f| f.change != FileChange::Unchanged).collect();
     if changed.is_empty() && !opts.runner.runs_commands() {
         report.skipped = preview.commands.iter().map(|c| shell_words(&c.argv)).collect();
         return Ok(report);
@@ -242,17 +247,33 @@ pub fn apply(
 
     let total = 2 + changed.len() + preview.commands.len();
     progress(Event::Start { steps: total });
-    // What the plan installs must be there before anything is checked (a bare host has no
-    // checkers); without packages to install, everything is checked before anything is
-    // written, not even a generation.
-    let prepare: Vec<usize> = if opts.runner.runs_commands() {
-        preview.commands.iter().enumerate().filter(|(_, c)| c.phase == Phase::Prepare).map(|(i, _)| i).collect()
-    } else {
-        Vec::new()
-    };
+    // What the plan installs comes first, as a generation of its own: a bare host has no
+    // checkers yet. The packages stay when the checks then refuse (the engine is needed to
+    // build the agent's image, for one); `clawguard rollback` takes them back.
+    let runs = opts.runner.runs_commands();
+    let prepare: Vec<&CommandStep> =
+        preview.commands.iter().copied().filter(|c| runs && c.phase == Phase::Prepare).collect();
+    let mut installed = None;
+    if !prepare.is_empty() {
+        if held.is_none() {
+            held = lock(&store, false, true)?;
+        }
+        installed = Some(install(&store, root, opts, &prepare, &mut report, progress)?);
+    }
+    let mut commands: Vec<&CommandStep> =
+        preview.commands.iter().copied().filter(|c| !runs || c.phase == Phase::Activate).collect();
+
+    // Everything that would fail late is found now, before anything is written.
     let changed_paths: Vec<&str> = changed.iter().map(|f| f.step.path.as_str()).collect();
-    if prepare.is_empty() {
-        checks(&plan, root, opts, &changed_paths, progress).map_err(|e| e.into_error(Vec::new()))?;
+    let not_ready = checks(&plan, root, opts, &changed_paths, progress).map_err(|e| e.into_error(installed))?;
+    if let Some((layers, why)) = not_ready {
+        changed.retain(|f| !layers.contains(&f.step.layer));
+        commands.retain(|c| !layers.contains(&c.layer));
+        report.not_applied.push((layers, why));
+    }
+    if changed.is_empty() && commands.is_empty() {
+        progress(Event::Finish);
+        return Ok(report);
     }
 
     let n = store.next_number().map_err(io_err("reading clawguard's records"))?;
@@ -268,17 +289,17 @@ pub fn apply(
                 old_sha: old.as_deref().map(sha256),
                 new_sha: sha256(f.step.content.as_bytes()),
                 mode: f.step.mode,
+                layer: format!("{:?}", f.step.layer),
             }
         })
         .collect();
-    let manifest = Manifest {
+    let mut manifest = Manifest {
         number: n,
         created: store::now(),
         files,
-        commands: preview
-            .commands
+        commands: commands
             .iter()
-            .filter(|_| opts.runner.runs_commands())
+            .filter(|_| runs)
             .map(|c| CommandRecord {
                 argv: c.argv.clone(),
                 undo: c.undo.clone(),
@@ -292,6 +313,7 @@ pub fn apply(
             })
             .collect(),
         interim_ssh: opts.interim && plan.ssh_move.is_some(),
+        given_up: Vec::new(),
     };
     if held.is_none() {
         held = lock(&store, false, true)?;
@@ -300,17 +322,6 @@ pub fn apply(
     progress(Event::Step { label: format!("backing up into generation {n}") });
     store.create(&manifest, &opts.answers_toml).map_err(io_err(format!("creating generation {n}")))?;
     step(&store, &format!("begin {n}"))?;
-
-    let mut ran = Vec::new();
-    if !prepare.is_empty() {
-        for &i in &prepare {
-            run_step(&store, root, opts, &manifest, &preview.commands, i, &mut ran, &mut report, progress)?;
-        }
-        if let Err(e) = checks(&plan, root, opts, &changed_paths, progress) {
-            let undone = rollback_generation(&store, root, &opts.runner, &manifest, Some(&ran))?;
-            return Err(e.into_error(undone));
-        }
-    }
 
     for f in &changed {
         progress(Event::Step { label: format!("writing {}", f.step.path) });
@@ -326,10 +337,33 @@ pub fn apply(
         report.written.push(f.step.path.clone());
     }
 
-    for i in 0..preview.commands.len() {
-        if !prepare.contains(&i) {
-            run_step(&store, root, opts, &manifest, &preview.commands, i, &mut ran, &mut report, progress)?;
+    let mut ran = Vec::new();
+    for i in 0..commands.len() {
+        let layer = commands[i].layer;
+        if manifest.given_up.contains(&format!("{layer:?}")) {
+            continue;
         }
+        let Err(failure) = run_step(&store, opts, &commands, i, &mut ran, &mut report, progress)? else { continue };
+        // The agent's layers fail alone: the hardening around them stays (and is still
+        // confirmed or rolled back as usual). Anything else takes the whole generation back.
+        if AGENT_LAYERS.contains(&layer) {
+            let names: Vec<String> = AGENT_LAYERS.iter().map(|l| format!("{l:?}")).collect();
+            let undone = undo(&store, root, &opts.runner, &manifest, Some(&ran), Some(&names))?;
+            manifest.given_up.extend(names);
+            store.update_manifest(&manifest).map_err(io_err("recording the layers given up"))?;
+            report
+                .written
+                .retain(|p| !manifest.files.iter().any(|f| &f.path == p && manifest.given_up.contains(&f.layer)));
+            report.not_applied.push((AGENT_LAYERS.to_vec(), format!("{failure} Taken back: {}", undone.join("; "))));
+            continue;
+        }
+        let rolled_back = rollback_generation(&store, root, &opts.runner, &manifest, Some(&ran))?;
+        return Err(ApplyError::StepFailed {
+            step: failure.step,
+            status: failure.status,
+            output: failure.output,
+            rolled_back,
+        });
     }
 
     // The new SSH port must really listen before anything depends on it (ssh.socket).
@@ -370,20 +404,17 @@ pub fn apply(
     Ok(report)
 }
 
-/// Runs command `i` of the preview under the journal (retrying it for its `retry_secs`);
-/// when it fails, rolls the generation back and says so.
-#[allow(clippy::too_many_arguments)]
+/// Runs command `i` of `commands` under the journal, retrying it for its `retry_secs`.
+/// `Ok(Err(failure))` when the command failed; the caller decides what to take back.
 fn run_step(
     store: &Store,
-    root: &Root,
     opts: &Options,
-    manifest: &Manifest,
     commands: &[&CommandStep],
     i: usize,
     ran: &mut Vec<usize>,
     report: &mut Report,
     progress: &mut dyn FnMut(Event),
-) -> Result<(), ApplyError> {
+) -> Result<Result<(), Failure>, ApplyError> {
     let c = commands[i];
     let shown = shell_words(&c.argv);
     let verb = if opts.runner.runs_commands() { "running" } else { "not running" };
@@ -396,21 +427,80 @@ fn run_step(
                 ran.push(i);
                 step(store, &format!("ran {i}"))?;
                 report.ran.push(shown);
-                return Ok(());
+                return Ok(Ok(()));
             }
             Ran::Skipped => {
                 report.skipped.push(shown);
-                return Ok(());
+                return Ok(Ok(()));
             }
             Ran::Failed { .. } if std::time::Instant::now() < deadline => {
                 std::thread::sleep(std::time::Duration::from_millis(300));
             }
-            Ran::Failed { status, output } => {
-                let rolled_back = rollback_generation(store, root, &opts.runner, manifest, Some(ran))?;
-                return Err(ApplyError::StepFailed { step: shown, status, output: gist(&output), rolled_back });
-            }
+            Ran::Failed { status, output } => return Ok(Err(Failure { step: shown, status, output: gist(&output) })),
         }
     }
+}
+
+/// A command that failed: what ran, how it ended, the gist of what it said.
+#[derive(Debug)]
+struct Failure {
+    step: String,
+    status: String,
+    output: String,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}` failed ({}): {}.", self.step, self.status, self.output.replace('\n', " / "))
+    }
+}
+
+/// Installs the plan's packages as a generation of its own (journaled; its undo removes
+/// them again). Returns the generation's number.
+fn install(
+    store: &Store,
+    root: &Root,
+    opts: &Options,
+    prepare: &[&CommandStep],
+    report: &mut Report,
+    progress: &mut dyn FnMut(Event),
+) -> Result<u32, ApplyError> {
+    let n = store.next_number().map_err(io_err("reading clawguard's records"))?;
+    let manifest = Manifest {
+        number: n,
+        created: store::now(),
+        files: Vec::new(),
+        commands: prepare
+            .iter()
+            .map(|c| CommandRecord {
+                argv: c.argv.clone(),
+                undo: c.undo.clone(),
+                layer: format!("{:?}", c.layer),
+                reload: false,
+                starts_new: false,
+            })
+            .collect(),
+        interim_ssh: false,
+        given_up: Vec::new(),
+    };
+    store.create(&manifest, &opts.answers_toml).map_err(io_err(format!("creating generation {n}")))?;
+    step(store, &format!("begin {n}"))?;
+    let mut ran = Vec::new();
+    for i in 0..prepare.len() {
+        if let Err(failure) = run_step(store, opts, prepare, i, &mut ran, report, progress)? {
+            let rolled_back = rollback_generation(store, root, &opts.runner, &manifest, Some(&ran))?;
+            return Err(ApplyError::StepFailed {
+                step: failure.step,
+                status: failure.status,
+                output: failure.output,
+                rolled_back,
+            });
+        }
+    }
+    store.mark(n, "committed").map_err(io_err("committing"))?;
+    step(store, &format!("commit {n}"))?;
+    report.installed = Some(n);
+    Ok(n)
 }
 
 /// The part of a failed command's output a person needs: a Python traceback (docker-compose
@@ -435,47 +525,63 @@ enum Refusal {
 }
 
 impl Refusal {
-    fn into_error(self, undone: Vec<String>) -> ApplyError {
+    fn into_error(self, installed: Option<u32>) -> ApplyError {
         match self {
-            Refusal::NotReady(problems) => ApplyError::NotReady { problems, undone },
-            Refusal::Validation(failures) => ApplyError::Validation { failures, undone },
+            Refusal::NotReady(problems) => ApplyError::NotReady { problems, installed },
+            Refusal::Validation(failures) => ApplyError::Validation { failures, installed },
         }
     }
 }
 
+/// The agent's layers: they share the compose project, and when they cannot be applied
+/// (no engine, no image, a failed `up`) the rest of the hardening goes on without them.
+pub const AGENT_LAYERS: [Layer; 2] = [Layer::Sandbox, Layer::Egress];
+
 /// Everything that would fail late, checked before anything is written: the host's
 /// readiness (systemd, the engine, images, free ports), then the services' own checkers
-/// on the files that change (and the rest of their layer), side by side.
+/// on the files that change (and the rest of their layer), side by side. A readiness
+/// problem of the agent's layers does not stop the others: it comes back as the layers
+/// to leave out and why.
 fn checks(
     plan: &Plan,
     root: &Root,
     opts: &Options,
     changed: &[&str],
     progress: &mut dyn FnMut(Event),
-) -> Result<(), Refusal> {
+) -> Result<Option<(Vec<Layer>, String)>, Refusal> {
     let needed = |when: &[String]| when.is_empty() || when.iter().any(|p| changed.contains(&p.as_str()));
+    let mut left_out = None;
     if opts.runner.runs_commands() {
         progress(Event::Step { label: "checking that the host is ready".into() });
-        let problems: Vec<String> = plan
+        let problems: Vec<(Layer, String)> = plan
             .preflight
             .iter()
             .filter(|p| needed(&p.when_changed))
-            .filter_map(|p| preflight::check(&p.check, root, &opts.runner).err())
+            .filter_map(|p| preflight::check(&p.check, root, &opts.runner).err().map(|e| (p.layer, e)))
             .collect();
-        if !problems.is_empty() {
-            return Err(Refusal::NotReady(problems));
+        let (agent, rest): (Vec<_>, Vec<_>) = problems.into_iter().partition(|(l, _)| AGENT_LAYERS.contains(l));
+        if !rest.is_empty() {
+            return Err(Refusal::NotReady(rest.into_iter().map(|(_, e)| e).collect()));
+        }
+        if !agent.is_empty() {
+            left_out = Some((AGENT_LAYERS.to_vec(), agent.into_iter().map(|(_, e)| e).collect::<Vec<_>>().join("; ")));
         }
     }
     progress(Event::Step { label: "checking the new configuration with the services' own tools".into() });
-    let layers: Vec<Layer> =
-        plan.files.iter().filter(|f| changed.contains(&f.path.as_str())).map(|f| f.layer).collect();
+    let skip: Vec<Layer> = left_out.as_ref().map(|(l, _)| l.clone()).unwrap_or_default();
+    let layers: Vec<Layer> = plan
+        .files
+        .iter()
+        .filter(|f| changed.contains(&f.path.as_str()) && !skip.contains(&f.layer))
+        .map(|f| f.layer)
+        .collect();
     let outcomes = validate::run_for(plan, root, |f| layers.contains(&f.layer))
         .map_err(|e| Refusal::Validation(vec![format!("cannot create a staging directory: {e}")]))?;
     let failures: Vec<String> = outcomes
         .iter()
         .filter_map(|o| o.result.as_ref().err().map(|e| format!("{} ({}):\n{}", o.file, o.checker, indent(e))))
         .collect();
-    if failures.is_empty() { Ok(()) } else { Err(Refusal::Validation(failures)) }
+    if failures.is_empty() { Ok(left_out) } else { Err(Refusal::Validation(failures)) }
 }
 
 /// Polls until `port` is listening (through the runner), for up to 5 seconds.
@@ -530,8 +636,8 @@ fn arm(root: &Root, opts: &Options, n: u32) -> io::Result<String> {
 }
 
 /// Puts back every file of generation `m` and takes back its commands (those in `ran`, or
-/// all of them), then re-runs its reloads so services read the old files. Returns what it
-/// did, ending with the verification.
+/// all of them), then re-runs its reloads so services read the old files; marks the
+/// generation rolled back. Returns what it did, ending with the verification.
 fn rollback_generation(
     store: &Store,
     root: &Root,
@@ -539,13 +645,30 @@ fn rollback_generation(
     m: &Manifest,
     ran: Option<&[usize]>,
 ) -> Result<Vec<String>, ApplyError> {
+    let done = undo(store, root, runner, m, ran, None)?;
+    store.mark(m.number, "rolled-back").map_err(io_err("recording the rollback"))?;
+    store.journal(&format!("rolled back {}", m.number)).map_err(io_err("writing the journal"))?;
+    Ok(done)
+}
+
+/// Takes back what generation `m` did — only the layers in `only` when given — leaving
+/// alone the layers it already gave up. Returns what it did, ending with the verification.
+fn undo(
+    store: &Store,
+    root: &Root,
+    runner: &Runner,
+    m: &Manifest,
+    ran: Option<&[usize]>,
+    only: Option<&[String]>,
+) -> Result<Vec<String>, ApplyError> {
+    let mine = |layer: &String| !m.given_up.contains(layer) && only.is_none_or(|o| o.contains(layer));
     let mut done = Vec::new();
-    let did_run = |i: usize| ran.is_none_or(|r| r.contains(&i));
+    let did_run = |i: usize| ran.is_none_or(|r| r.contains(&i)) && mine(&m.commands[i].layer);
     let run = |argv: &[String], done: &mut Vec<String>| match runner.run(argv) {
         Ran::Ok(_) => done.push(format!("ran {}", shell_words(argv))),
         Ran::Skipped => {}
         Ran::Failed { status, output } => {
-            done.push(format!("FAILED to run {} ({status}: {output})", shell_words(argv)))
+            done.push(format!("FAILED to run {} ({status}: {})", shell_words(argv), gist(&output)))
         }
     };
     // What this generation started from new files is stopped while those files exist.
@@ -554,7 +677,8 @@ fn rollback_generation(
             run(undo, &mut done);
         }
     }
-    for f in m.files.iter().rev() {
+    let files: Vec<&FileRecord> = m.files.iter().filter(|f| mine(&f.layer)).collect();
+    for f in files.iter().rev() {
         let real = root.path(&f.path);
         atomic::sweep(&real);
         if f.existed {
@@ -581,17 +705,13 @@ fn rollback_generation(
         }
     }
     // Verify: every file is as it was before the generation.
-    let mut wrong = Vec::new();
-    for f in &m.files {
-        let now = fs::read(root.path(&f.path)).ok();
-        if now.as_deref().map(sha256) != f.old_sha {
-            wrong.push(f.path.clone());
-        }
-    }
-    store.mark(m.number, "rolled-back").map_err(io_err("recording the rollback"))?;
-    store.journal(&format!("rolled back {}", m.number)).map_err(io_err("writing the journal"))?;
+    let wrong: Vec<&str> = files
+        .iter()
+        .filter(|f| fs::read(root.path(&f.path)).ok().as_deref().map(sha256) != f.old_sha)
+        .map(|f| f.path.as_str())
+        .collect();
     if wrong.is_empty() {
-        done.push(format!("verified: all {} file(s) of generation {} are as before", m.files.len(), m.number));
+        done.push(format!("verified: all {} file(s) of generation {} are as before", files.len(), m.number));
     } else {
         done.push(format!("NOT restored: {}", wrong.join(", ")));
     }

@@ -29,6 +29,9 @@ pub struct FileRecord {
     pub old_sha: Option<String>,
     pub new_sha: String,
     pub mode: u32,
+    /// The layer that planned it (`Sandbox`, …); empty in records older than 0.2.
+    #[serde(default)]
+    pub layer: String,
 }
 
 /// A command a generation ran, with what takes it back.
@@ -58,6 +61,10 @@ pub struct Manifest {
     /// Whether the SSH drop-in was written in its interim form (old and new port).
     #[serde(default)]
     pub interim_ssh: bool,
+    /// Layers this generation took back on its own after one of their steps failed (the
+    /// agent's layers), while the rest stayed: a later rollback leaves them alone.
+    #[serde(default)]
+    pub given_up: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,6 +192,12 @@ impl Store {
         atomic::write(&tmp.join("manifest.toml"), text.as_bytes(), 0o600)?;
         fs::rename(&tmp, &final_dir)?;
         atomic::sync_dir(final_dir.parent().expect("has parent"))
+    }
+
+    /// Rewrites the manifest of an existing generation (after layers were given up).
+    pub fn update_manifest(&self, m: &Manifest) -> io::Result<()> {
+        let text = toml::to_string(m).map_err(|e| io::Error::other(e.to_string()))?;
+        atomic::write(&self.gen_dir(m.number).join("manifest.toml"), text.as_bytes(), 0o600)
     }
 
     pub fn answers_of(&self, n: u32) -> io::Result<String> {
