@@ -335,6 +335,7 @@ fn print_report(report: &apply::Report, root: &Root) {
         println!("Installed the packages the plan needs (generation {n}).");
     }
     match report.generation {
+        None if !report.not_applied.is_empty() => println!("Nothing else was changed."),
         None if report.skipped.is_empty() => println!("0 changes: the target already matches the answers."),
         None => println!("0 files changed."),
         Some(n) => println!(

@@ -231,8 +231,12 @@ fn squid(step: &FileStep, stage: &Path, image: &str) -> Result<String, String> {
             (rc, out)
         }
     };
-    let bad: Vec<&str> =
-        out.lines().filter(|l| l.contains("WARNING") || l.contains("ERROR") || l.contains("FATAL")).collect();
+    // "BCP 177" is about the machine the check runs on (no IPv6 loopback), not the file.
+    let bad: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("WARNING") || l.contains("ERROR") || l.contains("FATAL"))
+        .filter(|l| !l.contains("BCP 177"))
+        .collect();
     if rc != 0 || !bad.is_empty() {
         return Err(format!(
             "squid -k parse (exit {rc}) reported:\n{}",

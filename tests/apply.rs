@@ -312,6 +312,32 @@ fn a_failing_agent_start_takes_back_only_the_agent_and_keeps_the_hardening() {
 }
 
 #[test]
+fn an_agent_uid_or_gid_with_power_on_the_host_is_refused() {
+    let root = common::fixture_root("debian12-cloud");
+    let work = tempfile::tempdir().unwrap();
+    let answers = work.path().join("a.toml");
+    let before = common::fingerprint(root.path());
+    for (ids, why) in [
+        ("uid = 1000\ngid = 1000", "The agent's uid 1000 is the login user `debian`"),
+        ("uid = 64000\ngid = 27", "The agent's gid 27 is the group `sudo`"),
+        ("uid = 64000\ngid = 998", "The agent's gid 998 is the group `docker`"),
+    ] {
+        fs::write(&answers, format!("version = 1\n[sandbox]\n{ids}\n")).unwrap();
+        let o = run(&["apply", "--yes", "--root", s(root.path()), "--answers", s(&answers)], &[]);
+        let text = out(&o);
+        assert_eq!(o.status.code(), Some(1), "{text}");
+        assert!(text.contains("refusing to apply") && text.contains(why), "{text}");
+        assert!(text.contains("set sandbox.uid and sandbox.gid to a number no account uses"), "{text}");
+        assert_eq!(common::fingerprint(root.path()), before, "nothing written for {ids}");
+        // The plan shows the same as a DANGER, and the default is a uid of its own.
+        let plan = out(&run(&["plan", "--root", s(root.path()), "--answers", s(&answers)], &[]));
+        assert!(plan.contains("DANGER:") && plan.contains(why), "{plan}");
+    }
+    let plan = out(&run(&["plan", "--root", s(root.path())], &[]));
+    assert!(plan.contains("user: \"64000:64000\"") && !plan.contains("The agent's uid"), "{plan}");
+}
+
+#[test]
 fn rollback_returns_to_the_previous_generation() {
     let root = common::fixture_root("debian12-cloud");
     assert!(run(&["apply", "--yes", "--root", s(root.path())], &[]).status.success());

@@ -87,7 +87,7 @@ fn the_agent_is_locked_down_and_reaches_only_the_allowed_hosts() {
     for d in ["state", "workspace", "config", "logs"] {
         fs::create_dir_all(work.path().join(d)).unwrap();
     }
-    sh(Command::new("chown").args(["-R", "1000:1000", work.path().to_str().unwrap()]));
+    sh(Command::new("chown").args(["-R", "64000:64000", work.path().to_str().unwrap()]));
     let images = tempfile::tempdir().unwrap();
     engine::busybox_rootfs(&images.path().join("agent"));
     engine::squid_rootfs(&images.path().join("squid"));
@@ -96,13 +96,13 @@ fn the_agent_is_locked_down_and_reaches_only_the_allowed_hosts() {
     let squid_cmd = r#"CMD ["/usr/sbin/squid","-N","-d","1","-f","/etc/squid/squid.conf"]"#;
     e.import(&images.path().join("squid"), "clawguard-test/squid:1", squid_cmd);
     e.import(&images.path().join("socat"), "clawguard-test/socat:1", r#"ENTRYPOINT ["/usr/bin/socat"]"#);
-    // The key goes through the vault: stored encrypted, unlocked as a file for uid 1000.
+    // The key goes through the vault: stored encrypted, unlocked as a file for uid 64000 (the default agent uid).
     let host = tempfile::tempdir().unwrap();
     let vault = clawguard::vault::Vault::new(&Root::new(host.path()));
     vault.set(&"openai".parse().unwrap(), SECRET.as_bytes()).unwrap();
     let unlocked = host.path().join("unlocked");
-    vault.unlock(&unlocked, 1000, 1000).unwrap();
-    e.put_secret("openai", &fs::read_to_string(unlocked.join("openai")).unwrap(), 1000);
+    vault.unlock(&unlocked, 64000, 64000).unwrap();
+    e.put_secret("openai", &fs::read_to_string(unlocked.join("openai")).unwrap(), 64000);
     let t_images = t0.elapsed();
 
     let a = answers(work.path(), &e.web_ip, &["allowed.test"]);
@@ -133,7 +133,7 @@ fn the_agent_is_locked_down_and_reaches_only_the_allowed_hosts() {
     );
 
     // Inside: not root, read-only, no exec from /tmp, no capabilities, no new privileges.
-    assert_eq!(agent_sh(&e, &agent, "id -u").1.trim(), "1000");
+    assert_eq!(agent_sh(&e, &agent, "id -u").1.trim(), "64000");
     let (ok, out) = agent_sh(&e, &agent, "touch /x");
     assert!(!ok && out.contains("Read-only file system"), "{out}");
     let (ok, out) = agent_sh(&e, &agent, "cp /bin/busybox /tmp/bb && /tmp/bb true");

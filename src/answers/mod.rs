@@ -168,6 +168,10 @@ pub struct Sandbox {
     pub cpus: Cpus,
     pub memory: ByteSize,
     pub pids: Count<16, 65536>,
+    /// Start the agent only where the engine enforces the CPU, memory and pids limits
+    /// (a VPS that is itself a container often cannot). False: run it without a CPU
+    /// limit, and with the others only where the kernel supports them.
+    pub require_limits: bool,
     /// Size of the `noexec` tmpfs on /tmp.
     pub tmpfs_size: ByteSize,
     /// The agent's gateway port inside the container (OpenClaw: 18789).
@@ -186,8 +190,8 @@ impl Default for Sandbox {
             profile: Profile::Openclaw,
             image: "openclaw:local".parse().expect("default image"),
             command: Vec::new(),
-            uid: Count::of(1000),
-            gid: Count::of(1000),
+            uid: Count::of(64000),
+            gid: Count::of(64000),
             project_dir: "/opt/clawguard/agent".parse().expect("default path"),
             state_dir: "/srv/openclaw/state".parse().expect("default path"),
             workspace: "/srv/openclaw/workspace".parse().expect("default path"),
@@ -195,6 +199,7 @@ impl Default for Sandbox {
             cpus: "2".parse().expect("default cpus"),
             memory: ByteSize::mib(2048),
             pids: Count::of(256),
+            require_limits: true,
             tmpfs_size: ByteSize::mib(100),
             gateway_port: Port::new_unchecked(18789),
             publish_gateway: false,

@@ -19,7 +19,7 @@ pub use store::{GenerationState, Pending, STATE_DIR, Store};
 use crate::host::{Root, SshConnection};
 use crate::layers::ssh;
 use crate::plan::preview::{self, FileChange, shell_words};
-use crate::plan::{CommandStep, Layer, Phase, Plan, Severity};
+use crate::plan::{CommandStep, Layer, Phase, Plan};
 use crate::validate;
 use store::{CommandRecord, FileRecord, Manifest, sha256};
 
@@ -97,6 +97,11 @@ pub enum ApplyError {
         .0.iter().map(|d| format!("  - {d}")).collect::<Vec<_>>().join("\n")
     )]
     Lockout(Vec<String>),
+    #[error(
+        "refusing to apply:\n{}\nNothing was changed.",
+        .0.iter().map(|d| format!("  - {d}")).collect::<Vec<_>>().join("\n")
+    )]
+    Blocked(Vec<String>),
     #[error(
         "{} managed file(s) were edited by hand since clawguard wrote them:\n{}\nNothing was changed. Put your change into the answers and re-run, or run again with --force to overwrite the edits (they are kept in the backup).",
         .0.len(),
@@ -210,15 +215,14 @@ pub fn apply(
         return Ok(report);
     }
 
-    // Lockout guards: the SSH layer's dangers are exactly the ways to lock the user out.
-    let dangers: Vec<String> = plan
-        .warnings
-        .iter()
-        .filter(|w| w.severity == Severity::Danger && w.layer == Layer::Ssh)
-        .map(|w| w.text.clone())
-        .collect();
-    if !dangers.is_empty() {
-        return Err(ApplyError::Lockout(dangers));
+    // What the plan itself refuses: the SSH layer's blockers are the ways to lock the user
+    // out; the others (an agent uid that is a login user, …) are refused as plainly.
+    let (lockout, other): (Vec<_>, Vec<_>) = plan.blockers.iter().partition(|w| w.layer == Layer::Ssh);
+    if !lockout.is_empty() {
+        return Err(ApplyError::Lockout(lockout.iter().map(|w| w.text.clone()).collect()));
+    }
+    if !other.is_empty() {
+        return Err(ApplyError::Blocked(other.iter().map(|w| w.text.clone()).collect()));
     }
 
     let mut changed: Vec<&preview::FileDiff> =
@@ -344,6 +348,11 @@ pub fn apply(
             continue;
         }
         let Err(failure) = run_step(&store, opts, &commands, i, &mut ran, &mut report, progress)? else { continue };
+        // A compose `up` that failed may have started part of the project: its `down`
+        // runs in the rollback like that of one that succeeded.
+        if manifest.commands.get(i).is_some_and(|c| c.starts_new) {
+            ran.push(i);
+        }
         // The agent's layers fail alone: the hardening around them stays (and is still
         // confirmed or rolled back as usual). Anything else takes the whole generation back.
         if AGENT_LAYERS.contains(&layer) {
@@ -381,6 +390,17 @@ pub fn apply(
         });
     }
 
+    let kept = |layer: &String| !manifest.given_up.contains(layer);
+    if !manifest.given_up.is_empty()
+        && !manifest.files.iter().any(|f| kept(&f.layer))
+        && !ran.iter().any(|&i| kept(&manifest.commands[i].layer))
+    {
+        // Everything this generation did was taken back with the agent's layers.
+        store.mark(n, "rolled-back").map_err(io_err("recording the rollback"))?;
+        store.journal(&format!("rolled back {n}")).map_err(io_err("writing the journal"))?;
+        progress(Event::Finish);
+        return Ok(report);
+    }
     store.mark(n, "committed").map_err(io_err("committing"))?;
     step(&store, &format!("commit {n}"))?;
     report.generation = Some(n);
@@ -507,11 +527,19 @@ fn install(
 /// v1) is reduced to its error lines, anything else to its last lines.
 pub fn gist(output: &str) -> String {
     let lines: Vec<&str> = output.lines().map(str::trim_end).filter(|l| !l.trim().is_empty()).collect();
-    if output.contains("Traceback (most recent call last)") {
-        let errors: Vec<&str> = lines.iter().copied().filter(|l| l.starts_with("ERROR:")).collect();
-        if !errors.is_empty() {
-            return errors.join("\n");
+    // docker-compose says what went wrong on `ERROR:` lines (often twice, per container
+    // and per service); the rest is progress and Python's traceback.
+    let mut errors: Vec<&str> = Vec::new();
+    for l in lines.iter().filter_map(|l| l.strip_prefix("ERROR:")).map(str::trim) {
+        let reason = l.split_once("  ").map_or(l, |(_, r)| r.trim());
+        if !errors.contains(&reason) {
+            errors.push(reason);
         }
+    }
+    if !errors.is_empty() {
+        return errors.join("\n");
+    }
+    if output.contains("Traceback (most recent call last)") {
         return lines.last().copied().unwrap_or_default().to_owned();
     }
     lines[lines.len().saturating_sub(6)..].join("\n")
@@ -894,4 +922,18 @@ pub fn status(root: &Root) -> Result<String, ApplyError> {
         let _ = write!(s, "\nLast automatic rollback: {r}");
     }
     Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::gist;
+
+    #[test]
+    fn compose_output_is_reduced_to_its_errors_once() {
+        let out = "Creating clawguard-agent_proxy_1 ... done\nCreating clawguard-agent_agent_1 ... error\n\nERROR: for clawguard-agent_agent_1  Cannot create container for service agent: NanoCPUs can not be set\nERROR: for agent  Cannot create container for service agent: NanoCPUs can not be set\nEncountered errors while bringing up the project.\n";
+        assert_eq!(gist(out), "Cannot create container for service agent: NanoCPUs can not be set");
+        let tb =
+            "Traceback (most recent call last):\n  File \"x\", line 1\nrequests.exceptions.ConnectionError: refused\n";
+        assert_eq!(gist(tb), "requests.exceptions.ConnectionError: refused");
+    }
 }

@@ -27,6 +27,28 @@ pub fn check(check: &Check, root: &Root, runner: &Runner) -> Result<(), String> 
                 last_line(&output)
             )),
         },
+        Check::Limits => {
+            let out = match run(&["docker", "info", "--format", "{{.CPUCfsQuota}} {{.MemoryLimit}} {{.PidsLimit}}"]) {
+                Ran::Ok(out) => out,
+                Ran::Skipped => return Ok(()),
+                Ran::Failed { output, .. } => {
+                    return Err(format!("cannot ask the engine which limits it enforces ({})", last_line(&output)));
+                }
+            };
+            let missing: Vec<&str> = ["CPU", "memory", "pids"]
+                .into_iter()
+                .zip(out.split_whitespace())
+                .filter(|(_, ok)| *ok != "true")
+                .map(|(what, _)| what)
+                .collect();
+            if missing.is_empty() {
+                return Ok(());
+            }
+            Err(format!(
+                "this host's kernel does not let Docker enforce the agent's {} limit(s) (no cgroup controller for them; common on a VPS that is itself a container, LXC or OpenVZ), so the sandbox would run without them. Move to a host that has them, or set sandbox.require_limits = false in the answers to run the agent without a CPU limit and with the others only where supported",
+                missing.join(", ")
+            ))
+        }
         Check::Image { image, how } => {
             if matches!(run(&["docker", "image", "inspect", "--format", "{{.Id}}", image]), Ran::Ok(_) | Ran::Skipped) {
                 return Ok(());

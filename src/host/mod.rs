@@ -32,6 +32,11 @@ pub struct Facts {
     /// `ssh.socket` owns the SSH port (Ubuntu 22.10+): a port change needs the socket restarted.
     pub ssh_socket: bool,
     pub users: Vec<UserFacts>,
+    /// Every account, with login shells and privileged groups (the agent's uid must be
+    /// none of the powerful ones).
+    pub accounts: Vec<users::Account>,
+    /// The gids of sudo, adm, docker, wheel, admin.
+    pub privileged_gids: Vec<(String, u32)>,
     pub tools: Tools,
     pub ufw: UfwFacts,
     /// `/var/log/auth.log` exists; without it fail2ban must read the systemd journal.
@@ -184,6 +189,8 @@ pub fn probe(root: &Root, ssh_connection: Option<&str>) -> Facts {
         sshd: sshd::probe(root),
         ssh_socket: ssh_socket(root),
         users: users::probe(root),
+        accounts: users::accounts(root),
+        privileged_gids: users::privileged_gids(root),
         tools: tools(root),
         ufw: ufw(root),
         auth_log: root.exists("/var/log/auth.log"),

@@ -89,3 +89,61 @@ fn strict_modes(root: &Root, uid: u32, home: &str, keys_path: &str) -> Vec<Strin
     }
     problems
 }
+
+/// An entry of /etc/passwd with what makes it powerful: a login shell, and membership of
+/// the groups that grant root or the container engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub login_shell: bool,
+    /// Of sudo, adm, docker, wheel, admin: the groups this account is in (primary or not).
+    pub privileged_groups: Vec<String>,
+}
+
+/// Groups whose members are as good as root on this host (or read its logs).
+pub const PRIVILEGED_GROUPS: &[&str] = &["sudo", "adm", "docker", "wheel", "admin"];
+
+/// Every account in /etc/passwd, with its privileged groups from /etc/group.
+pub fn accounts(root: &Root) -> Vec<Account> {
+    let passwd = root.read("/etc/passwd").unwrap_or_default();
+    let group = root.read("/etc/group").unwrap_or_default();
+    let groups: Vec<(&str, u32, Vec<&str>)> = group
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() >= 4)
+                .then(|| (f[0], f[2].parse().unwrap_or(u32::MAX), f[3].split(',').filter(|m| !m.is_empty()).collect()))
+        })
+        .collect();
+    passwd
+        .lines()
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split(':').collect();
+            if f.len() < 7 {
+                return None;
+            }
+            let (name, uid, gid, shell) = (f[0], f[2].parse().ok()?, f[3].parse().ok()?, f[6]);
+            let login_shell = !(shell.ends_with("nologin") || shell.ends_with("/false") || shell.trim().is_empty());
+            let privileged_groups = groups
+                .iter()
+                .filter(|(g, id, members)| PRIVILEGED_GROUPS.contains(g) && (*id == gid || members.contains(&name)))
+                .map(|(g, _, _)| g.to_string())
+                .collect();
+            Some(Account { name: name.to_owned(), uid, gid, login_shell, privileged_groups })
+        })
+        .collect()
+}
+
+/// The gids of the privileged groups.
+pub fn privileged_gids(root: &Root) -> Vec<(String, u32)> {
+    root.read("/etc/group")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() >= 3 && PRIVILEGED_GROUPS.contains(&f[0])).then(|| Some((f[0].to_owned(), f[2].parse().ok()?)))?
+        })
+        .collect()
+}

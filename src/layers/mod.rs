@@ -139,6 +139,13 @@ impl Builder {
         self.plan.warnings.push(Warning { layer, severity, text: text.into() });
     }
 
+    /// Something apply must refuse: shown as a DANGER, and stops apply before anything.
+    pub fn block(&mut self, layer: Layer, text: impl Into<String>) {
+        let w = Warning { layer, severity: Severity::Danger, text: text.into() };
+        self.plan.warnings.push(w.clone());
+        self.plan.blockers.push(w);
+    }
+
     /// A Debian package the layer needs and the host lacks. All of them are installed in
     /// one step before anything is checked or written.
     pub fn package(&mut self, layer: Layer, name: &str, why: &str) {

@@ -31,7 +31,7 @@ struct Ctx {
     command: Vec<String>,
     user: String,
     tmpfs_size: String,
-    cpus: String,
+    cpus: Option<String>,
     memory: String,
     pids: u32,
     environment: Vec<(String, String)>,
@@ -88,7 +88,8 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         command: s.command.iter().map(|c| c.to_string()).collect(),
         user: format!("{}:{}", s.uid, s.gid),
         tmpfs_size: s.tmpfs_size.to_string(),
-        cpus: s.cpus.to_string(),
+        // compose refuses to start where CPU quotas are not supported, whatever else.
+        cpus: s.require_limits.then(|| s.cpus.to_string()),
         memory: s.memory.to_string(),
         pids: s.pids.get(),
         environment,
@@ -113,6 +114,7 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
             format!("TCP:agent:{}", s.gateway_port),
         ],
     };
+    agent_identity(a, f, b);
     let compose = compose_file(a);
     b.file(layer, &compose, "sandbox/docker-compose.yml", &ctx, 0o644, Some(Validator::Compose))?;
 
@@ -124,6 +126,11 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     }
     // What would make `up` fail after the files are written is found before (DESIGN 7).
     b.preflight(layer, Check::Engine, &[compose.as_str()]);
+    if s.require_limits {
+        b.preflight(layer, Check::Limits, &[compose.as_str()]);
+    } else {
+        b.warn(layer, Severity::Warning, "sandbox.require_limits is off: the agent runs without a CPU limit, and without the memory and pids limits where the kernel cannot enforce them. A runaway agent can then starve this host.");
+    }
     let mut images = vec![(s.image.to_string(), image_how(a))];
     if !a.skip.contains(&Layer::Egress) {
         images.push((
@@ -189,5 +196,37 @@ fn image_how(a: &Answers) -> String {
         Profile::Generic => {
             format!("build or pull {} on this host, or set sandbox.image to an image you can pull", a.sandbox.image)
         }
+    }
+}
+
+/// The agent's uid and gid must be nobody's with power on this host: without a user
+/// namespace a container's uid is the host's (PITFALLS 26), so an escape lands as that
+/// user — on cloud images uid 1000 is the admin with passwordless sudo.
+fn agent_identity(a: &Answers, f: &Facts, b: &mut Builder) {
+    let (uid, gid) = (a.sandbox.uid.get(), a.sandbox.gid.get());
+    let fix =
+        "set sandbox.uid and sandbox.gid to a number no account uses (the default, 64000, is kept free for the agent)";
+    for acct in f.accounts.iter().filter(|acct| acct.uid == uid) {
+        if acct.login_shell {
+            b.block(Layer::Sandbox, format!("The agent's uid {uid} is the login user `{}`: a container escape would land as that user{}. {fix}.", acct.name,
+                if acct.privileged_groups.is_empty() { String::new() } else { format!(", a member of {}", acct.privileged_groups.join(", ")) }));
+        } else if !acct.privileged_groups.is_empty() {
+            b.block(
+                Layer::Sandbox,
+                format!(
+                    "The agent's uid {uid} is `{}`, a member of {}: {fix}.",
+                    acct.name,
+                    acct.privileged_groups.join(", ")
+                ),
+            );
+        } else {
+            b.warn(Layer::Sandbox, Severity::Note, format!("The agent's uid {uid} is the account `{}` (no login, no privileged group): files the agent writes belong to it.", acct.name));
+        }
+    }
+    if let Some((group, _)) = f.privileged_gids.iter().find(|(_, g)| *g == gid) {
+        b.block(
+            Layer::Sandbox,
+            format!("The agent's gid {gid} is the group `{group}`, which is as good as root here: {fix}."),
+        );
     }
 }

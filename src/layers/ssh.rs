@@ -81,11 +81,11 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     let users = allowed_users(a, f);
     let port = a.ssh.port.get();
     if users.is_empty() {
-        b.warn(layer, Severity::Danger, "No user other than root has an SSH key, and no allowed user is set: with root and password logins off, nobody could log in. Add your public key to a normal user's ~/.ssh/authorized_keys (ssh-copy-id user@host), then run clawguard again. Apply refuses until then.");
+        b.block(layer, "No user other than root has an SSH key, and no allowed user is set: with root and password logins off, nobody could log in. Add your public key to a normal user's ~/.ssh/authorized_keys (ssh-copy-id user@host), then run clawguard again. Apply refuses until then.");
     }
     for name in &users {
         match f.users.iter().find(|u| &u.name == name) {
-            None => b.warn(layer, Severity::Danger, format!("Allowed user `{name}` does not exist on this host: create it and give it your SSH key, or remove it from ssh.allowed_users.")),
+            None => b.block(layer, format!("Allowed user `{name}` does not exist on this host: create it and give it your SSH key, or remove it from ssh.allowed_users.")),
             Some(u) => check_user(u, b),
         }
     }
@@ -168,10 +168,10 @@ fn check_user(u: &UserFacts, b: &mut Builder) {
         b.warn(Layer::Ssh, Severity::Note, format!("{}/.ssh/authorized_keys cannot be read without root, so whether `{}` can log in with a key is not checked here (apply, as root, checks it).", u.home, u.name));
     }
     if u.authorized_keys == Some(0) {
-        b.warn(Layer::Ssh, Severity::Danger, format!("Allowed user `{}` has no key in {}/.ssh/authorized_keys: with passwords off it could not log in. Add a key (ssh-copy-id -p PORT {}@host) first.", u.name, u.home, u.name));
+        b.block(Layer::Ssh, format!("Allowed user `{}` has no key in {}/.ssh/authorized_keys: with passwords off it could not log in. Add a key (ssh-copy-id -p PORT {}@host) first.", u.name, u.home, u.name));
     }
     for p in &u.strict_modes_problems {
-        b.warn(Layer::Ssh, Severity::Danger, format!("sshd would ignore `{}`'s keys (StrictModes): {p}", u.name));
+        b.block(Layer::Ssh, format!("sshd would ignore `{}`'s keys (StrictModes): {p}", u.name));
     }
 }
 

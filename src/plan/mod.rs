@@ -110,6 +110,8 @@ pub enum Check {
     Systemd,
     /// The Docker engine answers.
     Engine,
+    /// The engine can enforce the agent's CPU, memory and pids limits.
+    Limits,
     /// An image is on the host, or can be pulled; `how` says how to get it otherwise.
     Image { image: String, how: String },
     /// Nothing but one of `owners` (process names) listens on this TCP port.
@@ -158,6 +160,8 @@ pub struct Plan {
     pub packages: Vec<Package>,
     pub preflight: Vec<Preflight>,
     pub warnings: Vec<Warning>,
+    /// What apply refuses to go ahead with (each is also shown as a DANGER warning).
+    pub blockers: Vec<Warning>,
     /// Set when the SSH port changes.
     pub ssh_move: Option<SshMove>,
 }

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use clawguard::answers::Answers;
 use clawguard::host::{self, Facts, Root};
 
+pub mod booted;
 pub mod engine;
 pub mod tmux;
 pub mod vps;
