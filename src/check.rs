@@ -28,9 +28,27 @@ pub fn run(answers: &Answers, facts: &Facts, root: &Root) -> Result<Vec<Finding>
     let mut out = Vec::new();
     let plan = layers::plan(answers, facts)?;
     let store = Store::new(root);
-    let managed = store.managed().unwrap_or_default();
+    // The records are what the check compares with: unreadable records are a finding, not
+    // an empty list (that would hide every hand edit).
+    let managed = match store.managed() {
+        Ok(m) => m,
+        Err(e) => {
+            out.push(finding(Severity::Danger, format!("clawguard's records under {} cannot be read ({e}): nothing could be compared with what was applied. Run `sudo clawguard check`; if it fails there too, the records were damaged: see /etc/clawguard/RECOVERY.md.", crate::apply::STATE_DIR)));
+            Default::default()
+        }
+    };
     for f in &plan.files {
-        let disk = fs::read(root.path(&f.path)).ok();
+        let disk = match fs::read(root.path(&f.path)) {
+            Ok(d) => Some(d),
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                out.push(finding(
+                    Severity::Note,
+                    format!("{} cannot be read without root: not checked (`sudo clawguard check` checks it).", f.path),
+                ));
+                continue;
+            }
+            Err(_) => None,
+        };
         let recorded = managed.get(&f.path);
         match (disk, recorded) {
             (None, Some(_)) => out.push(finding(

@@ -167,12 +167,22 @@ fn render_writes_every_file_under_out_only() {
     let root = common::fixture_root("ubuntu2404-socket");
     let before = common::fingerprint(root.path());
     let out = tempfile::tempdir().unwrap();
-    let o = run(&["render", "--root", root.path().to_str().unwrap(), "--out", out.path().to_str().unwrap()]);
+    let answers = common::fixtures().join("answers/rest-backup.toml");
+    let o = run(&[
+        "render",
+        "--root",
+        root.path().to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+        "--answers",
+        answers.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{:?}", text(&o));
     let conf = fs::read_to_string(out.path().join("etc/ssh/sshd_config.d/00-clawguard.conf")).unwrap();
-    assert!(conf.contains("Port 2222") && conf.contains("AllowUsers ubuntu"), "{conf}");
+    assert!(conf.contains("AllowUsers debian ops"), "{conf}");
     use std::os::unix::fs::PermissionsExt;
-    let mode = fs::metadata(out.path().join("etc/clawguard/credentials.toml")).unwrap().permissions().mode() & 0o777;
+    // Files keep the plan's modes: backup.env (it may hold a repository's credentials) 600.
+    let mode = fs::metadata(out.path().join("etc/clawguard/backup.env")).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     assert!(out.path().join("opt/clawguard/agent/squid.conf").exists());
     assert_eq!(before, common::fingerprint(root.path()));
@@ -306,4 +316,55 @@ fn plan_without_root_does_not_mistake_unreadable_keys_for_missing_ones() {
     assert!(out.contains("cannot be read without root"), "{out}");
     assert!(!out.contains("nobody could log in"), "an unreadable key file was taken for no key:\n{out}");
     assert!(out.contains("+AllowUsers debian"), "{out}");
+}
+
+#[test]
+fn looking_needs_no_root_after_an_apply_either() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = common::fixture_root("debian12-cloud");
+    common::fake_tools(root.path());
+    fs::set_permissions(root.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    // ufw keeps its rules root's own, as on a real host.
+    fs::create_dir_all(root.path().join("etc/ufw")).unwrap();
+    for f in ["user.rules", "user6.rules"] {
+        fs::write(root.path().join("etc/ufw").join(f), "*filter\nCOMMIT\n").unwrap();
+        fs::set_permissions(root.path().join("etc/ufw").join(f), fs::Permissions::from_mode(0o640)).unwrap();
+    }
+    let o = Command::new(common::bin())
+        .args(["apply", "--yes", "--root"])
+        .arg(root.path())
+        .env_remove("SSH_CONNECTION")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o).1);
+    let as_nobody = |args: &[&str]| {
+        let o = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", common::bin()])
+            .args(args)
+            .arg("--root")
+            .arg(root.path())
+            .env_remove("SSH_CONNECTION")
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("setpriv (util-linux) is missing");
+        let (out, err) = text(&o);
+        (o.status.code(), format!("{out}{err}"))
+    };
+    let (code, out) = as_nobody(&["plan"]);
+    assert!(matches!(code, Some(0 | 2)), "{out}");
+    assert!(!out.contains("error:"), "{out}");
+    assert!(out.contains("ufw's rules cannot be read without root"), "unknown, said so:\n{out}");
+    assert!(out.contains("/etc/clawguard/credentials.toml (unchanged)"), "{out}");
+    let (code, out) = as_nobody(&["check", "--no-alert"]);
+    assert!(matches!(code, Some(0 | 3)), "{out}");
+    assert!(!out.contains("error:") && !out.contains("records under"), "{out}");
+    assert!(!out.contains("is missing"), "an unreadable file is not a missing one:\n{out}");
+    let (code, out) = as_nobody(&["status"]);
+    assert_eq!(code, Some(0), "{out}");
+    // An answers file from before 0.2 (mode 600) gets a hint that helps.
+    let answers = root.path().join("etc/clawguard/answers.toml");
+    fs::set_permissions(&answers, fs::Permissions::from_mode(0o600)).unwrap();
+    let (code, out) = as_nobody(&["plan"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("Run it with sudo, or make the file readable: it holds no secrets"), "{out}");
 }

@@ -25,14 +25,20 @@ pub const EXAMPLE: &str = include_str!("../../assets/answers.example.toml");
 /// The answers file could not be used. Says which field, what was wrong and what to type.
 #[derive(Debug, thiserror::Error)]
 pub enum AnswersError {
-    #[error(
-        "cannot read the answers file {path}: {source}\n  Give an existing file with --answers FILE, or leave --answers out to use the defaults."
-    )]
+    #[error("cannot read the answers file {path}: {source}\n  {}", read_hint(.source))]
     Read { path: PathBuf, source: std::io::Error },
     #[error("{origin}: `{field}`: {message}")]
     Field { origin: String, field: String, message: String },
     #[error("{origin}: {message}")]
     Syntax { origin: String, message: String },
+}
+
+fn read_hint(e: &std::io::Error) -> &'static str {
+    if e.kind() == std::io::ErrorKind::PermissionDenied {
+        "Run it with sudo, or make the file readable: it holds no secrets (`sudo chmod 644 FILE`; clawguard writes it 0644 from 0.2 on)."
+    } else {
+        "Give an existing file with --answers FILE, or leave --answers out to use the saved answers or the defaults."
+    }
 }
 
 /// The whole set of answers.

@@ -767,15 +767,16 @@ pub fn recover(root: &Root, runner: &Runner) -> Result<Vec<String>, ApplyError> 
 }
 
 /// Saves the applied answers where the daily check and the next run find them
-/// (`/etc/clawguard/answers.toml` under the root, mode 0600; they hold no secrets).
-/// Writes only when they differ. Returns whether it wrote.
+/// (`/etc/clawguard/answers.toml` under the root, mode 0644: they hold no secrets, and
+/// `plan`, `check` and `--dry-run` read them without root). Writes only when they or their
+/// mode differ. Returns whether it wrote.
 pub fn save_answers(root: &Root, answers: &crate::answers::Answers) -> io::Result<bool> {
     let path = root.path(crate::answers::DEFAULT_PATH);
     let text = answers.to_toml();
-    if fs::read_to_string(&path).is_ok_and(|t| t == text) {
+    if fs::read_to_string(&path).is_ok_and(|t| t == text) && root.mode(crate::answers::DEFAULT_PATH) == Some(0o644) {
         return Ok(false);
     }
-    atomic::write(&path, text.as_bytes(), 0o600)?;
+    atomic::write(&path, text.as_bytes(), 0o644)?;
     Ok(true)
 }
 

@@ -187,9 +187,11 @@ impl Store {
             fs::copy(&src, &dst)?;
             fs::File::open(&dst)?.sync_all()?;
         }
-        atomic::write(&tmp.join("answers.toml"), answers_toml.as_bytes(), 0o600)?;
+        // The records hold paths, hashes and answers, no secrets: readable, so that `check`
+        // and `status` work without root. The backups keep their files' own modes.
+        atomic::write(&tmp.join("answers.toml"), answers_toml.as_bytes(), 0o644)?;
         let text = toml::to_string(m).map_err(|e| io::Error::other(e.to_string()))?;
-        atomic::write(&tmp.join("manifest.toml"), text.as_bytes(), 0o600)?;
+        atomic::write(&tmp.join("manifest.toml"), text.as_bytes(), 0o644)?;
         fs::rename(&tmp, &final_dir)?;
         atomic::sync_dir(final_dir.parent().expect("has parent"))
     }
@@ -197,7 +199,7 @@ impl Store {
     /// Rewrites the manifest of an existing generation (after layers were given up).
     pub fn update_manifest(&self, m: &Manifest) -> io::Result<()> {
         let text = toml::to_string(m).map_err(|e| io::Error::other(e.to_string()))?;
-        atomic::write(&self.gen_dir(m.number).join("manifest.toml"), text.as_bytes(), 0o600)
+        atomic::write(&self.gen_dir(m.number).join("manifest.toml"), text.as_bytes(), 0o644)
     }
 
     pub fn answers_of(&self, n: u32) -> io::Result<String> {
@@ -206,7 +208,7 @@ impl Store {
 
     /// Marks a generation `committed` or `rolled-back`.
     pub fn mark(&self, n: u32, marker: &str) -> io::Result<()> {
-        atomic::write(&self.gen_dir(n).join(marker), format!("{}\n", now()).as_bytes(), 0o600)
+        atomic::write(&self.gen_dir(n).join(marker), format!("{}\n", now()).as_bytes(), 0o644)
     }
 
     /// Appends a line to the journal and makes it durable before the step it announces.
@@ -232,7 +234,7 @@ impl Store {
     pub fn set_pending(&self, p: &Pending) -> io::Result<()> {
         fs::create_dir_all(self.dir())?;
         let text = toml::to_string(p).map_err(|e| io::Error::other(e.to_string()))?;
-        atomic::write(&self.dir().join("pending.toml"), text.as_bytes(), 0o600)
+        atomic::write(&self.dir().join("pending.toml"), text.as_bytes(), 0o644)
     }
 
     pub fn clear_pending(&self) -> io::Result<()> {
@@ -244,7 +246,7 @@ impl Store {
 
     /// The outcome of the last automatic rollback, for `status`.
     pub fn set_last_rollback(&self, text: &str) -> io::Result<()> {
-        atomic::write(&self.dir().join("last-rollback"), text.as_bytes(), 0o600)
+        atomic::write(&self.dir().join("last-rollback"), text.as_bytes(), 0o644)
     }
 
     pub fn last_rollback(&self) -> Option<String> {

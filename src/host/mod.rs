@@ -97,6 +97,9 @@ pub struct UfwFacts {
     pub default_output: String,
     /// The user rules as ufw records them (`limit tcp 2222 0.0.0.0/0 any 0.0.0.0/0 in`), v4 and v6.
     pub rules: Vec<String>,
+    /// ufw's state could not be read (its rules files are root's, mode 640): unknown, not
+    /// empty.
+    pub unreadable: bool,
 }
 
 impl UfwFacts {
@@ -285,7 +288,13 @@ fn ufw(root: &Root) -> UfwFacts {
             .unwrap_or_default()
     };
     let mut rules = Vec::new();
+    let mut unreadable = false;
     for file in ["/etc/ufw/user.rules", "/etc/ufw/user6.rules"] {
+        if let Err(e) = fs::read(root.path(file))
+            && e.kind() == std::io::ErrorKind::PermissionDenied
+        {
+            unreadable = true;
+        }
         for line in root.read(file).unwrap_or_default().lines() {
             if let Some(t) = line.strip_prefix("### tuple ### ") {
                 rules.push(t.trim().to_owned());
@@ -297,6 +306,7 @@ fn ufw(root: &Root) -> UfwFacts {
         default_input: value(&defaults, "DEFAULT_INPUT_POLICY"),
         default_output: value(&defaults, "DEFAULT_OUTPUT_POLICY"),
         rules,
+        unreadable,
     }
 }
 

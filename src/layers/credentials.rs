@@ -27,7 +27,8 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         services: a.credentials.services.iter().map(|s| s.to_string()).collect(),
         secrets_dir: SECRETS_DIR,
     };
-    b.file(layer, MANIFEST, "credentials/credentials.toml", &ctx, 0o600, None)?;
+    // Names only, no values: readable, so that looking needs no root.
+    b.file(layer, MANIFEST, "credentials/credentials.toml", &ctx, 0o644, None)?;
     if ctx.services.is_empty() {
         b.warn(layer, Severity::Note, "No credentials are listed: the agent gets no keys from the vault.");
     }

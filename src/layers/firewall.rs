@@ -112,6 +112,9 @@ fn ufw(a: &Answers, f: &Facts, b: &mut Builder) {
     let layer = Layer::Firewall;
     let ssh = a.ssh.port.get();
     let ufw = &f.ufw;
+    if ufw.unreadable {
+        b.warn(layer, Severity::Note, "ufw's rules cannot be read without root: the ufw commands below are planned as if none of the rules existed. `sudo clawguard plan` compares with the real ones.");
+    }
     let comment = |what: &str| format!("{COMMENT}: {what}");
     let argv = |parts: &[&str]| -> Vec<String> { parts.iter().map(|s| s.to_string()).collect() };
     let mut wanted: Vec<u16> = vec![ssh];

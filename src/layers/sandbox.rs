@@ -120,6 +120,12 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
 
     if !f.tools.docker {
         b.package(layer, "docker.io", "the container engine that runs the agent");
+        // From Debian 13 on, the `docker` command is a package of its own that docker.io
+        // only recommends.
+        let major = f.os.version_id.split('.').next().and_then(|v| v.parse::<u32>().ok());
+        if f.os.id == "debian" && major.is_none_or(|v| v >= 13) {
+            b.package(layer, "docker-cli", "the `docker` command (a package of its own since Debian 13)");
+        }
     }
     if !f.tools.compose {
         b.package(layer, "docker-compose", "starts the agent's compose project");

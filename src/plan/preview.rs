@@ -17,6 +17,9 @@ pub enum FileChange {
     Mode {
         from: u32,
     },
+    /// This process may not read the file (a `plan` without root): not compared, and
+    /// counted as a change, since it may be one.
+    Unreadable,
     Unchanged,
 }
 
@@ -62,7 +65,13 @@ pub fn preview<'p>(plan: &'p Plan, root: &Root) -> Preview<'p> {
 
 fn compare<'p>(step: &'p FileStep, root: &Root) -> FileDiff<'p> {
     let real = root.path(&step.path);
-    let old = std::fs::read_to_string(&real).ok();
+    let old = match std::fs::read(&real) {
+        Ok(bytes) => Some(String::from_utf8_lossy(&bytes).into_owned()),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            return FileDiff { step, change: FileChange::Unreadable, diff: String::new() };
+        }
+        Err(_) => None,
+    };
     let (change, diff) = match &old {
         None => (FileChange::New, unified("/dev/null", &step.path, "", &step.content)),
         Some(old) if *old != step.content => (FileChange::Changed, unified(&step.path, &step.path, old, &step.content)),
@@ -117,6 +126,9 @@ pub fn report(p: &Preview, style: Style) -> String {
                 FileChange::New => format!("new file, mode {:o}, {}", f.step.mode, f.step.owner),
                 FileChange::Changed => "changed".to_owned(),
                 FileChange::Mode { from } => format!("mode {from:o} -> {:o}", f.step.mode),
+                FileChange::Unreadable => {
+                    "cannot be read without root: not compared; run with sudo to see its diff".to_owned()
+                }
                 FileChange::Unchanged => "unchanged".to_owned(),
             };
             let check = f.step.validator.as_ref().map(|v| format!("  [checked by {}]", v.name())).unwrap_or_default();

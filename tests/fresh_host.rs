@@ -1,0 +1,186 @@
+//! The first setup of a fresh server, as people really run it: a bare Debian booted with
+//! systemd as PID 1 (`common::booted`), reached over real SSH as the cloud user, clawguard
+//! run with `sudo` (and its default `env_reset`) with the README's commands. Nothing is
+//! pre-installed on the VPS: `apply` installs what it needs from the Debian mirror.
+//!
+//! The walk: look without root; apply (packages installed, SSH moved, firewall on, the
+//! agent left out with a clear line because its image is not built yet); `confirm`
+//! refused from the session that applied and from a new login on the old port, accepted
+//! from a new login on the new port; port 22 closed; the images built; apply again (the
+//! agent starts); once more (nothing changes); password and root logins refused; ufw
+//! active; fail2ban's sshd jail running and banning; the timers enabled; a reboot keeps
+//! all of it.
+
+mod common;
+
+use std::process::Command;
+
+use common::booted::Booted;
+use common::engine::{busybox_rootfs, squid_rootfs};
+
+#[test]
+fn first_setup_of_a_fresh_debian_12_over_ssh_with_sudo() {
+    first_setup("bookworm", 12);
+}
+
+#[test]
+fn first_setup_of_a_fresh_debian_13_over_ssh_with_sudo() {
+    first_setup("trixie", 13);
+}
+
+/// Runs `cmd` and asserts its exit code, returning its output.
+fn expect(vps: &Booted, port: u16, control: Option<&str>, cmd: &str, code: i32) -> String {
+    let (rc, out) = vps.ssh("debian", port, control, cmd);
+    assert_eq!(rc, code, "`{cmd}` on port {port}:\n{out}");
+    out
+}
+
+fn first_setup(suite: &str, net: u8) {
+    let vps = Booted::up(suite, net);
+    let old = Some("old-session");
+
+    // Install the binary as the README says (built elsewhere, copied, installed).
+    let stripped = vps.work.path().join("clawguard");
+    let o = Command::new("strip").args(["-o", stripped.to_str().unwrap(), common::bin()]).output().unwrap();
+    assert!(o.status.success(), "strip: {}", String::from_utf8_lossy(&o.stderr));
+    vps.upload("debian", 22, old, &stripped, "clawguard");
+    expect(&vps, 22, old, "sudo install -m 755 clawguard /usr/local/bin/", 0);
+
+    // Looking needs no root, and says what it will install.
+    let plan = expect(&vps, 22, old, "clawguard plan --no-color", 2);
+    for pkg in ["install: ufw", "install: fail2ban", "install: python3-systemd", "install: docker.io"] {
+        assert!(plan.contains(pkg), "plan lacks `{pkg}`:\n{plan}");
+    }
+    assert!(!plan.contains("install: squid"), "no squid daemon on the host:\n{plan}");
+
+    // The first apply, and `confirm` from the very session that applied.
+    let out = expect(&vps, 22, old, "sudo clawguard apply --yes; echo \"apply=$?\"; sudo clawguard confirm", 1);
+    assert!(out.contains("apply=4"), "the agent is left out, the rest applied:\n{out}");
+    assert!(out.contains("NOT APPLIED: 1. Agent sandbox"), "{out}");
+    assert!(out.contains("docker build -t openclaw:local"), "says how to get the image:\n{out}");
+    assert!(!out.contains("Traceback"), "{out}");
+    assert!(out.contains("this is the session that applied the change"), "confirm from the old session:\n{out}");
+    let pkgs = expect(
+        &vps,
+        22,
+        old,
+        "dpkg-query -W -f '${Package} ${Status}\\n' ufw fail2ban python3-systemd docker.io logrotate",
+        0,
+    );
+    assert_eq!(pkgs.matches("install ok installed").count(), 5, "{pkgs}");
+    expect(&vps, 22, old, "dpkg-query -W -f '${Status}' squid 2>/dev/null | grep -q 'ok installed'", 1);
+    let jail = expect(&vps, 22, old, "sudo cat /etc/fail2ban/jail.d/zz-clawguard.local", 0);
+    assert!(jail.contains(&format!("ignoreip = 127.0.0.1/8 ::1 {}", vps.host_ip)), "the admin's address:\n{jail}");
+
+    // A new login, but on the old port: refused. Then a new login on the new port: accepted.
+    let out = expect(&vps, 22, None, "sudo clawguard confirm", 1);
+    assert!(out.contains("came in on port 22, not on the new port 2222"), "{out}");
+    let new = Some("new-session");
+    let out = expect(&vps, 2222, new, "sudo clawguard confirm", 0);
+    assert!(out.contains("Confirmed"), "{out}");
+    assert!(!vps.wait_port(22, 3), "port 22 still answers after the confirmation");
+
+    // The user builds the agent's image (here: small stand-ins), and applies again.
+    let images = tempfile::tempdir().unwrap();
+    busybox_rootfs(&images.path().join("agent"));
+    squid_rootfs(&images.path().join("squid"));
+    vps.import_image(2222, new, &images.path().join("agent"), "openclaw:local", r#"CMD ["sleep","3600"]"#);
+    let squid_cmd = r#"CMD ["/usr/sbin/squid","-N","-d","1","-f","/etc/squid/squid.conf"]"#;
+    vps.import_image(2222, new, &images.path().join("squid"), "ubuntu/squid:latest", squid_cmd);
+    // This VPS is itself a container without CPU or memory cgroups (as LXC or OpenVZ VPSes
+    // are): the agent is left out with the reason, before anything is written…
+    let out = expect(&vps, 2222, new, "sudo clawguard apply --yes", 4);
+    assert!(out.contains("does not let Docker enforce the agent's CPU, memory, pids limit(s)"), "{out}");
+    assert!(out.contains("sandbox.require_limits = false"), "says what to do:\n{out}");
+    // …and the user, having read that, accepts running without them.
+    expect(&vps, 2222, new, "printf 'version = 1\\n[sandbox]\\nrequire_limits = false\\n' > answers.toml", 0);
+    let out = expect(&vps, 2222, new, "sudo clawguard apply --answers answers.toml --yes", 0);
+    assert!(out.contains("up -d"), "the agent starts:\n{out}");
+    let ps = expect(&vps, 2222, new, "sudo docker ps --format '{{.Names}} {{.Status}}'", 0);
+    assert!(ps.contains("clawguard-agent_agent_1") || ps.contains("clawguard-agent-agent-1"), "{ps}");
+    let out = expect(&vps, 2222, new, "sudo clawguard apply --yes", 0);
+    assert!(out.contains("0 changes"), "a second apply changes nothing:\n{out}");
+
+    // What the hardening promises.
+    let refused = |user: &str, extra: &[&str]| {
+        let mut argv: Vec<String> = vec!["sshpass".into(), "-p".into(), common::booted::PASSWORD.into()];
+        let mut ssh = vps.ssh_args(user, 2222, None);
+        let target = ssh.pop().unwrap();
+        ssh.extend(extra.iter().map(|s| s.to_string()));
+        argv.extend(ssh.into_iter().map(|a| if a == "BatchMode=yes" { "BatchMode=no".to_owned() } else { a }));
+        argv.push(target);
+        argv.push("true".into());
+        let refs: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let (ok, out) = vps.hostns(&refs);
+        assert!(!ok && out.contains("Permission denied"), "{user} logged in ({extra:?}): {out}");
+    };
+    refused(
+        "debian",
+        &["-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password,keyboard-interactive"],
+    );
+    refused("root", &[]);
+    check_hardening(&vps, new);
+
+    // fail2ban bans another address after three failed logins on the new port.
+    for _ in 0..3 {
+        let (ok, _) = vps.hostns(&[
+            "ssh",
+            "-b",
+            &vps.other_ip,
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ConnectTimeout=3",
+            "-p",
+            "2222",
+            &format!("nosuchuser@{}", vps.vps_ip),
+            "true",
+        ]);
+        assert!(!ok);
+    }
+    let mut banned = String::new();
+    for _ in 0..50 {
+        banned = expect(&vps, 2222, new, "sudo fail2ban-client status sshd", 0);
+        if banned.contains(&vps.other_ip) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    assert!(banned.contains(&vps.other_ip), "not banned:\n{banned}");
+    let (ok, _) = vps.hostns(&["nc", "-z", "-w", "2", "-s", &vps.other_ip, &vps.vps_ip, "2222"]);
+    assert!(!ok, "the banned address still reaches port 2222");
+
+    // A restart keeps all of it.
+    vps.reboot(2222, new);
+    check_hardening(&vps, new);
+    let ps = expect(&vps, 2222, new, "sudo docker ps --format '{{.Names}}'", 0);
+    assert!(ps.contains("agent"), "the agent runs again after the reboot:\n{ps}");
+    let out = expect(&vps, 2222, new, "sudo clawguard apply --yes", 0);
+    assert!(out.contains("0 changes"), "after the reboot nothing to change:\n{out}");
+}
+
+/// SSH only on the new port, ufw on, fail2ban's jail running on the new port, timers on.
+fn check_hardening(vps: &Booted, control: Option<&str>) {
+    assert!(!vps.wait_port(22, 2), "port 22 answers");
+    let ufw = expect(vps, 2222, control, "sudo ufw status", 0);
+    assert!(ufw.contains("Status: active") && ufw.contains("2222/tcp") && ufw.contains("LIMIT"), "{ufw}");
+    assert!(!ufw.contains("22/tcp ") || ufw.lines().all(|l| !l.starts_with("22/tcp")), "{ufw}");
+    let jail = expect(vps, 2222, control, "sudo fail2ban-client status sshd", 0);
+    assert!(jail.contains("Currently failed"), "{jail}");
+    let units = expect(
+        vps,
+        2222,
+        control,
+        "systemctl is-enabled clawguard-check.timer clawguard-secrets.service; systemctl is-active clawguard-check.timer fail2ban docker",
+        0,
+    );
+    assert_eq!(
+        units.split_whitespace().collect::<Vec<_>>(),
+        ["enabled", "enabled", "active", "active", "active"],
+        "{units}"
+    );
+}
