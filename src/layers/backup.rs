@@ -32,7 +32,10 @@ struct Ctx {
     compose_file: String,
     log_dir: String,
     users: Vec<String>,
-    ssh_port: u16,
+    /// Where SSH listens once applied (several when the SSH layer is skipped).
+    ssh_port: String,
+    /// The agent runs in clawguard's compose project (the sandbox layer is on).
+    sandbox: bool,
 }
 
 pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), RenderError> {
@@ -59,7 +62,12 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         compose_file: compose_file(a),
         log_dir: a.monitoring.log_dir.to_string(),
         users,
-        ssh_port: a.ssh.port.get(),
+        ssh_port: if a.skip.contains(&Layer::Ssh) {
+            f.sshd.ports().iter().map(u16::to_string).collect::<Vec<_>>().join(" or ")
+        } else {
+            a.ssh.port.to_string()
+        },
+        sandbox: !a.skip.contains(&Layer::Sandbox),
     };
     b.file(layer, RECOVERY, "backup/RECOVERY.md", &ctx, 0o644, None)?;
     let Some(dest) = &bk.destination else {

@@ -17,6 +17,12 @@ struct Ctx {
 
 pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), RenderError> {
     let layer = Layer::Egress;
+    if a.skip.contains(&Layer::Sandbox) {
+        // The proxy is the sidecar of the agent's compose project: without it there is
+        // nothing to run the allow-list, so nothing is written that would pretend to.
+        b.warn(layer, Severity::Warning, "The allow-list is enforced by the proxy next to the agent's container, and the sandbox (layer 1) is skipped: nothing is written for it, and the agent can reach any host.");
+        return Ok(());
+    }
     let ctx = Ctx {
         proxy_port: a.egress.proxy_port.get(),
         allowed_hosts: a.egress.allowed_hosts.iter().map(|h| h.to_string()).collect(),

@@ -22,7 +22,7 @@ pub const OLD_SSH: &str = "current SSH port until the new one is confirmed";
 
 #[derive(Serialize)]
 struct JailCtx {
-    port: u16,
+    port: String,
     backend: &'static str,
     maxretry: u32,
     findtime: u32,
@@ -71,7 +71,7 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         b.warn(layer, Severity::Note, format!("Your address {} is in fail2ban's ignoreip so a few mistyped logins cannot ban you. If it changes often, list your network in fail2ban.ignoreip instead.", conn.client));
     }
     let ctx = JailCtx {
-        port: a.ssh.port.get(),
+        port: ssh_ports(a, f).iter().map(u16::to_string).collect::<Vec<_>>().join(","),
         backend: if journal { "systemd" } else { "auto" },
         maxretry: a.fail2ban.maxretry.get(),
         findtime: a.fail2ban.findtime.get(),
@@ -106,21 +106,29 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     Ok(())
 }
 
+/// The ports SSH ends up on: the answers' port, or — when the SSH layer is skipped and
+/// sshd stays as it is — every port sshd listens on now (opening another one would lock
+/// the user out behind the default deny).
+fn ssh_ports(a: &Answers, f: &Facts) -> Vec<u16> {
+    if a.skip.contains(&Layer::Ssh) { f.sshd.ports() } else { vec![a.ssh.port.get()] }
+}
+
 /// The ufw commands still needed, in the only safe order: allow rules first, the default
 /// deny after them, enable last. Each records the command that takes it back.
 fn ufw(a: &Answers, f: &Facts, b: &mut Builder) {
     let layer = Layer::Firewall;
-    let ssh = a.ssh.port.get();
+    let ports = ssh_ports(a, f);
+    let ssh = ports[0];
     let ufw = &f.ufw;
     if ufw.unreadable {
         b.warn(layer, Severity::Note, "ufw's rules cannot be read without root: the ufw commands below are planned as if none of the rules existed. `sudo clawguard plan` compares with the real ones.");
     }
     let comment = |what: &str| format!("{COMMENT}: {what}");
     let argv = |parts: &[&str]| -> Vec<String> { parts.iter().map(|s| s.to_string()).collect() };
-    let mut wanted: Vec<u16> = vec![ssh];
+    let mut wanted: Vec<u16> = ports.clone();
 
     // The port(s) sshd listens on today stay open until the move to the new one is confirmed.
-    for old in f.sshd.ports().into_iter().filter(|p| *p != ssh) {
+    for old in f.sshd.ports().into_iter().filter(|p| !ports.contains(p)) {
         wanted.push(old);
         if !ufw.has_port_rule("allow", old) && !ufw.has_port_rule("limit", old) {
             let port = format!("{old}/tcp");
@@ -130,7 +138,7 @@ fn ufw(a: &Answers, f: &Facts, b: &mut Builder) {
         }
     }
     let action = if a.firewall.limit_ssh { "limit" } else { "allow" };
-    if !ufw.has_port_rule(action, ssh) {
+    for &ssh in ports.iter().filter(|p| !ufw.has_port_rule(action, **p)) {
         let port = format!("{ssh}/tcp");
         let why = format!("{} SSH on port {ssh}", if action == "limit" { "allow (rate-limited)" } else { "allow" });
         b.command(layer, &["ufw", action, &port, "comment", &comment("SSH")], why).undo =

@@ -29,6 +29,8 @@ struct Ctx {
     clawguard_bin: &'static str,
     answers_path: &'static str,
     check_time: String,
+    /// The recovery playbook exists (the backup layer writes it).
+    recovery: bool,
 }
 
 pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), RenderError> {
@@ -54,6 +56,7 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         clawguard_bin: BIN,
         answers_path: crate::answers::DEFAULT_PATH,
         check_time: m.check_time.to_string(),
+        recovery: !a.skip.contains(&Layer::Backup),
     };
     b.file(layer, logging_env(a), "monitoring/agent-logging.env", &ctx, 0o644, None)?;
     b.file(layer, LOGROTATE, "monitoring/logrotate", &ctx, 0o644, Some(Validator::Logrotate))?;

@@ -45,26 +45,38 @@ struct Ctx {
     extra_hosts: Vec<String>,
     gateway_image: String,
     gateway_command: Vec<String>,
+    /// The proxy sidecar and the internal network (the egress layer is on).
+    egress: bool,
+    /// The logging settings file (the monitoring layer writes it).
+    logging_env: bool,
 }
 
 pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), RenderError> {
     let s = &a.sandbox;
     let layer = Layer::Sandbox;
+    // Without the egress layer there is no proxy: the agent gets an ordinary network (the
+    // plan says it can reach any host), never a proxy variable that points at nothing.
+    let egress = !a.skip.contains(&Layer::Egress);
     let proxy = format!("http://proxy:{}", a.egress.proxy_port);
-    let mut environment: Vec<(String, String)> = vec![
-        ("HTTP_PROXY".into(), proxy.clone()),
-        ("HTTPS_PROXY".into(), proxy.clone()),
-        ("http_proxy".into(), proxy.clone()),
-        ("https_proxy".into(), proxy),
-        ("NO_PROXY".into(), "localhost,127.0.0.1,::1,proxy".into()),
-        ("no_proxy".into(), "localhost,127.0.0.1,::1,proxy".into()),
-    ];
+    let mut environment: Vec<(String, String)> = Vec::new();
+    if egress {
+        environment.extend([
+            ("HTTP_PROXY".into(), proxy.clone()),
+            ("HTTPS_PROXY".into(), proxy.clone()),
+            ("http_proxy".into(), proxy.clone()),
+            ("https_proxy".into(), proxy),
+            ("NO_PROXY".into(), "localhost,127.0.0.1,::1,proxy".into()),
+            ("no_proxy".into(), "localhost,127.0.0.1,::1,proxy".into()),
+        ]);
+    }
     let log_mount = format!("{}:{CONTAINER_LOG_DIR}:rw", a.monitoring.log_dir);
     let mounts = match s.profile {
         Profile::Openclaw => {
             // Node's fetch ignores the proxy variables without this (OpenClaw #20549), and
             // the heap must stay below the container's memory limit or it is OOM-killed.
-            environment.push(("NODE_USE_ENV_PROXY".into(), "1".into()));
+            if egress {
+                environment.push(("NODE_USE_ENV_PROXY".into(), "1".into()));
+            }
             environment.push(("NODE_OPTIONS".into(), format!("--max-old-space-size={}", s.memory.as_mib() * 3 / 4)));
             environment.push(("OPENCLAW_STATE_DIR".into(), "/home/node/.openclaw".into()));
             environment.push(("OPENCLAW_CONFIG_PATH".into(), "/etc/openclaw/openclaw.json".into()));
@@ -113,6 +125,8 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
             format!("TCP-LISTEN:{},fork,reuseaddr", s.gateway_port),
             format!("TCP:agent:{}", s.gateway_port),
         ],
+        egress,
+        logging_env: !a.skip.contains(&Layer::Monitoring),
     };
     agent_identity(a, f, b);
     let compose = compose_file(a);
