@@ -245,14 +245,27 @@ fn a_bare_host_gets_its_packages_before_the_checks_and_no_image_leaves_out_only_
     let runner = recording_runner(work.path());
     let args = ["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&runner), "--root", s(root.path())];
 
-    // A readiness problem outside the agent (the new SSH port cannot be checked) refuses
-    // everything: no configuration is written, the packages stay for the next run.
+    // A readiness problem that needs no package (the new SSH port cannot be checked)
+    // refuses before anything is installed.
     fs::write(work.path().join("fail-on"), "ss -Htlnp sport = :2222\n").unwrap();
     let before = common::fingerprint(root.path());
     let o = run(&args, &[]);
     let text = out(&o);
     assert_eq!(o.status.code(), Some(1), "{text}");
-    assert!(text.contains("cannot tell whether port 2222 is free"), "{text}");
+    assert!(text.contains("cannot tell whether port 2222 is free") && text.contains("Nothing was changed"), "{text}");
+    assert!(!log_of(work.path()).contains("apt-get"), "{}", log_of(work.path()));
+    assert_eq!(common::fingerprint(root.path()), before);
+
+    // A checker's refusal comes after the install (the checkers come with the packages):
+    // no configuration is written, and the packages stay for the next run.
+    fs::remove_file(work.path().join("fail-on")).unwrap();
+    let bad = root.path().join("etc/ssh/sshd_config.d/10-broken.conf");
+    fs::write(&bad, "NoSuchKeyword yes\n").unwrap();
+    let before = common::fingerprint(root.path());
+    let o = run(&args, &[]);
+    let text = out(&o);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(text.contains("sshd -t refused the assembled config"), "{text}");
     assert!(text.contains("The packages the plan needs were installed (generation 1) and stay"), "{text}");
     let log = log_of(work.path());
     let at = |needle: &str| log.find(needle).unwrap_or_else(|| panic!("`{needle}` not run:\n{log}"));
@@ -269,6 +282,7 @@ fn a_bare_host_gets_its_packages_before_the_checks_and_no_image_leaves_out_only_
         .filter(|k| !k.starts_with("var/lib/clawguard") && before.get(*k) != after.get(*k))
         .collect();
     assert!(changed.is_empty(), "changed: {changed:?}");
+    fs::remove_file(&bad).unwrap();
 
     // No agent image: the hardening is applied without the agent, which says how to get it.
     fs::write(

@@ -259,6 +259,19 @@ pub fn apply(
         preview.commands.iter().copied().filter(|c| runs && c.phase == Phase::Prepare).collect();
     let mut installed = None;
     if !prepare.is_empty() {
+        // What does not depend on the packages (systemd, a free SSH port) refuses before
+        // anything is installed.
+        let changed_paths: Vec<&str> = changed.iter().map(|f| f.step.path.as_str()).collect();
+        let early: Vec<String> = plan
+            .preflight
+            .iter()
+            .filter(|p| !p.check.needs_packages())
+            .filter(|p| p.when_changed.is_empty() || p.when_changed.iter().any(|w| changed_paths.contains(&w.as_str())))
+            .filter_map(|p| preflight::check(&p.check, root, &opts.runner).err())
+            .collect();
+        if !early.is_empty() {
+            return Err(ApplyError::NotReady { problems: early, installed: None });
+        }
         if held.is_none() {
             held = lock(&store, false, true)?;
         }

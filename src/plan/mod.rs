@@ -118,6 +118,14 @@ pub enum Check {
     PortFree { port: u16, owners: Vec<String>, what: String },
 }
 
+impl Check {
+    /// Whether the check needs what the plan installs (the engine): those run after the
+    /// packages, the others before anything at all.
+    pub fn needs_packages(&self) -> bool {
+        matches!(self, Check::Engine | Check::Limits | Check::Image { .. })
+    }
+}
+
 /// A [`Check`] and the files whose change makes it needed (empty: always).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Preflight {
