@@ -46,6 +46,19 @@ fn bench(c: &mut Criterion) {
             assert!(report.generation.is_none());
         })
     });
+    // `plan --validate`: every service's own checker on every rendered file, side by side
+    // (sshd -t/-T, squid -k parse, fail2ban-client -t/-d, docker-compose config, logrotate).
+    // Target: at most 1 s.
+    let full = layers::plan(&answers, &facts).unwrap();
+    let mut group = c.benchmark_group("validate");
+    group.sample_size(10);
+    group.bench_function("all layers, real checkers", |b| {
+        b.iter(|| {
+            let outcomes = clawguard::validate::run(&full, &root).unwrap();
+            assert!(outcomes.iter().all(|o| o.result.is_ok()), "{outcomes:?}");
+        })
+    });
+    group.finish();
     c.bench_function("parse answers (example file)", |b| {
         b.iter(|| Answers::parse(clawguard::answers::EXAMPLE, "example").unwrap())
     });

@@ -100,6 +100,13 @@ fn first_setup(suite: &str, net: u8) {
     assert!(ps.contains("clawguard-agent_agent_1") || ps.contains("clawguard-agent-agent-1"), "{ps}");
     let out = expect(&vps, 2222, new, "sudo clawguard apply --yes", 0);
     assert!(out.contains("0 changes"), "a second apply changes nothing:\n{out}");
+    expect(&vps, 2222, new, "sudo clawguard plan", 0);
+    // Looking still needs no root after the apply.
+    let (rc, out) = vps.ssh("debian", 2222, new, "clawguard plan --no-color");
+    assert!(rc == 0 || rc == 2, "plan without root after the apply:\n{out}");
+    assert!(!out.contains("error:"), "{out}");
+    let (rc, out) = vps.ssh("debian", 2222, new, "clawguard check --no-alert");
+    assert!((rc == 0 || rc == 3) && !out.contains("error:") && !out.contains("is missing"), "{out}");
 
     // What the hardening promises.
     let refused = |user: &str, extra: &[&str]| {

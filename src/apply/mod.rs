@@ -594,12 +594,18 @@ fn checks(
     let mut left_out = None;
     if opts.runner.runs_commands() {
         progress(Event::Step { label: "checking that the host is ready".into() });
-        let problems: Vec<(Layer, String)> = plan
-            .preflight
-            .iter()
-            .filter(|p| needed(&p.when_changed))
-            .filter_map(|p| preflight::check(&p.check, root, &opts.runner).err().map(|e| (p.layer, e)))
-            .collect();
+        // Side by side: an image pull may take a while.
+        let wanted: Vec<_> = plan.preflight.iter().filter(|p| needed(&p.when_changed)).collect();
+        let problems: Vec<(Layer, String)> = std::thread::scope(|s| {
+            let handles: Vec<_> = wanted
+                .iter()
+                .map(|p| s.spawn(|| preflight::check(&p.check, root, &opts.runner).err().map(|e| (p.layer, e))))
+                .collect();
+            handles
+                .into_iter()
+                .filter_map(|h| h.join().unwrap_or_else(|_| Some((Layer::Ssh, "a readiness check panicked".into()))))
+                .collect()
+        });
         let (agent, rest): (Vec<_>, Vec<_>) = problems.into_iter().partition(|(l, _)| AGENT_LAYERS.contains(l));
         if !rest.is_empty() {
             return Err(Refusal::NotReady(rest.into_iter().map(|(_, e)| e).collect()));

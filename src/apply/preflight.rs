@@ -53,6 +53,11 @@ pub fn check(check: &Check, root: &Root, runner: &Runner) -> Result<(), String> 
             if matches!(run(&["docker", "image", "inspect", "--format", "{{.Id}}", image]), Ran::Ok(_) | Ran::Skipped) {
                 return Ok(());
             }
+            // `:local` is the tag of an image built on this host (OpenClaw's convention):
+            // no registry has it, so there is nothing to pull.
+            if image.ends_with(":local") {
+                return Err(format!("the image `{image}` is not on this host: {how}"));
+            }
             match run(&["docker", "pull", "-q", image]) {
                 Ran::Ok(_) | Ran::Skipped => Ok(()),
                 Ran::Failed { output, .. } => Err(format!(

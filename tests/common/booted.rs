@@ -65,7 +65,7 @@ impl Booted {
         b
     }
 
-    fn script_cmd(&self, args: &[&str]) -> Command {
+    pub fn script_cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(script());
         c.args(args)
             .env("VPS_NAME", &self.name)
