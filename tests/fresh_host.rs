@@ -191,3 +191,66 @@ fn check_hardening(vps: &Booted, control: Option<&str>) {
         "{units}"
     );
 }
+
+/// Each single-layer skip, applied on its own freshly booted Debian 12 as a user would
+/// (over SSH, with sudo): the apply succeeds, what was applied runs, a second apply
+/// changes nothing, and the skipped layer left nothing behind.
+#[test]
+fn each_single_layer_skip_applied_on_a_fresh_host() {
+    use clawguard::answers::Layer;
+    let images = tempfile::tempdir().unwrap();
+    busybox_rootfs(&images.path().join("agent"));
+    squid_rootfs(&images.path().join("squid"));
+    for (i, skipped) in Layer::ALL.into_iter().enumerate() {
+        let name = format!("{skipped:?}").to_lowercase();
+        let vps = Booted::up("bookworm", 20 + i as u8);
+        let s = Some("s");
+        let stripped = vps.work.path().join("clawguard");
+        let o = Command::new("strip").args(["-o", stripped.to_str().unwrap(), common::bin()]).output().unwrap();
+        assert!(o.status.success());
+        vps.upload("debian", 22, s, &stripped, "clawguard");
+        expect(&vps, 22, s, "sudo install -m 755 clawguard /usr/local/bin/", 0);
+        // This VPS cannot enforce cgroup limits (see first_setup): accepted up front.
+        let answers = format!("version = 1\\nskip = [\\\"{name}\\\"]\\n[sandbox]\\nrequire_limits = false\\n");
+        expect(&vps, 22, s, &format!("printf \"{answers}\" > answers.toml && cat answers.toml"), 0);
+        let apply = "sudo clawguard apply --answers answers.toml --yes --confirm-timeout 0";
+        let (rc, out) = vps.ssh("debian", 22, s, apply);
+        let agent = skipped != Layer::Sandbox;
+        // With the sandbox on, the first apply leaves the agent out until its image exists.
+        assert_eq!(rc, if agent { 4 } else { 0 }, "skip {name}: {out}");
+        assert!(!out.contains("error:"), "skip {name}: {out}");
+        if agent {
+            vps.import_image(22, s, &images.path().join("agent"), "openclaw:local", r#"CMD ["sleep","3600"]"#);
+            if skipped != Layer::Egress {
+                let squid_cmd = r#"CMD ["/usr/sbin/squid","-N","-d","1","-f","/etc/squid/squid.conf"]"#;
+                vps.import_image(22, s, &images.path().join("squid"), "ubuntu/squid:latest", squid_cmd);
+            }
+            let out = expect(&vps, 22, s, apply, 0);
+            assert!(out.contains("up -d"), "skip {name}: {out}");
+        }
+        // SSH answers where it should, and only there.
+        let port = if skipped == Layer::Ssh { 22 } else { 2222 };
+        let t = Some("t");
+        expect(&vps, port, t, "true", 0);
+        let out = expect(&vps, port, t, "sudo clawguard apply --answers answers.toml --yes --confirm-timeout 0", 0);
+        assert!(out.contains("0 changes"), "skip {name}: a second apply changes nothing:\n{out}");
+        let active = |unit: &str| vps.ssh("debian", port, t, &format!("systemctl is-active --quiet {unit}")).0 == 0;
+        assert_eq!(active("fail2ban"), skipped != Layer::Firewall, "skip {name}: fail2ban");
+        let ufw = vps.ssh("debian", port, t, "sudo ufw status 2>&1").1;
+        assert_eq!(ufw.contains("Status: active"), skipped != Layer::Firewall, "skip {name}: {ufw}");
+        if skipped != Layer::Firewall {
+            assert!(ufw.contains(&format!("{port}/tcp")), "skip {name}: ufw lets SSH in on {port}:\n{ufw}");
+        }
+        assert_eq!(active("clawguard-check.timer"), skipped != Layer::Monitoring, "skip {name}: the check's timer");
+        let ps = vps.ssh("debian", port, t, "sudo docker ps --format '{{.Names}}' 2>&1").1;
+        assert_eq!(ps.contains("agent_1") || ps.contains("agent-1"), agent, "skip {name}: {ps}");
+        assert_eq!(ps.contains("proxy"), agent && skipped != Layer::Egress, "skip {name}: {ps}");
+        let state = vps.ssh("debian", port, t, "systemctl --failed --no-legend --plain").1;
+        assert!(
+            !state.contains("clawguard") && !state.contains("fail2ban") && !state.contains("docker"),
+            "skip {name}: {state}"
+        );
+        let (rc, out) = vps.ssh("debian", port, t, "sudo clawguard check --no-alert");
+        assert!((rc == 0 || rc == 3) && !out.contains("error:"), "skip {name}: {out}");
+    }
+}

@@ -262,15 +262,12 @@ pub fn apply(
         // What does not depend on the packages (systemd, a free SSH port) refuses before
         // anything is installed.
         let changed_paths: Vec<&str> = changed.iter().map(|f| f.step.path.as_str()).collect();
-        let early: Vec<String> = plan
-            .preflight
-            .iter()
-            .filter(|p| !p.check.needs_packages())
-            .filter(|p| p.when_changed.is_empty() || p.when_changed.iter().any(|w| changed_paths.contains(&w.as_str())))
-            .filter_map(|p| preflight::check(&p.check, root, &opts.runner).err())
-            .collect();
+        let early = readiness(&plan, root, &opts.runner, &changed_paths, |c| !c.needs_packages());
         if !early.is_empty() {
-            return Err(ApplyError::NotReady { problems: early, installed: None });
+            return Err(ApplyError::NotReady {
+                problems: early.into_iter().map(|(_, e)| e).collect(),
+                installed: None,
+            });
         }
         if held.is_none() {
             held = lock(&store, false, true)?;
@@ -282,7 +279,8 @@ pub fn apply(
 
     // Everything that would fail late is found now, before anything is written.
     let changed_paths: Vec<&str> = changed.iter().map(|f| f.step.path.as_str()).collect();
-    let not_ready = checks(&plan, root, opts, &changed_paths, progress).map_err(|e| e.into_error(installed))?;
+    let not_ready = checks(&plan, root, opts, &changed_paths, installed.is_some(), progress)
+        .map_err(|e| e.into_error(installed))?;
     if let Some((layers, why)) = not_ready {
         changed.retain(|f| !layers.contains(&f.step.layer));
         commands.retain(|c| !layers.contains(&c.layer));
@@ -588,24 +586,13 @@ fn checks(
     root: &Root,
     opts: &Options,
     changed: &[&str],
+    early_done: bool,
     progress: &mut dyn FnMut(Event),
 ) -> Result<Option<(Vec<Layer>, String)>, Refusal> {
-    let needed = |when: &[String]| when.is_empty() || when.iter().any(|p| changed.contains(&p.as_str()));
     let mut left_out = None;
     if opts.runner.runs_commands() {
         progress(Event::Step { label: "checking that the host is ready".into() });
-        // Side by side: an image pull may take a while.
-        let wanted: Vec<_> = plan.preflight.iter().filter(|p| needed(&p.when_changed)).collect();
-        let problems: Vec<(Layer, String)> = std::thread::scope(|s| {
-            let handles: Vec<_> = wanted
-                .iter()
-                .map(|p| s.spawn(|| preflight::check(&p.check, root, &opts.runner).err().map(|e| (p.layer, e))))
-                .collect();
-            handles
-                .into_iter()
-                .filter_map(|h| h.join().unwrap_or_else(|_| Some((Layer::Ssh, "a readiness check panicked".into()))))
-                .collect()
-        });
+        let problems = readiness(plan, root, &opts.runner, changed, |c| !early_done || c.needs_packages());
         let (agent, rest): (Vec<_>, Vec<_>) = problems.into_iter().partition(|(l, _)| AGENT_LAYERS.contains(l));
         if !rest.is_empty() {
             return Err(Refusal::NotReady(rest.into_iter().map(|(_, e)| e).collect()));
@@ -629,6 +616,30 @@ fn checks(
         .filter_map(|o| o.result.as_ref().err().map(|e| format!("{} ({}):\n{}", o.file, o.checker, indent(e))))
         .collect();
     if failures.is_empty() { Ok(left_out) } else { Err(Refusal::Validation(failures)) }
+}
+
+/// The plan's readiness checks that `which` selects and the changed files make needed,
+/// side by side (an image pull may take a while): the failed ones, with their layer.
+fn readiness(
+    plan: &Plan,
+    root: &Root,
+    runner: &Runner,
+    changed: &[&str],
+    which: impl Fn(&crate::plan::Check) -> bool,
+) -> Vec<(Layer, String)> {
+    let needed = |when: &[String]| when.is_empty() || when.iter().any(|p| changed.contains(&p.as_str()));
+    let wanted: Vec<_> = plan.preflight.iter().filter(|p| which(&p.check) && needed(&p.when_changed)).collect();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = wanted
+            .iter()
+            .map(|p| s.spawn(|| preflight::check(&p.check, root, runner).err().map(|e| (p.layer, e))))
+            .collect();
+        // A check that panicked is a refusal, never a pass (and not an agent-only one).
+        handles
+            .into_iter()
+            .filter_map(|h| h.join().unwrap_or_else(|_| Some((Layer::Ssh, "a readiness check panicked".into()))))
+            .collect()
+    })
 }
 
 /// Polls until `port` is listening (through the runner), for up to 5 seconds.

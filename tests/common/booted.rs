@@ -48,7 +48,7 @@ impl Booted {
                 "`{tool}` is not installed: scripts/test installs it (debootstrap systemd-container socat openssh-client sshpass)"
             );
         }
-        let name = format!("cgfh{}{}", &suite[..2], std::process::id() % 100000);
+        let name = format!("cgfh{net}-{}", std::process::id() % 100000);
         let b = Booted {
             name,
             suite: suite.to_owned(),
