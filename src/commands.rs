@@ -437,7 +437,10 @@ pub fn wizard(args: &WizardArgs) -> Result<ExitCode, CommandError> {
     let app = crate::ui::tui::App::new(l.answers, l.facts, l.root, args.dry_run, l.source);
     let app = crate::ui::tui::run(app).map_err(CommandError::Terminal)?;
     match app.apply.as_ref().and_then(|a| a.result.as_ref()) {
-        Some(Ok(report)) => print_report(report, &app.root),
+        Some(Ok(report)) => {
+            print_report(report, &app.root);
+            return Ok(exit_for(report));
+        }
         Some(Err(e)) => eprintln!("Not applied: {e}"),
         None if app.unsaved() => println!("Quit without saving; nothing was written."),
         None => println!("Nothing was written to the system."),
@@ -511,5 +514,5 @@ fn plain(args: &WizardArgs, l: Loaded) -> Result<ExitCode, CommandError> {
     let path = crate::ui::tui::app::installed_answers(&l.root);
     apply::save_answers(&l.root, &answers)
         .map_err(|source| CommandError::Write { path: path.display().to_string(), source })?;
-    Ok(ExitCode::SUCCESS)
+    Ok(exit_for(&report))
 }

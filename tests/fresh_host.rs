@@ -75,6 +75,13 @@ fn first_setup(suite: &str, net: u8) {
     // A new login, but on the old port: refused. Then a new login on the new port: accepted.
     let out = expect(&vps, 22, None, "sudo clawguard confirm", 1);
     assert!(out.contains("came in on port 22, not on the new port 2222"), "{out}");
+    // Nor can the old session pretend: a process renamed `sshd` with a forged variable.
+    let forged = format!(
+        "bash -c 'printf sshd > /proc/$$/comm; SSH_CONNECTION=\"{} 50000 {} 2222\" bash -c \"sudo clawguard confirm\"; exit $?'",
+        vps.host_ip, vps.vps_ip
+    );
+    let out = expect(&vps, 22, old, &forged, 1);
+    assert!(out.contains("this is the session that applied the change"), "a forged login was believed:\n{out}");
     let new = Some("new-session");
     let out = expect(&vps, 2222, new, "sudo clawguard confirm", 0);
     assert!(out.contains("Confirmed"), "{out}");

@@ -3,9 +3,9 @@
 //!
 //! On the live system the truth is in the process tree: sshd starts the login's first
 //! process with `SSH_CONNECTION` in its environment, and every command of that login
-//! descends from it. The nearest ancestor whose parent is sshd (`sshd`, or `sshd-session`
-//! since OpenSSH 9.8) carries the value sshd set; a value exported later by hand in a
-//! shell further down does not count. Reading another user's `/proc/PID/environ` needs
+//! descends from it (below the root-owned `sshd`, or `sshd-session` since OpenSSH 9.8,
+//! that serves the connection). That first process carries the value sshd set; a value
+//! exported later by hand in a shell further down does not count. Reading another user's `/proc/PID/environ` needs
 //! root, which `sudo` gives; without root the user's own processes are readable.
 
 use std::fs;
@@ -21,20 +21,31 @@ pub fn ssh_connection(live: bool) -> Option<String> {
     from_process_tree(std::process::id()).or(own)
 }
 
-/// Walks up from `pid` to the process sshd started and returns its `SSH_CONNECTION`.
+/// Walks up from `pid` to the nearest sshd process owned by root, then takes
+/// `SSH_CONNECTION` from the first process below it on the way back that has one: the
+/// login's first process, whose environment sshd composed. A user can name a process
+/// `sshd` or export a variable in a shell, but cannot make a root-owned sshd nor change
+/// the environment an already running login shell started with.
 pub fn from_process_tree(pid: u32) -> Option<String> {
-    let mut pid = pid;
+    let mut path = vec![pid];
+    let mut cur = pid;
     for _ in 0..64 {
-        let parent = ppid(pid)?;
+        let parent = ppid(cur)?;
         if parent <= 1 {
             return None;
         }
-        if comm(parent).is_some_and(|c| c == "sshd" || c.starts_with("sshd-")) {
-            return environ_var(pid, "SSH_CONNECTION");
+        if comm(parent).is_some_and(|c| c == "sshd" || c.starts_with("sshd-")) && real_uid(parent) == Some(0) {
+            return path.iter().rev().find_map(|p| environ_var(*p, "SSH_CONNECTION"));
         }
-        pid = parent;
+        path.push(parent);
+        cur = parent;
     }
     None
+}
+
+fn real_uid(pid: u32) -> Option<u32> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix("Uid:"))?.split_whitespace().next()?.parse().ok()
 }
 
 fn ppid(pid: u32) -> Option<u32> {
@@ -63,6 +74,21 @@ mod tests {
     #[test]
     fn ppid_of_this_process_is_read_from_proc() {
         assert_eq!(ppid(std::process::id()), Some(std::os::unix::process::parent_id()));
+    }
+
+    #[test]
+    fn the_real_uid_is_read_from_proc() {
+        let me = fs::read_to_string("/proc/self/status").unwrap();
+        let uid: u32 = me
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(real_uid(std::process::id()), Some(uid));
     }
 
     #[test]

@@ -377,6 +377,13 @@ fn draw_done(app: &App, f: &mut Frame, area: Rect) {
         for c in &report.skipped {
             lines.push(Line::raw(format!("  not run (other root): {c}")));
         }
+        for (layers, why) in &report.not_applied {
+            let names: Vec<String> = layers.iter().map(|l| l.to_string()).collect();
+            lines.push(Line::styled(
+                format!("NOT APPLIED: {}: {why}", names.join(" and ")),
+                app.style(Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)),
+            ));
+        }
         lines.push(Line::raw(""));
         if let Some(p) = &report.pending {
             let port = p.new_port.unwrap_or(app.answers.ssh.port.get());
