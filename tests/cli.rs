@@ -304,15 +304,8 @@ fn plan_without_root_does_not_mistake_unreadable_keys_for_missing_ones() {
     // Readable by anyone, except the user's ~/.ssh (0700, as on a real host).
     fs::set_permissions(root.path(), fs::Permissions::from_mode(0o755)).unwrap();
     fs::set_permissions(root.path().join("home/debian"), fs::Permissions::from_mode(0o755)).unwrap();
-    let o = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", common::bin(), "plan", "--root"])
-        .arg(root.path())
-        .env_remove("SSH_CONNECTION")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("setpriv (util-linux) is missing");
-    let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(2), "{out}\n{err}");
+    let (code, out) = as_nobody(root.path(), &["plan"]);
+    assert_eq!(code, Some(2), "{out}");
     assert!(out.contains("cannot be read without root"), "{out}");
     assert!(!out.contains("nobody could log in"), "an unreadable key file was taken for no key:\n{out}");
     assert!(out.contains("+AllowUsers debian"), "{out}");
@@ -337,19 +330,7 @@ fn looking_needs_no_root_after_an_apply_either() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", text(&o).1);
-    let as_nobody = |args: &[&str]| {
-        let o = Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", common::bin()])
-            .args(args)
-            .arg("--root")
-            .arg(root.path())
-            .env_remove("SSH_CONNECTION")
-            .env("NO_COLOR", "1")
-            .output()
-            .expect("setpriv (util-linux) is missing");
-        let (out, err) = text(&o);
-        (o.status.code(), format!("{out}{err}"))
-    };
+    let as_nobody = |args: &[&str]| as_nobody(root.path(), args);
     let (code, out) = as_nobody(&["plan"]);
     assert!(matches!(code, Some(0 | 2)), "{out}");
     assert!(!out.contains("error:"), "{out}");
@@ -367,4 +348,20 @@ fn looking_needs_no_root_after_an_apply_either() {
     let (code, out) = as_nobody(&["plan"]);
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("Run it with sudo, or make the file readable: it holds no secrets"), "{out}");
+}
+
+/// Runs clawguard with `args --root ROOT` as the user nobody (no root, no groups): the
+/// exit code and stdout+stderr.
+fn as_nobody(root: &std::path::Path, args: &[&str]) -> (Option<i32>, String) {
+    let o = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", common::bin()])
+        .args(args)
+        .arg("--root")
+        .arg(root)
+        .env_remove("SSH_CONNECTION")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("setpriv (util-linux) is missing");
+    let (out, err) = text(&o);
+    (o.status.code(), format!("{out}{err}"))
 }
