@@ -81,10 +81,13 @@ up)
   for i in $(seq 100); do P=$(pid1 2>/dev/null || true); [ -n "$P" ] && break; sleep 0.1; done
   state=
   for i in $(seq 1200); do
+    # nspawn's first child may be a short-lived helper: look for PID 1 again each time.
+    P=$(pid1 2>/dev/null || true)
+    [ -n "$P" ] || { sleep 0.1; continue; }
     state=$(nsenter -t $P -a "${ENVI[@]}" systemctl is-system-running 2>/dev/null || true)
     case "$state" in running|degraded) break;; esac; sleep 0.1; done
   echo "pid1=$P state=$state"
-  case "$state" in running|degraded) ;; *) tail -30 $RUN/console.log >&2; exit 1;; esac
+  case "$state" in running|degraded) ;; *) echo "not booted: state=$state"; tail -30 $RUN/console.log >&2; ps -ef --forest | grep -A5 systemd-nspawn | head -20 >&2; exit 1;; esac
   ;;
 exec)   shift; exec nsenter -t "$(pid1)" -a "${ENVI[@]}" "$@" ;;
 hostns) shift; exec ip netns exec $HNS "$@" ;;
