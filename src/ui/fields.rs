@@ -204,6 +204,12 @@ pub fn forms() -> Vec<Form> {
                     "A cap on processes: a fork bomb stops at this number.",
                     sandbox.pids
                 ),
+                flag!(
+                    "sandbox.require_limits",
+                    "Require the limits",
+                    "Start the agent only where the engine enforces these limits. Off: also where it cannot (a VPS that is itself a container), without a CPU limit.",
+                    sandbox.require_limits
+                ),
                 text!(
                     "sandbox.tmpfs_size",
                     "/tmp size",
