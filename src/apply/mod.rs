@@ -257,11 +257,12 @@ pub fn apply(
     let runs = opts.runner.runs_commands();
     let prepare: Vec<&CommandStep> =
         preview.commands.iter().copied().filter(|c| runs && c.phase == Phase::Prepare).collect();
+    let changed_paths: Vec<String> = changed.iter().map(|f| f.step.path.clone()).collect();
+    let changed_paths: Vec<&str> = changed_paths.iter().map(String::as_str).collect();
     let mut installed = None;
     if !prepare.is_empty() {
         // What does not depend on the packages (systemd, a free SSH port) refuses before
         // anything is installed.
-        let changed_paths: Vec<&str> = changed.iter().map(|f| f.step.path.as_str()).collect();
         let early = readiness(&plan, root, &opts.runner, &changed_paths, |c| !c.needs_packages());
         if !early.is_empty() {
             return Err(ApplyError::NotReady {
@@ -278,7 +279,6 @@ pub fn apply(
         preview.commands.iter().copied().filter(|c| !runs || c.phase == Phase::Activate).collect();
 
     // Everything that would fail late is found now, before anything is written.
-    let changed_paths: Vec<&str> = changed.iter().map(|f| f.step.path.as_str()).collect();
     let not_ready = checks(&plan, root, opts, &changed_paths, installed.is_some(), progress)
         .map_err(|e| e.into_error(installed))?;
     if let Some((layers, why)) = not_ready {

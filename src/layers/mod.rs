@@ -163,10 +163,8 @@ impl Builder {
     /// The plan, with the packages' prepare step first and the systemd check when any
     /// command needs systemd.
     fn finish(mut self) -> Plan {
-        if self.plan.commands.iter().any(|c| c.argv[0] == "systemctl") {
-            self.plan
-                .preflight
-                .insert(0, Preflight { layer: Layer::Monitoring, check: Check::Systemd, when_changed: vec![] });
+        if let Some(layer) = self.plan.commands.iter().find(|c| c.argv[0] == "systemctl").map(|c| c.layer) {
+            self.plan.preflight.insert(0, Preflight { layer, check: Check::Systemd, when_changed: vec![] });
         }
         if let Some(first) = self.plan.packages.first() {
             let names: Vec<String> = self.plan.packages.iter().map(|p| p.name.clone()).collect();
