@@ -3,7 +3,6 @@
 //! yet — and what needs a person: an overdue confirmation, an automatic rollback, keys in
 //! plaintext, a full disk. Reads only; an alert goes to the webhook when one is set.
 
-use std::fs;
 
 use crate::answers::Answers;
 use crate::apply::Store;
@@ -38,8 +37,12 @@ pub fn run(answers: &Answers, facts: &Facts, root: &Root) -> Result<Vec<Finding>
         }
     };
     for f in &plan.files {
-        let disk = match fs::read(root.path(&f.path)) {
-            Ok(d) => Some(d),
+        let disk = match root.read_managed(&f.path) {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+                out.push(finding(Severity::Danger, e.to_string()));
+                continue;
+            }
             Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
                 out.push(finding(
                     Severity::Note,

@@ -2,7 +2,6 @@
 //! `main`, which reports them once.
 
 use std::io::IsTerminal;
-use std::path::Path;
 use std::process::ExitCode;
 
 use crate::answers::{self, Answers, AnswersError};
@@ -129,20 +128,26 @@ pub fn plan(args: &PlanArgs) -> Result<ExitCode, CommandError> {
 
 pub fn render(args: &RenderArgs) -> Result<ExitCode, CommandError> {
     let out = &args.out;
-    if out.canonicalize().is_ok_and(|p| p == Path::new("/")) || out.as_os_str().is_empty() {
+    // `..` is refused as typed (`/new/..` names `/` before it exists); what exists is
+    // compared once resolved.
+    if out.as_os_str().is_empty() || out.components().any(|c| c == std::path::Component::ParentDir) {
         return Err(CommandError::OutIsRoot(out.display().to_string()));
     }
     let l = load(&args.common)?;
+    std::fs::create_dir_all(out)
+        .map_err(|source| CommandError::Write { path: out.display().to_string(), source })?;
     let out_root = Root::new(out);
+    if out_root.is_live() {
+        return Err(CommandError::OutIsRoot(out.display().to_string()));
+    }
     for f in &l.plan.files {
-        let target = out_root.path(&f.path);
-        let write = || -> std::io::Result<()> {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::create_dir_all(target.parent().expect("paths are absolute"))?;
-            std::fs::write(&target, &f.content)?;
-            std::fs::set_permissions(&target, std::fs::Permissions::from_mode(f.mode))
-        };
-        write().map_err(|source| CommandError::Write { path: target.display().to_string(), source })?;
+        // Directories are resolved inside the output; a file that is a symlink is refused.
+        let target = out_root.managed(&f.path).map_err(|why| CommandError::Write {
+            path: out_root.entry(&f.path).display().to_string(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, why.explain(&f.path)),
+        })?;
+        crate::apply::atomic::write(&target, f.content.as_bytes(), f.mode)
+            .map_err(|source| CommandError::Write { path: target.display().to_string(), source })?;
         println!("{}", target.display());
     }
     eprintln!("{} file(s) written under {} (answers from {}).", l.plan.files.len(), out.display(), l.source);

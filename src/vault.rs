@@ -72,7 +72,7 @@ impl Vault {
     }
 
     fn file(&self, name: &str) -> PathBuf {
-        self.root.path(&format!("{DIR}/{name}.age"))
+        self.root.entry(&format!("{DIR}/{name}.age"))
     }
 
     fn identity(&self, create: bool) -> Result<age::x25519::Identity, VaultError> {

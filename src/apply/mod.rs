@@ -109,6 +109,11 @@ pub enum ApplyError {
     )]
     Conflicts(Vec<Conflict>),
     #[error(
+        "refusing to apply:\n{}\nNothing was changed.",
+        .0.iter().map(|d| format!("  - {d}")).collect::<Vec<_>>().join("\n")
+    )]
+    NotAFile(Vec<String>),
+    #[error(
         "the services' own checks refused the new configuration:\n{}\n{}",
         .failures.iter().map(|d| indent(d)).collect::<Vec<_>>().join("\n"),
         nothing_changed(*.installed)
@@ -215,6 +220,19 @@ pub fn apply(
         return Ok(report);
     }
 
+    // A managed path that is a symlink or a directory is never read, backed up or replaced.
+    let refused: Vec<String> = preview
+        .files
+        .iter()
+        .filter_map(|f| match f.change {
+            FileChange::Refused(why) => Some(why.explain(&f.step.path)),
+            _ => None,
+        })
+        .collect();
+    if !refused.is_empty() {
+        return Err(ApplyError::NotAFile(refused));
+    }
+
     // What the plan itself refuses: the SSH layer's blockers are the ways to lock the user
     // out; the others (an agent uid that is a login user, …) are refused as plainly.
     let (lockout, other): (Vec<_>, Vec<_>) = plan.blockers.iter().partition(|w| w.layer == Layer::Ssh);
@@ -235,7 +253,7 @@ pub fn apply(
     let mut conflicts = Vec::new();
     for f in &changed {
         let Some(recorded) = managed.get(&f.step.path) else { continue };
-        let Ok(disk) = fs::read(root.path(&f.step.path)) else { continue };
+        let Ok(Some(disk)) = root.read_managed(&f.step.path) else { continue };
         if &sha256(&disk) != recorded {
             let disk = String::from_utf8_lossy(&disk);
             let diff = similar::TextDiff::from_lines(disk.as_ref(), f.step.content.as_str())
@@ -295,9 +313,10 @@ pub fn apply(
     let files: Vec<FileRecord> = changed
         .iter()
         .map(|f| {
-            let real = root.path(&f.step.path);
-            let old = fs::read(&real).ok();
-            FileRecord {
+            // What cannot be read cannot be backed up: a stop, not a file taken as absent
+            // (a rollback would then delete it).
+            let old = root.read_managed(&f.step.path).map_err(io_err(format!("reading {}", f.step.path)))?;
+            Ok(FileRecord {
                 path: f.step.path.clone(),
                 existed: old.is_some(),
                 old_mode: root.mode(&f.step.path),
@@ -305,9 +324,9 @@ pub fn apply(
                 new_sha: sha256(f.step.content.as_bytes()),
                 mode: f.step.mode,
                 layer: format!("{:?}", f.step.layer),
-            }
+            })
         })
-        .collect();
+        .collect::<Result<_, ApplyError>>()?;
     let mut manifest = Manifest {
         number: n,
         created: store::now(),
@@ -340,7 +359,7 @@ pub fn apply(
 
     for f in &changed {
         progress(Event::Step { label: format!("writing {}", f.step.path) });
-        let real = root.path(&f.step.path);
+        let real = root.entry(&f.step.path);
         store.journal(&format!("write {}", f.step.path)).map_err(io_err("writing the journal"))?;
         let label = format!("write {}", f.step.path);
         atomic::write_with(&real, f.step.content.as_bytes(), f.step.mode, |_| {
@@ -737,17 +756,17 @@ fn undo(
     }
     let files: Vec<&FileRecord> = m.files.iter().filter(|f| mine(&f.layer)).collect();
     for f in files.iter().rev() {
-        let real = root.path(&f.path);
+        let real = root.entry(&f.path);
         atomic::sweep(&real);
         if f.existed {
             let data = fs::read(store.backup_path(m.number, &f.path))
                 .map_err(io_err(format!("reading the backup of {}", f.path)))?;
-            if fs::read(&real).ok().as_deref() != Some(data.as_slice()) || root.mode(&f.path) != f.old_mode {
+            if root.read_managed(&f.path).ok().flatten().as_deref() != Some(data.as_slice()) || root.mode(&f.path) != f.old_mode {
                 atomic::write(&real, &data, f.old_mode.unwrap_or(f.mode))
                     .map_err(io_err(format!("restoring {}", f.path)))?;
                 done.push(format!("restored {}", f.path));
             }
-        } else if real.exists() {
+        } else if fs::symlink_metadata(&real).is_ok() {
             atomic::remove(&real).map_err(io_err(format!("removing {}", f.path)))?;
             done.push(format!("removed {}", f.path));
         }
@@ -765,7 +784,7 @@ fn undo(
     // Verify: every file is as it was before the generation.
     let wrong: Vec<&str> = files
         .iter()
-        .filter(|f| fs::read(root.path(&f.path)).ok().as_deref().map(sha256) != f.old_sha)
+        .filter(|f| root.read_managed(&f.path).ok().flatten().as_deref().map(sha256) != f.old_sha)
         .map(|f| f.path.as_str())
         .collect();
     if wrong.is_empty() {

@@ -181,11 +181,12 @@ impl Store {
         let _ = fs::remove_dir_all(&tmp);
         fs::create_dir_all(&tmp)?;
         for f in m.files.iter().filter(|f| f.existed) {
-            let src = self.root.path(&f.path);
+            // Read as a managed file (never through a symlink), written with the file's mode.
+            let data = self.root.read_managed(&f.path)?.ok_or_else(|| {
+                io::Error::new(io::ErrorKind::NotFound, format!("{} disappeared while it was backed up", f.path))
+            })?;
             let dst = tmp.join("backup").join(f.path.trim_start_matches('/'));
-            fs::create_dir_all(dst.parent().expect("absolute"))?;
-            fs::copy(&src, &dst)?;
-            fs::File::open(&dst)?.sync_all()?;
+            atomic::write(&dst, &data, f.old_mode.unwrap_or(0o600) & 0o777)?;
         }
         // The records hold paths, hashes and answers, no secrets: readable, so that `check`
         // and `status` work without root. The backups keep their files' own modes.

@@ -5,15 +5,15 @@
 //! Read-only: nothing here writes. Every path goes through the root. Whatever cannot be read
 //! is recorded as absent, not guessed.
 
+pub mod root;
 pub mod session;
 pub mod sshd;
 pub mod users;
 
 use std::fs;
 use std::net::IpAddr;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
 
+pub use root::{NotAFile, Root};
 pub use sshd::SshdFacts;
 pub use users::UserFacts;
 
@@ -140,47 +140,6 @@ pub struct EnvFile {
     /// How many `KEY=value` lines it has (values are never read into memory beyond this).
     pub keys: usize,
     pub world_readable: bool,
-}
-
-/// A read-only view of a target root.
-#[derive(Debug, Clone)]
-pub struct Root {
-    dir: PathBuf,
-}
-
-impl Root {
-    pub fn new(dir: impl Into<PathBuf>) -> Root {
-        Root { dir: dir.into() }
-    }
-    /// The root directory itself.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-    /// Whether this is the running system's own root.
-    pub fn is_live(&self) -> bool {
-        self.dir == Path::new("/")
-    }
-    /// The real location of an absolute path inside the root.
-    pub fn path(&self, abs: &str) -> PathBuf {
-        self.dir.join(abs.trim_start_matches('/'))
-    }
-    pub fn read(&self, abs: &str) -> Option<String> {
-        fs::read_to_string(self.path(abs)).ok()
-    }
-    pub fn exists(&self, abs: &str) -> bool {
-        fs::symlink_metadata(self.path(abs)).is_ok()
-    }
-    pub fn mode(&self, abs: &str) -> Option<u32> {
-        fs::metadata(self.path(abs)).ok().map(|m| m.permissions().mode() & 0o7777)
-    }
-    /// Names in a directory, sorted (empty when it does not exist).
-    pub fn list(&self, abs: &str) -> Vec<String> {
-        let mut names: Vec<String> = fs::read_dir(self.path(abs))
-            .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
-            .unwrap_or_default();
-        names.sort();
-        names
-    }
 }
 
 /// Reads the facts of `root`. `ssh_connection` is the caller's `SSH_CONNECTION` value

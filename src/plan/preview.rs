@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use similar::TextDiff;
 
 use super::{CommandStep, FileStep, Layer, Phase, Plan, Severity};
-use crate::host::Root;
+use crate::host::{NotAFile, Root};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileChange {
@@ -20,6 +20,8 @@ pub enum FileChange {
     /// This process may not read the file (a `plan` without root): not compared, and
     /// counted as a change, since it may be one.
     Unreadable,
+    /// The target's file is a symlink or not a file at all: never read, never replaced.
+    Refused(NotAFile),
     Unchanged,
 }
 
@@ -64,9 +66,12 @@ pub fn preview<'p>(plan: &'p Plan, root: &Root) -> Preview<'p> {
 }
 
 fn compare<'p>(step: &'p FileStep, root: &Root) -> FileDiff<'p> {
-    let real = root.path(&step.path);
-    let old = match std::fs::read(&real) {
-        Ok(bytes) => Some(String::from_utf8_lossy(&bytes).into_owned()),
+    let real = match root.managed(&step.path) {
+        Ok(real) => real,
+        Err(why) => return FileDiff { step, change: FileChange::Refused(why), diff: String::new() },
+    };
+    let old = match root.read_managed(&step.path) {
+        Ok(bytes) => bytes.map(|b| String::from_utf8_lossy(&b).into_owned()),
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
             return FileDiff { step, change: FileChange::Unreadable, diff: String::new() };
         }
@@ -129,6 +134,7 @@ pub fn report(p: &Preview, style: Style) -> String {
                 FileChange::Unreadable => {
                     "cannot be read without root: not compared; run with sudo to see its diff".to_owned()
                 }
+                FileChange::Refused(why) => style.paint("31", &format!("REFUSED: {}", why.explain("it"))),
                 FileChange::Unchanged => "unchanged".to_owned(),
             };
             let check = f.step.validator.as_ref().map(|v| format!("  [checked by {}]", v.name())).unwrap_or_default();

@@ -641,6 +641,7 @@ impl App {
                     FileChange::Changed => "changed".to_owned(),
                     FileChange::Mode { from } => format!("mode {from:o} -> {:o}", f.step.mode),
                     FileChange::Unreadable => "cannot be read without root: not compared".to_owned(),
+                    FileChange::Refused(why) => format!("REFUSED: {}", why.explain("it")),
                     FileChange::Unchanged => "unchanged".to_owned(),
                 };
                 push(&mut r, Line::styled(format!("{} ({what})", f.step.path), bold), Some(layer));
