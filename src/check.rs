@@ -71,7 +71,14 @@ pub fn run(answers: &Answers, facts: &Facts, root: &Root) -> Result<Vec<Finding>
             (Some(_), None) => out.push(finding(Severity::Note, format!("{} is not managed by clawguard yet (`clawguard apply`).", f.path))),
         }
     }
-    if let Some(p) = store.pending()
+    let pending = match store.pending() {
+        Ok(p) => p,
+        Err(e) => {
+            out.push(finding(Severity::Danger, format!("{e}. The automatic rollback cannot know what to wait for: run `sudo clawguard status`; see /etc/clawguard/RECOVERY.md.")));
+            None
+        }
+    };
+    if let Some(p) = pending
         && p.deadline < now().saturating_sub(60)
     {
         out.push(finding(

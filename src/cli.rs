@@ -93,7 +93,7 @@ pub enum Command {
     Example,
     /// (internal) Wait for a pending confirmation; roll back when the time runs out.
     #[command(hide = true)]
-    Watchdog(TargetArgs),
+    Watchdog(WatchdogArgs),
 }
 
 #[derive(Debug, Args)]
@@ -106,6 +106,19 @@ pub struct TargetArgs {
     /// directly when the root is /, skip them otherwise.
     #[arg(long, value_name = "PROGRAM")]
     pub runner: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchdogArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// The generation this watchdog was armed for (what it rolls back from when the
+    /// pending record is damaged).
+    #[arg(long, requires = "deadline")]
+    pub generation: Option<u32>,
+    /// When it was armed to act (seconds since the epoch).
+    #[arg(long)]
+    pub deadline: Option<u64>,
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use crate::answers::{self, Answers, AnswersError};
 use crate::apply::{self, ApplyError, Event, Options, Runner};
 use crate::cli::{
+    WatchdogArgs,
     ApplyArgs, CheckArgs, Common, PlanArgs, RenderArgs, SecretsAction, SecretsArgs, TargetArgs, WizardArgs,
 };
 use crate::host::{self, Facts, Root};
@@ -378,7 +379,8 @@ pub fn confirm(args: &TargetArgs) -> Result<ExitCode, CommandError> {
     println!("Confirmed: generation {} stays.", pending.generation);
     // Complete the move: the final SSH drop-in (new port only), then close the old port.
     let store = apply::Store::new(&root);
-    let last = store.generations().ok().and_then(|g| g.last().map(|g| g.manifest.number)).unwrap_or(pending.generation);
+    let gens = store.generations().map_err(|e| CommandError::KeptAnswers(pending.generation, e.to_string()))?;
+    let last = gens.last().map(|g| g.manifest.number).unwrap_or(pending.generation);
     let text = store.answers_of(last).map_err(|e| CommandError::KeptAnswers(last, e.to_string()))?;
     let answers = Answers::parse(&text, "the applied answers")?;
     for _ in 0..2 {
@@ -418,11 +420,15 @@ pub fn status(args: &TargetArgs) -> Result<ExitCode, CommandError> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn watchdog(args: &TargetArgs) -> Result<ExitCode, CommandError> {
-    let (root, runner) = target(args)?;
-    if let Some(done) = apply::watchdog(&root, &runner)? {
-        for line in done {
+pub fn watchdog(args: &WatchdogArgs) -> Result<ExitCode, CommandError> {
+    let (root, runner) = target(&args.target)?;
+    let armed = args.generation.zip(args.deadline);
+    if let Some(done) = apply::watchdog(&root, &runner, armed)? {
+        for line in &done {
             println!("{line}");
+        }
+        if apply::incomplete(&done) {
+            return Err(apply::ApplyError::RollbackIncomplete(done).into());
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -488,3 +488,263 @@ fn a_second_apply_while_one_holds_the_lock_is_refused() {
     drop(f);
     assert!(run(&["apply", "--yes", "--root", s(root.path())], &[]).status.success());
 }
+
+/// ufw as the commands in a runner's log leave it (a replay of what was asked, to check
+/// the order of a rollback; the real ufw runs in `tests/netns.rs`).
+#[derive(Debug, Clone, PartialEq)]
+struct UfwModel {
+    enabled: bool,
+    input: String,
+    rules: std::collections::BTreeSet<String>,
+}
+
+impl UfwModel {
+    fn apply(&mut self, line: &str) {
+        let w: Vec<&str> = line.split_whitespace().collect();
+        match w.as_slice() {
+            ["ufw", "--force", "enable"] => self.enabled = true,
+            ["ufw", "--force", "disable"] => self.enabled = false,
+            ["ufw", "default", policy, "incoming"] => self.input = policy.to_string(),
+            ["ufw", "delete", action, port, ..] => {
+                self.rules.remove(&format!("{action} {port}"));
+            }
+            ["ufw", action @ ("allow" | "limit" | "deny"), port, ..] => {
+                self.rules.insert(format!("{action} {port}"));
+            }
+            _ => {}
+        }
+    }
+    /// Whether a new connection to `port` gets through.
+    fn lets_in(&self, port: u16) -> bool {
+        !self.enabled
+            || self.input == "allow"
+            || self.rules.contains(&format!("allow {port}/tcp"))
+            || self.rules.contains(&format!("limit {port}/tcp"))
+    }
+}
+
+#[test]
+fn a_kill_between_any_two_steps_is_undone_by_the_watchdog_alone_without_cutting_ssh() {
+    // The dangerous host: ufw already on, incoming allowed, sshd on 22. The apply is killed
+    // (its terminal gone) before each command, and after each command ran but before the
+    // journal knew; nobody runs clawguard again. The watchdog armed before the first write
+    // must bring everything back, and no command of the recovery may leave port 22 shut.
+    let work = tempfile::tempdir().unwrap();
+    let runner = recording_runner(work.path());
+    let prepare = |root: &Path| {
+        common::fake_tools(root);
+        fs::create_dir_all(root.join("etc/ufw")).unwrap();
+        fs::create_dir_all(root.join("etc/default")).unwrap();
+        fs::write(root.join("etc/ufw/ufw.conf"), "ENABLED=yes\n").unwrap();
+        fs::write(root.join("etc/default/ufw"), "DEFAULT_INPUT_POLICY=\"ACCEPT\"\nDEFAULT_OUTPUT_POLICY=\"ACCEPT\"\n")
+            .unwrap();
+    };
+    let start = UfwModel { enabled: true, input: "allow".into(), rules: Default::default() };
+    let clean = common::fixture_root("debian12-cloud");
+    prepare(clean.path());
+    let o = run(&["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&runner), "--root", s(clean.path())], &[]);
+    assert!(o.status.success(), "{}", out(&o));
+    let journal = fs::read_to_string(clean.path().join("var/lib/clawguard/journal")).unwrap();
+    let ran: Vec<usize> =
+        journal.lines().filter_map(|l| l.split_once(' ').unwrap().1.strip_prefix("ran ")?.parse().ok()).collect();
+    assert!(ran.len() >= 5, "{journal}");
+    let mut labels: Vec<String> = vec!["armed 1".into()];
+    for i in &ran {
+        labels.push(format!("run {i}"));
+        labels.push(format!("did {i}"));
+    }
+
+    let check = |label: &String| {
+        let root = common::fixture_root("debian12-cloud");
+        prepare(root.path());
+        // Files only: directories a rollback leaves (empty) do not matter.
+        let files = |root: &Path| -> BTreeMap<String, (u32, Vec<u8>)> {
+            common::fingerprint(&root.join("etc")).into_iter().filter(|(_, (mode, _))| mode & 0o170000 != 0o040000).collect()
+        };
+        let before = files(root.path());
+        let w = tempfile::tempdir().unwrap();
+        let runner = recording_runner(w.path());
+        let o = Command::new(common::bin())
+            .args(["apply", "--yes", "--confirm-timeout", "2", "--runner", s(&runner), "--root", s(root.path())])
+            .env_remove("SSH_CONNECTION")
+            .env(clawguard::apply::CRASH_ENV, label)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(137), "did not stop at {label}: {}", out(&o));
+        let crashed_at = log_of(w.path()).lines().count();
+        wait_for(&format!("the watchdog's rollback after a kill at `{label}`"), 30, || {
+            root.path().join("var/lib/clawguard/last-rollback").exists()
+        });
+        let now = files(root.path());
+        let differ: Vec<&String> = before.keys().chain(now.keys()).filter(|k| before.get(*k) != now.get(*k)).collect();
+        assert!(differ.is_empty(), "after a kill at `{label}` and the recovery, these differ: {differ:?}");
+        let log = log_of(w.path());
+        let mut ufw = start.clone();
+        for (n, line) in log.lines().enumerate() {
+            ufw.apply(line);
+            assert!(
+                n < crashed_at || ufw.lets_in(22),
+                "after a kill at `{label}`, the recovery's `{line}` shut port 22:\n{log}"
+            );
+        }
+        assert_eq!(ufw, start, "ufw after a kill at `{label}` and the recovery:\n{log}");
+        let status = out(&run(&["status", "--root", s(root.path())], &[]));
+        assert!(status.contains("verified: all") && !status.contains("INTERRUPTED"), "{label}: {status}");
+        assert!(status.contains("No change is waiting"), "{label}: {status}");
+    };
+    std::thread::scope(|scope| {
+        let check = &check;
+        let handles: Vec<_> =
+            labels.chunks(labels.len().div_ceil(4)).map(|c| scope.spawn(move || c.iter().for_each(check))).collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+    });
+}
+
+#[test]
+fn damaged_records_are_a_loud_error_never_an_empty_default() {
+    let root = common::fixture_root("debian12-cloud");
+    let work = tempfile::tempdir().unwrap();
+    let runner = recording_runner(work.path());
+    let r = s(root.path());
+    let o = run(&["apply", "--yes", "--confirm-timeout", "600", "--runner", s(&runner), "--root", r], &[]);
+    assert!(o.status.success(), "{}", out(&o));
+    let state = root.path().join("var/lib/clawguard");
+    // positive control
+    assert!(out(&run(&["status", "--root", r], &[])).contains("WAITING FOR CONFIRMATION"));
+
+    fs::write(state.join("pending.toml"), "generation = [not toml").unwrap();
+    let o = run(&["status", "--root", r], &[]);
+    assert_ne!(o.status.code(), Some(0), "{}", out(&o));
+    assert!(out(&o).contains("DAMAGED") && out(&o).contains("pending.toml is damaged"), "{}", out(&o));
+    let o = run(&["check", "--no-alert", "--root", r], &[]);
+    assert_eq!(o.status.code(), Some(3), "{}", out(&o));
+    assert!(out(&o).contains("pending.toml is damaged"), "{}", out(&o));
+    let o = run(&["confirm", "--runner", s(&runner), "--root", r], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert!(out(&o).contains("damaged") && !out(&o).contains("nothing is waiting"), "{}", out(&o));
+    let o = run(&["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&runner), "--root", r], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert!(out(&o).contains("damaged"), "{}", out(&o));
+
+    // A damaged manifest: every command that reads the records says so.
+    let manifest = state.join("generations/000002/manifest.toml");
+    fs::write(&manifest, "number = \"two\"\n").unwrap();
+    for args in [vec!["status", "--root", r], vec!["rollback", "--runner", s(&runner), "--root", r]] {
+        let o = run(&args, &[]);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", out(&o));
+        assert!(out(&o).contains("manifest") || out(&o).contains("000002"), "{args:?}: {}", out(&o));
+    }
+    let o = run(&["check", "--no-alert", "--root", r], &[]);
+    assert_eq!(o.status.code(), Some(3), "{}", out(&o));
+    assert!(out(&o).contains("cannot be read"), "{}", out(&o));
+}
+
+#[test]
+fn the_watchdog_rolls_back_when_the_pending_record_is_damaged() {
+    let root = common::fixture_root("debian12-cloud");
+    let work = tempfile::tempdir().unwrap();
+    let runner = recording_runner(work.path());
+    let before = rendered(root.path());
+    let o = run(&["apply", "--yes", "--confirm-timeout", "3", "--runner", s(&runner), "--root", s(root.path())], &[]);
+    assert!(o.status.success(), "{}", out(&o));
+    fs::write(root.path().join("var/lib/clawguard/pending.toml"), "\u{0}\u{0}garbage").unwrap();
+    wait_for("the rollback despite the damaged record", 30, || rendered(root.path()) == before);
+    wait_for("the rollback record", 10, || root.path().join("var/lib/clawguard/last-rollback").exists());
+    let text = fs::read_to_string(root.path().join("var/lib/clawguard/last-rollback")).unwrap();
+    assert!(text.contains("cannot be read") && text.contains("verified: all"), "{text}");
+}
+
+#[test]
+fn an_emptied_journal_takes_back_every_command_not_none() {
+    let root = common::fixture_root("debian12-cloud");
+    common::fake_tools(root.path());
+    let work = tempfile::tempdir().unwrap();
+    let runner = recording_runner(work.path());
+    let r = s(root.path());
+    let o = run(
+        &["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&runner), "--root", r],
+        &[(clawguard::apply::CRASH_ENV, "did 5")],
+    );
+    assert_eq!(o.status.code(), Some(137), "{}", out(&o));
+    fs::write(root.path().join("var/lib/clawguard/journal"), "").unwrap();
+    let crashed_at = log_of(work.path()).len();
+    let o = run(&["rollback", "--runner", s(&runner), "--root", r], &[]);
+    let text = out(&o);
+    assert!(text.contains("the journal has no record of generation 1"), "{text}");
+    let recovery = &log_of(work.path())[crashed_at..];
+    for undo in ["ufw --force disable", "ufw delete limit 2222/tcp", "ufw delete allow 22/tcp"] {
+        assert!(recovery.contains(undo), "`{undo}` not run:\n{recovery}");
+    }
+}
+
+#[test]
+fn a_rollback_whose_undo_fails_says_so_and_exits_non_zero() {
+    let root = common::fixture_root("debian12-cloud");
+    common::fake_tools(root.path());
+    let work = tempfile::tempdir().unwrap();
+    let runner = recording_runner(work.path());
+    let r = s(root.path());
+    let o = run(&["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&runner), "--root", r], &[]);
+    assert!(o.status.success(), "{}", out(&o));
+    fs::write(work.path().join("fail-on"), "ufw --force disable\n").unwrap();
+    let o = run(&["rollback", "--runner", s(&runner), "--root", r], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    let text = out(&o);
+    assert!(text.contains("FAILED to run ufw --force disable") && text.contains("NOT verified"), "{text}");
+    assert!(!text.contains("verified: all"), "{text}");
+    // positive control: the same rollback with nothing failing is verified and exits 0
+    let root = common::fixture_root("debian12-cloud");
+    common::fake_tools(root.path());
+    fs::remove_file(work.path().join("fail-on")).unwrap();
+    let r = s(root.path());
+    assert!(run(&["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&runner), "--root", r], &[]).status.success());
+    let o = run(&["rollback", "--runner", s(&runner), "--root", r], &[]);
+    assert!(o.status.success() && out(&o).contains("verified: all"), "{}", out(&o));
+}
+
+#[test]
+fn a_rollback_disables_what_it_enabled_and_does_not_reload_what_it_removed() {
+    let root = common::fixture_root("debian12-cloud");
+    common::fake_tools(root.path());
+    let work = tempfile::tempdir().unwrap();
+    let runner = recording_runner(work.path());
+    let r = s(root.path());
+    let o = run(&["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&runner), "--root", r], &[]);
+    assert!(o.status.success(), "{}", out(&o));
+    let applied = log_of(work.path()).len();
+    let o = run(&["rollback", "--runner", s(&runner), "--root", r], &[]);
+    assert!(o.status.success(), "{}", out(&o));
+    let rollback = log_of(work.path())[applied..].to_owned();
+    for want in ["systemctl disable --now clawguard-check.timer", "systemctl disable clawguard-secrets.service"] {
+        assert!(rollback.contains(want), "`{want}` missing:\n{rollback}");
+    }
+    // Nothing acts on files the rollback removed (they were all new here) …
+    for never in ["fail2ban-client status sshd", "kill -s HUP proxy", "systemctl enable"] {
+        assert!(!rollback.contains(never), "`{never}` after the rollback:\n{rollback}");
+    }
+    // … while services that read a directory of drop-ins re-read it.
+    assert!(rollback.contains("systemctl reload ssh"), "{rollback}");
+    // ufw's default had never been set on this host (not installed): the package's own
+    // default (deny) stays, it is never turned into allow.
+    assert!(!rollback.contains("ufw default allow incoming"), "{rollback}");
+    assert!(rollback.contains("ufw --force disable"), "{rollback}");
+}
+
+#[test]
+fn status_says_which_commands_of_a_failed_generation_ran() {
+    let root = common::fixture_root("debian12-cloud");
+    common::fake_tools(root.path());
+    let work = tempfile::tempdir().unwrap();
+    let runner = recording_runner(work.path());
+    fs::write(work.path().join("fail-on"), "systemctl reload-or-restart fail2ban\n").unwrap();
+    let r = s(root.path());
+    let o = run(&["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&runner), "--root", r], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    let status = out(&run(&["status", "--root", r], &[]));
+    assert!(status.contains("ran, then taken back: ufw --force enable"), "{status}");
+    assert!(status.contains("FAILED or interrupted: systemctl reload-or-restart fail2ban"), "{status}");
+    assert!(status.contains("not run: systemctl reload ssh"), "{status}");
+    assert!(!status.contains("  ran "), "{status}");
+}

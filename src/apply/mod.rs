@@ -23,8 +23,9 @@ use crate::plan::{CommandStep, Layer, Phase, Plan};
 use crate::validate;
 use store::{CommandRecord, FileRecord, Manifest, sha256};
 
-/// Set to a journal entry (`begin 1`, `write /etc/…`, `wrote /etc/…`, `run 3`, `ran 3`,
-/// `commit 1`) to stop the process right there, as a kill would: the fault-injection tests
+/// Set to a journal entry (`begin 1`, `armed 1`, `write /etc/…`, `wrote /etc/…`, `run 3`,
+/// `ran 3`, `commit 1`) or to `did 3` (command 3 ran, not yet journaled) to stop the process
+/// right there, as a kill would: the fault-injection tests
 /// use it to prove every step boundary is safe.
 pub const CRASH_ENV: &str = "CLAWGUARD_CRASH_AT";
 
@@ -133,6 +134,14 @@ pub enum ApplyError {
     StepFailed { step: String, status: String, output: String, rolled_back: Vec<String> },
     #[error("{0}")]
     Confirm(String),
+    #[error(
+        "the rollback did not complete:\n{}\nSee /etc/clawguard/RECOVERY.md; `clawguard status` shows what each generation did.",
+        .0.iter().map(|d| format!("  {d}")).collect::<Vec<_>>().join("\n")
+    )]
+    RollbackIncomplete(Vec<String>),
+    /// clawguard's own records cannot be read: the report so far, ending with what is damaged.
+    #[error("{0}")]
+    Damaged(String),
 }
 
 /// The last line of a refusal: nothing changed, or only the packages were installed.
@@ -344,6 +353,8 @@ pub fn apply(
                     && c.when_changed
                         .iter()
                         .all(|p| preview.files.iter().any(|f| f.step.path == *p && f.change == FileChange::New)),
+                when_changed: c.when_changed.clone(),
+                rerun_needs_old: c.rerun_needs_old,
             })
             .collect(),
         interim_ssh: opts.interim && plan.ssh_move.is_some(),
@@ -356,6 +367,37 @@ pub fn apply(
     progress(Event::Step { label: format!("backing up into generation {n}") });
     store.create(&manifest, &opts.answers_toml).map_err(io_err(format!("creating generation {n}")))?;
     step(&store, &format!("begin {n}"))?;
+
+    // A change to SSH or the firewall can cut the session running this apply (and kill
+    // it): the automatic rollback is armed before anything is written, so a kill at any
+    // later point is still undone without the user.
+    let risky = changed.iter().any(|f| matches!(f.step.layer, Layer::Ssh | Layer::Firewall))
+        || commands.iter().any(|c| matches!(c.layer, Layer::Ssh | Layer::Firewall));
+    let guard = risky && runs && opts.confirm_timeout > 0;
+    let before = store.pending().map_err(io_err("reading the pending confirmation"))?;
+    if guard {
+        let pending = Pending {
+            generation: before.as_ref().map_or(n, |p| p.generation),
+            deadline: store::now() + opts.confirm_timeout,
+            new_port: plan.ssh_move.as_ref().map(|m| m.new_port),
+            old_ports: plan.ssh_move.as_ref().map(|m| m.old_ports.clone()).unwrap_or_default(),
+            applied_from: opts.ssh_connection.clone(),
+        };
+        store.set_pending(&pending).map_err(io_err("recording the pending confirmation"))?;
+        report.armed_with = Some(arm(root, opts, n).map_err(io_err("arming the automatic rollback"))?);
+        step(&store, &format!("armed {n}"))?;
+    }
+    // After a failed step is rolled back, the confirmation waited for is the one before.
+    let disarm = |store: &Store| -> Result<(), ApplyError> {
+        if !guard {
+            return Ok(());
+        }
+        match &before {
+            Some(p) => store.set_pending(p),
+            None => store.clear_pending(),
+        }
+        .map_err(io_err("restoring the pending confirmation"))
+    };
 
     for f in &changed {
         progress(Event::Step { label: format!("writing {}", f.step.path) });
@@ -397,6 +439,7 @@ pub fn apply(
             continue;
         }
         let rolled_back = rollback_generation(&store, root, &opts.runner, &manifest, Some(&ran))?;
+        disarm(&store)?;
         return Err(ApplyError::StepFailed {
             step: failure.step,
             status: failure.status,
@@ -412,6 +455,7 @@ pub fn apply(
         && let Err(why) = wait_listening(&opts.runner, mv.new_port)
     {
         let rolled_back = rollback_generation(&store, root, &opts.runner, &manifest, Some(&ran))?;
+        disarm(&store)?;
         return Err(ApplyError::StepFailed {
             step: format!("check that sshd listens on port {}", mv.new_port),
             status: why,
@@ -428,6 +472,8 @@ pub fn apply(
         // Everything this generation did was taken back with the agent's layers.
         store.mark(n, "rolled-back").map_err(io_err("recording the rollback"))?;
         store.journal(&format!("rolled back {n}")).map_err(io_err("writing the journal"))?;
+        disarm(&store)?;
+        report.armed_with = None;
         progress(Event::Finish);
         return Ok(report);
     }
@@ -435,19 +481,14 @@ pub fn apply(
     step(&store, &format!("commit {n}"))?;
     report.generation = Some(n);
 
-    let risky = changed.iter().any(|f| matches!(f.step.layer, Layer::Ssh | Layer::Firewall))
-        || preview.commands.iter().any(|c| matches!(c.layer, Layer::Ssh | Layer::Firewall));
-    if risky && opts.runner.runs_commands() && opts.confirm_timeout > 0 {
-        let first = store.pending().map(|p| p.generation).unwrap_or(n);
-        let pending = Pending {
-            generation: first,
-            deadline: store::now() + opts.confirm_timeout,
-            new_port: plan.ssh_move.as_ref().map(|m| m.new_port),
-            old_ports: plan.ssh_move.as_ref().map(|m| m.old_ports.clone()).unwrap_or_default(),
-            applied_from: opts.ssh_connection.clone(),
-        };
+    if guard {
+        // The full time to confirm counts from now, once everything is in place.
+        let mut pending = store
+            .pending()
+            .map_err(io_err("reading the pending confirmation"))?
+            .ok_or_else(|| ApplyError::Confirm("the pending confirmation disappeared during the apply".into()))?;
+        pending.deadline = store::now() + opts.confirm_timeout;
         store.set_pending(&pending).map_err(io_err("recording the pending confirmation"))?;
-        report.armed_with = Some(arm(root, opts, n).map_err(io_err("arming the automatic rollback"))?);
         report.pending = Some(pending);
     }
     progress(Event::Finish);
@@ -474,6 +515,9 @@ fn run_step(
     loop {
         match opts.runner.run(&c.argv) {
             Ran::Ok(_) => {
+                // The command ran; the journal does not know yet (a kill here is the case
+                // recovery must treat as "may have run").
+                boundary(&format!("did {i}"));
                 ran.push(i);
                 step(store, &format!("ran {i}"))?;
                 report.ran.push(shown);
@@ -528,6 +572,8 @@ fn install(
                 layer: format!("{:?}", c.layer),
                 reload: false,
                 starts_new: false,
+                when_changed: Vec::new(),
+                rerun_needs_old: false,
             })
             .collect(),
         interim_ssh: false,
@@ -677,7 +723,15 @@ fn wait_listening(runner: &Runner, port: u16) -> Result<(), String> {
 /// Starts the watchdog that rolls back unless `clawguard confirm` comes first. It outlives
 /// this process: a systemd timer on systemd hosts, else a detached session (`setsid`).
 fn arm(root: &Root, opts: &Options, n: u32) -> io::Result<String> {
-    let mut args: Vec<String> = vec!["watchdog".into(), "--root".into(), root.dir().display().to_string()];
+    let mut args: Vec<String> = vec![
+        "watchdog".into(),
+        "--root".into(),
+        root.dir().display().to_string(),
+        "--generation".into(),
+        n.to_string(),
+        "--deadline".into(),
+        (store::now() + opts.confirm_timeout).to_string(),
+    ];
     if let Runner::Program(p) = &opts.runner {
         args.push("--runner".into());
         args.push(p.display().to_string());
@@ -702,6 +756,7 @@ fn arm(root: &Root, opts: &Options, n: u32) -> io::Result<String> {
         .arg("-f")
         .arg(&exe)
         .args(&args)
+        .env_remove(CRASH_ENV)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -776,21 +831,28 @@ fn undo(
             run(undo, &mut done);
         }
     }
+    // Reloads run again so services read the old files; a check or a signal only where one
+    // of its files is back (for files the rollback removed there is nothing to act on).
+    let restored = |p: &String| m.files.iter().any(|f| &f.path == p && f.existed);
     for (i, c) in m.commands.iter().enumerate() {
-        if c.reload && !c.starts_new && did_run(i) {
+        if c.reload && !c.starts_new && did_run(i) && (!c.rerun_needs_old || c.when_changed.iter().any(restored)) {
             run(&c.argv, &mut done);
         }
     }
-    // Verify: every file is as it was before the generation.
+    // Verify: every file is as it was before the generation, every undo step succeeded.
     let wrong: Vec<&str> = files
         .iter()
         .filter(|f| root.read_managed(&f.path).ok().flatten().as_deref().map(sha256) != f.old_sha)
         .map(|f| f.path.as_str())
         .collect();
-    if wrong.is_empty() {
-        done.push(format!("verified: all {} file(s) of generation {} are as before", files.len(), m.number));
-    } else {
+    let failed = done.iter().filter(|l| l.starts_with("FAILED")).count();
+    if !wrong.is_empty() {
         done.push(format!("NOT restored: {}", wrong.join(", ")));
+    }
+    if failed > 0 {
+        done.push(format!("NOT verified: {failed} step(s) of the rollback of generation {} failed (above)", m.number));
+    } else if wrong.is_empty() {
+        done.push(format!("verified: all {} file(s) of generation {} are as before", files.len(), m.number));
     }
     Ok(done)
 }
@@ -800,17 +862,22 @@ fn undo(
 pub fn recover(root: &Root, runner: &Runner) -> Result<Vec<String>, ApplyError> {
     let store = Store::new(root);
     let gens = store.generations().map_err(io_err("reading clawguard's records"))?;
-    let lines = store.journal_lines();
     let mut out = Vec::new();
     for g in gens.iter().filter(|g| g.state == GenerationState::Unfinished) {
         let n = g.manifest.number;
-        let begin = lines.iter().rposition(|l| *l == format!("begin {n}"));
-        let ran: Vec<usize> = begin
-            .map(|b| lines[b..].iter().filter_map(|l| l.strip_prefix("ran ")?.parse().ok()).collect())
-            .unwrap_or_default();
-        let mut done = rollback_generation(&store, root, runner, &g.manifest, Some(&ran))?;
+        // A command announced but not recorded as done may have run (the kill came while it
+        // ran): it is taken back too, and every undo is safe to run when its command did not.
+        // Without the generation's `begin` in the journal nothing is known: all are taken back.
+        let trace = store.trace(n).map_err(io_err("reading the journal"))?;
+        let maybe = trace.maybe_ran(g.manifest.commands.len());
         out.push(format!("generation {n} was interrupted and has been rolled back"));
-        out.append(&mut done);
+        if !trace.began {
+            out.push(format!("the journal has no record of generation {n}: every command it planned was taken back"));
+        }
+        out.append(&mut rollback_generation(&store, root, runner, &g.manifest, Some(&maybe))?);
+        if store.pending().map_err(io_err("reading the pending confirmation"))?.is_some_and(|p| p.generation == n) {
+            store.clear_pending().map_err(io_err("clearing the pending confirmation"))?;
+        }
     }
     Ok(out)
 }
@@ -836,20 +903,36 @@ pub fn rollback_last(root: &Root, runner: &Runner) -> Result<Vec<String>, ApplyE
     let mut out = recover(root, runner)?;
     let gens = store.generations().map_err(io_err("reading clawguard's records"))?;
     let Some(last) = gens.iter().rev().find(|g| g.state == GenerationState::Committed) else {
-        return Err(ApplyError::Confirm("there is nothing to roll back: no applied generation".into()));
+        if out.is_empty() {
+            return Err(ApplyError::Confirm("there is nothing to roll back: no applied generation".into()));
+        }
+        // What there was to roll back was an interrupted apply, and that is done.
+        return if incomplete(&out) { Err(ApplyError::RollbackIncomplete(out)) } else { Ok(out) };
     };
     out.append(&mut rollback_generation(&store, root, runner, &last.manifest, None)?);
-    if store.pending().is_some_and(|p| p.generation >= last.manifest.number) {
+    if store
+        .pending()
+        .map_err(io_err("reading the pending confirmation"))?
+        .is_some_and(|p| p.generation >= last.manifest.number)
+    {
         store.clear_pending().map_err(io_err("clearing the pending confirmation"))?;
+    }
+    if incomplete(&out) {
+        return Err(ApplyError::RollbackIncomplete(out));
     }
     Ok(out)
 }
 
+/// Whether a rollback's own report says it did not complete.
+pub fn incomplete(lines: &[String]) -> bool {
+    lines.iter().any(|l| l.starts_with("NOT ") || l.starts_with("FAILED"))
+}
+
 /// Rolls back every generation from the pending one on, newest first.
-fn rollback_pending(store: &Store, root: &Root, runner: &Runner, p: &Pending) -> Result<Vec<String>, ApplyError> {
+fn rollback_pending(store: &Store, root: &Root, runner: &Runner, from: u32) -> Result<Vec<String>, ApplyError> {
     let gens = store.generations().map_err(io_err("reading clawguard's records"))?;
     let mut out = Vec::new();
-    for g in gens.iter().rev().filter(|g| g.state == GenerationState::Committed && g.manifest.number >= p.generation) {
+    for g in gens.iter().rev().filter(|g| g.state == GenerationState::Committed && g.manifest.number >= from) {
         out.append(&mut rollback_generation(store, root, runner, &g.manifest, None)?);
     }
     store.clear_pending().map_err(io_err("clearing the pending confirmation"))?;
@@ -858,20 +941,50 @@ fn rollback_pending(store: &Store, root: &Root, runner: &Runner, p: &Pending) ->
 
 /// `clawguard watchdog`: waits for the pending deadline; rolls back unless confirmed.
 /// Returns None when the change was confirmed (or nothing was pending).
-pub fn watchdog(root: &Root, runner: &Runner) -> Result<Option<Vec<String>>, ApplyError> {
+///
+/// `armed` is the generation and deadline it was started for: when the pending record is
+/// damaged, those are what it acts on — a damaged record never means "nothing pending".
+/// An apply killed after arming left its generation unfinished: that is rolled back first.
+pub fn watchdog(root: &Root, runner: &Runner, armed: Option<(u32, u64)>) -> Result<Option<Vec<String>>, ApplyError> {
     let store = Store::new(root);
     loop {
-        let Some(p) = store.pending() else { return Ok(None) };
+        let pending = match store.pending() {
+            Ok(p) => p,
+            Err(e) => {
+                let Some((n, deadline)) = armed else { return Err(io_err("reading the pending confirmation")(e)) };
+                if store::now() < deadline {
+                    std::thread::sleep(std::time::Duration::from_millis(500));
+                    continue;
+                }
+                let _lock = lock(&store, true, false)?;
+                let mut done = vec![format!("the pending confirmation cannot be read ({e}): rolling back from generation {n}, the one this watchdog was armed for")];
+                done.append(&mut recover(root, runner)?);
+                done.append(&mut rollback_pending(&store, root, runner, n)?);
+                let text = format!("{}: {}\n", store::now(), done.join("\n"));
+                store.set_last_rollback(&text).map_err(io_err("recording the rollback"))?;
+                return Ok(Some(done));
+            }
+        };
+        let Some(p) = pending else { return Ok(None) };
         let now = store::now();
         if now >= p.deadline {
             let _lock = lock(&store, true, false)?;
+            // An apply killed after it armed this watchdog left its generation unfinished.
+            let mut done = recover(root, runner)?;
             // A confirmation, or a later apply with a new deadline, may have come while we
             // waited for the lock.
-            let Some(p) = store.pending() else { return Ok(None) };
+            let Some(p) = store.pending().map_err(io_err("reading the pending confirmation"))? else {
+                if done.is_empty() {
+                    return Ok(None);
+                }
+                let text = format!("{}: the apply was interrupted before it finished:\n{}\n", now, done.join("\n"));
+                store.set_last_rollback(&text).map_err(io_err("recording the rollback"))?;
+                return Ok(Some(done));
+            };
             if store::now() < p.deadline {
                 continue;
             }
-            let done = rollback_pending(&store, root, runner, &p)?;
+            done.append(&mut rollback_pending(&store, root, runner, p.generation)?);
             let text = format!(
                 "{}: not confirmed within the time limit; rolled back from generation {}:\n{}\n",
                 now,
@@ -890,7 +1003,7 @@ pub fn watchdog(root: &Root, runner: &Runner) -> Result<Option<Vec<String>>, App
 pub fn confirm(root: &Root, ssh_connection: Option<&str>) -> Result<Pending, ApplyError> {
     let store = Store::new(root);
     let _lock = lock(&store, false, false)?;
-    let Some(p) = store.pending() else {
+    let Some(p) = store.pending().map_err(io_err("reading the pending confirmation"))? else {
         return Err(ApplyError::Confirm("nothing is waiting for confirmation (see `clawguard status`)".into()));
     };
     if let Some(from) = &p.applied_from {
@@ -947,11 +1060,28 @@ pub fn status(root: &Root) -> Result<String, ApplyError> {
         for f in &g.manifest.files {
             let _ = writeln!(s, "  {} {}", if f.existed { "changed" } else { "created" }, f.path);
         }
-        for c in &g.manifest.commands {
-            let _ = writeln!(s, "  ran {}", shell_words(&c.argv));
+        // What ran is what the journal recorded, not what was planned.
+        let trace = store.trace(g.manifest.number).map_err(io_err("reading the journal"))?;
+        for (i, c) in g.manifest.commands.iter().enumerate() {
+            let what = match (trace.ran.contains(&i), trace.started.contains(&i)) {
+                _ if !trace.began => "planned (the journal has no record of this generation)",
+                (true, _) if g.manifest.given_up.contains(&c.layer) => "ran, then taken back",
+                (true, _) if g.state == GenerationState::RolledBack => "ran, then taken back",
+                (true, _) => "ran",
+                (false, true) => "FAILED or interrupted",
+                (false, false) => "not run",
+            };
+            let _ = writeln!(s, "  {what}: {}", shell_words(&c.argv));
         }
     }
-    match store.pending() {
+    let pending = match store.pending() {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = writeln!(s, "\nDAMAGED: {e}.\nThe automatic rollback armed for it still acts at its deadline. If you are logged in on the new settings, `sudo clawguard rollback` or re-apply; see /etc/clawguard/RECOVERY.md.");
+            return Err(ApplyError::Damaged(s));
+        }
+    };
+    match pending {
         Some(p) => {
             let left = p.deadline.saturating_sub(store::now());
             let how = p

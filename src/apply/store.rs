@@ -49,6 +49,13 @@ pub struct CommandRecord {
     /// it again. (A reload without an undo, like sshd's, runs again after the restore.)
     #[serde(default)]
     pub starts_new: bool,
+    /// The files whose change made it run (a reload runs again after a rollback only when
+    /// one of them was there before: there is nothing to reload for files it removed).
+    #[serde(default)]
+    pub when_changed: Vec<String>,
+    /// See `CommandStep::rerun_needs_old`.
+    #[serde(default)]
+    pub rerun_needs_old: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,6 +86,25 @@ pub enum GenerationState {
 pub struct Generation {
     pub manifest: Manifest,
     pub state: GenerationState,
+}
+
+/// What the journal recorded of one generation's commands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trace {
+    /// The journal has the generation's `begin` (without it, nothing is known).
+    pub began: bool,
+    /// Commands announced (`run i`): they may have run even without a `ran i`.
+    pub started: Vec<usize>,
+    /// Commands that completed (`ran i`).
+    pub ran: Vec<usize>,
+}
+
+impl Trace {
+    /// The commands that may have run, for a rollback: those started, or all of them
+    /// when the journal knows nothing of the generation.
+    pub fn maybe_ran(&self, commands: usize) -> Vec<usize> {
+        if self.began { self.started.clone() } else { (0..commands).collect() }
+    }
 }
 
 /// A confirmation the apply is waiting for.
@@ -220,16 +246,48 @@ impl Store {
         f.sync_all()
     }
 
-    pub fn journal_lines(&self) -> Vec<String> {
-        fs::read_to_string(self.dir().join("journal"))
-            .unwrap_or_default()
-            .lines()
-            .map(|l| l.split_once(' ').map(|(_, rest)| rest.to_owned()).unwrap_or_default())
-            .collect()
+    /// The journal's entries (without their times). A journal that does not exist is empty;
+    /// one that cannot be read is an error.
+    pub fn journal_lines(&self) -> io::Result<Vec<String>> {
+        let text = match fs::read_to_string(self.dir().join("journal")) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(io::Error::new(e.kind(), format!("reading the journal: {e}"))),
+        };
+        Ok(text.lines().map(|l| l.split_once(' ').map(|(_, rest)| rest.to_owned()).unwrap_or_default()).collect())
     }
 
-    pub fn pending(&self) -> Option<Pending> {
-        toml::from_str(&fs::read_to_string(self.dir().join("pending.toml")).ok()?).ok()
+    /// What the journal says about generation `n`'s commands.
+    pub fn trace(&self, n: u32) -> io::Result<Trace> {
+        let lines = self.journal_lines()?;
+        let Some(begin) = lines.iter().rposition(|l| *l == format!("begin {n}")) else {
+            return Ok(Trace { began: false, started: Vec::new(), ran: Vec::new() });
+        };
+        let own = lines[begin + 1..].iter().take_while(|l| !l.starts_with("begin "));
+        let (mut started, mut ran) = (Vec::new(), Vec::new());
+        for l in own {
+            if let Some(i) = l.strip_prefix("run ").and_then(|i| i.parse().ok()) {
+                started.push(i);
+            } else if let Some(i) = l.strip_prefix("ran ").and_then(|i| i.parse().ok()) {
+                ran.push(i);
+            }
+        }
+        Ok(Trace { began: true, started, ran })
+    }
+
+    /// The confirmation waited for: `None` when nothing is pending; an error when the record
+    /// exists but cannot be read or parsed (never "nothing pending": that would silently
+    /// drop the automatic rollback).
+    pub fn pending(&self) -> io::Result<Option<Pending>> {
+        let path = self.dir().join("pending.toml");
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
+        };
+        toml::from_str(&text).map(Some).map_err(|e| {
+            io::Error::new(io::ErrorKind::InvalidData, format!("{} is damaged ({}): a change may still be waiting for its confirmation", path.display(), e.message()))
+        })
     }
 
     pub fn set_pending(&self, p: &Pending) -> io::Result<()> {

@@ -101,8 +101,10 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         &[JAIL],
     );
     // A jail that parses may still not run (no journal backend): check the one that runs.
-    b.on_change(layer, &["fail2ban-client", "status", "sshd"], "check that the sshd jail really runs", &[JAIL])
-        .retry_secs = 15;
+    let check =
+        b.on_change(layer, &["fail2ban-client", "status", "sshd"], "check that the sshd jail really runs", &[JAIL]);
+    check.retry_secs = 15;
+    check.rerun_needs_old = true;
     Ok(())
 }
 
@@ -177,8 +179,11 @@ fn ufw(a: &Answers, f: &Facts, b: &mut Builder) {
         _ => "allow",
     };
     if !ufw.default_input.eq_ignore_ascii_case("DROP") {
+        // Taken back to the policy the host had; when ufw was not installed yet (nothing
+        // recorded), that is the package's own default, deny — never "allow".
         b.command(layer, &["ufw", "default", "deny", "incoming"], "refuse every other incoming connection").undo =
-            Some(argv(&["ufw", "default", policy(&ufw.default_input), "incoming"]));
+            (!ufw.default_input.is_empty())
+                .then(|| argv(&["ufw", "default", policy(&ufw.default_input), "incoming"]));
     }
     if !ufw.default_output.is_empty() && !ufw.default_output.eq_ignore_ascii_case("ACCEPT") {
         b.command(layer, &["ufw", "default", "allow", "outgoing"], "let the host itself reach out").undo =

@@ -131,6 +131,7 @@ impl Builder {
             when_changed: files.iter().map(|s| s.to_string()).collect(),
             undo: None,
             retry_secs: 0,
+            rerun_needs_old: false,
         });
         self.plan.commands.last_mut().expect("just pushed")
     }
@@ -187,6 +188,7 @@ impl Builder {
                 when_changed: vec![],
                 undo,
                 retry_secs: 0,
+                rerun_needs_old: false,
             };
             // A fresh cloud image has stale or no package lists (PITFALLS 23).
             let update = step(

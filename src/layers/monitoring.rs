@@ -66,12 +66,14 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     b.file(layer, CHECK_SERVICE, "monitoring/clawguard-check.service", &ctx, 0o644, None)?;
     b.file(layer, CHECK_TIMER, "monitoring/clawguard-check.timer", &ctx, 0o644, None)?;
     b.on_change(layer, &["systemctl", "daemon-reload"], "systemd reads the new units", &[CHECK_SERVICE, CHECK_TIMER]);
-    b.on_change(
+    let enable = b.on_change(
         layer,
         &["systemctl", "enable", "--now", "clawguard-check.timer"],
         "run the security check daily",
         &[CHECK_TIMER],
     );
+    enable.undo = Some(["systemctl", "disable", "--now", "clawguard-check.timer"].map(String::from).to_vec());
+    enable.rerun_needs_old = true;
     if m.alert_webhook.is_none() {
         b.warn(layer, Severity::Note, "No alert webhook: the daily check's findings go only to the journal and `clawguard status`. Set monitoring.alert_webhook to be told.");
     }

@@ -91,6 +91,11 @@ pub struct CommandStep {
     /// Seconds to keep retrying a command that fails (a check that a service came up);
     /// 0 runs it once.
     pub retry_secs: u32,
+    /// After a rollback, a reload runs again so its service reads the old files. A step
+    /// with this set (a check, a signal to the agent's proxy, enabling a unit) runs again
+    /// only when one of its files was there before and is back: for files the rollback
+    /// removed there is nothing for it to act on.
+    pub rerun_needs_old: bool,
 }
 
 /// A package a layer needs on the target, with why (installed in one prepare step).
