@@ -13,6 +13,69 @@ use crate::render::RenderError;
 struct Ctx {
     proxy_port: u16,
     allowed_hosts: Vec<String>,
+    internal_ranges: &'static [&'static str],
+    /// static_hosts that point at an internal address: reachable only by their name, at
+    /// that address, when the name is also allowed.
+    static_exceptions: Vec<Static>,
+}
+
+#[derive(Serialize)]
+struct Static {
+    name: String,
+    addr: String,
+}
+
+/// Destinations the agent never reaches whatever name leads there: loopback, private,
+/// shared (CGNAT), link-local (cloud metadata), benchmarking, multicast and reserved
+/// ranges, IPv4 and IPv6. (NAT64's 64:ff9b::/96 is not in it: on an IPv6-only host every
+/// IPv4 API would be behind it.)
+pub const INTERNAL_RANGES: &[&str] = &[
+    "0.0.0.0/8",
+    "10.0.0.0/8",
+    "100.64.0.0/10",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "172.16.0.0/12",
+    "192.0.0.0/24",
+    "192.168.0.0/16",
+    "198.18.0.0/15",
+    "224.0.0.0/3",
+    // squid keeps IPv4 as IPv4-mapped IPv6: `::ffff:0:0/96` would be every IPv4 address,
+    // and the IPv4 ranges above already cover the mapped ones.
+    "::/128",
+    "::1",
+    "fc00::/7",
+    "fe80::/10",
+    "ff00::/8",
+];
+
+/// Whether `addr` lies in one of [`INTERNAL_RANGES`].
+pub fn is_internal(addr: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    match addr {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            o[0] == 0
+                || o[0] == 10
+                || (o[0] == 100 && (64..128).contains(&o[1]))
+                || o[0] == 127
+                || (o[0] == 169 && o[1] == 254)
+                || (o[0] == 172 && (16..32).contains(&o[1]))
+                || (o[0] == 192 && o[1] == 0 && o[2] == 0)
+                || (o[0] == 192 && o[1] == 168)
+                || (o[0] == 198 && (18..20).contains(&o[1]))
+                || o[0] >= 224
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            v6.is_unspecified()
+                || v6.is_loopback()
+                || v6.to_ipv4_mapped().is_some_and(|v4| is_internal(IpAddr::V4(v4)))
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80
+                || (s[0] & 0xff00) == 0xff00
+        }
+    }
 }
 
 pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), RenderError> {
@@ -23,9 +86,25 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         b.warn(layer, Severity::Warning, "The allow-list is enforced by the proxy next to the agent's container, and the sandbox (layer 1) is skipped: nothing is written for it, and the agent can reach any host.");
         return Ok(());
     }
+    let mut static_exceptions = Vec::new();
+    for h in a.egress.static_hosts.iter().filter(|h| is_internal(h.addr)) {
+        let allowed = a.egress.allowed_hosts.iter().any(|p| h.name.covered_by(p));
+        b.warn(
+            layer,
+            Severity::Warning,
+            if allowed {
+                format!("static_hosts: `{}` points inside ({}), and the agent may reach it there: an exception to the rule that the agent never reaches this host's or its networks' addresses. Remove it if the agent does not need it.", h.name, h.addr)
+            } else {
+                format!("static_hosts: `{}` points inside ({}) and is not in allowed_hosts: the agent cannot reach it (add it to allowed_hosts to make it an exception).", h.name, h.addr)
+            },
+        );
+        static_exceptions.push(Static { name: h.name.to_string(), addr: h.addr.to_string() });
+    }
     let ctx = Ctx {
         proxy_port: a.egress.proxy_port.get(),
         allowed_hosts: a.egress.allowed_hosts.iter().map(|h| h.to_string()).collect(),
+        internal_ranges: INTERNAL_RANGES,
+        static_exceptions,
     };
     if ctx.allowed_hosts.is_empty() {
         b.warn(
