@@ -205,7 +205,7 @@ fn an_apply_that_would_lock_the_user_out_is_refused_and_changes_nothing() {
     let before = common::fingerprint(root.path());
     let o = run(&["apply", "--yes", "--root", s(root.path()), "--answers", s(&answers)], &[]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(out(&o).contains("`ops` has no key"), "{}", out(&o));
+    assert!(out(&o).contains("lets `ops` log in") && out(&o).contains("/home/ops/.ssh/authorized_keys"), "{}", out(&o));
     assert_eq!(before, common::fingerprint(root.path()));
 }
 

@@ -74,7 +74,7 @@ fn ubuntu2404_with_ssh_socket() {
     assert!(f.ssh_socket, "ssh.socket enabled in sockets.target.wants");
     assert_eq!(f.docker_version.as_deref(), Some("24.0.7"));
     let ubuntu = f.users.iter().find(|u| u.name == "ubuntu").unwrap();
-    assert_eq!(ubuntu.authorized_keys, Some(1));
+    assert_eq!(ubuntu.authorized_keys(), Some(1));
     assert!(!ubuntu.can_log_in_with_key());
     assert!(ubuntu.strict_modes_problems[0].contains("chmod go-w /home/ubuntu"), "{:?}", ubuntu.strict_modes_problems);
 
@@ -95,7 +95,7 @@ fn a_host_with_no_authorized_keys_and_an_old_sshd_config() {
     let f = common::facts(root.path(), None);
     assert!(!f.sshd.includes_dropins);
     assert!(f.auth_log);
-    assert!(f.users.iter().all(|u| u.authorized_keys == Some(0)));
+    assert!(f.users.iter().all(|u| u.authorized_keys() == Some(0)));
     assert_eq!(f.plaintext_env_files.len(), 1);
     assert_eq!(f.plaintext_env_files[0].keys, 2);
 

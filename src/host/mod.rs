@@ -5,6 +5,7 @@
 //! Read-only: nothing here writes. Every path goes through the root. Whatever cannot be read
 //! is recorded as absent, not guessed.
 
+pub mod keys;
 pub mod root;
 pub mod session;
 pub mod sshd;
@@ -145,12 +146,14 @@ pub struct EnvFile {
 /// Reads the facts of `root`. `ssh_connection` is the caller's `SSH_CONNECTION` value
 /// (passed in so tests can set it).
 pub fn probe(root: &Root, ssh_connection: Option<&str>) -> Facts {
+    let sshd = sshd::probe(root);
+    let key_files = sshd.effective("authorizedkeysfile").map(|d| d.value.clone());
     Facts {
         os: os_release(root),
         hostname: root.read("/etc/hostname").map(|h| h.trim().to_owned()).filter(|h| !h.is_empty()),
-        sshd: sshd::probe(root),
+        users: users::probe(root, key_files.as_deref()),
+        sshd,
         ssh_socket: ssh_socket(root),
-        users: users::probe(root),
         accounts: users::accounts(root),
         privileged_gids: users::privileged_gids(root),
         tools: tools(root),

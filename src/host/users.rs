@@ -4,34 +4,62 @@
 use std::os::unix::fs::MetadataExt;
 
 use super::Root;
+use super::keys::{self, KeyLine};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserFacts {
     pub name: String,
     pub uid: u32,
+    pub gid: u32,
     pub home: String,
-    /// Number of keys in `~/.ssh/authorized_keys`; None when this process may not read it
-    /// (not root): unknown, not zero.
-    pub authorized_keys: Option<usize>,
+    /// Every group the user is in (the primary one included), by name.
+    pub groups: Vec<String>,
+    /// The files sshd reads this user's keys from (`AuthorizedKeysFile`, expanded).
+    pub key_files: Vec<String>,
+    /// The key lines of those files; None when this process may not read them (not root):
+    /// unknown, not empty.
+    pub keys: Option<Vec<KeyLine>>,
+    /// Key files that exist but that sshd — which reads them as the user — cannot read
+    /// (a home or .ssh the user cannot enter, a file the user cannot read).
+    pub unreadable: Vec<String>,
     /// Why sshd's StrictModes would refuse the keys (empty: fine).
     pub strict_modes_problems: Vec<String>,
 }
 
 impl UserFacts {
+    /// The number of well-formed keys (None: unknown without root).
+    pub fn authorized_keys(&self) -> Option<usize> {
+        self.keys.as_ref().map(|k| k.iter().filter(|l| matches!(l, KeyLine::Key(_))).count())
+    }
+
     /// Has keys that sshd will accept.
     pub fn can_log_in_with_key(&self) -> bool {
-        self.authorized_keys.is_some_and(|n| n > 0) && self.strict_modes_problems.is_empty()
+        self.authorized_keys().is_some_and(|n| n > 0) && self.strict_modes_problems.is_empty() && self.unreadable.is_empty()
     }
 
     /// Has keys, or may have them (unreadable without root).
     pub fn may_have_keys(&self) -> bool {
-        self.authorized_keys != Some(0)
+        self.authorized_keys() != Some(0)
     }
 }
 
-/// Users who can log in: root and uid ≥ 1000 with a real shell.
-pub fn probe(root: &Root) -> Vec<UserFacts> {
+/// sshd's default `AuthorizedKeysFile`.
+pub const DEFAULT_KEY_FILES: &str = ".ssh/authorized_keys .ssh/authorized_keys2";
+
+/// A name sshd takes literally in `AllowUsers` (no pattern characters, nothing that
+/// would split it): what passwd may hold is not trusted to be one.
+pub fn plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 32
+        && !name.starts_with('-')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// Users who can log in: root and uid ≥ 1000 with a real shell and a plain name, with the
+/// keys sshd would read for them (`key_files_setting`: the effective AuthorizedKeysFile).
+pub fn probe(root: &Root, key_files_setting: Option<&str>) -> Vec<UserFacts> {
     let passwd = root.read("/etc/passwd").unwrap_or_default();
+    let groups = group_table(root);
     let mut users = Vec::new();
     for line in passwd.lines() {
         let f: Vec<&str> = line.split(':').collect();
@@ -39,32 +67,117 @@ pub fn probe(root: &Root) -> Vec<UserFacts> {
             continue;
         }
         let (name, uid, home, shell) = (f[0], f[2].parse::<u32>().unwrap_or(u32::MAX), f[5], f[6]);
+        let gid = f[3].parse::<u32>().unwrap_or(u32::MAX);
         let login_shell = !(shell.ends_with("nologin") || shell.ends_with("/false") || shell.is_empty());
-        if !(uid == 0 || (1000..65534).contains(&uid)) || !login_shell {
+        if !(uid == 0 || (1000..65534).contains(&uid)) || !login_shell || !plain_name(name) {
             continue;
         }
-        let keys_path = format!("{}/.ssh/authorized_keys", home.trim_end_matches('/'));
-        let authorized_keys = match std::fs::read_to_string(root.path(&keys_path)) {
-            Ok(t) => Some(t.lines().filter(|l| is_key_line(l)).count()),
-            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => None,
-            Err(_) => Some(0),
-        };
-        let strict_modes_problems =
-            if authorized_keys.is_some_and(|n| n > 0) { strict_modes(root, uid, home, &keys_path) } else { Vec::new() };
+        let member_of: Vec<String> = groups
+            .iter()
+            .filter(|(_, id, members)| *id == gid || members.iter().any(|m| m == name))
+            .map(|(g, _, _)| g.clone())
+            .collect();
+        let gids: Vec<u32> = groups.iter().filter(|(g, _, _)| member_of.contains(g)).map(|(_, id, _)| *id).collect();
+        let key_files = key_files(key_files_setting.unwrap_or(DEFAULT_KEY_FILES), name, uid, home);
+        let mut keys = Some(Vec::new());
+        let mut unreadable = Vec::new();
+        let mut strict_modes_problems = Vec::new();
+        for file in &key_files {
+            match std::fs::read_to_string(root.path(file)) {
+                Ok(t) => {
+                    if let Some(k) = keys.as_mut() {
+                        k.extend(keys::parse(&t));
+                    }
+                    match user_can_read(root, file, uid, &gids) {
+                        Ok(true) => {}
+                        Ok(false) => unreadable.push(file.clone()),
+                        Err(why) => unreadable.push(format!("{file} ({why})")),
+                    }
+                    strict_modes_problems.extend(strict_modes(root, uid, home, file));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => keys = None,
+                Err(_) => {}
+            }
+        }
+        strict_modes_problems.dedup();
         users.push(UserFacts {
             name: name.to_owned(),
             uid,
+            gid,
             home: home.to_owned(),
-            authorized_keys,
+            groups: member_of,
+            key_files,
+            keys,
+            unreadable,
             strict_modes_problems,
         });
     }
     users
 }
 
-fn is_key_line(l: &str) -> bool {
-    let t = l.trim();
-    !t.is_empty() && !t.starts_with('#') && (t.contains("ssh-") || t.contains("ecdsa-") || t.contains("sk-"))
+/// (name, gid, members) of every group.
+fn group_table(root: &Root) -> Vec<(String, u32, Vec<String>)> {
+    root.read("/etc/group")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() >= 4).then(|| {
+                (
+                    f[0].to_owned(),
+                    f[2].parse().unwrap_or(u32::MAX),
+                    f[3].split(',').filter(|m| !m.is_empty()).map(str::to_owned).collect(),
+                )
+            })
+        })
+        .collect()
+}
+
+/// `AuthorizedKeysFile` for one user: `%h`, `%u`, `%U`, `%%` expanded, relative paths
+/// taken from the home; `none` reads no file.
+pub fn key_files(setting: &str, name: &str, uid: u32, home: &str) -> Vec<String> {
+    let home = home.trim_end_matches('/');
+    setting
+        .split_whitespace()
+        .filter(|p| !p.eq_ignore_ascii_case("none"))
+        .map(|p| {
+            let p = p.replace("%%", "\u{0}").replace("%h", home).replace("%u", name).replace("%U", &uid.to_string()).replace('\u{0}', "%");
+            if p.starts_with('/') { p } else { format!("{home}/{p}") }
+        })
+        .collect()
+}
+
+/// Whether uid (in groups `gids`) may read `file`: every directory on the way searchable,
+/// the file readable — sshd reads the keys as the user. Root may read anything.
+fn user_can_read(root: &Root, file: &str, uid: u32, gids: &[u32]) -> Result<bool, String> {
+    if uid == 0 {
+        return Ok(true);
+    }
+    let allowed = |meta: &std::fs::Metadata, bit: u32| -> bool {
+        let mode = meta.mode();
+        if meta.uid() == uid {
+            mode & (bit << 6) != 0
+        } else if gids.contains(&meta.gid()) {
+            mode & (bit << 3) != 0
+        } else {
+            mode & bit != 0
+        }
+    };
+    let mut dir = String::new();
+    let parts: Vec<&str> = file.split('/').filter(|p| !p.is_empty()).collect();
+    for (i, part) in parts.iter().enumerate() {
+        let is_file = i + 1 == parts.len();
+        let meta = std::fs::metadata(root.path(if dir.is_empty() { "/" } else { &dir })).map_err(|e| e.to_string())?;
+        if !allowed(&meta, 0o1) {
+            return Ok(false);
+        }
+        dir = format!("{dir}/{part}");
+        if is_file {
+            let meta = std::fs::metadata(root.path(&dir)).map_err(|e| e.to_string())?;
+            return Ok(allowed(&meta, 0o4));
+        }
+    }
+    Ok(true)
 }
 
 /// sshd refuses keys when the home, `~/.ssh` or the keys file is writable by group or

@@ -6,6 +6,7 @@ use serde::Serialize;
 use super::Builder;
 use crate::answers::{Answers, UnixUser};
 use crate::host::sshd::{DROPIN_DIR, Directive, MAIN};
+use crate::host::keys::{self, KeyLine, wildcard};
 use crate::host::{Facts, UserFacts};
 use crate::plan::{Check, Layer, Plan, Severity, SshMove, Validator};
 use crate::render::RenderError;
@@ -67,13 +68,13 @@ struct Ctx<'a> {
     macs: &'static [&'static str],
 }
 
-/// The users allowed to log in: the answers, or else everyone who has a working key
-/// (root excluded: root logins are refused).
+/// The users allowed to log in: the answers, or else everyone sshd would let in with a key
+/// (or whose keys cannot be read without root); root excluded: root logins are refused.
 pub fn allowed_users(a: &Answers, f: &Facts) -> Vec<String> {
     if !a.ssh.allowed_users.is_empty() {
         return a.ssh.allowed_users.iter().map(UnixUser::to_string).collect();
     }
-    f.users.iter().filter(|u| u.uid != 0 && u.may_have_keys()).map(|u| u.name.clone()).collect()
+    f.users.iter().filter(|u| u.uid != 0 && login(u, f).blockers.is_empty()).map(|u| u.name.clone()).collect()
 }
 
 pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), RenderError> {
@@ -81,14 +82,47 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     let users = allowed_users(a, f);
     let port = a.ssh.port.get();
     if users.is_empty() {
-        b.block(layer, "No user other than root has an SSH key, and no allowed user is set: with root and password logins off, nobody could log in. Add your public key to a normal user's ~/.ssh/authorized_keys (ssh-copy-id user@host), then run clawguard again. Apply refuses until then.");
+        // Say why each user with keys still could not get in.
+        let why: Vec<String> = f
+            .users
+            .iter()
+            .filter(|u| {
+                u.uid != 0
+                    && (u.keys.as_ref().is_some_and(|k| !k.is_empty())
+                        || !u.unreadable.is_empty()
+                        || !u.strict_modes_problems.is_empty())
+            })
+            .flat_map(|u| login(u, f).blockers)
+            .collect();
+        if why.is_empty() {
+            let reads = match f.sshd.effective("authorizedkeysfile") {
+                Some(d) => format!(" (sshd reads keys only from `AuthorizedKeysFile {}`, set in {}:{})", d.value, d.file, d.line),
+                None => String::new(),
+            };
+            b.block(layer, format!("No user other than root has an SSH key{reads}, and no allowed user is set: with root and password logins off, nobody could log in. Add your public key to a normal user's ~/.ssh/authorized_keys (ssh-copy-id user@host), then run clawguard again. Apply refuses until then."));
+        } else {
+            b.block(layer, format!("No user other than root could log in with a key once root and password logins are off, and no allowed user is set. {} Apply refuses until then.", why.join(" ")));
+        }
     }
     for name in &users {
         match f.users.iter().find(|u| &u.name == name) {
-            None => b.block(layer, format!("Allowed user `{name}` does not exist on this host: create it and give it your SSH key, or remove it from ssh.allowed_users.")),
-            Some(u) => check_user(u, b),
+            Some(u) => {
+                let l = login(u, f);
+                for text in l.blockers {
+                    b.block(layer, text);
+                }
+                for (severity, text) in l.notes {
+                    b.warn(layer, severity, text);
+                }
+            }
+            None => match f.accounts.iter().find(|acc| &acc.name == name) {
+                Some(acc) if !acc.login_shell => b.block(layer, format!("Allowed user `{name}` has no login shell: it could not log in. Use a user with a shell, or give it one (chsh -s /bin/bash {name}).")),
+                Some(_) => b.block(layer, format!("Allowed user `{name}` is a system account (uid below 1000): log in as a normal user instead.")),
+                None => b.block(layer, format!("Allowed user `{name}` does not exist on this host: create it and give it your SSH key, or remove it from ssh.allowed_users.")),
+            },
         }
     }
+    warn_match_blocks(f, b);
     let ctx = Ctx {
         port,
         allowed_users: if users.is_empty() {
@@ -163,15 +197,102 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     Ok(())
 }
 
-fn check_user(u: &UserFacts, b: &mut Builder) {
-    if u.authorized_keys.is_none() {
-        b.warn(Layer::Ssh, Severity::Note, format!("{}/.ssh/authorized_keys cannot be read without root, so whether `{}` can log in with a key is not checked here (apply, as root, checks it).", u.home, u.name));
+/// Keywords that, inside a `Match` block, can change whether a login gets in.
+const LOGIN_KEYWORDS: &[&str] = &[
+    "authorizedkeysfile",
+    "authorizedkeyscommand",
+    "pubkeyacceptedalgorithms",
+    "pubkeyacceptedkeytypes",
+    "pubkeyauthentication",
+    "authenticationmethods",
+    "permitrootlogin",
+    "denyusers",
+    "allowusers",
+    "allowgroups",
+    "denygroups",
+    "forcecommand",
+];
+
+/// What stands between a user and a key login, once the drop-in is in place.
+#[derive(Debug, Default)]
+struct Login {
+    /// Each a reason sshd would refuse every key login of the user.
+    blockers: Vec<String>,
+    notes: Vec<(Severity, String)>,
+}
+
+/// Whether `u` can still log in once the drop-in is in place, decided the way sshd will
+/// decide it (its access lists, which key files it reads and as whom, which key types it
+/// accepts, each key's options for this client). Every way in that fails is a blocker
+/// that says why.
+fn login(u: &UserFacts, f: &Facts) -> Login {
+    let mut out = Login::default();
+    let name = &u.name;
+    if u.uid == 0 {
+        out.blockers.push(format!("`{name}` is root, and clawguard's drop-in sets PermitRootLogin no: root could not log in. Give a normal user your key and sudo, and list that user in ssh.allowed_users."));
+        return out;
     }
-    if u.authorized_keys == Some(0) {
-        b.block(Layer::Ssh, format!("Allowed user `{}` has no key in {}/.ssh/authorized_keys: with passwords off it could not log in. Add a key (ssh-copy-id -p PORT {}@host) first.", u.name, u.home, u.name));
+    // sshd's other access lists still apply next to clawguard's AllowUsers.
+    let elsewhere = |key: &'static str| f.sshd.directives.iter().filter(move |d| !d.in_match && d.key == key && d.file != DROPIN);
+    for d in elsewhere("denyusers") {
+        if let Some(p) = d.value.split_whitespace().find(|p| wildcard(p.split('@').next().unwrap_or(p), name)) {
+            out.blockers.push(format!("{}:{} has `DenyUsers {}`, which refuses `{name}`: remove it there, or allow another user.", d.file, d.line, p));
+        }
+    }
+    if let Some(d) = elsewhere("allowgroups").next()
+        && !d.value.split_whitespace().any(|p| u.groups.iter().any(|g| wildcard(p, g)))
+    {
+        out.blockers.push(format!("{}:{} has `AllowGroups {}`, and `{name}` is in none of them (its groups: {}): add it to one (usermod -aG GROUP {name}) or change that line.", d.file, d.line, d.value, u.groups.join(", ")));
+    }
+    for d in elsewhere("denygroups") {
+        if let Some(g) = u.groups.iter().find(|g| d.value.split_whitespace().any(|p| wildcard(p, g))) {
+            out.blockers.push(format!("{}:{} has `DenyGroups {}`, which refuses `{name}` (member of {g}): change that line or the user's groups.", d.file, d.line, d.value));
+        }
+    }
+    let key_command = elsewhere("authorizedkeyscommand").next().is_some_and(|d| !d.value.eq_ignore_ascii_case("none"));
+    let files = if u.key_files.is_empty() { "no file (AuthorizedKeysFile none)".to_owned() } else { u.key_files.join(", ") };
+    let Some(lines) = &u.keys else {
+        out.notes.push((Severity::Note, format!("{files} cannot be read without root, so whether `{name}` can log in with a key is not checked here (apply, as root, checks it).")));
+        return out;
+    };
+    if !u.unreadable.is_empty() {
+        out.blockers.push(format!("sshd reads `{name}`'s keys as {name}, and {name} cannot read {}: the home, ~/.ssh or the file is closed to its owner. Fix it (chmod u+rx the directories, u+r the file), then run clawguard again.", u.unreadable.join(", ")));
+    }
+    let accepted = keys::accepted_algorithms(
+        elsewhere("pubkeyacceptedalgorithms").chain(elsewhere("pubkeyacceptedkeytypes")).next().map(|d| d.value.as_str()),
+    );
+    let client = f.ssh_connection.as_ref().map(|c| c.client);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let mut usable = 0;
+    let mut refused = Vec::new();
+    for l in lines {
+        match l {
+            KeyLine::Key(k) => match k.refusal(&accepted, client, now) {
+                None => usable += 1,
+                Some(why) => refused.push(format!("line {}: {why}", k.line)),
+            },
+            KeyLine::Invalid { line, why } => refused.push(format!("line {line} is not a key: {why}")),
+        }
+    }
+    let why = if refused.is_empty() { String::new() } else { format!(" ({})", refused.join("; ")) };
+    if usable == 0 && key_command {
+        out.notes.push((Severity::Warning, format!("No key in {files} lets `{name}` log in{why}; an AuthorizedKeysCommand may supply one, which clawguard cannot check: make sure it does before you apply.")));
+    } else if usable == 0 {
+        out.blockers.push(format!("No key in {files} lets `{name}` log in{why}: with passwords off it could not log in. Add a key it can use (ssh-copy-id -p PORT {name}@host) first."));
+    } else if !refused.is_empty() {
+        out.notes.push((Severity::Note, format!("`{name}` logs in with {usable} key(s); sshd will not use the others{why}.")));
     }
     for p in &u.strict_modes_problems {
-        b.block(Layer::Ssh, format!("sshd would ignore `{}`'s keys (StrictModes): {p}", u.name));
+        out.blockers.push(format!("sshd would ignore `{name}`'s keys (StrictModes): {p}"));
+    }
+    out
+}
+
+/// `Match` blocks that change who gets in: clawguard cannot tell which logins they apply
+/// to, so it says so.
+fn warn_match_blocks(f: &Facts, b: &mut Builder) {
+    for d in f.sshd.directives.iter().filter(|d| d.in_match && LOGIN_KEYWORDS.contains(&d.key.as_str())) {
+        b.warn(Layer::Ssh, Severity::Warning, format!("{}:{} sets `{} {}` inside a Match block: it may change whether your login gets in, which clawguard does not evaluate. Check it before you apply.", d.file, d.line, d.key, d.value));
     }
 }
 

@@ -24,9 +24,16 @@ pub fn fixtures() -> PathBuf {
 pub fn fixture_root(name: &str) -> tempfile::TempDir {
     let dir = tempfile::Builder::new().prefix(&format!("clawguard-{name}-")).tempdir().unwrap();
     copy_tree(&fixtures().join(name), dir.path());
+    let passwd = fs::read_to_string(dir.path().join("etc/passwd")).unwrap_or_default();
     for home in ["home/debian", "home/ubuntu", "home/admin"] {
         let h = dir.path().join(home);
         if h.exists() {
+            // Owned by their user, as on a real host (sshd reads the keys as the user).
+            let user = home.trim_start_matches("home/");
+            if let Some(ids) = passwd.lines().map(|l| l.split(':').collect::<Vec<_>>()).find(|f| f.len() > 3 && f[0] == user) {
+                let (uid, gid) = (ids[2].parse().unwrap(), ids[3].parse().unwrap());
+                chown_tree(&h, uid, gid);
+            }
             fs::set_permissions(&h, fs::Permissions::from_mode(0o750)).unwrap();
             if h.join(".ssh").exists() {
                 fs::set_permissions(h.join(".ssh"), fs::Permissions::from_mode(0o700)).unwrap();
@@ -35,6 +42,15 @@ pub fn fixture_root(name: &str) -> tempfile::TempDir {
         }
     }
     dir
+}
+
+fn chown_tree(p: &Path, uid: u32, gid: u32) {
+    std::os::unix::fs::lchown(p, Some(uid), Some(gid)).unwrap_or_else(|e| panic!("chown {}: {e} (the tests run as root)", p.display()));
+    if p.is_dir() {
+        for e in fs::read_dir(p).unwrap() {
+            chown_tree(&e.unwrap().path(), uid, gid);
+        }
+    }
 }
 
 pub fn copy_tree(from: &Path, to: &Path) {

@@ -108,7 +108,7 @@ fn draw_welcome(app: &App, f: &mut Frame, area: Rect) {
     let ports: Vec<String> = fa.sshd.ports().iter().map(|p| p.to_string()).collect();
     lines.push(Line::raw(format!("  SSH listens on port {}.", ports.join(", "))));
     let keyed: Vec<&str> =
-        fa.users.iter().filter(|u| u.authorized_keys.is_some_and(|n| n > 0)).map(|u| u.name.as_str()).collect();
+        fa.users.iter().filter(|u| u.authorized_keys().is_some_and(|n| n > 0)).map(|u| u.name.as_str()).collect();
     lines.push(Line::raw(format!(
         "  Users with SSH keys: {}.",
         if keyed.is_empty() { "none".to_owned() } else { keyed.join(", ") }
