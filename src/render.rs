@@ -58,6 +58,19 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
             .build()
             .expect("valid syntax"),
     );
+    // In the compose file every value is a JSON string, and compose would still expand
+    // `$VAR` and `${VAR}` in it from the environment of whoever runs it (root's): `$$` is
+    // compose's literal `$`, so no value can reach into that environment.
+    env.set_formatter(|out, state, value| {
+        if matches!(state.auto_escape(), minijinja::AutoEscape::Json) {
+            let json = serde_json::to_string(value).map_err(|e| {
+                minijinja::Error::new(minijinja::ErrorKind::BadSerialization, "cannot write a value as JSON").with_source(e)
+            })?;
+            out.write_str(&json.replace('$', "$$")).map_err(minijinja::Error::from)
+        } else {
+            minijinja::escape_formatter(out, state, value)
+        }
+    });
     for (name, source) in TEMPLATES {
         env.add_template(name, source).unwrap_or_else(|e| panic!("template {name} does not parse: {e:#}"));
     }

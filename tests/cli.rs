@@ -41,6 +41,19 @@ const BAD: &[(&str, &str, &str)] = &[
     ("[monitoring]\nalert_webhook = \"https://x.example/a\\nb\"", "monitoring.alert_webhook", "https://"),
     ("[sandbox]\nworkspace = \"/srv/work space\"", "sandbox.workspace", "absolute path"),
     ("[sandbox]\nmemory = \"2\"", "sandbox.memory", "no unit"),
+    // Mounts that would hand the agent the host, the engine, clawguard's own secrets or its
+    // allow-list (however the path is spelled).
+    ("[sandbox]\nworkspace = \"/\"", "sandbox.workspace", "the whole host"),
+    ("[sandbox]\nstate_dir = \"/var/run\"", "sandbox.state_dir", "/var/run"),
+    ("[sandbox]\nstate_dir = \"/run/docker.sock\"", "sandbox.state_dir", "/run/docker.sock"),
+    ("[sandbox]\nconfig_dir = \"/etc/clawguard/vault\"", "sandbox.config_dir", "/etc/clawguard"),
+    ("[sandbox]\nconfig_dir = \"/etc\"", "sandbox.config_dir", "/etc/clawguard"),
+    ("[sandbox]\nstate_dir = \"/var/lib\"", "sandbox.state_dir", "which the agent must never reach"),
+    ("[sandbox]\nworkspace = \"/opt/clawguard/agent/ws\"", "sandbox.workspace", "compose project"),
+    ("[sandbox]\nworkspace = \"//etc/./cron.d/\"", "sandbox.workspace", "`/etc/cron.d`"),
+    ("[monitoring]\nlog_dir = \"/root/logs\"", "monitoring.log_dir", "/root"),
+    ("[monitoring]\nalert_webhook = \"http://localhost@evil.example/x\"", "monitoring.alert_webhook", "user name or password"),
+    ("[monitoring]\nalert_webhook = \"http://127.0.0.1.evil.example/x\"", "monitoring.alert_webhook", "plain http to another machine"),
 ];
 
 #[test]

@@ -479,21 +479,8 @@ impl Answers {
                 format!("{} is not a version this clawguard reads: write `version = {VERSION}`", self.version),
             ));
         }
-        let hosts = &self.egress.allowed_hosts;
-        for (i, a) in hosts.iter().enumerate() {
-            for (j, b) in hosts.iter().enumerate() {
-                if i != j && a.covered_by(b) {
-                    let msg = if a == b {
-                        format!("`{a}` is listed twice: keep one")
-                    } else {
-                        format!(
-                            "`{a}` is already covered by `{b}` (squid would ignore one of them): keep only `{b}`, or replace it by the exact host names you need"
-                        )
-                    };
-                    return Err((format!("egress.allowed_hosts[{}]", i.max(j)), msg));
-                }
-            }
-        }
+        check_hosts(&self.egress.allowed_hosts)?;
+        self.check_mounts()?;
         if let Some(dup) = first_duplicate(&self.ssh.allowed_users) {
             return Err(("ssh.allowed_users".into(), format!("`{dup}` is listed twice: keep one")));
         }
@@ -553,6 +540,105 @@ impl Answers {
     pub fn to_toml(&self) -> String {
         toml::to_string(self).expect("answers always serialize")
     }
+}
+
+/// Places on the host no directory of the agent (mounted into its container) may be,
+/// contain or lie inside: secrets (clawguard's vault and state, shadow, sshd's host keys,
+/// root's home), the container engine's socket and data, the kernel's views.
+pub const SECRET_PLACES: &[&str] = &[
+    "/etc/clawguard",
+    "/etc/shadow",
+    "/etc/gshadow",
+    "/etc/ssh",
+    "/etc/sudoers",
+    "/etc/sudoers.d",
+    "/root",
+    "/boot",
+    "/proc",
+    "/sys",
+    "/dev",
+    "/run/docker.sock",
+    "/var/run",
+    "/run/containerd",
+    "/run/clawguard",
+    "/var/lib/docker",
+    "/var/lib/containerd",
+    "/var/lib/clawguard",
+];
+
+/// Places a directory the agent may *write* must also stay out of: the host's own system
+/// (a writable /etc or /usr is root on the host).
+pub const SYSTEM_PLACES: &[&str] = &["/etc", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/var/spool/cron"];
+
+impl Answers {
+    /// The agent's directories against [`SECRET_PLACES`], [`SYSTEM_PLACES`] (those it
+    /// writes) and the compose project.
+    fn check_mounts(&self) -> Result<(), (String, String)> {
+        let s = &self.sandbox;
+        // (field, directory, an example, mounted writable)
+        let dirs = [
+            ("sandbox.state_dir", &s.state_dir, "/srv/openclaw/state", true),
+            ("sandbox.workspace", &s.workspace, "/srv/openclaw/workspace", true),
+            ("sandbox.config_dir", &s.config_dir, "/srv/openclaw/config", false),
+            ("monitoring.log_dir", &self.monitoring.log_dir, "/var/log/clawguard-agent", true),
+        ];
+        let project = s.project_dir.to_string();
+        for (field, dir, example, writable) in dirs {
+            let system: &[&str] = if writable { SYSTEM_PLACES } else { &[] };
+            let hit = SECRET_PLACES
+                .iter()
+                .chain(system)
+                .copied()
+                .chain([project.as_str()])
+                .find(|p| dir.overlaps(p));
+            if let Some(place) = hit {
+                let what = if place == project {
+                    "the agent's compose project (its own allow-list and limits)".to_owned()
+                } else if dir.to_string() == "/" {
+                    "the whole host".to_owned()
+                } else {
+                    format!("{place}, which the agent must never reach")
+                };
+                return Err((
+                    field.into(),
+                    format!("`{dir}` is mounted into the agent's container and would give it {what}: give it a directory of its own, such as {example}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Duplicates and overlaps in the allow-list, in one pass over each name's parent domains
+/// (not every pair: a list of 50 000 hosts is checked at once).
+fn check_hosts(hosts: &[types::DomainPattern]) -> Result<(), (String, String)> {
+    use std::collections::HashMap;
+    let mut exact: HashMap<(&str, bool), usize> = HashMap::new();
+    let mut domains: HashMap<&str, usize> = HashMap::new();
+    for (i, h) in hosts.iter().enumerate() {
+        if let Some(j) = exact.insert((h.name(), h.subdomains()), i) {
+            return Err((format!("egress.allowed_hosts[{}]", i.max(j)), format!("`{h}` is listed twice: keep one")));
+        }
+        if h.subdomains() {
+            domains.insert(h.name(), i);
+        }
+    }
+    for (i, h) in hosts.iter().enumerate() {
+        // Every domain above this name (and the name itself, for a plain host).
+        let name = h.name();
+        let mut parents: Vec<&str> = name.char_indices().filter(|(_, c)| *c == '.').map(|(k, _)| &name[k + 1..]).collect();
+        if !h.subdomains() {
+            parents.push(name);
+        }
+        if let Some(&j) = parents.iter().find_map(|p| domains.get(p).filter(|&&j| j != i)) {
+            let b = &hosts[j];
+            return Err((
+                format!("egress.allowed_hosts[{}]", i.max(j)),
+                format!("`{h}` is already covered by `{b}` (squid would ignore one of them): keep only `{b}`, or replace it by the exact host names you need"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn first_duplicate<T: PartialEq>(items: &[T]) -> Option<&T> {

@@ -32,8 +32,16 @@ fn invalid(msg: impl Into<String>) -> Invalid {
 }
 
 /// Shows a value inside an error message with its control characters made visible.
+/// A refused value as the message quotes it: escaped, and cut short when long (a 1 MB
+/// value is not echoed back).
 fn shown(s: &str) -> String {
-    format!("{s:?}")
+    const MAX: usize = 60;
+    let count = s.chars().count();
+    if count <= MAX {
+        return format!("{s:?}");
+    }
+    let head: String = s.chars().take(MAX).collect();
+    format!("{head:?}… ({count} characters)")
 }
 
 /// Implements `Deserialize` through `FromStr` from a TOML string, and `Serialize` through
@@ -398,6 +406,12 @@ impl AbsPath {
     pub fn join(&self, rel: &str) -> String {
         format!("{}/{}", self.0.trim_end_matches('/'), rel)
     }
+
+    /// Whether this path and `other` are the same place, or one contains the other.
+    pub fn overlaps(&self, other: &str) -> bool {
+        let inside = |a: &str, b: &str| a == b || b == "/" || a.starts_with(&format!("{}/", b.trim_end_matches('/')));
+        inside(&self.0, other) || inside(other, &self.0)
+    }
 }
 
 impl FromStr for AbsPath {
@@ -419,8 +433,10 @@ impl FromStr for AbsPath {
         if s.split('/').any(|c| c == "..") {
             return Err(invalid(format!("{} contains `..`: {hint}", shown(s))));
         }
-        let trimmed = if s.len() > 1 { s.trim_end_matches('/') } else { s };
-        Ok(AbsPath(trimmed.to_owned()))
+        // One spelling per place: `//` and `/./` folded, no trailing `/`, so that a path
+        // is compared with others (mounts against protected places) as what it names.
+        let parts: Vec<&str> = s.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+        Ok(AbsPath(format!("/{}", parts.join("/"))))
     }
 }
 
@@ -646,10 +662,10 @@ impl FromStr for WebhookUrl {
     type Err = Invalid;
     fn from_str(s: &str) -> Result<Self, Invalid> {
         let hint = "type an https:// URL such as `https://hooks.slack.com/services/…`";
-        let local = s.starts_with("http://127.0.0.1") || s.starts_with("http://localhost");
-        let rest = s.strip_prefix("https://").or(if local { s.strip_prefix("http://") } else { None });
-        let Some(rest) = rest else {
-            return Err(invalid(format!("{} is not an https:// URL: {hint}", shown(s))));
+        let (https, rest) = match (s.strip_prefix("https://"), s.strip_prefix("http://")) {
+            (Some(rest), _) => (true, rest),
+            (None, Some(rest)) => (false, rest),
+            _ => return Err(invalid(format!("{} is not an https:// URL: {hint}", shown(s)))),
         };
         let ok = !rest.is_empty()
             && !rest.starts_with('/')
@@ -657,6 +673,27 @@ impl FromStr for WebhookUrl {
         if !ok {
             return Err(invalid(format!(
                 "{} has characters a URL may not contain here (spaces, quotes…): {hint}",
+                shown(s)
+            )));
+        }
+        // The host is what comes before the path, query or fragment; credentials in the
+        // URL (`user@host`) are refused: they would also hide which host it is.
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        if authority.contains('@') {
+            return Err(invalid(format!(
+                "{} has a user name or password before the host (`…@`): give the webhook's own URL, with any token in its path: {hint}",
+                shown(s)
+            )));
+        }
+        let host = if let Some(v6) = authority.strip_prefix('[') {
+            v6.split(']').next().unwrap_or_default()
+        } else {
+            authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+        };
+        let local = matches!(host, "127.0.0.1" | "localhost" | "::1");
+        if !https && !local {
+            return Err(invalid(format!(
+                "{} is plain http to another machine: alerts would cross the network unencrypted. {hint} (plain http:// is only for this machine: 127.0.0.1, localhost, [::1])",
                 shown(s)
             )));
         }

@@ -2,6 +2,8 @@
 //! files were written — no systemd, no engine, a missing image, a port in use. Each either
 //! holds or says what to do. Runs through the runner, like every command on the target.
 
+use std::path::Path;
+
 use super::runner::{Ran, Runner};
 use crate::host::Root;
 use crate::plan::Check;
@@ -75,10 +77,16 @@ pub fn check(check: &Check, root: &Root, runner: &Runner) -> Result<(), String> 
                     return Err(format!("cannot tell whether port {port} is free (ss: {})", last_line(&output)));
                 }
             };
+            // A listener counts as the expected owner by its name — and, on this host, only
+            // when it really is that program, run by root (any process can call itself
+            // "sshd"; taking its port for sshd's would move SSH onto it).
+            let live = *runner == Runner::Live;
             let others: Vec<&str> = out
                 .lines()
                 .filter(|l| !l.trim().is_empty())
-                .filter(|l| !owners.iter().any(|o| l.contains(&format!("\"{o}\""))))
+                .filter(|l| {
+                    !owners.iter().any(|o| l.contains(&format!("\"{o}\"")) && (!live || genuine(l, o, Path::new("/proc"))))
+                })
                 .collect();
             if others.is_empty() {
                 return Ok(());
@@ -90,6 +98,37 @@ pub fn check(check: &Check, root: &Root, runner: &Runner) -> Result<(), String> 
             ))
         }
     }
+}
+
+/// Where the programs a port may belong to really live.
+fn executables(owner: &str) -> &'static [&'static str] {
+    match owner {
+        "sshd" => &["/usr/sbin/sshd", "/usr/bin/sshd", "/usr/sbin/sshd-session"],
+        "systemd" => &["/usr/lib/systemd/systemd", "/lib/systemd/systemd"],
+        _ => &[],
+    }
+}
+
+/// Whether every process of `owner` in an `ss -p` line is that program, run by root.
+fn genuine(line: &str, owner: &str, proc_dir: &Path) -> bool {
+    genuine_as(line, owner, executables(owner), proc_dir)
+}
+
+fn genuine_as(line: &str, owner: &str, exes: &[&str], proc_dir: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let tag = format!("(\"{owner}\",pid=");
+    let pids: Vec<&str> = line
+        .match_indices(&tag)
+        .filter_map(|(i, _)| line[i + tag.len()..].split([',', ')']).next())
+        .collect();
+    !pids.is_empty()
+        && pids.iter().all(|pid| {
+            let dir = proc_dir.join(pid);
+            let exe = std::fs::read_link(dir.join("exe")).unwrap_or_default();
+            let exe = exe.to_string_lossy();
+            let exe = exe.trim_end_matches(" (deleted)");
+            exes.contains(&exe) && std::fs::metadata(&dir).is_ok_and(|m| m.uid() == 0)
+        })
 }
 
 /// `users:(("nginx",pid=1,fd=3))` of an `ss -p` line, or the whole line.
@@ -118,5 +157,23 @@ mod tests {
         }
         // Through a runner program the program decides: never refused here.
         assert_eq!(check(&Check::Systemd, &Root::new("/"), &Runner::Program("/bin/true".into())), Ok(()));
+    }
+
+    #[test]
+    fn a_process_that_only_calls_itself_sshd_does_not_own_sshds_port() {
+        // A copy of `sleep` named sshd: its name says sshd, its executable does not.
+        let d = tempfile::tempdir().unwrap();
+        let fake = d.path().join("sshd");
+        std::fs::copy("/bin/sleep", &fake).unwrap();
+        let mut child = std::process::Command::new(&fake).arg("30").spawn().unwrap();
+        let line = format!("LISTEN 0 128 0.0.0.0:2222 0.0.0.0:* users:((\"sshd\",pid={},fd=3))", child.id());
+        assert!(!genuine(&line, "sshd", Path::new("/proc")));
+        // positive control: the same process passes when its real executable is expected
+        let exe = fake.to_string_lossy().into_owned();
+        let as_root = crate::apply::atomic::running_as_root();
+        assert_eq!(genuine_as(&line, "sshd", &[exe.as_str()], Path::new("/proc")), as_root);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(!genuine("LISTEN 0 128 0.0.0.0:2222 users:((\"sshd\",fd=3))", "sshd", Path::new("/proc")));
     }
 }

@@ -58,6 +58,18 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     // plan says it can reach any host), never a proxy variable that points at nothing.
     let egress = !a.skip.contains(&Layer::Egress);
     let proxy = format!("http://proxy:{}", a.egress.proxy_port);
+    // A directory of the agent that is, holds or lies in a login user's ~/.ssh would let
+    // the agent add a key there and log in as that user.
+    for (field, dir) in [
+        ("state_dir", &s.state_dir),
+        ("workspace", &s.workspace),
+        ("config_dir", &s.config_dir),
+        ("log_dir", &a.monitoring.log_dir),
+    ] {
+        for u in f.users.iter().filter(|u| dir.overlaps(&format!("{}/.ssh", u.home.trim_end_matches('/')))) {
+            b.block(layer, format!("{field} `{dir}` would put {}'s ~/.ssh (where SSH keys that log in as {} live) inside the agent's container: give the agent a directory of its own, such as /srv/openclaw/{field}", u.name, u.name));
+        }
+    }
     let mut environment: Vec<(String, String)> = Vec::new();
     if egress {
         environment.extend([
