@@ -3,7 +3,6 @@
 //! yet — and what needs a person: an overdue confirmation, an automatic rollback, keys in
 //! plaintext, a full disk. Reads only; an alert goes to the webhook when one is set.
 
-
 use crate::answers::Answers;
 use crate::apply::Store;
 use crate::apply::store::{now, sha256};

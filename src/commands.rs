@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use crate::answers::{self, Answers, AnswersError};
 use crate::apply::{self, ApplyError, Event, Options, Runner};
 use crate::cli::{
-    WatchdogArgs,
-    ApplyArgs, CheckArgs, Common, PlanArgs, RenderArgs, SecretsAction, SecretsArgs, TargetArgs, WizardArgs,
+    ApplyArgs, CheckArgs, Common, PlanArgs, RenderArgs, SecretsAction, SecretsArgs, TargetArgs, WatchdogArgs,
+    WizardArgs,
 };
 use crate::host::{self, Facts, Root};
 use crate::plan::Plan;
@@ -135,8 +135,7 @@ pub fn render(args: &RenderArgs) -> Result<ExitCode, CommandError> {
         return Err(CommandError::OutIsRoot(out.display().to_string()));
     }
     let l = load(&args.common)?;
-    std::fs::create_dir_all(out)
-        .map_err(|source| CommandError::Write { path: out.display().to_string(), source })?;
+    std::fs::create_dir_all(out).map_err(|source| CommandError::Write { path: out.display().to_string(), source })?;
     let out_root = Root::new(out);
     if out_root.is_live() {
         return Err(CommandError::OutIsRoot(out.display().to_string()));

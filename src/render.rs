@@ -64,7 +64,8 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env.set_formatter(|out, state, value| {
         if matches!(state.auto_escape(), minijinja::AutoEscape::Json) {
             let json = serde_json::to_string(value).map_err(|e| {
-                minijinja::Error::new(minijinja::ErrorKind::BadSerialization, "cannot write a value as JSON").with_source(e)
+                minijinja::Error::new(minijinja::ErrorKind::BadSerialization, "cannot write a value as JSON")
+                    .with_source(e)
             })?;
             out.write_str(&json.replace('$', "$$")).map_err(minijinja::Error::from)
         } else {

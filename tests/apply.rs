@@ -559,7 +559,10 @@ fn a_kill_between_any_two_steps_is_undone_by_the_watchdog_alone_without_cutting_
         prepare(root.path());
         // Files only: directories a rollback leaves (empty) do not matter.
         let files = |root: &Path| -> BTreeMap<String, (u32, Vec<u8>)> {
-            common::fingerprint(&root.join("etc")).into_iter().filter(|(_, (mode, _))| mode & 0o170000 != 0o040000).collect()
+            common::fingerprint(&root.join("etc"))
+                .into_iter()
+                .filter(|(_, (mode, _))| mode & 0o170000 != 0o040000)
+                .collect()
         };
         let before = files(root.path());
         let w = tempfile::tempdir().unwrap();
@@ -699,7 +702,9 @@ fn a_rollback_whose_undo_fails_says_so_and_exits_non_zero() {
     common::fake_tools(root.path());
     fs::remove_file(work.path().join("fail-on")).unwrap();
     let r = s(root.path());
-    assert!(run(&["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&runner), "--root", r], &[]).status.success());
+    assert!(
+        run(&["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&runner), "--root", r], &[]).status.success()
+    );
     let o = run(&["rollback", "--runner", s(&runner), "--root", r], &[]);
     assert!(o.status.success() && out(&o).contains("verified: all"), "{}", out(&o));
 }

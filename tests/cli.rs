@@ -52,8 +52,16 @@ const BAD: &[(&str, &str, &str)] = &[
     ("[sandbox]\nworkspace = \"/opt/clawguard/agent/ws\"", "sandbox.workspace", "compose project"),
     ("[sandbox]\nworkspace = \"//etc/./cron.d/\"", "sandbox.workspace", "`/etc/cron.d`"),
     ("[monitoring]\nlog_dir = \"/root/logs\"", "monitoring.log_dir", "/root"),
-    ("[monitoring]\nalert_webhook = \"http://localhost@evil.example/x\"", "monitoring.alert_webhook", "user name or password"),
-    ("[monitoring]\nalert_webhook = \"http://127.0.0.1.evil.example/x\"", "monitoring.alert_webhook", "plain http to another machine"),
+    (
+        "[monitoring]\nalert_webhook = \"http://localhost@evil.example/x\"",
+        "monitoring.alert_webhook",
+        "user name or password",
+    ),
+    (
+        "[monitoring]\nalert_webhook = \"http://127.0.0.1.evil.example/x\"",
+        "monitoring.alert_webhook",
+        "plain http to another machine",
+    ),
 ];
 
 #[test]

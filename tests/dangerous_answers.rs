@@ -41,10 +41,20 @@ fn fifty_thousand_hosts_are_checked_and_an_overlap_among_them_found() {
 
 #[test]
 fn webhooks_to_this_machine_may_be_plain_http_and_only_they() {
-    for ok in ["http://127.0.0.1:9000/hook", "http://localhost/hook?x=1", "http://[::1]:8080/a", "https://hooks.example.com/a@b"] {
+    for ok in [
+        "http://127.0.0.1:9000/hook",
+        "http://localhost/hook?x=1",
+        "http://[::1]:8080/a",
+        "https://hooks.example.com/a@b",
+    ] {
         assert!(parse(&format!("[monitoring]\nalert_webhook = \"{ok}\"")).is_ok(), "{ok}");
     }
-    for bad in ["http://localhost@evil.example/", "http://127.0.0.1:80@evil.example/", "http://localhost.evil.example/", "https://user:pw@hooks.example.com/"] {
+    for bad in [
+        "http://localhost@evil.example/",
+        "http://127.0.0.1:80@evil.example/",
+        "http://localhost.evil.example/",
+        "https://user:pw@hooks.example.com/",
+    ] {
         assert!(parse(&format!("[monitoring]\nalert_webhook = \"{bad}\"")).is_err(), "{bad}");
     }
 }
@@ -54,7 +64,9 @@ fn the_agent_may_not_get_a_login_users_ssh_directory() {
     let root = common::fixture_root("debian12-cloud");
     let work = tempfile::tempdir().unwrap();
     let answers = work.path().join("a.toml");
-    for (dir, refused) in [("/home/debian", true), ("/home", true), ("/home/debian/.ssh/x", true), ("/home/debian/agent", false)] {
+    for (dir, refused) in
+        [("/home/debian", true), ("/home", true), ("/home/debian/.ssh/x", true), ("/home/debian/agent", false)]
+    {
         fs::write(&answers, format!("version = 1\n[sandbox]\nworkspace = \"{dir}\"\n")).unwrap();
         let o = Command::new(common::bin())
             .args(["apply", "--yes", "--root", root.path().to_str().unwrap(), "--answers", answers.to_str().unwrap()])

@@ -39,7 +39,12 @@ impl Drop for Net {
 
 fn must(cmd: &mut Command) {
     let o = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (scripts/test installs it)"));
-    assert!(o.status.success(), "{cmd:?}: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{cmd:?}: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 /// Addresses on the namespace's loopback interface: "public" ones from TEST-NET-3 and the
@@ -69,7 +74,16 @@ impl Net {
         fs::write(www.join("index.html"), "reached\n").unwrap();
         for port in ["80", "443"] {
             let c = net
-                .exec(&["/usr/bin/python3", "-m", "http.server", port, "--bind", "0.0.0.0", "--directory", www.to_str().unwrap()])
+                .exec(&[
+                    "/usr/bin/python3",
+                    "-m",
+                    "http.server",
+                    port,
+                    "--bind",
+                    "0.0.0.0",
+                    "--directory",
+                    www.to_str().unwrap(),
+                ])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -135,7 +149,10 @@ impl Net {
         );
         let file = dir.join("squid.conf");
         fs::write(&file, text).unwrap();
-        let o = Command::new("squid").args(["-k", "parse", "-f", file.to_str().unwrap()]).output().expect("squid is installed");
+        let o = Command::new("squid")
+            .args(["-k", "parse", "-f", file.to_str().unwrap()])
+            .output()
+            .expect("squid is installed");
         assert!(o.status.success(), "squid -k parse: {}", String::from_utf8_lossy(&o.stderr));
         let c = self
             .exec(&["squid", "-N", "-f", file.to_str().unwrap()])

@@ -117,7 +117,11 @@ fn a_managed_file_that_links_to_a_secret_is_refused_not_shown_or_copied() {
     let before = common::fingerprint(root.path());
     let o = run(&["apply", "--yes", "--root", s(root.path())]);
     assert_eq!(o.status.code(), Some(1), "{}", out(&o));
-    assert!(out(&o).contains("00-clawguard.conf is a symbolic link") && out(&o).contains("Nothing was changed"), "{}", out(&o));
+    assert!(
+        out(&o).contains("00-clawguard.conf is a symbolic link") && out(&o).contains("Nothing was changed"),
+        "{}",
+        out(&o)
+    );
     assert!(!out(&o).contains("SECRET-HASH"));
     assert_eq!(common::fingerprint(root.path()), before, "a refused apply wrote something");
 

@@ -152,7 +152,11 @@ fn a_home_the_user_cannot_enter_is_refused() {
 fn a_match_block_that_changes_logins_is_named() {
     let root = host(&key("ssh-ed25519"));
     add_sshd(root.path(), "Match Address 203.0.113.0/24\n    DenyUsers debian");
-    let o = Command::new(common::bin()).args(["plan", "--root", root.path().to_str().unwrap()]).env("NO_COLOR", "1").output().unwrap();
+    let o = Command::new(common::bin())
+        .args(["plan", "--root", root.path().to_str().unwrap()])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
     assert!(text(&o).contains("sets `denyusers debian` inside a Match block"), "{}", text(&o));
 }
 

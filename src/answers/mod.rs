@@ -246,6 +246,13 @@ pub struct Ssh {
     pub max_auth_tries: Count<1, 10>,
     pub client_alive_interval: Count<0, 3600>,
     pub client_alive_count_max: Count<0, 100>,
+    /// Allow `ssh -L` tunnels to the agent's gateway on 127.0.0.1 (and nowhere else).
+    /// Off: no forwarding at all (what Lynis asks for).
+    pub gateway_tunnel: bool,
+    /// Also offer the classic curve25519 key exchange, for clients without post-quantum
+    /// key exchange (OpenSSH before 8.5, PuTTY before 0.78, paramiko); ssh-audit then
+    /// reports it. Off: post-quantum key exchange only.
+    pub classic_kex: bool,
 }
 
 impl Default for Ssh {
@@ -256,6 +263,8 @@ impl Default for Ssh {
             max_auth_tries: Count::of(3),
             client_alive_interval: Count::of(300),
             client_alive_count_max: Count::of(2),
+            gateway_tunnel: false,
+            classic_kex: false,
         }
     }
 }
@@ -585,12 +594,7 @@ impl Answers {
         let project = s.project_dir.to_string();
         for (field, dir, example, writable) in dirs {
             let system: &[&str] = if writable { SYSTEM_PLACES } else { &[] };
-            let hit = SECRET_PLACES
-                .iter()
-                .chain(system)
-                .copied()
-                .chain([project.as_str()])
-                .find(|p| dir.overlaps(p));
+            let hit = SECRET_PLACES.iter().chain(system).copied().chain([project.as_str()]).find(|p| dir.overlaps(p));
             if let Some(place) = hit {
                 let what = if place == project {
                     "the agent's compose project (its own allow-list and limits)".to_owned()
@@ -601,7 +605,9 @@ impl Answers {
                 };
                 return Err((
                     field.into(),
-                    format!("`{dir}` is mounted into the agent's container and would give it {what}: give it a directory of its own, such as {example}"),
+                    format!(
+                        "`{dir}` is mounted into the agent's container and would give it {what}: give it a directory of its own, such as {example}"
+                    ),
                 ));
             }
         }
@@ -626,7 +632,8 @@ fn check_hosts(hosts: &[types::DomainPattern]) -> Result<(), (String, String)> {
     for (i, h) in hosts.iter().enumerate() {
         // Every domain above this name (and the name itself, for a plain host).
         let name = h.name();
-        let mut parents: Vec<&str> = name.char_indices().filter(|(_, c)| *c == '.').map(|(k, _)| &name[k + 1..]).collect();
+        let mut parents: Vec<&str> =
+            name.char_indices().filter(|(_, c)| *c == '.').map(|(k, _)| &name[k + 1..]).collect();
         if !h.subdomains() {
             parents.push(name);
         }
@@ -634,7 +641,9 @@ fn check_hosts(hosts: &[types::DomainPattern]) -> Result<(), (String, String)> {
             let b = &hosts[j];
             return Err((
                 format!("egress.allowed_hosts[{}]", i.max(j)),
-                format!("`{h}` is already covered by `{b}` (squid would ignore one of them): keep only `{b}`, or replace it by the exact host names you need"),
+                format!(
+                    "`{h}` is already covered by `{b}` (squid would ignore one of them): keep only `{b}`, or replace it by the exact host names you need"
+                ),
             ));
         }
     }

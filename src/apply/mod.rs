@@ -816,7 +816,9 @@ fn undo(
         if f.existed {
             let data = fs::read(store.backup_path(m.number, &f.path))
                 .map_err(io_err(format!("reading the backup of {}", f.path)))?;
-            if root.read_managed(&f.path).ok().flatten().as_deref() != Some(data.as_slice()) || root.mode(&f.path) != f.old_mode {
+            if root.read_managed(&f.path).ok().flatten().as_deref() != Some(data.as_slice())
+                || root.mode(&f.path) != f.old_mode
+            {
                 atomic::write(&real, &data, f.old_mode.unwrap_or(f.mode))
                     .map_err(io_err(format!("restoring {}", f.path)))?;
                 done.push(format!("restored {}", f.path));
@@ -957,7 +959,9 @@ pub fn watchdog(root: &Root, runner: &Runner, armed: Option<(u32, u64)>) -> Resu
                     continue;
                 }
                 let _lock = lock(&store, true, false)?;
-                let mut done = vec![format!("the pending confirmation cannot be read ({e}): rolling back from generation {n}, the one this watchdog was armed for")];
+                let mut done = vec![format!(
+                    "the pending confirmation cannot be read ({e}): rolling back from generation {n}, the one this watchdog was armed for"
+                )];
                 done.append(&mut recover(root, runner)?);
                 done.append(&mut rollback_pending(&store, root, runner, n)?);
                 let text = format!("{}: {}\n", store::now(), done.join("\n"));
@@ -1077,7 +1081,10 @@ pub fn status(root: &Root) -> Result<String, ApplyError> {
     let pending = match store.pending() {
         Ok(p) => p,
         Err(e) => {
-            let _ = writeln!(s, "\nDAMAGED: {e}.\nThe automatic rollback armed for it still acts at its deadline. If you are logged in on the new settings, `sudo clawguard rollback` or re-apply; see /etc/clawguard/RECOVERY.md.");
+            let _ = writeln!(
+                s,
+                "\nDAMAGED: {e}.\nThe automatic rollback armed for it still acts at its deadline. If you are logged in on the new settings, `sudo clawguard rollback` or re-apply; see /etc/clawguard/RECOVERY.md."
+            );
             return Err(ApplyError::Damaged(s));
         }
     };

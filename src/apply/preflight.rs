@@ -85,7 +85,9 @@ pub fn check(check: &Check, root: &Root, runner: &Runner) -> Result<(), String> 
                 .lines()
                 .filter(|l| !l.trim().is_empty())
                 .filter(|l| {
-                    !owners.iter().any(|o| l.contains(&format!("\"{o}\"")) && (!live || genuine(l, o, Path::new("/proc"))))
+                    !owners
+                        .iter()
+                        .any(|o| l.contains(&format!("\"{o}\"")) && (!live || genuine(l, o, Path::new("/proc"))))
                 })
                 .collect();
             if others.is_empty() {
@@ -117,10 +119,8 @@ fn genuine(line: &str, owner: &str, proc_dir: &Path) -> bool {
 fn genuine_as(line: &str, owner: &str, exes: &[&str], proc_dir: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
     let tag = format!("(\"{owner}\",pid=");
-    let pids: Vec<&str> = line
-        .match_indices(&tag)
-        .filter_map(|(i, _)| line[i + tag.len()..].split([',', ')']).next())
-        .collect();
+    let pids: Vec<&str> =
+        line.match_indices(&tag).filter_map(|(i, _)| line[i + tag.len()..].split([',', ')']).next()).collect();
     !pids.is_empty()
         && pids.iter().all(|pid| {
             let dir = proc_dir.join(pid);

@@ -286,7 +286,14 @@ impl Store {
             Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
         };
         toml::from_str(&text).map(Some).map_err(|e| {
-            io::Error::new(io::ErrorKind::InvalidData, format!("{} is damaged ({}): a change may still be waiting for its confirmation", path.display(), e.message()))
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{} is damaged ({}): a change may still be waiting for its confirmation",
+                    path.display(),
+                    e.message()
+                ),
+            )
         })
     }
 

@@ -46,15 +46,20 @@ pub const DEFAULT_ACCEPTED: &[&str] = &[
 pub enum KeyLine {
     Key(AuthorizedKey),
     /// Not a key sshd would read (why, in a few words).
-    Invalid { line: usize, why: String },
+    Invalid {
+        line: usize,
+        why: String,
+    },
 }
+
+/// A key's options as written (`name` or `name="value"`), names lower-case.
+pub type KeyOptions = Vec<(String, Option<String>)>;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthorizedKey {
     pub line: usize,
     pub key_type: String,
-    /// Options as written (`name` or `name="value"`), names lower-case.
-    pub options: Vec<(String, Option<String>)>,
+    pub options: KeyOptions,
 }
 
 /// Parses every line; blank lines and comments are skipped.
@@ -91,7 +96,8 @@ fn parse_line(line: usize, t: &str) -> KeyLine {
         return invalid("the key is not valid base64");
     };
     // The blob starts with the key type again, as an SSH string.
-    let inner = raw.get(..4).map(|l| u32::from_be_bytes([l[0], l[1], l[2], l[3]]) as usize).and_then(|n| raw.get(4..4 + n));
+    let inner =
+        raw.get(..4).map(|l| u32::from_be_bytes([l[0], l[1], l[2], l[3]]) as usize).and_then(|n| raw.get(4..4 + n));
     if inner != Some(key_type.as_bytes()) {
         return invalid(&format!("the key's data is not a {key_type} key"));
     }
@@ -99,8 +105,11 @@ fn parse_line(line: usize, t: &str) -> KeyLine {
 }
 
 fn is_key_type(s: &str) -> bool {
-    KEY_TYPES.contains(&s) || s.strip_suffix("-cert-v01@openssh.com").is_some_and(|b| KEY_TYPES.contains(&b))
-        || KEY_TYPES.iter().any(|k| k.strip_suffix("@openssh.com").is_some_and(|b| s == format!("{b}-cert-v01@openssh.com")))
+    KEY_TYPES.contains(&s)
+        || s.strip_suffix("-cert-v01@openssh.com").is_some_and(|b| KEY_TYPES.contains(&b))
+        || KEY_TYPES
+            .iter()
+            .any(|k| k.strip_suffix("@openssh.com").is_some_and(|b| s == format!("{b}-cert-v01@openssh.com")))
 }
 
 fn shorten(s: &str) -> String {
@@ -109,7 +118,7 @@ fn shorten(s: &str) -> String {
 }
 
 /// Splits `opt1,opt2="a, b" rest` into the options and the rest (None: unclosed quote).
-fn split_options(t: &str) -> Option<(Vec<(String, Option<String>)>, &str)> {
+fn split_options(t: &str) -> Option<(KeyOptions, &str)> {
     let mut opts = Vec::new();
     let mut cur = String::new();
     let mut quoted = false;
@@ -323,7 +332,13 @@ mod tests {
     #[test]
     fn comments_and_lookalikes_are_not_keys() {
         assert!(parse("# ssh-ed25519 AAAA\n\n").is_empty());
-        for bad in ["ssh-", "see ssh-keygen(1)", "ssh-ed25519", "ssh-ed25519 not-base64!", "ssh-ed25519 AAAAB3NzaC1yc2EAAAADAQABAAABAQ=="] {
+        for bad in [
+            "ssh-",
+            "see ssh-keygen(1)",
+            "ssh-ed25519",
+            "ssh-ed25519 not-base64!",
+            "ssh-ed25519 AAAAB3NzaC1yc2EAAAADAQABAAABAQ==",
+        ] {
             assert!(matches!(&parse(bad)[..], [KeyLine::Invalid { .. }]), "{bad}: {:?}", parse(bad));
         }
         assert_eq!(key(ED).key_type, "ssh-ed25519");

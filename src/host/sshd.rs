@@ -26,6 +26,8 @@ pub struct Directive {
 pub struct SshdFacts {
     /// The main config exists.
     pub main_present: bool,
+    /// sshd has an Ed25519 host key (the default file, or a `HostKey` that names one).
+    pub ed25519_host_key: bool,
     /// The main config includes `sshd_config.d/*.conf`, so a drop-in there is read at all.
     pub includes_dropins: bool,
     /// Every directive in reading order, includes expanded.
@@ -85,6 +87,13 @@ pub fn probe(root: &Root) -> SshdFacts {
     facts.main_present = true;
     let mut in_match = false;
     read_file(root, MAIN, &main, &mut in_match, &mut facts, 0);
+    let host_keys: Vec<&str> =
+        facts.directives.iter().filter(|d| !d.in_match && d.key == "hostkey").map(|d| d.value.as_str()).collect();
+    facts.ed25519_host_key = if host_keys.is_empty() {
+        root.exists("/etc/ssh/ssh_host_ed25519_key")
+    } else {
+        host_keys.iter().any(|k| k.contains("ed25519") && root.exists(k))
+    };
     facts
 }
 

@@ -34,7 +34,9 @@ impl UserFacts {
 
     /// Has keys that sshd will accept.
     pub fn can_log_in_with_key(&self) -> bool {
-        self.authorized_keys().is_some_and(|n| n > 0) && self.strict_modes_problems.is_empty() && self.unreadable.is_empty()
+        self.authorized_keys().is_some_and(|n| n > 0)
+            && self.strict_modes_problems.is_empty()
+            && self.unreadable.is_empty()
     }
 
     /// Has keys, or may have them (unreadable without root).
@@ -141,7 +143,12 @@ pub fn key_files(setting: &str, name: &str, uid: u32, home: &str) -> Vec<String>
         .split_whitespace()
         .filter(|p| !p.eq_ignore_ascii_case("none"))
         .map(|p| {
-            let p = p.replace("%%", "\u{0}").replace("%h", home).replace("%u", name).replace("%U", &uid.to_string()).replace('\u{0}', "%");
+            let p = p
+                .replace("%%", "\u{0}")
+                .replace("%h", home)
+                .replace("%u", name)
+                .replace("%U", &uid.to_string())
+                .replace('\u{0}', "%");
             if p.starts_with('/') { p } else { format!("{home}/{p}") }
         })
         .collect()

@@ -85,7 +85,8 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         b.package(layer, "restic", "the backup program");
     }
     b.on_change(layer, &["systemctl", "daemon-reload"], "systemd reads the new units", &[SERVICE, TIMER]);
-    let enable = b.on_change(layer, &["systemctl", "enable", "--now", "clawguard-backup.timer"], "back up daily", &[TIMER]);
+    let enable =
+        b.on_change(layer, &["systemctl", "enable", "--now", "clawguard-backup.timer"], "back up daily", &[TIMER]);
     enable.undo = Some(["systemctl", "disable", "--now", "clawguard-backup.timer"].map(String::from).to_vec());
     enable.rerun_needs_old = true;
     b.warn(layer, Severity::Note, format!("The repository password goes in {PASSWORD_FILE} (mode 600), and a copy off this server: without it the backups cannot be read."));

@@ -49,8 +49,12 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         None,
     )?;
     b.on_change(layer, &["systemctl", "daemon-reload"], "systemd reads the new unit", &[UNIT]);
-    let enable =
-        b.on_change(layer, &["systemctl", "enable", "clawguard-secrets.service"], "unlock the keys at every boot", &[UNIT]);
+    let enable = b.on_change(
+        layer,
+        &["systemctl", "enable", "clawguard-secrets.service"],
+        "unlock the keys at every boot",
+        &[UNIT],
+    );
     enable.undo = Some(["systemctl", "disable", "clawguard-secrets.service"].map(String::from).to_vec());
     enable.rerun_needs_old = true;
     // The keys must be in place before the agent's containers start.

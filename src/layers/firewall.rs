@@ -182,8 +182,7 @@ fn ufw(a: &Answers, f: &Facts, b: &mut Builder) {
         // Taken back to the policy the host had; when ufw was not installed yet (nothing
         // recorded), that is the package's own default, deny — never "allow".
         b.command(layer, &["ufw", "default", "deny", "incoming"], "refuse every other incoming connection").undo =
-            (!ufw.default_input.is_empty())
-                .then(|| argv(&["ufw", "default", policy(&ufw.default_input), "incoming"]));
+            (!ufw.default_input.is_empty()).then(|| argv(&["ufw", "default", policy(&ufw.default_input), "incoming"]));
     }
     if !ufw.default_output.is_empty() && !ufw.default_output.eq_ignore_ascii_case("ACCEPT") {
         b.command(layer, &["ufw", "default", "allow", "outgoing"], "let the host itself reach out").undo =

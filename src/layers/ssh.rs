@@ -5,8 +5,8 @@ use serde::Serialize;
 
 use super::Builder;
 use crate::answers::{Answers, UnixUser};
-use crate::host::sshd::{DROPIN_DIR, Directive, MAIN};
 use crate::host::keys::{self, KeyLine, wildcard};
+use crate::host::sshd::{DROPIN_DIR, Directive, MAIN};
 use crate::host::{Facts, UserFacts};
 use crate::plan::{Check, Layer, Plan, Severity, SshMove, Validator};
 use crate::render::RenderError;
@@ -15,14 +15,14 @@ pub const DROPIN: &str = "/etc/ssh/sshd_config.d/00-clawguard.conf";
 const DROPIN_NAME: &str = "00-clawguard.conf";
 pub const CLOUD_INIT: &str = "/etc/cloud/cloud.cfg.d/99-clawguard-ssh.cfg";
 
-/// Algorithms OpenSSH 8.9+ (Debian 12, Ubuntu 22.04) knows and ssh-audit rates good.
-pub const KEX: &[&str] = &[
-    "sntrup761x25519-sha512@openssh.com",
-    "curve25519-sha256",
-    "curve25519-sha256@libssh.org",
-    "diffie-hellman-group16-sha512",
-    "diffie-hellman-group18-sha512",
-];
+/// Post-quantum key exchange (OpenSSH 8.5+: Debian 12 and 13, Ubuntu 22.04+): the only
+/// kind ssh-audit 3 rates good.
+pub const KEX: &[&str] = &["sntrup761x25519-sha512@openssh.com"];
+/// Added with `ssh.classic_kex`, for clients without post-quantum key exchange.
+pub const CLASSIC_KEX: &[&str] = &["curve25519-sha256", "curve25519-sha256@libssh.org"];
+/// Host key algorithms when the host has an Ed25519 key (ssh-audit fails NIST curves and
+/// short RSA keys; every Debian and Ubuntu host has an Ed25519 host key).
+pub const HOST_KEY_ALGORITHMS: &[&str] = &["ssh-ed25519-cert-v01@openssh.com", "ssh-ed25519"];
 pub const CIPHERS: &[&str] = &[
     "chacha20-poly1305@openssh.com",
     "aes256-gcm@openssh.com",
@@ -54,6 +54,15 @@ const OURS: &[&str] = &[
     "kexalgorithms",
     "ciphers",
     "macs",
+    "hostkeyalgorithms",
+    "permittunnel",
+    "gatewayports",
+    "allowtcpforwarding",
+    "permitopen",
+    "maxsessions",
+    "compression",
+    "tcpkeepalive",
+    "loglevel",
 ];
 
 #[derive(Serialize)]
@@ -63,7 +72,11 @@ struct Ctx<'a> {
     max_auth_tries: u32,
     client_alive_interval: u32,
     client_alive_count_max: u32,
-    kex: &'static [&'static str],
+    gateway_tunnel: bool,
+    gateway_port: u16,
+    classic_kex: bool,
+    host_key_algorithms: &'static [&'static str],
+    kex: Vec<&'static str>,
     ciphers: &'static [&'static str],
     macs: &'static [&'static str],
 }
@@ -96,7 +109,10 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
             .collect();
         if why.is_empty() {
             let reads = match f.sshd.effective("authorizedkeysfile") {
-                Some(d) => format!(" (sshd reads keys only from `AuthorizedKeysFile {}`, set in {}:{})", d.value, d.file, d.line),
+                Some(d) => format!(
+                    " (sshd reads keys only from `AuthorizedKeysFile {}`, set in {}:{})",
+                    d.value, d.file, d.line
+                ),
                 None => String::new(),
             };
             b.block(layer, format!("No user other than root has an SSH key{reads}, and no allowed user is set: with root and password logins off, nobody could log in. Add your public key to a normal user's ~/.ssh/authorized_keys (ssh-copy-id user@host), then run clawguard again. Apply refuses until then."));
@@ -123,6 +139,9 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         }
     }
     warn_match_blocks(f, b);
+    if f.sshd.main_present && !f.sshd.ed25519_host_key {
+        b.warn(layer, Severity::Note, "sshd has no Ed25519 host key, so its host key algorithms are left as they are (ssh-audit may rate them down). `ssh-keygen -A` makes the missing keys; run clawguard again after.");
+    }
     let ctx = Ctx {
         port,
         allowed_users: if users.is_empty() {
@@ -133,7 +152,11 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         max_auth_tries: a.ssh.max_auth_tries.get(),
         client_alive_interval: a.ssh.client_alive_interval.get(),
         client_alive_count_max: a.ssh.client_alive_count_max.get(),
-        kex: KEX,
+        gateway_tunnel: a.ssh.gateway_tunnel,
+        gateway_port: a.sandbox.gateway_port.get(),
+        classic_kex: a.ssh.classic_kex,
+        host_key_algorithms: if f.sshd.ed25519_host_key { HOST_KEY_ALGORITHMS } else { &[] },
+        kex: KEX.iter().chain(if a.ssh.classic_kex { CLASSIC_KEX } else { &[] }).copied().collect(),
         ciphers: CIPHERS,
         macs: MACS,
     };
@@ -145,7 +168,12 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         ("maxauthtries", ctx.max_auth_tries.to_string()),
         ("clientaliveinterval", ctx.client_alive_interval.to_string()),
         ("clientalivecountmax", ctx.client_alive_count_max.to_string()),
-        ("kexalgorithms", KEX.join(",")),
+        ("kexalgorithms", ctx.kex.join(",")),
+        ("allowtcpforwarding", if ctx.gateway_tunnel { "local" } else { "no" }.into()),
+        ("maxsessions", "2".into()),
+        ("compression", "no".into()),
+        ("tcpkeepalive", "no".into()),
+        ("loglevel", "VERBOSE".into()),
         ("ciphers", CIPHERS.join(",")),
         ("macs", MACS.join(",")),
     ];
@@ -233,10 +261,14 @@ fn login(u: &UserFacts, f: &Facts) -> Login {
         return out;
     }
     // sshd's other access lists still apply next to clawguard's AllowUsers.
-    let elsewhere = |key: &'static str| f.sshd.directives.iter().filter(move |d| !d.in_match && d.key == key && d.file != DROPIN);
+    let elsewhere =
+        |key: &'static str| f.sshd.directives.iter().filter(move |d| !d.in_match && d.key == key && d.file != DROPIN);
     for d in elsewhere("denyusers") {
         if let Some(p) = d.value.split_whitespace().find(|p| wildcard(p.split('@').next().unwrap_or(p), name)) {
-            out.blockers.push(format!("{}:{} has `DenyUsers {}`, which refuses `{name}`: remove it there, or allow another user.", d.file, d.line, p));
+            out.blockers.push(format!(
+                "{}:{} has `DenyUsers {}`, which refuses `{name}`: remove it there, or allow another user.",
+                d.file, d.line, p
+            ));
         }
     }
     if let Some(d) = elsewhere("allowgroups").next()
@@ -250,7 +282,8 @@ fn login(u: &UserFacts, f: &Facts) -> Login {
         }
     }
     let key_command = elsewhere("authorizedkeyscommand").next().is_some_and(|d| !d.value.eq_ignore_ascii_case("none"));
-    let files = if u.key_files.is_empty() { "no file (AuthorizedKeysFile none)".to_owned() } else { u.key_files.join(", ") };
+    let files =
+        if u.key_files.is_empty() { "no file (AuthorizedKeysFile none)".to_owned() } else { u.key_files.join(", ") };
     let Some(lines) = &u.keys else {
         out.notes.push((Severity::Note, format!("{files} cannot be read without root, so whether `{name}` can log in with a key is not checked here (apply, as root, checks it).")));
         return out;
@@ -259,7 +292,10 @@ fn login(u: &UserFacts, f: &Facts) -> Login {
         out.blockers.push(format!("sshd reads `{name}`'s keys as {name}, and {name} cannot read {}: the home, ~/.ssh or the file is closed to its owner. Fix it (chmod u+rx the directories, u+r the file), then run clawguard again.", u.unreadable.join(", ")));
     }
     let accepted = keys::accepted_algorithms(
-        elsewhere("pubkeyacceptedalgorithms").chain(elsewhere("pubkeyacceptedkeytypes")).next().map(|d| d.value.as_str()),
+        elsewhere("pubkeyacceptedalgorithms")
+            .chain(elsewhere("pubkeyacceptedkeytypes"))
+            .next()
+            .map(|d| d.value.as_str()),
     );
     let client = f.ssh_connection.as_ref().map(|c| c.client);
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
@@ -280,7 +316,10 @@ fn login(u: &UserFacts, f: &Facts) -> Login {
     } else if usable == 0 {
         out.blockers.push(format!("No key in {files} lets `{name}` log in{why}: with passwords off it could not log in. Add a key it can use (ssh-copy-id -p PORT {name}@host) first."));
     } else if !refused.is_empty() {
-        out.notes.push((Severity::Note, format!("`{name}` logs in with {usable} key(s); sshd will not use the others{why}.")));
+        out.notes.push((
+            Severity::Note,
+            format!("`{name}` logs in with {usable} key(s); sshd will not use the others{why}."),
+        ));
     }
     for p in &u.strict_modes_problems {
         out.blockers.push(format!("sshd would ignore `{name}`'s keys (StrictModes): {p}"));

@@ -305,6 +305,18 @@ pub fn forms() -> Vec<Form> {
                     "Missed keep-alives before a session is closed (300 s x 2 = 10 minutes).",
                     ssh.client_alive_count_max
                 ),
+                flag!(
+                    "ssh.gateway_tunnel",
+                    "Gateway tunnel",
+                    "Allow `ssh -L` tunnels to the agent's gateway on 127.0.0.1, and to nothing else. Off: no SSH forwarding at all.",
+                    ssh.gateway_tunnel
+                ),
+                flag!(
+                    "ssh.classic_kex",
+                    "Old SSH clients",
+                    "Also offer curve25519 key exchange, for clients without post-quantum key exchange (OpenSSH < 8.5, PuTTY < 0.78, paramiko). Off: post-quantum only.",
+                    ssh.classic_kex
+                ),
             ],
         },
         Form {

@@ -30,7 +30,9 @@ pub fn fixture_root(name: &str) -> tempfile::TempDir {
         if h.exists() {
             // Owned by their user, as on a real host (sshd reads the keys as the user).
             let user = home.trim_start_matches("home/");
-            if let Some(ids) = passwd.lines().map(|l| l.split(':').collect::<Vec<_>>()).find(|f| f.len() > 3 && f[0] == user) {
+            if let Some(ids) =
+                passwd.lines().map(|l| l.split(':').collect::<Vec<_>>()).find(|f| f.len() > 3 && f[0] == user)
+            {
                 let (uid, gid) = (ids[2].parse().unwrap(), ids[3].parse().unwrap());
                 chown_tree(&h, uid, gid);
             }
@@ -45,7 +47,8 @@ pub fn fixture_root(name: &str) -> tempfile::TempDir {
 }
 
 fn chown_tree(p: &Path, uid: u32, gid: u32) {
-    std::os::unix::fs::lchown(p, Some(uid), Some(gid)).unwrap_or_else(|e| panic!("chown {}: {e} (the tests run as root)", p.display()));
+    std::os::unix::fs::lchown(p, Some(uid), Some(gid))
+        .unwrap_or_else(|e| panic!("chown {}: {e} (the tests run as root)", p.display()));
     if p.is_dir() {
         for e in fs::read_dir(p).unwrap() {
             chown_tree(&e.unwrap().path(), uid, gid);
