@@ -19,6 +19,10 @@ fn a_refused_huge_value_is_not_echoed_back() {
         format!("[monitoring]\nalert_webhook = \"http://{huge}\""),
         format!("[egress]\nallowed_hosts = [\"{huge}!\"]"),
         format!("[sandbox]\nworkspace = \"{huge}\""),
+        format!("[ssh]\n{huge} = 1"),
+        format!("[{huge}]\nport = 1"),
+        format!("[ssh]\nport = \"{huge}\""),
+        format!("[ssh]\nport = {huge}"),
     ] {
         let e = parse(&body).unwrap_err();
         assert!(e.len() < 2_000, "a {}-byte message", e.len());

@@ -457,11 +457,11 @@ impl Answers {
     /// Parses and checks answers text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Answers, AnswersError> {
         let de = toml::Deserializer::parse(text)
-            .map_err(|e| AnswersError::Syntax { origin: origin.to_owned(), message: e.to_string() })?;
+            .map_err(|e| AnswersError::Syntax { origin: origin.to_owned(), message: cut_long_words(&e.to_string()) })?;
         let answers: Answers = serde_path_to_error::deserialize(de).map_err(|e| {
-            let field = e.path().to_string();
+            let field = cut_long_words(&e.path().to_string());
             let inner = e.into_inner();
-            let message = inner.message().to_owned();
+            let message = cut_long_words(inner.message());
             let message = match inner.span() {
                 Some(span) => format!("{message} (line {})", line_of(text, span.start)),
                 None => message,
@@ -648,6 +648,34 @@ fn check_hosts(hosts: &[types::DomainPattern]) -> Result<(), (String, String)> {
         }
     }
     Ok(())
+}
+
+/// An error quotes what it refuses, but not a megabyte of it: every run of more than 60
+/// characters without a space is cut to its first 60 and its length.
+fn cut_long_words(text: &str) -> String {
+    const MAX: usize = 60;
+    let mut out = String::with_capacity(text.len().min(4096));
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        let n = word.chars().count();
+        if n > MAX {
+            out.extend(word.chars().take(MAX));
+            out.push_str(&format!("… ({n} characters)"));
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in text.chars() {
+        if c.is_whitespace() {
+            flush(&mut word, &mut out);
+            out.push(c);
+        } else {
+            word.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
 }
 
 fn first_duplicate<T: PartialEq>(items: &[T]) -> Option<&T> {
