@@ -175,3 +175,32 @@ fn a_planted_temporary_file_cannot_redirect_a_write() {
     assert_eq!(common::fingerprint(away.path()), before, "a write followed a planted link");
     assert!(fs::symlink_metadata(dir.join("00-clawguard.conf")).unwrap().is_file());
 }
+
+#[test]
+fn clawguards_own_records_are_never_read_or_written_through_a_link() {
+    let root = common::fixture_root("debian12-cloud");
+    let away = outside();
+    let before = common::fingerprint(away.path());
+    let state = root.path().join("var/lib/clawguard");
+    fs::create_dir_all(state.join("generations")).unwrap();
+    // The journal and the lock point at a file outside; the generations directory too.
+    symlink(away.path().join("shadow"), state.join("journal")).unwrap();
+    symlink(away.path().join("shadow"), state.join("lock")).unwrap();
+    let o = run(&["apply", "--yes", "--root", s(root.path())]);
+    assert_ne!(o.status.code(), Some(0), "an apply went on with planted links: {}", out(&o));
+    assert_eq!(common::fingerprint(away.path()), before, "clawguard wrote through a planted link");
+    assert!(!out(&o).contains("SECRET-HASH"), "{}", out(&o));
+
+    // A pending record that points at a secret: an error, and the secret is not shown.
+    fs::remove_file(state.join("journal")).unwrap();
+    fs::remove_file(state.join("lock")).unwrap();
+    symlink(away.path().join("shadow"), state.join("pending.toml")).unwrap();
+    let o = run(&["status", "--root", s(root.path())]);
+    assert_ne!(o.status.code(), Some(0), "{}", out(&o));
+    assert!(!out(&o).contains("SECRET-HASH"), "status showed the link's target: {}", out(&o));
+
+    // positive control: without the links the same target applies
+    fs::remove_file(state.join("pending.toml")).unwrap();
+    let o = run(&["apply", "--yes", "--root", s(root.path())]);
+    assert!(o.status.success(), "{}", out(&o));
+}

@@ -57,6 +57,48 @@ pub fn write_with(
     result
 }
 
+/// Reads a file without following a symlink in its last component (the directories on
+/// the way are the caller's: resolved inside the target root).
+pub fn read_nofollow(path: &Path) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut f =
+        fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(path).map_err(|e| link(path, e))?;
+    let mut buf = Vec::new();
+    f.read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+/// Like [`read_nofollow`], as text.
+pub fn read_string_nofollow(path: &Path) -> io::Result<String> {
+    String::from_utf8(read_nofollow(path)?).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+/// Opens a file to append to (creating it), never through a symlink.
+pub fn open_append_nofollow(path: &Path) -> io::Result<fs::File> {
+    fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .mode(0o644)
+        .open(path)
+        .map_err(|e| link(path, e))
+}
+
+/// `O_NOFOLLOW`'s ELOOP, said plainly.
+pub fn link(path: &Path, e: io::Error) -> io::Error {
+    if e.raw_os_error() == Some(libc::ELOOP) {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{} is a symbolic link, where clawguard keeps a file of its own: remove the link (and find out who put it there)",
+                path.display()
+            ),
+        )
+    } else {
+        e
+    }
+}
+
 /// Removes `path` (a file clawguard created) durably.
 pub fn remove(path: &Path) -> io::Result<()> {
     match fs::remove_file(path) {

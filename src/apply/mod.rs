@@ -11,6 +11,7 @@ pub mod store;
 
 use std::fs;
 use std::io;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 pub use runner::{Ran, Runner};
@@ -188,12 +189,14 @@ fn lock(store: &Store, wait: bool, create: bool) -> Result<Option<Lock>, ApplyEr
         return Ok(None);
     }
     fs::create_dir_all(store.dir()).map_err(io_err("creating clawguard's state directory"))?;
-    let path = store.dir().join("lock");
+    let path = store.lock_path();
     let f = fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(&path)
+        .map_err(|e| atomic::link(&path, e))
         .map_err(io_err(format!("opening {}", path.display())))?;
     if wait {
         f.lock().map_err(io_err("waiting for clawguard's lock"))?;
@@ -814,8 +817,8 @@ fn undo(
         let real = root.entry(&f.path);
         atomic::sweep(&real);
         if f.existed {
-            let data = fs::read(store.backup_path(m.number, &f.path))
-                .map_err(io_err(format!("reading the backup of {}", f.path)))?;
+            let data =
+                store.backup_of(m.number, &f.path).map_err(io_err(format!("reading the backup of {}", f.path)))?;
             if root.read_managed(&f.path).ok().flatten().as_deref() != Some(data.as_slice())
                 || root.mode(&f.path) != f.old_mode
             {

@@ -143,18 +143,40 @@ impl Store {
         self.root.path(STATE_DIR)
     }
 
+    /// A directory of the records, resolved inside the target root (a symlink planted in
+    /// the records cannot lead out of it).
+    fn at(&self, rel: &str) -> PathBuf {
+        self.root.path(&format!("{STATE_DIR}/{rel}"))
+    }
+
+    /// A file of the records: its directories resolved inside the root, the file itself
+    /// opened without following a link.
+    fn file(&self, rel: &str) -> PathBuf {
+        self.root.entry(&format!("{STATE_DIR}/{rel}"))
+    }
+
     fn gen_dir(&self, n: u32) -> PathBuf {
-        self.dir().join("generations").join(format!("{n:06}"))
+        self.at(&format!("generations/{n:06}"))
     }
 
     /// Where generation `n` keeps the old content of `path`.
     pub fn backup_path(&self, n: u32, path: &str) -> PathBuf {
-        self.gen_dir(n).join("backup").join(path.trim_start_matches('/'))
+        self.file(&format!("generations/{n:06}/backup/{}", path.trim_start_matches('/')))
+    }
+
+    /// The old content of `path` kept by generation `n`.
+    pub fn backup_of(&self, n: u32, path: &str) -> io::Result<Vec<u8>> {
+        atomic::read_nofollow(&self.backup_path(n, path))
+    }
+
+    /// The lock file.
+    pub fn lock_path(&self) -> PathBuf {
+        self.file("lock")
     }
 
     /// All generations, oldest first.
     pub fn generations(&self) -> io::Result<Vec<Generation>> {
-        let dir = self.dir().join("generations");
+        let dir = self.at("generations");
         let mut out = Vec::new();
         let entries = match fs::read_dir(&dir) {
             Ok(e) => e,
@@ -168,8 +190,8 @@ impl Store {
             if name.parse::<u32>().is_err() {
                 continue; // a half-made generation (…tmp) from a crash before it began
             }
-            let g = dir.join(&name);
-            let text = fs::read_to_string(g.join("manifest.toml"))?;
+            let g = self.at(&format!("generations/{name}"));
+            let text = atomic::read_string_nofollow(&self.file(&format!("generations/{name}/manifest.toml")))?;
             let manifest: Manifest = toml::from_str(&text)
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", g.display())))?;
             let state = if g.join("rolled-back").exists() {
@@ -226,22 +248,22 @@ impl Store {
     /// Rewrites the manifest of an existing generation (after layers were given up).
     pub fn update_manifest(&self, m: &Manifest) -> io::Result<()> {
         let text = toml::to_string(m).map_err(|e| io::Error::other(e.to_string()))?;
-        atomic::write(&self.gen_dir(m.number).join("manifest.toml"), text.as_bytes(), 0o644)
+        atomic::write(&self.file(&format!("generations/{:06}/manifest.toml", m.number)), text.as_bytes(), 0o644)
     }
 
     pub fn answers_of(&self, n: u32) -> io::Result<String> {
-        fs::read_to_string(self.gen_dir(n).join("answers.toml"))
+        atomic::read_string_nofollow(&self.file(&format!("generations/{n:06}/answers.toml")))
     }
 
     /// Marks a generation `committed` or `rolled-back`.
     pub fn mark(&self, n: u32, marker: &str) -> io::Result<()> {
-        atomic::write(&self.gen_dir(n).join(marker), format!("{}\n", now()).as_bytes(), 0o644)
+        atomic::write(&self.file(&format!("generations/{n:06}/{marker}")), format!("{}\n", now()).as_bytes(), 0o644)
     }
 
     /// Appends a line to the journal and makes it durable before the step it announces.
     pub fn journal(&self, line: &str) -> io::Result<()> {
         fs::create_dir_all(self.dir())?;
-        let mut f = fs::OpenOptions::new().create(true).append(true).open(self.dir().join("journal"))?;
+        let mut f = atomic::open_append_nofollow(&self.file("journal"))?;
         writeln!(f, "{} {line}", now())?;
         f.sync_all()
     }
@@ -249,7 +271,7 @@ impl Store {
     /// The journal's entries (without their times). A journal that does not exist is empty;
     /// one that cannot be read is an error.
     pub fn journal_lines(&self) -> io::Result<Vec<String>> {
-        let text = match fs::read_to_string(self.dir().join("journal")) {
+        let text = match atomic::read_string_nofollow(&self.file("journal")) {
             Ok(t) => t,
             Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
             Err(e) => return Err(io::Error::new(e.kind(), format!("reading the journal: {e}"))),
@@ -279,8 +301,8 @@ impl Store {
     /// exists but cannot be read or parsed (never "nothing pending": that would silently
     /// drop the automatic rollback).
     pub fn pending(&self) -> io::Result<Option<Pending>> {
-        let path = self.dir().join("pending.toml");
-        let text = match fs::read_to_string(&path) {
+        let path = self.file("pending.toml");
+        let text = match atomic::read_string_nofollow(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
@@ -300,11 +322,11 @@ impl Store {
     pub fn set_pending(&self, p: &Pending) -> io::Result<()> {
         fs::create_dir_all(self.dir())?;
         let text = toml::to_string(p).map_err(|e| io::Error::other(e.to_string()))?;
-        atomic::write(&self.dir().join("pending.toml"), text.as_bytes(), 0o644)
+        atomic::write(&self.file("pending.toml"), text.as_bytes(), 0o644)
     }
 
     pub fn clear_pending(&self) -> io::Result<()> {
-        match fs::remove_file(self.dir().join("pending.toml")) {
+        match fs::remove_file(self.file("pending.toml")) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
             _ => atomic::sync_dir(&self.dir()),
         }
@@ -312,10 +334,10 @@ impl Store {
 
     /// The outcome of the last automatic rollback, for `status`.
     pub fn set_last_rollback(&self, text: &str) -> io::Result<()> {
-        atomic::write(&self.dir().join("last-rollback"), text.as_bytes(), 0o644)
+        atomic::write(&self.file("last-rollback"), text.as_bytes(), 0o644)
     }
 
     pub fn last_rollback(&self) -> Option<String> {
-        fs::read_to_string(self.dir().join("last-rollback")).ok()
+        atomic::read_string_nofollow(&self.file("last-rollback")).ok()
     }
 }
