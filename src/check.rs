@@ -77,7 +77,13 @@ pub fn run(answers: &Answers, facts: &Facts, root: &Root) -> Result<Vec<Finding>
             None
         }
     };
-    if let Some(p) = pending
+    if let Some(p) = pending.as_ref().filter(|p| !p.automatic()) {
+        out.push(finding(
+            Severity::Warning,
+            format!("SSH still listens on the old port(s) {:?} too: generation {} waits for `clawguard confirm` from a login on port {} (it was applied without an automatic rollback).", p.old_ports, p.generation, p.new_port.unwrap_or_default()),
+        ));
+    }
+    if let Some(p) = pending.filter(|p| p.automatic())
         && p.deadline < now().saturating_sub(60)
     {
         out.push(finding(

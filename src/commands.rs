@@ -314,7 +314,15 @@ pub fn apply(args: &ApplyArgs) -> Result<ExitCode, CommandError> {
     let saved = crate::ui::tui::app::installed_answers(&l.root);
     apply::save_answers(&l.root, &l.answers)
         .map_err(|source| CommandError::Write { path: saved.display().to_string(), source })?;
-    if let Some(p) = &report.pending {
+    if let Some(p) = report.pending.as_ref().filter(|p| !p.automatic()) {
+        let users = crate::layers::ssh::allowed_users(&l.answers, &l.facts);
+        let user = users.first().map(String::as_str).unwrap_or("USER");
+        let port = p.new_port.unwrap_or(l.answers.ssh.port.get());
+        println!(
+            "\nSSH listens on port {port} and still on {:?}. When a login on the new port works, from a NEW terminal:\n    ssh -o IdentitiesOnly=yes -p {port} {user}@<this host>\n    sudo clawguard confirm\nThat closes the old port. Nothing rolls back by itself (--confirm-timeout 0).",
+            p.old_ports
+        );
+    } else if let Some(p) = &report.pending {
         let users = crate::layers::ssh::allowed_users(&l.answers, &l.facts);
         let user = users.first().map(String::as_str).unwrap_or("USER");
         let port = p.new_port.unwrap_or(l.answers.ssh.port.get());

@@ -753,3 +753,33 @@ fn status_says_which_commands_of_a_failed_generation_ran() {
     assert!(status.contains("not run: systemctl reload ssh"), "{status}");
     assert!(!status.contains("  ran "), "{status}");
 }
+
+#[test]
+fn without_an_automatic_rollback_the_port_move_still_waits_for_confirm() {
+    let root = common::fixture_root("debian12-cloud");
+    let work = tempfile::tempdir().unwrap();
+    let runner = recording_runner(work.path());
+    let r = s(root.path());
+    let o = run(
+        &["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&runner), "--root", r],
+        &[("SSH_CONNECTION", "198.51.100.7 50000 10.0.0.5 22")],
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(out(&o).contains("Nothing rolls back by itself"), "{}", out(&o));
+    let dropin = root.path().join("etc/ssh/sshd_config.d/00-clawguard.conf");
+    assert!(fs::read_to_string(&dropin).unwrap().contains("\nPort 22\n"), "the old port stays during the move");
+    let status = out(&run(&["status", "--root", r], &[]));
+    assert!(status.contains("no automatic rollback") && status.contains("WAITING FOR CONFIRMATION"), "{status}");
+    // Nothing rolls back by itself …
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(!root.path().join("var/lib/clawguard/last-rollback").exists());
+    // … and a login on the new port completes the move.
+    let o = run(
+        &["confirm", "--runner", s(&runner), "--root", r],
+        &[("SSH_CONNECTION", "198.51.100.7 50001 10.0.0.5 2222")],
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    let text = fs::read_to_string(&dropin).unwrap();
+    assert!(text.contains("Port 2222\n") && !text.contains("Port 22\n"), "{text}");
+    assert!(out(&run(&["status", "--root", r], &[])).contains("No change is waiting"));
+}

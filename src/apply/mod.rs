@@ -484,6 +484,20 @@ pub fn apply(
     step(&store, &format!("commit {n}"))?;
     report.generation = Some(n);
 
+    let moved = plan.ssh_move.as_ref().filter(|_| changed.iter().any(|f| f.step.path == ssh::DROPIN));
+    if !guard && runs && opts.interim && moved.is_some() {
+        // No automatic rollback was asked for (`--confirm-timeout 0`), but the old port
+        // still stays open until a login on the new one is confirmed.
+        let pending = Pending {
+            generation: before.as_ref().map_or(n, |p| p.generation),
+            deadline: 0,
+            new_port: moved.map(|m| m.new_port),
+            old_ports: moved.map(|m| m.old_ports.clone()).unwrap_or_default(),
+            applied_from: opts.ssh_connection.clone(),
+        };
+        store.set_pending(&pending).map_err(io_err("recording the pending confirmation"))?;
+        report.pending = Some(pending);
+    }
     if guard {
         // The full time to confirm counts from now, once everything is in place.
         let mut pending = store
@@ -973,6 +987,9 @@ pub fn watchdog(root: &Root, runner: &Runner, armed: Option<(u32, u64)>) -> Resu
             }
         };
         let Some(p) = pending else { return Ok(None) };
+        if !p.automatic() {
+            return Ok(None);
+        }
         let now = store::now();
         if now >= p.deadline {
             let _lock = lock(&store, true, false)?;
@@ -980,7 +997,9 @@ pub fn watchdog(root: &Root, runner: &Runner, armed: Option<(u32, u64)>) -> Resu
             let mut done = recover(root, runner)?;
             // A confirmation, or a later apply with a new deadline, may have come while we
             // waited for the lock.
-            let Some(p) = store.pending().map_err(io_err("reading the pending confirmation"))? else {
+            let Some(p) =
+                store.pending().map_err(io_err("reading the pending confirmation"))?.filter(Pending::automatic)
+            else {
                 if done.is_empty() {
                     return Ok(None);
                 }
@@ -1092,6 +1111,15 @@ pub fn status(root: &Root) -> Result<String, ApplyError> {
         }
     };
     match pending {
+        Some(p) if !p.automatic() => {
+            let _ = writeln!(
+                s,
+                "\nWAITING FOR CONFIRMATION: generation {} keeps the old SSH port(s) {:?} open until you log in with ssh -p {} user@host from a new terminal and run `sudo clawguard confirm` (no automatic rollback: it was applied with --confirm-timeout 0).",
+                p.generation,
+                p.old_ports,
+                p.new_port.unwrap_or_default()
+            );
+        }
         Some(p) => {
             let left = p.deadline.saturating_sub(store::now());
             let how = p

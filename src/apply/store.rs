@@ -119,6 +119,15 @@ pub struct Pending {
     pub applied_from: Option<String>,
 }
 
+impl Pending {
+    /// Whether a watchdog rolls the change back at the deadline. `--confirm-timeout 0`
+    /// records a port move without one (deadline 0): it still completes only with
+    /// `clawguard confirm`, and nothing rolls it back by itself.
+    pub fn automatic(&self) -> bool {
+        self.deadline != 0
+    }
+}
+
 pub fn sha256(data: &[u8]) -> String {
     let d = Sha256::digest(data);
     d.iter().map(|b| format!("{b:02x}")).collect()

@@ -391,7 +391,11 @@ fn draw_done(app: &App, f: &mut Frame, area: Rect) {
             let user = users.first().cloned().unwrap_or_else(|| "USER".into());
             let left = app.countdown().unwrap_or(0);
             lines.push(Line::styled(
-                format!("Next: confirm within {left} s, or everything rolls back by itself."),
+                if p.automatic() {
+                    format!("Next: confirm within {left} s, or everything rolls back by itself.")
+                } else {
+                    "Next: confirm a login on the new port; the old port stays open until then.".to_owned()
+                },
                 app.style(Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)),
             ));
             lines.push(Line::raw("Keep this session open. In a NEW terminal:"));
