@@ -58,7 +58,7 @@ fn dry_run_wizard_changes_the_port_adds_a_host_and_shows_the_diff() {
     }
     assert!(seen.contains("+Port 2200"), "no `Port 2200` in the review:\n{seen}");
     assert!(
-        seen.contains("+acl allowed_hosts dstdomain api.telegram.org"),
+        seen.contains("+acl allowed_hosts dstdomain -n api.telegram.org"),
         "the new host is not in the squid diff:\n{seen}"
     );
 
@@ -154,7 +154,7 @@ fn plain_mode_asks_line_by_line_and_ends_with_the_same_diff() {
     let all = t.history();
     assert!(answered > 20, "only {answered} prompts answered:\n{all}");
     assert!(all.contains("+Port 2200"), "{all}");
-    assert!(all.contains("+acl allowed_hosts dstdomain api.telegram.org"), "{all}");
+    assert!(all.contains("+acl allowed_hosts dstdomain -n api.telegram.org"), "{all}");
     let loaded = clawguard::answers::Answers::load(&saved).unwrap();
     assert_eq!(loaded.ssh.port.get(), 2200);
     assert_eq!(before, common::fingerprint(root.path()));
