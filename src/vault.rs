@@ -124,6 +124,17 @@ impl Vault {
                 Some(Entry { name, modified })
             })
             .collect();
+        // A key's name becomes a file name under the secrets directory: only names clawguard
+        // itself would have given.
+        if let Some(bad) = out.iter().find(|e| e.name.parse::<Ident>().is_err()) {
+            return Err(io_err(format!("reading {}", dir.display()))(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "`{}.age` is not a key clawguard stored (its name is not one clawguard gives): remove it",
+                    bad.name.escape_debug()
+                ),
+            )));
+        }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
     }
@@ -147,12 +158,13 @@ impl Vault {
         fs::create_dir_all(dest).map_err(io_err(format!("creating {}", dest.display())))?;
         let mut names = Vec::new();
         for e in entries {
-            let sealed = fs::read(self.file(&e.name)).map_err(io_err(format!("reading the key for {}", e.name)))?;
+            let sealed = atomic::read_nofollow(&self.file(&e.name))
+                .map_err(io_err(format!("reading the key for {}", e.name)))?;
             let value = age::decrypt(&id, &sealed).map_err(|_| VaultError::Decrypt(e.name.clone()))?;
             let target = dest.join(&e.name);
             atomic::write(&target, &value, 0o400).map_err(io_err(format!("writing {}", target.display())))?;
             if atomic::running_as_root() {
-                std::os::unix::fs::chown(&target, Some(uid), Some(gid))
+                std::os::unix::fs::lchown(&target, Some(uid), Some(gid))
                     .map_err(io_err(format!("giving {} to uid {uid}", target.display())))?;
             }
             names.push(e.name);

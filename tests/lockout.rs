@@ -51,6 +51,14 @@ fn host(keys: &str) -> tempfile::TempDir {
     root
 }
 
+/// Debian's `UsePAM yes` turned into `no` (the first value sshd reads wins).
+fn no_pam(root: &Path) {
+    let main = root.join("etc/ssh/sshd_config");
+    let text = fs::read_to_string(&main).unwrap();
+    assert!(text.contains("\nUsePAM yes\n"));
+    fs::write(&main, text.replace("\nUsePAM yes\n", "\nUsePAM no\n")).unwrap();
+}
+
 fn add_sshd(root: &Path, lines: &str) {
     let main = root.join("etc/ssh/sshd_config");
     let text = fs::read_to_string(&main).unwrap();
@@ -174,4 +182,26 @@ fn passwd_names_that_are_sshd_patterns_never_reach_allow_users() {
     let dropin = fs::read_to_string(root.path().join("etc/ssh/sshd_config.d/00-clawguard.conf")).unwrap();
     let allow = dropin.lines().find(|l| l.starts_with("AllowUsers")).unwrap();
     assert_eq!(allow, "AllowUsers debian", "{dropin}");
+}
+
+#[test]
+fn an_expired_or_locked_account_is_refused_as_sshd_would() {
+    let shadow = |root: &Path, line: &str| {
+        fs::write(root.join("etc/shadow"), format!("root:*:19000:0:99999:7:::\n{line}\n")).unwrap();
+    };
+    let root = host(&key("ssh-ed25519"));
+    shadow(root.path(), "debian:!:19000:0:99999:7::19500:");
+    refused(root.path(), None, "The account `debian` expired");
+    // Locked: refused only where sshd does not use PAM (Debian's default uses it).
+    let root = host(&key("ssh-ed25519"));
+    shadow(root.path(), "debian:!:19000:0:99999:7:::");
+    accepted(root.path(), None);
+    let root = host(&key("ssh-ed25519"));
+    shadow(root.path(), "debian:!:19000:0:99999:7:::");
+    no_pam(root.path());
+    refused(root.path(), None, "is locked in /etc/shadow");
+    let root = host(&key("ssh-ed25519"));
+    shadow(root.path(), "debian:*:19000:0:99999:7:::");
+    no_pam(root.path());
+    accepted(root.path(), None);
 }

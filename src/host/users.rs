@@ -24,6 +24,18 @@ pub struct UserFacts {
     pub unreadable: Vec<String>,
     /// Why sshd's StrictModes would refuse the keys (empty: fine).
     pub strict_modes_problems: Vec<String>,
+    /// The account's state in /etc/shadow; None when it cannot be read (not root).
+    pub account: Option<AccountState>,
+}
+
+/// What /etc/shadow says about logging in at all, whatever the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountState {
+    /// The account expired on this day (days since 1970-01-01), or will.
+    pub expires: Option<u64>,
+    /// The password field is locked (`!…`): sshd refuses such an account when it does not
+    /// use PAM.
+    pub locked: bool,
 }
 
 impl UserFacts {
@@ -62,6 +74,18 @@ pub fn plain_name(name: &str) -> bool {
 pub fn probe(root: &Root, key_files_setting: Option<&str>) -> Vec<UserFacts> {
     let passwd = root.read("/etc/passwd").unwrap_or_default();
     let groups = group_table(root);
+    let shadow = root.read("/etc/shadow");
+    let account_of = |name: &str| -> Option<AccountState> {
+        let line = shadow.as_deref()?.lines().find(|l| l.split(':').next() == Some(name));
+        let Some(line) = line else { return Some(AccountState { expires: None, locked: false }) };
+        let f: Vec<&str> = line.split(':').collect();
+        let pw = f.get(1).copied().unwrap_or_default();
+        Some(AccountState {
+            expires: f.get(7).and_then(|d| d.parse().ok()),
+            // What OpenSSH on Linux takes as locked (`*` alone is "no password", not locked).
+            locked: pw.starts_with('!') || pw.contains("*LOCKED*"),
+        })
+    };
     let mut users = Vec::new();
     for line in passwd.lines() {
         let f: Vec<&str> = line.split(':').collect();
@@ -112,6 +136,7 @@ pub fn probe(root: &Root, key_files_setting: Option<&str>) -> Vec<UserFacts> {
             keys,
             unreadable,
             strict_modes_problems,
+            account: account_of(name),
         });
     }
     users

@@ -281,6 +281,17 @@ fn login(u: &UserFacts, f: &Facts) -> Login {
             out.blockers.push(format!("{}:{} has `DenyGroups {}`, which refuses `{name}` (member of {g}): change that line or the user's groups.", d.file, d.line, d.value));
         }
     }
+    if let Some(acc) = u.account {
+        let today =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() / 86400);
+        if let Some(day) = acc.expires.filter(|d| *d <= today) {
+            out.blockers.push(format!("The account `{name}` expired (day {day} in /etc/shadow): no login gets in, with or without a key. `sudo chage -E -1 {name}` lifts the expiry."));
+        }
+        let pam = f.sshd.effective("usepam").is_none_or(|d| d.value.eq_ignore_ascii_case("yes"));
+        if acc.locked && !pam {
+            out.blockers.push(format!("The account `{name}` is locked in /etc/shadow and sshd does not use PAM (UsePAM no), so it refuses the account even with a key: `sudo usermod -p '*' {name}` leaves it without a password but not locked, or set UsePAM yes."));
+        }
+    }
     let key_command = elsewhere("authorizedkeyscommand").next().is_some_and(|d| !d.value.eq_ignore_ascii_case("none"));
     let files =
         if u.key_files.is_empty() { "no file (AuthorizedKeysFile none)".to_owned() } else { u.key_files.join(", ") };
