@@ -287,7 +287,8 @@ fn login(u: &UserFacts, f: &Facts) -> Login {
         if let Some(day) = acc.expires.filter(|d| *d <= today) {
             out.blockers.push(format!("The account `{name}` expired (day {day} in /etc/shadow): no login gets in, with or without a key. `sudo chage -E -1 {name}` lifts the expiry."));
         }
-        let pam = f.sshd.effective("usepam").is_none_or(|d| d.value.eq_ignore_ascii_case("yes"));
+        // sshd's own default is `UsePAM no`; Debian's sshd_config sets yes.
+        let pam = f.sshd.effective("usepam").is_some_and(|d| d.value.eq_ignore_ascii_case("yes"));
         if acc.locked && !pam {
             out.blockers.push(format!("The account `{name}` is locked in /etc/shadow and sshd does not use PAM (UsePAM no), so it refuses the account even with a key: `sudo usermod -p '*' {name}` leaves it without a password but not locked, or set UsePAM yes."));
         }
