@@ -4,8 +4,9 @@
 //! plaintext, a full disk. Reads only; an alert goes to the webhook when one is set.
 
 use crate::answers::Answers;
-use crate::apply::Store;
+use crate::apply::store::GenerationState;
 use crate::apply::store::{now, sha256};
+use crate::apply::{Ran, Runner, Store};
 use crate::host::{Facts, Root};
 use crate::layers;
 use crate::plan::Severity;
@@ -21,8 +22,8 @@ fn finding(severity: Severity, text: impl Into<String>) -> Finding {
     Finding { severity, text: text.into() }
 }
 
-/// Runs every check against `root`.
-pub fn run(answers: &Answers, facts: &Facts, root: &Root) -> Result<Vec<Finding>, RenderError> {
+/// Runs every check against `root`; the services are asked through `runner`.
+pub fn run(answers: &Answers, facts: &Facts, root: &Root, runner: &Runner) -> Result<Vec<Finding>, RenderError> {
     let mut out = Vec::new();
     let plan = layers::plan(answers, facts)?;
     let store = Store::new(root);
@@ -91,13 +92,22 @@ pub fn run(answers: &Answers, facts: &Facts, root: &Root) -> Result<Vec<Finding>
             format!("Generation {} has waited for confirmation past its deadline and was not rolled back: run `clawguard status`, then `clawguard confirm` or `clawguard rollback`.", p.generation),
         ));
     }
+    // An automatic rollback is news until a later apply was committed.
     if let Some(r) = store.last_rollback() {
         let first = r.lines().next().unwrap_or_default();
-        out.push(finding(
-            Severity::Warning,
-            format!("An unconfirmed change was rolled back automatically ({first}). See `clawguard status`."),
-        ));
+        let at: u64 = first.split(':').next().and_then(|t| t.trim().parse().ok()).unwrap_or(0);
+        let later = store
+            .generations()
+            .map(|g| g.iter().any(|g| g.state == GenerationState::Committed && g.manifest.created > at))
+            .unwrap_or(false);
+        if !later {
+            out.push(finding(
+                Severity::Warning,
+                format!("An unconfirmed change was rolled back automatically ({first}). See `clawguard status`."),
+            ));
+        }
     }
+    out.extend(services(answers, facts, root, runner, &managed));
     for e in &facts.plaintext_env_files {
         out.push(finding(Severity::Warning, format!("{} holds {} key(s) in plaintext.", e.path, e.keys)));
     }
@@ -110,6 +120,58 @@ pub fn run(answers: &Answers, facts: &Facts, root: &Root) -> Result<Vec<Finding>
         out.push(finding(Severity::Note, "No backup destination is set: nothing is backed up."));
     }
     Ok(out)
+}
+
+/// What an attacker turns off first: the firewall and fail2ban, asked live (the files
+/// can be intact while the services are not). Only for what clawguard applied.
+fn services(
+    answers: &Answers,
+    facts: &Facts,
+    root: &Root,
+    runner: &Runner,
+    managed: &std::collections::BTreeMap<String, String>,
+) -> Vec<Finding> {
+    use crate::answers::Layer as L;
+    let mut out = Vec::new();
+    let firewall = !answers.skip.contains(&L::Firewall) && managed.contains_key(crate::host::FAIL2BAN_JAIL);
+    if !firewall {
+        return out;
+    }
+    if !runner.runs_commands() {
+        out.push(finding(
+            Severity::Note,
+            format!(
+                "ufw and fail2ban were not asked: {} is not this system's root (give --runner to reach its services).",
+                root.dir().display()
+            ),
+        ));
+        return out;
+    }
+    let run = |argv: &[&str]| runner.run(&argv.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    let ports: Vec<u16> =
+        if answers.skip.contains(&L::Ssh) { facts.sshd.ports() } else { vec![answers.ssh.port.get()] };
+    match run(&["ufw", "status"]) {
+        Ran::Ok(status) if status.lines().any(|l| l.trim() == "Status: active") => {
+            for port in ports {
+                let open = status.lines().any(|l| {
+                    let w: Vec<&str> = l.split_whitespace().collect();
+                    w.first().is_some_and(|p| *p == format!("{port}/tcp") || *p == port.to_string())
+                        && w.get(1).is_some_and(|a| *a == "ALLOW" || *a == "LIMIT")
+                });
+                if !open {
+                    out.push(finding(Severity::Danger, format!("ufw has no rule that lets SSH in on port {port}: a changed firewall, and the next reboot or reload may lock you out. `sudo clawguard apply` puts it back.")));
+                }
+            }
+        }
+        Ran::Ok(_) => out.push(finding(Severity::Danger, "ufw is not active: every port of this host is open to the world. If you did not turn it off, treat it as an intrusion (see /etc/clawguard/RECOVERY.md); `sudo clawguard apply` turns it back on, SSH rule first.")),
+        Ran::Failed { status, output } => out.push(finding(Severity::Danger, format!("ufw cannot be asked ({status}: {}): the firewall's state is unknown.", output.lines().last().unwrap_or_default()))),
+        Ran::Skipped => {}
+    }
+    match run(&["fail2ban-client", "status", "sshd"]) {
+        Ran::Ok(_) | Ran::Skipped => {}
+        Ran::Failed { output, .. } => out.push(finding(Severity::Danger, format!("fail2ban's sshd jail is not running ({}): password guessing is not banned. `sudo systemctl restart fail2ban`, then `sudo fail2ban-client status sshd`; if it was stopped on purpose by nobody you know, see /etc/clawguard/RECOVERY.md.", output.lines().last().unwrap_or("no answer").trim()))),
+    }
+    out
 }
 
 /// `df -P` of the root's file system, as a percentage used.

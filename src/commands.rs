@@ -156,7 +156,8 @@ pub fn render(args: &RenderArgs) -> Result<ExitCode, CommandError> {
 
 pub fn check(args: &CheckArgs) -> Result<ExitCode, CommandError> {
     let l = load(&args.common)?;
-    let findings = crate::check::run(&l.answers, &l.facts, &l.root)?;
+    let runner = runner_for(&l.root, &args.runner);
+    let findings = crate::check::run(&l.answers, &l.facts, &l.root, &runner)?;
     let host = l.facts.hostname.clone().unwrap_or_else(|| "this host".into());
     let text = crate::check::report(&host, &findings);
     println!("{text}");

@@ -71,3 +71,27 @@ fn check_is_quiet_after_an_apply_and_alerts_on_a_changed_file() {
     assert!(request.starts_with("POST /hook"), "{request}");
     assert!(request.contains("squid.conf was changed since clawguard wrote it"), "{request}");
 }
+
+#[test]
+fn an_automatic_rollback_is_reported_until_a_later_apply_is_committed() {
+    let root = common::fixture_root("debian12-cloud");
+    let r = root.path().to_str().unwrap();
+    let state = root.path().join("var/lib/clawguard");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    fs::create_dir_all(&state).unwrap();
+    fs::write(
+        state.join("last-rollback"),
+        format!("{}: not confirmed within the time limit; rolled back\n", now - 3600),
+    )
+    .unwrap();
+    let (code, out) = run(&["check", "--no-alert", "--root", r]);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("rolled back automatically"), "{out}");
+    // A later apply was committed (and confirmed): the old rollback is history, not news.
+    let (code, out) = run(&["apply", "--yes", "--root", r]);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = run(&["check", "--no-alert", "--root", r]);
+    assert!(!out.contains("rolled back automatically"), "{out}");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(run(&["status", "--root", r]).1.contains("Last automatic rollback"), "status keeps the history");
+}

@@ -161,3 +161,68 @@ fn fail2ban_bans_after_three_failed_logins_on_the_new_port() {
     );
     wait("the firewall to drop us", 10, || !v.port_open(2222));
 }
+
+/// The daily check asks the services themselves: a firewall turned off or a fail2ban
+/// stopped is a finding even though every file is intact.
+#[test]
+fn check_sees_ufw_turned_off_and_fail2ban_stopped() {
+    let mut v = Vps::new("debian12-cloud");
+    fs::write(v.root.path().join("var/log/auth.log"), "").unwrap();
+    v.start_sshd();
+    wait("sshd on port 22", 10, || v.port_open(22));
+    v.start_fail2ban();
+    let runner = v.runner();
+    let root = path_str(v.root.path()).to_owned();
+    let a = answers(&v, "[firewall]\nlimit_ssh = false\n");
+    let (_, from) = v.ssh("debian", 22, "echo $SSH_CONNECTION");
+    let (ok, out) = clawguard(
+        &[
+            "apply",
+            "--yes",
+            "--root",
+            &root,
+            "--answers",
+            &a,
+            "--runner",
+            path_str(&runner),
+            "--confirm-timeout",
+            "300",
+        ],
+        &[("SSH_CONNECTION", from.trim())],
+    );
+    assert!(ok, "{out}\n{}", v.runner_log());
+    wait("sshd on port 2222", 10, || v.port_open(2222));
+    let (_, conn) = v.ssh("debian", 2222, "echo $SSH_CONNECTION");
+    let (ok, out) =
+        clawguard(&["confirm", "--root", &root, "--runner", path_str(&runner)], &[("SSH_CONNECTION", conn.trim())]);
+    assert!(ok, "{out}");
+
+    let check = || {
+        let o = Command::new(common::bin())
+            .args(["check", "--no-alert", "--root", &root, "--runner", path_str(&runner)])
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr))
+    };
+    // Clean control: freshly applied and confirmed, nothing needs anyone.
+    let (code, out) = check();
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("nothing needs you"), "{out}");
+
+    let (ok, out) = sh(&mut v.in_vps(&["ufw", "disable"]));
+    assert!(ok, "{out}");
+    let (code, out) = check();
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("DANGER: ufw is not active"), "{out}");
+    let (ok, out) = sh(&mut v.in_vps(&["ufw", "--force", "enable"]));
+    assert!(ok, "{out}");
+    assert_eq!(check().0, Some(0));
+
+    let (ok, out) = v.fail2ban(&["stop"]);
+    assert!(ok, "{out}");
+    wait("fail2ban to stop", 10, || !v.root.path().join("run/fail2ban.sock").exists());
+    let (code, out) = check();
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("DANGER: fail2ban's sshd jail is not running"), "{out}");
+}

@@ -188,6 +188,8 @@ impl Vps {
         .unwrap();
         let cmd = self.in_vps(&["fail2ban-client", "-x", "-f", "start"]);
         self.spawn(cmd);
+        // From now on a fail2ban that does not answer is a failure, not "not in this test".
+        fs::write(self.work.path().join("fail2ban-started"), "").unwrap();
         wait("fail2ban to answer", 20, || self.fail2ban(&["ping"]).0);
     }
 
@@ -220,6 +222,7 @@ case "$1" in
     esac ;;
   fail2ban-client)
     if [ -S {root}/run/fail2ban.sock ]; then shift; invps fail2ban-client -s /run/fail2ban.sock "$@"
+    elif [ -f {work}/fail2ban-started ]; then echo "fail2ban was started in this VPS and is not running" >&2; exit 1
     else echo "fail2ban is not running in this test VPS" ; fi ;;
   docker|docker-compose) echo "no container engine in this test (tests/sandbox.rs has one): $*" ;;
   *) echo "the test runner does not know: $*" >&2; exit 99 ;;
@@ -229,6 +232,7 @@ esac
             root = self.root.path().display(),
             log = log.display(),
             mounts = self.mounts(),
+            work = self.work.path().display(),
         );
         fs::write(&path, script).unwrap();
         fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
