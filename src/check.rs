@@ -186,6 +186,22 @@ pub fn needs_attention(findings: &[Finding]) -> bool {
     findings.iter().any(|f| f.severity >= Severity::Warning)
 }
 
+/// The findings as JSON, for machines.
+pub fn json(host: &str, findings: &[Finding]) -> String {
+    let items: Vec<serde_json::Value> = findings
+        .iter()
+        .map(|f| {
+            let severity = match f.severity {
+                Severity::Note => "note",
+                Severity::Warning => "warning",
+                Severity::Danger => "danger",
+            };
+            serde_json::json!({ "severity": severity, "text": f.text })
+        })
+        .collect();
+    serde_json::json!({ "host": host, "needs_attention": needs_attention(findings), "findings": items }).to_string()
+}
+
 /// The findings as text, one per line.
 pub fn report(host: &str, findings: &[Finding]) -> String {
     let mut s = format!("clawguard check on {host}: ");

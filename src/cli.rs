@@ -199,6 +199,10 @@ pub struct CheckArgs {
     /// Print the findings only; do not post them to the webhook.
     #[arg(long)]
     pub no_alert: bool,
+    /// Print the findings as JSON (`{"host", "needs_attention", "findings": [{"severity",
+    /// "text"}]}`) instead of text; the exit status is the same.
+    #[arg(long)]
+    pub json: bool,
     /// Ask the services (ufw, fail2ban) through PROGRAM (see `confirm --help`). Default:
     /// directly when the root is /; for another root they are not asked (and it says so).
     #[arg(long, value_name = "PROGRAM")]

@@ -160,7 +160,11 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode, CommandError> {
     let findings = crate::check::run(&l.answers, &l.facts, &l.root, &runner)?;
     let host = l.facts.hostname.clone().unwrap_or_else(|| "this host".into());
     let text = crate::check::report(&host, &findings);
-    println!("{text}");
+    if args.json {
+        println!("{}", crate::check::json(&host, &findings));
+    } else {
+        println!("{text}");
+    }
     let attention = crate::check::needs_attention(&findings);
     if attention
         && !args.no_alert

@@ -95,3 +95,21 @@ fn an_automatic_rollback_is_reported_until_a_later_apply_is_committed() {
     assert_eq!(code, Some(0), "{out}");
     assert!(run(&["status", "--root", r]).1.contains("Last automatic rollback"), "status keeps the history");
 }
+
+#[test]
+fn check_speaks_json_for_machines() {
+    let root = common::fixture_root("debian12-cloud");
+    let r = root.path().to_str().unwrap();
+    assert_eq!(run(&["apply", "--yes", "--root", r]).0, Some(0));
+    let (code, out) = run(&["check", "--json", "--no-alert", "--root", r]);
+    assert_eq!(code, Some(0), "{out}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(v["needs_attention"], false);
+    fs::remove_file(root.path().join("etc/fail2ban/jail.d/zz-clawguard.local")).unwrap();
+    let (code, out) = run(&["check", "--json", "--no-alert", "--root", r]);
+    assert_eq!(code, Some(3), "{out}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["needs_attention"], true);
+    let danger = v["findings"].as_array().unwrap().iter().find(|f| f["severity"] == "danger").expect("a danger");
+    assert!(danger["text"].as_str().unwrap().contains("zz-clawguard.local is missing"), "{danger}");
+}
