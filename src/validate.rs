@@ -40,7 +40,7 @@ pub fn run_for(plan: &Plan, root: &Root, wanted: impl Fn(&FileStep) -> bool) -> 
             .iter()
             .map(|&(step, v)| {
                 scope.spawn(move || match v {
-                    Validator::Sshd { expect } => sshd(plan, root, stage, expect),
+                    Validator::Sshd { expect, client } => sshd(plan, root, stage, expect, client.as_deref()),
                     Validator::Squid { image } => squid(step, stage, image),
                     Validator::Fail2ban { expect } => fail2ban(step, root, stage, expect),
                     Validator::Compose => compose(plan, step, stage),
@@ -93,7 +93,13 @@ fn tail(out: &str) -> String {
 
 /// `sshd -t` on the whole assembled config (main file, every drop-in of the target, the
 /// plan's files over them), then `sshd -T` compared with the intended values.
-fn sshd(plan: &Plan, root: &Root, stage: &Path, expect: &[(String, String)]) -> Result<String, String> {
+fn sshd(
+    plan: &Plan,
+    root: &Root,
+    stage: &Path,
+    expect: &[(String, String)],
+    client: Option<&str>,
+) -> Result<String, String> {
     let base = stage.join("sshd");
     let etc = base.join("etc/ssh");
     let main_text = plan
@@ -162,8 +168,62 @@ fn sshd(plan: &Plan, root: &Root, stage: &Path, expect: &[(String, String)]) -> 
     if rc != 0 {
         return Err(format!("sshd -T failed:\n{}", tail(&out)));
     }
-    compare_effective(&out, expect)
-        .map(|n| format!("sshd -t accepts the assembled config; sshd -T shows the {n} intended values"))
+    let n = compare_effective(&out, expect)?;
+    // Each allowed user, from the admin's address: what sshd decides with its Match blocks.
+    let addr = client.unwrap_or("203.0.113.10");
+    let users: Vec<&str> = expect.iter().filter(|(k, _)| k == "allowusers").map(|(_, v)| v.as_str()).collect();
+    for user in &users {
+        let spec = format!("user={user},host=client.example,addr={addr}");
+        let (rc, out) =
+            run_tool(&[sshd_bin, "-T", "-f", &config, "-h", &key_s, "-C", &spec], "apt-get install openssh-server")?;
+        if rc != 0 {
+            return Err(format!("sshd -T -C {spec} failed:\n{}", tail(&out)));
+        }
+        if let Some(why) = refuses_key_login(&out, user) {
+            return Err(format!(
+                "for a login of `{user}` from {addr}, sshd itself (its Match blocks evaluated) {why}: that login would be locked out. Change the Match block, or the allowed users."
+            ));
+        }
+    }
+    Ok(format!(
+        "sshd -t accepts the assembled config; sshd -T shows the {n} intended values; sshd -T -C lets {} in with a key from {addr}",
+        users.join(", ")
+    ))
+}
+
+/// Why `sshd -T -C` output (for `user`) would refuse a key login, if it would.
+fn refuses_key_login(out: &str, user: &str) -> Option<String> {
+    let values = |key: &str| -> Vec<&str> {
+        out.lines().filter_map(|l| l.split_once(' ')).filter(|(k, _)| *k == key).map(|(_, v)| v.trim()).collect()
+    };
+    let matches = |list: &str| {
+        list.split_whitespace().any(|p| crate::host::keys::wildcard(p.split('@').next().unwrap_or(p), user))
+    };
+    if values("pubkeyauthentication").first().is_some_and(|v| *v != "yes") {
+        return Some("turns public-key authentication off".into());
+    }
+    let allow = values("allowusers");
+    if !allow.is_empty() && !allow.iter().any(|l| matches(l)) {
+        return Some(format!("allows only {}", allow.join(" ")));
+    }
+    if let Some(d) = values("denyusers").into_iter().find(|l| matches(l)) {
+        return Some(format!("denies it (DenyUsers {d})"));
+    }
+    if values("authorizedkeysfile").first().is_some_and(|v| *v == "none")
+        && values("authorizedkeyscommand").first().is_none_or(|v| *v == "none")
+    {
+        return Some("reads no key file (AuthorizedKeysFile none)".into());
+    }
+    if let Some(c) = values("forcecommand").first().filter(|c| **c != "none") {
+        return Some(format!("forces the command `{c}` (no login shell)"));
+    }
+    let methods = values("authenticationmethods");
+    if !methods.is_empty()
+        && !methods.iter().any(|m| *m == "any" || m.split_whitespace().any(|list| list == "publickey"))
+    {
+        return Some(format!("asks for more than a key (AuthenticationMethods {})", methods.join(" ")));
+    }
+    None
 }
 
 /// For each keyword we expect, the set of values sshd reports must equal ours (so an extra

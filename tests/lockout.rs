@@ -157,6 +157,30 @@ fn a_home_the_user_cannot_enter_is_refused() {
 }
 
 #[test]
+fn a_match_block_that_shuts_out_this_login_is_caught_by_sshd_itself() {
+    // The admin connects from 198.51.100.7 (FROM): a Match block for that network denies
+    // the user. clawguard names Match blocks; sshd -T -C, run for this very login, decides.
+    for (network, refused) in [("198.51.100.0/24", true), ("203.0.113.0/24", false)] {
+        let root = host(&key("ssh-ed25519"));
+        add_sshd(root.path(), &format!("Match Address {network}\n    DenyUsers debian"));
+        let before = common::fingerprint(root.path());
+        let o = apply(root.path(), None);
+        if refused {
+            assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+            assert!(
+                text(&o).contains("for a login of `debian` from 198.51.100.7, sshd itself")
+                    && text(&o).contains("denies it (DenyUsers debian)"),
+                "{}",
+                text(&o)
+            );
+            assert_eq!(common::fingerprint(root.path()).len(), before.len(), "a refused apply wrote files");
+        } else {
+            assert!(o.status.success(), "another network's Match block: {}", text(&o));
+        }
+    }
+}
+
+#[test]
 fn a_match_block_that_changes_logins_is_named() {
     let root = host(&key("ssh-ed25519"));
     add_sshd(root.path(), "Match Address 203.0.113.0/24\n    DenyUsers debian");

@@ -121,7 +121,8 @@ fn logrotate_refuses_an_unknown_directive() {
 #[test]
 fn the_sshd_check_compares_every_intended_value() {
     let (_, plan) = plan_for("debian12-cloud", 1);
-    let Some(Validator::Sshd { expect }) = &plan.file("/etc/ssh/sshd_config.d/00-clawguard.conf").unwrap().validator
+    let Some(Validator::Sshd { expect, .. }) =
+        &plan.file("/etc/ssh/sshd_config.d/00-clawguard.conf").unwrap().validator
     else {
         panic!("no sshd validator")
     };

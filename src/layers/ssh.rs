@@ -179,7 +179,8 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     ];
     expect.extend(ctx.allowed_users.iter().map(|u| ("allowusers", u.to_string())));
     let expect = expect.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-    b.file(layer, DROPIN, "ssh/00-clawguard.conf", &ctx, 0o644, Some(Validator::Sshd { expect }))?;
+    let client = f.ssh_connection.as_ref().map(|c| c.client.to_string());
+    b.file(layer, DROPIN, "ssh/00-clawguard.conf", &ctx, 0o644, Some(Validator::Sshd { expect, client }))?;
 
     neutralise(f, port, b);
     let current = f.sshd.ports();
@@ -465,7 +466,7 @@ pub fn interim(plan: &Plan) -> Plan {
             &format!("Port {}\n{note}{keep}", mv.new_port),
             1,
         );
-        if let Some(Validator::Sshd { expect }) = &mut step.validator {
+        if let Some(Validator::Sshd { expect, .. }) = &mut step.validator {
             expect.extend(mv.old_ports.iter().map(|p| ("port".to_owned(), p.to_string())));
         }
     }

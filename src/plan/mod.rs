@@ -27,8 +27,10 @@ impl fmt::Display for Owner {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Validator {
     /// `sshd -t` on the whole assembled config, then `sshd -T` compared with these
-    /// (keyword, value) pairs.
-    Sshd { expect: Vec<(String, String)> },
+    /// (keyword, value) pairs; then, for each allowed user logging in from `client` (the
+    /// admin's address when known), `sshd -T -C` — with every `Match` block evaluated by
+    /// sshd itself — must still let a key login in.
+    Sshd { expect: Vec<(String, String)>, client: Option<String> },
     /// `squid -k parse`; any WARNING or ERROR fails. Run by this host's squid when it has
     /// one, else by the squid in the proxy's own `image` (the one that will run the file):
     /// the host never needs a squid daemon of its own.
