@@ -378,14 +378,16 @@ pub fn apply(
         || commands.iter().any(|c| matches!(c.layer, Layer::Ssh | Layer::Firewall));
     let guard = risky && runs && opts.confirm_timeout > 0;
     let before = store.pending().map_err(io_err("reading the pending confirmation"))?;
+    // What this apply waits for: from the first unconfirmed generation on.
+    let waiting_for = |deadline: u64| Pending {
+        generation: before.as_ref().map_or(n, |p| p.generation),
+        deadline,
+        new_port: plan.ssh_move.as_ref().map(|m| m.new_port),
+        old_ports: plan.ssh_move.as_ref().map(|m| m.old_ports.clone()).unwrap_or_default(),
+        applied_from: opts.ssh_connection.clone(),
+    };
     if guard {
-        let pending = Pending {
-            generation: before.as_ref().map_or(n, |p| p.generation),
-            deadline: store::now() + opts.confirm_timeout,
-            new_port: plan.ssh_move.as_ref().map(|m| m.new_port),
-            old_ports: plan.ssh_move.as_ref().map(|m| m.old_ports.clone()).unwrap_or_default(),
-            applied_from: opts.ssh_connection.clone(),
-        };
+        let pending = waiting_for(store::now() + opts.confirm_timeout);
         store.set_pending(&pending).map_err(io_err("recording the pending confirmation"))?;
         report.armed_with = Some(arm(root, opts, n).map_err(io_err("arming the automatic rollback"))?);
         step(&store, &format!("armed {n}"))?;
@@ -484,17 +486,11 @@ pub fn apply(
     step(&store, &format!("commit {n}"))?;
     report.generation = Some(n);
 
-    let moved = plan.ssh_move.as_ref().filter(|_| changed.iter().any(|f| f.step.path == ssh::DROPIN));
-    if !guard && runs && opts.interim && moved.is_some() {
+    let moved = plan.ssh_move.is_some() && changed.iter().any(|f| f.step.path == ssh::DROPIN);
+    if !guard && runs && opts.interim && moved {
         // No automatic rollback was asked for (`--confirm-timeout 0`), but the old port
         // still stays open until a login on the new one is confirmed.
-        let pending = Pending {
-            generation: before.as_ref().map_or(n, |p| p.generation),
-            deadline: 0,
-            new_port: moved.map(|m| m.new_port),
-            old_ports: moved.map(|m| m.old_ports.clone()).unwrap_or_default(),
-            applied_from: opts.ssh_connection.clone(),
-        };
+        let pending = waiting_for(0);
         store.set_pending(&pending).map_err(io_err("recording the pending confirmation"))?;
         report.pending = Some(pending);
     }
