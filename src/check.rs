@@ -148,8 +148,7 @@ fn services(
         return out;
     }
     let run = |argv: &[&str]| runner.run(&argv.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-    let ports: Vec<u16> =
-        if answers.skip.contains(&L::Ssh) { facts.sshd.ports() } else { vec![answers.ssh.port.get()] };
+    let ports = layers::firewall::ssh_ports(answers, facts);
     match run(&["ufw", "status"]) {
         Ran::Ok(status) if status.lines().any(|l| l.trim() == "Status: active") => {
             for port in ports {

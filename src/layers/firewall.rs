@@ -111,7 +111,7 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
 /// The ports SSH ends up on: the answers' port, or — when the SSH layer is skipped and
 /// sshd stays as it is — every port sshd listens on now (opening another one would lock
 /// the user out behind the default deny).
-fn ssh_ports(a: &Answers, f: &Facts) -> Vec<u16> {
+pub fn ssh_ports(a: &Answers, f: &Facts) -> Vec<u16> {
     if a.skip.contains(&Layer::Ssh) { f.sshd.ports() } else { vec![a.ssh.port.get()] }
 }
 

@@ -4,7 +4,7 @@
 mod backup;
 mod credentials;
 mod egress;
-mod firewall;
+pub mod firewall;
 mod monitoring;
 mod sandbox;
 pub mod ssh;
