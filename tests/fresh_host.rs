@@ -35,6 +35,21 @@ fn expect(vps: &Booted, port: u16, control: Option<&str>, cmd: &str, code: i32) 
     out
 }
 
+/// An apply that starts the agent's container, as the user runs it: when runc itself fails
+/// to set up the container's init — seen once in many runs inside this nested VPS under
+/// load, never for a reason clawguard controls — clawguard leaves the agent out with exit 4
+/// and says "run `sudo clawguard apply` again", which is what a user does, once. Any other
+/// outcome, or the same failure twice, fails the test.
+fn apply_starting_the_agent(vps: &Booted, port: u16, control: Option<&str>, cmd: &str) -> String {
+    let (rc, out) = vps.ssh("debian", port, control, cmd);
+    if rc == 4 && out.contains("runc create failed") && out.contains("The rest is applied") {
+        eprintln!("runc could not start the container (the engine's own failure); applying again as told:\n{out}");
+        return expect(vps, port, control, cmd, 0);
+    }
+    assert_eq!(rc, 0, "`{cmd}` on port {port}:\n{out}");
+    out
+}
+
 fn first_setup(suite: &str, net: u8) {
     let vps = Booted::up(suite, net);
     let old = Some("old-session");
@@ -101,7 +116,7 @@ fn first_setup(suite: &str, net: u8) {
     assert!(out.contains("sandbox.require_limits = false"), "says what to do:\n{out}");
     // …and the user, having read that, accepts running without them.
     expect(&vps, 2222, new, "printf 'version = 1\\n[sandbox]\\nrequire_limits = false\\n' > answers.toml", 0);
-    let out = expect(&vps, 2222, new, "sudo clawguard apply --answers answers.toml --yes", 0);
+    let out = apply_starting_the_agent(&vps, 2222, new, "sudo clawguard apply --answers answers.toml --yes");
     assert!(out.contains("up -d"), "the agent starts:\n{out}");
     let ps = expect(&vps, 2222, new, "sudo docker ps --format '{{.Names}} {{.Status}}'", 0);
     assert!(ps.contains("clawguard-agent_agent_1") || ps.contains("clawguard-agent-agent-1"), "{ps}");
@@ -232,7 +247,7 @@ fn each_single_layer_skip_applied_on_a_fresh_host() {
                 let squid_cmd = r#"CMD ["/usr/sbin/squid","-N","-d","1","-f","/etc/squid/squid.conf"]"#;
                 vps.import_image(22, s, &images.path().join("squid"), "ubuntu/squid:latest", squid_cmd);
             }
-            let out = expect(&vps, 22, s, apply, 0);
+            let out = apply_starting_the_agent(&vps, 22, s, apply);
             assert!(out.contains("up -d"), "skip {name}: {out}");
         }
         // SSH answers where it should, and only there.
