@@ -28,22 +28,23 @@ fn bench(c: &mut Criterion) {
     let applied = tempfile::tempdir().unwrap();
     copy(root.dir(), applied.path());
     let target = Root::new(applied.path());
-    let opts = clawguard::apply::Options {
-        force: false,
+    // The front ends' one apply path: probe, plan, compare, stop.
+    let request = || clawguard::apply::session::Request {
+        answers: answers.clone(),
+        facts: host::probe(&target, None),
+        root: target.clone(),
         runner: clawguard::apply::Runner::Skip,
+        stage: clawguard::plan::Stage::Complete,
+        keys: Default::default(),
         confirm_timeout: 0,
-        interim: false,
-        answers_toml: answers.to_toml(),
-        ssh_connection: None,
-        exe: "clawguard".into(),
+        force: false,
+        session: None,
     };
-    let plan = layers::plan(&answers, &host::probe(&target, None)).unwrap();
-    clawguard::apply::apply(&plan, &target, &opts, &mut |_| {}).unwrap();
+    clawguard::apply::session::run(&request(), &mut |_| {}).unwrap();
     c.bench_function("no-op re-apply (all layers)", |b| {
         b.iter(|| {
-            let plan = layers::plan(&answers, &host::probe(&target, None)).unwrap();
-            let report = clawguard::apply::apply(&plan, &target, &opts, &mut |_| {}).unwrap();
-            assert!(report.generation.is_none());
+            let outcome = clawguard::apply::session::run(&request(), &mut |_| {}).unwrap();
+            assert!(outcome.report.generation.is_none());
         })
     });
     // `plan --validate`: every service's own checker on every rendered file, side by side

@@ -5,7 +5,8 @@
 use std::path::Path;
 
 use clawguard::answers::Answers;
-use clawguard::host::{self, Root};
+use clawguard::commands::Loaded;
+use clawguard::host::{self, Facts, Root};
 use clawguard::ui::tui::App;
 use clawguard::ui::tui::draw::draw;
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -13,18 +14,24 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
+fn wizard(root: &Root, facts: Facts) -> App {
+    let loaded =
+        Loaded { root: root.clone(), answers: Answers::default(), facts, source: "defaults".into(), session: None };
+    App::new(loaded, true)
+}
+
 fn bench(c: &mut Criterion) {
     let root = Root::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/debian12-cloud"));
     c.bench_function("first frame (probe + state + draw 80x24)", |b| {
         b.iter(|| {
             let facts = host::probe(&root, None);
-            let app = App::new(Answers::default(), facts, root.clone(), true, "defaults".into());
+            let app = wizard(&root, facts);
             let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
             t.draw(|f| draw(&app, f)).unwrap();
         })
     });
     let facts = host::probe(&root, None);
-    let mut app = App::new(Answers::default(), facts.clone(), root.clone(), true, "defaults".into());
+    let mut app = wizard(&root, facts.clone());
     let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
     for _ in 0..3 {
         app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
@@ -37,7 +44,7 @@ fn bench(c: &mut Criterion) {
             t.draw(|f| draw(&app, f)).unwrap();
         })
     });
-    let mut review = App::new(Answers::default(), facts, root.clone(), true, "defaults".into());
+    let mut review = wizard(&root, facts);
     review.go_review();
     c.bench_function("keystroke + frame (scrolling the review)", |b| {
         b.iter(|| {

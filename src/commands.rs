@@ -5,15 +5,15 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use crate::answers::{self, Answers, AnswersError};
-use crate::apply::{self, ApplyError, Event, Options, Runner};
+use crate::apply::session::{self, Keys, Request};
+use crate::apply::{self, ApplyError, Event, Runner};
 use crate::cli::{
     ApplyArgs, CheckArgs, Common, PlanArgs, RenderArgs, SecretsAction, SecretsArgs, TargetArgs, WatchdogArgs,
     WizardArgs,
 };
 use crate::host::{self, Facts, Root};
-use crate::plan::Plan;
-use crate::plan::preview::{self, Style};
-use crate::{layers, validate};
+use crate::plan::preview;
+use crate::{layers, report, validate};
 
 /// What can stop a command. Each says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -62,18 +62,22 @@ pub enum CommandError {
     BadName(String, String),
     #[error("cannot read the key: {0}")]
     ReadSecret(String),
+    /// The wizard already showed it; this carries it to the exit code and the terminal.
+    #[error("{0}")]
+    Failed(String),
     #[error("the answers kept with generation {0} cannot be read: {1}")]
     KeptAnswers(u32, String),
 }
 
-/// Answers, facts and plan for a target.
+/// Answers and facts for a target, and the login this runs in.
 pub struct Loaded {
     pub root: Root,
     pub answers: Answers,
     pub facts: Facts,
-    pub plan: Plan,
     /// Where the answers came from, for the report.
     pub source: String,
+    /// `SSH_CONNECTION` of this login (found through sudo).
+    pub session: Option<String>,
 }
 
 pub fn load(common: &Common) -> Result<Loaded, CommandError> {
@@ -92,20 +96,43 @@ pub fn load(common: &Common) -> Result<Loaded, CommandError> {
             }
         }
     };
-    let ssh_connection = host::session::ssh_connection(root.is_live());
-    let facts = host::probe(&root, ssh_connection.as_deref());
-    let plan = layers::plan(&answers, &facts)?;
-    Ok(Loaded { root, answers, facts, plan, source })
+    let session = host::session::ssh_connection(root.is_live());
+    let facts = host::probe(&root, session.as_deref());
+    Ok(Loaded { root, answers, facts, source, session })
+}
+
+impl Loaded {
+    /// The one request every front end applies with (see `apply::session`).
+    pub fn request(self, runner: Runner, keys: Keys, confirm_timeout: u64, force: bool) -> Request {
+        Request {
+            answers: self.answers,
+            facts: self.facts,
+            root: self.root,
+            stage: session::stage(&runner),
+            runner,
+            keys,
+            confirm_timeout,
+            force,
+            session: self.session,
+        }
+    }
+}
+
+fn color_on(stream_is_tty: bool) -> bool {
+    std::env::var_os("NO_COLOR").is_none() && stream_is_tty
 }
 
 pub fn plan(args: &PlanArgs) -> Result<ExitCode, CommandError> {
     let l = load(&args.common)?;
-    let color = !args.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
-    let p = preview::preview(&l.plan, &l.root);
+    let color = !args.no_color && color_on(std::io::stdout().is_terminal());
     println!("clawguard plan for {} ({}), answers from {}\n", l.root.dir().display(), l.facts.os.describe(), l.source);
-    print!("{}", preview::report(&p, Style { color }));
+    let runner = runner_for(&l.root, &None);
+    let req = l.request(runner, Keys::new(), 0, false);
+    let plan = req.plan()?;
+    let p = preview::preview(&plan, &req.root);
+    print!("{}", report::ansi(&report::review(&p), color));
     if args.validate {
-        let outcomes = validate::run(&l.plan, &l.root).map_err(CommandError::Stage)?;
+        let outcomes = validate::run(&plan, &req.root).map_err(CommandError::Stage)?;
         println!("\nChecks by the services' own tools:");
         let mut failed = 0;
         for o in &outcomes {
@@ -135,12 +162,13 @@ pub fn render(args: &RenderArgs) -> Result<ExitCode, CommandError> {
         return Err(CommandError::OutIsRoot(out.display().to_string()));
     }
     let l = load(&args.common)?;
+    let plan = layers::plan_for(&l.answers, &l.facts, crate::plan::Stage::Complete)?;
     std::fs::create_dir_all(out).map_err(|source| CommandError::Write { path: out.display().to_string(), source })?;
     let out_root = Root::new(out);
     if out_root.is_live() {
         return Err(CommandError::OutIsRoot(out.display().to_string()));
     }
-    for f in &l.plan.files {
+    for f in &plan.files {
         // Directories are resolved inside the output; a file that is a symlink is refused.
         let target = out_root.managed(&f.path).map_err(|why| CommandError::Write {
             path: out_root.entry(&f.path).display().to_string(),
@@ -150,7 +178,7 @@ pub fn render(args: &RenderArgs) -> Result<ExitCode, CommandError> {
             .map_err(|source| CommandError::Write { path: target.display().to_string(), source })?;
         println!("{}", target.display());
     }
-    eprintln!("{} file(s) written under {} (answers from {}).", l.plan.files.len(), out.display(), l.source);
+    eprintln!("{} file(s) written under {} (answers from {}).", plan.files.len(), out.display(), l.source);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -286,17 +314,18 @@ fn progress_bar() -> impl FnMut(Event) {
 pub fn apply(args: &ApplyArgs) -> Result<ExitCode, CommandError> {
     let l = load(&args.common)?;
     let runner = runner_for(&l.root, &args.runner);
-    let p = preview::preview(&l.plan, &l.root);
+    let req = l.request(runner, Keys::new(), args.confirm_timeout, args.force);
+    let plan = req.plan()?;
+    let p = preview::preview(&plan, &req.root);
     if p.has_changes() && !args.yes {
         if !std::io::stdin().is_terminal() {
             return Err(CommandError::NeedYes);
         }
-        let color = std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
-        print!("{}", preview::report(&p, Style { color }));
+        print!("{}", report::ansi(&report::review(&p), color_on(std::io::stdout().is_terminal())));
         let ok = inquire::Confirm::new(&format!(
             "Apply these {} change(s) to {}?",
             p.change_count(),
-            l.root.dir().display()
+            req.root.dir().display()
         ))
         .with_default(false)
         .prompt()
@@ -305,83 +334,14 @@ pub fn apply(args: &ApplyArgs) -> Result<ExitCode, CommandError> {
             return Err(CommandError::Declined);
         }
     }
-    let opts = Options {
-        force: args.force,
-        interim: runner.runs_commands(),
-        runner,
-        confirm_timeout: args.confirm_timeout,
-        answers_toml: l.answers.to_toml(),
-        ssh_connection: host::session::ssh_connection(l.root.is_live()),
-        exe: std::env::current_exe().unwrap_or_else(|_| "clawguard".into()),
-    };
-    let report = apply::apply(&l.plan, &l.root, &opts, &mut progress_bar())?;
-    print_report(&report, &l.root);
-    let saved = crate::ui::tui::app::installed_answers(&l.root);
-    apply::save_answers(&l.root, &l.answers)
-        .map_err(|source| CommandError::Write { path: saved.display().to_string(), source })?;
-    if let Some(p) = report.pending.as_ref().filter(|p| !p.automatic()) {
-        let users = crate::layers::ssh::allowed_users(&l.answers, &l.facts);
-        let user = users.first().map(String::as_str).unwrap_or("USER");
-        let port = p.new_port.unwrap_or(l.answers.ssh.port.get());
-        println!(
-            "\nSSH listens on port {port} and still on {:?}. When a login on the new port works, from a NEW terminal:\n    ssh -o IdentitiesOnly=yes -p {port} {user}@<this host>\n    sudo clawguard confirm\nThat closes the old port. Nothing rolls back by itself (--confirm-timeout 0).",
-            p.old_ports
-        );
-    } else if let Some(p) = &report.pending {
-        let users = crate::layers::ssh::allowed_users(&l.answers, &l.facts);
-        let user = users.first().map(String::as_str).unwrap_or("USER");
-        let port = p.new_port.unwrap_or(l.answers.ssh.port.get());
-        println!(
-            "\nSSH or firewall settings changed. Keep this session open, and within {} seconds, from a NEW terminal:\n    ssh -o IdentitiesOnly=yes -p {port} {user}@<this host>\n    sudo clawguard confirm\nWithout that, everything is rolled back by itself ({}).",
-            args.confirm_timeout,
-            report.armed_with.as_deref().unwrap_or("watchdog")
-        );
-    }
-    Ok(exit_for(&report))
+    applied(&session::run(&req, &mut progress_bar())?)
 }
 
-/// 0 when everything was applied, 4 when some layers were left out (the report says why).
-fn exit_for(report: &apply::Report) -> ExitCode {
-    if report.not_applied.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(4) }
-}
-
-fn print_report(report: &apply::Report, root: &Root) {
-    for r in &report.recovered {
-        println!("recovered: {r}");
-    }
-    if let Some(n) = report.installed {
-        println!("Installed the packages the plan needs (generation {n}).");
-    }
-    match report.generation {
-        None if !report.not_applied.is_empty() => println!("Nothing else was changed."),
-        None if report.skipped.is_empty() => println!("0 changes: the target already matches the answers."),
-        None => println!("0 files changed."),
-        Some(n) => println!(
-            "Applied generation {n}: {} file(s) written, {} command(s) run.",
-            report.written.len(),
-            report.ran.len()
-        ),
-    }
-    for f in &report.written {
-        println!("  wrote {f}");
-    }
-    for c in &report.ran {
-        println!("  ran   {c}");
-    }
-    for (layers, why) in &report.not_applied {
-        let names: Vec<String> = layers.iter().map(|l| l.to_string()).collect();
-        println!("NOT APPLIED: {}: {why}", names.join(" and "));
-        println!("  The rest is applied. Fix that, then run `sudo clawguard apply` again.");
-    }
-    if !report.skipped.is_empty() {
-        println!(
-            "Not run, because the target is {} and not this system (run them there, or give --runner):",
-            root.dir().display()
-        );
-        for c in &report.skipped {
-            println!("  skipped {c}");
-        }
-    }
+/// Prints what an apply did and what comes next; 0 when everything was applied, 4 when
+/// some layers were left out (the report says why).
+fn applied(o: &session::Outcome) -> Result<ExitCode, CommandError> {
+    print!("{}", report::ansi(&report::outcome(o, apply::store::now()), color_on(std::io::stdout().is_terminal())));
+    Ok(if o.report.not_applied.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(4) })
 }
 
 pub fn confirm(args: &TargetArgs) -> Result<ExitCode, CommandError> {
@@ -396,20 +356,20 @@ pub fn confirm(args: &TargetArgs) -> Result<ExitCode, CommandError> {
     let text = store.answers_of(last).map_err(|e| CommandError::KeptAnswers(last, e.to_string()))?;
     let answers = Answers::parse(&text, "the applied answers")?;
     for _ in 0..2 {
-        let facts = host::probe(&root, ssh.as_deref());
-        let plan = layers::plan(&answers, &facts)?;
-        let opts = Options {
-            force: false,
-            interim: false,
+        let req = Request {
+            answers: answers.clone(),
+            facts: host::probe(&root, ssh.as_deref()),
+            root: root.clone(),
             runner: runner.clone(),
+            stage: crate::plan::Stage::Complete,
+            keys: Keys::new(),
             confirm_timeout: 0,
-            answers_toml: text.clone(),
-            ssh_connection: ssh.clone(),
-            exe: std::env::current_exe().unwrap_or_else(|_| "clawguard".into()),
+            force: false,
+            session: ssh.clone(),
         };
-        let report = apply::apply(&plan, &root, &opts, &mut progress_bar())?;
-        if report.generation.is_some() {
-            print_report(&report, &root);
+        let o = session::run(&req, &mut progress_bar())?;
+        if o.report.generation.is_some() {
+            print!("{}", report::ansi(&report::outcome(&o, 0), color_on(std::io::stdout().is_terminal())));
         }
     }
     if let Some(old) = (!pending.old_ports.is_empty()).then_some(&pending.old_ports) {
@@ -457,37 +417,38 @@ pub fn wizard(args: &WizardArgs) -> Result<ExitCode, CommandError> {
     if args.plain {
         return plain(args, l);
     }
-    let app = crate::ui::tui::App::new(l.answers, l.facts, l.root, args.dry_run, l.source);
+    let app = crate::ui::tui::App::new(l, args.dry_run);
     let app = crate::ui::tui::run(app).map_err(CommandError::Terminal)?;
-    match app.apply.as_ref().and_then(|a| a.result.as_ref()) {
-        Some(Ok(report)) => {
-            print_report(report, &app.root);
-            return Ok(exit_for(report));
+    match app.finished() {
+        Some(Ok(outcome)) => applied(outcome),
+        // The wizard showed it; the terminal keeps it, and the exit says it.
+        Some(Err(e)) => Err(CommandError::Failed(e.clone())),
+        None if app.unsaved() => {
+            println!("Quit without saving; nothing was written.");
+            Ok(ExitCode::SUCCESS)
         }
-        Some(Err(e)) => eprintln!("Not applied: {e}"),
-        None if app.unsaved() => println!("Quit without saving; nothing was written."),
-        None => println!("Nothing was written to the system."),
+        None => {
+            println!("Nothing was written to the system.");
+            Ok(ExitCode::SUCCESS)
+        }
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 fn plain(args: &WizardArgs, l: Loaded) -> Result<ExitCode, CommandError> {
     let prompt_err = |e: inquire::InquireError| CommandError::Prompt(e.to_string());
-    let Some((answers, keys)) = crate::ui::plain::ask(l.answers).map_err(prompt_err)? else {
+    let Some((answers, keys)) = crate::ui::plain::ask(l.answers.clone()).map_err(prompt_err)? else {
         println!("Stopped; nothing was written.");
         return Ok(ExitCode::SUCCESS);
     };
-    // Plan as if the typed keys were in the vault; they are stored only when you apply.
-    let mut facts = l.facts;
-    facts.vault_keys.extend(keys.keys().cloned());
     if args.dry_run && !keys.is_empty() {
         println!("Dry run: the {} key(s) you typed are not stored anywhere.", keys.len());
     }
-    let plan = layers::plan(&answers, &facts)?;
-    let p = preview::preview(&plan, &l.root);
-    let color = std::env::var_os("NO_COLOR").is_none();
+    let runner = runner_for(&l.root, &None);
+    let req = Loaded { answers, ..l }.request(runner, keys, apply::DEFAULT_CONFIRM_SECS, false);
+    let plan = req.plan()?;
+    let p = preview::preview(&plan, &req.root);
     println!();
-    print!("{}", preview::report(&p, Style { color }));
+    print!("{}", report::ansi(&report::review(&p), color_on(std::io::stdout().is_terminal())));
     if args.dry_run {
         let path = inquire::Text::new("Save the answers to (empty: do not save):")
             .with_default("./answers.toml")
@@ -497,13 +458,13 @@ fn plain(args: &WizardArgs, l: Loaded) -> Result<ExitCode, CommandError> {
             .unwrap_or_default();
         if !path.trim().is_empty() {
             let path = std::path::PathBuf::from(path.trim());
-            std::fs::write(&path, answers.to_toml())
+            std::fs::write(&path, req.answers.to_toml())
                 .map_err(|source| CommandError::Write { path: path.display().to_string(), source })?;
             println!("Saved to {}. Reuse them with --answers {}", path.display(), path.display());
         }
         return Ok(ExitCode::SUCCESS);
     }
-    if !p.has_changes() {
+    if !p.has_changes() && req.keys.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
     let ok = inquire::Confirm::new(&format!("Apply these {} change(s)?", p.change_count()))
@@ -513,29 +474,5 @@ fn plain(args: &WizardArgs, l: Loaded) -> Result<ExitCode, CommandError> {
     if !ok {
         return Err(CommandError::Declined);
     }
-    let vault = crate::vault::Vault::new(&l.root);
-    for (name, value) in &keys {
-        let id: crate::answers::Ident =
-            name.parse().map_err(|e: crate::answers::Invalid| CommandError::BadName(name.clone(), e.0))?;
-        vault.set(&id, value.as_bytes())?;
-    }
-    if !keys.is_empty() {
-        println!("Stored {} key(s) in the vault (encrypted).", keys.len());
-    }
-    let runner = runner_for(&l.root, &None);
-    let opts = Options {
-        force: false,
-        interim: runner.runs_commands(),
-        runner,
-        confirm_timeout: apply::DEFAULT_CONFIRM_SECS,
-        answers_toml: answers.to_toml(),
-        ssh_connection: host::session::ssh_connection(l.root.is_live()),
-        exe: std::env::current_exe().unwrap_or_else(|_| "clawguard".into()),
-    };
-    let report = apply::apply(&plan, &l.root, &opts, &mut progress_bar())?;
-    print_report(&report, &l.root);
-    let path = crate::ui::tui::app::installed_answers(&l.root);
-    apply::save_answers(&l.root, &answers)
-        .map_err(|source| CommandError::Write { path: path.display().to_string(), source })?;
-    Ok(exit_for(&report))
+    applied(&session::run(&req, &mut progress_bar())?)
 }

@@ -13,6 +13,7 @@ pub mod host;
 pub mod layers;
 pub mod plan;
 pub mod render;
+pub mod report;
 pub mod ui;
 pub mod validate;
 pub mod vault;

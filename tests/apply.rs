@@ -362,8 +362,12 @@ fn rollback_returns_to_the_previous_generation() {
     assert!(run(&["apply", "--yes", "--root", s(root.path()), "--answers", s(&answers)], &[]).status.success());
     let dropin = root.path().join("etc/ssh/sshd_config.d/00-clawguard.conf");
     assert!(fs::read_to_string(&dropin).unwrap().contains("Port 2200"));
+    let kept = || clawguard::answers::Answers::load(&root.path().join("etc/clawguard/answers.toml")).unwrap();
+    assert_eq!(kept().ssh.port.get(), 2200);
     let o = run(&["rollback", "--root", s(root.path())], &[]);
     assert!(o.status.success(), "{}", out(&o));
+    // The answers went back with what they describe.
+    assert_eq!(kept().ssh.port.get(), 2222, "after the rollback the answers describe what was rolled back");
     assert!(out(&o).contains("restored /etc/ssh/sshd_config.d/00-clawguard.conf"), "{}", out(&o));
     assert_eq!(rendered(root.path()), first);
     let status = out(&run(&["status", "--root", s(root.path())], &[]));

@@ -10,7 +10,7 @@ use std::os::unix::fs::PermissionsExt;
 
 use clawguard::answers::Answers;
 use clawguard::layers;
-use clawguard::plan::{Plan, Severity};
+use clawguard::plan::{Plan, Refusal, Severity};
 
 /// Warnings and commands of a plan, one per line, for a snapshot.
 fn summary(plan: &Plan) -> String {
@@ -27,6 +27,9 @@ fn summary(plan: &Plan) -> String {
                 format!("  (when {} changes)", c.when_changed.join(", "))
             }
         );
+    }
+    for b in &plan.blockers {
+        let _ = writeln!(s, "Refused ({:?}) [{:?}] {}", b.kind, b.layer, b.text);
     }
     for w in &plan.warnings {
         let _ = writeln!(s, "{:?} [{:?}] {}", w.severity, w.layer, w.text);
@@ -55,7 +58,11 @@ fn debian12_cloud_image() {
     assert!(plan.file("/etc/cloud/cloud.cfg.d/99-clawguard-ssh.cfg").unwrap().content.contains("ssh_pwauth: false"));
     assert!(plan.file("/etc/fail2ban/jail.d/zz-clawguard.local").unwrap().content.contains("backend = systemd"));
     assert!(plan.file("/etc/ssh/sshd_config.d/00-clawguard.conf").unwrap().content.contains("AllowUsers debian\n"));
-    assert!(!plan.warnings.iter().any(|w| w.severity == Severity::Danger), "{}", summary(&plan));
+    assert!(
+        plan.blockers.is_empty() && !plan.warnings.iter().any(|w| w.severity == Severity::Danger),
+        "{}",
+        summary(&plan)
+    );
     let argv: Vec<String> = plan.commands.iter().map(|c| c.argv.join(" ")).collect();
     let allow_new = argv.iter().position(|a| a.starts_with("ufw limit 2222/tcp")).unwrap();
     let enable = argv.iter().position(|a| a == "ufw --force enable").unwrap();
@@ -84,7 +91,7 @@ fn ubuntu2404_with_ssh_socket() {
     let restart = argv.iter().position(|a| a == "systemctl restart ssh.socket").unwrap();
     assert!(reload < restart, "daemon-reload must come before the socket restart");
     assert!(!argv.iter().any(|a| a == "systemctl reload ssh"), "restarting ssh.service leaves port 22");
-    assert!(plan.warnings.iter().any(|w| w.severity == Severity::Danger && w.text.contains("StrictModes")));
+    assert!(plan.blockers.iter().any(|b| b.kind == Refusal::Lockout && b.text.contains("StrictModes")));
     assert!(plan.warnings.iter().any(|w| w.text.contains("Docker engine 24.0.7 predates the fix for CVE-2024-29018")));
     insta::assert_snapshot!("ubuntu2404_socket_plan", summary(&plan));
 }
@@ -101,7 +108,7 @@ fn a_host_with_no_authorized_keys_and_an_old_sshd_config() {
 
     let plan = layers::plan(&Answers::default(), &f).unwrap();
     assert!(
-        plan.warnings.iter().any(|w| w.severity == Severity::Danger && w.text.contains("nobody could log in")),
+        plan.blockers.iter().any(|b| b.kind == Refusal::Lockout && b.text.contains("nobody could log in")),
         "{}",
         summary(&plan)
     );

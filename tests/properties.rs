@@ -107,8 +107,9 @@ fn checked(answers: &Answers, layers: &[Layer], root: &std::path::Path) -> Resul
             return Err(format!("{} carries the control character {c:?}", f.path));
         }
     }
-    let outcomes = clawguard::validate::run_for(&plan, &Root::new(root), |f| layers.contains(&f.layer))
-        .map_err(|e| e.to_string())?;
+    let outcomes =
+        clawguard::validate::run_for(&plan, &Root::new(root), |f| f.layer.is_some_and(|l| layers.contains(&l)))
+            .map_err(|e| e.to_string())?;
     for o in outcomes {
         if let Err(why) = o.result {
             return Err(format!("{} ({}) refused:\n{why}", o.file, o.checker));

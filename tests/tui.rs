@@ -9,24 +9,44 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
 use clawguard::answers::Answers;
-use clawguard::apply::{Pending, Report};
+use clawguard::apply::Report;
+use clawguard::apply::session::{Next, Outcome};
+use clawguard::commands::Loaded;
 use clawguard::host::Root;
 use clawguard::ui::tui::App;
-use clawguard::ui::tui::app::{ApplyView, Screen};
+use clawguard::ui::tui::app::Screen;
 use clawguard::ui::tui::draw::draw;
+use clawguard::ui::tui::progress::Progress;
+
+const SESSION: &str = "198.51.100.7 50000 203.0.113.5 22";
+
+fn app_on(root: &std::path::Path, dry_run: bool) -> App {
+    let loaded = Loaded {
+        root: Root::new(root),
+        answers: Answers::default(),
+        facts: common::facts(root, Some(SESSION)),
+        source: "the built-in defaults".into(),
+        session: Some(SESSION.into()),
+    };
+    let mut app = App::new(loaded, dry_run);
+    app.theme.color = false;
+    app
+}
 
 fn app(dry_run: bool) -> (App, tempfile::TempDir) {
     let root = common::fixture_root("debian12-cloud");
-    let facts = common::facts(root.path(), Some("198.51.100.7 50000 203.0.113.5 22"));
-    let mut app = App::new(Answers::default(), facts, Root::new(root.path()), dry_run, "the built-in defaults".into());
-    app.color = false;
+    let app = app_on(root.path(), dry_run);
     (app, root)
 }
 
-fn screen(app: &App) -> String {
-    let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+fn screen_at(app: &App, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
     t.draw(|f| draw(app, f)).unwrap();
     t.backend().to_string()
+}
+
+fn screen(app: &App) -> String {
+    screen_at(app, 80, 24)
 }
 
 fn key(app: &mut App, code: KeyCode) {
@@ -79,7 +99,7 @@ fn an_invalid_port_is_shown_next_to_the_field_and_enter_does_not_advance() {
     typed(&mut app, "2200");
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.screen, Screen::Layer(3));
-    assert_eq!(app.answers.ssh.port.get(), 2200);
+    assert_eq!(app.answers().ssh.port.get(), 2200);
 }
 
 #[test]
@@ -97,14 +117,14 @@ fn lists_take_and_drop_items_and_refuse_bad_ones() {
     ctrl(&mut app, 'u');
     typed(&mut app, "api.telegram.org");
     key(&mut app, KeyCode::Enter);
-    assert!(app.answers.egress.allowed_hosts.iter().any(|h| h.to_string() == "api.telegram.org"));
+    assert!(app.answers().egress.allowed_hosts.iter().any(|h| h.to_string() == "api.telegram.org"));
     // Select the first host and remove it.
     for _ in 0..6 {
         key(&mut app, KeyCode::Up);
     }
     key(&mut app, KeyCode::Delete);
-    assert!(!app.answers.egress.allowed_hosts.iter().any(|h| h.to_string() == "api.anthropic.com"));
-    assert_eq!(app.answers.egress.allowed_hosts.len(), 5);
+    assert!(!app.answers().egress.allowed_hosts.iter().any(|h| h.to_string() == "api.anthropic.com"));
+    assert_eq!(app.answers().egress.allowed_hosts.len(), 5);
 }
 
 #[test]
@@ -115,7 +135,7 @@ fn skipping_a_layer_says_what_is_left_unprotected() {
     }
     assert_eq!(app.screen, Screen::Layer(6));
     key(&mut app, KeyCode::Char(' '));
-    assert!(app.answers.skip.contains(&clawguard::answers::Layer::Backup));
+    assert!(app.answers().skip.contains(&clawguard::answers::Layer::Backup));
     insta::assert_snapshot!("backup_skipped", screen(&app));
 }
 
@@ -154,7 +174,7 @@ fn help_quit_and_save_dialogs() {
     typed(&mut app, out.to_str().unwrap());
     key(&mut app, KeyCode::Enter);
     let saved = Answers::load(&out).unwrap();
-    assert_eq!(saved, app.answers);
+    assert_eq!(&saved, app.answers());
     assert!(!app.unsaved());
     key(&mut app, KeyCode::Char('q'));
     assert!(app.quit, "saved answers quit at once");
@@ -164,43 +184,46 @@ fn help_quit_and_save_dialogs() {
 fn apply_and_done_screens() {
     let (mut app, _root) = app(false);
     app.screen = Screen::Apply;
-    app.apply = Some(ApplyView {
-        rx: None,
-        total: 8,
-        done: 3,
-        current: "writing /etc/ssh/sshd_config.d/00-clawguard.conf".into(),
-        log: vec![
-            "checking the new configuration with the services' own tools".into(),
-            "backing up into generation 1".into(),
-            "writing /etc/ssh/sshd_config.d/00-clawguard.conf".into(),
-        ],
-        result: None,
-    });
-    insta::assert_snapshot!("apply_running", screen(&app));
-    if let Some(v) = &mut app.apply {
-        v.result = Some(Err("step `systemctl reload ssh` failed (exit status 1)\nRolled back: restored /etc/ssh/sshd_config.d/00-clawguard.conf; verified: all 1 file(s) of generation 1 are as before".into()));
-    }
-    insta::assert_snapshot!("apply_failed", screen(&app));
+    let log = vec![
+        "checking the new configuration with the services' own tools".to_owned(),
+        "backing up into generation 1".into(),
+        "running systemctl reload ssh".into(),
+    ];
+    app.apply = Some(Progress::shown(8, 3, "running systemctl reload ssh", log.clone(), None));
+    let running = screen(&app);
+    assert!(running.contains("▸ running systemctl reload ssh"), "{running}");
+    insta::assert_snapshot!("apply_running", running);
+    let failed = "step `systemctl reload ssh` failed (exit status 1)\nRolled back: restored /etc/ssh/sshd_config.d/00-clawguard.conf; verified: all 1 file(s) of generation 1 are as before";
+    app.apply = Some(Progress::shown(8, 3, "running systemctl reload ssh", log.clone(), Some(Err(failed.into()))));
+    let shown = screen(&app);
+    // The step that failed is marked so, and the rollback is said here, not after quitting.
+    assert!(shown.contains("✗ running systemctl reload ssh") && !shown.contains("✓ running systemctl"), "{shown}");
+    assert!(shown.contains("Rolled back: restored"), "{shown}");
+    insta::assert_snapshot!("apply_failed", shown);
     let report = Report {
         generation: Some(1),
         written: vec!["/etc/ssh/sshd_config.d/00-clawguard.conf".into()],
         ran: vec!["systemctl reload ssh".into(), "ufw limit 2222/tcp comment 'clawguard: SSH'".into()],
-        pending: Some(Pending {
-            generation: 1,
-            deadline: 1_000_120,
-            new_port: Some(2222),
-            old_ports: vec![22],
-            applied_from: None,
-        }),
         ..Report::default()
     };
-    if let Some(v) = &mut app.apply {
-        v.result = Some(Ok(report));
-    }
+    let next = Next {
+        port: 2222,
+        old_ports: vec![22],
+        user: "debian".into(),
+        host: Some("203.0.113.5".into()),
+        deadline: 1_000_120,
+        automatic: true,
+        armed_with: Some("systemd-run timer".into()),
+    };
+    let outcome = Outcome { report, target: "/".into(), next: Some(next) };
+    app.apply = Some(Progress::shown(8, 8, "done", log, Some(Ok(outcome))));
     app.screen = Screen::Done;
     app.now = Some(1_000_000);
-    insta::assert_snapshot!("done_with_countdown", screen(&app));
-    assert_eq!(app.countdown(), Some(120));
+    let done = screen(&app);
+    // The address the admin came in on, not a placeholder.
+    assert!(done.contains("ssh -o IdentitiesOnly=yes -p 2222 debian@203.0.113.5"), "{done}");
+    assert!(done.contains("confirm within 120 s"), "{done}");
+    insta::assert_snapshot!("done_with_countdown", done);
 }
 
 #[test]
@@ -244,7 +267,7 @@ fn applying_from_the_wizard_stores_the_keys_in_the_vault() {
     assert_eq!(app.screen, Screen::Done, "{}", screen(&app));
     let sealed = std::fs::read(root.path().join("etc/clawguard/vault/anthropic.age")).unwrap();
     assert!(!String::from_utf8_lossy(&sealed).contains("sk-ant-wizard-key"));
-    assert!(app.secrets.is_empty(), "the wizard still holds the key");
+    assert!(app.req.keys.is_empty(), "the wizard still holds the key");
     let compose = std::fs::read_to_string(root.path().join("opt/clawguard/agent/docker-compose.yml")).unwrap();
     assert!(compose.contains(r#"secrets: ["anthropic"]"#), "{compose}");
     assert!(root.path().join("etc/clawguard/answers.toml").exists());
@@ -262,13 +285,108 @@ fn a_text_field_edits_in_the_middle() {
     key(&mut app, KeyCode::Left);
     key(&mut app, KeyCode::Backspace);
     typed(&mut app, "0");
-    assert_eq!(app.fields[2][1].text, "2022");
-    assert_eq!(app.answers.ssh.port.get(), 2022);
+    assert_eq!(app.layers.fields[2][1].text, "2022");
+    assert_eq!(app.answers().ssh.port.get(), 2022);
     // Home, Delete: "022"; End, "5": "0225".
     key(&mut app, KeyCode::Home);
     key(&mut app, KeyCode::Delete);
     key(&mut app, KeyCode::End);
     typed(&mut app, "5");
-    assert_eq!(app.fields[2][1].text, "0225");
-    assert_eq!(app.answers.ssh.port.get(), 225);
+    assert_eq!(app.layers.fields[2][1].text, "0225");
+    assert_eq!(app.answers().ssh.port.get(), 225);
+}
+
+#[test]
+fn a_question_mark_and_a_q_are_typed_into_a_text_field() {
+    let (mut app, _root) = app(true);
+    for _ in 0..6 {
+        key(&mut app, KeyCode::Enter);
+    }
+    assert_eq!(app.screen, Screen::Layer(5));
+    let webhook = app.layers.forms[5].fields.iter().position(|f| f.key == "monitoring.alert_webhook").unwrap();
+    while app.layers.focus != webhook {
+        key(&mut app, KeyCode::Tab);
+    }
+    typed(&mut app, "https://ntfy.example.net/q?topic=box&quiet=1");
+    assert!(app.modal.is_none() && !app.quit, "? or q was taken as a command");
+    assert_eq!(
+        app.answers().monitoring.alert_webhook.as_ref().map(|u| u.to_string()).as_deref(),
+        Some("https://ntfy.example.net/q?topic=box&quiet=1")
+    );
+    // F1 still opens Help there, and Help lists the keys that work on that field.
+    key(&mut app, KeyCode::F(1));
+    let help = screen(&app);
+    assert!(help.contains("F1") && help.contains("^U") && help.contains("clear"), "{help}");
+    // On a toggle `?` is Help and `q` asks to quit, as the footer says.
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Char('u'));
+    key(&mut app, KeyCode::BackTab);
+    while app.layers.takes_text(5) {
+        key(&mut app, KeyCode::BackTab);
+    }
+    let footer = screen(&app);
+    assert!(footer.contains("F1/?") && footer.contains(" q "), "{footer}");
+    key(&mut app, KeyCode::Char('?'));
+    assert_eq!(app.modal, Some(clawguard::ui::tui::app::Modal::Help));
+}
+
+#[test]
+fn ctrl_c_during_an_apply_does_not_end_it_halfway() {
+    let (mut app, _root) = app(false);
+    app.screen = Screen::Apply;
+    app.apply = Some(Progress::shown(8, 3, "writing /etc/ssh/sshd_config.d/00-clawguard.conf", vec![], None));
+    ctrl(&mut app, 'c');
+    key(&mut app, KeyCode::Char('q'));
+    assert!(!app.quit, "Ctrl-C or q ended the wizard in the middle of an apply");
+    assert!(screen(&app).contains("half done"), "{}", screen(&app));
+    // Once it ended, Ctrl-C quits.
+    app.apply = Some(Progress::shown(8, 8, "", vec![], Some(Err("step failed".into()))));
+    ctrl(&mut app, 'c');
+    assert!(app.quit);
+}
+
+#[test]
+fn the_review_leads_with_what_makes_apply_refuse_and_wraps_long_lines() {
+    let root = common::fixture_root("no-keys");
+    let mut app = app_on(root.path(), false);
+    app.go_review();
+    let shown = screen_at(&app, 80, 24);
+    let top: Vec<&str> = shown.lines().take(6).collect();
+    assert!(top.iter().any(|l| l.contains("Apply refuses this plan")), "{shown}");
+    assert!(top.iter().any(|l| l.contains("DANGER:")), "{shown}");
+    // The DANGER's advice is on screen in full, wrapped, not cut at the edge.
+    assert!(shown.contains("ssh-copy-id"), "{shown}");
+    key(&mut app, KeyCode::Char('a'));
+    assert_eq!(app.screen, Screen::Review, "apply started despite the DANGER");
+    assert!(screen(&app).contains("Cannot apply"), "{}", screen(&app));
+}
+
+#[test]
+fn the_footer_keeps_each_hint_whole_at_100_columns() {
+    let (mut app, _root) = app(true);
+    key(&mut app, KeyCode::Enter);
+    for width in [80u16, 100, 120] {
+        let shown = screen_at(&app, width, 24);
+        let footer: Vec<&str> = shown.lines().rev().skip(1).take(2).collect();
+        for (k, does) in clawguard::ui::tui::keys::hints(&app.bindings()) {
+            let whole = format!("{k}  {does}");
+            let present = footer.iter().any(|l| l.contains(&whole));
+            let cut = footer.iter().any(|l| l.trim_end().ends_with(k)) && !present;
+            assert!(!cut, "`{whole}` is broken across the footer at {width} columns:\n{}", footer.join("\n"));
+        }
+    }
+}
+
+#[test]
+fn the_welcome_tells_unknown_keys_and_an_inactive_firewall_apart() {
+    let (mut app, _root) = app(true);
+    for u in &mut app.req.facts.users {
+        u.keys = None;
+    }
+    app.req.facts.tools.ufw = true;
+    app.req.facts.ufw.enabled = false;
+    let shown = screen_at(&app, 120, 30);
+    assert!(!shown.contains("No normal user has an SSH key"), "{shown}");
+    assert!(shown.contains("cannot see the keys of debian without root"), "{shown}");
+    assert!(shown.contains("ufw is installed but not active"), "{shown}");
 }

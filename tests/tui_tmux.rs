@@ -50,10 +50,10 @@ fn dry_run_wizard_changes_the_port_adds_a_host_and_shows_the_diff() {
     t.keys(&["Enter"]);
     t.wait_for("Review", 5);
 
-    // Page through the review file by file; collect what was on screen.
+    // Page through the whole review; collect what was on screen.
     let mut seen = t.screen();
-    for _ in 0..25 {
-        t.keys(&["n"]);
+    for _ in 0..45 {
+        t.keys(&["PageDown"]);
         seen.push_str(&t.screen());
     }
     assert!(seen.contains("+Port 2200"), "no `Port 2200` in the review:\n{seen}");
@@ -125,6 +125,7 @@ fn plain_mode_asks_line_by_line_and_ends_with_the_same_diff() {
     // (the default) for every other question. A prompt is waiting when the count of
     // prompt lines grew past those answered and the last one still shows its help line.
     let mut answered = 0;
+    let mut added: Vec<&str> = Vec::new();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
     loop {
         assert!(std::time::Instant::now() < deadline, "plain mode did not finish:\n{}", t.history());
@@ -143,8 +144,17 @@ fn plain_mode_asks_line_by_line_and_ends_with_the_same_diff() {
         let prompt = lines[*prompts.last().unwrap()];
         if prompt.starts_with("? SSH port") {
             t.text("2200");
-        } else if prompt.starts_with("? Allowed hosts") {
-            t.text("api.anthropic.com, api.openai.com, gmail.googleapis.com, slack.com, www.googleapis.com, api.telegram.org");
+        } else if prompt.starts_with("? Agent:") {
+            t.keys(&["Down"]); // generic, which takes a command
+        } else if prompt.starts_with("? Allowed hosts:") || prompt.starts_with("? Command (generic):") {
+            t.text("y");
+        } else if prompt.starts_with("? Add to Allowed hosts") && !added.contains(&"host") {
+            t.text("api.telegram.org");
+            added.push("host");
+        } else if prompt.starts_with("? Add to Command (generic)") && !added.contains(&"arg") {
+            // One item with a comma in it: one argument, not two.
+            t.text("--allowed=a,b");
+            added.push("arg");
         } else if prompt.starts_with("? Save the answers") {
             t.text(saved.to_str().unwrap());
         }
@@ -157,6 +167,10 @@ fn plain_mode_asks_line_by_line_and_ends_with_the_same_diff() {
     assert!(all.contains("+acl allowed_hosts dstdomain -n api.telegram.org"), "{all}");
     let loaded = clawguard::answers::Answers::load(&saved).unwrap();
     assert_eq!(loaded.ssh.port.get(), 2200);
+    let args: Vec<String> = loaded.sandbox.command.iter().map(|a| a.to_string()).collect();
+    assert_eq!(args, ["--allowed=a,b"], "a list item with a comma was split:\n{all}");
+    assert!(loaded.egress.allowed_hosts.iter().any(|h| h.to_string() == "api.telegram.org"));
+    assert_eq!(loaded.egress.allowed_hosts.len(), 6, "the hosts kept are all still there");
     assert_eq!(before, common::fingerprint(root.path()));
 }
 
@@ -190,4 +204,31 @@ fn no_color_is_honoured() {
     let coloured = Tmux::start(&format!("{} --dry-run --root {}", common::bin(), root.path().display()), 80, 24);
     coloured.wait_for("Press Enter to start", 10);
     assert!(has_colour(&coloured.screen_escaped()), "control: no colours without NO_COLOR");
+}
+
+/// A refused apply in the wizard: the failed step and what was (not) done are on the
+/// Apply screen, the error is on the terminal after quitting, and the exit is non-zero.
+#[test]
+fn a_failed_apply_is_shown_where_it_happens_and_the_exit_says_so() {
+    let root = common::fixture_root("debian12-cloud");
+    // A managed path that is a directory: apply refuses it before writing anything.
+    fs::create_dir_all(root.path().join("etc/ssh/sshd_config.d/00-clawguard.conf")).unwrap();
+    let t = Tmux::start(
+        &format!("NO_COLOR=1 {} --root {}; echo \"exit=$?\"", common::bin(), root.path().display()),
+        100,
+        30,
+    );
+    t.wait_for("Press Enter to start", 10);
+    for _ in 0..8 {
+        t.keys(&["Enter"]);
+    }
+    t.wait_for("Press a to apply", 10);
+    t.keys(&["a"]);
+    let s = t.wait_for("Stopped:", 20);
+    assert!(s.contains("is not a regular file") && s.contains("Nothing was changed"), "{s}");
+    assert!(s.contains("Esc") && s.contains("back to review"), "{s}");
+    t.keys(&["q"]);
+    let s = t.wait_for("[exited]", 10);
+    assert!(s.contains("exit=1"), "a failed apply exited 0:\n{s}");
+    assert!(s.contains("refusing to apply"), "the error is gone once the wizard exits:\n{s}");
 }

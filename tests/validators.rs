@@ -6,7 +6,7 @@ mod common;
 
 use clawguard::host::Root;
 use clawguard::layers;
-use clawguard::plan::{Plan, Validator};
+use clawguard::plan::{Plan, Stage, Validator};
 use clawguard::validate::{self, Outcome};
 
 const CHECKERS: usize = 5;
@@ -68,7 +68,8 @@ fn a_drop_in_read_before_ours_is_neutralised_and_caught_when_it_is_not() {
     )
     .unwrap();
     let facts = common::facts(root.path(), None);
-    let mut plan = layers::plan(&common::answer_sets()[0].1, &facts).unwrap();
+    // The final drop-in (after `confirm`): port 22 is no longer one it keeps.
+    let mut plan = layers::plan_for(&common::answer_sets()[0].1, &facts, Stage::Complete).unwrap();
     let fixed = plan.file("/etc/ssh/sshd_config.d/00-aaa-legacy.conf").expect("the plan comments the lines out");
     assert!(
         fixed.content.contains("# disabled by clawguard") && !fixed.content.lines().any(|l| l == "Port 22"),

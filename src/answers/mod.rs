@@ -472,50 +472,51 @@ impl Answers {
                 AnswersError::Field { origin: origin.to_owned(), field, message }
             }
         })?;
-        answers.check().map_err(|(field, message)| AnswersError::Field {
+        answers.check().map_err(|m| AnswersError::Field {
             origin: origin.to_owned(),
-            field,
-            message,
+            field: m.field(),
+            message: m.message,
         })?;
         Ok(answers)
     }
 
-    /// The checks that span several values. Returns the field and the message.
-    pub fn check(&self) -> Result<(), (String, String)> {
+    /// The checks that span several values: the first problem, with its field.
+    pub fn check(&self) -> Result<(), Mismatch> {
         if self.version != VERSION {
-            return Err((
-                "version".into(),
+            return Err(Mismatch::new(
+                "version",
                 format!("{} is not a version this clawguard reads: write `version = {VERSION}`", self.version),
             ));
         }
         check_hosts(&self.egress.allowed_hosts)?;
         self.check_mounts()?;
         if let Some(dup) = first_duplicate(&self.ssh.allowed_users) {
-            return Err(("ssh.allowed_users".into(), format!("`{dup}` is listed twice: keep one")));
+            return Err(Mismatch::new("ssh.allowed_users", format!("`{dup}` is listed twice: keep one")));
         }
         if let Some(dup) = first_duplicate(&self.credentials.services) {
-            return Err(("credentials.services".into(), format!("`{dup}` is listed twice: keep one")));
+            return Err(Mismatch::new("credentials.services", format!("`{dup}` is listed twice: keep one")));
         }
         for (i, p) in self.firewall.extra_ports.iter().enumerate() {
             if *p == self.ssh.port {
-                return Err((
-                    format!("firewall.extra_ports[{i}]"),
+                return Err(Mismatch::item(
+                    "firewall.extra_ports",
+                    i,
                     format!("{p} is the SSH port, which is always open: remove it from extra_ports"),
                 ));
             }
         }
         if let Some(dup) = first_duplicate(&self.firewall.extra_ports) {
-            return Err(("firewall.extra_ports".into(), format!("{dup} is listed twice: keep one")));
+            return Err(Mismatch::new("firewall.extra_ports", format!("{dup} is listed twice: keep one")));
         }
         if self.sandbox.profile == Profile::Openclaw && !self.sandbox.command.is_empty() {
-            return Err((
-                "sandbox.command".into(),
-                "the openclaw profile runs OpenClaw's own gateway command: remove `command`, or set `profile = \"generic\"`".into(),
+            return Err(Mismatch::new(
+                "sandbox.command",
+                "the openclaw profile runs OpenClaw's own gateway command: remove `command`, or set `profile = \"generic\"`",
             ));
         }
         if self.sandbox.memory < ByteSize::mib(256) {
-            return Err((
-                "sandbox.memory".into(),
+            return Err(Mismatch::new(
+                "sandbox.memory",
                 format!(
                     "{} is too little for an agent: give at least 256M (OpenClaw needs about 1G to start; 2G is the default)",
                     self.sandbox.memory
@@ -523,8 +524,8 @@ impl Answers {
             ));
         }
         if self.sandbox.tmpfs_size >= self.sandbox.memory {
-            return Err((
-                "sandbox.tmpfs_size".into(),
+            return Err(Mismatch::new(
+                "sandbox.tmpfs_size",
                 format!(
                     "{} is not smaller than the memory limit {}: /tmp lives in memory; give a smaller size such as 100M",
                     self.sandbox.tmpfs_size, self.sandbox.memory
@@ -535,8 +536,8 @@ impl Answers {
             && dest.is_this_machine(&[])
             && !self.backup.allow_same_machine
         {
-            return Err((
-                "backup.destination".into(),
+            return Err(Mismatch::new(
+                "backup.destination",
                 format!(
                     "`{dest}` is on this same machine: a backup there is lost with the server and can be deleted by whoever takes it over. Give an off-server repository such as `sftp:backup@backup.example.net:/srv/restic/myhost`, or set `allow_same_machine = true` if you really mean it"
                 ),
@@ -548,6 +549,32 @@ impl Answers {
     /// The answers as TOML, ready to save.
     pub fn to_toml(&self) -> String {
         toml::to_string(self).expect("answers always serialize")
+    }
+}
+
+/// A problem that spans several answers, found by [`Answers::check`], with the field it
+/// belongs to: `key` as the answers file names it (`egress.allowed_hosts`), and `item`
+/// when it is one entry of that list. The wizard and `--plain` find the question by `key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    pub key: &'static str,
+    pub item: Option<usize>,
+    pub message: String,
+}
+
+impl Mismatch {
+    fn new(key: &'static str, message: impl Into<String>) -> Mismatch {
+        Mismatch { key, item: None, message: message.into() }
+    }
+    fn item(key: &'static str, item: usize, message: impl Into<String>) -> Mismatch {
+        Mismatch { key, item: Some(item), message: message.into() }
+    }
+    /// The field as the answers file names it: `egress.allowed_hosts[3]`.
+    pub fn field(&self) -> String {
+        match self.item {
+            Some(i) => format!("{}[{i}]", self.key),
+            None => self.key.to_owned(),
+        }
     }
 }
 
@@ -582,7 +609,7 @@ pub const SYSTEM_PLACES: &[&str] = &["/etc", "/usr", "/bin", "/sbin", "/lib", "/
 impl Answers {
     /// The agent's directories against [`SECRET_PLACES`], [`SYSTEM_PLACES`] (those it
     /// writes) and the compose project.
-    fn check_mounts(&self) -> Result<(), (String, String)> {
+    fn check_mounts(&self) -> Result<(), Mismatch> {
         let s = &self.sandbox;
         // (field, directory, an example, mounted writable)
         let dirs = [
@@ -603,8 +630,8 @@ impl Answers {
                 } else {
                     format!("{place}, which the agent must never reach")
                 };
-                return Err((
-                    field.into(),
+                return Err(Mismatch::new(
+                    field,
                     format!(
                         "`{dir}` is mounted into the agent's container and would give it {what}: give it a directory of its own, such as {example}"
                     ),
@@ -617,13 +644,13 @@ impl Answers {
 
 /// Duplicates and overlaps in the allow-list, in one pass over each name's parent domains
 /// (not every pair: a list of 50 000 hosts is checked at once).
-fn check_hosts(hosts: &[types::DomainPattern]) -> Result<(), (String, String)> {
+fn check_hosts(hosts: &[types::DomainPattern]) -> Result<(), Mismatch> {
     use std::collections::HashMap;
     let mut exact: HashMap<(&str, bool), usize> = HashMap::new();
     let mut domains: HashMap<&str, usize> = HashMap::new();
     for (i, h) in hosts.iter().enumerate() {
         if let Some(j) = exact.insert((h.name(), h.subdomains()), i) {
-            return Err((format!("egress.allowed_hosts[{}]", i.max(j)), format!("`{h}` is listed twice: keep one")));
+            return Err(Mismatch::item("egress.allowed_hosts", i.max(j), format!("`{h}` is listed twice: keep one")));
         }
         if h.subdomains() {
             domains.insert(h.name(), i);
@@ -639,8 +666,9 @@ fn check_hosts(hosts: &[types::DomainPattern]) -> Result<(), (String, String)> {
         }
         if let Some(&j) = parents.iter().find_map(|p| domains.get(p).filter(|&&j| j != i)) {
             let b = &hosts[j];
-            return Err((
-                format!("egress.allowed_hosts[{}]", i.max(j)),
+            return Err(Mismatch::item(
+                "egress.allowed_hosts",
+                i.max(j),
                 format!(
                     "`{h}` is already covered by `{b}` (squid would ignore one of them): keep only `{b}`, or replace it by the exact host names you need"
                 ),

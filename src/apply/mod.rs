@@ -7,6 +7,7 @@
 pub mod atomic;
 mod preflight;
 pub mod runner;
+pub mod session;
 pub mod store;
 
 use std::fs;
@@ -20,7 +21,7 @@ pub use store::{GenerationState, Pending, STATE_DIR, Store};
 use crate::host::{Root, SshConnection};
 use crate::layers::ssh;
 use crate::plan::preview::{self, FileChange, shell_words};
-use crate::plan::{CommandStep, Layer, Phase, Plan};
+use crate::plan::{CommandStep, Layer, Phase, Plan, Refusal};
 use crate::validate;
 use store::{CommandRecord, FileRecord, Manifest, sha256};
 
@@ -40,11 +41,6 @@ pub struct Options {
     pub runner: Runner,
     /// Seconds to confirm an SSH or firewall change; 0 does not arm a rollback.
     pub confirm_timeout: u64,
-    /// Write the SSH drop-in in its interim form (old and new port) when the port moves.
-    /// False only for `confirm`, which completes the move.
-    pub interim: bool,
-    /// The answers as TOML (kept with the generation: `confirm` re-plans from them).
-    pub answers_toml: String,
     /// `SSH_CONNECTION` of this process.
     pub ssh_connection: Option<String>,
     /// How to start the watchdog: this program's path.
@@ -140,6 +136,12 @@ pub enum ApplyError {
         .0.iter().map(|d| format!("  {d}")).collect::<Vec<_>>().join("\n")
     )]
     RollbackIncomplete(Vec<String>),
+    #[error(transparent)]
+    Plan(#[from] crate::render::RenderError),
+    #[error("cannot store the key you typed: {0}")]
+    Vault(#[from] crate::vault::VaultError),
+    #[error("`{0}` cannot name a key: {1}")]
+    KeyName(String, String),
     /// clawguard's own records cannot be read: the report so far, ending with what is damaged.
     #[error("{0}")]
     Damaged(String),
@@ -214,20 +216,18 @@ fn lock(store: &Store, wait: bool, create: bool) -> Result<Option<Lock>, ApplyEr
     Ok(Some(Lock(f)))
 }
 
-/// Applies `plan` to `root`.
-pub fn apply(
-    final_plan: &Plan,
-    root: &Root,
-    opts: &Options,
-    progress: &mut dyn FnMut(Event),
-) -> Result<Report, ApplyError> {
+/// The answers a plan writes, kept with each generation (`confirm` re-plans from them).
+fn answers_of(plan: &Plan) -> &str {
+    plan.files.iter().find(|f| f.is_answers()).map_or("", |f| f.content.as_str())
+}
+
+/// Applies `plan` to `root`: exactly its files and commands, nothing else.
+pub fn apply(plan: &Plan, root: &Root, opts: &Options, progress: &mut dyn FnMut(Event)) -> Result<Report, ApplyError> {
     let store = Store::new(root);
     // Nothing is written (not even the lock) before the checks pass on a fresh target.
     let mut held = lock(&store, false, false)?;
     let mut report = Report { recovered: recover(root, &opts.runner)?, ..Report::default() };
-    let plan =
-        if opts.interim && final_plan.ssh_move.is_some() { ssh::interim(final_plan) } else { final_plan.clone() };
-    let preview = preview::preview(&plan, root);
+    let preview = preview::preview(plan, root);
     if !preview.has_changes() {
         return Ok(report);
     }
@@ -245,14 +245,18 @@ pub fn apply(
         return Err(ApplyError::NotAFile(refused));
     }
 
-    // What the plan itself refuses: the SSH layer's blockers are the ways to lock the user
-    // out; the others (an agent uid that is a login user, …) are refused as plainly.
-    let (lockout, other): (Vec<_>, Vec<_>) = plan.blockers.iter().partition(|w| w.layer == Layer::Ssh);
+    // What the plan itself refuses: a lockout first, then the rest (an agent uid that is a
+    // login user, …), as plainly.
+    let refused = |kind: Refusal| -> Vec<String> {
+        plan.blockers.iter().filter(|b| b.kind == kind).map(|b| b.text.clone()).collect()
+    };
+    let lockout = refused(Refusal::Lockout);
     if !lockout.is_empty() {
-        return Err(ApplyError::Lockout(lockout.iter().map(|w| w.text.clone()).collect()));
+        return Err(ApplyError::Lockout(lockout));
     }
-    if !other.is_empty() {
-        return Err(ApplyError::Blocked(other.iter().map(|w| w.text.clone()).collect()));
+    let unsafe_ = refused(Refusal::Unsafe);
+    if !unsafe_.is_empty() {
+        return Err(ApplyError::Blocked(unsafe_));
     }
 
     let mut changed: Vec<&preview::FileDiff> =
@@ -263,7 +267,7 @@ pub fn apply(
     }
     let managed = store.managed().map_err(io_err("reading clawguard's records"))?;
     let mut conflicts = Vec::new();
-    for f in &changed {
+    for f in changed.iter().filter(|f| !f.step.is_answers()) {
         let Some(recorded) = managed.get(&f.step.path) else { continue };
         let Ok(Some(disk)) = root.read_managed(&f.step.path) else { continue };
         if &sha256(&disk) != recorded {
@@ -293,7 +297,7 @@ pub fn apply(
     if !prepare.is_empty() {
         // What does not depend on the packages (systemd, a free SSH port) refuses before
         // anything is installed.
-        let early = readiness(&plan, root, &opts.runner, &changed_paths, |c| !c.needs_packages());
+        let early = readiness(plan, root, &opts.runner, &changed_paths, |c| !c.needs_packages());
         if !early.is_empty() {
             return Err(ApplyError::NotReady {
                 problems: early.into_iter().map(|(_, e)| e).collect(),
@@ -303,16 +307,16 @@ pub fn apply(
         if held.is_none() {
             held = lock(&store, false, true)?;
         }
-        installed = Some(install(&store, root, opts, &prepare, &mut report, progress)?);
+        installed = Some(install(&store, root, opts, answers_of(plan), &prepare, &mut report, progress)?);
     }
     let mut commands: Vec<&CommandStep> =
         preview.commands.iter().copied().filter(|c| !runs || c.phase == Phase::Activate).collect();
 
     // Everything that would fail late is found now, before anything is written.
-    let not_ready = checks(&plan, root, opts, &changed_paths, installed.is_some(), progress)
-        .map_err(|e| e.into_error(installed))?;
+    let not_ready =
+        checks(plan, root, opts, &changed_paths, installed.is_some(), progress).map_err(|e| e.into_error(installed))?;
     if let Some((layers, why)) = not_ready {
-        changed.retain(|f| !layers.contains(&f.step.layer));
+        changed.retain(|f| !f.step.layer.is_some_and(|l| layers.contains(&l)));
         commands.retain(|c| !layers.contains(&c.layer));
         report.not_applied.push((layers, why));
     }
@@ -335,7 +339,7 @@ pub fn apply(
                 old_sha: old.as_deref().map(sha256),
                 new_sha: sha256(f.step.content.as_bytes()),
                 mode: f.step.mode,
-                layer: format!("{:?}", f.step.layer),
+                layer: f.step.layer.map_or_else(|| "Answers".to_owned(), |l| format!("{l:?}")),
             })
         })
         .collect::<Result<_, ApplyError>>()?;
@@ -360,7 +364,7 @@ pub fn apply(
                 rerun_needs_old: c.rerun_needs_old,
             })
             .collect(),
-        interim_ssh: opts.interim && plan.ssh_move.is_some(),
+        interim_ssh: plan.ssh_move.as_ref().is_some_and(|m| m.interim),
         given_up: Vec::new(),
     };
     if held.is_none() {
@@ -368,14 +372,13 @@ pub fn apply(
     }
     let _held = held;
     progress(Event::Step { label: format!("backing up into generation {n}") });
-    store.create(&manifest, &opts.answers_toml).map_err(io_err(format!("creating generation {n}")))?;
+    store.create(&manifest, answers_of(plan)).map_err(io_err(format!("creating generation {n}")))?;
     step(&store, &format!("begin {n}"))?;
 
     // A change to SSH or the firewall can cut the session running this apply (and kill
     // it): the automatic rollback is armed before anything is written, so a kill at any
     // later point is still undone without the user.
-    let risky = changed.iter().any(|f| matches!(f.step.layer, Layer::Ssh | Layer::Firewall))
-        || commands.iter().any(|c| matches!(c.layer, Layer::Ssh | Layer::Firewall));
+    let risky = Plan::needs_confirmation(changed.iter().map(|f| f.step), commands.iter().copied());
     let guard = risky && runs && opts.confirm_timeout > 0;
     let before = store.pending().map_err(io_err("reading the pending confirmation"))?;
     // What this apply waits for: from the first unconfirmed generation on.
@@ -486,8 +489,8 @@ pub fn apply(
     step(&store, &format!("commit {n}"))?;
     report.generation = Some(n);
 
-    let moved = plan.ssh_move.is_some() && changed.iter().any(|f| f.step.path == ssh::DROPIN);
-    if !guard && runs && opts.interim && moved {
+    let moved = plan.ssh_move.as_ref().is_some_and(|m| m.interim) && changed.iter().any(|f| f.step.path == ssh::DROPIN);
+    if !guard && runs && moved {
         // No automatic rollback was asked for (`--confirm-timeout 0`), but the old port
         // still stays open until a login on the new one is confirmed.
         let pending = waiting_for(0);
@@ -568,6 +571,7 @@ fn install(
     store: &Store,
     root: &Root,
     opts: &Options,
+    answers: &str,
     prepare: &[&CommandStep],
     report: &mut Report,
     progress: &mut dyn FnMut(Event),
@@ -592,7 +596,7 @@ fn install(
         interim_ssh: false,
         given_up: Vec::new(),
     };
-    store.create(&manifest, &opts.answers_toml).map_err(io_err(format!("creating generation {n}")))?;
+    store.create(&manifest, answers).map_err(io_err(format!("creating generation {n}")))?;
     step(store, &format!("begin {n}"))?;
     let mut ran = Vec::new();
     for i in 0..prepare.len() {
@@ -636,16 +640,16 @@ pub fn gist(output: &str) -> String {
 
 /// Why the checks before writing refused; becomes an [`ApplyError`] once it is known what
 /// had to be taken back.
-enum Refusal {
+enum Stop {
     NotReady(Vec<String>),
     Validation(Vec<String>),
 }
 
-impl Refusal {
+impl Stop {
     fn into_error(self, installed: Option<u32>) -> ApplyError {
         match self {
-            Refusal::NotReady(problems) => ApplyError::NotReady { problems, installed },
-            Refusal::Validation(failures) => ApplyError::Validation { failures, installed },
+            Stop::NotReady(problems) => ApplyError::NotReady { problems, installed },
+            Stop::Validation(failures) => ApplyError::Validation { failures, installed },
         }
     }
 }
@@ -666,14 +670,14 @@ fn checks(
     changed: &[&str],
     early_done: bool,
     progress: &mut dyn FnMut(Event),
-) -> Result<Option<(Vec<Layer>, String)>, Refusal> {
+) -> Result<Option<(Vec<Layer>, String)>, Stop> {
     let mut left_out = None;
     if opts.runner.runs_commands() {
         progress(Event::Step { label: "checking that the host is ready".into() });
         let problems = readiness(plan, root, &opts.runner, changed, |c| !early_done || c.needs_packages());
         let (agent, rest): (Vec<_>, Vec<_>) = problems.into_iter().partition(|(l, _)| AGENT_LAYERS.contains(l));
         if !rest.is_empty() {
-            return Err(Refusal::NotReady(rest.into_iter().map(|(_, e)| e).collect()));
+            return Err(Stop::NotReady(rest.into_iter().map(|(_, e)| e).collect()));
         }
         if !agent.is_empty() {
             left_out = Some((AGENT_LAYERS.to_vec(), agent.into_iter().map(|(_, e)| e).collect::<Vec<_>>().join("; ")));
@@ -684,16 +688,16 @@ fn checks(
     let layers: Vec<Layer> = plan
         .files
         .iter()
-        .filter(|f| changed.contains(&f.path.as_str()) && !skip.contains(&f.layer))
-        .map(|f| f.layer)
+        .filter(|f| changed.contains(&f.path.as_str()))
+        .filter_map(|f| f.layer.filter(|l| !skip.contains(l)))
         .collect();
-    let outcomes = validate::run_for(plan, root, |f| layers.contains(&f.layer))
-        .map_err(|e| Refusal::Validation(vec![format!("cannot create a staging directory: {e}")]))?;
+    let outcomes = validate::run_for(plan, root, |f| f.layer.is_some_and(|l| layers.contains(&l)))
+        .map_err(|e| Stop::Validation(vec![format!("cannot create a staging directory: {e}")]))?;
     let failures: Vec<String> = outcomes
         .iter()
         .filter_map(|o| o.result.as_ref().err().map(|e| format!("{} ({}):\n{}", o.file, o.checker, indent(e))))
         .collect();
-    if failures.is_empty() { Ok(left_out) } else { Err(Refusal::Validation(failures)) }
+    if failures.is_empty() { Ok(left_out) } else { Err(Stop::Validation(failures)) }
 }
 
 /// The plan's readiness checks that `which` selects and the changed files make needed,
@@ -895,20 +899,6 @@ pub fn recover(root: &Root, runner: &Runner) -> Result<Vec<String>, ApplyError> 
         }
     }
     Ok(out)
-}
-
-/// Saves the applied answers where the daily check and the next run find them
-/// (`/etc/clawguard/answers.toml` under the root, mode 0644: they hold no secrets, and
-/// `plan`, `check` and `--dry-run` read them without root). Writes only when they or their
-/// mode differ. Returns whether it wrote.
-pub fn save_answers(root: &Root, answers: &crate::answers::Answers) -> io::Result<bool> {
-    let path = root.path(crate::answers::DEFAULT_PATH);
-    let text = answers.to_toml();
-    if fs::read_to_string(&path).is_ok_and(|t| t == text) && root.mode(crate::answers::DEFAULT_PATH) == Some(0o644) {
-        return Ok(false);
-    }
-    atomic::write(&path, text.as_bytes(), 0o644)?;
-    Ok(true)
 }
 
 /// `clawguard rollback`: takes back the last committed generation.

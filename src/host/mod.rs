@@ -64,11 +64,44 @@ pub struct OsInfo {
     pub id: String,
     pub version_id: String,
     pub pretty_name: String,
+    /// `NAME` (`Debian GNU/Linux`), for an os-release without PRETTY_NAME.
+    pub name: String,
+    /// An os-release file was there at all.
+    pub found: bool,
+}
+
+#[cfg(test)]
+mod os_tests {
+    use super::OsInfo;
+
+    #[test]
+    fn an_os_release_without_pretty_name_is_described_by_name_and_version() {
+        let os = OsInfo {
+            id: "debian".into(),
+            version_id: "12".into(),
+            name: "Debian GNU/Linux".into(),
+            found: true,
+            ..Default::default()
+        };
+        assert_eq!(os.describe(), "Debian GNU/Linux 12");
+        let os = OsInfo { id: "alpine".into(), found: true, ..Default::default() };
+        assert_eq!(os.describe(), "alpine");
+        assert_eq!(OsInfo::default().describe(), "an unknown OS (no /etc/os-release)");
+    }
 }
 
 impl OsInfo {
-    pub fn describe(&self) -> &str {
-        if self.pretty_name.is_empty() { "an unknown OS (no /etc/os-release)" } else { &self.pretty_name }
+    /// PRETTY_NAME, else what NAME or ID and VERSION_ID say.
+    pub fn describe(&self) -> String {
+        if !self.pretty_name.is_empty() {
+            return self.pretty_name.clone();
+        }
+        let name = if self.name.is_empty() { &self.id } else { &self.name };
+        match (self.found, name.is_empty()) {
+            (false, _) => "an unknown OS (no /etc/os-release)".into(),
+            (true, true) => "an unknown OS (its os-release names none)".into(),
+            (true, false) => format!("{name} {}", self.version_id).trim_end().to_owned(),
+        }
     }
 }
 
@@ -179,8 +212,9 @@ pub fn probe(root: &Root, ssh_connection: Option<&str>) -> Facts {
 }
 
 fn os_release(root: &Root) -> OsInfo {
-    let text = root.read("/etc/os-release").or_else(|| root.read("/usr/lib/os-release")).unwrap_or_default();
-    let mut os = OsInfo::default();
+    let text = root.read("/etc/os-release").or_else(|| root.read("/usr/lib/os-release"));
+    let mut os = OsInfo { found: text.is_some(), ..OsInfo::default() };
+    let text = text.unwrap_or_default();
     for line in text.lines() {
         if let Some((k, v)) = line.split_once('=') {
             let v = v.trim().trim_matches('"').to_owned();
@@ -188,6 +222,7 @@ fn os_release(root: &Root) -> OsInfo {
                 "ID" => os.id = v,
                 "VERSION_ID" => os.version_id = v,
                 "PRETTY_NAME" => os.pretty_name = v,
+                "NAME" => os.name = v,
                 _ => {}
             }
         }

@@ -12,7 +12,8 @@ pub mod ssh;
 use crate::answers::Answers;
 use crate::host::Facts;
 use crate::plan::{
-    Check, CommandStep, FileStep, Layer, Owner, Package, Phase, Plan, Preflight, Severity, Validator, Warning,
+    Blocker, Check, CommandStep, FileStep, Layer, Owner, Package, Phase, Plan, Preflight, Refusal, Severity, Stage,
+    Validator, Warning,
 };
 use crate::render::{self, RenderError};
 
@@ -25,8 +26,14 @@ pub const BIN: &str = "/usr/local/bin/clawguard";
 
 /// Builds the whole plan. Fails only on a template bug, never on user input (the
 /// answers were validated when they were parsed).
+/// The plan for an apply that runs the services' commands ([`Stage::Move`]).
 pub fn plan(answers: &Answers, facts: &Facts) -> Result<Plan, RenderError> {
-    let mut b = Builder { plan: Plan::default() };
+    plan_for(answers, facts, Stage::Move)
+}
+
+/// The plan for one stage of an SSH port move (`confirm` completes it).
+pub fn plan_for(answers: &Answers, facts: &Facts, stage: Stage) -> Result<Plan, RenderError> {
+    let mut b = Builder { plan: Plan::default(), stage };
     let on = |l: Layer| !answers.skip.contains(&l);
     // Credentials first: the keys are unlocked before the agent's containers start.
     if on(Layer::Credentials) {
@@ -55,6 +62,10 @@ pub fn plan(answers: &Answers, facts: &Facts) -> Result<Plan, RenderError> {
     for l in &answers.skip {
         b.warn(*l, Severity::Warning, format!("Skipped. Left unprotected: {}", unprotected(*l)));
     }
+    // The answers themselves, in the same generation as what they made: a rollback puts
+    // back the answers that describe what is in place. 0644: they hold no secrets, and
+    // `plan`, `check` and `--dry-run` read them without root.
+    b.push_file(None, crate::answers::DEFAULT_PATH.to_owned(), answers.to_toml(), 0o644, None);
     Ok(b.finish())
 }
 
@@ -86,6 +97,7 @@ pub fn unprotected(l: Layer) -> &'static str {
 /// Collects a layer's steps. Keeps the layers short and the step shapes uniform.
 pub(crate) struct Builder {
     plan: Plan,
+    stage: Stage,
 }
 
 impl Builder {
@@ -100,13 +112,25 @@ impl Builder {
         validator: Option<Validator>,
     ) -> Result<(), RenderError> {
         let content = render::render(template, ctx)?;
-        self.plan.files.push(FileStep { layer, path: path.into(), content, mode, owner: Owner::Root, validator });
+        self.push_file(Some(layer), path.into(), content, mode, validator);
         Ok(())
     }
 
     /// A file whose content the layer computed itself (an existing file with lines neutralised).
     pub fn raw_file(&mut self, layer: Layer, path: impl Into<String>, content: String, mode: u32) {
-        self.plan.files.push(FileStep { layer, path: path.into(), content, mode, owner: Owner::Root, validator: None });
+        self.push_file(Some(layer), path.into(), content, mode, None);
+    }
+
+    /// A root-owned file; `layer` None for clawguard's own answers.
+    fn push_file(
+        &mut self,
+        layer: Option<Layer>,
+        path: String,
+        content: String,
+        mode: u32,
+        validator: Option<Validator>,
+    ) {
+        self.plan.files.push(FileStep { layer, path, content, mode, owner: Owner::Root, validator });
     }
 
     /// A command that runs when the layer says it is needed.
@@ -140,11 +164,9 @@ impl Builder {
         self.plan.warnings.push(Warning { layer, severity, text: text.into() });
     }
 
-    /// Something apply must refuse: shown as a DANGER, and stops apply before anything.
-    pub fn block(&mut self, layer: Layer, text: impl Into<String>) {
-        let w = Warning { layer, severity: Severity::Danger, text: text.into() };
-        self.plan.warnings.push(w.clone());
-        self.plan.blockers.push(w);
+    /// Something apply must refuse, before anything changes: first in the report.
+    pub fn block(&mut self, layer: Layer, kind: Refusal, text: impl Into<String>) {
+        self.plan.blockers.push(Blocker { layer, kind, text: text.into() });
     }
 
     /// A Debian package the layer needs and the host lacks. All of them are installed in

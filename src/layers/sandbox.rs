@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::{Builder, SECRETS_DIR, compose_argv};
 use crate::answers::{Answers, Profile};
 use crate::host::Facts;
-use crate::plan::{Check, Layer, Severity, Validator};
+use crate::plan::{Check, Layer, Refusal, Severity, Validator};
 use crate::render::RenderError;
 
 /// Inside the container, where the agent's log directory is mounted.
@@ -67,7 +67,7 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         ("log_dir", &a.monitoring.log_dir),
     ] {
         for u in f.users.iter().filter(|u| dir.overlaps(&format!("{}/.ssh", u.home.trim_end_matches('/')))) {
-            b.block(layer, format!("{field} `{dir}` would put {}'s ~/.ssh (where SSH keys that log in as {} live) inside the agent's container: give the agent a directory of its own, such as /srv/openclaw/{field}", u.name, u.name));
+            b.block(layer, Refusal::Unsafe, format!("{field} `{dir}` would put {}'s ~/.ssh (where SSH keys that log in as {} live) inside the agent's container: give the agent a directory of its own, such as /srv/openclaw/{field}", u.name, u.name));
         }
     }
     let mut environment: Vec<(String, String)> = Vec::new();
@@ -240,11 +240,12 @@ fn agent_identity(a: &Answers, f: &Facts, b: &mut Builder) {
         "set sandbox.uid and sandbox.gid to a number no account uses (the default, 64000, is kept free for the agent)";
     for acct in f.accounts.iter().filter(|acct| acct.uid == uid) {
         if acct.login_shell {
-            b.block(Layer::Sandbox, format!("The agent's uid {uid} is the login user `{}`: a container escape would land as that user{}. {fix}.", acct.name,
+            b.block(Layer::Sandbox, Refusal::Unsafe, format!("The agent's uid {uid} is the login user `{}`: a container escape would land as that user{}. {fix}.", acct.name,
                 if acct.privileged_groups.is_empty() { String::new() } else { format!(", a member of {}", acct.privileged_groups.join(", ")) }));
         } else if !acct.privileged_groups.is_empty() {
             b.block(
                 Layer::Sandbox,
+                Refusal::Unsafe,
                 format!(
                     "The agent's uid {uid} is `{}`, a member of {}: {fix}.",
                     acct.name,
@@ -258,6 +259,7 @@ fn agent_identity(a: &Answers, f: &Facts, b: &mut Builder) {
     if let Some((group, _)) = f.privileged_gids.iter().find(|(_, g)| *g == gid) {
         b.block(
             Layer::Sandbox,
+            Refusal::Unsafe,
             format!("The agent's gid {gid} is the group `{group}`, which is as good as root here: {fix}."),
         );
     }

@@ -8,7 +8,7 @@ use crate::answers::{Answers, UnixUser};
 use crate::host::keys::{self, KeyLine, wildcard};
 use crate::host::sshd::{DROPIN_DIR, Directive, MAIN};
 use crate::host::{Facts, UserFacts};
-use crate::plan::{Check, Layer, Plan, Severity, SshMove, Validator};
+use crate::plan::{Check, Layer, Refusal, Severity, SshMove, Stage, Validator};
 use crate::render::RenderError;
 
 pub const DROPIN: &str = "/etc/ssh/sshd_config.d/00-clawguard.conf";
@@ -68,6 +68,8 @@ const OURS: &[&str] = &[
 #[derive(Serialize)]
 struct Ctx<'a> {
     port: u16,
+    /// The ports sshd keeps until the move is confirmed ([`Stage::Move`]).
+    keep_ports: Vec<u16>,
     allowed_users: Vec<&'a str>,
     max_auth_tries: u32,
     client_alive_interval: u32,
@@ -115,9 +117,9 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
                 ),
                 None => String::new(),
             };
-            b.block(layer, format!("No user other than root has an SSH key{reads}, and no allowed user is set: with root and password logins off, nobody could log in. Add your public key to a normal user's ~/.ssh/authorized_keys (ssh-copy-id user@host), then run clawguard again. Apply refuses until then."));
+            b.block(layer, Refusal::Lockout, format!("No user other than root has an SSH key{reads}, and no allowed user is set: with root and password logins off, nobody could log in. Add your public key to a normal user's ~/.ssh/authorized_keys (ssh-copy-id user@host), then run clawguard again. Apply refuses until then."));
         } else {
-            b.block(layer, format!("No user other than root could log in with a key once root and password logins are off, and no allowed user is set. {} Apply refuses until then.", why.join(" ")));
+            b.block(layer, Refusal::Lockout, format!("No user other than root could log in with a key once root and password logins are off, and no allowed user is set. {} Apply refuses until then.", why.join(" ")));
         }
     }
     for name in &users {
@@ -125,16 +127,16 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
             Some(u) => {
                 let l = login(u, f);
                 for text in l.blockers {
-                    b.block(layer, text);
+                    b.block(layer, Refusal::Lockout, text);
                 }
                 for (severity, text) in l.notes {
                     b.warn(layer, severity, text);
                 }
             }
             None => match f.accounts.iter().find(|acc| &acc.name == name) {
-                Some(acc) if !acc.login_shell => b.block(layer, format!("Allowed user `{name}` has no login shell: it could not log in. Use a user with a shell, or give it one (chsh -s /bin/bash {name}).")),
-                Some(_) => b.block(layer, format!("Allowed user `{name}` is a system account (uid below 1000): log in as a normal user instead.")),
-                None => b.block(layer, format!("Allowed user `{name}` does not exist on this host: create it and give it your SSH key, or remove it from ssh.allowed_users.")),
+                Some(acc) if !acc.login_shell => b.block(layer, Refusal::Lockout, format!("Allowed user `{name}` has no login shell: it could not log in. Use a user with a shell, or give it one (chsh -s /bin/bash {name}).")),
+                Some(_) => b.block(layer, Refusal::Lockout, format!("Allowed user `{name}` is a system account (uid below 1000): log in as a normal user instead.")),
+                None => b.block(layer, Refusal::Lockout, format!("Allowed user `{name}` does not exist on this host: create it and give it your SSH key, or remove it from ssh.allowed_users.")),
             },
         }
     }
@@ -142,8 +144,13 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     if f.sshd.main_present && !f.sshd.ed25519_host_key {
         b.warn(layer, Severity::Note, "sshd has no Ed25519 host key, so its host key algorithms are left as they are (ssh-audit may rate them down). `ssh-keygen -A` makes the missing keys; run clawguard again after.");
     }
+    let current = f.sshd.ports();
+    let old_ports: Vec<u16> = current.iter().copied().filter(|p| *p != port).collect();
+    let moving = f.sshd.main_present && current != [port];
+    let interim = moving && b.stage == Stage::Move && !old_ports.is_empty();
     let ctx = Ctx {
         port,
+        keep_ports: if interim { old_ports.clone() } else { Vec::new() },
         allowed_users: if users.is_empty() {
             vec!["nobody-has-a-key-yet"]
         } else {
@@ -160,7 +167,8 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         ciphers: CIPHERS,
         macs: MACS,
     };
-    let mut expect = vec![
+    let mut expect: Vec<(&str, String)> = ctx.keep_ports.iter().map(|p| ("port", p.to_string())).collect();
+    expect.extend([
         ("port", port.to_string()),
         ("permitrootlogin", "no".into()),
         ("passwordauthentication", "no".into()),
@@ -176,17 +184,15 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         ("loglevel", "VERBOSE".into()),
         ("ciphers", CIPHERS.join(",")),
         ("macs", MACS.join(",")),
-    ];
+    ]);
     expect.extend(ctx.allowed_users.iter().map(|u| ("allowusers", u.to_string())));
     let expect = expect.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
     let client = f.ssh_connection.as_ref().map(|c| c.client.to_string());
     b.file(layer, DROPIN, "ssh/00-clawguard.conf", &ctx, 0o644, Some(Validator::Sshd { expect, client }))?;
 
     neutralise(f, port, b);
-    let current = f.sshd.ports();
-    if f.sshd.main_present && current != [port] {
-        b.plan.ssh_move =
-            Some(SshMove { new_port: port, old_ports: current.iter().copied().filter(|p| *p != port).collect() });
+    if moving {
+        b.plan.ssh_move = Some(SshMove { new_port: port, old_ports, interim });
     }
 
     if !current.contains(&port) {
@@ -451,24 +457,4 @@ fn add_include(text: &str) -> String {
     format!(
         "# added by clawguard: read the drop-ins first, so their settings win\nInclude {DROPIN_DIR}/*.conf\n\n{text}"
     )
-}
-
-/// The plan to write while an SSH port move is not yet confirmed: the drop-in keeps the
-/// old port(s) next to the new one, so a failed login on the new port locks nobody out.
-pub fn interim(plan: &Plan) -> Plan {
-    let mut plan = plan.clone();
-    let Some(mv) = plan.ssh_move.clone() else { return plan };
-    if let Some(step) = plan.files.iter_mut().find(|f| f.path == DROPIN) {
-        let keep: String = mv.old_ports.iter().map(|p| format!("Port {p}\n")).collect();
-        let note = format!("# Kept until a login on port {} is confirmed (clawguard confirm):\n", mv.new_port);
-        step.content = step.content.replacen(
-            &format!("Port {}\n", mv.new_port),
-            &format!("Port {}\n{note}{keep}", mv.new_port),
-            1,
-        );
-        if let Some(Validator::Sshd { expect, .. }) = &mut step.validator {
-            expect.extend(mv.old_ports.iter().map(|p| ("port".to_owned(), p.to_string())));
-        }
-    }
-    plan
 }

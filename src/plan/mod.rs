@@ -59,7 +59,8 @@ impl Validator {
 /// A file the plan wants on the target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileStep {
-    pub layer: Layer,
+    /// The layer that writes it; None for clawguard's own answers file.
+    pub layer: Option<Layer>,
     /// Absolute path on the target (resolved through the target root).
     pub path: String,
     pub content: String,
@@ -158,12 +159,41 @@ pub struct Warning {
     pub text: String,
 }
 
-/// An SSH port move: sshd keeps listening on the old ports (and ufw keeps them open)
-/// until a login on the new port is confirmed.
+/// Why apply refuses a plan, before anything changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The change would lock the user out of SSH.
+    Lockout,
+    /// The answers would give the agent power over the host (a login user's uid, ~/.ssh).
+    Unsafe,
+}
+
+/// What apply refuses to go ahead with, and why, in words that say what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blocker {
+    pub layer: Layer,
+    pub kind: Refusal,
+    pub text: String,
+}
+
+/// Which step of an SSH port move a plan is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// An apply that can reach the services: when the port moves, sshd keeps listening on
+    /// the old ports too (and ufw keeps them open) until a login on the new port is
+    /// confirmed.
+    Move,
+    /// `confirm`, or a target whose services are not run (an image): the new port only.
+    Complete,
+}
+
+/// An SSH port move.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SshMove {
     pub new_port: u16,
     pub old_ports: Vec<u16>,
+    /// The drop-in keeps the old ports until `confirm` ([`Stage::Move`]).
+    pub interim: bool,
 }
 
 /// Everything the answers ask of this host.
@@ -175,8 +205,8 @@ pub struct Plan {
     pub packages: Vec<Package>,
     pub preflight: Vec<Preflight>,
     pub warnings: Vec<Warning>,
-    /// What apply refuses to go ahead with (each is also shown as a DANGER warning).
-    pub blockers: Vec<Warning>,
+    /// What apply refuses to go ahead with (the report leads with them).
+    pub blockers: Vec<Blocker>,
     /// Set when the SSH port changes.
     pub ssh_move: Option<SshMove>,
 }
@@ -189,7 +219,25 @@ impl CommandStep {
     }
 }
 
+impl FileStep {
+    /// The answers file: edited by hand by design (its edits are the input of the next
+    /// plan), so an edit there is neither a conflict nor an intrusion.
+    pub fn is_answers(&self) -> bool {
+        self.layer.is_none() && self.path == crate::answers::DEFAULT_PATH
+    }
+}
+
 impl Plan {
+    /// Whether applying the changed part of this plan touches SSH or the firewall, so it
+    /// must be confirmed from a new login or it rolls back.
+    pub fn needs_confirmation<'a>(
+        changed_files: impl IntoIterator<Item = &'a FileStep>,
+        commands: impl IntoIterator<Item = &'a CommandStep>,
+    ) -> bool {
+        let risky = |l: Layer| matches!(l, Layer::Ssh | Layer::Firewall);
+        changed_files.into_iter().any(|f| f.layer.is_some_and(risky)) || commands.into_iter().any(|c| risky(c.layer))
+    }
+
     pub fn file(&self, path: &str) -> Option<&FileStep> {
         self.files.iter().find(|f| f.path == path)
     }

@@ -1,12 +1,11 @@
 //! What a plan would change on a target root: unified diffs of every file, the commands
 //! that would run. Reads the root; writes nothing.
 
-use std::fmt::Write as _;
 use std::os::unix::fs::PermissionsExt;
 
 use similar::TextDiff;
 
-use super::{CommandStep, FileStep, Layer, Phase, Plan, Severity};
+use super::{CommandStep, FileStep, Plan};
 use crate::host::{NotAFile, Root};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,96 +93,6 @@ fn compare<'p>(step: &'p FileStep, root: &Root) -> FileDiff<'p> {
 
 fn unified(a: &str, b: &str, old: &str, new: &str) -> String {
     TextDiff::from_lines(old, new).unified_diff().context_radius(3).header(a, b).to_string()
-}
-
-/// Colours for the text report (none when NO_COLOR is set or output is not a terminal).
-#[derive(Debug, Clone, Copy)]
-pub struct Style {
-    pub color: bool,
-}
-
-impl Style {
-    fn paint(&self, code: &str, s: &str) -> String {
-        if self.color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_owned() }
-    }
-}
-
-/// The report `clawguard plan` prints: layer by layer, diffs, commands, warnings.
-pub fn report(p: &Preview, style: Style) -> String {
-    let mut out = String::new();
-    let prepare: Vec<&&CommandStep> = p.commands.iter().filter(|c| c.phase == Phase::Prepare).collect();
-    if !prepare.is_empty() {
-        let _ = writeln!(out, "{}", style.paint("1", "== Before anything is checked or written =="));
-        for c in &prepare {
-            let _ = writeln!(out, "  run: {}   # {}", shell_words(&c.argv), c.why);
-        }
-        out.push('\n');
-    }
-    for layer in Layer::ALL {
-        let files: Vec<&FileDiff> = p.files.iter().filter(|f| f.step.layer == layer).collect();
-        let commands: Vec<&&CommandStep> =
-            p.commands.iter().filter(|c| c.layer == layer && c.phase == Phase::Activate).collect();
-        let packages: Vec<_> = p.plan.packages.iter().filter(|k| k.layer == layer).collect();
-        let warnings: Vec<_> = p.plan.warnings.iter().filter(|w| w.layer == layer).collect();
-        let _ = writeln!(out, "{}", style.paint("1", &format!("== {layer} ==")));
-        for f in &files {
-            let what = match f.change {
-                FileChange::New => format!("new file, mode {:o}, {}", f.step.mode, f.step.owner),
-                FileChange::Changed => "changed".to_owned(),
-                FileChange::Mode { from } => format!("mode {from:o} -> {:o}", f.step.mode),
-                FileChange::Unreadable => {
-                    "cannot be read without root: not compared; run with sudo to see its diff".to_owned()
-                }
-                FileChange::Refused(why) => style.paint("31", &format!("REFUSED: {}", why.explain("it"))),
-                FileChange::Unchanged => "unchanged".to_owned(),
-            };
-            let check = f.step.validator.as_ref().map(|v| format!("  [checked by {}]", v.name())).unwrap_or_default();
-            let _ = writeln!(out, "  {} ({what}){check}", f.step.path);
-            for line in f.diff.lines() {
-                let painted = if line.starts_with("+++") || line.starts_with("---") {
-                    style.paint("1", line)
-                } else if line.starts_with('+') {
-                    style.paint("32", line)
-                } else if line.starts_with('-') {
-                    style.paint("31", line)
-                } else if line.starts_with("@@") {
-                    style.paint("36", line)
-                } else {
-                    line.to_owned()
-                };
-                let _ = writeln!(out, "    {painted}");
-            }
-        }
-        for k in &packages {
-            let _ = writeln!(out, "  install: {}   # {}", k.name, k.why);
-        }
-        for c in &commands {
-            let _ = writeln!(out, "  run: {}   # {}", shell_words(&c.argv), c.why);
-        }
-        for w in &warnings {
-            let tag = match w.severity {
-                Severity::Note => style.paint("2", "note:"),
-                Severity::Warning => style.paint("33", "warning:"),
-                Severity::Danger => style.paint("1;31", "DANGER:"),
-            };
-            let _ = writeln!(out, "  {tag} {}", w.text);
-        }
-        if files.iter().all(|f| f.change == FileChange::Unchanged) && commands.is_empty() && packages.is_empty() {
-            let _ = writeln!(out, "  nothing to change");
-        }
-        out.push('\n');
-    }
-    let n = p.change_count();
-    let _ = writeln!(
-        out,
-        "{}",
-        if n == 0 {
-            "No changes: the host matches the answers.".to_owned()
-        } else {
-            format!("{n} change(s) would be made. Nothing was written.")
-        }
-    );
-    out
 }
 
 /// An argv shown the way a person would type it.

@@ -3,13 +3,12 @@
 //! same apply with a progress bar.
 
 use inquire::validator::Validation;
-use inquire::{Confirm, InquireError, Select, Text};
+use inquire::{Confirm, InquireError, MultiSelect, Select, Text};
 
 use crate::answers::Answers;
-use crate::ui::fields::{Field, Form, Kind, forms};
+use crate::ui::fields::{Field, Kind, forms};
 
-/// Keys typed at the prompts, by service (stored in the vault on apply, never shown).
-pub type Keys = std::collections::BTreeMap<String, String>;
+pub use crate::apply::session::Keys;
 
 /// Asks every question; returns the answers and the keys typed, or None when the user
 /// pressed Esc / Ctrl-C.
@@ -49,9 +48,9 @@ pub fn ask(mut answers: Answers) -> Result<Option<(Answers, Keys)>, InquireError
         }
     }
     // What spans several questions: ask the one it names again until it fits.
-    while let Err((key, msg)) = answers.check() {
-        println!("\n{key}: {msg}");
-        let Some(field) = find(&forms, &key) else {
+    while let Err(m) = answers.check() {
+        println!("\n{}: {}", m.field(), m.message);
+        let Some(field) = forms.iter().flat_map(|f| f.fields.iter()).find(|f| f.key == m.key) else {
             println!("(this comes from the answers file; fix it there)");
             return Ok(None);
         };
@@ -60,10 +59,6 @@ pub fn ask(mut answers: Answers) -> Result<Option<(Answers, Keys)>, InquireError
         }
     }
     Ok(Some((answers, keys)))
-}
-
-fn find<'a>(forms: &'a [Form], key: &str) -> Option<&'a Field> {
-    forms.iter().flat_map(|f| f.fields.iter()).find(|f| key == f.key || key.starts_with(&format!("{}[", f.key)))
 }
 
 /// One question; false when skipped with Esc.
@@ -106,30 +101,51 @@ fn ask_field(field: &Field, answers: &mut Answers) -> Result<bool, InquireError>
         }
         Kind::Keys { .. } => {}
         Kind::List { get, item, set } => {
-            let (item, set_list) = (*item, *set);
-            let current = get(answers).join(", ");
-            let v = Text::new(&format!("{} (comma-separated):", field.label))
-                .with_default(&current)
+            // One item per prompt: an item may hold a comma (`--allowed=a,b` is one argument).
+            let current = get(answers);
+            let shown = if current.is_empty() { "none".to_owned() } else { current.join("  ") };
+            let change = Confirm::new(&format!("{}: {shown}. Change?", field.label))
+                .with_default(false)
                 .with_help_message(field.help)
-                .with_validator(move |s: &str| {
-                    for part in split_list(s) {
-                        if let Err(e) = item(&part) {
-                            return Ok(Validation::Invalid(e.0.into()));
-                        }
-                    }
-                    Ok(Validation::Valid)
-                })
                 .prompt_skippable()?;
-            let Some(v) = v else { return Ok(false) };
-            if let Err((_, e)) = set_list(answers, &split_list(&v)) {
-                println!("{}: {e}", field.label);
+            let Some(change) = change else { return Ok(false) };
+            if !change {
+                return Ok(true);
+            }
+            let mut items = if current.is_empty() {
+                Vec::new()
+            } else {
+                let all: Vec<usize> = (0..current.len()).collect();
+                let Some(kept) = MultiSelect::new(&format!("Keep which of the {}?", field.label), current)
+                    .with_default(&all)
+                    .prompt_skippable()?
+                else {
+                    return Ok(false);
+                };
+                kept
+            };
+            let item = *item;
+            loop {
+                let add = Text::new(&format!("Add to {} (one item; empty: done):", field.label))
+                    .with_help_message(field.help)
+                    .with_validator(move |s: &str| {
+                        Ok(match item(s) {
+                            Err(e) if !s.trim().is_empty() => Validation::Invalid(e.0.into()),
+                            _ => Validation::Valid,
+                        })
+                    })
+                    .prompt_skippable()?;
+                match add {
+                    None => return Ok(false),
+                    Some(a) if a.trim().is_empty() => break,
+                    Some(a) => items.push(a.trim().to_owned()),
+                }
+            }
+            if let Err((i, e)) = set(answers, &items) {
+                println!("{} ({}): {}", field.label, items.get(i).map(String::as_str).unwrap_or(""), e.0);
                 return ask_field(field, answers);
             }
         }
     }
     Ok(true)
-}
-
-pub fn split_list(s: &str) -> Vec<String> {
-    s.split(',').map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect()
 }

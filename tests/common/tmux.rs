@@ -41,7 +41,8 @@ impl Tmux {
 
     /// Literal text, never interpreted as key names.
     pub fn text(&self, text: &str) {
-        tmux(&["send-keys", "-t", &self.name, "-l", text]);
+        // `--` ends the options: text starting with `-` is still text.
+        tmux(&["send-keys", "-t", &self.name, "-l", "--", text]);
         std::thread::sleep(Duration::from_millis(60));
     }
 

@@ -3,6 +3,11 @@
 
 pub mod app;
 pub mod draw;
+pub mod form;
+pub mod keys;
+pub mod progress;
+pub mod review;
+pub mod theme;
 
 use std::io;
 use std::time::Duration;

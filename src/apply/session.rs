@@ -1,0 +1,134 @@
+//! The one way a front end applies: the wizard, `--plain` and `clawguard apply` build the
+//! same [`Request`], show [`Request::plan`] (the plan it will execute, exactly), call
+//! [`run`] with a progress sink, and print the [`Outcome`] with `report::outcome`.
+
+use std::collections::BTreeMap;
+
+use super::{ApplyError, Event, Options, Report, Runner};
+use crate::answers::{Answers, Ident, Invalid};
+use crate::host::{Facts, Root};
+use crate::plan::{Plan, Stage};
+use crate::render::RenderError;
+
+/// Keys typed in a front end, by service name: stored in the vault when the apply starts,
+/// never shown, never in the answers.
+pub type Keys = BTreeMap<String, String>;
+
+/// Everything an apply needs, the same from every front end.
+#[derive(Clone)]
+pub struct Request {
+    pub answers: Answers,
+    pub facts: Facts,
+    pub root: Root,
+    pub runner: Runner,
+    /// Which stage of an SSH port move to plan: [`stage`] of the runner, or
+    /// [`Stage::Complete`] for `confirm`.
+    pub stage: Stage,
+    /// Keys typed in this front end; the plan counts them as in the vault already.
+    pub keys: Keys,
+    /// Seconds to confirm an SSH or firewall change; 0 arms no automatic rollback.
+    pub confirm_timeout: u64,
+    /// Overwrite managed files edited by hand (they are kept in the backup).
+    pub force: bool,
+    /// `SSH_CONNECTION` of the login this runs in (found through sudo).
+    pub session: Option<String>,
+}
+
+/// What one apply did, and what the user does next.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub report: Report,
+    /// The target, as the user named it (for "not run on …").
+    pub target: String,
+    pub next: Option<Next>,
+}
+
+/// A change waiting for a login on the new port to be confirmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Next {
+    pub port: u16,
+    pub old_ports: Vec<u16>,
+    pub user: String,
+    /// The address the admin reached this host at, when known.
+    pub host: Option<String>,
+    /// Seconds since the epoch; meaningful when `automatic`.
+    pub deadline: u64,
+    /// A watchdog rolls back at the deadline (`--confirm-timeout 0` arms none).
+    pub automatic: bool,
+    pub armed_with: Option<String>,
+}
+
+impl Next {
+    /// The login that proves the new port works.
+    pub fn login(&self) -> String {
+        let host = self.host.clone().unwrap_or_else(|| "<this host>".into());
+        format!("ssh -o IdentitiesOnly=yes -p {} {}@{host}", self.port, self.user)
+    }
+}
+
+/// The stage of a port move an apply with `runner` makes: a target whose services are
+/// not run (an image) gets the final SSH settings at once, since nobody could confirm.
+/// `confirm` completes a move with [`Stage::Complete`].
+pub fn stage(runner: &Runner) -> Stage {
+    if runner.runs_commands() { Stage::Move } else { Stage::Complete }
+}
+
+impl Request {
+    /// The facts the plan is made from: the keys typed here count as in the vault.
+    fn planned_facts(&self) -> Facts {
+        let mut facts = self.facts.clone();
+        facts.vault_keys.extend(self.keys.keys().cloned());
+        facts
+    }
+
+    /// The plan this request executes: what the front end shows is exactly this.
+    pub fn plan(&self) -> Result<Plan, RenderError> {
+        crate::layers::plan_for(&self.answers, &self.planned_facts(), self.stage)
+    }
+
+    fn options(&self) -> Options {
+        Options {
+            force: self.force,
+            runner: self.runner.clone(),
+            confirm_timeout: self.confirm_timeout,
+            ssh_connection: self.session.clone(),
+            exe: std::env::current_exe().unwrap_or_else(|_| "clawguard".into()),
+        }
+    }
+}
+
+/// Stores the typed keys, then applies the request's plan. The keys go first: the plan
+/// already hands them to the agent.
+pub fn run(req: &Request, progress: &mut dyn FnMut(Event)) -> Result<Outcome, ApplyError> {
+    let plan = req.plan()?;
+    // A plan the engine refuses stores nothing either.
+    if plan.blockers.is_empty() {
+        store_keys(req)?;
+    }
+    let report = super::apply(&plan, &req.root, &req.options(), progress)?;
+    let next = report.pending.as_ref().map(|p| {
+        let users = crate::layers::ssh::allowed_users(&req.answers, &req.facts);
+        Next {
+            port: p.new_port.unwrap_or(req.answers.ssh.port.get()),
+            old_ports: p.old_ports.clone(),
+            user: users.first().cloned().unwrap_or_else(|| "USER".into()),
+            host: req.facts.ssh_connection.as_ref().map(|c| match c.server {
+                std::net::IpAddr::V6(a) => format!("[{a}]"),
+                a => a.to_string(),
+            }),
+            deadline: p.deadline,
+            automatic: p.automatic(),
+            armed_with: report.armed_with.clone(),
+        }
+    });
+    Ok(Outcome { report, target: req.root.dir().display().to_string(), next })
+}
+
+fn store_keys(req: &Request) -> Result<(), ApplyError> {
+    let vault = crate::vault::Vault::new(&req.root);
+    for (name, value) in &req.keys {
+        let id: Ident = name.parse().map_err(|e: Invalid| ApplyError::KeyName(name.clone(), e.0))?;
+        vault.set(&id, value.as_bytes())?;
+    }
+    Ok(())
+}

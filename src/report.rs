@@ -1,0 +1,262 @@
+//! What clawguard tells the user, as typed lines built once here: the review of a plan
+//! ([`review`]) and the outcome of an apply ([`outcome`]). Two thin renderers draw them:
+//! [`ansi`] for the commands and `--plain`, and the wizard's ratatui one
+//! (`ui::tui::draw`). A front end never formats a diff, a tag or a next step itself.
+
+use std::fmt::Write as _;
+
+use crate::apply::session::Outcome;
+use crate::plan::preview::{FileChange, Preview, shell_words};
+use crate::plan::{Layer, Phase, Severity};
+
+/// What a line is, which is how each renderer colours it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    Plain,
+    /// A section or a summary: bold.
+    Heading,
+    /// A diff's `---`/`+++` header.
+    DiffHeader,
+    Added,
+    Removed,
+    Hunk,
+    Note,
+    Warning,
+    /// What will make apply refuse, or what was not applied.
+    Danger,
+    /// What to type next: bold.
+    Command,
+    /// What the user must do next: yellow, bold.
+    Next,
+}
+
+/// One line of a report: an optional tag (`DANGER:`, `run:`) in the line's tone, then text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub tone: Tone,
+    pub tag: Option<&'static str>,
+    pub text: String,
+    /// The layer the line belongs to (the wizard jumps there).
+    pub layer: Option<Layer>,
+    /// The first line of a file's diff (the wizard's next/previous file).
+    pub starts_file: bool,
+}
+
+impl Line {
+    pub fn new(tone: Tone, text: impl Into<String>) -> Line {
+        Line { tone, tag: None, text: text.into(), layer: None, starts_file: false }
+    }
+    pub fn tagged(tone: Tone, tag: &'static str, text: impl Into<String>) -> Line {
+        Line { tag: Some(tag), ..Line::new(tone, text) }
+    }
+    fn of(mut self, layer: Option<Layer>) -> Line {
+        self.layer = layer;
+        self
+    }
+}
+
+fn severity(s: Severity) -> (Tone, &'static str) {
+    match s {
+        Severity::Note => (Tone::Note, "  note:"),
+        Severity::Warning => (Tone::Warning, "  warning:"),
+        Severity::Danger => (Tone::Danger, "  DANGER:"),
+    }
+}
+
+/// The plan against the target, as `clawguard plan` prints it and the wizard's Review
+/// shows it. What makes apply refuse comes first, before any diff.
+pub fn review(p: &Preview) -> Vec<Line> {
+    let mut out = Vec::new();
+    if !p.plan.blockers.is_empty() {
+        out.push(Line::new(Tone::Danger, "Apply refuses this plan until these are fixed:"));
+        for b in &p.plan.blockers {
+            out.push(Line::tagged(Tone::Danger, "DANGER:", format!("[{}] {}", b.layer, b.text)).of(Some(b.layer)));
+        }
+        out.push(Line::new(Tone::Plain, ""));
+    }
+    let prepare: Vec<_> = p.commands.iter().filter(|c| c.phase == Phase::Prepare).collect();
+    if !prepare.is_empty() {
+        out.push(Line::new(Tone::Heading, "== Before anything is checked or written =="));
+        for c in prepare {
+            out.push(Line::tagged(Tone::Heading, "  run:", format!("{}   # {}", shell_words(&c.argv), c.why)));
+        }
+        out.push(Line::new(Tone::Plain, ""));
+    }
+    let sections = Layer::ALL.into_iter().map(Some).chain([None]);
+    for layer in sections {
+        let files: Vec<_> = p.files.iter().filter(|f| f.step.layer == layer).collect();
+        let Some(layer) = layer else {
+            // clawguard's own answers: shown only when they change.
+            for f in files.iter().filter(|f| f.change != FileChange::Unchanged) {
+                out.push(Line::new(Tone::Heading, "== The answers, kept for the next run and the daily check =="));
+                file_lines(&mut out, f, None);
+            }
+            continue;
+        };
+        let at = Some(layer);
+        let commands: Vec<_> = p.commands.iter().filter(|c| c.layer == layer && c.phase == Phase::Activate).collect();
+        let packages: Vec<_> = p.plan.packages.iter().filter(|k| k.layer == layer).collect();
+        out.push(Line::new(Tone::Heading, format!("== {layer} ==")).of(at));
+        for f in &files {
+            file_lines(&mut out, f, at);
+        }
+        for k in &packages {
+            out.push(Line::tagged(Tone::Heading, "  install:", format!("{}   # {}", k.name, k.why)).of(at));
+        }
+        for c in &commands {
+            out.push(Line::tagged(Tone::Heading, "  run:", format!("{}   # {}", shell_words(&c.argv), c.why)).of(at));
+        }
+        for w in p.plan.warnings.iter().filter(|w| w.layer == layer) {
+            let (tone, tag) = severity(w.severity);
+            out.push(Line { tag: Some(tag), ..Line::new(tone, w.text.clone()) }.of(at));
+        }
+        if files.iter().all(|f| f.change == FileChange::Unchanged) && commands.is_empty() && packages.is_empty() {
+            out.push(Line::new(Tone::Plain, "  nothing to change").of(at));
+        }
+        out.push(Line::new(Tone::Plain, "").of(at));
+    }
+    let n = p.change_count();
+    out.push(Line::new(
+        Tone::Heading,
+        if n == 0 {
+            "No changes: the host matches the answers.".to_owned()
+        } else {
+            format!("{n} change(s) would be made. Nothing was written.")
+        },
+    ));
+    out
+}
+
+fn file_lines(out: &mut Vec<Line>, f: &crate::plan::preview::FileDiff, layer: Option<Layer>) {
+    let what = match f.change {
+        FileChange::New => format!("new file, mode {:o}, {}", f.step.mode, f.step.owner),
+        FileChange::Changed => "changed".to_owned(),
+        FileChange::Mode { from } => format!("mode {from:o} -> {:o}", f.step.mode),
+        FileChange::Unreadable => "cannot be read without root: not compared; run with sudo to see its diff".to_owned(),
+        FileChange::Refused(why) => format!("REFUSED: {}", why.explain("it")),
+        FileChange::Unchanged => "unchanged".to_owned(),
+    };
+    let check = f.step.validator.as_ref().map(|v| format!("  [checked by {}]", v.name())).unwrap_or_default();
+    let tone = if matches!(f.change, FileChange::Refused(_)) { Tone::Danger } else { Tone::Plain };
+    out.push(
+        Line {
+            starts_file: f.change != FileChange::Unchanged,
+            ..Line::new(tone, format!("  {} ({what}){check}", f.step.path))
+        }
+        .of(layer),
+    );
+    for l in f.diff.lines() {
+        let tone = if l.starts_with("+++") || l.starts_with("---") {
+            Tone::DiffHeader
+        } else if l.starts_with('+') {
+            Tone::Added
+        } else if l.starts_with('-') {
+            Tone::Removed
+        } else if l.starts_with("@@") {
+            Tone::Hunk
+        } else {
+            Tone::Plain
+        };
+        out.push(Line::new(tone, format!("    {l}")).of(layer));
+    }
+}
+
+/// What an apply did and what the user does next, the same in every front end. `now`
+/// (seconds since the epoch) gives the time left to confirm.
+pub fn outcome(o: &Outcome, now: u64) -> Vec<Line> {
+    let r = &o.report;
+    let mut out = Vec::new();
+    for line in &r.recovered {
+        out.push(Line::new(Tone::Plain, format!("recovered: {line}")));
+    }
+    if let Some(n) = r.installed {
+        out.push(Line::new(Tone::Plain, format!("Installed the packages the plan needs (generation {n}).")));
+    }
+    out.push(Line::new(
+        Tone::Heading,
+        match r.generation {
+            None if !r.not_applied.is_empty() => "Nothing else was changed.".to_owned(),
+            None if r.skipped.is_empty() => "0 changes: the target already matches the answers.".to_owned(),
+            None => "0 files changed.".to_owned(),
+            Some(n) => {
+                format!("Applied generation {n}: {} file(s) written, {} command(s) run.", r.written.len(), r.ran.len())
+            }
+        },
+    ));
+    out.extend(r.written.iter().map(|f| Line::new(Tone::Plain, format!("  wrote {f}"))));
+    out.extend(r.ran.iter().map(|c| Line::new(Tone::Plain, format!("  ran   {c}"))));
+    for (layers, why) in &r.not_applied {
+        let names: Vec<String> = layers.iter().map(|l| l.to_string()).collect();
+        out.push(Line::tagged(Tone::Danger, "NOT APPLIED:", format!("{}: {why}", names.join(" and "))));
+        out.push(Line::new(Tone::Plain, "  The rest is applied. Fix that, then run `sudo clawguard apply` again."));
+    }
+    if !r.skipped.is_empty() {
+        out.push(Line::new(
+            Tone::Plain,
+            format!(
+                "Not run, because the target is {} and not this system (run them there, or give --runner):",
+                o.target
+            ),
+        ));
+        out.extend(r.skipped.iter().map(|c| Line::new(Tone::Plain, format!("  skipped {c}"))));
+    }
+    let Some(next) = &o.next else {
+        if r.generation.is_some() {
+            out.push(Line::new(
+                Tone::Plain,
+                "Nothing waits for confirmation. `clawguard status` shows what was applied.",
+            ));
+        }
+        return out;
+    };
+    out.push(Line::new(Tone::Plain, ""));
+    out.push(Line::new(
+        Tone::Next,
+        if next.automatic {
+            format!(
+                "Next: confirm within {} s, or everything this apply changed is rolled back by itself ({}).",
+                next.deadline.saturating_sub(now),
+                next.armed_with.as_deref().unwrap_or("watchdog")
+            )
+        } else {
+            "Next: confirm a login on the new port. Nothing rolls back by itself (--confirm-timeout 0).".to_owned()
+        },
+    ));
+    if !next.old_ports.is_empty() {
+        let old: Vec<String> = next.old_ports.iter().map(u16::to_string).collect();
+        out.push(Line::new(
+            Tone::Plain,
+            format!("SSH listens on port {} and still on {} until then.", next.port, old.join(", ")),
+        ));
+    }
+    out.push(Line::new(Tone::Plain, "Keep this session open. From a NEW terminal:"));
+    out.push(Line::new(Tone::Command, format!("    {}", next.login())));
+    out.push(Line::new(Tone::Command, "    sudo clawguard confirm"));
+    out
+}
+
+/// ANSI text, for a terminal (`color`) or a pipe.
+pub fn ansi(lines: &[Line], color: bool) -> String {
+    let paint = |tone: Tone, s: &str| -> String {
+        let code = match tone {
+            Tone::Plain => return s.to_owned(),
+            Tone::Heading | Tone::DiffHeader | Tone::Command => "1",
+            Tone::Added => "32",
+            Tone::Removed => "31",
+            Tone::Hunk => "36",
+            Tone::Note => "2",
+            Tone::Warning => "33",
+            Tone::Danger => "1;31",
+            Tone::Next => "1;33",
+        };
+        if color && !s.is_empty() { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_owned() }
+    };
+    let mut out = String::new();
+    for l in lines {
+        let _ = match l.tag {
+            Some(tag) => writeln!(out, "{} {}", paint(l.tone, tag), l.text),
+            None => writeln!(out, "{}", paint(l.tone, &l.text)),
+        };
+    }
+    out
+}

@@ -1,0 +1,155 @@
+//! The Review: the core's report of the plan (`report::review`, the same lines `clawguard
+//! plan` prints), led by what makes apply refuse, scrolled a line at a time or a file at a
+//! time; long lines wrap.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::Text;
+use ratatui::widgets::{Block, Paragraph, Wrap};
+
+use super::keys::{Binding, DOWN, ENTER, ESC, Key, UP, bind, ch};
+use super::theme::Theme;
+use crate::answers::Layer;
+use crate::apply::session::Request;
+use crate::plan::preview;
+use crate::report::{self, Line, Tone};
+use crossterm::event::KeyCode;
+
+#[derive(Debug, Clone, Default)]
+pub struct Review {
+    pub lines: Vec<Line>,
+    pub scroll: usize,
+    pub changes: usize,
+    /// Why apply would refuse, in one line (the lines say it in full).
+    pub blocker: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Msg {
+    Down,
+    Up,
+    PageDown,
+    PageUp,
+    Top,
+    Bottom,
+    NextFile,
+    PrevFile,
+    GoToLayer,
+    Apply,
+    Save,
+    Back,
+}
+
+/// What the wizard does after a key on the Review.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Stay,
+    Layer(Layer),
+    Apply,
+    Save,
+    Back,
+}
+
+impl Review {
+    /// The review of what `req` would do; `dry_run` says nothing will be written.
+    pub fn of(req: &Request, dry_run: bool) -> Review {
+        let mut r = Review::default();
+        if let Err(m) = req.answers.check() {
+            let text = format!("`{}`: {}", m.field(), m.message);
+            r.lines.push(Line::tagged(Tone::Danger, "Cannot plan yet:", text.clone()));
+            r.blocker = Some(text);
+            return r;
+        }
+        let plan = match req.plan() {
+            Ok(p) => p,
+            Err(e) => {
+                r.blocker = Some(e.to_string());
+                r.lines.push(Line::tagged(Tone::Danger, "Cannot plan:", e.to_string()));
+                return r;
+            }
+        };
+        let p = preview::preview(&plan, &req.root);
+        r.changes = p.change_count();
+        r.blocker = plan.blockers.first().map(|b| b.text.clone());
+        r.lines.push(Line::new(
+            Tone::Heading,
+            match (r.changes, dry_run, &r.blocker) {
+                (0, _, _) => "No changes: the host already matches these answers.".to_owned(),
+                (n, true, _) => format!("{n} change(s). Dry run: nothing will be written."),
+                (n, false, Some(_)) => format!("{n} change(s). Apply refuses until the DANGER below is fixed."),
+                (n, false, None) => format!("{n} change(s). Press a to apply."),
+            },
+        ));
+        if !req.keys.is_empty() {
+            let names: Vec<&str> = req.keys.keys().map(String::as_str).collect();
+            let when = if dry_run {
+                "a dry run stores nothing; they are forgotten on exit."
+            } else {
+                "stored encrypted in the vault when you apply."
+            };
+            r.lines.push(Line {
+                layer: Some(Layer::Credentials),
+                ..Line::new(Tone::Plain, format!("Keys entered for {}: {when}", names.join(", ")))
+            });
+        }
+        r.lines.extend(report::review(&p));
+        r
+    }
+
+    pub fn bindings(&self, dry_run: bool) -> Vec<Binding<Msg>> {
+        let mut b = vec![
+            bind(&[DOWN], "↑↓", "scroll", Msg::Down),
+            bind(&[UP], "", "scroll", Msg::Up),
+            bind(&[Key::Code(KeyCode::PageDown), ch(' ')], "PgDn/PgUp", "page", Msg::PageDown),
+            bind(&[Key::Code(KeyCode::PageUp)], "", "page", Msg::PageUp),
+            bind(&[Key::Code(KeyCode::Home)], "", "top", Msg::Top),
+            bind(&[Key::Code(KeyCode::End)], "", "bottom", Msg::Bottom),
+            bind(&[ch('n')], "n/p", "next/prev file", Msg::NextFile),
+            bind(&[ch('p')], "", "previous file", Msg::PrevFile),
+            bind(&[ENTER], "Enter", "go to layer", Msg::GoToLayer),
+        ];
+        if !dry_run {
+            b.push(bind(&[ch('a')], "a", "apply", Msg::Apply));
+        }
+        b.push(bind(&[ch('s')], "s", "save answers", Msg::Save));
+        b.push(bind(&[ESC], "Esc", "back", Msg::Back));
+        b
+    }
+
+    pub fn update(&mut self, msg: Msg) -> Step {
+        let max = self.lines.len().saturating_sub(1);
+        let starts = || {
+            self.lines.iter().enumerate().filter(|(_, l)| l.starts_file).map(|(i, _)| i).collect::<Vec<_>>().into_iter()
+        };
+        match msg {
+            Msg::Down => self.scroll = (self.scroll + 1).min(max),
+            Msg::Up => self.scroll = self.scroll.saturating_sub(1),
+            Msg::PageDown => self.scroll = (self.scroll + 15).min(max),
+            Msg::PageUp => self.scroll = self.scroll.saturating_sub(15),
+            Msg::Top => self.scroll = 0,
+            Msg::Bottom => self.scroll = max,
+            Msg::NextFile => self.scroll = starts().find(|s| *s > self.scroll).unwrap_or(self.scroll),
+            Msg::PrevFile => self.scroll = starts().rfind(|s| *s < self.scroll).unwrap_or(self.scroll),
+            Msg::GoToLayer => {
+                if let Some(l) = self.lines.iter().skip(self.scroll).find_map(|l| l.layer) {
+                    return Step::Layer(l);
+                }
+            }
+            Msg::Apply => return Step::Apply,
+            Msg::Save => return Step::Save,
+            Msg::Back => return Step::Back,
+        }
+        Step::Stay
+    }
+
+    /// From the line at the top, wrapped to the width.
+    pub fn draw(&self, f: &mut Frame, area: Rect, theme: Theme) {
+        let title = format!(" Review — {} change(s) · line {}/{} ", self.changes, self.scroll + 1, self.lines.len());
+        let shown: Vec<_> =
+            self.lines.iter().skip(self.scroll).take(area.height as usize).map(|l| theme.line(l)).collect();
+        f.render_widget(
+            Paragraph::new(Text::from(shown)).wrap(Wrap { trim: false }).block(Block::new().title(title)),
+            area,
+        );
+    }
+}
