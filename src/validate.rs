@@ -228,7 +228,7 @@ fn refuses_key_login(out: &str, user: &str) -> Option<String> {
 
 /// For each keyword we expect, the set of values sshd reports must equal ours (so an extra
 /// `Port` or a lost `AllowUsers` entry fails).
-fn compare_effective(out: &str, expect: &[(String, String)]) -> Result<usize, String> {
+pub fn compare_effective(out: &str, expect: &[(String, String)]) -> Result<usize, String> {
     let keys: BTreeSet<&str> = expect.iter().map(|(k, _)| k.as_str()).collect();
     let mut problems = Vec::new();
     for key in &keys {

@@ -162,10 +162,11 @@ fn fail2ban_bans_after_three_failed_logins_on_the_new_port() {
     wait("the firewall to drop us", 10, || !v.port_open(2222));
 }
 
-/// The daily check asks the services themselves: a firewall turned off or a fail2ban
-/// stopped is a finding even though every file is intact.
+/// The daily check asks the services themselves: a firewall turned off, a fail2ban
+/// stopped, a drop-in that overrides clawguard's, a new SSH key or account are findings
+/// even though every managed file is intact; each with a clean control.
 #[test]
-fn check_sees_ufw_turned_off_and_fail2ban_stopped() {
+fn check_sees_what_a_takeover_leaves() {
     let mut v = Vps::new("debian12-cloud");
     fs::write(v.root.path().join("var/log/auth.log"), "").unwrap();
     v.start_sshd();
@@ -225,4 +226,42 @@ fn check_sees_ufw_turned_off_and_fail2ban_stopped() {
     let (code, out) = check();
     assert_eq!(code, Some(3), "{out}");
     assert!(out.contains("DANGER: fail2ban's sshd jail is not running"), "{out}");
+    v.start_fail2ban();
+    let (code, out) = check();
+    assert_eq!(code, Some(0), "{out}");
+
+    // A key slipped into authorized_keys: named once, then known.
+    let keys = v.root.path().join("home/debian/.ssh/authorized_keys");
+    let mut text = fs::read_to_string(&keys).unwrap();
+    text.push_str("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl eve@elsewhere\n");
+    fs::write(&keys, text).unwrap();
+    let (code, out) = check();
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("DANGER: A new SSH key lets `debian` log in") && out.contains("`eve@elsewhere`"), "{out}");
+    let (code, out) = check();
+    assert_eq!(code, Some(0), "a key already reported is news every day:\n{out}");
+
+    // An account with uid 0 under another name.
+    let passwd = v.root.path().join("etc/passwd");
+    let mut text = fs::read_to_string(&passwd).unwrap();
+    text.push_str("toor:x:0:0::/root:/bin/bash\n");
+    fs::write(&passwd, text).unwrap();
+    let (code, out) = check();
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("A new account `toor` (uid 0)"), "{out}");
+
+    // A drop-in read before clawguard's (`0-` sorts before `00-`) turns password logins
+    // back on: every managed file is intact, sshd -T tells.
+    let evil = v.root.path().join("etc/ssh/sshd_config.d/0-override.conf");
+    fs::write(&evil, "PasswordAuthentication yes\n").unwrap();
+    let (code, out) = check();
+    assert_eq!(code, Some(3), "{out}");
+    assert!(
+        out.contains("sshd's effective settings are not the ones clawguard applied")
+            && out.contains("passwordauthentication"),
+        "{out}"
+    );
+    fs::remove_file(&evil).unwrap();
+    let (code, out) = check();
+    assert_eq!(code, Some(0), "{out}");
 }

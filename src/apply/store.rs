@@ -349,4 +349,23 @@ impl Store {
     pub fn last_rollback(&self) -> Option<String> {
         atomic::read_string_nofollow(&self.file("last-rollback")).ok()
     }
+
+    /// Where the daily check keeps what it saw (accounts and SSH keys).
+    pub fn seen_path(&self) -> PathBuf {
+        self.file("seen.toml")
+    }
+
+    /// What the last check saw; None before the first.
+    pub fn seen(&self) -> io::Result<Option<String>> {
+        match atomic::read_string_nofollow(&self.seen_path()) {
+            Ok(t) => Ok(Some(t)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn set_seen(&self, text: &str) -> io::Result<()> {
+        fs::create_dir_all(self.dir())?;
+        atomic::write(&self.seen_path(), text.as_bytes(), 0o600)
+    }
 }

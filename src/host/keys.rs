@@ -60,6 +60,10 @@ pub struct AuthorizedKey {
     pub line: usize,
     pub key_type: String,
     pub options: KeyOptions,
+    /// As `ssh-keygen -lf` prints it: `SHA256:` and the unpadded base64 of the key's hash.
+    pub fingerprint: String,
+    /// The comment after the key (who it is, usually), without control characters.
+    pub comment: String,
 }
 
 /// Parses every line; blank lines and comments are skipped.
@@ -101,7 +105,11 @@ fn parse_line(line: usize, t: &str) -> KeyLine {
     if inner != Some(key_type.as_bytes()) {
         return invalid(&format!("the key's data is not a {key_type} key"));
     }
-    KeyLine::Key(AuthorizedKey { line, key_type: key_type.to_owned(), options })
+    use sha2::Digest as _;
+    let fingerprint =
+        format!("SHA256:{}", base64::engine::general_purpose::STANDARD_NO_PAD.encode(sha2::Sha256::digest(&raw)));
+    let comment = shorten(&parts.collect::<Vec<_>>().join(" "));
+    KeyLine::Key(AuthorizedKey { line, key_type: key_type.to_owned(), options, fingerprint, comment })
 }
 
 fn is_key_type(s: &str) -> bool {
@@ -327,6 +335,13 @@ mod tests {
             [KeyLine::Key(k)] => k.clone(),
             other => panic!("not a key: {other:?}"),
         }
+    }
+
+    #[test]
+    fn the_fingerprint_and_comment_are_those_ssh_keygen_shows() {
+        let k = key(&format!("from=\"10.0.0.0/8\" {ED}"));
+        assert_eq!(k.fingerprint, "SHA256:+DiY3wvvV6TuJJhbpZisF/zLDA0zPMSvHdkr4UvCOqU");
+        assert_eq!(k.comment, "admin@laptop");
     }
 
     #[test]

@@ -211,7 +211,7 @@ impl Vps {
 echo "$*" >> {log}
 invps() {{ ip netns exec {ns} unshare --mount --propagation private -- sh -c '{mounts}exec "$@"' vps "$@"; }}
 case "$1" in
-  ufw|ss) invps "$@" ;;
+  ufw|ss|sshd) invps "$@" ;;
   systemctl)
     case "$2 $3" in
       "reload ssh") kill -HUP "$(cat {root}/run/sshd.pid)" ;;

@@ -1,7 +1,11 @@
 //! The daily security check (`clawguard check`, run by `clawguard-check.timer`): what
 //! changed since clawguard applied — files edited by hand or missing, answers not applied
-//! yet — and what needs a person: an overdue confirmation, an automatic rollback, keys in
-//! plaintext, a full disk. Reads only; an alert goes to the webhook when one is set.
+//! yet, sshd's effective settings — what a takeover leaves (ufw off, fail2ban down, a new
+//! account or SSH key: `seen.rs`), and what needs a person: an overdue confirmation, an
+//! automatic rollback, keys in plaintext, a full disk. It changes nothing on the host; it
+//! records what it saw, for the next run. An alert goes to the webhook when one is set.
+
+pub mod seen;
 
 use crate::answers::Answers;
 use crate::apply::store::GenerationState;
@@ -108,6 +112,8 @@ pub fn run(answers: &Answers, facts: &Facts, root: &Root, runner: &Runner) -> Re
         }
     }
     out.extend(services(answers, facts, root, runner, &managed));
+    out.extend(sshd_drift(&plan, runner, &managed));
+    out.extend(seen::check(&store, facts));
     for e in &facts.plaintext_env_files {
         out.push(finding(Severity::Warning, format!("{} holds {} key(s) in plaintext.", e.path, e.keys)));
     }
@@ -171,6 +177,48 @@ fn services(
         Ran::Failed { output, .. } => out.push(finding(Severity::Danger, format!("fail2ban's sshd jail is not running ({}): password guessing is not banned. `sudo systemctl restart fail2ban`, then `sudo fail2ban-client status sshd`; if it was stopped on purpose by nobody you know, see /etc/clawguard/RECOVERY.md.", output.lines().last().unwrap_or("no answer").trim()))),
     }
     out
+}
+
+/// sshd's effective settings (`sshd -T`, every file it reads: a drop-in slipped in before
+/// clawguard's wins) against what the applied drop-in asks for.
+fn sshd_drift(
+    plan: &crate::plan::Plan,
+    runner: &Runner,
+    managed: &std::collections::BTreeMap<String, String>,
+) -> Vec<Finding> {
+    let dropin = crate::layers::ssh::DROPIN;
+    let Some(crate::plan::Validator::Sshd { expect, .. }) = plan.file(dropin).and_then(|f| f.validator.as_ref()) else {
+        return Vec::new();
+    };
+    if !managed.contains_key(dropin) || !runner.runs_commands() {
+        return Vec::new();
+    }
+    if *runner == Runner::Live && !crate::apply::atomic::running_as_root() {
+        return vec![finding(
+            Severity::Note,
+            "sshd's effective settings need root to read (`sudo clawguard check` compares them).",
+        )];
+    }
+    match runner.run(&["sshd".to_owned(), "-T".to_owned()]) {
+        Ran::Ok(out) => match crate::validate::compare_effective(&out, expect) {
+            Ok(_) => Vec::new(),
+            Err(why) => vec![finding(
+                Severity::Danger,
+                format!(
+                    "sshd's effective settings are not the ones clawguard applied — {}. Some file sshd reads was changed or added outside clawguard (`sudo sshd -T` shows them; `grep -r . /etc/ssh/sshd_config.d/`). If you did not do it, treat it as an intrusion (see /etc/clawguard/RECOVERY.md); `sudo clawguard apply` puts them back.",
+                    why.replace('\n', "; ")
+                ),
+            )],
+        },
+        Ran::Failed { status, output } => vec![finding(
+            Severity::Danger,
+            format!(
+                "`sshd -T` failed ({status}: {}): sshd's configuration may not even load.",
+                output.lines().last().unwrap_or_default()
+            ),
+        )],
+        Ran::Skipped => Vec::new(),
+    }
 }
 
 /// `df -P` of the root's file system, as a percentage used.

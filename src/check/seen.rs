@@ -1,0 +1,158 @@
+//! What the check saw on its last run — the accounts that can log in and the SSH keys sshd
+//! reads for each — so the next run names what is new: a user or a key nobody planned is
+//! what a takeover leaves. The first run learns and says so; what is new is reported once
+//! and then learned (a finding that persists is not news every day).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::{Finding, finding};
+use crate::apply::Store;
+use crate::host::Facts;
+use crate::host::keys::KeyLine;
+use crate::plan::Severity;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seen {
+    /// Accounts with a login shell, and their uid.
+    pub users: BTreeMap<String, u32>,
+    /// Per user, the keys sshd reads: fingerprint → comment.
+    pub keys: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+impl Seen {
+    /// What the facts show; None when a user's keys cannot be read (not root).
+    pub fn of(facts: &Facts) -> Option<Seen> {
+        let mut seen = Seen::default();
+        for a in facts.accounts.iter().filter(|a| a.login_shell) {
+            seen.users.insert(a.name.clone(), a.uid);
+        }
+        for u in &facts.users {
+            let keys = u.keys.as_ref()?;
+            let keys: BTreeMap<String, String> = keys
+                .iter()
+                .filter_map(|k| match k {
+                    KeyLine::Key(k) => Some((k.fingerprint.clone(), k.comment.clone())),
+                    KeyLine::Invalid { .. } => None,
+                })
+                .collect();
+            if !keys.is_empty() {
+                seen.keys.insert(u.name.clone(), keys);
+            }
+        }
+        Some(seen)
+    }
+
+    /// What `now` has that `self` did not.
+    pub fn news(&self, now: &Seen) -> Vec<Finding> {
+        let mut out = Vec::new();
+        for (name, uid) in now.users.iter().filter(|(n, _)| !self.users.contains_key(*n)) {
+            let (severity, what) = if *uid == 0 {
+                (Severity::Danger, "with uid 0: it is root under another name")
+            } else {
+                (Severity::Warning, "that can log in")
+            };
+            out.push(finding(severity, format!("A new account `{name}` (uid {uid}) {what}, since the last check. If you did not create it, treat it as an intrusion: see /etc/clawguard/RECOVERY.md.")));
+        }
+        for (user, keys) in &now.keys {
+            let before = self.keys.get(user);
+            let new: BTreeSet<_> = keys.iter().filter(|(f, _)| before.is_none_or(|b| !b.contains_key(*f))).collect();
+            for (fp, comment) in new {
+                let who = if comment.is_empty() { "no comment".to_owned() } else { format!("`{comment}`") };
+                out.push(finding(Severity::Danger, format!("A new SSH key lets `{user}` log in ({fp}, {who}), since the last check. If you did not add it, remove it from ~{user}/.ssh/authorized_keys and treat it as an intrusion: see /etc/clawguard/RECOVERY.md.")));
+            }
+        }
+        for (user, keys) in &self.keys {
+            let gone = keys.keys().filter(|f| now.keys.get(user).is_none_or(|k| !k.contains_key(*f))).count();
+            if gone > 0 {
+                out.push(finding(
+                    Severity::Note,
+                    format!("{gone} SSH key(s) of `{user}` were removed since the last check."),
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// Compares the accounts and keys with the last run's and records what is there now.
+pub fn check(store: &Store, facts: &Facts) -> Vec<Finding> {
+    // Nothing applied here yet: nothing to guard, and no records to start.
+    if !store.dir().exists() {
+        return Vec::new();
+    }
+    let Some(now) = Seen::of(facts) else {
+        return vec![finding(
+            Severity::Note,
+            "The users' SSH keys cannot be read without root: new keys and accounts are not looked for (`sudo clawguard check` does).",
+        )];
+    };
+    let mut out = match store.seen() {
+        Ok(Some(text)) => match toml::from_str::<Seen>(&text) {
+            Ok(before) => before.news(&now),
+            Err(e) => vec![finding(
+                Severity::Danger,
+                format!(
+                    "What the last check saw ({}) cannot be read ({e}): new keys and accounts cannot be told apart from old ones this time. If nobody edited it, treat it as tampering; it is written anew now.",
+                    store.seen_path().display()
+                ),
+            )],
+        },
+        Ok(None) => vec![finding(
+            Severity::Note,
+            format!(
+                "First check here: learned {} account(s) that can log in and {} SSH key(s); from now on a new one is reported.",
+                now.users.len(),
+                now.keys.values().map(BTreeMap::len).sum::<usize>()
+            ),
+        )],
+        Err(e) => vec![finding(
+            Severity::Danger,
+            format!(
+                "What the last check saw ({}) cannot be read ({e}): new keys and accounts are not looked for.",
+                store.seen_path().display()
+            ),
+        )],
+    };
+    let text = toml::to_string(&now).expect("seen always serializes");
+    if let Err(e) = store.set_seen(&text) {
+        out.push(finding(
+            Severity::Warning,
+            format!("Could not record what this check saw ({e}): the next run will report the same news again."),
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seen(users: &[(&str, u32)], keys: &[(&str, &str)]) -> Seen {
+        let mut s = Seen::default();
+        for (n, u) in users {
+            s.users.insert(n.to_string(), *u);
+        }
+        for (user, fp) in keys {
+            s.keys.entry(user.to_string()).or_default().insert(fp.to_string(), "me@laptop".into());
+        }
+        s
+    }
+
+    #[test]
+    fn what_is_new_is_named_and_what_was_there_is_not() {
+        let before = seen(&[("root", 0), ("debian", 1000)], &[("debian", "SHA256:a")]);
+        assert!(before.news(&before).is_empty());
+        let after =
+            seen(&[("root", 0), ("debian", 1000), ("toor", 0)], &[("debian", "SHA256:a"), ("debian", "SHA256:b")]);
+        let news = before.news(&after);
+        assert_eq!(news.len(), 2, "{news:?}");
+        assert!(news.iter().all(|f| f.severity == Severity::Danger));
+        assert!(news[0].text.contains("`toor` (uid 0)") && news[1].text.contains("SHA256:b"), "{news:?}");
+        let fewer = seen(&[("root", 0), ("debian", 1000)], &[]);
+        let news = before.news(&fewer);
+        assert_eq!(news.len(), 1);
+        assert_eq!(news[0].severity, Severity::Note);
+    }
+}
