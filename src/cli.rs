@@ -187,8 +187,9 @@ pub enum SecretsAction {
     List,
     /// Remove the key for NAME.
     Rm { name: String },
-    /// Decrypt every key into /run/clawguard/secrets for the agent (files, mode 0400,
-    /// owned by the agent's uid). clawguard-secrets.service runs this at boot.
+    /// Decrypt the keys of credentials.services into /run/clawguard/secrets for the agent
+    /// (files, mode 0400, owned by the agent's uid); clawguard's own keys (the alert bot's
+    /// `telegram`) stay sealed. clawguard-secrets.service runs this at boot.
     Unlock,
 }
 

@@ -194,10 +194,8 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode, CommandError> {
         println!("{text}");
     }
     let attention = crate::check::needs_attention(&findings);
-    if attention
-        && !args.no_alert
-        && let Some(url) = &l.answers.monitoring.alert_webhook
-        && let Err(e) = crate::check::alert(url.as_str(), &text)
+    if !args.no_alert
+        && let Err(e) = crate::check::alert::deliver(&l.answers, &l.root, &host, &findings)
     {
         eprintln!("warning: {e}");
     }
@@ -255,7 +253,8 @@ pub fn secrets(args: &SecretsArgs) -> Result<ExitCode, CommandError> {
         }
         SecretsAction::Unlock => {
             let dest = l.root.path(crate::layers::SECRETS_DIR);
-            let names = vault.unlock(&dest, l.answers.sandbox.uid.get(), l.answers.sandbox.gid.get())?;
+            let services = &l.answers.credentials.services;
+            let names = vault.unlock(&dest, l.answers.sandbox.uid.get(), l.answers.sandbox.gid.get(), services)?;
             println!("Unlocked {} key(s) into {}.", names.len(), dest.display());
         }
     }

@@ -147,10 +147,22 @@ impl Vault {
         atomic::remove(&file).map_err(io_err(format!("removing {}", file.display())))
     }
 
-    /// Decrypts every key into `dest` (normally `/run/clawguard/secrets`, a tmpfs): one file
-    /// per key, mode 0400, owned by the agent's uid and gid. Returns the names written.
-    pub fn unlock(&self, dest: &Path, uid: u32, gid: u32) -> Result<Vec<String>, VaultError> {
-        let entries = self.list()?;
+    /// The key stored for `name`, decrypted (clawguard's own use: the alert bot's token).
+    pub fn get(&self, name: &Ident) -> Result<Vec<u8>, VaultError> {
+        let file = self.file(name.as_str());
+        let sealed = match atomic::read_nofollow(&file) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(VaultError::Missing(name.to_string())),
+            other => other.map_err(io_err(format!("reading the key for {name}")))?,
+        };
+        age::decrypt(&self.identity(false)?, &sealed).map_err(|_| VaultError::Decrypt(name.to_string()))
+    }
+
+    /// Decrypts the keys of `services` into `dest` (normally `/run/clawguard/secrets`, a
+    /// tmpfs): one file per key, mode 0400, owned by the agent's uid and gid. Keys of other
+    /// names (clawguard's own, such as the alert bot's) stay sealed. Returns the names written.
+    pub fn unlock(&self, dest: &Path, uid: u32, gid: u32, services: &[Ident]) -> Result<Vec<String>, VaultError> {
+        let entries: Vec<Entry> =
+            self.list()?.into_iter().filter(|e| services.iter().any(|s| s.as_str() == e.name)).collect();
         if entries.is_empty() {
             return Ok(Vec::new());
         }
@@ -188,12 +200,15 @@ mod tests {
         assert!(!stored.windows(15).any(|w| w == b"sk-secret-value"), "the key is on disk in plaintext");
         assert_eq!(v.list().unwrap().iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["openai"]);
         let out = d.path().join("run");
-        assert_eq!(v.unlock(&out, 1000, 1000).unwrap(), ["openai"]);
+        v.set(&"telegram".parse().unwrap(), b"bot-token").unwrap();
+        assert_eq!(v.unlock(&out, 1000, 1000, std::slice::from_ref(&name)).unwrap(), ["openai"]);
+        assert!(!out.join("telegram").exists(), "a key the agent was not given was unlocked for it");
+        assert_eq!(v.get(&"telegram".parse().unwrap()).unwrap(), b"bot-token");
         assert_eq!(fs::read(out.join("openai")).unwrap(), b"sk-secret-value");
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(fs::metadata(out.join("openai")).unwrap().permissions().mode() & 0o777, 0o400);
         v.remove(&name).unwrap();
-        assert!(v.list().unwrap().is_empty());
+        assert_eq!(v.list().unwrap().len(), 1);
         assert!(matches!(v.remove(&name), Err(VaultError::Missing(_))));
         assert!(matches!(v.set(&name, b""), Err(VaultError::Empty(_))));
     }
@@ -206,6 +221,9 @@ mod tests {
         v.set(&"slack".parse().unwrap(), b"xoxb-1").unwrap();
         fs::remove_file(root.path(IDENTITY)).unwrap();
         v.identity(true).unwrap(); // a new, different identity
-        assert!(matches!(v.unlock(&d.path().join("run"), 0, 0), Err(VaultError::Decrypt(_))));
+        assert!(matches!(
+            v.unlock(&d.path().join("run"), 0, 0, &["slack".parse().unwrap()]),
+            Err(VaultError::Decrypt(_))
+        ));
     }
 }

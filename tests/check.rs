@@ -9,32 +9,23 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::process::Command;
 
-fn run(args: &[&str]) -> (Option<i32>, String) {
-    let o = Command::new(common::bin()).args(args).env_remove("SSH_CONNECTION").output().unwrap();
-    (o.status.code(), format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
-}
-
-#[test]
-fn check_is_quiet_after_an_apply_and_alerts_on_a_changed_file() {
-    let root = common::fixture_root("debian12-cloud");
-    let r = root.path().to_str().unwrap();
-    let (code, out) = run(&["apply", "--yes", "--root", r]);
-    assert_eq!(code, Some(0), "{out}");
-    assert!(root.path().join("etc/clawguard/answers.toml").exists(), "apply saves the answers for the check");
-    let (code, out) = run(&["check", "--root", r]);
-    assert_eq!(code, Some(0), "{out}");
-    assert!(out.contains("nothing needs you"), "{out}");
-
-    // Someone opens the proxy to the world.
-    let squid = root.path().join("opt/clawguard/agent/squid.conf");
-    let text = fs::read_to_string(&squid).unwrap().replace("http_access deny all", "http_access allow all");
-    fs::write(&squid, text).unwrap();
-
-    // A webhook on 127.0.0.1 that records what it is sent.
+/// A webhook on 127.0.0.1 that takes one request (or none within 3 s) and answers 200.
+fn webhook() -> (u16, std::thread::JoinHandle<Option<String>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
     let server = std::thread::spawn(move || {
-        let (mut conn, _) = listener.accept().unwrap();
+        let t = std::time::Instant::now();
+        let mut conn = loop {
+            match listener.accept() {
+                Ok((c, _)) => break c,
+                Err(_) if t.elapsed() < std::time::Duration::from_secs(3) => {
+                    std::thread::sleep(std::time::Duration::from_millis(20))
+                }
+                Err(_) => return None,
+            }
+        };
+        conn.set_nonblocking(false).unwrap();
         conn.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
         let mut buf = Vec::new();
         let mut chunk = [0u8; 4096];
@@ -57,8 +48,43 @@ fn check_is_quiet_after_an_apply_and_alerts_on_a_changed_file() {
             }
         }
         conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").unwrap();
-        String::from_utf8_lossy(&buf).into_owned()
+        Some(String::from_utf8_lossy(&buf).into_owned())
     });
+    (port, server)
+}
+
+/// Sets the monitoring answers' alert lines (replacing earlier ones).
+fn alert_to(answers: &std::path::Path, lines: &str) {
+    let text = fs::read_to_string(answers).unwrap();
+    let kept: Vec<&str> =
+        text.lines().filter(|l| !l.starts_with("alert_") && !l.starts_with("telegram_chat")).collect();
+    let text = kept.join("\n").replace("[monitoring]", &format!("[monitoring]\n{lines}"));
+    fs::write(answers, text + "\n").unwrap();
+}
+
+fn run(args: &[&str]) -> (Option<i32>, String) {
+    let o = Command::new(common::bin()).args(args).env_remove("SSH_CONNECTION").output().unwrap();
+    (o.status.code(), format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
+}
+
+#[test]
+fn check_is_quiet_after_an_apply_and_alerts_on_a_changed_file() {
+    let root = common::fixture_root("debian12-cloud");
+    let r = root.path().to_str().unwrap();
+    let (code, out) = run(&["apply", "--yes", "--root", r]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(root.path().join("etc/clawguard/answers.toml").exists(), "apply saves the answers for the check");
+    let (code, out) = run(&["check", "--root", r]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("nothing needs you"), "{out}");
+
+    // Someone opens the proxy to the world.
+    let squid = root.path().join("opt/clawguard/agent/squid.conf");
+    let text = fs::read_to_string(&squid).unwrap().replace("http_access deny all", "http_access allow all");
+    fs::write(&squid, text).unwrap();
+
+    // A webhook on 127.0.0.1 that records what it is sent.
+    let (port, server) = webhook();
     let answers = root.path().join("etc/clawguard/answers.toml");
     let mut text = fs::read_to_string(&answers).unwrap();
     text = text.replace("[monitoring]\n", &format!("[monitoring]\nalert_webhook = \"http://127.0.0.1:{port}/hook\"\n"));
@@ -67,7 +93,7 @@ fn check_is_quiet_after_an_apply_and_alerts_on_a_changed_file() {
     let (code, out) = run(&["check", "--root", r]);
     assert_eq!(code, Some(3), "{out}");
     assert!(out.contains("DANGER: /opt/clawguard/agent/squid.conf was changed since clawguard wrote it"), "{out}");
-    let request = server.join().unwrap();
+    let request = server.join().unwrap().expect("the alert was posted");
     assert!(request.starts_with("POST /hook"), "{request}");
     assert!(request.contains("squid.conf was changed since clawguard wrote it"), "{request}");
 }
@@ -112,4 +138,91 @@ fn check_speaks_json_for_machines() {
     assert_eq!(v["needs_attention"], true);
     let danger = v["findings"].as_array().unwrap().iter().find(|f| f["severity"] == "danger").expect("a danger");
     assert!(danger["text"].as_str().unwrap().contains("zz-clawguard.local is missing"), "{danger}");
+}
+
+/// Each format as its service reads it; an alert only with news; a resolved finding said
+/// once; a failed delivery said on stderr and in the next run.
+#[test]
+fn alerts_go_out_in_each_format_and_only_with_news() {
+    let root = common::fixture_root("debian12-cloud");
+    let r = root.path().to_str().unwrap();
+    assert_eq!(run(&["apply", "--yes", "--root", r]).0, Some(0));
+    let squid = root.path().join("opt/clawguard/agent/squid.conf");
+    let original = fs::read_to_string(&squid).unwrap();
+    fs::write(&squid, original.replace("http_access deny all", "http_access allow all")).unwrap();
+    let answers = root.path().join("etc/clawguard/answers.toml");
+    let last = root.path().join("var/lib/clawguard/last-alert.toml");
+    // The bot's token lives in the vault, never in the answers.
+    let mut set = Command::new(common::bin())
+        .args(["secrets", "--root", r, "set", "telegram"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    set.stdin.take().unwrap().write_all(b"123456:ABC-bot-token\n").unwrap();
+    assert!(set.wait().unwrap().success());
+
+    type Expect<'a> = (&'a str, &'a dyn Fn(&str) -> bool);
+    let expect: [Expect; 5] = [
+        ("slack", &|r| r.starts_with("POST /hook") && r.contains("{\"text\":\"clawguard check on")),
+        ("discord", &|r| r.contains("{\"content\":\"clawguard check on")),
+        ("ntfy", &|r| {
+            let r = r.to_ascii_lowercase();
+            r.contains("title: clawguard check on")
+                && r.contains("priority: high")
+                && r.contains("\r\n\r\nclawguard check on")
+        }),
+        ("json", &|r| {
+            r.contains("\"new\":[{") && r.contains("\"severity\":\"danger\"") && r.contains("\"resolved\":[]")
+        }),
+        ("telegram", &|r| {
+            r.starts_with("POST /bot123456:ABC-bot-token/sendMessage") && r.contains("\"chat_id\":-1001234567890")
+        }),
+    ];
+    for (format, ok) in expect {
+        let (port, server) = webhook();
+        let (url, extra) = if format == "telegram" {
+            (format!("http://127.0.0.1:{port}"), "telegram_chat = -1001234567890\n")
+        } else {
+            (format!("http://127.0.0.1:{port}/hook"), "")
+        };
+        alert_to(&answers, &format!("alert_webhook = \"{url}\"\nalert_format = \"{format}\"\n{extra}"));
+        let _ = fs::remove_file(&last);
+        let (code, out) = run(&["check", "--root", r]);
+        assert_eq!(code, Some(3), "{format}: {out}");
+        let request = server.join().unwrap().unwrap_or_else(|| panic!("{format}: nothing was posted: {out}"));
+        assert!(ok(&request), "{format}: {request}");
+        assert!(request.contains("squid.conf was changed since clawguard wrote it"), "{format}: {request}");
+    }
+
+    // The same finding the next day: no alert (exit 3 still says it needs you).
+    let (port, server) = webhook();
+    alert_to(&answers, &format!("alert_webhook = \"http://127.0.0.1:{port}/hook\"\nalert_format = \"slack\"\n"));
+    let _ = fs::remove_file(&last);
+    assert_eq!(run(&["check", "--root", r]).0, Some(3));
+    assert!(server.join().unwrap().is_some());
+    let (port, server) = webhook();
+    alert_to(&answers, &format!("alert_webhook = \"http://127.0.0.1:{port}/hook\"\nalert_format = \"slack\"\n"));
+    let (code, out) = run(&["check", "--root", r]);
+    assert_eq!(code, Some(3), "{out}");
+    assert_eq!(server.join().unwrap(), None, "a finding already alerted was sent again");
+
+    // Fixed: said once as resolved, then quiet.
+    fs::write(&squid, &original).unwrap();
+    let (port, server) = webhook();
+    alert_to(&answers, &format!("alert_webhook = \"http://127.0.0.1:{port}/hook\"\nalert_format = \"slack\"\n"));
+    assert_eq!(run(&["check", "--root", r]).0, Some(0));
+    let request = server.join().unwrap().expect("the resolution was not said");
+    assert!(request.contains("RESOLVED: /opt/clawguard/agent/squid.conf was changed"), "{request}");
+
+    // Nobody listens: said on stderr now, and as a finding of the next run.
+    fs::write(&squid, original.replace("http_access deny all", "http_access allow all")).unwrap();
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    alert_to(&answers, &format!("alert_webhook = \"http://127.0.0.1:{closed}/hook\"\nalert_format = \"slack\"\n"));
+    let (code, out) = run(&["check", "--root", r]);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("warning: the alert (slack format) was not delivered"), "{out}");
+    let (_, out) = run(&["check", "--no-alert", "--root", r]);
+    assert!(out.contains("WARNING: The last alert did not reach you"), "{out}");
 }

@@ -101,7 +101,7 @@ fn the_agent_is_locked_down_and_reaches_only_the_allowed_hosts() {
     let vault = clawguard::vault::Vault::new(&Root::new(host.path()));
     vault.set(&"openai".parse().unwrap(), SECRET.as_bytes()).unwrap();
     let unlocked = host.path().join("unlocked");
-    vault.unlock(&unlocked, 64000, 64000).unwrap();
+    vault.unlock(&unlocked, 64000, 64000, &["openai".parse().unwrap()]).unwrap();
     e.put_secret("openai", &fs::read_to_string(unlocked.join("openai")).unwrap(), 64000);
     let t_images = t0.elapsed();
 

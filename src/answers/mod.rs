@@ -8,6 +8,7 @@ pub mod types;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
@@ -384,6 +385,48 @@ impl fmt::Display for Rotation {
     }
 }
 
+/// How the daily check's alert is posted: each service's own webhook format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertFormat {
+    /// `{"text": …}`: Slack, Mattermost, Rocket.Chat, Google Chat.
+    Slack,
+    /// `{"content": …}`, cut to Discord's 2000 characters.
+    Discord,
+    /// The text as the body, with ntfy's Title, Priority and Tags headers.
+    Ntfy,
+    /// The Bot API's `sendMessage` at `alert_webhook` (https://api.telegram.org), with the
+    /// bot token from the vault (`clawguard secrets set telegram`).
+    Telegram,
+    /// The findings as `clawguard check --json` prints them, plus what is new and resolved.
+    Json,
+}
+
+impl AlertFormat {
+    pub const ALL: [&'static str; 5] = ["slack", "discord", "ntfy", "telegram", "json"];
+}
+
+impl fmt::Display for AlertFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = [AlertFormat::Slack, AlertFormat::Discord, AlertFormat::Ntfy, AlertFormat::Telegram, AlertFormat::Json]
+            .iter()
+            .position(|a| a == self)
+            .expect("listed");
+        f.write_str(AlertFormat::ALL[i])
+    }
+}
+
+impl FromStr for AlertFormat {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        let all =
+            [AlertFormat::Slack, AlertFormat::Discord, AlertFormat::Ntfy, AlertFormat::Telegram, AlertFormat::Json];
+        AlertFormat::ALL.iter().position(|a| *a == s.trim()).map(|i| all[i]).ok_or_else(|| {
+            Invalid(format!("`{}` is not an alert format: type one of {}", s.trim(), AlertFormat::ALL.join(", ")))
+        })
+    }
+}
+
 /// Layer 6: logs and the daily check.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -397,6 +440,10 @@ pub struct Monitoring {
     pub categories: Vec<Ident>,
     /// Where the daily check sends alerts (none: only the log and `clawguard status`).
     pub alert_webhook: Option<WebhookUrl>,
+    pub alert_format: AlertFormat,
+    /// Telegram: the chat the bot posts to (a number; its token is in the vault).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub telegram_chat: Option<i64>,
     /// When the daily security check runs.
     pub check_time: TimeOfDay,
 }
@@ -413,6 +460,8 @@ impl Default for Monitoring {
                 .map(|s| s.parse().expect("default name"))
                 .collect(),
             alert_webhook: None,
+            alert_format: AlertFormat::Slack,
+            telegram_chat: None,
             check_time: TimeOfDay::new(6, 0),
         }
     }
@@ -530,6 +579,12 @@ impl Answers {
                     "{} is not smaller than the memory limit {}: /tmp lives in memory; give a smaller size such as 100M",
                     self.sandbox.tmpfs_size, self.sandbox.memory
                 ),
+            ));
+        }
+        if self.monitoring.alert_format == AlertFormat::Telegram && self.monitoring.telegram_chat.is_none() {
+            return Err(Mismatch::new(
+                "monitoring.telegram_chat",
+                "alerts to Telegram need the chat to post to: set `telegram_chat` to its id, such as -1001234567890 (the bot's token goes in the vault: `clawguard secrets set telegram`)",
             ));
         }
         if let Some(dest) = &self.backup.destination

@@ -350,6 +350,20 @@ impl Store {
         atomic::read_string_nofollow(&self.file("last-rollback")).ok()
     }
 
+    /// What the last alert of the daily check covered; None before the first.
+    pub fn last_alert(&self) -> io::Result<Option<String>> {
+        match atomic::read_string_nofollow(&self.file("last-alert.toml")) {
+            Ok(t) => Ok(Some(t)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn set_last_alert(&self, text: &str) -> io::Result<()> {
+        fs::create_dir_all(self.dir())?;
+        atomic::write(&self.file("last-alert.toml"), text.as_bytes(), 0o600)
+    }
+
     /// Where the daily check keeps what it saw (accounts and SSH keys).
     pub fn seen_path(&self) -> PathBuf {
         self.file("seen.toml")

@@ -5,6 +5,7 @@
 //! automatic rollback, keys in plaintext, a full disk. It changes nothing on the host; it
 //! records what it saw, for the next run. An alert goes to the webhook when one is set.
 
+pub mod alert;
 pub mod seen;
 
 use crate::answers::Answers;
@@ -22,7 +23,7 @@ pub struct Finding {
     pub text: String,
 }
 
-fn finding(severity: Severity, text: impl Into<String>) -> Finding {
+pub(crate) fn finding(severity: Severity, text: impl Into<String>) -> Finding {
     Finding { severity, text: text.into() }
 }
 
@@ -64,6 +65,11 @@ pub fn run(answers: &Answers, facts: &Facts, root: &Root, runner: &Runner) -> Re
             )),
             (None, None) => out.push(finding(Severity::Note, format!("{} is not applied yet (`clawguard apply`).", f.path))),
             (Some(d), _) if d == f.content.as_bytes() => {}
+            // The answers are edited by hand by design: news, not an intrusion.
+            (Some(_), _) if f.is_answers() => out.push(finding(
+                Severity::Note,
+                format!("{} was edited since the last apply: `clawguard plan` shows what it changes, `sudo clawguard apply` applies it.", f.path),
+            )),
             (Some(d), Some(h)) if &sha256(&d) != h => out.push(finding(
                 Severity::Danger,
                 format!("{} was changed since clawguard wrote it (not by clawguard). If you did not change it, treat it as an intrusion: see /etc/clawguard/RECOVERY.md.", f.path),
@@ -110,6 +116,15 @@ pub fn run(answers: &Answers, facts: &Facts, root: &Root, runner: &Runner) -> Re
                 format!("An unconfirmed change was rolled back automatically ({first}). See `clawguard status`."),
             ));
         }
+    }
+    if let Ok(Some(text)) = store.last_alert()
+        && let Ok(last) = toml::from_str::<alert::LastAlert>(&text)
+        && let Some(why) = last.failed
+    {
+        out.push(finding(
+            Severity::Warning,
+            format!("The last alert did not reach you: {why}. Check `monitoring.alert_webhook`."),
+        ));
     }
     out.extend(services(answers, facts, root, runner, &managed));
     out.extend(sshd_drift(&plan, runner, &managed));
@@ -233,19 +248,19 @@ pub fn needs_attention(findings: &[Finding]) -> bool {
     findings.iter().any(|f| f.severity >= Severity::Warning)
 }
 
+/// How JSON names a severity.
+pub(crate) fn severity_word(s: Severity) -> &'static str {
+    match s {
+        Severity::Note => "note",
+        Severity::Warning => "warning",
+        Severity::Danger => "danger",
+    }
+}
+
 /// The findings as JSON, for machines.
 pub fn json(host: &str, findings: &[Finding]) -> String {
-    let items: Vec<serde_json::Value> = findings
-        .iter()
-        .map(|f| {
-            let severity = match f.severity {
-                Severity::Note => "note",
-                Severity::Warning => "warning",
-                Severity::Danger => "danger",
-            };
-            serde_json::json!({ "severity": severity, "text": f.text })
-        })
-        .collect();
+    let items: Vec<serde_json::Value> =
+        findings.iter().map(|f| serde_json::json!({ "severity": severity_word(f.severity), "text": f.text })).collect();
     serde_json::json!({ "host": host, "needs_attention": needs_attention(findings), "findings": items }).to_string()
 }
 
@@ -263,15 +278,4 @@ pub fn report(host: &str, findings: &[Finding]) -> String {
         s.push_str(&format!("\n{tag}: {}", f.text));
     }
     s
-}
-
-/// Posts the report to the webhook as `{"text": …}` (what Slack, Mattermost and many
-/// others accept).
-pub fn alert(url: &str, text: &str) -> Result<(), String> {
-    let body = serde_json::json!({ "text": text }).to_string();
-    ureq::post(url)
-        .header("Content-Type", "application/json")
-        .send(body.as_str())
-        .map(|_| ())
-        .map_err(|e| format!("the alert to {url} failed: {e}"))
 }

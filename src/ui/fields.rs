@@ -467,6 +467,35 @@ pub fn forms() -> Vec<Form> {
                     "An https:// URL (Slack, Discord, ntfy…) the daily check posts its findings to. Empty: findings only in the journal.",
                     monitoring.alert_webhook
                 ),
+                Field {
+                    key: "monitoring.alert_format",
+                    label: "Alert format",
+                    help: "How the webhook is posted to: slack (also Mattermost and others: {\"text\"}), discord, ntfy, json (the findings as data), or telegram (webhook https://api.telegram.org, the chat below, the bot token in the vault: clawguard secrets set telegram).",
+                    kind: Kind::Choice {
+                        options: &crate::answers::AlertFormat::ALL,
+                        get: |a| a.monitoring.alert_format.to_string(),
+                        set: |a, v| a.monitoring.alert_format = v.parse().unwrap_or(a.monitoring.alert_format),
+                    },
+                },
+                Field {
+                    key: "monitoring.telegram_chat",
+                    label: "Telegram chat",
+                    help: "For Telegram alerts: the id of the chat the bot posts to, such as -1001234567890. Empty for the other formats.",
+                    kind: Kind::Text {
+                        get: |a| a.monitoring.telegram_chat.map(|c| c.to_string()).unwrap_or_default(),
+                        set: |a, v| {
+                            a.monitoring.telegram_chat = match v.trim() {
+                                "" => None,
+                                t => Some(t.parse().map_err(|_| {
+                                    crate::answers::Invalid(
+                                        "not a chat id: type its number, such as -1001234567890".into(),
+                                    )
+                                })?),
+                            };
+                            Ok(())
+                        },
+                    },
+                },
                 text!(
                     "monitoring.check_time",
                     "Daily check at",
