@@ -241,6 +241,21 @@ fn check_sees_what_a_takeover_leaves() {
     let (code, out) = check();
     assert_eq!(code, Some(0), "a key already reported is news every day:\n{out}");
 
+    // A listener nobody planned (a reverse shell's bind port), in the VPS's namespace.
+    let bind = "import socket,time; s=socket.socket(); s.bind(('0.0.0.0',4444)); s.listen(); time.sleep(60)";
+    let mut listener = v
+        .in_vps(&["python3", "-c", bind])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait("the listener on 4444", 10, || sh(&mut v.in_vps(&["ss", "-Htln"])).1.contains(":4444"));
+    let (code, out) = check();
+    let _ = listener.kill();
+    let _ = listener.wait();
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("WARNING: Something new listens on TCP 0.0.0.0:4444"), "{out}");
+
     // An account with uid 0 under another name.
     let passwd = v.root.path().join("etc/passwd");
     let mut text = fs::read_to_string(&passwd).unwrap();

@@ -128,7 +128,26 @@ pub fn run(answers: &Answers, facts: &Facts, root: &Root, runner: &Runner) -> Re
     }
     out.extend(services(answers, facts, root, runner, &managed));
     out.extend(sshd_drift(&plan, runner, &managed));
-    out.extend(seen::check(&store, facts));
+    let listening = match runner.run(&["ss".to_owned(), "-Htln".to_owned()]) {
+        Ran::Ok(out) => Some(seen::listening(&out)),
+        Ran::Skipped => None,
+        Ran::Failed { status, output } => {
+            out.push(finding(
+                Severity::Warning,
+                format!(
+                    "`ss -Htln` failed ({status}: {}): new listeners are not looked for this time.",
+                    output.lines().last().unwrap_or_default()
+                ),
+            ));
+            None
+        }
+    };
+    // Ports the answers open are expected to appear (a moved SSH port, the gateway).
+    let mut planned = layers::firewall::ssh_ports(answers, facts);
+    planned.extend(facts.sshd.ports());
+    planned.extend(answers.firewall.extra_ports.iter().map(|p| p.get()));
+    planned.push(answers.sandbox.gateway_port.get());
+    out.extend(seen::check(&store, facts, listening, &planned));
     for e in &facts.plaintext_env_files {
         out.push(finding(Severity::Warning, format!("{} holds {} key(s) in plaintext.", e.path, e.keys)));
     }

@@ -1,6 +1,6 @@
-//! What the check saw on its last run — the accounts that can log in and the SSH keys sshd
-//! reads for each — so the next run names what is new: a user or a key nobody planned is
-//! what a takeover leaves. The first run learns and says so; what is new is reported once
+//! What the check saw on its last run — the accounts that can log in, the SSH keys sshd
+//! reads for each, the TCP ports something listens on — so the next run names what is
+//! new: a user, a key or a listener nobody planned is what a takeover leaves. The first run learns and says so; what is new is reported once
 //! and then learned (a finding that persists is not news every day).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -19,6 +19,18 @@ pub struct Seen {
     pub users: BTreeMap<String, u32>,
     /// Per user, the keys sshd reads: fingerprint → comment.
     pub keys: BTreeMap<String, BTreeMap<String, String>>,
+    /// Local addresses with a TCP listener (`0.0.0.0:22`, `[::]:2222`), as `ss` shows them.
+    #[serde(default)]
+    pub listening: BTreeSet<String>,
+}
+
+/// The local addresses of `ss -Htln` output.
+pub fn listening(ss: &str) -> BTreeSet<String> {
+    ss.lines().filter_map(|l| l.split_whitespace().nth(3)).map(str::to_owned).collect()
+}
+
+fn port_of(addr: &str) -> Option<u16> {
+    addr.rsplit_once(':')?.1.parse().ok()
 }
 
 impl Seen {
@@ -44,9 +56,15 @@ impl Seen {
         Some(seen)
     }
 
-    /// What `now` has that `self` did not.
-    pub fn news(&self, now: &Seen) -> Vec<Finding> {
+    /// What `now` has that `self` did not; listeners on `planned` ports are expected.
+    pub fn news(&self, now: &Seen, planned: &[u16]) -> Vec<Finding> {
         let mut out = Vec::new();
+        for addr in now.listening.difference(&self.listening) {
+            if port_of(addr).is_some_and(|p| planned.contains(&p)) {
+                continue;
+            }
+            out.push(finding(Severity::Warning, format!("Something new listens on TCP {addr} since the last check (`sudo ss -tlnp` names the program). If you did not start it, treat it as an intrusion: see /etc/clawguard/RECOVERY.md.")));
+        }
         for (name, uid) in now.users.iter().filter(|(n, _)| !self.users.contains_key(*n)) {
             let (severity, what) = if *uid == 0 {
                 (Severity::Danger, "with uid 0: it is root under another name")
@@ -76,42 +94,46 @@ impl Seen {
     }
 }
 
-/// Compares the accounts and keys with the last run's and records what is there now.
-pub fn check(store: &Store, facts: &Facts) -> Vec<Finding> {
+/// Compares the accounts, keys and listeners with the last run's and records what is there
+/// now. `listening` is None when the target's ports cannot be asked (another root).
+pub fn check(store: &Store, facts: &Facts, listening: Option<BTreeSet<String>>, planned: &[u16]) -> Vec<Finding> {
     // Nothing applied here yet: nothing to guard, and no records to start.
     if !store.dir().exists() {
         return Vec::new();
     }
-    let Some(now) = Seen::of(facts) else {
+    let Some(mut now) = Seen::of(facts) else {
         return vec![finding(
             Severity::Note,
-            "The users' SSH keys cannot be read without root: new keys and accounts are not looked for (`sudo clawguard check` does).",
+            "The users' SSH keys cannot be read without root: new keys, accounts and listeners are not looked for (`sudo clawguard check` does).",
         )];
     };
-    let mut out = match store.seen() {
-        Ok(Some(text)) => match toml::from_str::<Seen>(&text) {
-            Ok(before) => before.news(&now),
-            Err(e) => vec![finding(
-                Severity::Danger,
-                format!(
-                    "What the last check saw ({}) cannot be read ({e}): new keys and accounts cannot be told apart from old ones this time. If nobody edited it, treat it as tampering; it is written anew now.",
-                    store.seen_path().display()
-                ),
-            )],
-        },
+    let damaged = |e: &dyn std::fmt::Display| {
+        vec![finding(
+            Severity::Danger,
+            format!(
+                "What the last check saw ({}) cannot be read ({e}): new keys, accounts and listeners cannot be told apart from old ones this time. If nobody edited it, treat it as tampering; it is written anew now.",
+                store.seen_path().display()
+            ),
+        )]
+    };
+    let before = store.seen().map(|t| t.map(|t| toml::from_str::<Seen>(&t)));
+    // Ports not asked this time (another root): what was known stays known.
+    now.listening = match (listening, &before) {
+        (Some(l), _) => l,
+        (None, Ok(Some(Ok(b)))) => b.listening.clone(),
+        (None, _) => BTreeSet::new(),
+    };
+    let mut out = match before {
+        Ok(Some(Ok(before))) => before.news(&now, planned),
+        Ok(Some(Err(e))) => damaged(&e),
+        Err(e) => damaged(&e),
         Ok(None) => vec![finding(
             Severity::Note,
             format!(
-                "First check here: learned {} account(s) that can log in and {} SSH key(s); from now on a new one is reported.",
+                "First check here: learned {} account(s) that can log in, {} SSH key(s) and {} TCP listener(s); from now on a new one is reported.",
                 now.users.len(),
-                now.keys.values().map(BTreeMap::len).sum::<usize>()
-            ),
-        )],
-        Err(e) => vec![finding(
-            Severity::Danger,
-            format!(
-                "What the last check saw ({}) cannot be read ({e}): new keys and accounts are not looked for.",
-                store.seen_path().display()
+                now.keys.values().map(BTreeMap::len).sum::<usize>(),
+                now.listening.len()
             ),
         )],
     };
@@ -143,16 +165,28 @@ mod tests {
     #[test]
     fn what_is_new_is_named_and_what_was_there_is_not() {
         let before = seen(&[("root", 0), ("debian", 1000)], &[("debian", "SHA256:a")]);
-        assert!(before.news(&before).is_empty());
+        assert!(before.news(&before, &[]).is_empty());
         let after =
             seen(&[("root", 0), ("debian", 1000), ("toor", 0)], &[("debian", "SHA256:a"), ("debian", "SHA256:b")]);
-        let news = before.news(&after);
+        let news = before.news(&after, &[]);
         assert_eq!(news.len(), 2, "{news:?}");
         assert!(news.iter().all(|f| f.severity == Severity::Danger));
         assert!(news[0].text.contains("`toor` (uid 0)") && news[1].text.contains("SHA256:b"), "{news:?}");
         let fewer = seen(&[("root", 0), ("debian", 1000)], &[]);
-        let news = before.news(&fewer);
+        let news = before.news(&fewer, &[]);
         assert_eq!(news.len(), 1);
         assert_eq!(news[0].severity, Severity::Note);
+    }
+
+    #[test]
+    fn a_new_listener_is_news_unless_its_port_is_planned() {
+        let ss = "LISTEN 0 128 0.0.0.0:22 0.0.0.0:*\nLISTEN 0 128 [::]:22 [::]:*\n";
+        let before = Seen { listening: listening(ss), ..Seen::default() };
+        assert_eq!(before.listening.len(), 2);
+        let more = format!("{ss}LISTEN 0 5 0.0.0.0:4444 0.0.0.0:*\nLISTEN 0 5 0.0.0.0:2222 0.0.0.0:*\n");
+        let now = Seen { listening: listening(&more), ..Seen::default() };
+        let news = before.news(&now, &[2222]);
+        assert_eq!(news.len(), 1, "{news:?}");
+        assert!(news[0].text.contains("TCP 0.0.0.0:4444"), "{news:?}");
     }
 }
