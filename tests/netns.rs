@@ -231,15 +231,33 @@ fn check_sees_what_a_takeover_leaves() {
     assert_eq!(code, Some(0), "{out}");
 
     // A key slipped into authorized_keys: named once, then known.
+    let eve = v.work.path().join("eve");
+    let (ok, out) =
+        sh(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-C", "eve@elsewhere", "-f"]).arg(&eve));
+    assert!(ok, "{out}");
     let keys = v.root.path().join("home/debian/.ssh/authorized_keys");
     let mut text = fs::read_to_string(&keys).unwrap();
-    text.push_str("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl eve@elsewhere\n");
+    text.push_str(&fs::read_to_string(eve.with_extension("pub")).unwrap());
     fs::write(&keys, text).unwrap();
     let (code, out) = check();
     assert_eq!(code, Some(3), "{out}");
     assert!(out.contains("DANGER: A new SSH key lets `debian` log in") && out.contains("`eve@elsewhere`"), "{out}");
     let (code, out) = check();
     assert_eq!(code, Some(0), "a key already reported is news every day:\n{out}");
+
+    // A login with that key (sshd logs its fingerprint: LogLevel VERBOSE): news once.
+    let (ok, out) = sh(Command::new("ssh")
+        .args(vps::ssh_opts())
+        .args(["-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-i"])
+        .arg(&eve)
+        .args(["-p", "2222", &format!("debian@{}", v.vps_ip), "true"]));
+    assert!(ok, "eve's key did not log in: {out}");
+    wait("sshd to log the login", 10, || v.auth_log().matches("Accepted publickey").count() >= 3);
+    let (code, out) = check();
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("WARNING: `debian` logged in over SSH with a key never seen before (SHA256:"), "{out}");
+    let (code, out) = check();
+    assert_eq!(code, Some(0), "a login already reported is news every day:\n{out}");
 
     // A listener nobody planned (a reverse shell's bind port), in the VPS's namespace.
     let bind = "import socket,time; s=socket.socket(); s.bind(('0.0.0.0',4444)); s.listen(); time.sleep(60)";

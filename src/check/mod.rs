@@ -6,6 +6,7 @@
 //! records what it saw, for the next run. An alert goes to the webhook when one is set.
 
 pub mod alert;
+pub mod logins;
 pub mod seen;
 
 use crate::answers::Answers;
@@ -147,7 +148,27 @@ pub fn run(answers: &Answers, facts: &Facts, root: &Root, runner: &Runner) -> Re
     planned.extend(facts.sshd.ports());
     planned.extend(answers.firewall.extra_ports.iter().map(|p| p.get()));
     planned.push(answers.sandbox.gateway_port.get());
-    out.extend(seen::check(&store, facts, listening, &planned));
+    let allowed = layers::ssh::allowed_users(answers, facts);
+    let journal = |since: u64| match runner.run(&journal_argv(since)) {
+        Ran::Ok(out) => Some(out),
+        _ => None,
+    };
+    let logs = if facts.auth_log {
+        match crate::apply::atomic::read_nofollow(&root.path("/var/log/auth.log")) {
+            Ok(bytes) => logins::Source::AuthLog(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => logins::Source::Nothing,
+            Err(e) => {
+                out.push(finding(Severity::Warning, format!("/var/log/auth.log cannot be read ({e}): SSH logins are not looked at (`sudo clawguard check` reads it).")));
+                logins::Source::Nothing
+            }
+        }
+    } else if runner.runs_commands() {
+        logins::Source::Journal(&journal)
+    } else {
+        logins::Source::Nothing
+    };
+    let live = seen::Live { listening, planned: &planned, allowed: &allowed };
+    out.extend(seen::check(&store, facts, live, logs));
     for e in &facts.plaintext_env_files {
         out.push(finding(Severity::Warning, format!("{} holds {} key(s) in plaintext.", e.path, e.keys)));
     }
@@ -211,6 +232,16 @@ fn services(
         Ran::Failed { output, .. } => out.push(finding(Severity::Danger, format!("fail2ban's sshd jail is not running ({}): password guessing is not banned. `sudo systemctl restart fail2ban`, then `sudo fail2ban-client status sshd`; if it was stopped on purpose by nobody you know, see /etc/clawguard/RECOVERY.md.", output.lines().last().unwrap_or("no answer").trim()))),
     }
     out
+}
+
+/// sshd's journal entries since `since`, with their times (OpenSSH 9.8+ logs from
+/// `sshd-session`).
+fn journal_argv(since: u64) -> Vec<String> {
+    let since = format!("@{since}");
+    ["journalctl", "--no-pager", "-q", "-o", "short-unix", "--since", &since, "_COMM=sshd", "+", "_COMM=sshd-session"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
 }
 
 /// sshd's effective settings (`sshd -T`, every file it reads: a drop-in slipped in before

@@ -1,12 +1,14 @@
 //! What the check saw on its last run — the accounts that can log in, the SSH keys sshd
-//! reads for each, the TCP ports something listens on — so the next run names what is
-//! new: a user, a key or a listener nobody planned is what a takeover leaves. The first run learns and says so; what is new is reported once
+//! reads for each, the TCP ports something listens on, the SSH logins (`logins.rs`) — so
+//! the next run names what is new: a user, a key, a listener or a login nobody planned is
+//! what a takeover leaves. The first run learns and says so; what is new is reported once
 //! and then learned (a finding that persists is not news every day).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use super::logins::{self, Source};
 use super::{Finding, finding};
 use crate::apply::Store;
 use crate::host::Facts;
@@ -22,6 +24,9 @@ pub struct Seen {
     /// Local addresses with a TCP listener (`0.0.0.0:22`, `[::]:2222`), as `ss` shows them.
     #[serde(default)]
     pub listening: BTreeSet<String>,
+    /// The SSH logins seen, and how far the logs were read.
+    #[serde(default)]
+    pub logins: logins::Known,
 }
 
 /// The local addresses of `ss -Htln` output.
@@ -94,9 +99,20 @@ impl Seen {
     }
 }
 
+/// What this run asked the live target, besides the facts.
+pub struct Live<'a> {
+    /// Local addresses with a TCP listener; None when the target's ports cannot be asked.
+    pub listening: Option<BTreeSet<String>>,
+    /// Ports the answers open: a listener there is expected.
+    pub planned: &'a [u16],
+    /// The users clawguard's drop-in allows to log in.
+    pub allowed: &'a [String],
+}
+
 /// Compares the accounts, keys and listeners with the last run's and records what is there
 /// now. `listening` is None when the target's ports cannot be asked (another root).
-pub fn check(store: &Store, facts: &Facts, listening: Option<BTreeSet<String>>, planned: &[u16]) -> Vec<Finding> {
+/// `logs` is where this run reads SSH logins from; `allowed` the users the drop-in allows.
+pub fn check(store: &Store, facts: &Facts, live: Live, logs: Source) -> Vec<Finding> {
     // Nothing applied here yet: nothing to guard, and no records to start.
     if !store.dir().exists() {
         return Vec::new();
@@ -104,7 +120,7 @@ pub fn check(store: &Store, facts: &Facts, listening: Option<BTreeSet<String>>, 
     let Some(mut now) = Seen::of(facts) else {
         return vec![finding(
             Severity::Note,
-            "The users' SSH keys cannot be read without root: new keys, accounts and listeners are not looked for (`sudo clawguard check` does).",
+            "The users' SSH keys cannot be read without root: new keys, accounts, listeners and SSH logins are not looked for (`sudo clawguard check` does).",
         )];
     };
     let damaged = |e: &dyn std::fmt::Display| {
@@ -118,13 +134,21 @@ pub fn check(store: &Store, facts: &Facts, listening: Option<BTreeSet<String>>, 
     };
     let before = store.seen().map(|t| t.map(|t| toml::from_str::<Seen>(&t)));
     // Ports not asked this time (another root): what was known stays known.
-    now.listening = match (listening, &before) {
+    // Logins: learned on the first run that reads the logs.
+    let known = match &before {
+        Ok(Some(Ok(b))) => b.logins.clone(),
+        _ => logins::Known::default(),
+    };
+    let first = known == logins::Known::default();
+    let (login_news, known) = known.update(logs, live.allowed, first, crate::apply::store::now());
+    now.logins = known;
+    now.listening = match (live.listening, &before) {
         (Some(l), _) => l,
         (None, Ok(Some(Ok(b)))) => b.listening.clone(),
         (None, _) => BTreeSet::new(),
     };
     let mut out = match before {
-        Ok(Some(Ok(before))) => before.news(&now, planned),
+        Ok(Some(Ok(before))) => before.news(&now, live.planned),
         Ok(Some(Err(e))) => damaged(&e),
         Err(e) => damaged(&e),
         Ok(None) => vec![finding(
@@ -137,6 +161,7 @@ pub fn check(store: &Store, facts: &Facts, listening: Option<BTreeSet<String>>, 
             ),
         )],
     };
+    out.extend(login_news);
     let text = toml::to_string(&now).expect("seen always serializes");
     if let Err(e) = store.set_seen(&text) {
         out.push(finding(
