@@ -7,6 +7,7 @@
 //!
 //! Values are never printed, logged or passed on a command line.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,9 @@ use crate::host::Root;
 
 pub const DIR: &str = "/etc/clawguard/vault";
 pub const IDENTITY: &str = "/var/lib/clawguard/vault-identity.txt";
+/// What clawguard last wrote of the vault and the unlocked keys, by path: sha256 of each
+/// file. The daily check compares them (a key changed or added behind clawguard's back).
+pub const WRITTEN: &str = "/var/lib/clawguard/credentials-written.toml";
 
 #[derive(Debug, thiserror::Error)]
 pub enum VaultError {
@@ -75,6 +79,21 @@ impl Vault {
         self.root.entry(&format!("{DIR}/{name}.age"))
     }
 
+    /// Records what clawguard wrote at `path` (on the target); None: it removed it.
+    fn record(&self, path: &str, bytes: Option<&[u8]>) -> Result<(), VaultError> {
+        let mut map = written(&self.root).map_err(io_err(format!("reading {WRITTEN}")))?;
+        match bytes {
+            Some(b) => map.insert(path.to_owned(), crate::apply::store::sha256(b)),
+            None => map.remove(path),
+        };
+        let file = self.root.entry(WRITTEN);
+        if let Some(dir) = file.parent() {
+            fs::create_dir_all(dir).map_err(io_err(format!("creating {}", dir.display())))?;
+        }
+        let text = toml::to_string(&map).expect("a map of strings");
+        atomic::write(&file, text.as_bytes(), 0o600).map_err(io_err(format!("writing {}", file.display())))
+    }
+
     fn identity(&self, create: bool) -> Result<age::x25519::Identity, VaultError> {
         let path = self.root.path(IDENTITY);
         match fs::read_to_string(&path) {
@@ -105,7 +124,8 @@ impl Vault {
         let id = self.identity(true)?;
         let sealed = age::encrypt(&id.to_public(), value).map_err(|e| VaultError::Encrypt(e.to_string()))?;
         let file = self.file(name.as_str());
-        atomic::write(&file, &sealed, 0o600).map_err(io_err(format!("writing {}", file.display())))
+        atomic::write(&file, &sealed, 0o600).map_err(io_err(format!("writing {}", file.display())))?;
+        self.record(&format!("{DIR}/{name}.age"), Some(&sealed))
     }
 
     /// The stored keys, by name.
@@ -144,7 +164,8 @@ impl Vault {
         if !file.exists() {
             return Err(VaultError::Missing(name.to_string()));
         }
-        atomic::remove(&file).map_err(io_err(format!("removing {}", file.display())))
+        atomic::remove(&file).map_err(io_err(format!("removing {}", file.display())))?;
+        self.record(&format!("{DIR}/{name}.age"), None)
     }
 
     /// The key stored for `name`, decrypted (clawguard's own use: the alert bot's token).
@@ -179,9 +200,23 @@ impl Vault {
                 std::os::unix::fs::lchown(&target, Some(uid), Some(gid))
                     .map_err(io_err(format!("giving {} to uid {uid}", target.display())))?;
             }
+            // Recorded when unlocked where the agent reads them (on the target).
+            if let Ok(rel) = target.strip_prefix(self.root.dir()) {
+                self.record(&format!("/{}", rel.display()), Some(&value))?;
+            }
             names.push(e.name);
         }
         Ok(names)
+    }
+}
+
+/// What clawguard last wrote of the vault and the unlocked keys (path → sha256); empty
+/// before the first key.
+pub fn written(root: &Root) -> io::Result<BTreeMap<String, String>> {
+    match atomic::read_string_nofollow(&root.entry(WRITTEN)) {
+        Ok(text) => toml::from_str(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string())),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+        Err(e) => Err(e),
     }
 }
 

@@ -226,3 +226,52 @@ fn alerts_go_out_in_each_format_and_only_with_news() {
     let (_, out) = run(&["check", "--no-alert", "--root", r]);
     assert!(out.contains("WARNING: The last alert did not reach you"), "{out}");
 }
+
+/// The vault and the keys unlocked for the agent are compared with what clawguard wrote:
+/// a key replaced, removed or slipped in is a DANGER; `secrets set` records its own change.
+#[test]
+fn a_key_changed_behind_clawguards_back_is_found() {
+    let root = common::fixture_root("debian12-cloud");
+    let r = root.path().to_str().unwrap();
+    assert_eq!(run(&["apply", "--yes", "--root", r]).0, Some(0));
+    let set = |name: &str, value: &[u8]| {
+        let mut c = Command::new(common::bin())
+            .args(["secrets", "--root", r, "set", name])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        c.stdin.take().unwrap().write_all(value).unwrap();
+        assert!(c.wait().unwrap().success());
+    };
+    set("openai", b"sk-first");
+    assert_eq!(run(&["secrets", "--root", r, "unlock"]).0, Some(0));
+    let (code, out) = run(&["check", "--no-alert", "--root", r]);
+    assert_eq!(code, Some(0), "{out}");
+
+    // The agent (which owns its unlocked copy) rewrites it.
+    let unlocked = root.path().join("run/clawguard/secrets/openai");
+    fs::set_permissions(&unlocked, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    fs::write(&unlocked, "sk-attacker").unwrap();
+    let (code, out) = run(&["check", "--no-alert", "--root", r]);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("DANGER: /run/clawguard/secrets/openai was changed since clawguard wrote it"), "{out}");
+    assert_eq!(run(&["secrets", "--root", r, "unlock"]).0, Some(0));
+    assert_eq!(run(&["check", "--no-alert", "--root", r]).0, Some(0));
+
+    // A sealed key replaced by another sealed file, and one slipped in.
+    let vault = root.path().join("etc/clawguard/vault");
+    set("anthropic", b"sk-ant");
+    fs::copy(vault.join("anthropic.age"), vault.join("openai.age")).unwrap();
+    fs::copy(vault.join("anthropic.age"), vault.join("gmail.age")).unwrap();
+    let (code, out) = run(&["check", "--no-alert", "--root", r]);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("/etc/clawguard/vault/openai.age was changed since clawguard wrote it"), "{out}");
+    assert!(out.contains("/etc/clawguard/vault/gmail.age is in the vault but clawguard did not put it there"), "{out}");
+    // Setting the keys through clawguard is not tampering.
+    fs::remove_file(vault.join("gmail.age")).unwrap();
+    set("openai", b"sk-second");
+    assert_eq!(run(&["secrets", "--root", r, "unlock"]).0, Some(0));
+    let (code, out) = run(&["check", "--no-alert", "--root", r]);
+    assert_eq!(code, Some(0), "{out}");
+}

@@ -128,6 +128,7 @@ pub fn run(answers: &Answers, facts: &Facts, root: &Root, runner: &Runner) -> Re
         ));
     }
     out.extend(services(answers, facts, root, runner, &managed));
+    out.extend(credentials(root));
     out.extend(sshd_drift(&plan, runner, &managed));
     let listening = match runner.run(&["ss".to_owned(), "-Htln".to_owned()]) {
         Ran::Ok(out) => Some(seen::listening(&out)),
@@ -230,6 +231,51 @@ fn services(
     match run(&["fail2ban-client", "status", "sshd"]) {
         Ran::Ok(_) | Ran::Skipped => {}
         Ran::Failed { output, .. } => out.push(finding(Severity::Danger, format!("fail2ban's sshd jail is not running ({}): password guessing is not banned. `sudo systemctl restart fail2ban`, then `sudo fail2ban-client status sshd`; if it was stopped on purpose by nobody you know, see /etc/clawguard/RECOVERY.md.", output.lines().last().unwrap_or("no answer").trim()))),
+    }
+    out
+}
+
+/// The vault and the keys unlocked for the agent against what clawguard last wrote: a key
+/// replaced (pointing the agent at an attacker's endpoint) or slipped in.
+fn credentials(root: &Root) -> Vec<Finding> {
+    use std::io::ErrorKind;
+    let written = match crate::vault::written(root) {
+        Ok(w) => w,
+        Err(e) if e.kind() == ErrorKind::PermissionDenied => {
+            return vec![finding(
+                Severity::Note,
+                "The vault's records need root: the keys are not compared (`sudo clawguard check` does).",
+            )];
+        }
+        Err(e) => {
+            return vec![finding(
+                Severity::Danger,
+                format!(
+                    "{} cannot be read ({e}): the keys cannot be compared with what clawguard wrote. If nobody edited it, treat it as tampering.",
+                    crate::vault::WRITTEN
+                ),
+            )];
+        }
+    };
+    let mut out = Vec::new();
+    for (path, sha) in &written {
+        match crate::apply::atomic::read_nofollow(&root.entry(path)) {
+            Ok(bytes) if sha256(&bytes) == *sha => {}
+            Ok(_) => out.push(finding(Severity::Danger, format!("{path} was changed since clawguard wrote it: a key may have been replaced. If you did not do it (`clawguard secrets set` records its own changes), treat it as an intrusion: see /etc/clawguard/RECOVERY.md."))),
+            Err(e) if e.kind() == ErrorKind::NotFound && path.starts_with(crate::layers::SECRETS_DIR) => out.push(finding(Severity::Warning, format!("{path} is not unlocked: the agent runs without that key. `sudo clawguard secrets unlock` (clawguard-secrets.service does it at boot)."))),
+            Err(e) if e.kind() == ErrorKind::NotFound => out.push(finding(Severity::Danger, format!("{path} was removed, not by clawguard (`clawguard secrets rm` records its own). If you did not do it, treat it as an intrusion: see /etc/clawguard/RECOVERY.md."))),
+            Err(e) => out.push(finding(Severity::Warning, format!("{path} cannot be read ({e}): not compared."))),
+        }
+    }
+    if !written.is_empty()
+        && let Ok(entries) = std::fs::read_dir(root.path(crate::vault::DIR))
+    {
+        for e in entries.flatten() {
+            let path = format!("{}/{}", crate::vault::DIR, e.file_name().to_string_lossy());
+            if !written.contains_key(&path) {
+                out.push(finding(Severity::Danger, format!("{} is in the vault but clawguard did not put it there. If you did not do it, treat it as an intrusion: see /etc/clawguard/RECOVERY.md.", path.escape_debug())));
+            }
+        }
     }
     out
 }
