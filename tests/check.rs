@@ -275,3 +275,135 @@ fn a_key_changed_behind_clawguards_back_is_found() {
     let (code, out) = run(&["check", "--no-alert", "--root", r]);
     assert_eq!(code, Some(0), "{out}");
 }
+
+/// A watched certificate, served by a real `openssl s_server` on 127.0.0.1 and made by the
+/// test's own CA (the check trusts it through SSL_CERT_FILE): valid and far from expiry
+/// (quiet), expiring within the window, for another name, and from an unknown CA.
+#[test]
+fn watched_certificates_are_checked_for_expiry_chain_and_name() {
+    let root = common::fixture_root("debian12-cloud");
+    let r = root.path().to_str().unwrap();
+    assert_eq!(run(&["apply", "--yes", "--root", r]).0, Some(0));
+    let pki = tempfile::tempdir().unwrap();
+    let p = |f: &str| pki.path().join(f).to_str().unwrap().to_owned();
+    let openssl = |args: &[&str]| {
+        let o =
+            Command::new("openssl").args(args).output().expect("openssl is not installed (scripts/test installs it)");
+        assert!(o.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        &p("ca.key"),
+        "-out",
+        &p("ca.pem"),
+        "-days",
+        "400",
+        "-subj",
+        "/CN=clawguard test CA",
+    ]);
+    let issue = |name: &str, cn: &str, days: &str| {
+        fs::write(p("ext"), format!("subjectAltName=DNS:{cn}\n")).unwrap();
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            &p(&format!("{name}.key")),
+            "-out",
+            &p("csr"),
+            "-subj",
+            &format!("/CN={cn}"),
+        ]);
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &p("csr"),
+            "-CA",
+            &p("ca.pem"),
+            "-CAkey",
+            &p("ca.key"),
+            "-CAcreateserial",
+            "-out",
+            &p(&format!("{name}.pem")),
+            "-days",
+            days,
+            "-extfile",
+            &p("ext"),
+        ]);
+    };
+    issue("good", "localhost", "90");
+    issue("soon", "localhost", "5");
+    issue("other", "other.test", "90");
+
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let answers = root.path().join("etc/clawguard/answers.toml");
+    let text = fs::read_to_string(&answers)
+        .unwrap()
+        .replace("certificates = []", &format!("certificates = [\"localhost:{port}\"]"));
+    fs::write(&answers, text).unwrap();
+    let serve = |name: &str| {
+        let child = Command::new("openssl")
+            .args([
+                "s_server",
+                "-quiet",
+                "-accept",
+                &format!("127.0.0.1:{port}"),
+                "-cert",
+                &p(&format!("{name}.pem")),
+                "-key",
+                &p(&format!("{name}.key")),
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let t = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(t.elapsed() < std::time::Duration::from_secs(10), "s_server did not start");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        child
+    };
+    let check = |trust: bool| {
+        let mut c = Command::new(common::bin());
+        c.args(["check", "--no-alert", "--root", r]).env_remove("SSH_CONNECTION");
+        if trust {
+            c.env("SSL_CERT_FILE", p("ca.pem"));
+        }
+        let o = c.output().unwrap();
+        (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    let cases: [(&str, bool, Option<i32>, &str); 4] = [
+        ("good", true, Some(0), ""),
+        ("soon", true, Some(3), "WARNING: The certificate of localhost:PORT expires on"),
+        ("other", true, Some(3), "DANGER: The certificate of localhost:PORT is not valid: 62 (hostname mismatch)"),
+        (
+            "good",
+            false,
+            Some(3),
+            "DANGER: The certificate of localhost:PORT is not valid: 21 (unable to verify the first certificate)",
+        ),
+    ];
+    for (cert, trust, code, says) in cases {
+        let mut server = serve(cert);
+        let (got, out) = check(trust);
+        let _ = server.kill();
+        let _ = server.wait();
+        assert_eq!(got, code, "{cert} (trusted CA: {trust}):\n{out}");
+        assert!(out.contains(&says.replace("PORT", &port.to_string())), "{cert} (trusted CA: {trust}):\n{out}");
+        if code == Some(0) {
+            assert!(!out.contains("certificate"), "{out}");
+        }
+    }
+    // Nothing listens: said, not a silent pass.
+    let (_, out) = check(true);
+    assert!(out.contains(&format!("localhost:{port} could not be reached over TLS")), "{out}");
+}

@@ -444,6 +444,10 @@ pub struct Monitoring {
     /// Telegram: the chat the bot posts to (a number; its token is in the vault).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub telegram_chat: Option<i64>,
+    /// TLS services whose certificates the check watches (expiry, chain, name).
+    pub certificates: Vec<TlsEndpoint>,
+    /// A certificate expiring within this many days is reported.
+    pub certificate_days: Count<1, 365>,
     /// When the daily security check runs.
     pub check_time: TimeOfDay,
 }
@@ -462,6 +466,8 @@ impl Default for Monitoring {
             alert_webhook: None,
             alert_format: AlertFormat::Slack,
             telegram_chat: None,
+            certificates: Vec::new(),
+            certificate_days: Count::of(21),
             check_time: TimeOfDay::new(6, 0),
         }
     }

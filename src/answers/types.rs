@@ -327,6 +327,50 @@ impl fmt::Display for DomainPattern {
 }
 text_value!(DomainPattern, "a host name such as api.openai.com");
 
+/// A TLS service whose certificate the daily check watches: `host` or `host:port` (443 by
+/// default); the host is a name (the certificate must match it) or `localhost`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsEndpoint {
+    pub host: String,
+    pub port: u16,
+}
+
+impl FromStr for TlsEndpoint {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        let hint = "type a host name and port such as `mail.example.com:993`, or a host alone for 443";
+        let (host, port) = match s.rsplit_once(':') {
+            Some((h, p)) => (
+                h,
+                p.parse::<Port>()
+                    .map_err(|_| invalid(format!("{} has no port number after `:`: {hint}", shown(s))))?
+                    .get(),
+            ),
+            None => (s, 443),
+        };
+        if host != "localhost" {
+            let name: DomainPattern = host
+                .parse()
+                .map_err(|e: Invalid| invalid(format!("{}: {hint}", e.0.split(':').next().unwrap_or_default())))?;
+            if name.subdomains() {
+                return Err(invalid(format!(
+                    "{} names a whole domain: a certificate is watched on one host; {hint}",
+                    shown(s)
+                )));
+            }
+        }
+        Ok(TlsEndpoint { host: host.to_ascii_lowercase(), port })
+    }
+}
+
+impl fmt::Display for TlsEndpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.host, self.port)
+    }
+}
+
+text_value!(TlsEndpoint, "a host and port such as mail.example.com:993");
+
 // ---------------------------------------------------------------------------------------
 
 /// An IP address or network (`203.0.113.7`, `10.0.0.0/8`, `2001:db8::/32`) for fail2ban's

@@ -6,6 +6,7 @@
 //! records what it saw, for the next run. An alert goes to the webhook when one is set.
 
 pub mod alert;
+pub mod certificates;
 pub mod logins;
 pub mod seen;
 
@@ -129,6 +130,7 @@ pub fn run(answers: &Answers, facts: &Facts, root: &Root, runner: &Runner) -> Re
     }
     out.extend(services(answers, facts, root, runner, &managed));
     out.extend(credentials(root));
+    out.extend(certificates::check(&answers.monitoring.certificates, answers.monitoring.certificate_days.get()));
     out.extend(sshd_drift(&plan, runner, &managed));
     let listening = match runner.run(&["ss".to_owned(), "-Htln".to_owned()]) {
         Ran::Ok(out) => Some(seen::listening(&out)),

@@ -63,6 +63,9 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     if !f.tools.logrotate {
         b.package(layer, "logrotate", "rotates the agent's logs");
     }
+    if !m.certificates.is_empty() && !f.packages.contains("openssl") {
+        b.package(layer, "openssl", "the daily check reads the watched certificates with it");
+    }
     b.file(layer, CHECK_SERVICE, "monitoring/clawguard-check.service", &ctx, 0o644, None)?;
     b.file(layer, CHECK_TIMER, "monitoring/clawguard-check.timer", &ctx, 0o644, None)?;
     b.on_change(layer, &["systemctl", "daemon-reload"], "systemd reads the new units", &[CHECK_SERVICE, CHECK_TIMER]);

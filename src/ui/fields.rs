@@ -496,6 +496,19 @@ pub fn forms() -> Vec<Form> {
                         },
                     },
                 },
+                list!(
+                    "monitoring.certificates",
+                    "Certificates",
+                    "TLS services whose certificates the daily check watches (expiry, chain, name), as host:port such as mail.example.com:993, or a host alone for 443.",
+                    crate::answers::TlsEndpoint,
+                    monitoring.certificates
+                ),
+                text!(
+                    "monitoring.certificate_days",
+                    "Warn days before",
+                    "A watched certificate expiring within this many days is reported.",
+                    monitoring.certificate_days
+                ),
                 text!(
                     "monitoring.check_time",
                     "Daily check at",
