@@ -407,3 +407,21 @@ fn watched_certificates_are_checked_for_expiry_chain_and_name() {
     let (_, out) = check(true);
     assert!(out.contains(&format!("localhost:{port} could not be reached over TLS")), "{out}");
 }
+
+/// Asked for, a weekly "still alive" alert comes when nothing else was sent for a week.
+#[test]
+fn a_still_alive_alert_comes_weekly_when_asked() {
+    let root = common::fixture_root("debian12-cloud");
+    let r = root.path().to_str().unwrap();
+    assert_eq!(run(&["apply", "--yes", "--root", r]).0, Some(0));
+    let answers = root.path().join("etc/clawguard/answers.toml");
+    let (port, server) = webhook();
+    alert_to(&answers, &format!("alert_webhook = \"http://127.0.0.1:{port}/hook\"\nalert_still_alive = true\n"));
+    assert_eq!(run(&["check", "--root", r]).0, Some(0));
+    let request = server.join().unwrap().expect("no still-alive alert");
+    assert!(request.contains("still alive, all clear."), "{request}");
+    let (port, server) = webhook();
+    alert_to(&answers, &format!("alert_webhook = \"http://127.0.0.1:{port}/hook\"\nalert_still_alive = true\n"));
+    assert_eq!(run(&["check", "--root", r]).0, Some(0));
+    assert_eq!(server.join().unwrap(), None, "a second still-alive within the week");
+}

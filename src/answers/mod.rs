@@ -444,6 +444,9 @@ pub struct Monitoring {
     /// Telegram: the chat the bot posts to (a number; its token is in the vault).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub telegram_chat: Option<i64>,
+    /// Send a short "still alive" alert when a week passed without one (a silent check
+    /// could also be a dead one).
+    pub alert_still_alive: bool,
     /// TLS services whose certificates the check watches (expiry, chain, name).
     pub certificates: Vec<TlsEndpoint>,
     /// A certificate expiring within this many days is reported.
@@ -466,6 +469,7 @@ impl Default for Monitoring {
             alert_webhook: None,
             alert_format: AlertFormat::Slack,
             telegram_chat: None,
+            alert_still_alive: false,
             certificates: Vec::new(),
             certificate_days: Count::of(21),
             check_time: TimeOfDay::new(6, 0),

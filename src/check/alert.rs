@@ -19,7 +19,13 @@ pub struct LastAlert {
     /// Why the last delivery failed, if it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failed: Option<String>,
+    /// When an alert was last delivered (seconds since the epoch).
+    #[serde(default)]
+    pub sent_at: u64,
 }
+
+/// A week, for the "still alive" alert.
+const WEEK: u64 = 7 * 86_400;
 
 /// What one alert says: the findings new since the last one, those resolved, and how many
 /// are still open.
@@ -29,6 +35,8 @@ pub struct Message<'a> {
     pub new: Vec<&'a Finding>,
     pub resolved: Vec<String>,
     pub open: Vec<&'a Finding>,
+    /// Nothing new: the weekly sign that the check still runs.
+    pub still_alive: bool,
 }
 
 impl LastAlert {
@@ -39,17 +47,30 @@ impl LastAlert {
         let new: Vec<&Finding> = open.iter().copied().filter(|f| !self.findings.contains(&f.text)).collect();
         let resolved: Vec<String> =
             self.findings.iter().filter(|t| !open.iter().any(|f| &f.text == *t)).cloned().collect();
-        (!new.is_empty() || !resolved.is_empty()).then_some(Message { host, new, resolved, open })
+        (!new.is_empty() || !resolved.is_empty()).then_some(Message { host, new, resolved, open, still_alive: false })
     }
 
-    /// What to keep after `findings` were alerted (or not: `failed`).
-    pub fn after(&self, findings: &[Finding], failed: Option<String>) -> LastAlert {
+    /// The weekly "still alive" message, when one is due at `now`.
+    pub fn still_alive<'a>(&self, host: &'a str, findings: &'a [Finding], now: u64) -> Option<Message<'a>> {
+        let open: Vec<&Finding> = findings.iter().filter(|f| f.severity >= Severity::Warning).collect();
+        (now.saturating_sub(self.sent_at) >= WEEK).then_some(Message {
+            host,
+            new: Vec::new(),
+            resolved: Vec::new(),
+            open,
+            still_alive: true,
+        })
+    }
+
+    /// What to keep after `findings` were alerted at `now` (or not: `failed`).
+    pub fn after(&self, findings: &[Finding], failed: Option<String>, now: u64) -> LastAlert {
         match failed {
             // Not delivered: the same news goes out next time.
-            Some(why) => LastAlert { findings: self.findings.clone(), failed: Some(why) },
+            Some(why) => LastAlert { failed: Some(why), ..self.clone() },
             None => LastAlert {
                 findings: findings.iter().filter(|f| f.severity >= Severity::Warning).map(|f| f.text.clone()).collect(),
                 failed: None,
+                sent_at: now,
             },
         }
     }
@@ -61,6 +82,8 @@ impl Message<'_> {
         let tag = |f: &Finding| if f.severity == Severity::Danger { "DANGER" } else { "WARNING" };
         let mut s = format!("clawguard check on {}: ", self.host);
         s.push_str(&match (self.new.len(), self.open.len()) {
+            (0, 0) if self.still_alive => "still alive, all clear.".to_owned(),
+            (0, n) if self.still_alive => format!("still alive; {n} finding(s) still need you."),
             (0, 0) => "all clear.".to_owned(),
             (0, n) => format!("{n} finding(s) still need you."),
             (k, n) => format!("{k} new finding(s); {n} in all need you."),
@@ -154,7 +177,9 @@ pub fn deliver(
         Ok(None) => LastAlert::default(),
         Err(e) => return Err(format!("what the last alert said cannot be read ({e}): no alert sent")),
     };
-    let Some(m) = last.message(host, findings) else { return Ok(()) };
+    let now = crate::apply::store::now();
+    let alive = || answers.monitoring.alert_still_alive.then(|| last.still_alive(host, findings, now)).flatten();
+    let Some(m) = last.message(host, findings).or_else(alive) else { return Ok(()) };
     let m = &m;
     let format = answers.monitoring.alert_format;
     let telegram_token = if format == AlertFormat::Telegram {
@@ -168,7 +193,7 @@ pub fn deliver(
     };
     let target = Target { url: url.as_str(), format, telegram_chat: answers.monitoring.telegram_chat, telegram_token };
     let sent = post(&target, m);
-    let kept = last.after(findings, sent.as_ref().err().cloned());
+    let kept = last.after(findings, sent.as_ref().err().cloned(), now);
     if let Err(e) = store.set_last_alert(&toml::to_string(&kept).expect("always serializes")) {
         return Err(format!(
             "the alert was sent, but what it said could not be recorded ({e}): the next run sends it again"
@@ -201,20 +226,24 @@ mod tests {
         let first = LastAlert::default();
         let m = first.message("h", std::slice::from_ref(&a)).expect("a new finding is news");
         assert_eq!(m.new, vec![&a]);
-        let kept = first.after(std::slice::from_ref(&a), None);
+        let kept = first.after(std::slice::from_ref(&a), None, 1);
         assert!(kept.message("h", std::slice::from_ref(&a)).is_none(), "the same finding again is not news");
         let both = [a.clone(), b.clone(), note];
         let m = kept.message("h", &both).unwrap();
         assert_eq!(m.new, vec![&b]);
         assert!(m.text().contains("NEW WARNING: the disk") && !m.text().contains("NEW DANGER"), "{}", m.text());
-        let kept = kept.after(&both, None);
+        let kept = kept.after(&both, None, 2);
         let m = kept.message("h", std::slice::from_ref(&b)).unwrap();
         assert_eq!(m.resolved, vec!["ufw is not active".to_owned()]);
-        let kept = kept.after(std::slice::from_ref(&b), None);
+        let kept = kept.after(std::slice::from_ref(&b), None, 3);
         assert!(kept.message("h", std::slice::from_ref(&b)).is_none());
         // A failed delivery keeps the old state: the news goes out again next time.
-        let failed = kept.after(&[a.clone(), b.clone()], Some("refused".into()));
+        let failed = kept.after(&[a.clone(), b.clone()], Some("refused".into()), 4);
         assert_eq!(failed.findings, kept.findings);
-        assert!(failed.message("h", &[a, b]).is_some());
+        assert!(failed.message("h", &[a, b.clone()]).is_some());
+        // A week after the last alert, a "still alive" is due; not before.
+        assert!(kept.still_alive("h", std::slice::from_ref(&b), 3 + WEEK - 1).is_none());
+        let m = kept.still_alive("h", std::slice::from_ref(&b), 3 + WEEK).unwrap();
+        assert!(m.text().contains("still alive; 1 finding(s) still need you."), "{}", m.text());
     }
 }

@@ -496,6 +496,12 @@ pub fn forms() -> Vec<Form> {
                         },
                     },
                 },
+                flag!(
+                    "monitoring.alert_still_alive",
+                    "Weekly alive alert",
+                    "Send a short \"still alive\" alert when a week passed without one: a check that never speaks could also be one that no longer runs.",
+                    monitoring.alert_still_alive
+                ),
                 list!(
                     "monitoring.certificates",
                     "Certificates",
