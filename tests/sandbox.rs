@@ -227,6 +227,64 @@ fn the_agent_is_locked_down_and_reaches_only_the_allowed_hosts() {
     wait("the new host to be allowed", 20, || agent_sh(&e, &agent, "wget -q -O - http://other.test/").0);
     assert_eq!(inspect(&e, &agent, "{{.State.StartedAt}}"), started, "the agent was restarted");
 
+    // The daily check asks the engine how the agent really runs: the planned container
+    // passes; one recreated by hand without the lockdown is named.
+    // A host with auth.log (SSH logins are read from there, not from a journal).
+    fs::create_dir_all(host.path().join("var/log")).unwrap();
+    fs::write(host.path().join("var/log/auth.log"), "").unwrap();
+    let answers_file = work.path().join("answers.toml");
+    fs::write(&answers_file, a2.to_toml()).unwrap();
+    let runner = work.path().join("runner.sh");
+    fs::write(
+        &runner,
+        format!(
+            "#!/bin/sh\ncase \"$1\" in\n  docker) DOCKER_HOST=unix://{} exec \"$@\" ;;\n  ss) exec ip netns exec {} \"$@\" ;;\n  *) echo \"not in this test: $*\" >&2; exit 99 ;;\nesac\n",
+            e.sock().display(),
+            e.ns
+        ),
+    )
+    .unwrap();
+    sh(Command::new("chmod").args(["755", runner.to_str().unwrap()]));
+    let check = || {
+        let o = Command::new(common::bin())
+            .args([
+                "check",
+                "--no-alert",
+                "--root",
+                host.path().to_str().unwrap(),
+                "--runner",
+                runner.to_str().unwrap(),
+            ])
+            .args(["--answers", answers_file.to_str().unwrap()])
+            .output()
+            .unwrap();
+        (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr))
+    };
+    let (code, out) = check();
+    assert!(!out.contains("The agent's container runs with"), "the planned container is reported:\n{out}");
+    assert_eq!(code, Some(0), "{out}");
+    let (ok, out) = sh(&mut e.docker(&["rm", "-f", &agent]));
+    assert!(ok, "{out}");
+    let (ok, evil) = sh(&mut e.docker(&[
+        "run",
+        "-d",
+        "--label",
+        "com.docker.compose.project=clawguard-agent",
+        "--label",
+        "com.docker.compose.service=agent",
+        "clawguard-test/agent:1",
+        "sleep",
+        "3600",
+    ]));
+    assert!(ok, "{evil}");
+    let (code, out) = check();
+    assert_eq!(code, Some(3), "{out}");
+    for what in ["a writable root filesystem", "user `root`", "its capabilities not dropped", "no-new-privileges off"] {
+        assert!(out.contains(&format!("DANGER: The agent's container runs with {what}")), "{what}:\n{out}");
+    }
+    let (ok, out) = sh(&mut e.docker(&["rm", "-f", evil.trim()]));
+    assert!(ok, "{out}");
+
     let mut down: Vec<String> = up[..up.len() - 2].to_vec();
     down.extend(["down".into(), "-t".into(), "1".into()]);
     let (ok, out) = run_in(&e, &down);

@@ -7,6 +7,7 @@
 
 pub mod alert;
 pub mod certificates;
+pub mod container;
 pub mod logins;
 pub mod seen;
 
@@ -130,6 +131,8 @@ pub fn run(answers: &Answers, facts: &Facts, root: &Root, runner: &Runner) -> Re
     }
     out.extend(services(answers, facts, root, runner, &managed));
     out.extend(credentials(root));
+    let compose_applied = managed.contains_key(&crate::layers::sandbox::compose_file(answers));
+    out.extend(container::check(answers, runner, compose_applied));
     out.extend(certificates::check(&answers.monitoring.certificates, answers.monitoring.certificate_days.get()));
     out.extend(sshd_drift(&plan, runner, &managed));
     let listening = match runner.run(&["ss".to_owned(), "-Htln".to_owned()]) {

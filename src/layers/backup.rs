@@ -58,7 +58,7 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         keep_monthly: bk.keep_monthly.get(),
         schedule: bk.schedule.to_string(),
         services: a.credentials.services.iter().map(|c| c.to_string()).collect(),
-        compose: compose_argv(f).join(" ") + " -p clawguard-agent",
+        compose: compose_argv(f).join(" ") + " -p " + super::sandbox::PROJECT,
         compose_file: compose_file(a),
         log_dir: a.monitoring.log_dir.to_string(),
         users,

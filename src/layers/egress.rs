@@ -129,7 +129,7 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     let mut reconf = compose_argv(f);
     // SIGHUP is squid's reconfigure; it works whatever PID squid has in its container
     // (`squid -k reconfigure` refuses to signal PID 1).
-    reconf.extend(["-p", "clawguard-agent", "-f", compose.as_str(), "kill", "-s", "HUP", "proxy"]);
+    reconf.extend(["-p", super::sandbox::PROJECT, "-f", compose.as_str(), "kill", "-s", "HUP", "proxy"]);
     b.on_change(layer, &reconf, "the proxy reads the new allow-list (the agent keeps running)", &[conf.as_str()])
         .rerun_needs_old = true;
     Ok(())

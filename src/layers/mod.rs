@@ -6,7 +6,7 @@ mod credentials;
 mod egress;
 pub mod firewall;
 mod monitoring;
-mod sandbox;
+pub mod sandbox;
 pub mod ssh;
 
 use crate::answers::Answers;

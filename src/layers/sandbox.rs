@@ -51,6 +51,9 @@ struct Ctx {
     logging_env: bool,
 }
 
+/// The agent's compose project (`docker compose -p`): its containers carry this label.
+pub const PROJECT: &str = "clawguard-agent";
+
 pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), RenderError> {
     let s = &a.sandbox;
     let layer = Layer::Sandbox;
@@ -187,9 +190,9 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         b.preflight(layer, Check::Image { image, how }, &[compose.as_str()]);
     }
     let mut up = compose_argv(f);
-    up.extend(["-p", "clawguard-agent", "-f", compose.as_str(), "up", "-d"]);
+    up.extend(["-p", PROJECT, "-f", compose.as_str(), "up", "-d"]);
     let mut down = compose_argv(f);
-    down.extend(["-p", "clawguard-agent", "-f", compose.as_str(), "down"]);
+    down.extend(["-p", PROJECT, "-f", compose.as_str(), "down"]);
     b.on_change(layer, &up, "start or update the agent and its proxy", &[compose.as_str()]).undo =
         Some(down.iter().map(|s| s.to_string()).collect());
     if let Some(v) = &f.docker_version

@@ -1,0 +1,137 @@
+//! The agent's container as the engine runs it — not as the compose file says: a container
+//! recreated by hand (or by an intruder) without a read-only root, as root, with
+//! capabilities or a published port is what the file cannot show.
+
+use serde_json::Value;
+
+use super::{Finding, finding};
+use crate::answers::Answers;
+use crate::apply::{Ran, Runner};
+use crate::layers::sandbox::PROJECT;
+use crate::plan::Severity;
+
+/// Compares the running agent container with what the answers set. `applied`: the
+/// compose file was applied here (so a missing container is news).
+pub fn check(answers: &Answers, runner: &Runner, applied: bool) -> Vec<Finding> {
+    if answers.skip.contains(&crate::answers::Layer::Sandbox) || !runner.runs_commands() {
+        return Vec::new();
+    }
+    let run = |argv: &[&str]| runner.run(&argv.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    let project = format!("label=com.docker.compose.project={PROJECT}");
+    let ids = match run(&[
+        "docker",
+        "ps",
+        "-q",
+        "--filter",
+        &project,
+        "--filter",
+        "label=com.docker.compose.service=agent",
+    ]) {
+        // Container ids only (a runner without an engine may answer in words).
+        Ran::Ok(out) => out
+            .split_whitespace()
+            .filter(|w| w.len() >= 12 && w.bytes().all(|b| b.is_ascii_hexdigit()))
+            .map(str::to_owned)
+            .collect::<Vec<_>>(),
+        Ran::Failed { output, .. } if applied => {
+            return vec![finding(
+                Severity::Warning,
+                format!(
+                    "The container engine cannot be asked ({}): the agent's container was not checked.",
+                    output.lines().last().unwrap_or_default()
+                ),
+            )];
+        }
+        _ => return Vec::new(),
+    };
+    let Some(id) = ids.first() else {
+        return if applied {
+            vec![finding(
+                Severity::Warning,
+                "The agent's container is not running. `sudo clawguard status`, then `sudo clawguard apply` starts it.",
+            )]
+        } else {
+            Vec::new()
+        };
+    };
+    let Ran::Ok(json) = run(&["docker", "inspect", id]) else {
+        return vec![finding(
+            Severity::Warning,
+            format!("`docker inspect {id}` failed: the agent's container was not checked."),
+        )];
+    };
+    let Some(c) = serde_json::from_str::<Value>(&json).ok().and_then(|v| v.get(0).cloned()) else {
+        return vec![finding(Severity::Warning, format!("`docker inspect {id}` gave no container: not checked."))];
+    };
+    differences(answers, &c)
+        .into_iter()
+        .map(|d| finding(Severity::Danger, format!("The agent's container runs with {d}. Someone recreated it outside clawguard: if it was not you, treat it as an intrusion (see /etc/clawguard/RECOVERY.md); `docker compose -p {PROJECT} -f {} up -d --force-recreate` puts the planned one back.", crate::layers::sandbox::compose_file(answers))))
+        .collect()
+}
+
+/// What the live container has that the plan did not set, in words.
+pub fn differences(a: &Answers, c: &Value) -> Vec<String> {
+    let s = &a.sandbox;
+    let host = &c["HostConfig"];
+    let mut out = Vec::new();
+    if host["ReadonlyRootfs"] != true {
+        out.push("a writable root filesystem (the plan sets read_only)".to_owned());
+    }
+    let user = c["Config"]["User"].as_str().unwrap_or_default();
+    let want = format!("{}:{}", s.uid.get(), s.gid.get());
+    if user != want {
+        out.push(format!("user `{}` (the plan sets {want})", if user.is_empty() { "root" } else { user }));
+    }
+    if host["Privileged"] == true {
+        out.push("--privileged".to_owned());
+    }
+    let strings = |v: &Value| -> Vec<String> {
+        v.as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect()).unwrap_or_default()
+    };
+    if !strings(&host["CapDrop"]).iter().any(|c| c == "ALL") {
+        out.push("its capabilities not dropped (the plan drops ALL)".to_owned());
+    }
+    let allowed: Vec<String> = s.cap_add.iter().map(|c| c.to_string()).collect();
+    let extra: Vec<String> = strings(&host["CapAdd"])
+        .into_iter()
+        .filter(|c| !allowed.iter().any(|a| c.trim_start_matches("CAP_") == a.trim_start_matches("CAP_")))
+        .collect();
+    if !extra.is_empty() {
+        out.push(format!("capabilities {} added", extra.join(", ")));
+    }
+    if !strings(&host["SecurityOpt"]).iter().any(|o| o.starts_with("no-new-privileges")) {
+        out.push("no-new-privileges off".to_owned());
+    }
+    let num = |v: &Value| v.as_i64().unwrap_or(0);
+    // Limits only where the answers require them: a host that cannot enforce them runs
+    // without, knowingly (`sandbox.require_limits = false`).
+    if s.require_limits {
+        let limits = [
+            ("memory limit", num(&host["Memory"]), s.memory.bytes() as i64, s.memory.to_string()),
+            ("pids limit", num(&host["PidsLimit"]), i64::from(s.pids.get()), s.pids.get().to_string()),
+            (
+                "CPU limit (nano-CPUs)",
+                num(&host["NanoCpus"]),
+                (s.cpus.get() * 1e9).round() as i64,
+                s.cpus.get().to_string(),
+            ),
+        ];
+        for (what, got, want, shown) in limits {
+            if got != want {
+                out.push(format!("a {what} of {got} (the plan sets {shown})"));
+            }
+        }
+    }
+    if host["PortBindings"].as_object().is_some_and(|p| !p.is_empty()) {
+        out.push(format!("published ports {} (the agent publishes none)", host["PortBindings"]));
+    }
+    let mode = host["NetworkMode"].as_str().unwrap_or_default();
+    if mode == "host" || mode == "bridge" || mode == "default" {
+        out.push(format!("the network `{mode}`, which has a way out besides the proxy"));
+    }
+    let mounts = c["Mounts"].as_array().cloned().unwrap_or_default();
+    if mounts.iter().any(|m| m["Source"].as_str().is_some_and(|src| src.ends_with("docker.sock"))) {
+        out.push("the Docker socket mounted (root on the host)".to_owned());
+    }
+    out
+}
