@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::form::{self, Layers};
 use super::keys::{self, Binding, ENTER, ESC, F1, Key, bind, ch};
@@ -175,14 +175,18 @@ impl App {
         match keys::find(&self.bindings(), &key) {
             Some(act) => self.act(act, &key),
             None => {
+                // Text: a printable character, without Ctrl or Alt.
                 let KeyCode::Char(c) = key.code else { return };
+                if key.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) {
+                    return;
+                }
                 match (&mut self.modal, self.screen) {
                     (Some(Modal::Save { path, error }), _) => {
                         path.push(c);
                         *error = None;
                     }
                     (None, Screen::Layer(i)) => {
-                        self.layers.on_key(i, &key, &mut self.req.answers, &mut self.req.keys);
+                        self.layers.typed(i, c, &mut self.req.answers);
                     }
                     _ => {}
                 }
@@ -193,9 +197,9 @@ impl App {
     fn act(&mut self, act: Act, key: &KeyEvent) {
         match act {
             Act::Start => self.go_layer(0),
-            Act::Layer(_) => {
+            Act::Layer(msg) => {
                 let Screen::Layer(i) = self.screen else { return };
-                match self.layers.on_key(i, key, &mut self.req.answers, &mut self.req.keys) {
+                match self.layers.update(i, msg, key.code, &mut self.req.answers, &mut self.req.keys) {
                     form::Step::Stay => {}
                     form::Step::GoOn if i + 1 < self.layers.forms.len() => self.go_layer(i + 1),
                     form::Step::GoOn => self.go_review(),

@@ -3,7 +3,7 @@
 //! Every edit goes straight into the answers through the answers' own types; an error
 //! stays next to its field until it is fixed.
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyCode;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -197,25 +197,11 @@ impl Layers {
         b
     }
 
-    /// A key on layer `i`: a binding's message, or a typed character.
-    pub fn on_key(&mut self, i: usize, key: &KeyEvent, answers: &mut Answers, secrets: &mut Keys) -> Step {
-        match super::keys::find(&self.bindings(i), key) {
-            Some(msg) => self.update(i, msg, key.code, answers, secrets),
-            None => {
-                if let KeyCode::Char(c) = key.code
-                    && self.takes_text(i)
-                    && !key
-                        .modifiers
-                        .intersects(crossterm::event::KeyModifiers::CONTROL | crossterm::event::KeyModifiers::ALT)
-                {
-                    self.typed(i, c, answers);
-                }
-                Step::Stay
-            }
+    /// A printable character for the focused field (when it takes text).
+    pub fn typed(&mut self, i: usize, c: char, answers: &mut Answers) {
+        if !self.takes_text(i) {
+            return;
         }
-    }
-
-    fn typed(&mut self, i: usize, c: char, answers: &mut Answers) {
         let f = self.focus;
         let st = &mut self.fields[i][f];
         match &self.forms[i].fields[f].kind {
@@ -233,7 +219,8 @@ impl Layers {
         }
     }
 
-    fn update(&mut self, i: usize, msg: Msg, code: KeyCode, answers: &mut Answers, secrets: &mut Keys) -> Step {
+    /// What a binding's message does on layer `i` (`code`: the key, for the edit keys).
+    pub fn update(&mut self, i: usize, msg: Msg, code: KeyCode, answers: &mut Answers, secrets: &mut Keys) -> Step {
         let n = self.forms[i].fields.len();
         let f = self.focus;
         let st = &mut self.fields[i][f];
