@@ -120,14 +120,26 @@ pub fn run(answers: &Answers, facts: &Facts, root: &Root, runner: &Runner) -> Re
             ));
         }
     }
-    if let Ok(Some(text)) = store.last_alert()
-        && let Ok(last) = toml::from_str::<alert::LastAlert>(&text)
-        && let Some(why) = last.failed
-    {
-        out.push(finding(
+    match store.last_alert().map(|t| t.map(|t| toml::from_str::<alert::LastAlert>(&t))) {
+        Ok(Some(Ok(last))) => {
+            if let Some(why) = last.failed {
+                out.push(finding(
+                    Severity::Warning,
+                    format!("The last alert did not reach you: {why}. Check `monitoring.alert_webhook`."),
+                ));
+            }
+        }
+        Ok(None) => {}
+        // Unreadable: the next alert repeats every finding rather than drop one.
+        Ok(Some(Err(e))) => out.push(finding(
             Severity::Warning,
-            format!("The last alert did not reach you: {why}. Check `monitoring.alert_webhook`."),
-        ));
+            format!("What the last alert said cannot be read ({e}): the next alert repeats every finding."),
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {}
+        Err(e) => out.push(finding(
+            Severity::Warning,
+            format!("What the last alert said cannot be read ({e}): the next alert repeats every finding."),
+        )),
     }
     out.extend(services(answers, facts, root, runner, &managed));
     out.extend(credentials(root));
