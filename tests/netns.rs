@@ -230,6 +230,24 @@ fn check_sees_what_a_takeover_leaves() {
     let (code, out) = check();
     assert_eq!(code, Some(0), "{out}");
 
+    // The jail still runs, moved live to port 22: it counts failures on 2222 and bans
+    // nothing there.
+    let (ok, actions) = v.fail2ban(&["get", "sshd", "actions"]);
+    assert!(ok, "{actions}");
+    let action = actions.lines().last().unwrap().split(',').next().unwrap().trim().to_owned();
+    let (ok, out) = v.fail2ban(&["set", "sshd", "action", &action, "port", "22"]);
+    assert!(ok, "{out}");
+    let (code, out) = check();
+    assert_eq!(code, Some(3), "{out}");
+    assert!(
+        out.contains("DANGER: fail2ban's sshd jail bans on port 22") && out.contains("not on SSH's port 2222"),
+        "{out}"
+    );
+    let (ok, out) = v.fail2ban(&["reload", "sshd"]);
+    assert!(ok, "{out}");
+    let (code, out) = check();
+    assert_eq!(code, Some(0), "after reloading the applied jail:\n{out}");
+
     // A key slipped into authorized_keys: named once, then known.
     let eve = v.work.path().join("eve");
     let (ok, out) =

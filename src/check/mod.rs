@@ -246,10 +246,66 @@ fn services(
         Ran::Skipped => {}
     }
     match run(&["fail2ban-client", "status", "sshd"]) {
+        Ran::Ok(status) if status.contains("Status for the jail: sshd") => {
+            out.extend(fail2ban_ports(&run, &layers::firewall::ssh_ports(answers, facts)))
+        }
         Ran::Ok(_) | Ran::Skipped => {}
         Ran::Failed { output, .. } => out.push(finding(Severity::Danger, format!("fail2ban's sshd jail is not running ({}): password guessing is not banned. `sudo systemctl restart fail2ban`, then `sudo fail2ban-client status sshd`; if it was stopped on purpose by nobody you know, see /etc/clawguard/RECOVERY.md.", output.lines().last().unwrap_or("no answer").trim()))),
     }
     out
+}
+
+/// The ports the live sshd jail bans on (each action's `port`), against SSH's: a jail
+/// moved to another port (`fail2ban-client set sshd action … port 22`) still runs and
+/// still counts failures, and bans nothing that matters.
+fn fail2ban_ports(run: &dyn Fn(&[&str]) -> Ran, ssh: &[u16]) -> Vec<Finding> {
+    let unknown = |why: String| {
+        vec![finding(
+            Severity::Warning,
+            format!(
+                "Which ports fail2ban's sshd jail bans on cannot be read ({why}): a jail moved off the SSH port would not be seen."
+            ),
+        )]
+    };
+    let actions = match run(&["fail2ban-client", "get", "sshd", "actions"]) {
+        Ran::Ok(o) => match o.split_once("has the following actions:") {
+            Some((_, list)) => {
+                list.split([',', '\n']).map(str::trim).filter(|a| !a.is_empty()).map(str::to_owned).collect::<Vec<_>>()
+            }
+            None => return unknown(format!("unexpected answer {:?}", o.trim())),
+        },
+        Ran::Failed { status, output } => {
+            return unknown(format!("{status}: {}", output.lines().last().unwrap_or_default()));
+        }
+        Ran::Skipped => return Vec::new(),
+    };
+    let mut out = Vec::new();
+    for action in actions.iter().filter(|a| a.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))) {
+        // An action without a `port` (the allports kind) bans on every port.
+        let Ran::Ok(value) = run(&["fail2ban-client", "get", "sshd", "action", action, "port"]) else { continue };
+        let value = value.trim();
+        let missing: Vec<String> = ssh.iter().filter(|p| !ports_cover(value, **p)).map(|p| p.to_string()).collect();
+        if !missing.is_empty() {
+            out.push(finding(
+                Severity::Danger,
+                format!(
+                    "fail2ban's sshd jail bans on port {value} ({action}), not on SSH's port {}: password guessing there is counted and never blocked. `sudo systemctl restart fail2ban` loads the applied jail again; if nobody you know changed it, see /etc/clawguard/RECOVERY.md.",
+                    missing.join(", ")
+                ),
+            ));
+        }
+    }
+    out
+}
+
+/// Whether fail2ban's port list (`2222`, `ssh,2222`, `1:65535`) includes `port`.
+fn ports_cover(list: &str, port: u16) -> bool {
+    list.split(',').map(str::trim).any(|item| match item.split_once(':') {
+        Some((a, b)) => matches!((a.parse::<u16>(), b.parse::<u16>()), (Ok(a), Ok(b)) if (a..=b).contains(&port)),
+        None if item == "ssh" => port == 22,
+        None if item == "all" => true,
+        None => item.parse() == Ok(port),
+    })
 }
 
 /// The vault and the keys unlocked for the agent against what clawguard last wrote: a key
@@ -391,4 +447,22 @@ pub fn report(host: &str, findings: &[Finding]) -> String {
         s.push_str(&format!("\n{tag}: {}", f.text));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ports_cover;
+
+    #[test]
+    fn fail2ban_port_lists() {
+        assert!(ports_cover("2222", 2222));
+        assert!(ports_cover("ssh, 2222", 2222));
+        assert!(ports_cover("ssh", 22));
+        assert!(ports_cover("1:65535", 2222));
+        assert!(!ports_cover("22", 2222));
+        assert!(!ports_cover("ssh", 2222));
+        assert!(!ports_cover("2223:3000", 2222));
+        assert!(!ports_cover("", 2222));
+        assert!(!ports_cover("22222", 2222));
+    }
 }
