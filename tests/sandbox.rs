@@ -263,6 +263,33 @@ fn the_agent_is_locked_down_and_reaches_only_the_allowed_hosts() {
     let (code, out) = check();
     assert!(!out.contains("The agent's container runs with"), "the planned container is reported:\n{out}");
     assert_eq!(code, Some(0), "{out}");
+
+    // A container nobody planned, publishing to every address past ufw: named once as new;
+    // the publishing is said as long as it lasts.
+    let (ok, miner) = sh(&mut e.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "miner",
+        "-p",
+        "9999:80",
+        "clawguard-test/agent:1",
+        "sleep",
+        "3600",
+    ]));
+    assert!(ok, "{miner}");
+    let (code, out) = check();
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("A new container `miner` (image clawguard-test/agent:1)"), "{out}");
+    assert!(out.contains("`miner` publishes 0.0.0.0:9999->80/tcp"), "{out}");
+    let (code, out) = check();
+    assert_eq!(code, Some(3), "{out}");
+    assert!(!out.contains("A new container"), "a container already reported is news every day:\n{out}");
+    let (ok, out) = sh(&mut e.docker(&["rm", "-f", "miner"]));
+    assert!(ok, "{out}");
+    let (code, out) = check();
+    assert_eq!(code, Some(0), "{out}");
+
     let (ok, out) = sh(&mut e.docker(&["rm", "-f", &agent]));
     assert!(ok, "{out}");
     let (ok, evil) = sh(&mut e.docker(&[

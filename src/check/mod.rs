@@ -185,7 +185,18 @@ pub fn run(answers: &Answers, facts: &Facts, root: &Root, runner: &Runner) -> Re
     } else {
         logins::Source::Nothing
     };
-    let live = seen::Live { listening, planned: &planned, allowed: &allowed };
+    // No engine, or one that does not answer: the sandbox's own check says so when it
+    // matters; what was known stays known.
+    let containers = match runner.run(&[
+        "docker".to_owned(),
+        "ps".to_owned(),
+        "--format".to_owned(),
+        seen::CONTAINERS_FORMAT.to_owned(),
+    ]) {
+        Ran::Ok(ps) => Some(seen::containers(&ps)),
+        _ => None,
+    };
+    let live = seen::Live { listening, planned: &planned, allowed: &allowed, containers };
     out.extend(seen::check(&store, facts, live, logs));
     for e in &facts.plaintext_env_files {
         out.push(finding(Severity::Warning, format!("{} holds {} key(s) in plaintext.", e.path, e.keys)));

@@ -1,7 +1,7 @@
 //! What the check saw on its last run — the accounts that can log in, the SSH keys sshd
 //! reads for each, the TCP ports something listens on, the SSH logins (`logins.rs`) — so
-//! the next run names what is new: a user, a key, a listener or a login nobody planned is
-//! what a takeover leaves. The first run learns and says so; what is new is reported once
+//! the next run names what is new: a user, a key, a listener, a container or a login
+//! nobody planned is what a takeover leaves. The first run learns and says so; what is new is reported once
 //! and then learned (a finding that persists is not news every day).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -24,6 +24,9 @@ pub struct Seen {
     /// Local addresses with a TCP listener (`0.0.0.0:22`, `[::]:2222`), as `ss` shows them.
     #[serde(default)]
     pub listening: BTreeSet<String>,
+    /// Containers running outside the agent's compose project: name → image.
+    #[serde(default)]
+    pub containers: BTreeMap<String, String>,
     /// The SSH logins seen, and how far the logs were read.
     #[serde(default)]
     pub logins: logins::Known,
@@ -32,6 +35,47 @@ pub struct Seen {
 /// The local addresses of `ss -Htln` output.
 pub fn listening(ss: &str) -> BTreeSet<String> {
     ss.lines().filter_map(|l| l.split_whitespace().nth(3)).map(str::to_owned).collect()
+}
+
+/// A container the engine runs: `docker ps --format` [`CONTAINERS_FORMAT`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Container {
+    pub name: String,
+    pub image: String,
+    /// Its compose project, if any.
+    pub project: String,
+    /// What it publishes, as `docker ps` says (`0.0.0.0:8080->80/tcp, …`).
+    pub ports: String,
+}
+
+/// The `docker ps --format` the check asks for.
+pub const CONTAINERS_FORMAT: &str = "{{.Names}}\t{{.Image}}\t{{.Label \"com.docker.compose.project\"}}\t{{.Ports}}";
+
+/// The containers in `docker ps --format CONTAINERS_FORMAT` output (other lines ignored).
+pub fn containers(ps: &str) -> Vec<Container> {
+    let clean = |s: &str| s.chars().filter(|c| !c.is_control()).take(128).collect::<String>();
+    ps.lines()
+        .filter_map(|l| {
+            let mut f = l.split('\t');
+            let (name, image, project) = (f.next()?, f.next()?, f.next()?);
+            let ports = f.next().unwrap_or_default();
+            (!name.is_empty()).then(|| Container {
+                name: clean(name),
+                image: clean(image),
+                project: clean(project),
+                ports: clean(ports),
+            })
+        })
+        .collect()
+}
+
+/// The published ports of a `docker ps` Ports column that are reachable from outside
+/// (Docker's own iptables rules put them in front of ufw).
+fn published_outside(ports: &str) -> Vec<&str> {
+    ports
+        .split(", ")
+        .filter(|p| p.contains("->") && !p.starts_with("127.") && !p.starts_with("[::1]") && !p.starts_with("::1"))
+        .collect()
 }
 
 fn port_of(addr: &str) -> Option<u16> {
@@ -70,6 +114,12 @@ impl Seen {
             }
             out.push(finding(Severity::Warning, format!("Something new listens on TCP {addr} since the last check (`sudo ss -tlnp` names the program). If you did not start it, treat it as an intrusion: see /etc/clawguard/RECOVERY.md.")));
         }
+        for (name, image) in &now.containers {
+            if self.containers.get(name) == Some(image) {
+                continue;
+            }
+            out.push(finding(Severity::Warning, format!("A new container `{name}` (image {image}) runs since the last check, outside the agent's compose project (`sudo docker ps -a`, `sudo docker inspect {name}`). If you did not start it, treat it as an intrusion: see /etc/clawguard/RECOVERY.md.")));
+        }
         for (name, uid) in now.users.iter().filter(|(n, _)| !self.users.contains_key(*n)) {
             let (severity, what) = if *uid == 0 {
                 (Severity::Danger, "with uid 0: it is root under another name")
@@ -107,6 +157,8 @@ pub struct Live<'a> {
     pub planned: &'a [u16],
     /// The users clawguard's drop-in allows to log in.
     pub allowed: &'a [String],
+    /// The containers the engine runs; None when it cannot be asked.
+    pub containers: Option<Vec<Container>>,
 }
 
 /// Compares the accounts, keys and listeners with the last run's and records what is there
@@ -147,6 +199,20 @@ pub fn check(store: &Store, facts: &Facts, live: Live, logs: Source) -> Vec<Find
         (None, Ok(Some(Ok(b)))) => b.listening.clone(),
         (None, _) => BTreeSet::new(),
     };
+    let mut published = Vec::new();
+    now.containers = match (live.containers, &before) {
+        (Some(c), _) => {
+            for c in c.iter().filter(|c| c.project != crate::layers::sandbox::PROJECT) {
+                let outside = published_outside(&c.ports);
+                if !outside.is_empty() {
+                    published.push(finding(Severity::Warning, format!("The container `{}` publishes {} to every address: Docker's rules come before ufw's, so the firewall does not guard it. Publish on 127.0.0.1 only (`127.0.0.1:PORT:PORT`) unless the world should reach it.", c.name, outside.join(", "))));
+                }
+            }
+            c.into_iter().filter(|c| c.project != crate::layers::sandbox::PROJECT).map(|c| (c.name, c.image)).collect()
+        }
+        (None, Ok(Some(Ok(b)))) => b.containers.clone(),
+        (None, _) => BTreeMap::new(),
+    };
     let mut out = match before {
         Ok(Some(Ok(before))) => before.news(&now, live.planned),
         Ok(Some(Err(e))) => damaged(&e),
@@ -154,14 +220,16 @@ pub fn check(store: &Store, facts: &Facts, live: Live, logs: Source) -> Vec<Find
         Ok(None) => vec![finding(
             Severity::Note,
             format!(
-                "First check here: learned {} account(s) that can log in, {} SSH key(s) and {} TCP listener(s); from now on a new one is reported.",
+                "First check here: learned {} account(s) that can log in, {} SSH key(s), {} TCP listener(s) and {} container(s) besides the agent's; from now on a new one is reported.",
                 now.users.len(),
                 now.keys.values().map(BTreeMap::len).sum::<usize>(),
-                now.listening.len()
+                now.listening.len(),
+                now.containers.len()
             ),
         )],
     };
     out.extend(login_news);
+    out.extend(published);
     let text = toml::to_string(&now).expect("seen always serializes");
     if let Err(e) = store.set_seen(&text) {
         out.push(finding(
@@ -201,6 +269,23 @@ mod tests {
         let news = before.news(&fewer, &[]);
         assert_eq!(news.len(), 1);
         assert_eq!(news[0].severity, Severity::Note);
+    }
+
+    #[test]
+    fn a_new_container_is_news_and_publishing_past_ufw_is_named() {
+        let ps = "clawguard-agent-agent-1\topenclaw:local\tclawguard-agent\t\nminer\txmrig:latest\t\t0.0.0.0:9999->80/tcp, :::9999->80/tcp\nlocal\tnginx\t\t127.0.0.1:8081->80/tcp\nno container engine here\n";
+        let c = containers(ps);
+        assert_eq!(c.len(), 3, "{c:?}");
+        assert_eq!(c[1].name, "miner");
+        assert_eq!(published_outside(&c[1].ports), ["0.0.0.0:9999->80/tcp", ":::9999->80/tcp"]);
+        assert!(published_outside(&c[2].ports).is_empty());
+        let before = Seen::default();
+        let mut now = Seen::default();
+        now.containers.insert("miner".into(), "xmrig:latest".into());
+        let news = before.news(&now, &[]);
+        assert_eq!(news.len(), 1, "{news:?}");
+        assert!(news[0].text.contains("`miner` (image xmrig:latest)"), "{news:?}");
+        assert!(now.news(&now, &[]).is_empty());
     }
 
     #[test]
