@@ -82,7 +82,9 @@ fn inspect(e: &Engine, cid: &str, format: &str) -> String {
 #[test]
 fn the_agent_is_locked_down_and_reaches_only_the_allowed_hosts() {
     let t0 = Instant::now();
-    let e = Engine::start();
+    // The host's root; the engine keeps its data in the root's /var/lib/docker, as on a host.
+    let host = tempfile::tempdir().unwrap();
+    let e = Engine::start_with_data(Some(&host.path().join("var/lib/docker")));
     let work = tempfile::Builder::new().prefix("clawguard-sandbox-").tempdir().unwrap();
     for d in ["state", "workspace", "config", "logs"] {
         fs::create_dir_all(work.path().join(d)).unwrap();
@@ -97,7 +99,6 @@ fn the_agent_is_locked_down_and_reaches_only_the_allowed_hosts() {
     e.import(&images.path().join("squid"), "clawguard-test/squid:1", squid_cmd);
     e.import(&images.path().join("socat"), "clawguard-test/socat:1", r#"ENTRYPOINT ["/usr/bin/socat"]"#);
     // The key goes through the vault: stored encrypted, unlocked as a file for uid 64000 (the default agent uid).
-    let host = tempfile::tempdir().unwrap();
     let vault = clawguard::vault::Vault::new(&Root::new(host.path()));
     vault.set(&"openai".parse().unwrap(), SECRET.as_bytes()).unwrap();
     let unlocked = host.path().join("unlocked");
@@ -260,9 +261,42 @@ fn the_agent_is_locked_down_and_reaches_only_the_allowed_hosts() {
             .unwrap();
         (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr))
     };
+    // What the proxy refused above is counted from its access log (in its volume, on the
+    // host) and named by destination; the planned container passes.
     let (code, out) = check();
     assert!(!out.contains("The agent's container runs with"), "the planned container is reported:\n{out}");
-    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("WARNING: The agent's proxy refused"), "{out}");
+    let log = host.path().join("var/lib/docker/volumes/clawguard-agent_proxy-logs/_data/access.log");
+    for host in ["other.test (", "other.test:443 (1)", "allowed.test:80 (1)"] {
+        assert!(out.contains(host), "{host}:\n{out}\n{}", fs::read_to_string(&log).unwrap_or_default());
+    }
+    let (code, out) = check();
+    assert_eq!(code, Some(0), "refused requests already reported are news again:\n{out}");
+    // The log rotated as the monitoring layer's logrotate config does it (copytruncate,
+    // as the proxy's user); what comes after is read, and only that.
+    let plan = clawguard::layers::plan(&a2, &clawguard::host::probe(&Root::new(host.path()), None)).unwrap();
+    let conf = plan
+        .file(clawguard::layers::monitoring::LOGROTATE)
+        .unwrap()
+        .content
+        .replace("/var/lib/docker/volumes/", &format!("{}/var/lib/docker/volumes/", host.path().display()));
+    fs::write(work.path().join("logrotate.conf"), &conf).unwrap();
+    let (ok, out) = sh(Command::new("logrotate")
+        .args(["-f", "-s"])
+        .arg(work.path().join("logrotate.state"))
+        .arg(work.path().join("logrotate.conf")));
+    assert!(ok, "logrotate: {out}\n{conf}");
+    assert!(log.with_file_name("access.log.1").exists(), "not rotated:\n{conf}");
+    let (ok, out) = agent_sh(&e, &agent, "wget -q -O - http://third.test/");
+    assert!(!ok && out.contains("403"), "{out}");
+    wait("squid to log the refusal", 10, || fs::read_to_string(&log).unwrap_or_default().contains("third.test"));
+    let (code, out) = check();
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("refused 1 request(s)") && out.contains("third.test (1)"), "{out}");
+    let text = fs::read(&log).unwrap();
+    assert!(text[0].is_ascii_digit(), "squid kept writing at its old offset after the truncation: {:?}", &text[..16]);
+    assert_eq!(check().0, Some(0));
 
     // A container nobody planned, publishing to every address past ufw: named once as new;
     // the publishing is said as long as it lasts.

@@ -9,6 +9,7 @@ pub mod alert;
 pub mod certificates;
 pub mod container;
 pub mod logins;
+pub mod proxy;
 pub mod seen;
 
 use crate::answers::Answers;
@@ -196,7 +197,14 @@ pub fn run(answers: &Answers, facts: &Facts, root: &Root, runner: &Runner) -> Re
         Ran::Ok(ps) => Some(seen::containers(&ps)),
         _ => None,
     };
-    let live = seen::Live { listening, planned: &planned, allowed: &allowed, containers };
+    use crate::answers::Layer as L;
+    let proxy_log =
+        (!answers.skip.contains(&L::Egress) && !answers.skip.contains(&L::Sandbox)).then(|| seen::ProxyLog {
+            path: root.path(&layers::egress::proxy_access_log(facts)),
+            // Applied, and on a target whose engine was asked to start it.
+            applied: managed.contains_key(&layers::sandbox::squid_conf(answers)) && runner.runs_commands(),
+        });
+    let live = seen::Live { listening, planned: &planned, allowed: &allowed, containers, proxy_log };
     out.extend(seen::check(&store, facts, live, logs));
     for e in &facts.plaintext_env_files {
         out.push(finding(Severity::Warning, format!("{} holds {} key(s) in plaintext.", e.path, e.keys)));

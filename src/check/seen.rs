@@ -27,6 +27,9 @@ pub struct Seen {
     /// Containers running outside the agent's compose project: name → image.
     #[serde(default)]
     pub containers: BTreeMap<String, String>,
+    /// Bytes of the proxy's access log already read.
+    #[serde(default)]
+    pub proxy_log_read: u64,
     /// The SSH logins seen, and how far the logs were read.
     #[serde(default)]
     pub logins: logins::Known,
@@ -159,6 +162,15 @@ pub struct Live<'a> {
     pub allowed: &'a [String],
     /// The containers the engine runs; None when it cannot be asked.
     pub containers: Option<Vec<Container>>,
+    /// The proxy's access log, when the answers have a proxy.
+    pub proxy_log: Option<ProxyLog>,
+}
+
+pub struct ProxyLog {
+    /// Under the root.
+    pub path: std::path::PathBuf,
+    /// The proxy was applied here, on a target whose engine runs it: a missing log is news.
+    pub applied: bool,
 }
 
 /// Compares the accounts, keys and listeners with the last run's and records what is there
@@ -213,10 +225,14 @@ pub fn check(store: &Store, facts: &Facts, live: Live, logs: Source) -> Vec<Find
         (None, Ok(Some(Ok(b)))) => b.containers.clone(),
         (None, _) => BTreeMap::new(),
     };
-    let mut out = match before {
+    now.proxy_log_read = match &before {
+        Ok(Some(Ok(b))) => b.proxy_log_read,
+        _ => 0,
+    };
+    let mut out = match &before {
         Ok(Some(Ok(before))) => before.news(&now, live.planned),
-        Ok(Some(Err(e))) => damaged(&e),
-        Err(e) => damaged(&e),
+        Ok(Some(Err(e))) => damaged(e),
+        Err(e) => damaged(e),
         Ok(None) => vec![finding(
             Severity::Note,
             format!(
@@ -230,6 +246,17 @@ pub fn check(store: &Store, facts: &Facts, live: Live, logs: Source) -> Vec<Find
     };
     out.extend(login_news);
     out.extend(published);
+    if let Some(ProxyLog { path, applied }) = &live.proxy_log {
+        match super::proxy::read_since(path, now.proxy_log_read) {
+            Ok((text, read)) => {
+                now.proxy_log_read = read;
+                out.extend(super::proxy::finding_for(&super::proxy::refused(&text)));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !applied => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => out.push(finding(Severity::Warning, format!("The agent's proxy keeps no access log at {} : refused requests cannot be counted. Is the proxy running (`sudo docker ps`)? If the engine's data-root moved, apply again so clawguard knows.", path.display()))),
+            Err(e) => out.push(finding(Severity::Danger, format!("The agent's proxy's access log {} cannot be read ({e}): refused requests cannot be counted. The proxy's user owns that directory: if the log was replaced by a link or something else, treat it as tampering (see /etc/clawguard/RECOVERY.md).", path.display()))),
+        }
+    }
     let text = toml::to_string(&now).expect("seen always serializes");
     if let Err(e) = store.set_seen(&text) {
         out.push(finding(

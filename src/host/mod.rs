@@ -52,6 +52,9 @@ pub struct Facts {
     pub fail2ban_admin_ips: Vec<IpAddr>,
     /// The Docker engine's version from the package database (`docker.io`, `docker-ce`).
     pub docker_version: Option<String>,
+    /// The engine's data root (`data-root` in /etc/docker/daemon.json, else
+    /// `/var/lib/docker`): where the proxy's log volume lives.
+    pub docker_data_root: String,
     /// The services that have a key in the vault (names only).
     pub vault_keys: Vec<String>,
     /// Debian packages installed on the target (from dpkg's database; empty without one).
@@ -196,6 +199,7 @@ pub fn probe(root: &Root, ssh_connection: Option<&str>) -> Facts {
         ssh_connection: ssh_connection.and_then(SshConnection::parse),
         plaintext_env_files: env_files(root),
         docker_version: docker_version(root),
+        docker_data_root: docker_data_root(root),
         packages: installed_packages(root),
         vault_keys: root
             .list("/etc/clawguard/vault")
@@ -318,6 +322,17 @@ fn installed_packages(root: &Root) -> std::collections::BTreeSet<String> {
             installed.then(|| field("Package:").map(str::to_owned)).flatten()
         })
         .collect()
+}
+
+/// `data-root` from the engine's daemon.json; its default when the file or the key is not
+/// there (or the file is not JSON: the engine would refuse to start with it, and the check
+/// says when the proxy's log is not where this points).
+fn docker_data_root(root: &Root) -> String {
+    root.read("/etc/docker/daemon.json")
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v.get("data-root").and_then(|d| d.as_str()).map(|d| d.trim_end_matches('/').to_owned()))
+        .filter(|d| d.starts_with('/') && !d.split('/').any(|c| c == "..") && !d.contains(['\n', '\r']))
+        .unwrap_or_else(|| "/var/lib/docker".to_owned())
 }
 
 /// The installed Docker engine's upstream version (`20.10.24` of `20.10.24+dfsg1-1+deb12u1`),

@@ -9,6 +9,16 @@ use crate::host::Facts;
 use crate::plan::{Layer, Severity, Validator};
 use crate::render::RenderError;
 
+/// The compose volume that holds squid's logs (`/var/log/squid` in the proxy).
+pub const PROXY_LOG_VOLUME: &str = "proxy-logs";
+
+/// Where the proxy's access log is on the host: in the named volume, under the engine's
+/// data root (compose names the volume `PROJECT_VOLUME`).
+pub fn proxy_access_log(f: &Facts) -> String {
+    let data = if f.docker_data_root.is_empty() { "/var/lib/docker" } else { &f.docker_data_root };
+    format!("{data}/volumes/{}_{PROXY_LOG_VOLUME}/_data/access.log", super::sandbox::PROJECT)
+}
+
 #[derive(Serialize)]
 struct Ctx {
     proxy_port: u16,

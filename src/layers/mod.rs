@@ -3,9 +3,9 @@
 
 mod backup;
 mod credentials;
-mod egress;
+pub mod egress;
 pub mod firewall;
-mod monitoring;
+pub mod monitoring;
 pub mod sandbox;
 pub mod ssh;
 

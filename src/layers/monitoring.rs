@@ -31,6 +31,8 @@ struct Ctx {
     check_time: String,
     /// The recovery playbook exists (the backup layer writes it).
     recovery: bool,
+    /// The proxy's access log on the host, when there is a proxy.
+    proxy_log: Option<String>,
 }
 
 pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), RenderError> {
@@ -57,6 +59,8 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         answers_path: crate::answers::DEFAULT_PATH,
         check_time: m.check_time.to_string(),
         recovery: !a.skip.contains(&Layer::Backup),
+        proxy_log: (!a.skip.contains(&Layer::Egress) && !a.skip.contains(&Layer::Sandbox))
+            .then(|| super::egress::proxy_access_log(f)),
     };
     b.file(layer, logging_env(a), "monitoring/agent-logging.env", &ctx, 0o644, None)?;
     b.file(layer, LOGROTATE, "monitoring/logrotate", &ctx, 0o644, Some(Validator::Logrotate))?;

@@ -47,6 +47,7 @@ struct Ctx {
     gateway_command: Vec<String>,
     /// The proxy sidecar and the internal network (the egress layer is on).
     egress: bool,
+    proxy_log_volume: &'static str,
     /// The logging settings file (the monitoring layer writes it).
     logging_env: bool,
 }
@@ -141,6 +142,7 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
             format!("TCP:agent:{}", s.gateway_port),
         ],
         egress,
+        proxy_log_volume: super::egress::PROXY_LOG_VOLUME,
         logging_env: !a.skip.contains(&Layer::Monitoring),
     };
     agent_identity(a, f, b);

@@ -19,6 +19,8 @@ pub struct Engine {
     pub dir: tempfile::TempDir,
     /// The web namespace's address, as the engine's namespace sees it.
     pub web_ip: String,
+    /// The engine's data root (images, containers, volumes).
+    pub data: PathBuf,
     dockerd: Option<Child>,
     children: Vec<Child>,
 }
@@ -48,17 +50,25 @@ while True:
 
 impl Engine {
     pub fn start() -> Engine {
+        Engine::start_with_data(None)
+    }
+
+    /// An engine whose data root is `data` (a target root's `var/lib/docker`, so what it
+    /// keeps in volumes is where the check looks for it), or its own directory's.
+    pub fn start_with_data(data: Option<&Path>) -> Engine {
         let pid = std::process::id();
         let ns = format!("cgdk-{pid}");
         let web_ns = format!("cgweb-{pid}");
         let net = 100 + pid % 150;
         let (dk_ip, web_ip) = (format!("10.232.{net}.1"), format!("10.232.{net}.2"));
         let dir = tempfile::Builder::new().prefix("clawguard-engine-").tempdir().unwrap();
+        let data = data.map_or_else(|| dir.path().join("data"), Path::to_path_buf);
         let mut e = Engine {
             ns: ns.clone(),
             web_ns: web_ns.clone(),
             dir,
             web_ip: web_ip.clone(),
+            data,
             dockerd: None,
             children: Vec::new(),
         };
@@ -127,9 +137,10 @@ impl Engine {
         fs::write(d.join("resolv.conf"), format!("nameserver {}\n", self.web_ip)).unwrap();
         let script = format!(
             "mount -t tmpfs tmpfs /run && mkdir -p /run/clawguard/secrets && mount --bind {d}/resolv.conf /etc/resolv.conf && \
-             exec dockerd --data-root {d}/data --exec-root {d}/exec --pidfile {d}/dockerd.pid -H unix://{d}/docker.sock \
+             exec dockerd --data-root {data} --exec-root {d}/exec --pidfile {d}/dockerd.pid -H unix://{d}/docker.sock \
              --iptables=true --log-level=warn",
-            d = d.display()
+            d = d.display(),
+            data = self.data.display()
         );
         let log = fs::File::create(d.join("dockerd.log")).unwrap();
         let child = Command::new("nsenter")

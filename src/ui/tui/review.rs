@@ -22,6 +22,9 @@ pub struct Review {
     pub changes: usize,
     /// Why apply would refuse, in one line (the lines say it in full).
     pub blocker: Option<String>,
+    /// How many whole lines the last frame showed: a page. Long lines wrap, so a page of
+    /// a fixed count would skip the lines that did not fit.
+    page: std::cell::Cell<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,8 +127,8 @@ impl Review {
         match msg {
             Msg::Down => self.scroll = (self.scroll + 1).min(max),
             Msg::Up => self.scroll = self.scroll.saturating_sub(1),
-            Msg::PageDown => self.scroll = (self.scroll + 15).min(max),
-            Msg::PageUp => self.scroll = self.scroll.saturating_sub(15),
+            Msg::PageDown => self.scroll = (self.scroll + self.page()).min(max),
+            Msg::PageUp => self.scroll = self.scroll.saturating_sub(self.page()),
             Msg::Top => self.scroll = 0,
             Msg::Bottom => self.scroll = max,
             Msg::NextFile => self.scroll = starts().find(|s| *s > self.scroll).unwrap_or(self.scroll),
@@ -142,14 +145,67 @@ impl Review {
         Step::Stay
     }
 
+    /// Lines a page moves by: those the last frame showed whole (15 before any frame).
+    fn page(&self) -> usize {
+        match self.page.get() {
+            0 => 15,
+            n => n,
+        }
+    }
+
     /// From the line at the top, wrapped to the width.
     pub fn draw(&self, f: &mut Frame, area: Rect, theme: Theme) {
         let title = format!(" Review — {} change(s) · line {}/{} ", self.changes, self.scroll + 1, self.lines.len());
         let shown: Vec<_> =
             self.lines.iter().skip(self.scroll).take(area.height as usize).map(|l| theme.line(l)).collect();
+        // The title takes a row; count the lines whose every wrapped row is on screen.
+        let mut rows = 0;
+        let whole = shown
+            .iter()
+            .take_while(|l| {
+                rows += Paragraph::new((*l).clone()).wrap(Wrap { trim: false }).line_count(area.width).max(1);
+                rows <= area.height.saturating_sub(1) as usize
+            })
+            .count();
+        self.page.set(whole.max(1));
         f.render_widget(
             Paragraph::new(Text::from(shown)).wrap(Wrap { trim: false }).block(Block::new().title(title)),
             area,
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+
+    /// Paging through lines that wrap shows every line: none falls between two pages.
+    #[test]
+    fn a_page_of_wrapped_lines_skips_none() {
+        let mut r = Review::default();
+        for i in 0..60 {
+            let text = if i % 3 == 0 {
+                format!("line {i} {}", "long words wrap here ".repeat(6))
+            } else {
+                format!("line {i}")
+            };
+            r.lines.push(Line::new(Tone::Plain, text));
+        }
+        let mut term = Terminal::new(TestBackend::new(40, 12)).unwrap();
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..40 {
+            term.draw(|f| r.draw(f, f.area(), Theme { color: false })).unwrap();
+            let screen: String = term.backend().buffer().content().iter().map(|c| c.symbol()).collect();
+            for i in 0..60 {
+                if screen.contains(&format!("line {i} ")) {
+                    seen.insert(i);
+                }
+            }
+            r.update(Msg::PageDown);
+        }
+        let missing: Vec<_> = (0..60).filter(|i| !seen.contains(i)).collect();
+        assert!(missing.is_empty(), "never on screen: {missing:?}");
     }
 }

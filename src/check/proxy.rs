@@ -1,0 +1,168 @@
+//! Requests the agent's proxy refused since the last check, from squid's access log (in
+//! the proxy's log volume on the host). An agent trying hosts off its allow-list is the
+//! clearest sign of a compromised agent — or of a host it needs and nobody allowed.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use super::{Finding, finding};
+use crate::plan::Severity;
+
+/// The refused requests in squid's native access log lines, counted per destination
+/// (`other.test`, `other.test:443` for a CONNECT).
+pub fn refused(log: &str) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for line in log.lines() {
+        // time elapsed client code/status bytes method URL …
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let (Some(code), Some(url)) = (f.get(3), f.get(6)) else { continue };
+        // TCP_DENIED, and its variants (TCP_DENIED_ABORTED when the client left first).
+        if !code.split('/').next().is_some_and(|tag| tag.starts_with("TCP_DENIED")) {
+            continue;
+        }
+        *out.entry(destination(url)).or_default() += 1;
+    }
+    out
+}
+
+/// The host (and port, when one is given) of a request's URL; printable, bounded.
+fn destination(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    host.chars().filter(|c| c.is_ascii_graphic()).take(80).collect()
+}
+
+/// At most this much of the log is read per run (its end, when there is more): a log
+/// flooded to hide in stays cheap to check.
+const MAX_READ: u64 = 16 << 20;
+
+/// The log's text not read yet: after `read` bytes of `path`, or — when the file is
+/// shorter (rotated since, logrotate's copytruncate) — the rest of its `.1` copy and all
+/// of the new file. Returns the text and how far the file is read now. The log lives in a
+/// directory the proxy's user owns: never through a symlink, never a FIFO or device.
+pub fn read_since(path: &Path, read: u64) -> io::Result<(String, u64)> {
+    let mut current = open_log(path)?;
+    let len = current.metadata()?.len();
+    let mut text = String::new();
+    if len < read {
+        let rotated = path.with_file_name(format!(
+            "{}.1",
+            path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+        ));
+        if let Ok(mut old) = open_log(&rotated)
+            && old.metadata()?.len() >= read
+        {
+            let old_len = old.metadata()?.len();
+            text.push_str(&read_range(&mut old, read, old_len)?);
+        }
+        text.push_str(&read_range(&mut current, 0, len)?);
+    } else {
+        text.push_str(&read_range(&mut current, read, len)?);
+    }
+    Ok((text, len))
+}
+
+fn open_log(path: &Path) -> io::Result<File> {
+    let f = OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("{} is not a regular file", path.display())));
+    }
+    Ok(f)
+}
+
+/// Bytes `from..to` of `f` (their last [`MAX_READ`]), as text.
+fn read_range(f: &mut File, from: u64, to: u64) -> io::Result<String> {
+    let from = from.max(to.saturating_sub(MAX_READ));
+    f.seek(SeekFrom::Start(from))?;
+    let mut buf = Vec::new();
+    f.take(to - from).read_to_end(&mut buf)?;
+    Ok(String::from_utf8_lossy(&buf).into_owned())
+}
+
+/// The finding for `refused` requests, if there were any.
+pub fn finding_for(refused: &BTreeMap<String, usize>) -> Option<Finding> {
+    if refused.is_empty() {
+        return None;
+    }
+    let total: usize = refused.values().sum();
+    let mut by_count: Vec<(&String, &usize)> = refused.iter().collect();
+    by_count.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let mut named: Vec<String> = by_count.iter().take(10).map(|(h, n)| format!("{h} ({n})")).collect();
+    if by_count.len() > 10 {
+        named.push(format!("and {} more", by_count.len() - 10));
+    }
+    Some(finding(
+        Severity::Warning,
+        format!(
+            "The agent's proxy refused {total} request(s) since the last check, to hosts off the allow-list: {}. An agent reaching for hosts nobody allowed is the clearest sign it was taken over (see /etc/clawguard/RECOVERY.md); if it needs one of them, add it to egress.allowed_hosts and apply.",
+            named.join(", ")
+        ),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOG: &str = "\
+1764331200.123      5 172.20.0.3 TCP_DENIED/403 3921 GET http://other.test/ - HIER_NONE/- text/html
+1764331201.456      0 172.20.0.3 TCP_TUNNEL/200 4512 CONNECT allowed.test:443 - HIER_DIRECT/10.0.0.2 -
+1764331202.789      1 172.20.0.3 TCP_DENIED_ABORTED/403 0 CONNECT other.test:443 - HIER_NONE/- text/html
+1764331202.790      0 172.20.0.3 NONE_NONE/000 0 - error:transaction-end-before-headers - HIER_NONE/- -
+1764331203.000      1 172.20.0.3 TCP_DENIED/403 3900 GET http://user:pw@other.test:8080/x?y - HIER_NONE/- text/html
+1764331204.000      2 172.20.0.3 TCP_MISS/200 120 GET http://allowed.test/ - HIER_DIRECT/10.0.0.2 text/plain
+garbage
+";
+
+    #[test]
+    fn refused_requests_are_counted_by_destination() {
+        let r = refused(LOG);
+        assert_eq!(r.len(), 3, "{r:?}");
+        assert_eq!(r["other.test"], 1);
+        assert_eq!(r["other.test:443"], 1);
+        assert_eq!(r["other.test:8080"], 1, "the credentials in a URL are not repeated");
+        let f = finding_for(&r).unwrap();
+        assert!(f.text.contains("refused 3 request(s)"), "{}", f.text);
+        assert!(finding_for(&BTreeMap::new()).is_none());
+    }
+
+    #[test]
+    fn a_rotated_log_is_read_from_where_the_last_run_stopped() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("access.log");
+        std::fs::write(&log, "a\n").unwrap();
+        assert_eq!(read_since(&log, 0).unwrap(), ("a\n".to_owned(), 2));
+        std::fs::write(&log, "a\nb\n").unwrap();
+        assert_eq!(read_since(&log, 2).unwrap(), ("b\n".to_owned(), 4));
+        // Rotated (copytruncate): the .1 copy holds a, b, c; the new file d.
+        std::fs::write(dir.path().join("access.log.1"), "a\nb\nc\n").unwrap();
+        std::fs::write(&log, "d\n").unwrap();
+        assert_eq!(read_since(&log, 4).unwrap(), ("c\nd\n".to_owned(), 2));
+        // Rotated, and the copy is gone: all of the new file.
+        std::fs::remove_file(dir.path().join("access.log.1")).unwrap();
+        assert_eq!(read_since(&log, 4).unwrap().0, "d\n");
+    }
+
+    #[test]
+    fn a_log_replaced_by_a_symlink_or_a_fifo_is_refused_without_hanging() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("access.log");
+        std::os::unix::fs::symlink("/etc/shadow", &log).unwrap();
+        assert!(read_since(&log, 0).is_err());
+        std::fs::remove_file(&log).unwrap();
+        assert!(std::process::Command::new("mkfifo").arg(&log).status().unwrap().success());
+        let e = read_since(&log, 0).unwrap_err();
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+    }
+
+    #[test]
+    fn a_crafted_url_cannot_put_lines_or_text_walls_into_an_alert() {
+        let long = format!("1 0 c TCP_DENIED/403 0 GET http://{}/ - H -", "a".repeat(500));
+        let r = refused(&long);
+        assert_eq!(r.keys().next().unwrap().len(), 80);
+    }
+}
