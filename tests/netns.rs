@@ -315,4 +315,33 @@ fn check_sees_what_a_takeover_leaves() {
     fs::remove_file(&evil).unwrap();
     let (code, out) = check();
     assert_eq!(code, Some(0), "{out}");
+
+    // Security updates waiting, as apt itself simulates them on the root's package state:
+    // an ordinary update is not one (control); one from a security suite is named.
+    let status = v.root.path().join("var/lib/dpkg/status");
+    let mut text = fs::read_to_string(&status).unwrap_or_default();
+    text.push_str("\nPackage: hello\nStatus: install ok installed\nPriority: optional\nSection: misc\nMaintainer: T <t@example.org>\nArchitecture: amd64\nVersion: 1.0-1\nDescription: test\n");
+    fs::write(&status, text).unwrap();
+    let repos = v.work.path().join("repos");
+    common::apt_repo(&repos.join("main"), "bookworm", "Debian", &[("hello", "1.0-1+b1")]);
+    common::apt_repo(&repos.join("security"), "bookworm-security", "Debian-Security", &[("hello", "1.0-1+deb12u1")]);
+    for d in ["etc/apt", "var/lib/apt/lists/partial", "var/cache/apt/archives/partial"] {
+        fs::create_dir_all(v.root.path().join(d)).unwrap();
+    }
+    let sources = |repos_: &[&str]| {
+        let lines: String =
+            repos_.iter().map(|r| format!("deb [trusted=yes] file:{} ./\n", repos.join(r).display())).collect();
+        fs::write(v.root.path().join("etc/apt/sources.list"), lines).unwrap();
+        // What apt's daily timer does: fresh lists.
+        let conf = v.work.path().join("apt.conf");
+        let (ok, out) = sh(Command::new("apt-get").arg("update").env("APT_CONFIG", &conf));
+        assert!(ok, "apt-get update: {out}");
+    };
+    sources(&["main"]);
+    let (code, out) = check();
+    assert_eq!(code, Some(0), "an ordinary update is not a security update:\n{out}");
+    sources(&["main", "security"]);
+    let (code, out) = check();
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("WARNING: 1 security update(s) are waiting: hello."), "{out}");
 }

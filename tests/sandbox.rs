@@ -239,13 +239,18 @@ fn the_agent_is_locked_down_and_reaches_only_the_allowed_hosts() {
     fs::write(
         &runner,
         format!(
-            "#!/bin/sh\ncase \"$1\" in\n  docker) DOCKER_HOST=unix://{} exec \"$@\" ;;\n  ss) exec ip netns exec {} \"$@\" ;;\n  *) echo \"not in this test: $*\" >&2; exit 99 ;;\nesac\n",
+            "#!/bin/sh\ncase \"$1\" in\n  docker) DOCKER_HOST=unix://{} exec \"$@\" ;;\n  ss) exec ip netns exec {} \"$@\" ;;\n  apt-get) APT_CONFIG={}/apt.conf exec \"$@\" ;;\n  *) echo \"not in this test: $*\" >&2; exit 99 ;;\nesac\n",
             e.sock().display(),
-            e.ns
+            e.ns,
+            work.path().display()
         ),
     )
     .unwrap();
     sh(Command::new("chmod").args(["755", runner.to_str().unwrap()]));
+    // apt on the host root's package state (none installed here).
+    fs::create_dir_all(host.path().join("var/lib/dpkg")).unwrap();
+    fs::write(host.path().join("var/lib/dpkg/status"), "").unwrap();
+    fs::write(work.path().join("apt.conf"), format!("Dir \"{}/\";\n", host.path().display())).unwrap();
     let check = || {
         let o = Command::new(common::bin())
             .args([

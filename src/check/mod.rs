@@ -11,6 +11,7 @@ pub mod container;
 pub mod logins;
 pub mod proxy;
 pub mod seen;
+pub mod updates;
 
 use crate::answers::Answers;
 use crate::apply::store::GenerationState;
@@ -206,6 +207,7 @@ pub fn run(answers: &Answers, facts: &Facts, root: &Root, runner: &Runner) -> Re
         });
     let live = seen::Live { listening, planned: &planned, allowed: &allowed, containers, proxy_log };
     out.extend(seen::check(&store, facts, live, logs));
+    out.extend(updates::check(runner));
     for e in &facts.plaintext_env_files {
         out.push(finding(Severity::Warning, format!("{} holds {} key(s) in plaintext.", e.path, e.keys)));
     }

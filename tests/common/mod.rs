@@ -137,3 +137,29 @@ pub fn fake_tools(root: &Path) {
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_clawguard")
 }
+
+/// A flat apt repository in `dir` (a `file:` source, no signature: `[trusted=yes]`) whose
+/// Release names `suite` and `label` as Debian's do (`bookworm-security`,
+/// `Debian-Security`), offering each `(package, version)` for amd64.
+pub fn apt_repo(dir: &Path, suite: &str, label: &str, packages: &[(&str, &str)]) {
+    use sha2::Digest;
+    std::fs::create_dir_all(dir).unwrap();
+    let mut index = String::new();
+    for (name, version) in packages {
+        index.push_str(&format!(
+            "Package: {name}\nPriority: optional\nSection: misc\nMaintainer: T <t@example.org>\nArchitecture: amd64\nVersion: {version}\nFilename: ./{name}.deb\nSize: 1\nSHA256: {}\nDescription: test\n\n",
+            "0".repeat(64)
+        ));
+    }
+    std::fs::write(dir.join("Packages"), &index).unwrap();
+    let hash = sha2::Sha256::digest(index.as_bytes());
+    let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::write(
+        dir.join("Release"),
+        format!(
+            "Origin: Debian\nLabel: {label}\nSuite: {suite}\nCodename: {suite}\nDate: Sat, 28 Nov 2026 00:00:00 UTC\nSHA256:\n {hex} {} Packages\n",
+            index.len()
+        ),
+    )
+    .unwrap();
+}

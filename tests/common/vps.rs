@@ -200,7 +200,8 @@ impl Vps {
     }
 
     /// A runner script for `clawguard --runner`: ufw, ss and fail2ban reach the VPS;
-    /// `systemctl reload ssh` sends sshd its HUP. Commands of layers this test does not
+    /// `systemctl reload ssh` sends sshd its HUP; apt reads the root's package state.
+    /// Commands of layers this test does not
     /// run (the container engine, systemd timers) are logged and succeed.
     pub fn runner(&self) -> PathBuf {
         let path = self.work.path().join("runner.sh");
@@ -225,6 +226,7 @@ case "$1" in
     elif [ -f {work}/fail2ban-started ]; then echo "fail2ban was started in this VPS and is not running" >&2; exit 1
     else echo "fail2ban is not running in this test VPS" ; fi ;;
   docker|docker-compose) echo "no container engine in this test (tests/sandbox.rs has one): $*" ;;
+  apt-get) APT_CONFIG={work}/apt.conf exec "$@" ;;
   *) echo "the test runner does not know: $*" >&2; exit 99 ;;
 esac
 "#,
@@ -236,7 +238,14 @@ esac
         );
         fs::write(&path, script).unwrap();
         fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        // apt, on the root's own package state and sources.
+        fs::write(self.work.path().join("apt.conf"), self.apt_conf()).unwrap();
         path
+    }
+
+    /// An apt configuration whose every path is under the VPS's root.
+    pub fn apt_conf(&self) -> String {
+        format!("Dir \"{}/\";\nAPT::Architecture \"amd64\";\n", self.root.path().display())
     }
 
     pub fn auth_log(&self) -> String {
