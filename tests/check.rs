@@ -425,3 +425,48 @@ fn a_still_alive_alert_comes_weekly_when_asked() {
     assert_eq!(run(&["check", "--root", r]).0, Some(0));
     assert_eq!(server.join().unwrap(), None, "a second still-alive within the week");
 }
+
+/// A small tmpfs mounted at a path under a test root, unmounted when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &std::path::Path, options: &str) -> Tmpfs {
+        fs::create_dir_all(at).unwrap();
+        let o = Command::new("mount").args(["-t", "tmpfs", "-o", options, "tmpfs"]).arg(at).output().unwrap();
+        assert!(o.status.success(), "mounting a tmpfs (the test needs root): {}", String::from_utf8_lossy(&o.stderr));
+        Tmpfs(at.to_owned())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_file_system_is_reported_by_space_and_by_inodes() {
+    let root = common::fixture_root("debian12-cloud");
+    let r = root.path().to_str().unwrap();
+    let logs = root.path().join("var/log");
+    let _tmpfs = Tmpfs::mount(&logs, "size=1m,nr_inodes=40");
+    // Control: an empty file system.
+    let (code, out) = run(&["check", "--root", r]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!out.contains("has used"), "{out}");
+    fs::write(logs.join("big.log"), vec![b'x'; 940 * 1024]).unwrap();
+    let (code, out) = run(&["check", "--root", r]);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("WARNING: The file system holding /var/log has used 9"), "{out}");
+    assert!(out.contains("of its space"), "{out}");
+    fs::write(logs.join("big.log"), vec![b'x'; 1024 * 1024]).unwrap_or_default();
+    let (_, out) = run(&["check", "--root", r]);
+    assert!(out.contains("DANGER: The file system holding /var/log has used 100% of its space"), "{out}");
+    fs::remove_file(logs.join("big.log")).unwrap();
+    for i in 0..38 {
+        let _ = fs::write(logs.join(format!("{i}.log")), "");
+    }
+    let (code, out) = run(&["check", "--root", r]);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("of its inodes") && !out.contains("of its space"), "{out}");
+}

@@ -211,11 +211,7 @@ pub fn run(answers: &Answers, facts: &Facts, root: &Root, runner: &Runner) -> Re
     for e in &facts.plaintext_env_files {
         out.push(finding(Severity::Warning, format!("{} holds {} key(s) in plaintext.", e.path, e.keys)));
     }
-    if let Some(used) = disk_used_percent(root)
-        && used >= 90
-    {
-        out.push(finding(Severity::Warning, format!("The disk holding {} is {used}% full.", root.dir().display())));
-    }
+    out.extend(disks(root, &["/", "/var/log", "/var/lib/docker", answers.monitoring.log_dir.as_str()]));
     if answers.backup.destination.is_none() && !answers.skip.contains(&crate::answers::Layer::Backup) {
         out.push(finding(Severity::Note, "No backup destination is set: nothing is backed up."));
     }
@@ -426,11 +422,44 @@ fn sshd_drift(
     }
 }
 
-/// `df -P` of the root's file system, as a percentage used.
-fn disk_used_percent(root: &Root) -> Option<u32> {
-    let out = duct::cmd!("df", "-P", root.dir()).stderr_null().read().ok()?;
-    let line = out.lines().nth(1)?;
-    line.split_whitespace().nth(4)?.trim_end_matches('%').parse().ok()
+/// The file systems holding `paths` (under the root; each once), filled to 90% or more
+/// of their space or inodes: a full /var/log stops the logs the check reads, a full Docker
+/// data root stops the agent.
+fn disks(root: &Root, paths: &[&str]) -> Vec<Finding> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for p in paths {
+        let path = root.path(p);
+        let Ok(meta) = std::fs::metadata(&path) else { continue };
+        if !seen.insert(meta.dev()) {
+            continue;
+        }
+        let Some(usage) = usage(&path) else { continue };
+        for (what, used) in [("space", usage.0), ("inodes", usage.1)] {
+            if used < 90 {
+                continue;
+            }
+            let severity = if used >= 98 { Severity::Danger } else { Severity::Warning };
+            out.push(finding(
+                severity,
+                format!(
+                    "The file system holding {p} has used {used}% of its {what}: logs, the journal and the agent stop writing when it is full. `sudo du -xh {p} | sort -h | tail` shows what takes it{}.",
+                    if *p == "/var/lib/docker" { "; `sudo docker system prune` frees unused images" } else { "" }
+                ),
+            ));
+        }
+    }
+    out
+}
+
+/// Percent of space and of inodes used (as `df` counts: what non-root users may use).
+fn usage(path: &std::path::Path) -> Option<(u64, u64)> {
+    let st = rustix::fs::statvfs(path).ok()?;
+    let pct = |used: u64, avail: u64| if used + avail == 0 { 0 } else { (used * 100).div_ceil(used + avail) };
+    let space = pct(st.f_blocks - st.f_bfree, st.f_bavail);
+    let inodes = pct(st.f_files - st.f_ffree, st.f_favail);
+    Some((space, inodes))
 }
 
 /// Whether the findings need a person (anything above a note).
