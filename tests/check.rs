@@ -470,3 +470,65 @@ fn a_full_file_system_is_reported_by_space_and_by_inodes() {
     assert_eq!(code, Some(3), "{out}");
     assert!(out.contains("of its inodes") && !out.contains("of its space"), "{out}");
 }
+
+/// Writes one sshd login as a journal entry (export format, through systemd's own
+/// `systemd-journal-remote`) into the root's journal directory.
+fn journal_login(root: &std::path::Path, name: &str, at_micros: u128, line: &str) {
+    let machine = "0123456789abcdef0123456789abcdef";
+    let dir = root.join("var/log/journal").join(machine);
+    fs::create_dir_all(&dir).unwrap();
+    let export = root.join(format!("{name}.export"));
+    fs::write(
+        &export,
+        format!(
+            "__REALTIME_TIMESTAMP={at_micros}\n__MONOTONIC_TIMESTAMP=1000000\n_BOOT_ID={machine}\n_MACHINE_ID={machine}\n_HOSTNAME=vps\n_COMM=sshd-session\nSYSLOG_IDENTIFIER=sshd-session\n_PID=4242\nPRIORITY=6\nMESSAGE={line}\n\n"
+        ),
+    )
+    .unwrap();
+    let remote = ["/usr/lib/systemd/systemd-journal-remote", "/lib/systemd/systemd-journal-remote"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("systemd-journal-remote is missing: apt-get install systemd-journal-remote (scripts/test does)");
+    let o = Command::new(remote).arg("-o").arg(dir.join(format!("{name}.journal"))).arg(&export).output().unwrap();
+    assert!(o.status.success(), "systemd-journal-remote: {}", String::from_utf8_lossy(&o.stderr));
+    fs::remove_file(export).unwrap();
+}
+
+#[test]
+fn a_login_with_an_unknown_key_is_found_in_the_journal() {
+    let root = common::fixture_root("debian12-cloud");
+    let r = root.path().to_str().unwrap();
+    let (code, out) = run(&["apply", "--yes", "--root", r]);
+    assert_eq!(code, Some(0), "{out}");
+    let micros = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros();
+    // No auth.log on this host: the journal is where sshd's logins are.
+    journal_login(
+        root.path(),
+        "usual",
+        micros() - 60_000_000,
+        "Accepted publickey for debian from 203.0.113.5 port 50000 ssh2: ED25519 SHA256:usualkeyusualkeyusualkeyusualkeyusualkey123",
+    );
+    let (code, out) = run(&["check", "--root", r]);
+    assert_eq!(code, Some(0), "the first run learns:\n{out}");
+    // Control: the same key from the same address again is not news.
+    journal_login(
+        root.path(),
+        "again",
+        micros(),
+        "Accepted publickey for debian from 203.0.113.5 port 50001 ssh2: ED25519 SHA256:usualkeyusualkeyusualkeyusualkeyusualkey123",
+    );
+    let (code, out) = run(&["check", "--root", r]);
+    assert_eq!(code, Some(0), "a known login is not news:\n{out}");
+    journal_login(
+        root.path(),
+        "eve",
+        micros(),
+        "Accepted publickey for debian from 198.51.100.7 port 41000 ssh2: ED25519 SHA256:evekeyevekeyevekeyevekeyevekeyevekeyevekey1",
+    );
+    let (code, out) = run(&["check", "--root", r]);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("`debian` logged in over SSH with a key never seen before (SHA256:evekey"), "{out}");
+    assert!(out.contains("198.51.100.7"), "{out}");
+    let (code, out) = run(&["check", "--root", r]);
+    assert_eq!(code, Some(0), "a login already reported is news again:\n{out}");
+}

@@ -173,6 +173,11 @@ pub fn run(answers: &Answers, facts: &Facts, root: &Root, runner: &Runner) -> Re
         Ran::Ok(out) => Some(out),
         _ => None,
     };
+    let journal_files = |since: u64| {
+        let mut argv = journal_argv(since);
+        argv.splice(1..1, ["-D".to_owned(), root.path("/var/log/journal").display().to_string()]);
+        duct::cmd(&argv[0], &argv[1..]).stdin_null().stderr_null().read().ok()
+    };
     let logs = if facts.auth_log {
         match crate::apply::atomic::read_nofollow(&root.path("/var/log/auth.log")) {
             Ok(bytes) => logins::Source::AuthLog(bytes),
@@ -184,6 +189,9 @@ pub fn run(answers: &Answers, facts: &Facts, root: &Root, runner: &Runner) -> Re
         }
     } else if runner.runs_commands() {
         logins::Source::Journal(&journal)
+    } else if root.exists("/var/log/journal") {
+        // Another root (a mounted disk) without a runner: its journal files, read here.
+        logins::Source::Journal(&journal_files)
     } else {
         logins::Source::Nothing
     };
