@@ -129,6 +129,34 @@ fn first_setup(suite: &str, net: u8) {
     assert!(!out.contains("error:"), "{out}");
     let (rc, out) = vps.ssh("debian", 2222, new, "clawguard check --no-alert");
     assert!((rc == 0 || rc == 3) && !out.contains("error:") && !out.contains("is missing"), "{out}");
+    // A clean, freshly applied host: nothing needs anyone (the first run learns, the
+    // second has nothing to say either).
+    expect(&vps, 2222, new, "sudo clawguard check --no-alert", 0);
+    expect(&vps, 2222, new, "sudo clawguard check --no-alert", 0);
+    // A key slipped into authorized_keys, and a login with it: sshd logs it to the journal
+    // (this host has no auth.log), where the check finds it.
+    let eve = vps.work.path().join("eve");
+    let o = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "eve@elsewhere", "-f"])
+        .arg(&eve)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "ssh-keygen: {}", String::from_utf8_lossy(&o.stderr));
+    let public = std::fs::read_to_string(eve.with_extension("pub")).unwrap();
+    expect(&vps, 2222, new, &format!("echo '{}' >> ~/.ssh/authorized_keys", public.trim()), 0);
+    let mut ssh = vps.ssh_args("debian", 2222, None);
+    let key = ssh.iter().position(|a| a == "-i").unwrap() + 1;
+    ssh[key] = eve.display().to_string();
+    ssh.push("true".into());
+    let refs: Vec<&str> = ssh.iter().map(String::as_str).collect();
+    let (ok, out) = vps.hostns(&refs);
+    assert!(ok, "eve's key did not log in: {out}");
+    let (rc, out) = vps.ssh("debian", 2222, new, "sudo clawguard check --no-alert");
+    assert_eq!(rc, 3, "{out}");
+    assert!(out.contains("A new SSH key lets `debian` log in") && out.contains("`eve@elsewhere`"), "{out}");
+    assert!(out.contains("`debian` logged in over SSH with a key never seen before"), "from the journal:\n{out}");
+    expect(&vps, 2222, new, "sed -i '/eve@elsewhere/d' ~/.ssh/authorized_keys", 0);
+    expect(&vps, 2222, new, "sudo clawguard check --no-alert", 0);
 
     // What the hardening promises.
     let refused = |user: &str, extra: &[&str]| {
