@@ -204,3 +204,28 @@ fn clawguards_own_records_are_never_read_or_written_through_a_link() {
     let o = run(&["apply", "--yes", "--root", s(root.path())]);
     assert!(o.status.success(), "{}", out(&o));
 }
+
+#[test]
+fn the_checks_records_are_never_read_or_written_through_a_link() {
+    let root = common::fixture_root("debian12-cloud");
+    let o = run(&["apply", "--yes", "--root", s(root.path())]);
+    assert!(o.status.success(), "{}", out(&o));
+    let away = outside();
+    let before = common::fingerprint(away.path());
+    let state = root.path().join("var/lib/clawguard");
+    let vault_record = state.join("credentials-written.toml");
+    for f in [state.join("seen.toml"), state.join("last-alert.toml"), vault_record.clone()] {
+        let _ = fs::remove_file(&f);
+        symlink(away.path().join("shadow"), &f).unwrap();
+    }
+    let o = run(&["check", "--root", s(root.path())]);
+    let text = out(&o);
+    assert_eq!(o.status.code(), Some(3), "{text}");
+    assert_eq!(common::fingerprint(away.path()), before, "the check wrote through a planted link");
+    assert!(!text.contains("SECRET-HASH"), "the check showed a link's target: {text}");
+    assert!(text.contains("What the last check saw") && text.contains("cannot be read"), "{text}");
+    assert!(text.contains("What the last alert said cannot be read"), "{text}");
+    assert!(text.contains("credentials-written.toml"), "the vault's record: {text}");
+    // What the check records is written anew as a file, not through the link.
+    assert!(fs::symlink_metadata(state.join("seen.toml")).unwrap().is_file());
+}
