@@ -47,6 +47,26 @@ fn bench(c: &mut Criterion) {
             assert!(outcome.report.generation.is_none());
         })
     });
+    // The daily check on the applied root (the services are not asked: no runner).
+    c.bench_function("check (applied root)", |b| {
+        b.iter(|| {
+            let facts = host::probe(&target, None);
+            clawguard::check::run(&answers, &facts, &target, &clawguard::apply::Runner::Skip).unwrap().len()
+        })
+    });
+    // A busy day of the agent's proxy: 100 000 requests, one in ten refused.
+    let log: String = (0..100_000)
+        .map(|i| {
+            if i % 10 == 0 {
+                format!("1764331200.{i:03}      0 172.18.0.3 TCP_DENIED/403 3451 GET http://h{}.evil.test/x - HIER_NONE/- text/html\n", i % 50)
+            } else {
+                format!("1764331200.{i:03}     12 172.18.0.3 TCP_TUNNEL/200 4512 CONNECT api.openai.com:443 - HIER_DIRECT/10.0.0.2 -\n")
+            }
+        })
+        .collect();
+    c.bench_function("count refused requests (100 000 log lines)", |b| {
+        b.iter(|| clawguard::check::proxy::refused(&log).len())
+    });
     // `plan --validate`: every service's own checker on every rendered file, side by side
     // (sshd -t/-T, squid -k parse, fail2ban-client -t/-d, docker-compose config, logrotate).
     // Target: at most 1 s.
