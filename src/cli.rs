@@ -89,6 +89,14 @@ pub enum Command {
     /// The agent's keys, encrypted in the vault (age, to this host's identity); they reach
     /// the agent as files, never as environment variables.
     Secrets(SecretsArgs),
+    /// Backups off the server with restic: create the repository, back up now, list the
+    /// snapshots, make the recovery kit. `clawguard-backup.timer` runs `backup now` nightly.
+    Backup(BackupArgs),
+    /// Bring a lost host back onto this (fresh) one from its recovery kit: the vault's
+    /// identity, then clawguard's answers and vault and the agent's data from the latest
+    /// snapshot. Then `clawguard plan` shows, and `sudo clawguard apply` rebuilds, the
+    /// hardening.
+    Restore(RestoreArgs),
     /// Print the example answers file (every setting, its default and what it does).
     Example,
     /// (internal) Wait for a pending confirmation; roll back when the time runs out.
@@ -144,11 +152,11 @@ pub struct ApplyArgs {
 pub struct Common {
     /// The answers file. Default: <ROOT>/etc/clawguard/answers.toml if it exists, else the
     /// built-in defaults (see `clawguard example`).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", global = true)]
     pub answers: Option<PathBuf>,
     /// The target's root directory: `/` for this host, or a mounted image or test root.
     /// Every path clawguard reads goes through it.
-    #[arg(long, value_name = "DIR", default_value = "/")]
+    #[arg(long, value_name = "DIR", default_value = "/", global = true)]
     pub root: PathBuf,
 }
 
@@ -191,6 +199,59 @@ pub enum SecretsAction {
     /// (files, mode 0400, owned by the agent's uid); clawguard's own keys (the alert bot's
     /// `telegram`) stay sealed. clawguard-secrets.service runs this at boot.
     Unlock,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    #[command(subcommand)]
+    pub action: BackupAction,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupAction {
+    /// Create the restic repository at backup.destination, with a new password kept in the
+    /// vault (a repository this host's password already opens is left as it is). `apply`
+    /// runs this when backups are set.
+    Init,
+    /// Back up the agent's config, state and workspace and clawguard's answers and vault
+    /// now, then apply the retention (backup.keep_*). Exit status 0: done; 3: a snapshot
+    /// was made but some files could not be read (they are named); 1: no snapshot.
+    Now,
+    /// The snapshots in the repository: when, how old, how big.
+    List,
+    /// Write the recovery kit: the repository's address, and its password and the vault's
+    /// identity sealed with a passphrase you choose (asked twice, or read from
+    /// --passphrase-file). Keep it off this server: without it the backups cannot be
+    /// opened when this server is gone.
+    Kit {
+        /// Where to write the kit (a new file, mode 600). Default: print it.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Read the passphrase from the first line of FILE instead of asking.
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+    },
+    /// (for restic's RESTIC_PASSWORD_COMMAND) Print the repository's password.
+    #[command(hide = true)]
+    Password,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The recovery kit (`clawguard backup kit` made it).
+    #[arg(long, value_name = "FILE")]
+    pub kit: PathBuf,
+    /// Read the kit's passphrase from the first line of FILE instead of asking.
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+    /// The snapshot to restore (an id from `backup list`). Default: the latest.
+    #[arg(long, value_name = "ID", default_value = "latest")]
+    pub snapshot: String,
+    /// The target's root directory: `/` for this host, or a mounted disk or test root.
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@
 
 pub mod answers;
 pub mod apply;
+pub mod backup;
 pub mod check;
 pub mod cli;
 pub mod commands;

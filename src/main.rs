@@ -20,6 +20,8 @@ fn main() -> ExitCode {
         Some(Command::Watchdog(args)) => commands::watchdog(args),
         Some(Command::Check(args)) => commands::check(args),
         Some(Command::Secrets(args)) => commands::secrets(args),
+        Some(Command::Backup(args)) => commands::backup(args),
+        Some(Command::Restore(args)) => commands::restore(args),
         Some(Command::Example) => Ok(commands::example()),
     };
     match result {

@@ -45,6 +45,10 @@ pub enum VaultError {
     Missing(String),
     #[error("the key for `{0}` is empty: give the value on standard input or at the prompt")]
     Empty(String),
+    #[error(
+        "this host already has another vault identity ({0}): it is not replaced, or the keys it opens would be lost. Restore onto a fresh host, or move that file away first if you are sure"
+    )]
+    OtherIdentity(String),
 }
 
 fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> VaultError {
@@ -176,6 +180,48 @@ impl Vault {
             other => other.map_err(io_err(format!("reading the key for {name}")))?,
         };
         age::decrypt(&self.identity(false)?, &sealed).map_err(|_| VaultError::Decrypt(name.to_string()))
+    }
+
+    /// The identity's text, to seal into the recovery kit (it never goes into a backup).
+    pub fn identity_text(&self) -> Result<String, VaultError> {
+        let id = self.identity(false)?;
+        Ok(format!(
+            "# clawguard vault identity: opens /etc/clawguard/vault. Keep it off the backups.\n{}\n",
+            id.to_string().expose_secret()
+        ))
+    }
+
+    /// Puts a vault identity in place (a restore from the recovery kit). One that is already
+    /// here and differs is never replaced: its keys would no longer open.
+    pub fn install_identity(&self, text: &str) -> Result<(), VaultError> {
+        let path = self.root.path(IDENTITY);
+        let wanted: age::x25519::Identity = text
+            .lines()
+            .find(|l| l.starts_with("AGE-SECRET-KEY-"))
+            .and_then(|l| l.trim().parse().ok())
+            .ok_or_else(|| VaultError::BadIdentity("the recovery kit's identity".into()))?;
+        match self.identity(false) {
+            Ok(here) if here.to_public().to_string() == wanted.to_public().to_string() => return Ok(()),
+            Ok(_) => return Err(VaultError::OtherIdentity(path.display().to_string())),
+            Err(VaultError::NoIdentity(_)) => {}
+            Err(e) => return Err(e),
+        }
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).map_err(io_err(format!("creating {}", dir.display())))?;
+        }
+        atomic::write(&path, text.as_bytes(), 0o600).map_err(io_err(format!("writing {}", path.display())))
+    }
+
+    /// Records the vault's files as clawguard's own (after a restore put them here): the
+    /// daily check compares them from now on. Returns how many.
+    pub fn adopt(&self) -> Result<usize, VaultError> {
+        let entries = self.list()?;
+        for e in &entries {
+            let sealed = atomic::read_nofollow(&self.file(&e.name))
+                .map_err(io_err(format!("reading the key for {}", e.name)))?;
+            self.record(&format!("{DIR}/{}.age", e.name), Some(&sealed))?;
+        }
+        Ok(entries.len())
     }
 
     /// Decrypts the keys of `services` into `dest` (normally `/run/clawguard/secrets`, a

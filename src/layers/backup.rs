@@ -10,7 +10,6 @@ use crate::plan::{Layer, Severity};
 use crate::render::RenderError;
 
 pub const ENV_FILE: &str = "/etc/clawguard/backup.env";
-pub const PASSWORD_FILE: &str = "/etc/clawguard/restic-password";
 pub const SERVICE: &str = "/etc/systemd/system/clawguard-backup.service";
 pub const TIMER: &str = "/etc/systemd/system/clawguard-backup.timer";
 pub const RECOVERY: &str = "/etc/clawguard/RECOVERY.md";
@@ -20,7 +19,9 @@ struct Ctx {
     hostname: String,
     os: String,
     destination: Option<String>,
-    password_file: &'static str,
+    /// As restic takes it.
+    repository: Option<String>,
+    clawguard_bin: &'static str,
     env_file: &'static str,
     paths: Vec<String>,
     keep_daily: u32,
@@ -50,7 +51,8 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         hostname: f.hostname.clone().unwrap_or_else(|| "this server".into()),
         os: f.os.describe().to_owned(),
         destination: bk.destination.as_ref().map(|d| d.to_string()),
-        password_file: PASSWORD_FILE,
+        repository: bk.destination.as_ref().map(|d| d.to_string()),
+        clawguard_bin: super::BIN,
         env_file: ENV_FILE,
         paths: vec![s.state_dir.to_string(), s.workspace.to_string(), s.config_dir.to_string(), ETC.to_owned()],
         keep_daily: bk.keep_daily.get(),
@@ -84,11 +86,19 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     if !f.tools.restic {
         b.package(layer, "restic", "the backup program");
     }
+    // The repository and its password (in the vault), at a new destination.
+    b.on_change(
+        layer,
+        &[super::BIN, "backup", "init"],
+        "create the restic repository (its password goes in the vault)",
+        &[ENV_FILE],
+    )
+    .rerun_needs_old = true;
     b.on_change(layer, &["systemctl", "daemon-reload"], "systemd reads the new units", &[SERVICE, TIMER]);
     let enable =
         b.on_change(layer, &["systemctl", "enable", "--now", "clawguard-backup.timer"], "back up daily", &[TIMER]);
     enable.undo = Some(["systemctl", "disable", "--now", "clawguard-backup.timer"].map(String::from).to_vec());
     enable.rerun_needs_old = true;
-    b.warn(layer, Severity::Note, format!("The repository password goes in {PASSWORD_FILE} (mode 600), and a copy off this server: without it the backups cannot be read."));
+    b.warn(layer, Severity::Note, "The repository's password is kept in the vault. Make the recovery kit and keep it off this server (`sudo clawguard backup kit --out FILE`): without it the backups cannot be opened when this server is gone.");
     Ok(())
 }

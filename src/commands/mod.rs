@@ -1,8 +1,12 @@
 //! The commands: each builds its inputs, calls the core, and prints. Errors go back to
 //! `main`, which reports them once.
 
+mod backup;
+
 use std::io::IsTerminal;
 use std::process::ExitCode;
+
+pub use backup::{backup, restore};
 
 use crate::answers::{self, Answers, AnswersError};
 use crate::apply::session::{self, Keys, Request};

@@ -1,0 +1,114 @@
+//! The recovery kit: what a new machine needs when this one is gone — where the backups
+//! are, the password that opens them, and the vault's identity (which the backups never
+//! hold) — the last two sealed with a passphrase the user chooses (age's scrypt). It is
+//! made on request and kept off the server; clawguard keeps no copy.
+
+use age::secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+/// The shortest passphrase accepted: the kit may sit in a mailbox or a cloud drive.
+pub const MIN_PASSPHRASE: usize = 12;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Kit {
+    pub host: String,
+    pub made: String,
+    pub repository: String,
+    /// age, armored, sealed with the passphrase: [`Opened`] as TOML.
+    pub sealed: String,
+}
+
+/// What the sealed part holds.
+#[derive(Serialize, Deserialize)]
+pub struct Opened {
+    pub password: String,
+    pub identity: String,
+}
+
+impl std::fmt::Debug for Opened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Opened { .. }")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KitError {
+    #[error("the passphrase is {0} characters long: give at least {MIN_PASSPHRASE} (a few words are easy to keep)")]
+    ShortPassphrase(usize),
+    #[error("the passphrase does not open this kit (or the kit was changed)")]
+    WrongPassphrase,
+    #[error("this is not a clawguard recovery kit: {0}")]
+    NotAKit(String),
+    #[error("cannot seal the kit: {0}")]
+    Seal(String),
+}
+
+impl Kit {
+    pub fn seal(host: &str, made: &str, repository: &str, opened: &Opened, passphrase: &str) -> Result<Kit, KitError> {
+        let n = passphrase.chars().count();
+        if n < MIN_PASSPHRASE {
+            return Err(KitError::ShortPassphrase(n));
+        }
+        let recipient = age::scrypt::Recipient::new(SecretString::from(passphrase.to_owned()));
+        let plain = toml::to_string(opened).map_err(|e| KitError::Seal(e.to_string()))?;
+        let sealed = age::encrypt_and_armor(&recipient, plain.as_bytes()).map_err(|e| KitError::Seal(e.to_string()))?;
+        Ok(Kit { host: host.into(), made: made.into(), repository: repository.into(), sealed })
+    }
+
+    pub fn open(&self, passphrase: &str) -> Result<Opened, KitError> {
+        let identity = age::scrypt::Identity::new(SecretString::from(passphrase.to_owned()));
+        let armored = age::armor::ArmoredReader::new(self.sealed.as_bytes());
+        let decryptor = age::Decryptor::new_buffered(armored).map_err(|e| KitError::NotAKit(e.to_string()))?;
+        let mut reader = decryptor
+            .decrypt(std::iter::once(&identity as &dyn age::Identity))
+            .map_err(|_| KitError::WrongPassphrase)?;
+        let mut plain = String::new();
+        std::io::Read::read_to_string(&mut reader, &mut plain).map_err(|_| KitError::WrongPassphrase)?;
+        toml::from_str(&plain).map_err(|e| KitError::NotAKit(e.to_string()))
+    }
+
+    /// The kit as a file: what it is and what to do with it, then the values.
+    pub fn to_text(&self) -> String {
+        let values = toml::to_string(self).expect("a kit serializes");
+        format!(
+            "# clawguard recovery kit for {host}, made {made}.\n\
+             #\n\
+             # Keep this file OFF the server (a password manager, a printed copy in a drawer).\n\
+             # With it and its passphrase, on a new machine:\n\
+             #     sudo clawguard restore --kit THIS-FILE\n\
+             # brings back the agent's data, clawguard's answers and the vault's keys; then\n\
+             # `sudo clawguard apply` rebuilds the hardening.\n\
+             # Without it the backups cannot be opened, and every key in the vault must be\n\
+             # issued anew. The password and the vault's identity below are sealed with your\n\
+             # passphrase; the repository's address is not secret.\n\n{values}",
+            host = self.host,
+            made = self.made,
+        )
+    }
+
+    pub fn parse(text: &str) -> Result<Kit, KitError> {
+        toml::from_str(text).map_err(|e| KitError::NotAKit(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opened() -> Opened {
+        Opened { password: "restic-pw".into(), identity: "AGE-SECRET-KEY-1XYZ".into() }
+    }
+
+    #[test]
+    fn a_kit_opens_with_its_passphrase_only() {
+        let kit = Kit::seal("vps", "2026-11-28", "sftp:b@h:/r", &opened(), "correct horse battery").unwrap();
+        assert!(!kit.to_text().contains("restic-pw") && !kit.to_text().contains("AGE-SECRET-KEY"));
+        let back = Kit::parse(&kit.to_text()).unwrap();
+        assert_eq!(back, kit);
+        let o = back.open("correct horse battery").unwrap();
+        assert_eq!((o.password.as_str(), o.identity.as_str()), ("restic-pw", "AGE-SECRET-KEY-1XYZ"));
+        assert!(matches!(back.open("wrong horse battery"), Err(KitError::WrongPassphrase)));
+        assert!(matches!(Kit::seal("vps", "d", "r", &opened(), "short"), Err(KitError::ShortPassphrase(5))));
+        assert!(matches!(Kit::parse("hello"), Err(KitError::NotAKit(_))));
+    }
+}

@@ -1,0 +1,292 @@
+//! Backups off the server (layer 7 at work): the restic repository and its password (a
+//! key of clawguard's own in the vault, never unlocked for the agent), what goes in (the
+//! agent's config, state and workspace; clawguard's answers and vault — never the vault's
+//! identity, which lives apart and travels only in the recovery kit), the nightly run, the
+//! list. restic does the work (`restic.rs`); the kit is `kit.rs`.
+
+pub mod kit;
+pub mod restic;
+
+use serde::{Deserialize, Serialize};
+
+use crate::answers::{Answers, BackupTarget, Ident};
+use crate::host::Root;
+use crate::vault::{Vault, VaultError};
+pub use restic::{Failure, Made, Restic, Snapshot};
+
+/// The tag on every snapshot clawguard makes (retention applies to these only).
+pub const TAG: &str = "clawguard";
+/// The vault's name for the repository password.
+pub const PASSWORD_KEY: &str = "restic";
+/// How the last `backup now` went, for `clawguard check`.
+pub const LAST: &str = "/var/lib/clawguard/backup-last.toml";
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error(
+        "no backup destination is set: set backup.destination in the answers to an off-server restic repository (`sftp:user@host:/path`, `rest:https://host:8000/repo`, `s3:https://…`), then run this again"
+    )]
+    NoDestination,
+    #[error(
+        "backup.destination {0} is on this same machine: it dies with the disk and whoever takes the server over can delete it. Use an off-server repository, or set backup.allow_same_machine = true if you accept that"
+    )]
+    SameMachine(String),
+    #[error(
+        "the repository password is not in the vault: `sudo clawguard backup init` makes one (or `clawguard restore --kit FILE` brings it back)"
+    )]
+    NoPassword,
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    #[error(transparent)]
+    Restic(#[from] Failure),
+    #[error(
+        "a repository is already at {0}, and this host's password does not open it: it belongs to another host or was made with another password. Choose another backup.destination, or restore from that repository's kit"
+    )]
+    Foreign(String),
+    #[error("{what}: {source}")]
+    Io { what: String, source: std::io::Error },
+    #[error("none of the paths to back up exist under {0}: nothing to back up")]
+    Nothing(String),
+}
+
+/// The restic repository string for `target`: a local one lies under the root.
+pub fn repository(target: &BackupTarget, root: &Root) -> String {
+    match target {
+        BackupTarget::Local { path } => root.path(path.as_str()).display().to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// What is backed up, as absolute paths on the target: the agent's state, workspace and
+/// config, and clawguard's answers and vault (/etc/clawguard).
+pub fn sources(a: &Answers) -> Vec<String> {
+    let s = &a.sandbox;
+    let mut out: Vec<String> = vec![s.config_dir.to_string(), s.state_dir.to_string(), s.workspace.to_string()];
+    out.push(crate::layers::ETC.to_owned());
+    out.sort();
+    out.dedup();
+    // A path inside another one is already in it.
+    let all = out.clone();
+    out.retain(|p| !all.iter().any(|q| q != p && p.starts_with(&format!("{}/", q.trim_end_matches('/')))));
+    out
+}
+
+/// The destination, refused when it is this machine and that was not accepted.
+fn destination(a: &Answers, own_names: &[String]) -> Result<BackupTarget, BackupError> {
+    let dest = a.backup.destination.clone().ok_or(BackupError::NoDestination)?;
+    if dest.is_this_machine(own_names) && !a.backup.allow_same_machine {
+        return Err(BackupError::SameMachine(dest.to_string()));
+    }
+    Ok(dest)
+}
+
+fn password_key() -> Ident {
+    PASSWORD_KEY.parse().expect("a valid name")
+}
+
+/// restic for this host's repository, with the password from the vault.
+pub fn open(a: &Answers, root: &Root, own_names: &[String]) -> Result<Restic, BackupError> {
+    let dest = destination(a, own_names)?;
+    let password = match Vault::new(root).get(&password_key()) {
+        Ok(p) => String::from_utf8(p).map_err(|_| BackupError::NoPassword)?,
+        Err(VaultError::Missing(_)) | Err(VaultError::NoIdentity(_)) => return Err(BackupError::NoPassword),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(Restic::new(repository(&dest, root), password, root.dir()))
+}
+
+/// What `init` found or did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Init {
+    Created,
+    AlreadyThere,
+}
+
+/// Creates the repository at the destination with a new password kept in the vault; a
+/// repository that this host's password already opens is left as it is.
+pub fn init(a: &Answers, root: &Root, own_names: &[String]) -> Result<Init, BackupError> {
+    destination(a, own_names)?;
+    let vault = Vault::new(root);
+    match vault.get(&password_key()) {
+        Ok(_) => {}
+        Err(VaultError::Missing(_)) | Err(VaultError::NoIdentity(_)) => {
+            vault.set(&password_key(), new_password()?.as_bytes())?;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let restic = open(a, root, own_names)?;
+    match restic.opens() {
+        Ok(true) => return Ok(Init::AlreadyThere),
+        Ok(false) => {}
+        Err(Failure::WrongPassword(r)) => return Err(BackupError::Foreign(r)),
+        Err(e) => return Err(e.into()),
+    }
+    if let BackupTarget::Local { path } = destination(a, own_names)? {
+        let dir = root.path(path.as_str());
+        std::fs::create_dir_all(dir.parent().unwrap_or(&dir))
+            .map_err(|source| BackupError::Io { what: format!("creating {}", dir.display()), source })?;
+    }
+    restic.init()?;
+    Ok(Init::Created)
+}
+
+/// 32 random bytes, base64: the repository password.
+fn new_password() -> Result<String, BackupError> {
+    use base64::Engine;
+    use std::io::Read;
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|source| BackupError::Io { what: "reading /dev/urandom".into(), source })?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+/// How the last `backup now` went (`LAST`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Last {
+    /// Seconds since the epoch.
+    pub at: u64,
+    /// The snapshot made, if one was.
+    pub snapshot: Option<String>,
+    /// restic's exit 3: what it could not read.
+    #[serde(default)]
+    pub unreadable: Vec<String>,
+    /// Why no snapshot was made.
+    pub error: Option<String>,
+}
+
+/// Backs up what [`sources`] names (those that exist), applies the retention, and records
+/// how it went in [`LAST`] either way.
+pub fn now(a: &Answers, root: &Root, own_names: &[String]) -> Result<Made, BackupError> {
+    let result = run_backup(a, root, own_names);
+    let last = match &result {
+        Ok(m) => Last {
+            at: crate::apply::store::now(),
+            snapshot: Some(m.snapshot.clone()),
+            unreadable: m.unreadable.clone(),
+            error: None,
+        },
+        Err(e) => {
+            Last { at: crate::apply::store::now(), snapshot: None, unreadable: Vec::new(), error: Some(e.to_string()) }
+        }
+    };
+    record(root, &last)?;
+    result
+}
+
+fn run_backup(a: &Answers, root: &Root, own_names: &[String]) -> Result<Made, BackupError> {
+    let restic = open(a, root, own_names)?;
+    let paths = relative_sources(a, root);
+    if paths.is_empty() {
+        return Err(BackupError::Nothing(root.dir().display().to_string()));
+    }
+    let made = restic.backup(&paths, &[], TAG)?;
+    restic.forget(TAG, a.backup.keep_daily.get(), a.backup.keep_weekly.get(), a.backup.keep_monthly.get())?;
+    Ok(made)
+}
+
+/// [`sources`] that exist, relative to the root, every symlink on the way resolved inside
+/// it (restic runs in the root: a relative path must not leave it).
+pub fn relative_sources(a: &Answers, root: &Root) -> Vec<String> {
+    sources(a)
+        .iter()
+        .map(|p| root.path(p))
+        .filter(|p| p.exists())
+        .filter_map(|p| p.strip_prefix(root.dir()).ok().map(|r| r.display().to_string()))
+        .map(|r| if r.is_empty() { ".".to_owned() } else { r })
+        .collect()
+}
+
+fn record(root: &Root, last: &Last) -> Result<(), BackupError> {
+    let path = root.entry(LAST);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|source| BackupError::Io { what: format!("creating {}", dir.display()), source })?;
+    }
+    let text = toml::to_string(last).expect("a record serializes");
+    crate::apply::atomic::write(&path, text.as_bytes(), 0o600)
+        .map_err(|source| BackupError::Io { what: format!("writing {}", path.display()), source })
+}
+
+/// How the last `backup now` went; None before the first.
+pub fn last(root: &Root) -> std::io::Result<Option<Last>> {
+    match crate::apply::atomic::read_string_nofollow(&root.entry(LAST)) {
+        Ok(t) => toml::from_str(&t).map(Some).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// What a restore put back.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Restored {
+    /// The trees put in place (absolute paths on the target).
+    pub paths: Vec<String>,
+    /// What was there before, moved aside rather than overwritten: (was, now at).
+    pub moved_aside: Vec<(String, String)>,
+}
+
+/// Restores `snapshot` onto `root` with what the kit holds: the vault's identity first
+/// (refused if the host has another one), then the snapshot into a staging directory on
+/// the target, then each backed-up tree moved into place (what is already there is moved
+/// aside, never overwritten); the restored vault is recorded as clawguard's own.
+pub fn restore(repository: &str, opened: &kit::Opened, snapshot: &str, root: &Root) -> Result<Restored, BackupError> {
+    let vault = Vault::new(root);
+    vault.install_identity(&opened.identity)?;
+    let restic = Restic::new(repository.to_owned(), opened.password.clone(), root.dir());
+    let stamp = crate::apply::store::now();
+    let staging = root.path(&format!("/var/lib/clawguard/restore-{stamp}"));
+    let io = |what: String| move |source| BackupError::Io { what, source };
+    std::fs::create_dir_all(&staging).map_err(io(format!("creating {}", staging.display())))?;
+    let result = (|| {
+        restic.restore(snapshot, &staging)?;
+        // The snapshot's own answers say where the agent's trees were.
+        let answers = match std::fs::read_to_string(staging.join("etc/clawguard/answers.toml")) {
+            Ok(t) => Answers::parse(&t, "the restored answers.toml").unwrap_or_default(),
+            Err(_) => Answers::default(),
+        };
+        let mut done = Restored::default();
+        for src in sources(&answers) {
+            let from = staging.join(src.trim_start_matches('/'));
+            if !from.exists() {
+                continue;
+            }
+            let to = root.entry(&src);
+            if let Some(parent) = to.parent() {
+                std::fs::create_dir_all(parent).map_err(io(format!("creating {}", parent.display())))?;
+            }
+            let occupied = std::fs::read_dir(&to).map(|mut d| d.next().is_some()).unwrap_or(to.exists());
+            if occupied {
+                let aside = format!("{src}.before-restore-{stamp}");
+                std::fs::rename(&to, root.entry(&aside)).map_err(io(format!("moving {} aside", to.display())))?;
+                done.moved_aside.push((src.clone(), aside));
+            } else if to.exists() {
+                std::fs::remove_dir(&to).map_err(io(format!("replacing the empty {}", to.display())))?;
+            }
+            std::fs::rename(&from, &to).map_err(io(format!("putting {} in place", to.display())))?;
+            done.paths.push(src);
+        }
+        vault.adopt()?;
+        Ok(done)
+    })();
+    let _ = std::fs::remove_dir_all(&staging);
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sources_are_the_agents_trees_and_clawguards_own_each_once() {
+        let mut a = Answers::default();
+        let s = sources(&a);
+        assert!(s.contains(&"/etc/clawguard".to_owned()), "{s:?}");
+        assert!(s.contains(&a.sandbox.state_dir.to_string()), "{s:?}");
+        // A workspace inside the state directory is not listed twice.
+        a.sandbox.workspace = format!("{}/workspace", a.sandbox.state_dir).parse().unwrap();
+        let s = sources(&a);
+        assert!(!s.contains(&a.sandbox.workspace.to_string()), "{s:?}");
+        assert!(!s.iter().any(|p| p.contains("vault-identity")), "{s:?}");
+    }
+}

@@ -1,0 +1,291 @@
+//! restic, run for clawguard: the repository and its password in restic's environment
+//! (never on the command line), paths relative to the target's root (a snapshot holds
+//! `/etc/clawguard/…` whatever root it was taken from, so it restores onto any root), and
+//! restic's answers read as they are meant — exit 3 is a snapshot with some files
+//! unreadable, a wrong password or a missing repository is said as such.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Why restic did not do what was asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Failure {
+    #[error("restic is not installed (`sudo apt-get install restic`; `sudo clawguard apply` installs it)")]
+    NotInstalled,
+    #[error("the password does not open the repository at {0} (wrong password, or another host's repository)")]
+    WrongPassword(String),
+    #[error("there is no restic repository at {0} yet (`sudo clawguard backup init` creates it)")]
+    NoRepository(String),
+    #[error("the repository at {repository} cannot be reached: {why}")]
+    Unreachable { repository: String, why: String },
+    #[error("no space left where restic writes ({0})")]
+    DiskFull(String),
+    #[error("the repository is locked by another restic run ({0}); if none runs, `restic unlock` removes a stale lock")]
+    Locked(String),
+    #[error("restic {what} failed ({status}): {output}")]
+    Other { what: String, status: String, output: String },
+}
+
+/// One snapshot, as `restic snapshots --json` lists it.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct Snapshot {
+    pub id: String,
+    pub short_id: String,
+    /// RFC 3339.
+    pub time: String,
+    #[serde(default)]
+    pub paths: Vec<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub hostname: String,
+}
+
+/// What a backup run made.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Made {
+    pub snapshot: String,
+    pub files: u64,
+    pub bytes_added: u64,
+    /// restic's exit 3: the snapshot was made, these could not be read.
+    pub unreadable: Vec<String>,
+}
+
+/// What restic (or ssh under it) says when the repository's host does not answer.
+const UNREACHABLE: &[&str] = &[
+    "connection refused",
+    "no route to host",
+    "unable to start the sftp session",
+    "dial tcp",
+    "could not resolve",
+    "no such host",
+    "connection timed out",
+    "i/o timeout",
+];
+
+pub struct Restic {
+    /// As restic takes it (`sftp:user@host:/path`, `rest:https://…`, a local path).
+    pub repository: String,
+    password: String,
+    /// The target's root: restic runs there, with paths relative to it.
+    root: PathBuf,
+    /// restic's cache, on the target (root's /var/cache/clawguard/restic).
+    cache: PathBuf,
+    program: String,
+}
+
+impl std::fmt::Debug for Restic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Restic").field("repository", &self.repository).field("root", &self.root).finish()
+    }
+}
+
+impl Restic {
+    pub fn new(repository: String, password: String, root: &Path) -> Restic {
+        Restic {
+            repository,
+            password,
+            root: root.to_owned(),
+            cache: root.join("var/cache/clawguard/restic"),
+            program: std::env::var("CLAWGUARD_RESTIC").unwrap_or_else(|_| "restic".into()),
+        }
+    }
+
+    fn run(&self, what: &str, args: &[&str]) -> Result<(i32, String, String), Failure> {
+        let out = duct::cmd(&self.program, args)
+            .dir(&self.root)
+            .env("RESTIC_REPOSITORY", &self.repository)
+            .env("RESTIC_PASSWORD", &self.password)
+            .env("RESTIC_CACHE_DIR", &self.cache)
+            .env_remove("RESTIC_PASSWORD_FILE")
+            .env_remove("RESTIC_PASSWORD_COMMAND")
+            .stdin_null()
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked()
+            .run()
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => Failure::NotInstalled,
+                _ => Failure::Other { what: what.into(), status: "could not start".into(), output: e.to_string() },
+            })?;
+        let code = out.status.code().unwrap_or(-1);
+        Ok((code, String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned()))
+    }
+
+    /// What restic's failure output says, as a [`Failure`].
+    fn failure(&self, what: &str, code: i32, stderr: &str) -> Failure {
+        let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default().trim().to_owned();
+        let has = |s: &str| stderr.to_ascii_lowercase().contains(s);
+        let repository = self.repository.clone();
+        // restic 0.17 gives these their own exit codes; older ones only say them. A
+        // connection that fails also says "Is there a repository…": that is asked last.
+        if code == 12 || has("wrong password") {
+            Failure::WrongPassword(repository)
+        } else if let Some(why) = stderr.lines().find(|l| {
+            let l = l.to_ascii_lowercase();
+            UNREACHABLE.iter().any(|m| l.contains(m))
+        }) {
+            Failure::Unreachable { repository, why: why.trim().to_owned() }
+        } else if code == 10
+            || has("is there a repository at the following location")
+            || has("repository does not exist")
+            || has("unable to open config file")
+        {
+            Failure::NoRepository(repository)
+        } else if has("no space left on device") {
+            Failure::DiskFull(last)
+        } else if code == 11 || has("repository is already locked") {
+            Failure::Locked(last)
+        } else {
+            Failure::Other { what: what.into(), status: format!("exit {code}"), output: last }
+        }
+    }
+
+    fn ok(&self, what: &str, args: &[&str]) -> Result<String, Failure> {
+        let (code, out, err) = self.run(what, args)?;
+        if code == 0 { Ok(out) } else { Err(self.failure(what, code, &err)) }
+    }
+
+    /// Whether a repository that this password opens is there (`restic cat config`).
+    pub fn opens(&self) -> Result<bool, Failure> {
+        match self.ok("cat config", &["cat", "config", "--no-lock"]) {
+            Ok(_) => Ok(true),
+            Err(Failure::NoRepository(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn init(&self) -> Result<(), Failure> {
+        self.ok("init", &["init", "--quiet"]).map(|_| ())
+    }
+
+    /// Backs up `paths` (relative to the root), tagged; excludes by pattern.
+    pub fn backup(&self, paths: &[String], excludes: &[String], tag: &str) -> Result<Made, Failure> {
+        let mut args: Vec<&str> = vec!["backup", "--json", "--one-file-system", "--exclude-caches", "--tag", tag];
+        for e in excludes {
+            args.extend(["--exclude", e]);
+        }
+        args.push("--");
+        args.extend(paths.iter().map(String::as_str));
+        let (code, out, err) = self.run("backup", &args)?;
+        if code != 0 && code != 3 {
+            return Err(self.failure("backup", code, &err));
+        }
+        let mut made = Made::default();
+        for line in out.lines() {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+            match v.get("message_type").and_then(|m| m.as_str()) {
+                Some("summary") => {
+                    made.snapshot = v["snapshot_id"].as_str().unwrap_or_default().chars().take(8).collect();
+                    made.files = v["total_files_processed"].as_u64().unwrap_or(0);
+                    made.bytes_added = v["data_added"].as_u64().unwrap_or(0);
+                }
+                Some("error") => {
+                    let item = v["item"].as_str().unwrap_or_default();
+                    let during = v["during"].as_str().unwrap_or_default();
+                    made.unreadable.push(format!("{item} ({during})"));
+                }
+                _ => {}
+            }
+        }
+        if code == 3 && made.unreadable.is_empty() {
+            made.unreadable.push(err.lines().last().unwrap_or("some files").trim().to_owned());
+        }
+        if made.snapshot.is_empty() {
+            return Err(Failure::Other {
+                what: "backup".into(),
+                status: format!("exit {code}"),
+                output: "restic made no snapshot".into(),
+            });
+        }
+        Ok(made)
+    }
+
+    /// Applies the retention: keeps this many daily, weekly and monthly snapshots of `tag`,
+    /// and frees what nothing keeps.
+    pub fn forget(&self, tag: &str, daily: u32, weekly: u32, monthly: u32) -> Result<(), Failure> {
+        let (d, w, m) = (daily.to_string(), weekly.to_string(), monthly.to_string());
+        self.ok(
+            "forget",
+            &[
+                "forget",
+                "--quiet",
+                "--prune",
+                "--tag",
+                tag,
+                "--keep-daily",
+                &d,
+                "--keep-weekly",
+                &w,
+                "--keep-monthly",
+                &m,
+            ],
+        )
+        .map(|_| ())
+    }
+
+    pub fn snapshots(&self, tag: &str) -> Result<Vec<Snapshot>, Failure> {
+        let out = self.ok("snapshots", &["snapshots", "--json", "--no-lock", "--tag", tag])?;
+        serde_json::from_str(&out).map_err(|e| Failure::Other {
+            what: "snapshots".into(),
+            status: "unreadable answer".into(),
+            output: e.to_string(),
+        })
+    }
+
+    /// The size of a snapshot's files (`restic stats`).
+    pub fn size(&self, snapshot: &str) -> Result<u64, Failure> {
+        let out = self.ok("stats", &["stats", "--json", "--no-lock", snapshot])?;
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
+        Ok(v["total_size"].as_u64().unwrap_or(0))
+    }
+
+    /// restic's own check of the repository, reading `subset` of the data (`5%`).
+    pub fn check(&self, subset: &str) -> Result<(), Failure> {
+        self.ok("check", &["check", "--read-data-subset", subset]).map(|_| ())
+    }
+
+    /// Restores `snapshot` into `target` (a directory; the snapshot's paths land below it).
+    pub fn restore(&self, snapshot: &str, target: &Path) -> Result<(), Failure> {
+        let t = target.display().to_string();
+        self.ok("restore", &["restore", snapshot, "--target", &t]).map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r() -> Restic {
+        Restic::new("sftp:b@backup.example:/r".into(), "pw".into(), Path::new("/"))
+    }
+
+    #[test]
+    fn restics_failures_are_told_apart() {
+        let f = |code, err: &str| r().failure("x", code, err);
+        assert!(matches!(f(1, "Fatal: wrong password or no key found\n"), Failure::WrongPassword(_)));
+        assert!(matches!(f(12, ""), Failure::WrongPassword(_)));
+        assert!(matches!(
+            f(
+                1,
+                "Fatal: unable to open config file: Stat: stat /r/config: no such file or directory\nIs there a repository at the following location?\n/r\n"
+            ),
+            Failure::NoRepository(_)
+        ));
+        assert!(matches!(
+            f(1, "Fatal: unable to save snapshot: write /r/data/x: no space left on device\n"),
+            Failure::DiskFull(_)
+        ));
+        assert!(matches!(
+            f(
+                1,
+                "ssh: connect to host backup.example port 22: Connection refused\nFatal: unable to open repo at sftp:b@backup.example:/r: unable to start the sftp session, error: EOF\n"
+            ),
+            Failure::Unreachable { .. }
+        ));
+        assert!(matches!(f(1, "Fatal: something else\n"), Failure::Other { .. }));
+        // The password never shows in what is said.
+        assert!(!format!("{:?}", r()).contains("pw"));
+    }
+}

@@ -1,0 +1,187 @@
+//! `clawguard backup …` and `clawguard restore`: read the inputs, call `crate::backup`,
+//! print what happened and what to do next.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::process::ExitCode;
+
+use super::{CommandError, load};
+use crate::backup::kit::{self, Kit};
+use crate::backup::{self, BackupError, Init};
+use crate::cli::{BackupAction, BackupArgs, RestoreArgs};
+use crate::host::Root;
+
+impl From<BackupError> for CommandError {
+    fn from(e: BackupError) -> Self {
+        CommandError::Failed(e.to_string())
+    }
+}
+
+impl From<kit::KitError> for CommandError {
+    fn from(e: kit::KitError) -> Self {
+        CommandError::Failed(e.to_string())
+    }
+}
+
+pub fn backup(args: &BackupArgs) -> Result<ExitCode, CommandError> {
+    let l = load(&args.common)?;
+    let own: Vec<String> = l.facts.hostname.iter().cloned().collect();
+    match &args.action {
+        BackupAction::Init => match backup::init(&l.answers, &l.root, &own)? {
+            Init::Created => println!(
+                "Created the restic repository at {} (its password is in the vault).\nNow make the recovery kit and keep it off this server: sudo clawguard backup kit --out FILE",
+                destination(&l.answers)
+            ),
+            Init::AlreadyThere => {
+                println!("The repository at {} is there and opens with this host's password.", destination(&l.answers))
+            }
+        },
+        BackupAction::Now => {
+            let made = backup::now(&l.answers, &l.root, &own)?;
+            println!(
+                "Snapshot {} of {} file(s) ({} new) at {}.",
+                made.snapshot,
+                made.files,
+                bytes(made.bytes_added),
+                destination(&l.answers)
+            );
+            if !made.unreadable.is_empty() {
+                println!("warning: the snapshot is missing what could not be read:");
+                for u in &made.unreadable {
+                    println!("  {u}");
+                }
+                return Ok(ExitCode::from(3));
+            }
+        }
+        BackupAction::List => {
+            let restic = backup::open(&l.answers, &l.root, &own)?;
+            let snapshots = restic.snapshots(backup::TAG).map_err(BackupError::from)?;
+            if snapshots.is_empty() {
+                println!("No snapshots at {} yet: `sudo clawguard backup now` makes one.", restic.repository);
+            }
+            let now = std::time::SystemTime::now();
+            for s in &snapshots {
+                let size = restic.size(&s.id).map(bytes).unwrap_or_else(|_| "?".into());
+                let age = humantime::parse_rfc3339_weak(&s.time[..19.min(s.time.len())])
+                    .ok()
+                    .and_then(|t| now.duration_since(t).ok())
+                    .map(|d| age(d.as_secs()))
+                    .unwrap_or_default();
+                println!(
+                    "{}  {}  {:>10}  {:>9}  {}",
+                    s.short_id,
+                    &s.time[..19.min(s.time.len())],
+                    size,
+                    age,
+                    s.paths.join(" ")
+                );
+            }
+        }
+        BackupAction::Password => {
+            let vault = crate::vault::Vault::new(&l.root);
+            let password = vault.get(&backup::PASSWORD_KEY.parse().expect("a name"))?;
+            std::io::Write::write_all(&mut std::io::stdout(), &password)
+                .map_err(|e| CommandError::Failed(format!("cannot print the password: {e}")))?;
+        }
+        BackupAction::Kit { out, passphrase_file } => {
+            let restic = backup::open(&l.answers, &l.root, &own)?;
+            let vault = crate::vault::Vault::new(&l.root);
+            let password = String::from_utf8(vault.get(&backup::PASSWORD_KEY.parse().expect("a name"))?)
+                .map_err(|_| BackupError::NoPassword)?;
+            let opened = kit::Opened { password, identity: vault.identity_text()? };
+            let passphrase = passphrase(passphrase_file.as_deref(), true)?;
+            let host = l.facts.hostname.clone().unwrap_or_else(|| "this server".into());
+            let made = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+            let kit = Kit::seal(&host, &made, &restic.repository, &opened, &passphrase)?;
+            match out {
+                Some(path) => {
+                    write_new(path, kit.to_text().as_bytes())?;
+                    println!(
+                        "Wrote the recovery kit to {}. Copy it OFF this server now (and delete it here), and keep the passphrase apart from it: without both, the backups cannot be opened when this server is gone.",
+                        path.display()
+                    );
+                }
+                None => print!("{}", kit.to_text()),
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn restore(args: &RestoreArgs) -> Result<ExitCode, CommandError> {
+    if !args.root.is_dir() {
+        return Err(CommandError::NoRoot(args.root.display().to_string()));
+    }
+    let root = Root::new(&args.root);
+    let text = std::fs::read_to_string(&args.kit)
+        .map_err(|e| CommandError::Failed(format!("cannot read the kit {}: {e}", args.kit.display())))?;
+    let kit = Kit::parse(&text)?;
+    let passphrase = passphrase(args.passphrase_file.as_deref(), false)?;
+    let opened = kit.open(&passphrase)?;
+    println!("Restoring {} of {} (kit made {}) from {}…", args.snapshot, kit.host, kit.made, kit.repository);
+    let done = backup::restore(&kit.repository, &opened, &args.snapshot, &root)?;
+    for p in &done.paths {
+        println!("  restored {p}");
+    }
+    for (was, now) in &done.moved_aside {
+        println!("  what was at {was} is now at {now}");
+    }
+    println!(
+        "The vault's identity, clawguard's answers and the agent's data are back. Next: `clawguard plan` shows the hardening to re-apply, `sudo clawguard apply` does it."
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn destination(a: &crate::answers::Answers) -> String {
+    a.backup.destination.as_ref().map(|d| d.to_string()).unwrap_or_default()
+}
+
+/// The passphrase: the first line of `file`, or asked (twice when making a kit).
+fn passphrase(file: Option<&Path>, confirm: bool) -> Result<String, CommandError> {
+    if let Some(f) = file {
+        let text = std::fs::read_to_string(f)
+            .map_err(|e| CommandError::Failed(format!("cannot read the passphrase file {}: {e}", f.display())))?;
+        return Ok(text.lines().next().unwrap_or_default().to_owned());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(CommandError::Failed(
+            "stdin is not a terminal, so the passphrase cannot be asked: give --passphrase-file FILE".into(),
+        ));
+    }
+    let help = format!("at least {} characters; keep it apart from the kit", kit::MIN_PASSPHRASE);
+    let mut prompt = inquire::Password::new("The recovery kit's passphrase:")
+        .with_display_mode(inquire::PasswordDisplayMode::Masked)
+        .with_help_message(&help);
+    if !confirm {
+        prompt = prompt.without_confirmation();
+    }
+    prompt.prompt().map_err(|e| CommandError::Prompt(e.to_string()))
+}
+
+/// Writes a new file (never over one, never through a link), mode 600.
+fn write_new(path: &Path, bytes: &[u8]) -> Result<(), CommandError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f =
+        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(|e| {
+            CommandError::Failed(format!("cannot create {} ({e}): give a new file's name", path.display()))
+        })?;
+    f.write_all(bytes).map_err(|e| CommandError::Failed(format!("cannot write {}: {e}", path.display())))
+}
+
+fn bytes(n: u64) -> String {
+    match n {
+        n if n >= 1 << 30 => format!("{:.1} GiB", n as f64 / (1u64 << 30) as f64),
+        n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / (1u64 << 20) as f64),
+        n if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / 1024.0),
+        n => format!("{n} B"),
+    }
+}
+
+fn age(secs: u64) -> String {
+    match secs {
+        s if s >= 86_400 => format!("{} d ago", s / 86_400),
+        s if s >= 3_600 => format!("{} h ago", s / 3_600),
+        s => format!("{} min ago", s / 60),
+    }
+}

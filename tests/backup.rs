@@ -1,0 +1,229 @@
+//! Backups with the real restic: the repository and its password, a snapshot of the
+//! agent's data and clawguard's answers and vault, the recovery kit, a restore onto a
+//! second, empty root (every file byte for byte, the vault's keys open there), and the
+//! clear errors: no repository yet, a wrong passphrase, a wrong password, an unreachable
+//! destination, a full disk — each leaving the snapshots already made intact.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+fn run(args: &[&str]) -> (Option<i32>, String) {
+    let o = Command::new(common::bin()).args(args).stdin(Stdio::null()).output().unwrap();
+    (o.status.code(), format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
+}
+
+fn must(args: &[&str]) -> String {
+    let (code, out) = run(args);
+    assert_eq!(code, Some(0), "clawguard {}:\n{out}", args.join(" "));
+    out
+}
+
+const ANSWERS: &str = "version = 1\n[backup]\ndestination = \"/srv/clawguard-backup\"\nallow_same_machine = true\n";
+
+/// A host root with the agent's data, clawguard's answers, and a key in the vault.
+fn host() -> tempfile::TempDir {
+    let root = common::fixture_root("debian12-cloud");
+    let r = root.path();
+    fs::create_dir_all(r.join("etc/clawguard")).unwrap();
+    fs::write(r.join("etc/clawguard/answers.toml"), ANSWERS).unwrap();
+    for (dir, file, content) in [
+        ("srv/openclaw/state", "agent.sqlite", vec![0u8, 1, 2, 255, 254]),
+        ("srv/openclaw/state/sessions", "s1.json", b"{\"session\": 1}".to_vec()),
+        ("srv/openclaw/workspace", "notes.md", b"# notes\n".to_vec()),
+        ("srv/openclaw/config", "openclaw.json", b"{\"gateway\": {}}".to_vec()),
+    ] {
+        fs::create_dir_all(r.join(dir)).unwrap();
+        fs::write(r.join(dir).join(file), content).unwrap();
+    }
+    let mut set = Command::new(common::bin())
+        .args(["secrets", "set", "openai", "--root", r.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(set.stdin.as_mut().unwrap(), b"sk-test-123\n").unwrap();
+    assert!(set.wait().unwrap().success());
+    root
+}
+
+fn tree(root: &Path, sub: &str) -> std::collections::BTreeMap<String, (u32, Vec<u8>)> {
+    common::fingerprint(&root.join(sub))
+}
+
+#[test]
+fn back_up_make_the_kit_and_restore_onto_an_empty_root() {
+    let a = host();
+    let r = a.path().to_str().unwrap();
+    // Before the repository exists: said, with what to run.
+    let (code, out) = run(&["backup", "now", "--root", r]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("sudo clawguard backup init"), "{out}");
+
+    let out = must(&["backup", "init", "--root", r]);
+    assert!(out.contains("Created the restic repository at /srv/clawguard-backup"), "{out}");
+    assert!(a.path().join("srv/clawguard-backup/config").exists(), "the repository is under the root");
+    let out = must(&["backup", "init", "--root", r]);
+    assert!(out.contains("is there and opens"), "a second init changes nothing:\n{out}");
+    let out = must(&["backup", "now", "--root", r]);
+    assert!(out.contains("Snapshot "), "{out}");
+    let last = fs::read_to_string(a.path().join("var/lib/clawguard/backup-last.toml")).unwrap();
+    assert!(last.contains("snapshot = ") && !last.contains("error"), "{last}");
+    let list = must(&["backup", "list", "--root", r]);
+    assert_eq!(list.lines().count(), 1, "{list}");
+    assert!(list.contains("/etc/clawguard") && list.contains("/srv/openclaw/state"), "{list}");
+    // The vault's identity is never in a snapshot.
+    let ls = Command::new("restic")
+        .args(["ls", "latest"])
+        .env("RESTIC_REPOSITORY", a.path().join("srv/clawguard-backup"))
+        .env(
+            "RESTIC_PASSWORD",
+            String::from_utf8(
+                clawguard::vault::Vault::new(&clawguard::host::Root::new(a.path()))
+                    .get(&"restic".parse().unwrap())
+                    .unwrap(),
+            )
+            .unwrap(),
+        )
+        .output()
+        .expect("restic is missing: apt-get install restic (scripts/test does)");
+    let ls = String::from_utf8_lossy(&ls.stdout);
+    assert!(ls.contains("/etc/clawguard/vault/openai.age") && !ls.contains("vault-identity"), "{ls}");
+
+    // The kit: sealed with a passphrase; a short one is refused.
+    let work = tempfile::tempdir().unwrap();
+    let (pf, short) = (work.path().join("pf"), work.path().join("short"));
+    fs::write(&pf, "correct horse battery staple\n").unwrap();
+    fs::write(&short, "hunter2\n").unwrap();
+    let kit = work.path().join("kit.toml");
+    let (code, out) = run(&[
+        "backup",
+        "kit",
+        "--root",
+        r,
+        "--out",
+        kit.to_str().unwrap(),
+        "--passphrase-file",
+        short.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("at least 12") && !kit.exists(), "{out}");
+    must(&["backup", "kit", "--root", r, "--out", kit.to_str().unwrap(), "--passphrase-file", pf.to_str().unwrap()]);
+    let text = fs::read_to_string(&kit).unwrap();
+    assert!(!text.contains("AGE-SECRET-KEY") && text.contains("clawguard restore --kit"), "{text}");
+    let (code, out) =
+        run(&["backup", "kit", "--root", r, "--out", kit.to_str().unwrap(), "--passphrase-file", pf.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "a kit is never written over:\n{out}");
+
+    // A wrong passphrase: said, and nothing written to the new root.
+    let b = tempfile::tempdir().unwrap();
+    let rb = b.path().to_str().unwrap();
+    let wrong = work.path().join("wrong");
+    fs::write(&wrong, "wrong horse battery staple\n").unwrap();
+    let (code, out) =
+        run(&["restore", "--kit", kit.to_str().unwrap(), "--passphrase-file", wrong.to_str().unwrap(), "--root", rb]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("passphrase does not open this kit"), "{out}");
+    assert_eq!(fs::read_dir(b.path()).unwrap().count(), 0, "a failed restore wrote something");
+
+    // The restore onto an empty root: every file back, byte for byte.
+    let out =
+        must(&["restore", "--kit", kit.to_str().unwrap(), "--passphrase-file", pf.to_str().unwrap(), "--root", rb]);
+    assert!(out.contains("restored /etc/clawguard") && out.contains("sudo clawguard apply"), "{out}");
+    for sub in ["srv/openclaw/state", "srv/openclaw/workspace", "srv/openclaw/config", "etc/clawguard"] {
+        assert_eq!(tree(b.path(), sub), tree(a.path(), sub), "{sub} differs after the restore");
+    }
+    // The vault's keys open there, and the check sees the restored vault as clawguard's.
+    let vault = clawguard::vault::Vault::new(&clawguard::host::Root::new(b.path()));
+    assert_eq!(vault.get(&"openai".parse().unwrap()).unwrap(), b"sk-test-123");
+    let (_, out) = run(&["check", "--root", rb]);
+    assert!(!out.contains("did not put it there"), "{out}");
+    // The hardening is what is left to do: the plan shows it.
+    let (code, out) = run(&["plan", "--root", rb, "--no-color"]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("/etc/ssh/sshd_config.d/00-clawguard.conf (new file"), "{out}");
+    // A second restore there keeps what it finds: moved aside, not overwritten.
+    fs::write(b.path().join("srv/openclaw/workspace/notes.md"), "changed after the restore").unwrap();
+    let out =
+        must(&["restore", "--kit", kit.to_str().unwrap(), "--passphrase-file", pf.to_str().unwrap(), "--root", rb]);
+    assert!(
+        out.contains("what was at /srv/openclaw/workspace is now at /srv/openclaw/workspace.before-restore-"),
+        "{out}"
+    );
+    assert_eq!(fs::read(b.path().join("srv/openclaw/workspace/notes.md")).unwrap(), b"# notes\n");
+}
+
+#[test]
+fn a_wrong_password_an_unreachable_destination_and_a_full_disk_are_said_and_keep_the_snapshots() {
+    let a = host();
+    let r = a.path().to_str().unwrap();
+    must(&["backup", "init", "--root", r]);
+    must(&["backup", "now", "--root", r]);
+    let root = clawguard::host::Root::new(a.path());
+    let vault = clawguard::vault::Vault::new(&root);
+    let key = "restic".parse().unwrap();
+    let password = vault.get(&key).unwrap();
+
+    // A wrong password (the vault's key replaced).
+    vault.set(&key, b"not-the-password").unwrap();
+    let (code, out) = run(&["backup", "now", "--root", r]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("the password does not open the repository at"), "{out}");
+    let last = fs::read_to_string(a.path().join("var/lib/clawguard/backup-last.toml")).unwrap();
+    assert!(last.contains("error = ") && last.contains("password does not open"), "the failure is recorded:\n{last}");
+    let (code, out) = run(&["backup", "init", "--root", r]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("already at") && out.contains("does not open it"),
+        "init never makes a second repository over one:\n{out}"
+    );
+    vault.set(&key, &password).unwrap();
+    assert_eq!(must(&["backup", "list", "--root", r]).lines().count(), 1);
+
+    // An unreachable destination.
+    let unreachable = a.path().join("unreachable.toml");
+    fs::write(
+        &unreachable,
+        "version = 1\n[backup]\ndestination = \"rest:http://127.0.0.1:9/repo\"\nallow_same_machine = true\n",
+    )
+    .unwrap();
+    let (code, out) = run(&["backup", "now", "--root", r, "--answers", unreachable.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("cannot be reached"), "{out}");
+
+    // A full disk where the repository is: a 3 MB tmpfs, and more data than fits.
+    let full = a.path().join("srv/full");
+    fs::create_dir_all(&full).unwrap();
+    let mount = Command::new("mount").args(["-t", "tmpfs", "-o", "size=3m", "tmpfs"]).arg(&full).output().unwrap();
+    assert!(
+        mount.status.success(),
+        "mounting a tmpfs (the test needs root): {}",
+        String::from_utf8_lossy(&mount.stderr)
+    );
+    let answers = a.path().join("full.toml");
+    fs::write(&answers, "version = 1\n[backup]\ndestination = \"/srv/full/repo\"\nallow_same_machine = true\n")
+        .unwrap();
+    let af = answers.to_str().unwrap();
+    let result = std::panic::catch_unwind(|| {
+        // Another repository: its own password (the vault holds one per host: set it anew).
+        vault.remove(&key).unwrap();
+        must(&["backup", "init", "--root", r, "--answers", af]);
+        must(&["backup", "now", "--root", r, "--answers", af]);
+        // Random bytes: neither compression nor deduplication makes them fit.
+        let mut random = vec![0u8; 8 << 20];
+        std::io::Read::read_exact(&mut fs::File::open("/dev/urandom").unwrap(), &mut random).unwrap();
+        fs::write(a.path().join("srv/openclaw/state/big.bin"), random).unwrap();
+        let (code, out) = run(&["backup", "now", "--root", r, "--answers", af]);
+        assert_eq!(code, Some(1), "{out}");
+        assert!(out.contains("no space left"), "{out}");
+        fs::remove_file(a.path().join("srv/openclaw/state/big.bin")).unwrap();
+        let list = must(&["backup", "list", "--root", r, "--answers", af]);
+        assert_eq!(list.lines().count(), 1, "the snapshot made before the disk filled is intact:\n{list}");
+    });
+    let _ = Command::new("umount").arg("-l").arg(&full).status();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
