@@ -221,6 +221,11 @@ pub enum BackupAction {
     Now,
     /// The snapshots in the repository: when, how old, how big.
     List,
+    /// The drill: restic's own check of the repository (reading a tenth of the data), then
+    /// the latest snapshot restored into a scratch directory and compared file by file with
+    /// the host; every difference is named. Exit status 0: verified; 1: the repository or
+    /// the restore failed.
+    Verify,
     /// Write the recovery kit: the repository's address, and its password and the vault's
     /// identity sealed with a passphrase you choose (asked twice, or read from
     /// --passphrase-file). Keep it off this server: without it the backups cannot be

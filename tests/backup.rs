@@ -153,6 +153,21 @@ fn back_up_make_the_kit_and_restore_onto_an_empty_root() {
         "{out}"
     );
     assert_eq!(fs::read(b.path().join("srv/openclaw/workspace/notes.md")).unwrap(), b"# notes\n");
+
+    // The drill on the first host: identical right after the backup; then a file changed,
+    // one deleted and one added are each named.
+    let out = must(&["backup", "verify", "--root", r]);
+    assert!(out.contains("identical to the host's"), "{out}");
+    fs::write(a.path().join("srv/openclaw/workspace/notes.md"), "# notes, edited\n").unwrap();
+    fs::remove_file(a.path().join("srv/openclaw/state/sessions/s1.json")).unwrap();
+    fs::write(a.path().join("srv/openclaw/workspace/new.txt"), "new").unwrap();
+    let out = must(&["backup", "verify", "--root", r]);
+    assert!(out.contains("3 difference(s)"), "{out}");
+    assert!(out.contains("/srv/openclaw/workspace/notes.md differs"), "{out}");
+    assert!(out.contains("/srv/openclaw/state/sessions/s1.json is in the snapshot, no longer on the host"), "{out}");
+    assert!(out.contains("/srv/openclaw/workspace/new.txt is on the host, not in the snapshot"), "{out}");
+    let verified = fs::read_to_string(a.path().join("var/lib/clawguard/backup-verified.toml")).unwrap();
+    assert!(verified.contains("only-in-snapshot"), "{verified}");
 }
 
 #[test]

@@ -47,6 +47,8 @@ pub enum BackupError {
     Io { what: String, source: std::io::Error },
     #[error("none of the paths to back up exist under {0}: nothing to back up")]
     Nothing(String),
+    #[error("there is no snapshot at {0} yet: `sudo clawguard backup now` makes one")]
+    NoSnapshot(String),
 }
 
 /// The restic repository string for `target`: a local one lies under the root.
@@ -198,12 +200,15 @@ pub fn relative_sources(a: &Answers, root: &Root) -> Vec<String> {
 }
 
 fn record(root: &Root, last: &Last) -> Result<(), BackupError> {
-    let path = root.entry(LAST);
+    write_record(root, LAST, &toml::to_string(last).expect("a record serializes"))
+}
+
+fn write_record(root: &Root, file: &str, text: &str) -> Result<(), BackupError> {
+    let path = root.entry(file);
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)
             .map_err(|source| BackupError::Io { what: format!("creating {}", dir.display()), source })?;
     }
-    let text = toml::to_string(last).expect("a record serializes");
     crate::apply::atomic::write(&path, text.as_bytes(), 0o600)
         .map_err(|source| BackupError::Io { what: format!("writing {}", path.display()), source })
 }
@@ -211,6 +216,139 @@ fn record(root: &Root, last: &Last) -> Result<(), BackupError> {
 /// How the last `backup now` went; None before the first.
 pub fn last(root: &Root) -> std::io::Result<Option<Last>> {
     match crate::apply::atomic::read_string_nofollow(&root.entry(LAST)) {
+        Ok(t) => toml::from_str(&t).map(Some).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// How the last `backup verify` went, for `clawguard check`.
+pub const VERIFIED: &str = "/var/lib/clawguard/backup-verified.toml";
+
+/// One way the latest snapshot and the host differ.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Difference {
+    /// Absolute, on the target.
+    pub path: String,
+    pub kind: DiffKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DiffKind {
+    /// Both have it; the contents (or the kind of file) differ.
+    Changed,
+    /// The snapshot has it; the host no longer does.
+    OnlyInSnapshot,
+    /// The host has it; the snapshot does not (new since).
+    OnlyOnHost,
+}
+
+impl std::fmt::Display for Difference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = match self.kind {
+            DiffKind::Changed => "differs",
+            DiffKind::OnlyInSnapshot => "is in the snapshot, no longer on the host",
+            DiffKind::OnlyOnHost => "is on the host, not in the snapshot",
+        };
+        write!(f, "{} {what}", self.path)
+    }
+}
+
+/// What `backup verify` found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verified {
+    /// Seconds since the epoch.
+    pub at: u64,
+    pub snapshot: String,
+    /// Files compared.
+    pub files: usize,
+    pub differences: Vec<Difference>,
+    /// Why it could not verify.
+    pub error: Option<String>,
+}
+
+/// The drill: restic's own check of the repository (reading a tenth of the data), then
+/// the latest snapshot restored into a directory on the target and compared, file by
+/// file, with what is on the host now. Records the result in [`VERIFIED`] either way.
+pub fn verify(a: &Answers, root: &Root, own_names: &[String]) -> Result<Verified, BackupError> {
+    let result = run_verify(a, root, own_names);
+    let record = match &result {
+        Ok(v) => v.clone(),
+        Err(e) => Verified { at: crate::apply::store::now(), error: Some(e.to_string()), ..Default::default() },
+    };
+    write_record(root, VERIFIED, &toml::to_string(&record).expect("a record serializes"))?;
+    result
+}
+
+fn run_verify(a: &Answers, root: &Root, own_names: &[String]) -> Result<Verified, BackupError> {
+    let restic = open(a, root, own_names)?;
+    restic.check("10%")?;
+    let latest = restic.snapshots(TAG)?.pop().ok_or_else(|| BackupError::NoSnapshot(restic.repository.clone()))?;
+    let stamp = crate::apply::store::now();
+    let staging = root.path(&format!("/var/lib/clawguard/verify-{stamp}"));
+    std::fs::create_dir_all(&staging)
+        .map_err(|source| BackupError::Io { what: format!("creating {}", staging.display()), source })?;
+    let compared = (|| {
+        restic.restore(&latest.id, &staging)?;
+        let mut out = Verified { at: stamp, snapshot: latest.short_id.clone(), ..Default::default() };
+        for rel in relative_sources(a, root) {
+            let host = tree(&root.dir().join(&rel));
+            let snap = tree(&staging.join(&rel));
+            out.files += snap.len().max(host.len());
+            let base = format!("/{rel}");
+            for (p, h) in &snap {
+                match host.get(p) {
+                    Some(x) if x == h => {}
+                    Some(_) => out.differences.push(Difference { path: format!("{base}{p}"), kind: DiffKind::Changed }),
+                    None => {
+                        out.differences.push(Difference { path: format!("{base}{p}"), kind: DiffKind::OnlyInSnapshot })
+                    }
+                }
+            }
+            for p in host.keys().filter(|p| !snap.contains_key(*p)) {
+                out.differences.push(Difference { path: format!("{base}{p}"), kind: DiffKind::OnlyOnHost });
+            }
+        }
+        Ok(out)
+    })();
+    let _ = std::fs::remove_dir_all(&staging);
+    compared
+}
+
+/// Every entry under `dir` (relative, with a leading `/`; `` for `dir` itself): what it is
+/// and, for a file, its sha256; a link's target. Never follows a link.
+fn tree(dir: &std::path::Path) -> std::collections::BTreeMap<String, String> {
+    fn walk(base: &std::path::Path, dir: &std::path::Path, out: &mut std::collections::BTreeMap<String, String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for e in entries.flatten() {
+            let path = e.path();
+            let rel = format!("/{}", path.strip_prefix(base).unwrap_or(&path).display());
+            let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
+            let what = if meta.is_dir() {
+                walk(base, &path, out);
+                "dir".to_owned()
+            } else if meta.file_type().is_symlink() {
+                format!("link {}", std::fs::read_link(&path).map(|t| t.display().to_string()).unwrap_or_default())
+            } else if meta.is_file() {
+                match crate::apply::atomic::read_nofollow(&path) {
+                    Ok(bytes) => format!("file {}", crate::apply::store::sha256(&bytes)),
+                    Err(e) => format!("unreadable {e}"),
+                }
+            } else {
+                "special".to_owned()
+            };
+            out.insert(rel, what);
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// How the last `backup verify` went; None before the first.
+pub fn last_verified(root: &Root) -> std::io::Result<Option<Verified>> {
+    match crate::apply::atomic::read_string_nofollow(&root.entry(VERIFIED)) {
         Ok(t) => toml::from_str(&t).map(Some).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),

@@ -77,6 +77,24 @@ pub fn backup(args: &BackupArgs) -> Result<ExitCode, CommandError> {
                 );
             }
         }
+        BackupAction::Verify => {
+            let v = backup::verify(&l.answers, &l.root, &own)?;
+            println!(
+                "Snapshot {}: the repository's check passed (a tenth of its data read), and its {} file(s) restored into a scratch directory.",
+                v.snapshot, v.files
+            );
+            if v.differences.is_empty() {
+                println!("The restored files are identical to the host's.");
+            } else {
+                println!(
+                    "{} difference(s) with the host now (what changed since the snapshot was taken, or a damaged backup):",
+                    v.differences.len()
+                );
+                for d in &v.differences {
+                    println!("  {d}");
+                }
+            }
+        }
         BackupAction::Password => {
             let vault = crate::vault::Vault::new(&l.root);
             let password = vault.get(&backup::PASSWORD_KEY.parse().expect("a name"))?;
