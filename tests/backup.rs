@@ -174,8 +174,16 @@ fn back_up_make_the_kit_and_restore_onto_an_empty_root() {
 fn a_wrong_password_an_unreachable_destination_and_a_full_disk_are_said_and_keep_the_snapshots() {
     let a = host();
     let r = a.path().to_str().unwrap();
+    // Applied (the nightly unit is in place): the daily check looks at the backups.
+    must(&["apply", "--yes", "--root", r]);
+    let (code, out) = run(&["check", "--root", r]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("No backup has run yet"), "{out}");
     must(&["backup", "init", "--root", r]);
     must(&["backup", "now", "--root", r]);
+    let (code, out) = run(&["check", "--root", r]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("never verified") && !out.contains("backup failed"), "{out}");
     let root = clawguard::host::Root::new(a.path());
     let vault = clawguard::vault::Vault::new(&root);
     let key = "restic".parse().unwrap();
@@ -188,6 +196,9 @@ fn a_wrong_password_an_unreachable_destination_and_a_full_disk_are_said_and_keep
     assert!(out.contains("the password does not open the repository at"), "{out}");
     let last = fs::read_to_string(a.path().join("var/lib/clawguard/backup-last.toml")).unwrap();
     assert!(last.contains("error = ") && last.contains("password does not open"), "the failure is recorded:\n{last}");
+    let (code, out) = run(&["check", "--root", r]);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("WARNING: The last backup failed 0 day(s) ago: the password does not open"), "{out}");
     let (code, out) = run(&["backup", "init", "--root", r]);
     assert_eq!(code, Some(1), "{out}");
     assert!(

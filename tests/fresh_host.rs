@@ -115,7 +115,14 @@ fn first_setup(suite: &str, net: u8) {
     assert!(out.contains("does not let Docker enforce the agent's CPU, memory, pids limit(s)"), "{out}");
     assert!(out.contains("sandbox.require_limits = false"), "says what to do:\n{out}");
     // …and the user, having read that, accepts running without them.
-    expect(&vps, 2222, new, "printf 'version = 1\\n[sandbox]\\nrequire_limits = false\\n' > answers.toml", 0);
+    // (With backups to a directory here: an off-server repository needs a second server.)
+    expect(
+        &vps,
+        2222,
+        new,
+        "printf 'version = 1\\n[sandbox]\\nrequire_limits = false\\n[backup]\\ndestination = \"/srv/backup\"\\nallow_same_machine = true\\n' > answers.toml",
+        0,
+    );
     let out = apply_starting_the_agent(&vps, 2222, new, "sudo clawguard apply --answers answers.toml --yes");
     assert!(out.contains("up -d"), "the agent starts:\n{out}");
     let ps = expect(&vps, 2222, new, "sudo docker ps --format '{{.Names}} {{.Status}}'", 0);
@@ -156,6 +163,24 @@ fn first_setup(suite: &str, net: u8) {
     assert!(out.contains("A new SSH key lets `debian` log in") && out.contains("`eve@elsewhere`"), "{out}");
     assert!(out.contains("`debian` logged in over SSH with a key never seen before"), "from the journal:\n{out}");
     expect(&vps, 2222, new, "sed -i '/eve@elsewhere/d' ~/.ssh/authorized_keys", 0);
+    expect(&vps, 2222, new, "sudo clawguard check --no-alert", 0);
+
+    // The nightly backup, as systemd runs it: a snapshot. Its failure (the repository's
+    // password replaced) reaches the check; the next good run clears it.
+    expect(&vps, 2222, new, "sudo systemctl start clawguard-backup.service", 0);
+    let list = expect(&vps, 2222, new, "sudo clawguard backup list", 0);
+    assert!(list.lines().count() == 1 && list.contains("/etc/clawguard"), "{list}");
+    expect(
+        &vps,
+        2222,
+        new,
+        "P=$(sudo clawguard backup password) && echo not-the-password | sudo clawguard secrets set restic && ! sudo systemctl start clawguard-backup.service && printf '%s' \"$P\" | sudo clawguard secrets set restic",
+        0,
+    );
+    let (rc, out) = vps.ssh("debian", 2222, new, "sudo clawguard check --no-alert");
+    assert_eq!(rc, 3, "{out}");
+    assert!(out.contains("The last backup failed") && out.contains("password does not open"), "{out}");
+    expect(&vps, 2222, new, "sudo systemctl start clawguard-backup.service", 0);
     expect(&vps, 2222, new, "sudo clawguard check --no-alert", 0);
 
     // What the hardening promises.

@@ -220,9 +220,7 @@ pub fn run(answers: &Answers, facts: &Facts, root: &Root, runner: &Runner) -> Re
         out.push(finding(Severity::Warning, format!("{} holds {} key(s) in plaintext.", e.path, e.keys)));
     }
     out.extend(disks(root, &["/", "/var/log", "/var/lib/docker", answers.monitoring.log_dir.as_str()]));
-    if answers.backup.destination.is_none() && !answers.skip.contains(&crate::answers::Layer::Backup) {
-        out.push(finding(Severity::Note, "No backup destination is set: nothing is backed up."));
-    }
+    out.extend(backups(answers, root, &managed));
     Ok(out)
 }
 
@@ -331,6 +329,74 @@ fn ports_cover(list: &str, port: u16) -> bool {
         None if item == "all" => true,
         None => item.parse() == Ok(port),
     })
+}
+
+/// The backups: the last run (failed, files it could not read, too old) and the last
+/// drill (`backup verify`), from what those commands recorded.
+fn backups(answers: &Answers, root: &Root, managed: &std::collections::BTreeMap<String, String>) -> Vec<Finding> {
+    use crate::backup;
+    use std::io::ErrorKind;
+    if answers.skip.contains(&crate::answers::Layer::Backup) {
+        return Vec::new();
+    }
+    if answers.backup.destination.is_none() {
+        return vec![finding(Severity::Note, "No backup destination is set: nothing is backed up.")];
+    }
+    if !managed.contains_key(layers::backup::SERVICE) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let now = now();
+    let days = |at: u64| now.saturating_sub(at) / 86_400;
+    let schedule = &answers.backup.schedule;
+    match backup::last(root) {
+        Err(e) if e.kind() == ErrorKind::PermissionDenied => {}
+        Err(e) => out.push(finding(
+            Severity::Warning,
+            format!(
+                "How the last backup went cannot be read ({}: {e}): `sudo clawguard backup list` shows the snapshots.",
+                backup::LAST
+            ),
+        )),
+        Ok(None) => out.push(finding(
+            Severity::Note,
+            format!(
+                "No backup has run yet (the timer runs one at {schedule}; `sudo clawguard backup now` runs one now)."
+            ),
+        )),
+        Ok(Some(l)) => {
+            if let Some(e) = &l.error {
+                out.push(finding(Severity::Warning, format!("The last backup failed {} day(s) ago: {e}. Nothing new is backed up until it is fixed; `sudo clawguard backup now` tries again.", days(l.at))));
+            } else if !l.unreadable.is_empty() {
+                out.push(finding(
+                    Severity::Warning,
+                    format!(
+                        "The last snapshot ({}) lacks {} file(s) restic could not read: {}.",
+                        l.snapshot.as_deref().unwrap_or("?"),
+                        l.unreadable.len(),
+                        l.unreadable.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+            }
+            // Daily, with a day's slack: two missed runs are news.
+            if l.error.is_none() && now.saturating_sub(l.at) > 50 * 3600 {
+                out.push(finding(Severity::Warning, format!("The last backup ran {} day(s) ago: the nightly timer is not running it (`systemctl status clawguard-backup.timer`).", days(l.at))));
+            }
+        }
+    }
+    match backup::last_verified(root) {
+        Err(e) if e.kind() == ErrorKind::PermissionDenied => {}
+        Err(e) => out.push(finding(Severity::Warning, format!("How the last drill went cannot be read ({}: {e}).", backup::VERIFIED))),
+        Ok(None) => out.push(finding(Severity::Note, "The backups were never verified: `sudo clawguard backup verify` restores the latest snapshot into a scratch directory and compares it with this host.")),
+        Ok(Some(v)) => {
+            if let Some(e) = &v.error {
+                out.push(finding(Severity::Warning, format!("The last `backup verify` ({} day(s) ago) failed: {e}. A backup that does not restore is no backup.", days(v.at))));
+            } else if days(v.at) > 35 {
+                out.push(finding(Severity::Note, format!("The backups were last verified {} days ago: `sudo clawguard backup verify`.", days(v.at))));
+            }
+        }
+    }
+    out
 }
 
 /// The vault and the keys unlocked for the agent against what clawguard last wrote: a key

@@ -1,7 +1,7 @@
 //! One module per layer: each turns (answers, facts) into plan steps. No I/O here — the
 //! facts were read before, the files are only rendered.
 
-mod backup;
+pub mod backup;
 mod credentials;
 pub mod egress;
 pub mod firewall;
