@@ -11,7 +11,16 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 fn run(args: &[&str]) -> (Option<i32>, String) {
-    let o = Command::new(common::bin()).args(args).stdin(Stdio::null()).output().unwrap();
+    run_with(args, &[])
+}
+
+fn run_with(args: &[&str], env: &[(&str, &Path)]) -> (Option<i32>, String) {
+    let mut cmd = Command::new(common::bin());
+    cmd.args(args).stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let o = cmd.output().unwrap();
     (o.status.code(), format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
 }
 
@@ -25,10 +34,14 @@ const ANSWERS: &str = "version = 1\n[backup]\ndestination = \"/srv/clawguard-bac
 
 /// A host root with the agent's data, clawguard's answers, and a key in the vault.
 fn host() -> tempfile::TempDir {
+    host_with(ANSWERS)
+}
+
+fn host_with(answers: &str) -> tempfile::TempDir {
     let root = common::fixture_root("debian12-cloud");
     let r = root.path();
     fs::create_dir_all(r.join("etc/clawguard")).unwrap();
-    fs::write(r.join("etc/clawguard/answers.toml"), ANSWERS).unwrap();
+    fs::write(r.join("etc/clawguard/answers.toml"), answers).unwrap();
     for (dir, file, content) in [
         ("srv/openclaw/state", "agent.sqlite", vec![0u8, 1, 2, 255, 254]),
         ("srv/openclaw/state/sessions", "s1.json", b"{\"session\": 1}".to_vec()),
@@ -252,4 +265,91 @@ fn a_wrong_password_an_unreachable_destination_and_a_full_disk_are_said_and_keep
     if let Err(e) = result {
         std::panic::resume_unwind(e);
     }
+}
+
+/// Back up, make the kit, restore onto an empty root, compare; through `destination`.
+/// `env`: how this machine's restic reaches it (the sftp test's key).
+fn round_trip(destination: &str, env: &[(&str, &Path)]) {
+    let a = host_with(&format!("version = 1\n[backup]\ndestination = \"{destination}\"\nallow_same_machine = true\n"));
+    let r = a.path().to_str().unwrap();
+    let go = |args: &[&str]| {
+        let (code, out) = run_with(args, env);
+        assert_eq!(code, Some(0), "clawguard {}:\n{out}", args.join(" "));
+        out
+    };
+    assert!(go(&["backup", "init", "--root", r]).contains("Created the restic repository"));
+    assert!(go(&["backup", "now", "--root", r]).contains("Snapshot "));
+    let work = tempfile::tempdir().unwrap();
+    let pf = work.path().join("pf");
+    fs::write(&pf, "correct horse battery staple\n").unwrap();
+    let kit = work.path().join("kit.toml");
+    go(&["backup", "kit", "--root", r, "--out", kit.to_str().unwrap(), "--passphrase-file", pf.to_str().unwrap()]);
+    let b = tempfile::tempdir().unwrap();
+    let rb = b.path().to_str().unwrap();
+    go(&["restore", "--kit", kit.to_str().unwrap(), "--passphrase-file", pf.to_str().unwrap(), "--root", rb]);
+    for sub in ["srv/openclaw/state", "srv/openclaw/workspace", "srv/openclaw/config", "etc/clawguard"] {
+        assert_eq!(tree(b.path(), sub), tree(a.path(), sub), "{sub} differs after the restore from {destination}");
+    }
+    let vault = clawguard::vault::Vault::new(&clawguard::host::Root::new(b.path()));
+    assert_eq!(vault.get(&"openai".parse().unwrap()).unwrap(), b"sk-test-123");
+    fs::remove_file(a.path().join("srv/openclaw/workspace/notes.md")).unwrap();
+    let out = go(&["backup", "verify", "--root", r]);
+    assert!(out.contains("/srv/openclaw/workspace/notes.md is in the snapshot, no longer on the host"), "{out}");
+}
+
+/// A free TCP port on 127.0.0.1.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[test]
+fn a_rest_server_round_trip() {
+    let store = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut server = Command::new("rclone")
+        .args(["serve", "restic", "--addr", &format!("127.0.0.1:{port}")])
+        .arg(store.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("rclone is missing: apt-get install rclone (scripts/test does)");
+    let up = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    let result = std::panic::catch_unwind(|| {
+        assert!(up, "rclone serve restic did not listen on {port}");
+        round_trip(&format!("rest:http://127.0.0.1:{port}/host1"), &[]);
+        assert!(store.path().join("host1/config").exists(), "the repository is on the REST server");
+    });
+    let _ = server.kill();
+    let _ = server.wait();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
+
+#[test]
+fn an_sftp_round_trip_to_a_real_sshd_in_its_own_namespace() {
+    let mut v = common::vps::Vps::new("debian12-cloud");
+    v.start_sshd();
+    common::vps::wait("sshd on port 22", 10, || v.port_open(22));
+    // This machine's root reaches the backup server with the test's key (on a real host:
+    // root's ~/.ssh/config and key); restic runs ssh as its sftp command.
+    let wrapper = v.work.path().join("restic");
+    fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nexec restic -o sftp.command='ssh -i {} -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes debian@{} -s sftp' \"$@\"\n",
+            v.client_key().display(),
+            v.vps_ip
+        ),
+    )
+    .unwrap();
+    Command::new("chmod").arg("755").arg(&wrapper).status().unwrap();
+    round_trip(&format!("sftp:debian@{}:/home/debian/backup", v.vps_ip), &[("CLAWGUARD_RESTIC", &wrapper)]);
+    assert!(
+        v.root.path().join("home/debian/backup/config").exists(),
+        "the repository is on the sftp server's disk (in its root)"
+    );
 }
