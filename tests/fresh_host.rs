@@ -170,6 +170,12 @@ fn first_setup(suite: &str, net: u8) {
     expect(&vps, 2222, new, "sudo systemctl start clawguard-backup.service", 0);
     let list = expect(&vps, 2222, new, "sudo clawguard backup list", 0);
     assert!(list.lines().count() == 1 && list.contains("/etc/clawguard"), "{list}");
+    // The agent's databases are not copied mid-write: it was stopped for the snapshot,
+    // and runs again.
+    let log = expect(&vps, 2222, new, "sudo journalctl -q --no-pager -u clawguard-backup.service", 0);
+    assert!(log.contains("The agent was stopped for the snapshot and started again"), "{log}");
+    let ps = expect(&vps, 2222, new, "sudo docker ps --format '{{.Names}}'", 0);
+    assert!(ps.contains("agent"), "the agent runs again after the backup:\n{ps}");
     expect(
         &vps,
         2222,

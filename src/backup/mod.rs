@@ -155,22 +155,87 @@ pub struct Last {
     pub unreadable: Vec<String>,
     /// Why no snapshot was made.
     pub error: Option<String>,
+    #[serde(default)]
+    pub agent: Pause,
+}
+
+/// The agent's container around a snapshot: stopped so its databases are not copied
+/// mid-write, then started again.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pause {
+    /// No engine to ask here (another root), or no agent.
+    #[default]
+    NotAsked,
+    /// Stopped for the snapshot and started again.
+    Paused,
+    /// It could not be stopped: its databases may have been copied mid-write.
+    StopFailed(String),
+    /// It did not start again.
+    StartFailed(String),
+}
+
+impl std::fmt::Display for Pause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Pause::NotAsked => Ok(()),
+            Pause::Paused => f.write_str("The agent was stopped for the snapshot and started again."),
+            Pause::StopFailed(why) => write!(
+                f,
+                "The agent could not be stopped for the snapshot ({why}): its databases may have been copied mid-write."
+            ),
+            Pause::StartFailed(why) => {
+                write!(f, "THE AGENT DID NOT START AGAIN after the snapshot ({why}): `sudo clawguard apply` starts it.")
+            }
+        }
+    }
 }
 
 /// Backs up what [`sources`] names (those that exist), applies the retention, and records
-/// how it went in [`LAST`] either way.
-pub fn now(a: &Answers, root: &Root, own_names: &[String]) -> Result<Made, BackupError> {
-    let result = run_backup(a, root, own_names);
+/// how it went in [`LAST`] either way. The agent's databases are never copied mid-write:
+/// where `runner` reaches the engine, the agent's container is stopped for the snapshot
+/// and started again, whatever happened.
+pub fn now(
+    a: &Answers,
+    facts: &crate::host::Facts,
+    root: &Root,
+    runner: &crate::apply::Runner,
+) -> Result<Made, BackupError> {
+    let own_names: Vec<String> = facts.hostname.iter().cloned().collect();
+    let compose = crate::layers::sandbox::compose_file(a);
+    let pause = runner.runs_commands() && !a.skip.contains(&crate::answers::Layer::Sandbox) && root.exists(&compose);
+    let agent = |verb: &str| {
+        let mut argv: Vec<String> = crate::layers::compose_argv(facts).iter().map(|s| s.to_string()).collect();
+        argv.extend(["-p", crate::layers::sandbox::PROJECT, "-f", &compose, verb, "agent"].map(String::from));
+        runner.run(&argv)
+    };
+    let mut paused = Pause::NotAsked;
+    if pause {
+        paused = match agent("stop") {
+            crate::apply::Ran::Failed { output, .. } => {
+                Pause::StopFailed(output.lines().last().unwrap_or_default().to_owned())
+            }
+            _ => Pause::Paused,
+        };
+    }
+    let result = run_backup(a, root, &own_names);
+    if pause && let crate::apply::Ran::Failed { output, .. } = agent("start") {
+        paused = Pause::StartFailed(output.lines().last().unwrap_or_default().to_owned());
+    }
+    let result = result.map(|mut m| {
+        m.agent = paused.clone();
+        m
+    });
+    let at = crate::apply::store::now();
     let last = match &result {
         Ok(m) => Last {
-            at: crate::apply::store::now(),
+            at,
             snapshot: Some(m.snapshot.clone()),
             unreadable: m.unreadable.clone(),
             error: None,
+            agent: paused,
         },
-        Err(e) => {
-            Last { at: crate::apply::store::now(), snapshot: None, unreadable: Vec::new(), error: Some(e.to_string()) }
-        }
+        Err(e) => Last { at, snapshot: None, unreadable: Vec::new(), error: Some(e.to_string()), agent: paused },
     };
     record(root, &last)?;
     result

@@ -50,6 +50,8 @@ pub struct Made {
     pub bytes_added: u64,
     /// restic's exit 3: the snapshot was made, these could not be read.
     pub unreadable: Vec<String>,
+    /// Whether the agent was stopped for it, and how that went.
+    pub agent: super::Pause,
 }
 
 /// What restic (or ssh under it) says when the repository's host does not answer.

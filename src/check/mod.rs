@@ -378,6 +378,11 @@ fn backups(answers: &Answers, root: &Root, managed: &std::collections::BTreeMap<
                     ),
                 ));
             }
+            match &l.agent {
+                backup::Pause::StartFailed(_) => out.push(finding(Severity::Danger, l.agent.to_string())),
+                backup::Pause::StopFailed(_) => out.push(finding(Severity::Warning, l.agent.to_string())),
+                _ => {}
+            }
             // Daily, with a day's slack: two missed runs are news.
             if l.error.is_none() && now.saturating_sub(l.at) > 50 * 3600 {
                 out.push(finding(Severity::Warning, format!("The last backup ran {} day(s) ago: the nightly timer is not running it (`systemctl status clawguard-backup.timer`).", days(l.at))));

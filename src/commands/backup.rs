@@ -37,7 +37,8 @@ pub fn backup(args: &BackupArgs) -> Result<ExitCode, CommandError> {
             }
         },
         BackupAction::Now => {
-            let made = backup::now(&l.answers, &l.root, &own)?;
+            let runner = if l.root.is_live() { crate::apply::Runner::Live } else { crate::apply::Runner::Skip };
+            let made = backup::now(&l.answers, &l.facts, &l.root, &runner)?;
             println!(
                 "Snapshot {} of {} file(s) ({} new) at {}.",
                 made.snapshot,
@@ -45,6 +46,12 @@ pub fn backup(args: &BackupArgs) -> Result<ExitCode, CommandError> {
                 bytes(made.bytes_added),
                 destination(&l.answers)
             );
+            if made.agent != backup::Pause::NotAsked {
+                println!("{}", made.agent);
+            }
+            if matches!(made.agent, backup::Pause::StartFailed(_)) {
+                return Ok(ExitCode::from(3));
+            }
             if !made.unreadable.is_empty() {
                 println!("warning: the snapshot is missing what could not be read:");
                 for u in &made.unreadable {
