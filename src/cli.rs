@@ -97,6 +97,13 @@ pub enum Command {
     /// snapshot. Then `clawguard plan` shows, and `sudo clawguard apply` rebuilds, the
     /// hardening.
     Restore(RestoreArgs),
+    /// When the agent or this host may have been taken over: stop the agent's compose
+    /// project (the agent, and its proxy — its only way out; SSH and the firewall are not
+    /// touched), collect the evidence into one archive (auth log or sshd's journal, the
+    /// agent's and the proxy's logs, container state, listeners, processes, clawguard's
+    /// records), and list every key to rotate with where it is revoked. Then follow
+    /// /etc/clawguard/RECOVERY.md.
+    Incident(IncidentArgs),
     /// Print the example answers file (every setting, its default and what it does).
     Example,
     /// (internal) Wait for a pending confirmation; roll back when the time runs out.
@@ -257,6 +264,18 @@ pub struct RestoreArgs {
     /// The target's root directory: `/` for this host, or a mounted disk or test root.
     #[arg(long, value_name = "DIR", default_value = "/")]
     pub root: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct IncidentArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Run the target's commands through PROGRAM (see `confirm --help`).
+    #[arg(long, value_name = "PROGRAM")]
+    pub runner: Option<PathBuf>,
+    /// Do not ask before stopping the agent.
+    #[arg(long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

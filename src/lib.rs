@@ -11,6 +11,7 @@ pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod host;
+pub mod incident;
 pub mod layers;
 pub mod plan;
 pub mod render;

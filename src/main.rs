@@ -22,6 +22,7 @@ fn main() -> ExitCode {
         Some(Command::Secrets(args)) => commands::secrets(args),
         Some(Command::Backup(args)) => commands::backup(args),
         Some(Command::Restore(args)) => commands::restore(args),
+        Some(Command::Incident(args)) => commands::incident(args),
         Some(Command::Example) => Ok(commands::example()),
     };
     match result {

@@ -130,7 +130,7 @@ fn the_agent_is_locked_down_and_reaches_only_the_allowed_hosts() {
         listening,
         "the proxy does not listen:\n{}\n{}",
         sh(&mut e.docker(&["logs", &proxy])).1,
-        sh(&mut e.docker(&["ps", "-a"])).1
+        sh(&mut e.docker(&["ps", "-a"])).1 + &sh(&mut e.docker(&["logs", "--tail", "20", &ps("proxy")])).1
     );
 
     // Inside: not root, read-only, no exec from /tmp, no capabilities, no new privileges.
@@ -328,6 +328,47 @@ fn the_agent_is_locked_down_and_reaches_only_the_allowed_hosts() {
     assert!(ok, "{out}");
     let (code, out) = check();
     assert_eq!(code, Some(0), "{out}");
+
+    // `incident`: the agent and its proxy stop (the agent, started again, has no way out),
+    // and the evidence is in one archive.
+    let gateway = ps("gateway");
+    let o = Command::new(common::bin())
+        .args(["incident", "--yes", "--root", host.path().to_str().unwrap(), "--runner", runner.to_str().unwrap()])
+        .args(["--answers", answers_file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("1. The agent's project is stopped"), "{out}");
+    assert!(out.contains("openai: https://platform.openai.com/api-keys"), "the keys to rotate:\n{out}");
+    for c in [&agent, &proxy] {
+        assert_eq!(inspect(&e, c, "{{.State.Running}}"), "false", "{out}");
+    }
+    // Even started again by hand, the agent has no way out: its proxy stays down.
+    let (ok, out) = sh(&mut e.docker(&["start", &agent]));
+    assert!(ok, "{out}");
+    let proxy_answers = |cid: &str| agent_sh(&e, cid, "echo | nc -w 2 proxy 3128 >/dev/null").0;
+    assert!(!proxy_answers(&agent), "the agent reaches its proxy after the incident");
+    let archive = fs::read_dir(host.path().join("var/lib/clawguard"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with(".tar.gz"))
+        .expect("no evidence archive");
+    let (ok, listing) = sh(Command::new("tar").arg("-tzf").arg(&archive));
+    assert!(ok, "{listing}");
+    for item in
+        ["containers.txt", "project-inspect.json", "logs-", "files/var/log/auth.log", "proxy-logs/_data/access.log"]
+    {
+        assert!(listing.contains(item), "{item} is not in the archive:\n{listing}");
+    }
+    let (ok, log) = sh(Command::new("tar").arg("-xzOf").arg(&archive).arg("--wildcards").arg("*/access.log"));
+    assert!(ok && log.contains("TCP_DENIED"), "the proxy's refusals are in the evidence: {log}");
+
+    // Back as it was, for what follows.
+    let (ok, out) = sh(&mut e.docker(&["start", &proxy, &gateway]));
+    assert!(ok, "{out}");
+    wait("the proxy to answer the agent again (control)", 30, || proxy_answers(&agent));
 
     let (ok, out) = sh(&mut e.docker(&["rm", "-f", &agent]));
     assert!(ok, "{out}");

@@ -2,11 +2,13 @@
 //! `main`, which reports them once.
 
 mod backup;
+mod incident;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
 pub use backup::{backup, restore};
+pub use incident::incident;
 
 use crate::answers::{self, Answers, AnswersError};
 use crate::apply::session::{self, Keys, Request};

@@ -1,0 +1,57 @@
+//! `clawguard incident`: ask, contain, collect, and say what to rotate (`crate::incident`).
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use super::{CommandError, load};
+
+pub fn incident(args: &crate::cli::IncidentArgs) -> Result<ExitCode, CommandError> {
+    let l = load(&args.common)?;
+    let runner = super::runner_for(&l.root, &args.runner);
+    if !args.yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(CommandError::Failed(
+                "stdin is not a terminal, so clawguard cannot ask: run `sudo clawguard incident --yes` to stop the agent and collect the evidence".into(),
+            ));
+        }
+        let go = inquire::Confirm::new("Stop the agent and its proxy now, and collect the evidence?")
+            .with_default(true)
+            .with_help_message("SSH and the firewall are not touched")
+            .prompt()
+            .map_err(|e| CommandError::Prompt(e.to_string()))?;
+        if !go {
+            return Err(CommandError::Declined);
+        }
+    }
+    let r = crate::incident::run(&l.answers, &l.facts, &l.root, &runner)
+        .map_err(|e| CommandError::Failed(e.to_string()))?;
+    match &r.stopped {
+        Some(Ok(())) => println!(
+            "1. The agent's project is stopped: the agent runs no more, and its proxy (its only way out) is down. SSH and the firewall are as they were."
+        ),
+        Some(Err(e)) => println!(
+            "1. THE AGENT COULD NOT BE STOPPED ({e}): stop it by hand (`sudo docker stop $(sudo docker ps -q)`) or cut the host off."
+        ),
+        None => println!("1. Nothing to stop here (no agent's project, or its engine is not reachable from here)."),
+    }
+    println!(
+        "2. The evidence is in {} ({} item(s)); copy it off this server before you rebuild anything.",
+        r.archive.display(),
+        r.collected.len()
+    );
+    for m in &r.missing {
+        println!("   not collected: {m}");
+    }
+    if r.rotate.is_empty() {
+        println!("3. The vault holds no keys; rotate any the agent had elsewhere (.env files, its config).");
+    } else {
+        println!("3. Rotate every key the agent or clawguard held (revoke the old one where it was issued):");
+        for (name, at) in &r.rotate {
+            println!("   {name}: {at}");
+        }
+    }
+    println!(
+        "Then follow /etc/clawguard/RECOVERY.md (rebuild, restore the data with `clawguard restore`, new keys in the vault)."
+    );
+    Ok(if matches!(r.stopped, Some(Err(_))) { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
