@@ -280,7 +280,12 @@ fn write_record(root: &Root, file: &str, text: &str) -> Result<(), BackupError> 
 
 /// How the last `backup now` went; None before the first.
 pub fn last(root: &Root) -> std::io::Result<Option<Last>> {
-    match crate::apply::atomic::read_string_nofollow(&root.entry(LAST)) {
+    read_record(root, LAST)
+}
+
+/// One of the records this module keeps (`LAST`, `VERIFIED`); None before the first.
+fn read_record<T: serde::de::DeserializeOwned>(root: &Root, file: &str) -> std::io::Result<Option<T>> {
+    match crate::apply::atomic::read_string_nofollow(&root.entry(file)) {
         Ok(t) => toml::from_str(&t).map(Some).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
@@ -413,11 +418,7 @@ fn tree(dir: &std::path::Path) -> std::collections::BTreeMap<String, String> {
 
 /// How the last `backup verify` went; None before the first.
 pub fn last_verified(root: &Root) -> std::io::Result<Option<Verified>> {
-    match crate::apply::atomic::read_string_nofollow(&root.entry(VERIFIED)) {
-        Ok(t) => toml::from_str(&t).map(Some).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
-    }
+    read_record(root, VERIFIED)
 }
 
 /// What a restore put back.
