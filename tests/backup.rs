@@ -30,7 +30,7 @@ fn must(args: &[&str]) -> String {
     out
 }
 
-const ANSWERS: &str = "version = 1\n[backup]\ndestination = \"/srv/clawguard-backup\"\nallow_same_machine = true\n";
+const ANSWERS: &str = "version = 1\n[backup]\ndestination = \"/srv/clawguard-backup\"\nallow_same_machine = true\nexclude = [\"*.tmp\", \"/srv/openclaw/state/cache\"]\n";
 
 /// A host root with the agent's data, clawguard's answers, and a key in the vault.
 fn host() -> tempfile::TempDir {
@@ -47,6 +47,8 @@ fn host_with(answers: &str) -> tempfile::TempDir {
         ("srv/openclaw/state/sessions", "s1.json", b"{\"session\": 1}".to_vec()),
         ("srv/openclaw/workspace", "notes.md", b"# notes\n".to_vec()),
         ("srv/openclaw/config", "openclaw.json", b"{\"gateway\": {}}".to_vec()),
+        ("srv/openclaw/state/cache", "blob", b"cache".to_vec()),
+        ("srv/openclaw/workspace", "scratch.tmp", b"scratch".to_vec()),
     ] {
         fs::create_dir_all(r.join(dir)).unwrap();
         fs::write(r.join(dir).join(file), content).unwrap();
@@ -104,6 +106,9 @@ fn back_up_make_the_kit_and_restore_onto_an_empty_root() {
         .expect("restic is missing: apt-get install restic (scripts/test does)");
     let ls = String::from_utf8_lossy(&ls.stdout);
     assert!(ls.contains("/etc/clawguard/vault/openai.age") && !ls.contains("vault-identity"), "{ls}");
+    // backup.exclude: a glob anywhere, an absolute path on the target.
+    assert!(ls.contains("/srv/openclaw/state/agent.sqlite"), "{ls}");
+    assert!(!ls.contains("scratch.tmp") && !ls.contains("/srv/openclaw/state/cache"), "excluded, yet backed up:\n{ls}");
 
     // The kit: sealed with a passphrase; a short one is refused.
     let work = tempfile::tempdir().unwrap();
@@ -146,7 +151,9 @@ fn back_up_make_the_kit_and_restore_onto_an_empty_root() {
         must(&["restore", "--kit", kit.to_str().unwrap(), "--passphrase-file", pf.to_str().unwrap(), "--root", rb]);
     assert!(out.contains("restored /etc/clawguard") && out.contains("sudo clawguard apply"), "{out}");
     for sub in ["srv/openclaw/state", "srv/openclaw/workspace", "srv/openclaw/config", "etc/clawguard"] {
-        assert_eq!(tree(b.path(), sub), tree(a.path(), sub), "{sub} differs after the restore");
+        let mut want = tree(a.path(), sub);
+        want.retain(|p, _| !p.starts_with("cache") && !p.ends_with(".tmp"));
+        assert_eq!(tree(b.path(), sub), want, "{sub} differs after the restore");
     }
     // The vault's keys open there, and the check sees the restored vault as clawguard's.
     let vault = clawguard::vault::Vault::new(&clawguard::host::Root::new(b.path()));

@@ -490,6 +490,9 @@ pub struct Backup {
     pub keep_daily: Count<1, 3650>,
     pub keep_weekly: Count<0, 520>,
     pub keep_monthly: Count<0, 120>,
+    /// Left out of every snapshot (caches, build output): names or globs anywhere, or
+    /// absolute paths on the target.
+    pub exclude: Vec<ExcludePattern>,
 }
 
 impl Default for Backup {
@@ -501,6 +504,7 @@ impl Default for Backup {
             keep_daily: Count::of(7),
             keep_weekly: Count::of(4),
             keep_monthly: Count::of(6),
+            exclude: Vec::new(),
         }
     }
 }

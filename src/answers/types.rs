@@ -487,6 +487,40 @@ impl FromStr for AbsPath {
 string_value!(AbsPath);
 text_value!(AbsPath, "an absolute path");
 
+/// What a backup leaves out, as restic matches it: a name or glob anywhere (`*.tmp`,
+/// `node_modules`), or an absolute path on the target (`/srv/openclaw/state/cache`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ExcludePattern(String);
+
+impl ExcludePattern {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ExcludePattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for ExcludePattern {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        let hint = "type a name or glob such as `*.tmp` or `node_modules`, or an absolute path such as \
+                    `/srv/openclaw/state/cache`, using letters, digits and `_ . - + @ / * ? [ ]`";
+        let plain = !s.is_empty()
+            && s.len() <= 200
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-+@/*?[]".contains(&b))
+            && !s.split('/').any(|c| c == "..");
+        if !plain {
+            return Err(invalid(format!("{} is not a pattern clawguard passes to restic: {hint}", shown(s))));
+        }
+        Ok(ExcludePattern(s.to_owned()))
+    }
+}
+text_value!(ExcludePattern, "a name, glob or absolute path to leave out of the backups");
+
 // ---------------------------------------------------------------------------------------
 
 /// A container image reference (`openclaw:local`, `ghcr.io/org/agent:1.2@sha256:…`).

@@ -247,7 +247,18 @@ fn run_backup(a: &Answers, root: &Root, own_names: &[String]) -> Result<Made, Ba
     if paths.is_empty() {
         return Err(BackupError::Nothing(root.dir().display().to_string()));
     }
-    let made = restic.backup(&paths, &[], TAG)?;
+    // An absolute pattern names a path on the target: restic matches it under the root.
+    let base = root.dir().display().to_string();
+    let excludes: Vec<String> = a
+        .backup
+        .exclude
+        .iter()
+        .map(|p| match p.as_str().strip_prefix('/') {
+            Some(rest) => format!("{}/{rest}", base.trim_end_matches('/')),
+            None => p.to_string(),
+        })
+        .collect();
+    let made = restic.backup(&paths, &excludes, TAG)?;
     restic.forget(TAG, a.backup.keep_daily.get(), a.backup.keep_weekly.get(), a.backup.keep_monthly.get())?;
     Ok(made)
 }
@@ -376,7 +387,9 @@ fn run_verify(a: &Answers, root: &Root, own_names: &[String]) -> Result<Verified
                     }
                 }
             }
-            for p in host.keys().filter(|p| !snap.contains_key(*p)) {
+            for p in
+                host.keys().filter(|p| !snap.contains_key(*p) && !excluded(&a.backup.exclude, &format!("{base}{p}")))
+            {
                 out.differences.push(Difference { path: format!("{base}{p}"), kind: DiffKind::OnlyOnHost });
             }
         }
@@ -384,6 +397,42 @@ fn run_verify(a: &Answers, root: &Root, own_names: &[String]) -> Result<Verified
     })();
     let _ = std::fs::remove_dir_all(&staging);
     compared
+}
+
+/// Whether `path` (absolute, on the target) is left out by one of `patterns`, as restic
+/// reads them: a pattern without `/` matches any one component; an absolute one matches
+/// the path or a directory above it.
+fn excluded(patterns: &[crate::answers::ExcludePattern], path: &str) -> bool {
+    patterns.iter().any(|p| {
+        let p = p.as_str();
+        if p.starts_with('/') {
+            let mut prefix = String::new();
+            path.split('/').skip(1).any(|c| {
+                prefix.push('/');
+                prefix.push_str(c);
+                glob(p, &prefix)
+            })
+        } else {
+            path.split('/').any(|c| glob(p, c))
+        }
+    })
+}
+
+/// `*`, `?` and `[…]` (no `/` in `*`), over bytes.
+fn glob(pattern: &str, text: &str) -> bool {
+    fn m(p: &[u8], t: &[u8]) -> bool {
+        match p.first() {
+            None => t.is_empty(),
+            Some(b'*') => (0..=t.len()).take_while(|&i| i == 0 || t[i - 1] != b'/').any(|i| m(&p[1..], &t[i..])),
+            Some(b'?') => !t.is_empty() && t[0] != b'/' && m(&p[1..], &t[1..]),
+            Some(b'[') => match p.iter().position(|&b| b == b']') {
+                Some(end) if !t.is_empty() => p[1..end].contains(&t[0]) && m(&p[end + 1..], &t[1..]),
+                _ => false,
+            },
+            Some(c) => t.first() == Some(c) && m(&p[1..], &t[1..]),
+        }
+    }
+    m(pattern.as_bytes(), text.as_bytes())
 }
 
 /// Every entry under `dir` (relative, with a leading `/`; `` for `dir` itself): what it is
@@ -480,6 +529,20 @@ pub fn restore(repository: &str, opened: &kit::Opened, snapshot: &str, root: &Ro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn excludes_match_as_restic_reads_them() {
+        let pats: Vec<crate::answers::ExcludePattern> =
+            ["*.tmp", "/srv/openclaw/state/cache", "node_modules"].iter().map(|p| p.parse().unwrap()).collect();
+        assert!(excluded(&pats, "/srv/openclaw/workspace/scratch.tmp"));
+        assert!(excluded(&pats, "/srv/openclaw/state/cache"));
+        assert!(excluded(&pats, "/srv/openclaw/state/cache/blob"));
+        assert!(excluded(&pats, "/srv/openclaw/workspace/app/node_modules/x.js"));
+        assert!(!excluded(&pats, "/srv/openclaw/state/agent.sqlite"));
+        assert!(!excluded(&pats, "/srv/openclaw/state/cachet"));
+        assert!(!excluded(&pats, "/srv/openclaw/workspace/tmp"));
+        assert!(glob("[ab]c?", "bcd") && !glob("[ab]c?", "ccd"));
+    }
 
     #[test]
     fn the_sources_are_the_agents_trees_and_clawguards_own_each_once() {
