@@ -164,6 +164,13 @@ fn back_up_make_the_kit_and_restore_onto_an_empty_root() {
     let (code, out) = run(&["plan", "--root", rb, "--no-color"]);
     assert_eq!(code, Some(2), "{out}");
     assert!(out.contains("/etc/ssh/sshd_config.d/00-clawguard.conf (new file"), "{out}");
+    // Nothing is left behind in the staging directory.
+    let left: Vec<_> = fs::read_dir(b.path().join("var/lib/clawguard"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("restore-"))
+        .collect();
+    assert!(left.is_empty(), "a staging directory was left: {left:?}");
     // A second restore there keeps what it finds: moved aside, not overwritten.
     fs::write(b.path().join("srv/openclaw/workspace/notes.md"), "changed after the restore").unwrap();
     let out =

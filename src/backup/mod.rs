@@ -49,6 +49,12 @@ pub enum BackupError {
     Nothing(String),
     #[error("there is no snapshot at {0} yet: `sudo clawguard backup now` makes one")]
     NoSnapshot(String),
+    #[error("the snapshot's answers.toml cannot be read ({0}): the restore cannot know where the agent's data goes")]
+    RestoredAnswers(String),
+    #[error(
+        "the restore did not put everything in place: what is left is kept in {0} (nothing was deleted); move what you need from there by hand"
+    )]
+    LeftInStaging(String),
 }
 
 /// The restic repository string for `target`: a local one lies under the root.
@@ -494,9 +500,12 @@ pub fn restore(repository: &str, opened: &kit::Opened, snapshot: &str, root: &Ro
     let result = (|| {
         restic.restore(snapshot, &staging)?;
         // The snapshot's own answers say where the agent's trees were.
+        // Unreadable, they would send the agent's data nowhere: a stop, not the defaults.
         let answers = match std::fs::read_to_string(staging.join("etc/clawguard/answers.toml")) {
-            Ok(t) => Answers::parse(&t, "the restored answers.toml").unwrap_or_default(),
-            Err(_) => Answers::default(),
+            Ok(t) => Answers::parse(&t, "the restored answers.toml")
+                .map_err(|e| BackupError::RestoredAnswers(e.to_string()))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Answers::default(),
+            Err(e) => return Err(BackupError::RestoredAnswers(e.to_string())),
         };
         let mut done = Restored::default();
         for src in sources(&answers) {
@@ -522,13 +531,39 @@ pub fn restore(repository: &str, opened: &kit::Opened, snapshot: &str, root: &Ro
         vault.adopt()?;
         Ok(done)
     })();
+    // Whatever the restore did not put in place stays where it is, and is said: never
+    // deleted with the staging directory.
+    if holds_files(&staging) {
+        return result.and(Err(BackupError::LeftInStaging(staging.display().to_string())));
+    }
     let _ = std::fs::remove_dir_all(&staging);
     result
+}
+
+/// Whether `dir` holds anything but (empty) directories.
+fn holds_files(dir: &std::path::Path) -> bool {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries.flatten().any(|e| match e.file_type() {
+                Ok(t) if t.is_dir() => holds_files(&e.path()),
+                _ => true,
+            })
+        })
+        .unwrap_or(false)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_staging_directory_with_a_file_left_is_kept() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("srv/openclaw")).unwrap();
+        assert!(!holds_files(d.path()), "empty directories only");
+        std::fs::write(d.path().join("srv/openclaw/left"), "x").unwrap();
+        assert!(holds_files(d.path()));
+    }
 
     #[test]
     fn excludes_match_as_restic_reads_them() {
