@@ -55,17 +55,12 @@ pub fn run(a: &Answers, facts: &Facts, root: &Root, runner: &Runner) -> Result<R
     // gateway — found by the engine's labels, not by the compose file (which may be gone);
     // the containers are kept, for their logs and state. Nothing else is touched.
     let label = format!("label=com.docker.compose.project={}", crate::layers::sandbox::PROJECT);
-    let ids: Vec<String> = match runner.run(&to_argv(&["docker", "ps", "-aq", "--filter", &label])) {
-        Ran::Ok(out) => out
-            .split_whitespace()
-            .filter(|w| w.len() >= 12 && w.bytes().all(|b| b.is_ascii_hexdigit()))
-            .map(str::to_owned)
-            .collect(),
+    let ids = match runner.run(&["docker", "ps", "-aq", "--filter", &label]) {
+        Ran::Ok(out) => crate::layers::sandbox::container_ids(&out),
         _ => Vec::new(),
     };
     if !ids.is_empty() {
-        let mut argv = to_argv(&["docker", "stop", "-t", "10"]);
-        argv.extend(ids.iter().cloned());
+        let argv = argv(&["docker", "stop", "-t", "10"], &ids);
         report.stopped = Some(match runner.run(&argv) {
             Ran::Failed { status, output } => Err(format!("{status}: {}", output.lines().last().unwrap_or_default())),
             _ => Ok(()),
@@ -116,11 +111,11 @@ pub fn run(a: &Answers, facts: &Facts, root: &Root, runner: &Runner) -> Result<R
     }
     if runner.runs_commands() {
         let mut commands: Vec<(String, Vec<String>)> = [
-            ("containers.txt", to_argv(&["docker", "ps", "-a", "--no-trunc"])),
-            ("listening.txt", to_argv(&["ss", "-tulpn"])),
-            ("processes.txt", to_argv(&["ps", "auxwwf"])),
-            ("ufw.txt", to_argv(&["ufw", "status", "verbose"])),
-            ("fail2ban.txt", to_argv(&["fail2ban-client", "status", "sshd"])),
+            ("containers.txt", argv(&["docker", "ps", "-a", "--no-trunc"], &[])),
+            ("listening.txt", argv(&["ss", "-tulpn"], &[])),
+            ("processes.txt", argv(&["ps", "auxwwf"], &[])),
+            ("ufw.txt", argv(&["ufw", "status", "verbose"], &[])),
+            ("fail2ban.txt", argv(&["fail2ban-client", "status", "sshd"], &[])),
         ]
         .into_iter()
         .map(|(f, a)| (f.to_owned(), a))
@@ -128,24 +123,19 @@ pub fn run(a: &Answers, facts: &Facts, root: &Root, runner: &Runner) -> Result<R
         if !facts.auth_log {
             commands.push((
                 "sshd-journal.txt".into(),
-                to_argv(&[
-                    "journalctl",
-                    "--no-pager",
-                    "-q",
-                    "-o",
-                    "short-iso",
-                    "_COMM=sshd",
-                    "+",
-                    "_COMM=sshd-session",
-                ]),
+                argv(
+                    &["journalctl", "--no-pager", "-q", "-o", "short-iso", "_COMM=sshd", "+", "_COMM=sshd-session"],
+                    &[],
+                ),
             ));
         }
         if !ids.is_empty() {
-            let mut argv = to_argv(&["docker", "inspect"]);
-            argv.extend(ids.iter().cloned());
-            commands.push(("project-inspect.json".into(), argv));
+            commands.push(("project-inspect.json".into(), argv(&["docker", "inspect"], &ids)));
             for id in &ids {
-                commands.push((format!("logs-{}.txt", &id[..12]), to_argv(&["docker", "logs", "--timestamps", id])));
+                commands.push((
+                    format!("logs-{}.txt", &id[..12]),
+                    argv(&["docker", "logs", "--timestamps"], std::slice::from_ref(id)),
+                ));
             }
         }
         for (file, argv) in commands {
@@ -186,6 +176,7 @@ pub fn run(a: &Answers, facts: &Facts, root: &Root, runner: &Runner) -> Result<R
     Ok(report)
 }
 
-fn to_argv(a: &[&str]) -> Vec<String> {
-    a.iter().map(|s| s.to_string()).collect()
+/// A command followed by the ids it acts on.
+fn argv(command: &[&str], ids: &[String]) -> Vec<String> {
+    command.iter().map(|s| s.to_string()).chain(ids.iter().cloned()).collect()
 }

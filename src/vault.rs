@@ -259,11 +259,7 @@ impl Vault {
 /// What clawguard last wrote of the vault and the unlocked keys (path → sha256); empty
 /// before the first key.
 pub fn written(root: &Root) -> io::Result<BTreeMap<String, String>> {
-    match atomic::read_string_nofollow(&root.entry(WRITTEN)) {
-        Ok(text) => toml::from_str(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string())),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(BTreeMap::new()),
-        Err(e) => Err(e),
-    }
+    Ok(atomic::read_toml(&root.entry(WRITTEN))?.unwrap_or_default())
 }
 
 #[cfg(test)]

@@ -73,6 +73,19 @@ pub fn read_string_nofollow(path: &Path) -> io::Result<String> {
     String::from_utf8(read_nofollow(path)?).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
+/// Reads one of clawguard's TOML records without following a link: `None` when there is
+/// none yet; a record that exists but cannot be read or parsed is an error naming the
+/// file (never an empty default: a safety net that vanishes silently is worse than a stop).
+pub fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> io::Result<Option<T>> {
+    match read_string_nofollow(path) {
+        Ok(text) => toml::from_str(&text).map(Some).map_err(|e| {
+            io::Error::new(io::ErrorKind::InvalidData, format!("{} is damaged: {}", path.display(), e.message()))
+        }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Opens a file to append to (creating it), never through a symlink.
 pub fn open_append_nofollow(path: &Path) -> io::Result<fs::File> {
     fs::OpenOptions::new()

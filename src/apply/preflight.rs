@@ -9,7 +9,6 @@ use crate::host::Root;
 use crate::plan::Check;
 
 pub fn check(check: &Check, root: &Root, runner: &Runner) -> Result<(), String> {
-    let run = |argv: &[&str]| runner.run(&argv.iter().map(|s| s.to_string()).collect::<Vec<_>>());
     match check {
         Check::Systemd => {
             // Through a runner program, the program decides how services are reached.
@@ -22,7 +21,7 @@ pub fn check(check: &Check, root: &Root, runner: &Runner) -> Result<(), String> 
                 if pid1.is_empty() { "unknown" } else { &pid1 }
             ))
         }
-        Check::Engine => match run(&["docker", "info", "--format", "{{.ServerVersion}}"]) {
+        Check::Engine => match runner.run(&["docker", "info", "--format", "{{.ServerVersion}}"]) {
             Ran::Ok(_) | Ran::Skipped => Ok(()),
             Ran::Failed { output, .. } => Err(format!(
                 "the Docker engine does not answer ({}): start it with `sudo systemctl start docker` (see `journalctl -u docker` if it does not start), then run clawguard again",
@@ -30,13 +29,14 @@ pub fn check(check: &Check, root: &Root, runner: &Runner) -> Result<(), String> 
             )),
         },
         Check::Limits => {
-            let out = match run(&["docker", "info", "--format", "{{.CPUCfsQuota}} {{.MemoryLimit}} {{.PidsLimit}}"]) {
-                Ran::Ok(out) => out,
-                Ran::Skipped => return Ok(()),
-                Ran::Failed { output, .. } => {
-                    return Err(format!("cannot ask the engine which limits it enforces ({})", last_line(&output)));
-                }
-            };
+            let out =
+                match runner.run(&["docker", "info", "--format", "{{.CPUCfsQuota}} {{.MemoryLimit}} {{.PidsLimit}}"]) {
+                    Ran::Ok(out) => out,
+                    Ran::Skipped => return Ok(()),
+                    Ran::Failed { output, .. } => {
+                        return Err(format!("cannot ask the engine which limits it enforces ({})", last_line(&output)));
+                    }
+                };
             let missing: Vec<&str> = ["CPU", "memory", "pids"]
                 .into_iter()
                 .zip(out.split_whitespace())
@@ -52,7 +52,10 @@ pub fn check(check: &Check, root: &Root, runner: &Runner) -> Result<(), String> 
             ))
         }
         Check::Image { image, how } => {
-            if matches!(run(&["docker", "image", "inspect", "--format", "{{.Id}}", image]), Ran::Ok(_) | Ran::Skipped) {
+            if matches!(
+                runner.run(&["docker", "image", "inspect", "--format", "{{.Id}}", image]),
+                Ran::Ok(_) | Ran::Skipped
+            ) {
                 return Ok(());
             }
             // `:local` is the tag of an image built on this host (OpenClaw's convention):
@@ -60,7 +63,7 @@ pub fn check(check: &Check, root: &Root, runner: &Runner) -> Result<(), String> 
             if image.ends_with(":local") {
                 return Err(format!("the image `{image}` is not on this host: {how}"));
             }
-            match run(&["docker", "pull", "-q", image]) {
+            match runner.run(&["docker", "pull", "-q", image]) {
                 Ran::Ok(_) | Ran::Skipped => Ok(()),
                 Ran::Failed { output, .. } => Err(format!(
                     "the image `{image}` is not on this host and cannot be pulled ({}): {how}",
@@ -70,7 +73,7 @@ pub fn check(check: &Check, root: &Root, runner: &Runner) -> Result<(), String> 
         }
         Check::PortFree { port, owners, what } => {
             let filter = format!("sport = :{port}");
-            let out = match run(&["ss", "-Htlnp", &filter]) {
+            let out = match runner.run(&["ss", "-Htlnp", &filter]) {
                 Ran::Ok(out) => out,
                 Ran::Skipped => return Ok(()),
                 Ran::Failed { output, .. } => {

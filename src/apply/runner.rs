@@ -33,11 +33,17 @@ impl Runner {
         !matches!(self, Runner::Skip)
     }
 
-    pub fn run(&self, argv: &[String]) -> Ran {
-        let (prog, args): (String, Vec<String>) = match self {
+    /// Run one command. `argv` is anything that lists strings (`&["ss", "-tln"]`, a
+    /// `Vec<String>`), so callers never convert by hand.
+    pub fn run<S: AsRef<str>>(&self, argv: &[S]) -> Ran {
+        let argv: Vec<&str> = argv.iter().map(AsRef::as_ref).collect();
+        let (prog, args): (String, Vec<&str>) = match self {
             Runner::Skip => return Ran::Skipped,
-            Runner::Live => (argv[0].clone(), argv[1..].to_vec()),
-            Runner::Program(p) => (p.display().to_string(), argv.to_vec()),
+            Runner::Live => match argv.split_first() {
+                Some((first, rest)) => (first.to_string(), rest.to_vec()),
+                None => return Ran::Failed { status: "could not start".into(), output: "empty command".into() },
+            },
+            Runner::Program(p) => (p.display().to_string(), argv),
         };
         match duct::cmd(&prog, &args).stdin_null().stderr_to_stdout().stdout_capture().unchecked().run() {
             Ok(o) if o.status.success() => Ran::Ok(String::from_utf8_lossy(&o.stdout).into_owned()),

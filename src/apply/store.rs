@@ -311,20 +311,11 @@ impl Store {
     /// drop the automatic rollback).
     pub fn pending(&self) -> io::Result<Option<Pending>> {
         let path = self.file("pending.toml");
-        let text = match atomic::read_string_nofollow(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
-        };
-        toml::from_str(&text).map(Some).map_err(|e| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!(
-                    "{} is damaged ({}): a change may still be waiting for its confirmation",
-                    path.display(),
-                    e.message()
-                ),
-            )
+        atomic::read_toml(&path).map_err(|e| match e.kind() {
+            io::ErrorKind::InvalidData => {
+                io::Error::new(e.kind(), format!("{e}: a change may still be waiting for its confirmation"))
+            }
+            _ => io::Error::new(e.kind(), format!("{}: {e}", path.display())),
         })
     }
 
@@ -351,12 +342,8 @@ impl Store {
     }
 
     /// What the last alert of the daily check covered; None before the first.
-    pub fn last_alert(&self) -> io::Result<Option<String>> {
-        match atomic::read_string_nofollow(&self.file("last-alert.toml")) {
-            Ok(t) => Ok(Some(t)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
+    pub fn last_alert<T: serde::de::DeserializeOwned>(&self) -> io::Result<Option<T>> {
+        atomic::read_toml(&self.file("last-alert.toml"))
     }
 
     pub fn set_last_alert(&self, text: &str) -> io::Result<()> {
@@ -370,12 +357,8 @@ impl Store {
     }
 
     /// What the last check saw; None before the first.
-    pub fn seen(&self) -> io::Result<Option<String>> {
-        match atomic::read_string_nofollow(&self.seen_path()) {
-            Ok(t) => Ok(Some(t)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
+    pub fn seen<T: serde::de::DeserializeOwned>(&self) -> io::Result<Option<T>> {
+        atomic::read_toml(&self.seen_path())
     }
 
     pub fn set_seen(&self, text: &str) -> io::Result<()> {

@@ -210,11 +210,7 @@ pub fn now(
     let own_names: Vec<String> = facts.hostname.iter().cloned().collect();
     let compose = crate::layers::sandbox::compose_file(a);
     let pause = runner.runs_commands() && !a.skip.contains(&crate::answers::Layer::Sandbox) && root.exists(&compose);
-    let agent = |verb: &str| {
-        let mut argv: Vec<String> = crate::layers::compose_argv(facts).iter().map(|s| s.to_string()).collect();
-        argv.extend(["-p", crate::layers::sandbox::PROJECT, "-f", &compose, verb, "agent"].map(String::from));
-        runner.run(&argv)
-    };
+    let agent = |verb: &str| runner.run(&crate::layers::sandbox::project_argv(facts, &compose, &[verb, "agent"]));
     let mut paused = Pause::NotAsked;
     if pause {
         paused = match agent("stop") {
@@ -302,11 +298,7 @@ pub fn last(root: &Root) -> std::io::Result<Option<Last>> {
 
 /// One of the records this module keeps (`LAST`, `VERIFIED`); None before the first.
 fn read_record<T: serde::de::DeserializeOwned>(root: &Root, file: &str) -> std::io::Result<Option<T>> {
-    match crate::apply::atomic::read_string_nofollow(&root.entry(file)) {
-        Ok(t) => toml::from_str(&t).map(Some).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
-    }
+    crate::apply::atomic::read_toml(&root.entry(file))
 }
 
 /// How the last `backup verify` went, for `clawguard check`.

@@ -16,9 +16,8 @@ pub fn check(answers: &Answers, runner: &Runner, applied: bool) -> Vec<Finding> 
     if answers.skip.contains(&crate::answers::Layer::Sandbox) || !runner.runs_commands() {
         return Vec::new();
     }
-    let run = |argv: &[&str]| runner.run(&argv.iter().map(|s| s.to_string()).collect::<Vec<_>>());
     let project = format!("label=com.docker.compose.project={PROJECT}");
-    let ids = match run(&[
+    let ids = match runner.run(&[
         "docker",
         "ps",
         "-q",
@@ -28,11 +27,7 @@ pub fn check(answers: &Answers, runner: &Runner, applied: bool) -> Vec<Finding> 
         "label=com.docker.compose.service=agent",
     ]) {
         // Container ids only (a runner without an engine may answer in words).
-        Ran::Ok(out) => out
-            .split_whitespace()
-            .filter(|w| w.len() >= 12 && w.bytes().all(|b| b.is_ascii_hexdigit()))
-            .map(str::to_owned)
-            .collect::<Vec<_>>(),
+        Ran::Ok(out) => crate::layers::sandbox::container_ids(&out),
         Ran::Failed { output, .. } if applied => {
             return vec![finding(
                 Severity::Warning,
@@ -54,7 +49,7 @@ pub fn check(answers: &Answers, runner: &Runner, applied: bool) -> Vec<Finding> 
             Vec::new()
         };
     };
-    let Ran::Ok(json) = run(&["docker", "inspect", id]) else {
+    let Ran::Ok(json) = runner.run(&["docker", "inspect", id]) else {
         return vec![finding(
             Severity::Warning,
             format!("`docker inspect {id}` failed: the agent's container was not checked."),

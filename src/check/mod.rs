@@ -122,8 +122,8 @@ pub fn run(answers: &Answers, facts: &Facts, root: &Root, runner: &Runner) -> Re
             ));
         }
     }
-    match store.last_alert().map(|t| t.map(|t| toml::from_str::<alert::LastAlert>(&t))) {
-        Ok(Some(Ok(last))) => {
+    match store.last_alert::<alert::LastAlert>() {
+        Ok(Some(last)) => {
             if let Some(why) = last.failed {
                 out.push(finding(
                     Severity::Warning,
@@ -133,10 +133,6 @@ pub fn run(answers: &Answers, facts: &Facts, root: &Root, runner: &Runner) -> Re
         }
         Ok(None) => {}
         // Unreadable: the next alert repeats every finding rather than drop one.
-        Ok(Some(Err(e))) => out.push(finding(
-            Severity::Warning,
-            format!("What the last alert said cannot be read ({e}): the next alert repeats every finding."),
-        )),
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {}
         Err(e) => out.push(finding(
             Severity::Warning,
@@ -149,7 +145,7 @@ pub fn run(answers: &Answers, facts: &Facts, root: &Root, runner: &Runner) -> Re
     out.extend(container::check(answers, runner, compose_applied));
     out.extend(certificates::check(&answers.monitoring.certificates, answers.monitoring.certificate_days.get()));
     out.extend(sshd_drift(&plan, runner, &managed));
-    let listening = match runner.run(&["ss".to_owned(), "-Htln".to_owned()]) {
+    let listening = match runner.run(&["ss", "-Htln"]) {
         Ran::Ok(out) => Some(seen::listening(&out)),
         Ran::Skipped => None,
         Ran::Failed { status, output } => {
@@ -197,12 +193,7 @@ pub fn run(answers: &Answers, facts: &Facts, root: &Root, runner: &Runner) -> Re
     };
     // No engine, or one that does not answer: the sandbox's own check says so when it
     // matters; what was known stays known.
-    let containers = match runner.run(&[
-        "docker".to_owned(),
-        "ps".to_owned(),
-        "--format".to_owned(),
-        seen::CONTAINERS_FORMAT.to_owned(),
-    ]) {
+    let containers = match runner.run(&["docker", "ps", "--format", seen::CONTAINERS_FORMAT]) {
         Ran::Ok(ps) => Some(seen::containers(&ps)),
         _ => None,
     };
@@ -249,9 +240,8 @@ fn services(
         ));
         return out;
     }
-    let run = |argv: &[&str]| runner.run(&argv.iter().map(|s| s.to_string()).collect::<Vec<_>>());
     let ports = layers::firewall::ssh_ports(answers, facts);
-    match run(&["ufw", "status"]) {
+    match runner.run(&["ufw", "status"]) {
         Ran::Ok(status) if status.lines().any(|l| l.trim() == "Status: active") => {
             for port in ports {
                 let open = status.lines().any(|l| {
@@ -268,9 +258,9 @@ fn services(
         Ran::Failed { status, output } => out.push(finding(Severity::Danger, format!("ufw cannot be asked ({status}: {}): the firewall's state is unknown.", output.lines().last().unwrap_or_default()))),
         Ran::Skipped => {}
     }
-    match run(&["fail2ban-client", "status", "sshd"]) {
+    match runner.run(&["fail2ban-client", "status", "sshd"]) {
         Ran::Ok(status) if status.contains("Status for the jail: sshd") => {
-            out.extend(fail2ban_ports(&run, &layers::firewall::ssh_ports(answers, facts)))
+            out.extend(fail2ban_ports(runner, &layers::firewall::ssh_ports(answers, facts)))
         }
         Ran::Ok(_) | Ran::Skipped => {}
         Ran::Failed { output, .. } => out.push(finding(Severity::Danger, format!("fail2ban's sshd jail is not running ({}): password guessing is not banned. `sudo systemctl restart fail2ban`, then `sudo fail2ban-client status sshd`; if it was stopped on purpose by nobody you know, see /etc/clawguard/RECOVERY.md.", output.lines().last().unwrap_or("no answer").trim()))),
@@ -281,7 +271,7 @@ fn services(
 /// The ports the live sshd jail bans on (each action's `port`), against SSH's: a jail
 /// moved to another port (`fail2ban-client set sshd action … port 22`) still runs and
 /// still counts failures, and bans nothing that matters.
-fn fail2ban_ports(run: &dyn Fn(&[&str]) -> Ran, ssh: &[u16]) -> Vec<Finding> {
+fn fail2ban_ports(runner: &Runner, ssh: &[u16]) -> Vec<Finding> {
     let unknown = |why: String| {
         vec![finding(
             Severity::Warning,
@@ -290,7 +280,7 @@ fn fail2ban_ports(run: &dyn Fn(&[&str]) -> Ran, ssh: &[u16]) -> Vec<Finding> {
             ),
         )]
     };
-    let actions = match run(&["fail2ban-client", "get", "sshd", "actions"]) {
+    let actions = match runner.run(&["fail2ban-client", "get", "sshd", "actions"]) {
         Ran::Ok(o) => match o.split_once("has the following actions:") {
             Some((_, list)) => {
                 list.split([',', '\n']).map(str::trim).filter(|a| !a.is_empty()).map(str::to_owned).collect::<Vec<_>>()
@@ -305,7 +295,9 @@ fn fail2ban_ports(run: &dyn Fn(&[&str]) -> Ran, ssh: &[u16]) -> Vec<Finding> {
     let mut out = Vec::new();
     for action in actions.iter().filter(|a| a.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))) {
         // An action without a `port` (the allports kind) bans on every port.
-        let Ran::Ok(value) = run(&["fail2ban-client", "get", "sshd", "action", action, "port"]) else { continue };
+        let Ran::Ok(value) = runner.run(&["fail2ban-client", "get", "sshd", "action", action, "port"]) else {
+            continue;
+        };
         let value = value.trim();
         let missing: Vec<String> = ssh.iter().filter(|p| !ports_cover(value, **p)).map(|p| p.to_string()).collect();
         if !missing.is_empty() {
@@ -479,7 +471,7 @@ fn sshd_drift(
             "sshd's effective settings need root to read (`sudo clawguard check` compares them).",
         )];
     }
-    match runner.run(&["sshd".to_owned(), "-T".to_owned()]) {
+    match runner.run(&["sshd", "-T"]) {
         Ran::Ok(out) => match crate::validate::compare_effective(&out, expect) {
             Ok(_) => Vec::new(),
             Err(why) => vec![finding(

@@ -196,11 +196,11 @@ pub fn check(store: &Store, facts: &Facts, live: Live, logs: Source) -> Vec<Find
             ),
         )]
     };
-    let before = store.seen().map(|t| t.map(|t| toml::from_str::<Seen>(&t)));
+    let before = store.seen::<Seen>();
     // Ports not asked this time (another root): what was known stays known.
     // Logins: learned on the first run that reads the logs.
     let known = match &before {
-        Ok(Some(Ok(b))) => b.logins.clone(),
+        Ok(Some(b)) => b.logins.clone(),
         _ => logins::Known::default(),
     };
     let first = known == logins::Known::default();
@@ -208,7 +208,7 @@ pub fn check(store: &Store, facts: &Facts, live: Live, logs: Source) -> Vec<Find
     now.logins = known;
     now.listening = match (live.listening, &before) {
         (Some(l), _) => l,
-        (None, Ok(Some(Ok(b)))) => b.listening.clone(),
+        (None, Ok(Some(b))) => b.listening.clone(),
         (None, _) => BTreeSet::new(),
     };
     let mut published = Vec::new();
@@ -222,16 +222,15 @@ pub fn check(store: &Store, facts: &Facts, live: Live, logs: Source) -> Vec<Find
             }
             c.into_iter().filter(|c| c.project != crate::layers::sandbox::PROJECT).map(|c| (c.name, c.image)).collect()
         }
-        (None, Ok(Some(Ok(b)))) => b.containers.clone(),
+        (None, Ok(Some(b))) => b.containers.clone(),
         (None, _) => BTreeMap::new(),
     };
     now.proxy_log_read = match &before {
-        Ok(Some(Ok(b))) => b.proxy_log_read,
+        Ok(Some(b)) => b.proxy_log_read,
         _ => 0,
     };
     let mut out = match &before {
-        Ok(Some(Ok(before))) => before.news(&now, live.planned),
-        Ok(Some(Err(e))) => damaged(e),
+        Ok(Some(before)) => before.news(&now, live.planned),
         Err(e) => damaged(e),
         Ok(None) => vec![finding(
             Severity::Note,

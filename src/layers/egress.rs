@@ -2,8 +2,8 @@
 
 use serde::Serialize;
 
+use super::Builder;
 use super::sandbox::{compose_file, squid_conf};
-use super::{Builder, compose_argv};
 use crate::answers::Answers;
 use crate::host::Facts;
 use crate::plan::{Layer, Severity, Validator};
@@ -136,10 +136,9 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         Some(Validator::Squid { image: a.egress.proxy_image.to_string() }),
     )?;
     let compose = compose_file(a);
-    let mut reconf = compose_argv(f);
     // SIGHUP is squid's reconfigure; it works whatever PID squid has in its container
     // (`squid -k reconfigure` refuses to signal PID 1).
-    reconf.extend(["-p", super::sandbox::PROJECT, "-f", compose.as_str(), "kill", "-s", "HUP", "proxy"]);
+    let reconf = super::sandbox::project_argv(f, &compose, &["kill", "-s", "HUP", "proxy"]);
     b.on_change(layer, &reconf, "the proxy reads the new allow-list (the agent keeps running)", &[conf.as_str()])
         .rerun_needs_old = true;
     Ok(())

@@ -143,14 +143,14 @@ impl Builder {
     pub fn on_change(
         &mut self,
         layer: Layer,
-        argv: &[&str],
+        argv: &[impl AsRef<str>],
         why: impl Into<String>,
         files: &[&str],
     ) -> &mut CommandStep {
         self.plan.commands.push(CommandStep {
             layer,
             phase: Phase::Activate,
-            argv: argv.iter().map(|s| s.to_string()).collect(),
+            argv: argv.iter().map(|s| s.as_ref().to_owned()).collect(),
             why: why.into(),
             when_changed: files.iter().map(|s| s.to_string()).collect(),
             undo: None,

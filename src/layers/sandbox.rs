@@ -191,12 +191,9 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     for (image, how) in images {
         b.preflight(layer, Check::Image { image, how }, &[compose.as_str()]);
     }
-    let mut up = compose_argv(f);
-    up.extend(["-p", PROJECT, "-f", compose.as_str(), "up", "-d"]);
-    let mut down = compose_argv(f);
-    down.extend(["-p", PROJECT, "-f", compose.as_str(), "down"]);
+    let up = project_argv(f, &compose, &["up", "-d"]);
     b.on_change(layer, &up, "start or update the agent and its proxy", &[compose.as_str()]).undo =
-        Some(down.iter().map(|s| s.to_string()).collect());
+        Some(project_argv(f, &compose, &["down"]));
     if let Some(v) = &f.docker_version
         && !crate::host::docker_dns_fixed(v)
     {
@@ -268,4 +265,22 @@ fn agent_identity(a: &Answers, f: &Facts, b: &mut Builder) {
             format!("The agent's gid {gid} is the group `{group}`, which is as good as root here: {fix}."),
         );
     }
+}
+
+/// `docker compose -p clawguard -f COMPOSE VERB…`: every command on the agent's project
+/// (apply, the proxy's reload, the pause around a backup) names it the same way.
+pub fn project_argv(facts: &Facts, compose: &str, verb: &[&str]) -> Vec<String> {
+    let mut argv: Vec<String> = compose_argv(facts).into_iter().map(str::to_owned).collect();
+    argv.extend(["-p", PROJECT, "-f", compose].map(str::to_owned));
+    argv.extend(verb.iter().map(|s| s.to_string()));
+    argv
+}
+
+/// Container ids in `docker ps -q` output; anything else (a runner without an engine may
+/// answer in words) is not one.
+pub fn container_ids(ps: &str) -> Vec<String> {
+    ps.split_whitespace()
+        .filter(|w| w.len() >= 12 && w.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(str::to_owned)
+        .collect()
 }
