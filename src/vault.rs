@@ -21,6 +21,15 @@ use crate::host::Root;
 
 pub const DIR: &str = "/etc/clawguard/vault";
 pub const IDENTITY: &str = "/var/lib/clawguard/vault-identity.txt";
+/// `N` bytes from the kernel's random source, for keys clawguard makes itself (the backup
+/// repository's password, OpenClaw's gateway token).
+pub fn random_bytes<const N: usize>() -> io::Result<[u8; N]> {
+    use std::io::Read;
+    let mut bytes = [0u8; N];
+    fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes)
+}
+
 /// What clawguard last wrote of the vault and the unlocked keys, by path: sha256 of each
 /// file. The daily check compares them (a key changed or added behind clawguard's back).
 pub const WRITTEN: &str = "/var/lib/clawguard/credentials-written.toml";

@@ -301,7 +301,7 @@ fn secrets_are_stored_encrypted_listed_by_name_and_unlocked_as_files() {
 
     // The plan now hands the key to the agent; the others are still missing.
     let (out, _) = text(&run(&["plan", "--root", r]));
-    assert!(out.contains("secrets: [\"openai\"]") || out.contains("+    secrets: [\"openai\"]"), "{out}");
+    assert!(out.contains(r#"secrets: ["openai","openclaw-gateway"]"#), "{out}");
     assert!(out.contains("No key in the vault yet for anthropic, gmail, slack"), "{out}");
     assert!(!out.contains(value));
 

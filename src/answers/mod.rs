@@ -15,6 +15,8 @@ use serde::{Deserialize, Serialize};
 pub use types::*;
 
 /// Where an installed clawguard keeps its answers.
+/// Where the agent's config lives by default (OpenClaw reads it read-only).
+pub const DEFAULT_CONFIG_DIR: &str = "/srv/openclaw/config";
 pub const DEFAULT_PATH: &str = "/etc/clawguard/answers.toml";
 
 /// The answers-file format this build reads and writes.
@@ -202,7 +204,7 @@ impl Default for Sandbox {
             project_dir: "/opt/clawguard/agent".parse().expect("default path"),
             state_dir: "/srv/openclaw/state".parse().expect("default path"),
             workspace: "/srv/openclaw/workspace".parse().expect("default path"),
-            config_dir: "/srv/openclaw/config".parse().expect("default path"),
+            config_dir: DEFAULT_CONFIG_DIR.parse().expect("default path"),
             cpus: "2".parse().expect("default cpus"),
             memory: ByteSize::mib(2048),
             pids: Count::of(256),
@@ -684,7 +686,7 @@ impl Answers {
         let dirs = [
             ("sandbox.state_dir", &s.state_dir, "/srv/openclaw/state", true),
             ("sandbox.workspace", &s.workspace, "/srv/openclaw/workspace", true),
-            ("sandbox.config_dir", &s.config_dir, "/srv/openclaw/config", false),
+            ("sandbox.config_dir", &s.config_dir, DEFAULT_CONFIG_DIR, false),
             ("monitoring.log_dir", &self.monitoring.log_dir, "/var/log/clawguard-agent", true),
         ];
         let project = s.project_dir.to_string();

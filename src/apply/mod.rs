@@ -45,6 +45,10 @@ pub struct Options {
     pub ssh_connection: Option<String>,
     /// How to start the watchdog: this program's path.
     pub exe: PathBuf,
+    /// Keys for the vault (typed in a front end, or made by clawguard), stored once the
+    /// checks have passed and before any file is written: an apply that refuses stores
+    /// nothing. The plan already counts them as in the vault.
+    pub keys: session::Keys,
 }
 
 /// Progress, for the front ends (indicatif when headless, a gauge in the wizard).
@@ -320,6 +324,7 @@ pub fn apply(plan: &Plan, root: &Root, opts: &Options, progress: &mut dyn FnMut(
         commands.retain(|c| !layers.contains(&c.layer));
         report.not_applied.push((layers, why));
     }
+    store_keys(root, &opts.keys)?;
     if changed.is_empty() && commands.is_empty() {
         progress(Event::Finish);
         return Ok(report);
@@ -1126,6 +1131,16 @@ pub fn status(root: &Root) -> Result<String, ApplyError> {
         let _ = write!(s, "\nLast automatic rollback: {r}");
     }
     Ok(s)
+}
+
+fn store_keys(root: &Root, keys: &session::Keys) -> Result<(), ApplyError> {
+    let vault = crate::vault::Vault::new(root);
+    for (name, value) in keys {
+        let id: crate::answers::Ident =
+            name.parse().map_err(|e: crate::answers::Invalid| ApplyError::KeyName(name.clone(), e.0))?;
+        vault.set(&id, value.as_bytes())?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::{ApplyError, Event, Options, Report, Runner};
-use crate::answers::{Answers, Ident, Invalid};
+use crate::answers::Answers;
 use crate::host::{Facts, Root};
 use crate::plan::{Plan, Stage};
 use crate::render::RenderError;
@@ -76,9 +76,18 @@ pub fn stage(runner: &Runner) -> Stage {
 impl Request {
     /// The facts the plan is made from: the keys typed here count as in the vault.
     fn planned_facts(&self) -> Facts {
-        let mut facts = self.facts.clone();
+        let mut facts = self.facts.clone().for_answers(&self.root, &self.answers);
         facts.vault_keys.extend(self.keys.keys().cloned());
+        facts.vault_keys.extend(self.generated().into_iter().map(str::to_owned));
         facts
+    }
+
+    /// Keys clawguard makes itself on this apply (nobody types them): OpenClaw's gateway
+    /// token, when the vault has none.
+    fn generated(&self) -> Vec<&'static str> {
+        let gateway = crate::layers::openclaw::GATEWAY_KEY;
+        let have = self.facts.vault_keys.iter().chain(self.keys.keys()).any(|k| k == gateway);
+        if crate::layers::openclaw::wants_gateway_key(&self.answers) && !have { vec![gateway] } else { Vec::new() }
     }
 
     /// The plan this request executes: what the front end shows is exactly this.
@@ -86,8 +95,9 @@ impl Request {
         crate::layers::plan_for(&self.answers, &self.planned_facts(), self.stage)
     }
 
-    fn options(&self) -> Options {
+    fn options(&self, keys: Keys) -> Options {
         Options {
+            keys,
             force: self.force,
             runner: self.runner.clone(),
             confirm_timeout: self.confirm_timeout,
@@ -101,11 +111,7 @@ impl Request {
 /// already hands them to the agent.
 pub fn run(req: &Request, progress: &mut dyn FnMut(Event)) -> Result<Outcome, ApplyError> {
     let plan = req.plan()?;
-    // A plan the engine refuses stores nothing either.
-    if plan.blockers.is_empty() {
-        store_keys(req)?;
-    }
-    let report = super::apply(&plan, &req.root, &req.options(), progress)?;
+    let report = super::apply(&plan, &req.root, &req.options(keys(req)?), progress)?;
     let next = report.pending.as_ref().map(|p| {
         let users = crate::layers::ssh::allowed_users(&req.answers, &req.facts);
         Next {
@@ -124,11 +130,14 @@ pub fn run(req: &Request, progress: &mut dyn FnMut(Event)) -> Result<Outcome, Ap
     Ok(Outcome { report, target: req.root.dir().display().to_string(), next })
 }
 
-fn store_keys(req: &Request) -> Result<(), ApplyError> {
-    let vault = crate::vault::Vault::new(&req.root);
-    for (name, value) in &req.keys {
-        let id: Ident = name.parse().map_err(|e: Invalid| ApplyError::KeyName(name.clone(), e.0))?;
-        vault.set(&id, value.as_bytes())?;
+/// The keys this apply stores: those typed, and those clawguard makes itself.
+fn keys(req: &Request) -> Result<Keys, ApplyError> {
+    let mut keys = req.keys.clone();
+    for name in req.generated() {
+        // 32 random bytes, hex: OpenClaw warns about tokens under 24 characters.
+        let bytes =
+            crate::vault::random_bytes::<32>().map_err(|e| ApplyError::KeyName(name.to_owned(), e.to_string()))?;
+        keys.insert(name.to_owned(), bytes.iter().map(|b| format!("{b:02x}")).collect());
     }
-    Ok(())
+    Ok(keys)
 }

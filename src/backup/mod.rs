@@ -141,10 +141,7 @@ pub fn init(a: &Answers, root: &Root, own_names: &[String]) -> Result<Init, Back
 /// 32 random bytes, base64: the repository password.
 fn new_password() -> Result<String, BackupError> {
     use base64::Engine;
-    use std::io::Read;
-    let mut bytes = [0u8; 32];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
+    let bytes = crate::vault::random_bytes::<32>()
         .map_err(|source| BackupError::Io { what: "reading /dev/urandom".into(), source })?;
     Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
 }

@@ -19,7 +19,7 @@ use crate::cli::{
 };
 use crate::host::{self, Facts, Root};
 use crate::plan::preview;
-use crate::{layers, report, validate};
+use crate::{report, validate};
 
 /// What can stop a command. Each says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -103,7 +103,7 @@ pub fn load(common: &Common) -> Result<Loaded, CommandError> {
         }
     };
     let session = host::session::ssh_connection(root.is_live());
-    let facts = host::probe(&root, session.as_deref());
+    let facts = host::probe(&root, session.as_deref()).for_answers(&root, &answers);
     Ok(Loaded { root, answers, facts, source, session })
 }
 
@@ -168,7 +168,9 @@ pub fn render(args: &RenderArgs) -> Result<ExitCode, CommandError> {
         return Err(CommandError::OutIsRoot(out.display().to_string()));
     }
     let l = load(&args.common)?;
-    let plan = layers::plan_for(&l.answers, &l.facts, crate::plan::Stage::Complete)?;
+    // The files an apply would write (with the keys it would make), final SSH stage.
+    let source = l.source.clone();
+    let plan = l.request(Runner::Skip, Keys::new(), 0, false).plan()?;
     std::fs::create_dir_all(out).map_err(|source| CommandError::Write { path: out.display().to_string(), source })?;
     let out_root = Root::new(out);
     if out_root.is_live() {
@@ -184,7 +186,7 @@ pub fn render(args: &RenderArgs) -> Result<ExitCode, CommandError> {
             .map_err(|source| CommandError::Write { path: target.display().to_string(), source })?;
         println!("{}", target.display());
     }
-    eprintln!("{} file(s) written under {} (answers from {}).", plan.files.len(), out.display(), l.source);
+    eprintln!("{} file(s) written under {} (answers from {}).", plan.files.len(), out.display(), source);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -259,8 +261,11 @@ pub fn secrets(args: &SecretsArgs) -> Result<ExitCode, CommandError> {
         }
         SecretsAction::Unlock => {
             let dest = l.root.path(crate::layers::SECRETS_DIR);
-            let services = &l.answers.credentials.services;
-            let names = vault.unlock(&dest, l.answers.sandbox.uid.get(), l.answers.sandbox.gid.get(), services)?;
+            let mut services = l.answers.credentials.services.clone();
+            if crate::layers::openclaw::wants_gateway_key(&l.answers) {
+                services.push(ident(crate::layers::openclaw::GATEWAY_KEY)?);
+            }
+            let names = vault.unlock(&dest, l.answers.sandbox.uid.get(), l.answers.sandbox.gid.get(), &services)?;
             println!("Unlocked {} key(s) into {}.", names.len(), dest.display());
         }
     }
@@ -363,7 +368,7 @@ pub fn confirm(args: &TargetArgs) -> Result<ExitCode, CommandError> {
     for _ in 0..2 {
         let req = Request {
             answers: answers.clone(),
-            facts: host::probe(&root, ssh.as_deref()),
+            facts: host::probe(&root, ssh.as_deref()).for_answers(&root, &answers),
             root: root.clone(),
             runner: runner.clone(),
             stage: crate::plan::Stage::Complete,

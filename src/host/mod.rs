@@ -59,6 +59,73 @@ pub struct Facts {
     pub vault_keys: Vec<String>,
     /// Debian packages installed on the target (from dpkg's database; empty without one).
     pub packages: std::collections::BTreeSet<String>,
+    /// The agent's own config files in its config directory (read for the openclaw
+    /// profile, whose config clawguard writes around the user's settings).
+    pub agent_config: AgentConfig,
+}
+
+/// What is in the agent's config directory: OpenClaw's `openclaw.json` (clawguard's, or
+/// the user's before clawguard first ran) and the user's `settings.json5`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AgentConfig {
+    /// The directory these were read from (the answers' `sandbox.config_dir`).
+    pub dir: String,
+    pub config: FileFact,
+    pub settings: FileFact,
+}
+
+/// One file as the probe found it. A file that is there but cannot be read is never
+/// taken for an absent one.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum FileFact {
+    #[default]
+    Absent,
+    Text(String),
+    /// There, but not a readable regular UTF-8 file of at most [`AGENT_CONFIG_MAX`] (why).
+    Unreadable(String),
+}
+
+/// OpenClaw caps each included config file at 2 MB; so does clawguard.
+pub const AGENT_CONFIG_MAX: u64 = 2 << 20;
+
+/// Reads the agent's config directory `dir` (see [`AgentConfig`]).
+pub fn agent_config(root: &Root, dir: &str) -> AgentConfig {
+    let read = |name: &str| -> FileFact {
+        let abs = format!("{}/{name}", dir.trim_end_matches('/'));
+        let path = root.entry(&abs);
+        match fs::symlink_metadata(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return FileFact::Absent,
+            Err(e) => return FileFact::Unreadable(e.to_string()),
+            Ok(m) if !m.file_type().is_file() => {
+                return FileFact::Unreadable("not a regular file (a link, a directory or a device)".into());
+            }
+            Ok(m) if m.len() > AGENT_CONFIG_MAX => {
+                return FileFact::Unreadable(format!("{} bytes, more than the 2 MB OpenClaw reads", m.len()));
+            }
+            Ok(_) => {}
+        }
+        match crate::apply::atomic::read_string_nofollow(&path) {
+            Ok(text) => FileFact::Text(text),
+            Err(e) => FileFact::Unreadable(e.to_string()),
+        }
+    };
+    AgentConfig {
+        dir: dir.to_owned(),
+        config: read(crate::layers::openclaw::CONFIG),
+        settings: read(crate::layers::openclaw::SETTINGS),
+    }
+}
+
+impl Facts {
+    /// The facts for these answers: the agent's config directory is read again when the
+    /// answers name another one than the probe read.
+    pub fn for_answers(mut self, root: &Root, answers: &crate::answers::Answers) -> Facts {
+        let dir = answers.sandbox.config_dir.as_str();
+        if self.agent_config.dir != dir {
+            self.agent_config = agent_config(root, dir);
+        }
+        self
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -201,6 +268,7 @@ pub fn probe(root: &Root, ssh_connection: Option<&str>) -> Facts {
         docker_version: docker_version(root),
         docker_data_root: docker_data_root(root),
         packages: installed_packages(root),
+        agent_config: agent_config(root, crate::answers::DEFAULT_CONFIG_DIR),
         vault_keys: root
             .list("/etc/clawguard/vault")
             .into_iter()

@@ -6,6 +6,7 @@ mod credentials;
 pub mod egress;
 pub mod firewall;
 pub mod monitoring;
+pub mod openclaw;
 pub mod sandbox;
 pub mod ssh;
 
@@ -119,6 +120,11 @@ impl Builder {
     /// A file whose content the layer computed itself (an existing file with lines neutralised).
     pub fn raw_file(&mut self, layer: Layer, path: impl Into<String>, content: String, mode: u32) {
         self.push_file(Some(layer), path.into(), content, mode, None);
+    }
+
+    /// A file the layer computed, with its owner (a group the agent reads it as).
+    pub fn owned_file(&mut self, layer: Layer, path: impl Into<String>, content: String, mode: u32, owner: Owner) {
+        self.plan.files.push(FileStep { layer: Some(layer), path: path.into(), content, mode, owner, validator: None });
     }
 
     /// A root-owned file; `layer` None for clawguard's own answers.

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{Builder, SECRETS_DIR, compose_argv};
+use super::{Builder, SECRETS_DIR, compose_argv, openclaw};
 use crate::answers::{Answers, Profile};
 use crate::host::Facts;
 use crate::plan::{Check, Layer, Refusal, Severity, Validator};
@@ -62,6 +62,7 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     // plan says it can reach any host), never a proxy variable that points at nothing.
     let egress = !a.skip.contains(&Layer::Egress);
     let proxy = format!("http://proxy:{}", a.egress.proxy_port);
+    let proxy_env = proxy.clone();
     // A directory of the agent that is, holds or lies in a login user's ~/.ssh would let
     // the agent add a key there and log in as that user.
     for (field, dir) in [
@@ -80,12 +81,13 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
             ("HTTP_PROXY".into(), proxy.clone()),
             ("HTTPS_PROXY".into(), proxy.clone()),
             ("http_proxy".into(), proxy.clone()),
-            ("https_proxy".into(), proxy),
+            ("https_proxy".into(), proxy_env),
             ("NO_PROXY".into(), "localhost,127.0.0.1,::1,proxy".into()),
             ("no_proxy".into(), "localhost,127.0.0.1,::1,proxy".into()),
         ]);
     }
     let log_mount = format!("{}:{CONTAINER_LOG_DIR}:rw", a.monitoring.log_dir);
+    let keys = agent_keys(a, f);
     let mounts = match s.profile {
         Profile::Openclaw => {
             // Node's fetch ignores the proxy variables without this (OpenClaw #20549), and
@@ -94,12 +96,23 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
                 environment.push(("NODE_USE_ENV_PROXY".into(), "1".into()));
             }
             environment.push(("NODE_OPTIONS".into(), format!("--max-old-space-size={}", s.memory.as_mib() * 3 / 4)));
+            // The agent's uid has no passwd entry in the image: its home is set here.
+            environment.push(("HOME".into(), "/home/node".into()));
             environment.push(("OPENCLAW_STATE_DIR".into(), "/home/node/.openclaw".into()));
-            environment.push(("OPENCLAW_CONFIG_PATH".into(), "/etc/openclaw/openclaw.json".into()));
+            environment.push((
+                "OPENCLAW_CONFIG_PATH".into(),
+                format!("{}/{}", openclaw::CONTAINER_CONFIG_DIR, openclaw::CONFIG),
+            ));
+            // What OpenClaw writes besides its state: caches (control UI assets, npm's
+            // cache for plugin and skill installs), on the /tmp tmpfs — not over the
+            // home's .cache, where a -browser image keeps its Chromium.
+            environment.push(("XDG_CACHE_HOME".into(), "/tmp/cache".into()));
+            environment.push(("npm_config_cache".into(), "/tmp/npm".into()));
+            openclaw::plan(a, f, b, &keys, egress.then_some(proxy.as_str()));
             vec![
                 format!("{}:/home/node/.openclaw:rw", s.state_dir),
                 format!("{}:/home/node/.openclaw/workspace:rw", s.workspace),
-                format!("{}:/etc/openclaw:ro", s.config_dir),
+                format!("{}:{}:ro", s.config_dir, openclaw::CONTAINER_CONFIG_DIR),
                 log_mount,
             ]
         }
@@ -122,14 +135,7 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         pids: s.pids.get(),
         environment,
         mounts,
-        // Only keys that are in the vault: compose refuses a secret whose file is missing.
-        secrets: a
-            .credentials
-            .services
-            .iter()
-            .map(|c| c.to_string())
-            .filter(|c| !a.skip.contains(&Layer::Credentials) && f.vault_keys.contains(c))
-            .collect(),
+        secrets: keys,
         secrets_dir: SECRETS_DIR,
         publish: s.publish_gateway,
         gateway_port: s.gateway_port.get(),
@@ -194,6 +200,16 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     let up = project_argv(f, &compose, &["up", "-d"]);
     b.on_change(layer, &up, "start or update the agent and its proxy", &[compose.as_str()]).undo =
         Some(project_argv(f, &compose, &["down"]));
+    if s.profile == Profile::Openclaw {
+        let config = s.config_dir.join(openclaw::CONFIG);
+        b.on_change(
+            layer,
+            &project_argv(f, &compose, &["restart", "agent"]),
+            "OpenClaw reads its new settings",
+            &[config.as_str()],
+        )
+        .rerun_needs_old = true;
+    }
     if let Some(v) = &f.docker_version
         && !crate::host::docker_dns_fixed(v)
     {
@@ -265,6 +281,22 @@ fn agent_identity(a: &Answers, f: &Facts, b: &mut Builder) {
             format!("The agent's gid {gid} is the group `{group}`, which is as good as root here: {fix}."),
         );
     }
+}
+
+/// The keys the agent's container gets as files: the answers' services that are in the
+/// vault (compose refuses a secret whose file is missing), and for OpenClaw its gateway
+/// token. `clawguard secrets unlock` writes the same list.
+pub fn agent_keys(a: &Answers, f: &Facts) -> Vec<String> {
+    if a.skip.contains(&Layer::Credentials) {
+        return Vec::new();
+    }
+    let mut keys: Vec<String> =
+        a.credentials.services.iter().map(|c| c.to_string()).filter(|c| f.vault_keys.contains(c)).collect();
+    let gateway = openclaw::GATEWAY_KEY.to_owned();
+    if openclaw::wants_gateway_key(a) && f.vault_keys.contains(&gateway) && !keys.contains(&gateway) {
+        keys.push(gateway);
+    }
+    keys
 }
 
 /// `docker compose -p clawguard -f COMPOSE VERB…`: every command on the agent's project

