@@ -2,8 +2,9 @@
 //! the `openclaw` profile plans, on a real Docker engine (see `common::engine`): its
 //! gateway healthy behind the 127.0.0.1 forwarder with its token from the vault, locked
 //! down, its own proxy routing pointed at the squid sidecar by clawguard's config, its key
-//! only as a file. The user's old `openclaw.json` becomes their `settings.json5`.
-//! Not yet here (issue 11): OpenClaw's requests to an allowed host through the proxy.
+//! only as a file, reaching the allowed host (and no other) through the proxy. The user's
+//! old `openclaw.json` becomes their `settings.json5` and still counts: the model's
+//! address comes from it, the key from clawguard's reference.
 
 mod common;
 
@@ -60,7 +61,7 @@ fn docker_ok(e: &Engine, args: &[&str]) -> String {
 }
 
 #[test]
-fn the_real_openclaw_runs_locked_down_routes_through_the_proxy_and_holds_its_key_only_as_a_file() {
+fn the_real_openclaw_runs_locked_down_reaches_only_allowed_hosts_and_reads_its_key_from_a_file() {
     let t0 = Instant::now();
     let host = tempfile::tempdir().unwrap();
     let e = Engine::start_with_data(Some(&host.path().join("var/lib/docker")));
@@ -164,21 +165,52 @@ fn the_real_openclaw_runs_locked_down_routes_through_the_proxy_and_holds_its_key
     let inspect = docker_ok(&e, &["inspect", &agent]);
     assert!(inspect.contains("\"ReadonlyRootfs\": true"), "{inspect}");
 
-    // OpenClaw's own check of its proxy path: the loopback canary is denied by the proxy
-    // (a transport failure or a response without the canary's token), so OpenClaw sent
-    // it there rather than straight to 127.0.0.1.
-    let (_, out) = exec("openclaw proxy validate --json --timeout-ms 8000 --allowed-url http://allowed.test/");
-    let report: serde_json::Value = serde_json::from_str(&out[out.find('{').unwrap_or(0)..])
-        .unwrap_or_else(|e| panic!("openclaw proxy validate --json is not JSON ({e}):\n{out}"));
+    // OpenClaw's own check of its proxy path, from its own config: the allowed host
+    // passes, the loopback canary is denied (so OpenClaw sent it to the proxy, not to
+    // 127.0.0.1).
+    let validate = |url: &str| {
+        let (ok, out) = exec(&format!("openclaw proxy validate --json --timeout-ms 8000 --allowed-url {url}"));
+        let report: serde_json::Value = serde_json::from_str(&out[out.find('{').unwrap_or(0)..])
+            .unwrap_or_else(|e| panic!("openclaw proxy validate --json is not JSON ({e}):\n{out}"));
+        (ok, report, out)
+    };
+    let (ok, report, out) = validate("http://allowed.test/");
+    assert!(ok && report["ok"] == true, "openclaw proxy validate (allowed host + loopback canary):\n{out}");
     assert_eq!(report["config"]["proxyUrl"], "http://proxy:3128/", "{out}");
     assert_eq!(report["config"]["source"], "config", "the proxy URL must come from clawguard's config: {out}");
-    let denied = report["checks"].as_array().and_then(|c| c.iter().find(|c| c["kind"] == "denied")).cloned();
-    assert_eq!(denied.map(|d| d["ok"].clone()), Some(serde_json::Value::Bool(true)), "{out}");
-    // The key is nowhere but its file: not in docker inspect, the environment, or the config.
+    // A host off the list fails, through OpenClaw's own routing, and never arrives.
+    let (ok, report, out) = validate("http://other.test/");
+    let other = report["checks"].as_array().and_then(|c| c.iter().find(|c| c["kind"] == "allowed")).cloned();
+    assert!(!ok && other.is_some_and(|c| c["ok"] == false), "a host off the list was reachable:\n{out}");
+    assert!(!e.requests().contains("other.test"), "other.test was reached:\n{}", e.requests());
+
+    // The key reaches OpenClaw through its file reference: a model call arrives at the
+    // (allowed) provider address from the user's settings, with the key, via the proxy.
+    let (_, turn) = exec("cd /tmp && timeout 150 openclaw agent exec hello --model openai/gpt-6-astra --json");
+    let requests = e.requests();
+    assert!(
+        requests
+            .lines()
+            .any(|l| l.starts_with("POST allowed.test/v1/") && l.ends_with(&format!("auth=Bearer {SECRET}"))),
+        "no model request with the key reached the provider:\nrequests:\n{requests}\nagent exec:\n{turn}"
+    );
+    // …and is nowhere else: not in docker inspect, the environment, or OpenClaw's config.
     assert!(!inspect.contains(SECRET), "the key is in docker inspect");
     assert!(!exec("cat /proc/1/environ").1.contains(SECRET), "the key is in the gateway's environment");
     assert!(!exec("cat /etc/openclaw/openclaw.json /etc/openclaw/settings.json5").1.contains(SECRET));
-    assert_eq!(exec("cat /run/secrets/openai").1, SECRET);
+    let (ok, out) = exec("openclaw secrets audit --check --json");
+    assert!(ok, "openclaw secrets audit --check found plaintext or unresolved references:\n{out}");
+
+    // OpenClaw's own security audit: no critical finding (what it still says is printed).
+    let (_, audit) = exec("openclaw security audit --json");
+    let report: serde_json::Value = serde_json::from_str(&audit[audit.find('{').unwrap_or(0)..])
+        .unwrap_or_else(|e| panic!("openclaw security audit --json is not JSON ({e}):\n{audit}"));
+    let findings = report["findings"].as_array().cloned().unwrap_or_default();
+    for f in &findings {
+        println!("security audit: {} {} — {}", f["severity"], f["checkId"], f["title"]);
+    }
+    let critical: Vec<_> = findings.iter().filter(|f| f["severity"] == "critical").collect();
+    assert!(critical.is_empty(), "critical findings: {critical:#?}\n{audit}");
     println!(
         "images {:.1}s, gateway healthy after {:.1}s, whole test {:.1}s",
         t_images.as_secs_f64(),

@@ -202,7 +202,8 @@ fn the_agent_is_locked_down_and_reaches_only_the_allowed_hosts() {
         .1
     };
     assert!(connect("other.test:443").contains("403"), "CONNECT to a host not on the list");
-    assert!(connect("allowed.test:80").contains("403"), "CONNECT to a port other than 443");
+    assert!(connect("allowed.test:25").contains("403"), "CONNECT to a port other than 80 and 443");
+    assert!(connect("allowed.test:80").contains("200"), "CONNECT to the allowed host on 80 (Node tunnels http:// too)");
     assert!(connect("allowed.test:443").contains("200"), "CONNECT to the allowed host on 443");
     // Around the proxy: no route out, and no DNS to the outside.
     let (ok, out) = agent_sh(&e, &agent, &format!("wget -Y off -q -T 3 -O - http://{}/", e.web_ip));

@@ -16,15 +16,16 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
 
 /// Replaces `path` with `data`, mode `mode`, owned by root when running as root.
 pub fn write(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
-    write_with(path, data, mode, |_| Ok(()))
+    write_with(path, data, mode, (0, 0), |_| Ok(()))
 }
 
-/// Like [`write`], calling `before_rename` once the temporary file is complete and durable
+/// Like [`write`], owned by `(uid, gid)` (when run as root), calling `before_rename` once the temporary file is complete and durable
 /// (the fault-injection tests stop the process there).
 pub fn write_with(
     path: &Path,
     data: &[u8],
     mode: u32,
+    (uid, gid): (u32, u32),
     before_rename: impl FnOnce(&Path) -> io::Result<()>,
 ) -> io::Result<()> {
     let dir = path.parent().ok_or_else(|| io::Error::other(format!("{} has no directory", path.display())))?;
@@ -43,7 +44,7 @@ pub fn write_with(
         f.write_all(data)?;
         f.set_permissions(fs::Permissions::from_mode(mode))?;
         if running_as_root() {
-            std::os::unix::fs::fchown(&f, Some(0), Some(0))?;
+            std::os::unix::fs::fchown(&f, Some(uid), Some(gid))?;
         }
         f.sync_all()?;
         drop(f);
@@ -160,7 +161,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("f.conf");
         fs::write(&p, "old").unwrap();
-        let err = write_with(&p, b"new", 0o644, |_| Err(io::Error::other("stop"))).unwrap_err();
+        let err = write_with(&p, b"new", 0o644, (0, 0), |_| Err(io::Error::other("stop"))).unwrap_err();
         assert_eq!(err.to_string(), "stop");
         assert_eq!(fs::read_to_string(&p).unwrap(), "old");
         assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1);

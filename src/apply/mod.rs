@@ -417,7 +417,11 @@ pub fn apply(plan: &Plan, root: &Root, opts: &Options, progress: &mut dyn FnMut(
         let real = root.entry(&f.step.path);
         store.journal(&format!("write {}", f.step.path)).map_err(io_err("writing the journal"))?;
         let label = format!("write {}", f.step.path);
-        atomic::write_with(&real, f.step.content.as_bytes(), f.step.mode, |_| {
+        let owner = match f.step.owner {
+            crate::plan::Owner::Root => (0, 0),
+            crate::plan::Owner::Uid(u, g) => (u, g),
+        };
+        atomic::write_with(&real, f.step.content.as_bytes(), f.step.mode, owner, |_| {
             boundary(&label);
             Ok(())
         })

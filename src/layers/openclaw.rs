@@ -19,6 +19,8 @@ use crate::plan::{Layer, Owner, Refusal, Severity};
 pub const CONFIG: &str = "openclaw.json";
 /// The user's own settings, included by [`CONFIG`].
 pub const SETTINGS: &str = "settings.json5";
+/// clawguard's suggestions, included before [`SETTINGS`] (which overrides them).
+pub const DEFAULTS: &str = "clawguard-defaults.json5";
 /// The vault's key for the gateway's token (generated on the first apply).
 pub const GATEWAY_KEY: &str = "openclaw-gateway";
 /// Where the config directory is mounted in the container (read-only).
@@ -94,11 +96,28 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder, keys: &[String], pro
             "// Your own OpenClaw settings (JSON5). {CONFIG} next to this file includes them;\n// the few settings it sets itself (proxy, gateway, keys, log file) win.\n{{\n}}\n"
         ),
     };
-    // Readable by the agent's group only: a user's old config may hold keys in plaintext.
-    b.owned_file(layer, settings_path, settings, 0o640, Owner::Uid(0, s.gid.get()));
+    // The agent's own and nobody else's (OpenClaw's audit calls a readable config
+    // critical): a user's old config may hold keys in plaintext. Mounted read-only.
+    let owner = || Owner::Uid(s.uid.get(), s.gid.get());
+    b.owned_file(layer, settings_path, settings, 0o600, owner());
+
+    // Suggestions the user's settings may override: the Control UI's origins (the
+    // gateway is reached through an SSH tunnel to 127.0.0.1) and a limit on failed logins.
+    let port = s.gateway_port.get();
+    let defaults = json!({
+        "gateway": {
+            "controlUi": { "allowedOrigins": [format!("http://127.0.0.1:{port}"), format!("http://localhost:{port}")] },
+            "auth": { "rateLimit": { "maxAttempts": 10, "windowMs": 60000, "lockoutMs": 300000 } },
+        }
+    });
+    let text = format!(
+        "{MARK} clawguard's suggestions for OpenClaw; {SETTINGS} overrides any of them.\n{}\n",
+        serde_json::to_string_pretty(&defaults).expect("a JSON value")
+    );
+    b.owned_file(layer, s.config_dir.join(DEFAULTS), text, 0o600, owner());
 
     let mut config = Map::new();
-    config.insert("$include".into(), json!(format!("./{SETTINGS}")));
+    config.insert("$include".into(), json!([format!("./{DEFAULTS}"), format!("./{SETTINGS}")]));
     let mut providers = Map::new();
     let mut unused = Vec::new();
     for key in keys {
@@ -144,10 +163,10 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder, keys: &[String], pro
     }
     config.insert("logging".into(), json!({ "file": format!("{}/openclaw.log", super::sandbox::CONTAINER_LOG_DIR) }));
     let text = format!(
-        "{MARK} A change made here by hand is reported as a conflict: put your own\n// settings in {SETTINGS} next to this file (included below; what is set here wins).\n// Keys are references to files the vault hands over, never values.\n{}\n",
+        "{MARK} A change made here by hand is reported as a conflict: put your own\n// settings in {SETTINGS} next to this file (included below, after {DEFAULTS};\n// what is set here wins over both).\n// Keys are references to files the vault hands over, never values.\n{}\n",
         serde_json::to_string_pretty(&Value::Object(config)).expect("a JSON value")
     );
-    b.raw_file(layer, config_path, text, 0o644);
+    b.owned_file(layer, config_path, text, 0o600, owner());
     if !unused.is_empty() {
         b.warn(layer, Severity::Note, format!(
             "OpenClaw has no single setting for {}: the key is in the container at /run/secrets/NAME; reference it from {SETTINGS} as {{ source: \"file\", provider: \"clawguard_NAME\", id: \"value\" }}.",
@@ -197,7 +216,7 @@ mod tests {
         let f = facts(FileFact::Absent, FileFact::Absent, &["openai", "slack", "gmail", GATEWAY_KEY]);
         let (plan, config, settings) = files(&f);
         let v = json(&config);
-        assert_eq!(v["$include"], "./settings.json5");
+        assert_eq!(v["$include"], json!(["./clawguard-defaults.json5", "./settings.json5"]));
         assert_eq!(
             v["models"]["providers"]["openai"]["apiKey"],
             json!({"source": "file", "provider": "clawguard_openai", "id": "value"})
