@@ -202,6 +202,18 @@ pub enum SecretsAction {
     List,
     /// Remove the key for NAME.
     Rm { name: String },
+    /// Move every key of a plaintext .env (default: OpenClaw's ~/.openclaw/.env, when there
+    /// is one) into the vault: OPENAI_API_KEY becomes `openai`, ANTHROPIC_API_KEY
+    /// `anthropic`, SLACK_BOT_TOKEN `slack`, others their name in lower case. Shows what it
+    /// will do and asks; then adds the services to the answers and overwrites and removes
+    /// the file. All or nothing: a failure leaves the file and the vault as they were.
+    Import {
+        /// The .env file (on the target: inside --root when one is given).
+        file: Option<std::path::PathBuf>,
+        /// Do not ask (for scripts).
+        #[arg(long)]
+        yes: bool,
+    },
     /// Decrypt the keys of credentials.services into /run/clawguard/secrets for the agent
     /// (files, mode 0400, owned by the agent's uid); clawguard's own keys (the alert bot's
     /// `telegram`) stay sealed. clawguard-secrets.service runs this at boot.

@@ -10,6 +10,7 @@ pub mod backup;
 pub mod check;
 pub mod cli;
 pub mod commands;
+pub mod envfile;
 pub mod host;
 pub mod incident;
 pub mod layers;

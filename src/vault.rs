@@ -21,6 +21,26 @@ use crate::host::Root;
 
 pub const DIR: &str = "/etc/clawguard/vault";
 pub const IDENTITY: &str = "/var/lib/clawguard/vault-identity.txt";
+/// Takes back a [`Vault::set_all`] batch.
+pub struct Undo<'a> {
+    vault: &'a Vault,
+    before: Vec<(Ident, Option<Vec<u8>>)>,
+}
+
+impl Undo<'_> {
+    /// Puts every key of the batch back as it was (best effort: each is tried).
+    pub fn undo(self) {
+        for (name, old) in self.before.iter().rev() {
+            let file = self.vault.file(name.as_str());
+            let path = format!("{DIR}/{name}.age");
+            let _ = match old {
+                Some(bytes) => atomic::write(&file, bytes, 0o600).ok().map(|_| self.vault.record(&path, Some(bytes))),
+                None => atomic::remove(&file).ok().map(|_| self.vault.record(&path, None)),
+            };
+        }
+    }
+}
+
 /// `N` bytes from the kernel's random source, for keys clawguard makes itself (the backup
 /// repository's password, OpenClaw's gateway token).
 pub fn random_bytes<const N: usize>() -> io::Result<[u8; N]> {
@@ -139,6 +159,31 @@ impl Vault {
         let file = self.file(name.as_str());
         atomic::write(&file, &sealed, 0o600).map_err(io_err(format!("writing {}", file.display())))?;
         self.record(&format!("{DIR}/{name}.age"), Some(&sealed))
+    }
+
+    /// Stores every key or none: when one cannot be written, those already written are put
+    /// back as they were (the old sealed file, or none) and the error is returned. On
+    /// success, the [`Undo`] takes the whole batch back if a later step fails.
+    pub fn set_all(&self, keys: &[(Ident, Vec<u8>)]) -> Result<Undo<'_>, VaultError> {
+        let mut undo = Undo { vault: self, before: Vec::new() };
+        // What is there now is read first: what cannot be read could not be put back.
+        for (name, _) in keys {
+            let file = self.file(name.as_str());
+            let old = match atomic::read_nofollow(&file) {
+                Ok(b) => Some(b),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+                Err(e) => return Err(io_err(format!("reading {}", file.display()))(e)),
+            };
+            undo.before.push((name.clone(), old));
+        }
+        for (i, (name, value)) in keys.iter().enumerate() {
+            if let Err(e) = self.set(name, value) {
+                undo.before.truncate(i + 1);
+                undo.undo();
+                return Err(e);
+            }
+        }
+        Ok(undo)
     }
 
     /// The stored keys, by name.
@@ -311,5 +356,31 @@ mod tests {
             v.unlock(&d.path().join("run"), 0, 0, &["slack".parse().unwrap()]),
             Err(VaultError::Decrypt(_))
         ));
+    }
+
+    #[test]
+    fn set_all_stores_every_key_or_puts_back_what_was_there() {
+        let d = tempfile::tempdir().unwrap();
+        let vault = Vault::new(&Root::new(d.path()));
+        let id = |n: &str| -> Ident { n.parse().unwrap() };
+        vault.set(&id("anthropic"), b"old-anthropic").unwrap();
+        // The third key fails (empty) after two were written: both are taken back.
+        let err = vault
+            .set_all(&[
+                (id("openai"), b"new-openai".to_vec()),
+                (id("anthropic"), b"new".to_vec()),
+                (id("slack"), Vec::new()),
+            ])
+            .err()
+            .expect("an empty key fails");
+        assert!(matches!(err, VaultError::Empty(_)), "{err}");
+        assert_eq!(vault.get(&id("anthropic")).unwrap(), b"old-anthropic");
+        assert!(matches!(vault.get(&id("openai")), Err(VaultError::Missing(_))));
+        // And the whole batch, then taken back by its undo.
+        let undo = vault.set_all(&[(id("openai"), b"o".to_vec()), (id("anthropic"), b"a".to_vec())]).unwrap();
+        assert_eq!(vault.get(&id("anthropic")).unwrap(), b"a");
+        undo.undo();
+        assert_eq!(vault.get(&id("anthropic")).unwrap(), b"old-anthropic");
+        assert!(matches!(vault.get(&id("openai")), Err(VaultError::Missing(_))));
     }
 }

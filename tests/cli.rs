@@ -386,3 +386,63 @@ fn as_nobody(root: &std::path::Path, args: &[&str]) -> (Option<i32>, String) {
     let (out, err) = text(&o);
     (o.status.code(), format!("{out}{err}"))
 }
+
+#[test]
+fn secrets_import_moves_a_plaintext_env_into_the_vault_all_or_nothing() {
+    let env = "# OpenClaw\nexport OPENAI_API_KEY=\"sk-import-1\"\nANTHROPIC_API_KEY='sk-ant-import-2'\nMY_TOOL_KEY=tool-import-3\n";
+    let values = ["sk-import-1", "sk-ant-import-2", "tool-import-3"];
+    let setup = || {
+        let root = common::fixture_root("debian12-cloud");
+        let dir = root.path().join("home/debian/.openclaw");
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join(".env"), env).unwrap();
+        root
+    };
+    let env_path = |root: &Path| root.join("home/debian/.openclaw/.env");
+
+    // The second key's vault file is a directory (it can be neither read nor replaced):
+    // the .env, the vault and the answers stay as they were. (The undo of keys already
+    // written is pinned in vault.rs.)
+    let root = setup();
+    let r = root.path().to_str().unwrap();
+    fs::create_dir_all(root.path().join("etc/clawguard/vault/anthropic.age")).unwrap();
+    let o = run(&["secrets", "import", "--yes", "--root", r]);
+    let (out, err) = text(&o);
+    assert!(!o.status.success(), "{out}{err}");
+    assert_eq!(fs::read_to_string(env_path(root.path())).unwrap(), env);
+    assert!(!root.path().join("etc/clawguard/vault/openai.age").exists(), "a key of the failed import stayed");
+    assert!(!root.path().join("etc/clawguard/answers.toml").exists());
+    // A line that is not NAME=value, or a link instead of the file: refused, nothing written.
+    let root = setup();
+    let r = root.path().to_str().unwrap();
+    fs::write(env_path(root.path()), format!("{env}sk-stray-value\n")).unwrap();
+    let (out, err) = text(&run(&["secrets", "import", "--yes", "--root", r]));
+    assert!(err.contains("line 5 is not NAME=value") && !err.contains("sk-stray-value"), "{out}{err}");
+    assert!(!root.path().join("etc/clawguard/vault").exists());
+    fs::remove_file(env_path(root.path())).unwrap();
+    fs::write(root.path().join("elsewhere"), env).unwrap();
+    std::os::unix::fs::symlink("/elsewhere", env_path(root.path())).unwrap();
+    let o = run(&["secrets", "import", "--yes", "--root", r, "/home/debian/.openclaw/.env"]);
+    assert!(!o.status.success() && text(&o).1.contains("cannot be read"), "{:?}", text(&o));
+    assert_eq!(fs::read_to_string(root.path().join("elsewhere")).unwrap(), env);
+
+    // The whole way: found by itself, every key in the vault, the services in the
+    // answers, the plaintext gone; no value ever printed.
+    let root = setup();
+    let r = root.path().to_str().unwrap();
+    let o = run(&["secrets", "import", "--yes", "--root", r]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    assert!(out.contains("OPENAI_API_KEY") && out.contains("→ openai") && out.contains("→ my-tool-key"), "{out}");
+    for v in values {
+        assert!(!out.contains(v) && !err.contains(v), "a value was printed: {out}{err}");
+    }
+    assert!(!env_path(root.path()).exists(), "the plaintext .env is still there");
+    let answers = fs::read_to_string(root.path().join("etc/clawguard/answers.toml")).unwrap();
+    assert!(answers.contains("\"my-tool-key\""), "{answers}");
+    let o = run(&["secrets", "unlock", "--root", r]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    for (name, v) in ["openai", "anthropic", "my-tool-key"].iter().zip(values) {
+        assert_eq!(fs::read_to_string(root.path().join("run/clawguard/secrets").join(name)).unwrap(), v);
+    }
+}

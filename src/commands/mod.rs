@@ -2,6 +2,7 @@
 //! `main`, which reports them once.
 
 mod backup;
+mod import;
 mod incident;
 
 use std::io::IsTerminal;
@@ -73,6 +74,8 @@ pub enum CommandError {
     Failed(String),
     #[error("the answers kept with generation {0} cannot be read: {1}")]
     KeptAnswers(u32, String),
+    #[error("{0}")]
+    Import(String),
 }
 
 /// Answers and facts for a target, and the login this runs in.
@@ -258,6 +261,9 @@ pub fn secrets(args: &SecretsArgs) -> Result<ExitCode, CommandError> {
         SecretsAction::Rm { name } => {
             vault.remove(&ident(name)?)?;
             println!("Removed the key for {name}.");
+        }
+        SecretsAction::Import { file, yes } => {
+            return import::import(&l, file.as_deref(), args.common.answers.as_deref(), *yes);
         }
         SecretsAction::Unlock => {
             let dest = l.root.path(crate::layers::SECRETS_DIR);
