@@ -75,6 +75,10 @@ pub enum VaultError {
     #[error("the key for `{0}` is empty: give the value on standard input or at the prompt")]
     Empty(String),
     #[error(
+        "the vault's identity {path} is gone, and the keys it opened are lost with it: {keys}. Put the identity back (it is in your recovery kit: `clawguard restore --kit`, or a copy you keep), or remove those keys (`clawguard secrets rm NAME`) and set them again. No new identity is made while they are there."
+    )]
+    IdentityLost { path: String, keys: String },
+    #[error(
         "this host already has another vault identity ({0}): it is not replaced, or the keys it opens would be lost. Restore onto a fresh host, or move that file away first if you are sure"
     )]
     OtherIdentity(String),
@@ -129,13 +133,22 @@ impl Vault {
 
     fn identity(&self, create: bool) -> Result<age::x25519::Identity, VaultError> {
         let path = self.root.path(IDENTITY);
-        match fs::read_to_string(&path) {
+        match atomic::read_string_nofollow(&path) {
             Ok(text) => text
                 .lines()
                 .find(|l| l.starts_with("AGE-SECRET-KEY-"))
                 .and_then(|l| l.trim().parse().ok())
                 .ok_or_else(|| VaultError::BadIdentity(path.display().to_string())),
-            Err(e) if e.kind() == io::ErrorKind::NotFound && create => {
+            // Gone while keys it sealed are still here: those keys are lost, and a new
+            // identity would hide that (every later unlock would fail). Said, never papered over.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let names: Vec<String> = self.list()?.into_iter().map(|e| e.name).collect();
+                if !names.is_empty() {
+                    return Err(VaultError::IdentityLost { path: path.display().to_string(), keys: names.join(", ") });
+                }
+                if !create {
+                    return Err(VaultError::NoIdentity(path.display().to_string()));
+                }
                 let id = age::x25519::Identity::generate();
                 let text = format!(
                     "# clawguard vault identity: opens /etc/clawguard/vault. Keep it off the backups.\n{}\n",
@@ -144,7 +157,6 @@ impl Vault {
                 atomic::write(&path, text.as_bytes(), 0o600).map_err(io_err(format!("writing {}", path.display())))?;
                 Ok(id)
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(VaultError::NoIdentity(path.display().to_string())),
             Err(e) => Err(io_err(format!("reading {}", path.display()))(e)),
         }
     }
@@ -257,7 +269,8 @@ impl Vault {
         match self.identity(false) {
             Ok(here) if here.to_public().to_string() == wanted.to_public().to_string() => return Ok(()),
             Ok(_) => return Err(VaultError::OtherIdentity(path.display().to_string())),
-            Err(VaultError::NoIdentity(_)) => {}
+            // None here, or the one that opened the keys still here is lost: the kit's goes in.
+            Err(VaultError::NoIdentity(_) | VaultError::IdentityLost { .. }) => {}
             Err(e) => return Err(e),
         }
         if let Some(dir) = path.parent() {
@@ -288,23 +301,37 @@ impl Vault {
             return Ok(Vec::new());
         }
         let id = self.identity(false)?;
-        fs::create_dir_all(dest).map_err(io_err(format!("creating {}", dest.display())))?;
-        let mut names = Vec::new();
+        // Every key is opened before any is written: all of them reach the agent, or none.
+        let mut opened = Vec::new();
         for e in entries {
             let sealed = atomic::read_nofollow(&self.file(&e.name))
                 .map_err(io_err(format!("reading the key for {}", e.name)))?;
             let value = age::decrypt(&id, &sealed).map_err(|_| VaultError::Decrypt(e.name.clone()))?;
-            let target = dest.join(&e.name);
-            atomic::write(&target, &value, 0o400).map_err(io_err(format!("writing {}", target.display())))?;
+            opened.push((e.name, value));
+        }
+        fs::create_dir_all(dest).map_err(io_err(format!("creating {}", dest.display())))?;
+        let mut names = Vec::new();
+        let write = |name: &str, value: &[u8]| -> Result<(), VaultError> {
+            let target = dest.join(name);
+            atomic::write(&target, value, 0o400).map_err(io_err(format!("writing {}", target.display())))?;
             if atomic::running_as_root() {
                 std::os::unix::fs::lchown(&target, Some(uid), Some(gid))
                     .map_err(io_err(format!("giving {} to uid {uid}", target.display())))?;
             }
             // Recorded when unlocked where the agent reads them (on the target).
             if let Ok(rel) = target.strip_prefix(self.root.dir()) {
-                self.record(&format!("/{}", rel.display()), Some(&value))?;
+                self.record(&format!("/{}", rel.display()), Some(value))?;
             }
-            names.push(e.name);
+            Ok(())
+        };
+        for (name, value) in &opened {
+            if let Err(e) = write(name, value) {
+                for done in &names {
+                    let _ = atomic::remove(&dest.join(done));
+                }
+                return Err(e);
+            }
+            names.push(name.clone());
         }
         Ok(names)
     }
@@ -351,7 +378,14 @@ mod tests {
         let v = Vault::new(&root);
         v.set(&"slack".parse().unwrap(), b"xoxb-1").unwrap();
         fs::remove_file(root.path(IDENTITY)).unwrap();
-        v.identity(true).unwrap(); // a new, different identity
+        // Gone: said, with the keys lost; no new identity is made behind the user's back.
+        let e = v.set(&"openai".parse().unwrap(), b"sk-1").unwrap_err();
+        assert!(matches!(&e, VaultError::IdentityLost { keys, .. } if keys == "slack"), "{e}");
+        assert!(!root.path(IDENTITY).exists());
+        assert!(matches!(v.get(&"slack".parse().unwrap()), Err(VaultError::IdentityLost { .. })));
+        // Another host's identity put there instead: its keys do not open.
+        let other = age::x25519::Identity::generate();
+        fs::write(root.path(IDENTITY), format!("{}\n", other.to_string().expose_secret())).unwrap();
         assert!(matches!(
             v.unlock(&d.path().join("run"), 0, 0, &["slack".parse().unwrap()]),
             Err(VaultError::Decrypt(_))
@@ -382,5 +416,20 @@ mod tests {
         undo.undo();
         assert_eq!(vault.get(&id("anthropic")).unwrap(), b"old-anthropic");
         assert!(matches!(vault.get(&id("openai")), Err(VaultError::Missing(_))));
+    }
+
+    #[test]
+    fn unlock_writes_every_key_or_none() {
+        let d = tempfile::tempdir().unwrap();
+        let root = Root::new(d.path());
+        let v = Vault::new(&root);
+        let id = |n: &str| -> Ident { n.parse().unwrap() };
+        v.set(&id("anthropic"), b"sk-ant").unwrap();
+        v.set(&id("openai"), b"sk-oai").unwrap();
+        fs::write(v.file("openai"), b"damaged").unwrap();
+        let dest = d.path().join("run");
+        let e = v.unlock(&dest, 0, 0, &[id("anthropic"), id("openai")]).unwrap_err();
+        assert!(matches!(e, VaultError::Decrypt(ref n) if n == "openai"), "{e}");
+        assert!(!dest.join("anthropic").exists(), "one key was handed over without the other");
     }
 }
