@@ -214,6 +214,19 @@ pub enum SecretsAction {
         #[arg(long)]
         yes: bool,
     },
+    /// Rotate the key for NAME in four steps: make a new key at the provider (clawguard says
+    /// where, and how narrow it can be), store it (asked masked; the old one is kept), check
+    /// the agent works with it (the keys are unlocked again and the agent restarted), then
+    /// revoke the old key at the provider and run `--done`. `--back` returns to the old key.
+    Rotate {
+        name: String,
+        /// The old key is revoked at the provider: forget it.
+        #[arg(long, conflicts_with = "back")]
+        done: bool,
+        /// The new key does not work: the old one again.
+        #[arg(long)]
+        back: bool,
+    },
     /// Decrypt the keys of credentials.services into /run/clawguard/secrets for the agent
     /// (files, mode 0400, owned by the agent's uid); clawguard's own keys (the alert bot's
     /// `telegram`) stay sealed. clawguard-secrets.service runs this at boot.

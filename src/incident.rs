@@ -11,21 +11,6 @@ use crate::answers::Answers;
 use crate::apply::{Ran, Runner};
 use crate::host::{Facts, Root};
 
-/// Where each kind of key is revoked (the vault's names; others: the service's console).
-pub fn revoke_at(name: &str) -> &'static str {
-    match name {
-        "openai" => "https://platform.openai.com/api-keys",
-        "anthropic" => "https://console.anthropic.com/settings/keys",
-        "gmail" | "google" => "https://myaccount.google.com/permissions (and the app password or OAuth client)",
-        "slack" => "https://api.slack.com/apps → your app → OAuth & Permissions → revoke tokens",
-        "telegram" => "BotFather: /revoke",
-        "discord" => "https://discord.com/developers/applications → Bot → Reset Token",
-        "github" => "https://github.com/settings/tokens",
-        "restic" => "the backup repository: `restic key add`, then `restic key remove` the old key",
-        _ => "the service's own console",
-    }
-}
-
 /// What `incident` did.
 #[derive(Debug, Clone, Default)]
 pub struct Report {
@@ -171,8 +156,11 @@ pub fn run(a: &Answers, facts: &Facts, root: &Root, runner: &Runner) -> Result<R
     report.evidence = dir;
     report.archive = archive;
     // 3. Every key the agent or clawguard held: rotate them all.
-    report.rotate =
-        crate::vault::Vault::new(root).list()?.into_iter().map(|e| (e.name.clone(), revoke_at(&e.name))).collect();
+    report.rotate = crate::vault::Vault::new(root)
+        .list()?
+        .into_iter()
+        .map(|e| (e.name.clone(), crate::services::revoke_at(&e.name)))
+        .collect();
     Ok(report)
 }
 

@@ -17,6 +17,7 @@ pub mod layers;
 pub mod plan;
 pub mod render;
 pub mod report;
+pub mod services;
 pub mod ui;
 pub mod validate;
 pub mod vault;

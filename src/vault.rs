@@ -20,6 +20,9 @@ use crate::apply::atomic;
 use crate::host::Root;
 
 pub const DIR: &str = "/etc/clawguard/vault";
+/// During a rotation, the key being replaced (sealed as before), kept until the user says
+/// the old key is revoked at the provider: the way back if the new one does not work.
+pub const PREVIOUS_DIR: &str = "/etc/clawguard/vault-previous";
 pub const IDENTITY: &str = "/var/lib/clawguard/vault-identity.txt";
 /// Takes back a [`Vault::set_all`] batch.
 pub struct Undo<'a> {
@@ -72,6 +75,8 @@ pub enum VaultError {
     Decrypt(String),
     #[error("no key named `{0}` is in the vault (`clawguard secrets list` shows what is)")]
     Missing(String),
+    #[error("no rotation of `{0}` is under way (`clawguard secrets rotate {0}` starts one)")]
+    NotRotating(String),
     #[error("the key for `{0}` is empty: give the value on standard input or at the prompt")]
     Empty(String),
     #[error(
@@ -196,6 +201,58 @@ impl Vault {
             }
         }
         Ok(undo)
+    }
+
+    /// Rotation, step 2: the new value replaces the key; the old one is kept apart (see
+    /// [`PREVIOUS_DIR`]). A rotation already under way keeps its first old value.
+    pub fn rotate(&self, name: &Ident, new: &[u8]) -> Result<(), VaultError> {
+        let file = self.file(name.as_str());
+        let old = match atomic::read_nofollow(&file) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(VaultError::Missing(name.to_string())),
+            Err(e) => return Err(io_err(format!("reading {}", file.display()))(e)),
+        };
+        let previous = self.previous_file(name.as_str());
+        if self.rotating(name)?.is_none() {
+            atomic::write(&previous, &old, 0o600).map_err(io_err(format!("writing {}", previous.display())))?;
+        }
+        self.set(name, new)
+    }
+
+    /// When the rotation of `name` began (the old value kept since); None when none is under way.
+    pub fn rotating(&self, name: &Ident) -> Result<Option<SystemTime>, VaultError> {
+        let previous = self.previous_file(name.as_str());
+        match fs::symlink_metadata(&previous) {
+            Ok(m) if m.file_type().is_file() => Ok(m.modified().ok()),
+            Ok(_) => Err(VaultError::Io {
+                what: format!("reading {}", previous.display()),
+                source: io::Error::new(io::ErrorKind::InvalidData, "not a regular file"),
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err(format!("reading {}", previous.display()))(e)),
+        }
+    }
+
+    /// Rotation, step 4 (the old key is revoked at the provider): the old value goes.
+    pub fn finish_rotation(&self, name: &Ident) -> Result<(), VaultError> {
+        let previous = self.previous_file(name.as_str());
+        self.rotating(name)?.ok_or_else(|| VaultError::NotRotating(name.to_string()))?;
+        atomic::remove(&previous).map_err(io_err(format!("removing {}", previous.display())))
+    }
+
+    /// The way back from a rotation whose new key does not work: the old value again.
+    pub fn undo_rotation(&self, name: &Ident) -> Result<(), VaultError> {
+        let previous = self.previous_file(name.as_str());
+        self.rotating(name)?.ok_or_else(|| VaultError::NotRotating(name.to_string()))?;
+        let old = atomic::read_nofollow(&previous).map_err(io_err(format!("reading {}", previous.display())))?;
+        let file = self.file(name.as_str());
+        atomic::write(&file, &old, 0o600).map_err(io_err(format!("writing {}", file.display())))?;
+        self.record(&format!("{DIR}/{name}.age"), Some(&old))?;
+        atomic::remove(&previous).map_err(io_err(format!("removing {}", previous.display())))
+    }
+
+    fn previous_file(&self, name: &str) -> PathBuf {
+        self.root.entry(&format!("{PREVIOUS_DIR}/{name}.age"))
     }
 
     /// The stored keys, by name.
@@ -431,5 +488,26 @@ mod tests {
         let e = v.unlock(&dest, 0, 0, &[id("anthropic"), id("openai")]).unwrap_err();
         assert!(matches!(e, VaultError::Decrypt(ref n) if n == "openai"), "{e}");
         assert!(!dest.join("anthropic").exists(), "one key was handed over without the other");
+    }
+
+    #[test]
+    fn a_rotation_keeps_the_old_key_until_it_is_revoked_and_can_go_back() {
+        let d = tempfile::tempdir().unwrap();
+        let v = Vault::new(&Root::new(d.path()));
+        let id: Ident = "openai".parse().unwrap();
+        assert!(matches!(v.rotate(&id, b"new"), Err(VaultError::Missing(_))));
+        v.set(&id, b"old").unwrap();
+        v.rotate(&id, b"new").unwrap();
+        assert!(v.rotating(&id).unwrap().is_some());
+        assert_eq!(v.get(&id).unwrap(), b"new");
+        // A second new value (the first did not work either): the old one stays the first.
+        v.rotate(&id, b"newer").unwrap();
+        v.undo_rotation(&id).unwrap();
+        assert_eq!(v.get(&id).unwrap(), b"old");
+        assert!(v.rotating(&id).unwrap().is_none());
+        v.rotate(&id, b"new").unwrap();
+        v.finish_rotation(&id).unwrap();
+        assert_eq!(v.get(&id).unwrap(), b"new");
+        assert!(matches!(v.finish_rotation(&id), Err(VaultError::NotRotating(_))));
     }
 }

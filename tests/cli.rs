@@ -446,3 +446,49 @@ fn secrets_import_moves_a_plaintext_env_into_the_vault_all_or_nothing() {
         assert_eq!(fs::read_to_string(root.path().join("run/clawguard/secrets").join(name)).unwrap(), v);
     }
 }
+
+#[test]
+fn secrets_rotate_walks_the_four_steps_with_a_way_back() {
+    let root = common::fixture_root("debian12-cloud");
+    let r = root.path().to_str().unwrap();
+    let with_stdin = |args: &[&str], input: &str| {
+        use std::io::Write;
+        let mut child = Command::new(common::bin())
+            .args(args)
+            .env_remove("SSH_CONNECTION")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let unlocked = || {
+        assert!(run(&["secrets", "unlock", "--root", r]).status.success());
+        fs::read_to_string(root.path().join("run/clawguard/secrets/openai")).unwrap()
+    };
+    let o = with_stdin(&["secrets", "rotate", "openai", "--root", r], "sk-new\n");
+    assert!(!o.status.success() && text(&o).1.contains("no key named `openai`"), "{:?}", text(&o));
+    assert!(with_stdin(&["secrets", "set", "openai", "--root", r], "sk-old\n").status.success());
+
+    // Steps 1–3: where to make it and how narrow, stored, handed to the agent.
+    let o = with_stdin(&["secrets", "rotate", "openai", "--root", r], "sk-new\n");
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    assert!(out.contains("https://platform.openai.com/api-keys") && out.contains("budget cap"), "{out}");
+    assert!(out.contains("--back") && out.contains("--done") && !out.contains("sk-new"), "{out}");
+    assert_eq!(unlocked(), "sk-new");
+    let (list, _) = text(&run(&["secrets", "list", "--root", r]));
+    assert!(list.contains("ROTATING") && !list.contains("sk-"), "{list}");
+    // The way back, then through to the end.
+    assert!(run(&["secrets", "rotate", "openai", "--back", "--root", r]).status.success());
+    assert_eq!(unlocked(), "sk-old");
+    assert!(with_stdin(&["secrets", "rotate", "openai", "--root", r], "sk-new\n").status.success());
+    let o = run(&["secrets", "rotate", "openai", "--done", "--root", r]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    assert_eq!(unlocked(), "sk-new");
+    let (list, _) = text(&run(&["secrets", "list", "--root", r]));
+    assert!(!list.contains("ROTATING"), "{list}");
+    assert!(!run(&["secrets", "rotate", "openai", "--done", "--root", r]).status.success());
+}

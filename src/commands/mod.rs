@@ -4,6 +4,7 @@
 mod backup;
 mod import;
 mod incident;
+mod rotate;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -248,8 +249,18 @@ pub fn secrets(args: &SecretsArgs) -> Result<ExitCode, CommandError> {
             let entries = vault.list()?;
             let rotate = u64::from(l.answers.credentials.rotate_days.get());
             for e in &entries {
-                let due =
-                    if e.age_days() >= rotate { format!("  ROTATE: older than {rotate} days") } else { String::new() };
+                let rotating = vault.rotating(&ident(&e.name)?)?;
+                let due = if rotating.is_some() {
+                    format!(
+                        "  ROTATING: revoke the old key at {}, then `clawguard secrets rotate {} --done`",
+                        crate::services::revoke_at(&e.name),
+                        e.name
+                    )
+                } else if e.age_days() >= rotate {
+                    format!("  ROTATE: older than {rotate} days (`clawguard secrets rotate {}`)", e.name)
+                } else {
+                    String::new()
+                };
                 println!("{:<20} set {} day(s) ago{due}", e.name, e.age_days());
             }
             for s in &l.answers.credentials.services {
@@ -265,17 +276,25 @@ pub fn secrets(args: &SecretsArgs) -> Result<ExitCode, CommandError> {
         SecretsAction::Import { file, yes } => {
             return import::import(&l, file.as_deref(), args.common.answers.as_deref(), *yes);
         }
+        SecretsAction::Rotate { name, done, back } => return rotate::rotate(&l, &ident(name)?, *done, *back),
         SecretsAction::Unlock => {
-            let dest = l.root.path(crate::layers::SECRETS_DIR);
-            let mut services = l.answers.credentials.services.clone();
-            if crate::layers::openclaw::wants_gateway_key(&l.answers) {
-                services.push(ident(crate::layers::openclaw::GATEWAY_KEY)?);
-            }
-            let names = vault.unlock(&dest, l.answers.sandbox.uid.get(), l.answers.sandbox.gid.get(), &services)?;
-            println!("Unlocked {} key(s) into {}.", names.len(), dest.display());
+            let names = unlock(&l)?;
+            println!("Unlocked {} key(s) into {}.", names.len(), l.root.path(crate::layers::SECRETS_DIR).display());
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The agent's keys (the answers' services and, for OpenClaw, its gateway token) into
+/// the secrets directory, as files for the agent's uid.
+fn unlock(l: &Loaded) -> Result<Vec<String>, CommandError> {
+    let dest = l.root.path(crate::layers::SECRETS_DIR);
+    let mut services = l.answers.credentials.services.clone();
+    if crate::layers::openclaw::wants_gateway_key(&l.answers) {
+        services.push(crate::layers::openclaw::GATEWAY_KEY.parse().expect("a valid name"));
+    }
+    let vault = crate::vault::Vault::new(&l.root);
+    Ok(vault.unlock(&dest, l.answers.sandbox.uid.get(), l.answers.sandbox.gid.get(), &services)?)
 }
 
 pub fn example() -> ExitCode {
