@@ -227,6 +227,10 @@ pub enum SecretsAction {
         #[arg(long)]
         back: bool,
     },
+    /// Re-seal every key in the vault to a new identity and replace the old identity (after
+    /// the identity may have been copied). Safe to run again when cut short. Old recovery
+    /// kits then open only older backups: make a new one (`backup kit`).
+    RotateIdentity,
     /// Decrypt the keys of credentials.services into /run/clawguard/secrets for the agent
     /// (files, mode 0400, owned by the agent's uid); clawguard's own keys (the alert bot's
     /// `telegram`) stay sealed. clawguard-secrets.service runs this at boot.

@@ -24,6 +24,20 @@ pub const DIR: &str = "/etc/clawguard/vault";
 /// the old key is revoked at the provider: the way back if the new one does not work.
 pub const PREVIOUS_DIR: &str = "/etc/clawguard/vault-previous";
 pub const IDENTITY: &str = "/var/lib/clawguard/vault-identity.txt";
+/// The new identity while [`Vault::rotate_identity`] re-seals the keys: until it replaces
+/// [`IDENTITY`], keys open with either, so a kill half-way loses nothing.
+pub const IDENTITY_NEXT: &str = "/var/lib/clawguard/vault-identity.next.txt";
+fn parse_identity(text: &str) -> Option<age::x25519::Identity> {
+    text.lines().find(|l| l.starts_with("AGE-SECRET-KEY-")).and_then(|l| l.trim().parse().ok())
+}
+
+fn identity_file(id: &age::x25519::Identity) -> String {
+    format!(
+        "# clawguard vault identity: opens /etc/clawguard/vault. Keep it off the backups.\n{}\n",
+        id.to_string().expose_secret()
+    )
+}
+
 /// Takes back a [`Vault::set_all`] batch.
 pub struct Undo<'a> {
     vault: &'a Vault,
@@ -75,6 +89,10 @@ pub enum VaultError {
     Decrypt(String),
     #[error("no key named `{0}` is in the vault (`clawguard secrets list` shows what is)")]
     Missing(String),
+    #[error(
+        "a rotation of the vault's identity was cut short: finish it first with `clawguard secrets rotate-identity`"
+    )]
+    IdentityRotating,
     #[error("no rotation of `{0}` is under way (`clawguard secrets rotate {0}` starts one)")]
     NotRotating(String),
     #[error("the key for `{0}` is empty: give the value on standard input or at the prompt")]
@@ -139,11 +157,7 @@ impl Vault {
     fn identity(&self, create: bool) -> Result<age::x25519::Identity, VaultError> {
         let path = self.root.path(IDENTITY);
         match atomic::read_string_nofollow(&path) {
-            Ok(text) => text
-                .lines()
-                .find(|l| l.starts_with("AGE-SECRET-KEY-"))
-                .and_then(|l| l.trim().parse().ok())
-                .ok_or_else(|| VaultError::BadIdentity(path.display().to_string())),
+            Ok(text) => parse_identity(&text).ok_or_else(|| VaultError::BadIdentity(path.display().to_string())),
             // Gone while keys it sealed are still here: those keys are lost, and a new
             // identity would hide that (every later unlock would fail). Said, never papered over.
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -155,11 +169,8 @@ impl Vault {
                     return Err(VaultError::NoIdentity(path.display().to_string()));
                 }
                 let id = age::x25519::Identity::generate();
-                let text = format!(
-                    "# clawguard vault identity: opens /etc/clawguard/vault. Keep it off the backups.\n{}\n",
-                    id.to_string().expose_secret()
-                );
-                atomic::write(&path, text.as_bytes(), 0o600).map_err(io_err(format!("writing {}", path.display())))?;
+                atomic::write(&path, identity_file(&id).as_bytes(), 0o600)
+                    .map_err(io_err(format!("writing {}", path.display())))?;
                 Ok(id)
             }
             Err(e) => Err(io_err(format!("reading {}", path.display()))(e)),
@@ -170,6 +181,9 @@ impl Vault {
     pub fn set(&self, name: &Ident, value: &[u8]) -> Result<(), VaultError> {
         if value.is_empty() {
             return Err(VaultError::Empty(name.to_string()));
+        }
+        if self.next_identity()?.is_some() {
+            return Err(VaultError::IdentityRotating);
         }
         let id = self.identity(true)?;
         let sealed = age::encrypt(&id.to_public(), value).map_err(|e| VaultError::Encrypt(e.to_string()))?;
@@ -302,16 +316,72 @@ impl Vault {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(VaultError::Missing(name.to_string())),
             other => other.map_err(io_err(format!("reading the key for {name}")))?,
         };
-        age::decrypt(&self.identity(false)?, &sealed).map_err(|_| VaultError::Decrypt(name.to_string()))
+        self.open(name.as_str(), &sealed)
+    }
+
+    /// Decrypts a sealed key with this host's identity (or, during an identity rotation,
+    /// the new one).
+    fn open(&self, name: &str, sealed: &[u8]) -> Result<Vec<u8>, VaultError> {
+        let mut ids = vec![self.identity(false)?];
+        ids.extend(self.next_identity()?);
+        ids.iter().find_map(|id| age::decrypt(id, sealed).ok()).ok_or_else(|| VaultError::Decrypt(name.to_owned()))
+    }
+
+    fn next_identity(&self) -> Result<Option<age::x25519::Identity>, VaultError> {
+        let path = self.root.path(IDENTITY_NEXT);
+        match atomic::read_string_nofollow(&path) {
+            Ok(text) => {
+                parse_identity(&text).map(Some).ok_or_else(|| VaultError::BadIdentity(path.display().to_string()))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err(format!("reading {}", path.display()))(e)),
+        }
+    }
+
+    /// Re-seals every key (and every old key kept by a rotation) to a new identity, then
+    /// puts the new identity in place. Resumes one that was cut short. Returns how many.
+    pub fn rotate_identity(&self) -> Result<usize, VaultError> {
+        self.identity(false)?;
+        let next = match self.next_identity()? {
+            Some(id) => id,
+            None => {
+                let id = age::x25519::Identity::generate();
+                let path = self.root.path(IDENTITY_NEXT);
+                atomic::write(&path, identity_file(&id).as_bytes(), 0o600)
+                    .map_err(io_err(format!("writing {}", path.display())))?;
+                id
+            }
+        };
+        let mut files: Vec<(String, PathBuf)> = Vec::new();
+        for e in self.list()? {
+            files.push((format!("{DIR}/{}.age", e.name), self.file(&e.name)));
+            let name: Ident = e.name.parse().map_err(|_| VaultError::Missing(e.name.clone()))?;
+            if self.rotating(&name)?.is_some() {
+                files.push((String::new(), self.previous_file(&e.name)));
+            }
+        }
+        // Every key opened first: one that opens with neither identity stops it here.
+        let mut opened = Vec::new();
+        for (record, file) in files {
+            let sealed = atomic::read_nofollow(&file).map_err(io_err(format!("reading {}", file.display())))?;
+            let value = self.open(&file.display().to_string(), &sealed)?;
+            opened.push((record, file, value));
+        }
+        for (record, file, value) in &opened {
+            let sealed = age::encrypt(&next.to_public(), value).map_err(|e| VaultError::Encrypt(e.to_string()))?;
+            atomic::write(file, &sealed, 0o600).map_err(io_err(format!("writing {}", file.display())))?;
+            if !record.is_empty() {
+                self.record(record, Some(&sealed))?;
+            }
+        }
+        let (from, to) = (self.root.path(IDENTITY_NEXT), self.root.path(IDENTITY));
+        fs::rename(&from, &to).map_err(io_err(format!("moving {} to {}", from.display(), to.display())))?;
+        Ok(opened.len())
     }
 
     /// The identity's text, to seal into the recovery kit (it never goes into a backup).
     pub fn identity_text(&self) -> Result<String, VaultError> {
-        let id = self.identity(false)?;
-        Ok(format!(
-            "# clawguard vault identity: opens /etc/clawguard/vault. Keep it off the backups.\n{}\n",
-            id.to_string().expose_secret()
-        ))
+        Ok(identity_file(&self.identity(false)?))
     }
 
     /// Puts a vault identity in place (a restore from the recovery kit). One that is already
@@ -357,13 +427,13 @@ impl Vault {
         if entries.is_empty() {
             return Ok(Vec::new());
         }
-        let id = self.identity(false)?;
+        self.identity(false)?;
         // Every key is opened before any is written: all of them reach the agent, or none.
         let mut opened = Vec::new();
         for e in entries {
             let sealed = atomic::read_nofollow(&self.file(&e.name))
                 .map_err(io_err(format!("reading the key for {}", e.name)))?;
-            let value = age::decrypt(&id, &sealed).map_err(|_| VaultError::Decrypt(e.name.clone()))?;
+            let value = self.open(&e.name, &sealed)?;
             opened.push((e.name, value));
         }
         fs::create_dir_all(dest).map_err(io_err(format!("creating {}", dest.display())))?;
@@ -509,5 +579,36 @@ mod tests {
         v.finish_rotation(&id).unwrap();
         assert_eq!(v.get(&id).unwrap(), b"new");
         assert!(matches!(v.finish_rotation(&id), Err(VaultError::NotRotating(_))));
+    }
+
+    #[test]
+    fn the_identity_rotates_every_key_and_a_kill_half_way_loses_none() {
+        let d = tempfile::tempdir().unwrap();
+        let root = Root::new(d.path());
+        let v = Vault::new(&root);
+        let id = |n: &str| -> Ident { n.parse().unwrap() };
+        v.set(&id("openai"), b"sk-o").unwrap();
+        v.set(&id("slack"), b"xoxb").unwrap();
+        v.rotate(&id("slack"), b"xoxb-new").unwrap();
+        let before = fs::read_to_string(root.path(IDENTITY)).unwrap();
+        // Killed after the new identity was written and one key re-sealed.
+        let next = age::x25519::Identity::generate();
+        fs::write(root.path(IDENTITY_NEXT), identity_file(&next)).unwrap();
+        let resealed = age::encrypt(&next.to_public(), b"sk-o").unwrap();
+        fs::write(v.file("openai"), resealed).unwrap();
+        assert_eq!(v.get(&id("openai")).unwrap(), b"sk-o");
+        assert_eq!(v.get(&id("slack")).unwrap(), b"xoxb-new");
+        assert!(matches!(v.set(&id("github"), b"x"), Err(VaultError::IdentityRotating)));
+        // Run again: it finishes with the same new identity.
+        assert_eq!(v.rotate_identity().unwrap(), 3);
+        let after = fs::read_to_string(root.path(IDENTITY)).unwrap();
+        assert!(after != before && after.contains(next.to_string().expose_secret()));
+        assert!(!root.path(IDENTITY_NEXT).exists());
+        assert_eq!(v.get(&id("openai")).unwrap(), b"sk-o");
+        v.undo_rotation(&id("slack")).unwrap();
+        assert_eq!(v.get(&id("slack")).unwrap(), b"xoxb", "the old key kept by a rotation was re-sealed too");
+        // The old identity opens nothing any more.
+        let old = parse_identity(&before).unwrap();
+        assert!(age::decrypt(&old, &fs::read(v.file("openai")).unwrap()).is_err());
     }
 }

@@ -491,4 +491,13 @@ fn secrets_rotate_walks_the_four_steps_with_a_way_back() {
     let (list, _) = text(&run(&["secrets", "list", "--root", r]));
     assert!(!list.contains("ROTATING"), "{list}");
     assert!(!run(&["secrets", "rotate", "openai", "--done", "--root", r]).status.success());
+
+    // The vault's own identity: every key re-sealed, still opening; the kit must be remade.
+    let identity = || fs::read_to_string(root.path().join("var/lib/clawguard/vault-identity.txt")).unwrap();
+    let before = identity();
+    let o = run(&["secrets", "rotate-identity", "--root", r]);
+    let (out, err) = text(&o);
+    assert!(o.status.success() && out.contains("Re-sealed 1 key(s)") && out.contains("backup kit"), "{out}{err}");
+    assert_ne!(identity(), before);
+    assert_eq!(unlocked(), "sk-new");
 }

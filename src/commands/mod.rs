@@ -277,6 +277,13 @@ pub fn secrets(args: &SecretsArgs) -> Result<ExitCode, CommandError> {
             return import::import(&l, file.as_deref(), args.common.answers.as_deref(), *yes);
         }
         SecretsAction::Rotate { name, done, back } => return rotate::rotate(&l, &ident(name)?, *done, *back),
+        SecretsAction::RotateIdentity => {
+            let n = vault.rotate_identity()?;
+            println!("Re-sealed {n} key(s) to a new vault identity; the old identity is gone from this host.");
+            println!(
+                "Your recovery kit holds the old identity: it still opens older backups, not this vault. Make a new kit now: `sudo clawguard backup kit`."
+            );
+        }
         SecretsAction::Unlock => {
             let names = unlock(&l)?;
             println!("Unlocked {} key(s) into {}.", names.len(), l.root.path(crate::layers::SECRETS_DIR).display());
