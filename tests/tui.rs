@@ -269,7 +269,7 @@ fn applying_from_the_wizard_stores_the_keys_in_the_vault() {
     assert!(!String::from_utf8_lossy(&sealed).contains("sk-ant-wizard-key"));
     assert!(app.req.keys.is_empty(), "the wizard still holds the key");
     let compose = std::fs::read_to_string(root.path().join("opt/clawguard/agent/docker-compose.yml")).unwrap();
-    assert!(compose.contains(r#"secrets: ["anthropic"]"#), "{compose}");
+    assert!(compose.contains(r#"secrets: ["anthropic","openclaw-gateway"]"#), "{compose}");
     assert!(root.path().join("etc/clawguard/answers.toml").exists());
 }
 
