@@ -390,3 +390,28 @@ fn the_welcome_tells_unknown_keys_and_an_inactive_firewall_apart() {
     assert!(shown.contains("cannot see the keys of debian without root"), "{shown}");
     assert!(shown.contains("ufw is installed but not active"), "{shown}");
 }
+
+#[test]
+fn the_credentials_screen_shows_how_narrow_each_key_should_be_and_its_rotation() {
+    let root = common::fixture_root("debian12-cloud");
+    let vault = clawguard::vault::Vault::new(&Root::new(root.path()));
+    let id = |n: &str| -> clawguard::answers::Ident { n.parse().unwrap() };
+    vault.set(&id("anthropic"), b"sk-ant-old").unwrap();
+    vault.rotate(&id("anthropic"), b"sk-ant-new").unwrap();
+    vault.set(&id("openai"), b"sk-oai").unwrap();
+    let old = root.path().join("etc/clawguard/vault/openai.age");
+    assert!(std::process::Command::new("touch").args(["-d", "100 days ago"]).arg(&old).status().unwrap().success());
+    let mut app = app_on(root.path(), true);
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Tab);
+    let shown = screen_at(&app, 120, 30);
+    assert!(shown.contains("anthropic      ROTATING: revoke the old key"), "{shown}");
+    assert!(shown.contains("openai         100 days old, ROTATE"), "{shown}");
+    assert!(shown.contains("narrowest key: a key in a workspace of its own"), "{shown}");
+    key(&mut app, KeyCode::Down);
+    let shown = screen_at(&app, 120, 30);
+    assert!(shown.contains("narrowest key: a project key limited to the models"), "{shown}");
+    assert!(!shown.contains("sk-"), "{shown}");
+}

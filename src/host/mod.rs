@@ -57,11 +57,34 @@ pub struct Facts {
     pub docker_data_root: String,
     /// The services that have a key in the vault (names only).
     pub vault_keys: Vec<String>,
+    /// Each stored key's age and whether a rotation is under way (never a value).
+    pub key_states: std::collections::BTreeMap<String, KeyState>,
     /// Debian packages installed on the target (from dpkg's database; empty without one).
     pub packages: std::collections::BTreeSet<String>,
     /// The agent's own config files in its config directory (read for the openclaw
     /// profile, whose config clawguard writes around the user's settings).
     pub agent_config: AgentConfig,
+}
+
+/// A stored key's state, for the wizard's credentials screen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KeyState {
+    pub age_days: u64,
+    /// `secrets rotate` stored a new key and keeps the old one until `--done`.
+    pub rotating: bool,
+}
+
+fn key_states(root: &Root) -> std::collections::BTreeMap<String, KeyState> {
+    let vault = crate::vault::Vault::new(root);
+    vault
+        .list()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|e| {
+            let rotating = e.name.parse().ok().is_some_and(|id| vault.rotating(&id).unwrap_or(None).is_some());
+            (e.name.clone(), KeyState { age_days: e.age_days(), rotating })
+        })
+        .collect()
 }
 
 /// What is in the agent's config directory: OpenClaw's `openclaw.json` (clawguard's, or
@@ -269,6 +292,7 @@ pub fn probe(root: &Root, ssh_connection: Option<&str>) -> Facts {
         docker_data_root: docker_data_root(root),
         packages: installed_packages(root),
         agent_config: agent_config(root, crate::answers::DEFAULT_CONFIG_DIR),
+        key_states: key_states(root),
         vault_keys: root
             .list("/etc/clawguard/vault")
             .into_iter()

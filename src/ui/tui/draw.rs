@@ -26,6 +26,7 @@ pub fn draw(app: &App, f: &mut Frame) {
                 answers: app.answers(),
                 secrets: &app.req.keys,
                 vault_keys: &app.req.facts.vault_keys,
+                key_states: &app.req.facts.key_states,
                 theme,
             };
             app.layers.draw(f, main, i, &ctx)

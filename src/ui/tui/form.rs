@@ -385,12 +385,21 @@ impl Layers {
                     }
                     for (n, name) in names.iter().enumerate() {
                         let sel = focused && st.sel == n;
+                        let due = ctx.answers.credentials.rotate_days.get() as u64;
                         let state = if ctx.secrets.contains_key(name) {
-                            "entered, stored on apply"
+                            "entered, stored on apply".to_owned()
+                        } else if let Some(k) = ctx.key_states.get(name) {
+                            if k.rotating {
+                                format!("ROTATING: revoke the old key, then `secrets rotate {name} --done`")
+                            } else if k.age_days >= due {
+                                format!("{} days old, ROTATE (`secrets rotate {name}`)", k.age_days)
+                            } else {
+                                format!("in the vault, {} day(s) old", k.age_days)
+                            }
                         } else if ctx.vault_keys.contains(name) {
-                            "in the vault"
+                            "in the vault".to_owned()
                         } else {
-                            "not set"
+                            "not set".to_owned()
                         };
                         // Never the key: one dot per character typed.
                         let typed = match (sel, st.text.is_empty()) {
@@ -399,6 +408,13 @@ impl Layers {
                             _ => String::new(),
                         };
                         selected(&mut lines, format!("      {name:<14} {state}{typed}"), sel, &mut focus_line);
+                        // The narrowest key the agent needs, for the service being typed.
+                        if sel {
+                            lines.push(Line::styled(
+                                format!("        narrowest key: {}", crate::services::scope(name)),
+                                ctx.theme.paint(Style::new().fg(Color::DarkGray)),
+                            ));
+                        }
                     }
                 }
                 Kind::Text { .. } if focused => {
@@ -449,5 +465,6 @@ pub struct Ctx<'a> {
     pub answers: &'a Answers,
     pub secrets: &'a Keys,
     pub vault_keys: &'a [String],
+    pub key_states: &'a std::collections::BTreeMap<String, crate::host::KeyState>,
     pub theme: Theme,
 }
