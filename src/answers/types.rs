@@ -912,6 +912,12 @@ fn url_ok(url: &str) -> bool {
         && rest.bytes().all(|b| b.is_ascii_graphic() && !b"\"'`<>\\{}|^#".contains(&b))
 }
 
+/// A user or password in a URL's authority (`https://user:pw@host/…`).
+fn has_userinfo(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.split('/').next().is_some_and(|authority| authority.contains('@'))
+}
+
 impl FromStr for BackupTarget {
     type Err = Invalid;
     fn from_str(s: &str) -> Result<Self, Invalid> {
@@ -930,6 +936,13 @@ impl FromStr for BackupTarget {
                 return Err(invalid(format!("{} is not a valid sftp repository: {hint}", shown(s))));
             }
             return Ok(BackupTarget::Sftp { user, host: host.to_ascii_lowercase(), path: path.to_owned() });
+        }
+        for (prefix, what) in [("rest:", "rest-server"), ("s3:", "S3")] {
+            if s.strip_prefix(prefix).is_some_and(has_userinfo) {
+                return Err(invalid(format!(
+                    "the {what} URL carries a user or password: the answers file is readable by every user of this host, so a password never goes there. Give the URL without `user:password@` (a rest-server on a private network, S3 credentials from the environment of the backup unit), or use `sftp:user@host:/path` with an SSH key"
+                )));
+            }
         }
         if let Some(url) = s.strip_prefix("rest:") {
             if !url_ok(url) {
@@ -1034,8 +1047,19 @@ mod tests {
         let t: BackupTarget = "sftp:backup@backup.example.net:/srv/restic/host1".parse().unwrap();
         assert_eq!(t.host(), Some("backup.example.net"));
         assert!(!t.is_this_machine(&[]));
-        let t: BackupTarget = "rest:https://user@127.0.0.1:8000/repo".parse().unwrap();
+        let t: BackupTarget = "rest:https://127.0.0.1:8000/repo".parse().unwrap();
         assert!(t.is_this_machine(&[]));
+        // A password never goes into the answers (readable by every user).
+        for url in [
+            "rest:https://user:pw@backup.example:8000/repo",
+            "rest:https://user@b.example/r",
+            "s3:https://k:s@s3.example/b",
+        ] {
+            let e = err::<BackupTarget>(url);
+            assert!(e.contains("user or password") && e.contains("sftp:") && !e.contains("pw@"), "{e}");
+        }
+        let t: BackupTarget = "rest:https://backup.example/repo@2".parse().unwrap();
+        assert!(!t.is_this_machine(&[]), "an @ in the path is not a user");
         let t: BackupTarget = "/srv/backup".parse().unwrap();
         assert!(t.is_this_machine(&[]));
         let t: BackupTarget = "sftp:b@vps1:/x".parse().unwrap();
