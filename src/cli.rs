@@ -262,6 +262,10 @@ pub enum BackupAction {
     /// the host; every difference is named. Exit status 0: verified; 1: the repository or
     /// the restore failed.
     Verify,
+    /// Ask backup.destination whether it answers, before anything is written there:
+    /// reachable with no repository yet, a repository this host's password opens, or one
+    /// it does not (another host's). Writes nothing.
+    Test,
     /// Write the recovery kit: the repository's address, and its password and the vault's
     /// identity sealed with a passphrase you choose (asked twice, or read from
     /// --passphrase-file). Keep it off this server: without it the backups cannot be

@@ -245,6 +245,9 @@ fn a_wrong_password_an_unreachable_destination_and_a_full_disk_are_said_and_keep
     let (code, out) = run(&["backup", "now", "--root", r, "--answers", unreachable.to_str().unwrap()]);
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("cannot be reached"), "{out}");
+    let (code, out) = run(&["backup", "test", "--root", r, "--answers", unreachable.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("cannot be reached"), "{out}");
 
     // A full disk where the repository is: a 3 MB tmpfs, and more data than fits.
     let full = a.path().join("srv/full");
@@ -291,7 +294,16 @@ fn round_trip(destination: &str, env: &[(&str, &Path)]) {
         assert_eq!(code, Some(0), "clawguard {}:\n{out}", args.join(" "));
         out
     };
+    // The wizard's connectivity test, before anything is there; then with the repository.
+    let out = go(&["backup", "test", "--root", r]);
+    assert!(out.contains("answers and holds no repository yet"), "{out}");
     assert!(go(&["backup", "init", "--root", r]).contains("Created the restic repository"));
+    assert!(go(&["backup", "test", "--root", r]).contains("opens with this host's password"));
+    // Another host pointed at it (no password of its own): told, not written over.
+    let other = host_with(&format!("version = 1\n[backup]\ndestination = \"{destination}\"\nallow_same_machine = true\n"));
+    let (code, out) = run_with(&["backup", "test", "--root", other.path().to_str().unwrap()], env);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("does not open"), "{out}");
     assert!(go(&["backup", "now", "--root", r]).contains("Snapshot "));
     let work = tempfile::tempdir().unwrap();
     let pf = work.path().join("pf");

@@ -103,6 +103,38 @@ pub fn open(a: &Answers, root: &Root, own_names: &[String]) -> Result<Restic, Ba
     Ok(Restic::new(repository(&dest, root), password, root.dir()))
 }
 
+/// What the destination answers, before anything is created there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reach {
+    /// A repository is there and this host's password opens it.
+    Opens,
+    /// Reachable, no repository yet: `init` (or apply) creates it.
+    Empty,
+    /// A repository is there that this host's password does not open (another host's).
+    Foreign,
+}
+
+/// Asks the destination the answers name (with this host's password when the vault has
+/// one, else a throwaway one: enough to tell a repository from none). Writes nothing.
+pub fn reach(a: &Answers, root: &Root, own_names: &[String]) -> Result<Reach, BackupError> {
+    let dest = destination(a, own_names)?;
+    let vault = Vault::new(root);
+    let password = match vault.get(&password_key()) {
+        Ok(p) => String::from_utf8(p).map_err(|_| BackupError::NoPassword)?,
+        Err(VaultError::Missing(_)) | Err(VaultError::NoIdentity(_)) => "clawguard-reach-test".to_owned(),
+        Err(e) => return Err(e.into()),
+    };
+    let restic = Restic::new(repository(&dest, root), password, root.dir());
+    match restic.opens() {
+        Ok(true) => Ok(Reach::Opens),
+        Ok(false) => Ok(Reach::Empty),
+        // With a throwaway password every existing repository is "foreign": said as such,
+        // and `init` will refuse to write over it either way.
+        Err(Failure::WrongPassword(_)) => Ok(Reach::Foreign),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// What `init` found or did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Init {

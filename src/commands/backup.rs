@@ -36,6 +36,21 @@ pub fn backup(args: &BackupArgs) -> Result<ExitCode, CommandError> {
                 println!("The repository at {} is there and opens with this host's password.", destination(&l.answers))
             }
         },
+        BackupAction::Test => {
+            let at = destination(&l.answers);
+            match backup::reach(&l.answers, &l.root, &own)? {
+                backup::Reach::Opens => println!("{at} answers: its repository opens with this host's password."),
+                backup::Reach::Empty => println!(
+                    "{at} answers and holds no repository yet: `sudo clawguard apply` (or `backup init`) creates it."
+                ),
+                backup::Reach::Foreign => {
+                    println!(
+                        "{at} answers, but holds a repository this host's password does not open (another host's?): clawguard will not write over it. Choose another path, or restore from its kit."
+                    );
+                    return Ok(ExitCode::from(3));
+                }
+            }
+        }
         BackupAction::Now => {
             let runner = if l.root.is_live() { crate::apply::Runner::Live } else { crate::apply::Runner::Skip };
             let made = backup::now(&l.answers, &l.facts, &l.root, &runner)?;
