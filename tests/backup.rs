@@ -300,7 +300,8 @@ fn round_trip(destination: &str, env: &[(&str, &Path)]) {
     assert!(go(&["backup", "init", "--root", r]).contains("Created the restic repository"));
     assert!(go(&["backup", "test", "--root", r]).contains("opens with this host's password"));
     // Another host pointed at it (no password of its own): told, not written over.
-    let other = host_with(&format!("version = 1\n[backup]\ndestination = \"{destination}\"\nallow_same_machine = true\n"));
+    let other =
+        host_with(&format!("version = 1\n[backup]\ndestination = \"{destination}\"\nallow_same_machine = true\n"));
     let (code, out) = run_with(&["backup", "test", "--root", other.path().to_str().unwrap()], env);
     assert_eq!(code, Some(3), "{out}");
     assert!(out.contains("does not open"), "{out}");

@@ -415,3 +415,34 @@ fn the_credentials_screen_shows_how_narrow_each_key_should_be_and_its_rotation()
     assert!(shown.contains("narrowest key: a project key limited to the models"), "{shown}");
     assert!(!shown.contains("sk-"), "{shown}");
 }
+
+#[test]
+fn the_backup_screen_tests_the_destination_before_apply() {
+    let root = common::fixture_root("debian12-cloud");
+    let test = |destination: &str| {
+        let mut app = app_on(root.path(), true);
+        let text = format!("version = 1\n[backup]\ndestination = \"{destination}\"\nallow_same_machine = true\n");
+        app.req.answers = Answers::parse(&text, "test").unwrap();
+        app.go_layer(6);
+        let shown = screen_at(&app, 120, 30);
+        assert!(shown.contains("^T") && shown.contains("test destination"), "{shown}");
+        ctrl(&mut app, 't');
+        let t = std::time::Instant::now();
+        loop {
+            app.tick();
+            match &app.status {
+                Some((_, s)) if !s.starts_with("Testing") => break,
+                _ => assert!(t.elapsed() < std::time::Duration::from_secs(60), "the test never answered"),
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let shown = screen_at(&app, 120, 30);
+        (app.status.clone().unwrap(), shown)
+    };
+    let ((failed, said), shown) = test("rest:http://127.0.0.1:9/repo");
+    assert!(failed && said.contains("cannot be reached"), "{said}");
+    assert!(shown.contains("cannot be reached"), "{shown}");
+    let ((failed, said), _) = test("/srv/backups/repo");
+    assert!(!failed && said.contains("created when you apply"), "{said}");
+    assert!(!root.path().join("srv/backups/repo").exists(), "the test wrote to the destination");
+}

@@ -53,6 +53,8 @@ pub enum Act {
     Close,
     SaveTo,
     Erase,
+    /// On the Backup screen: ask the destination whether it answers (in the background).
+    TestDestination,
 }
 
 pub struct App {
@@ -74,6 +76,8 @@ pub struct App {
     pub source: String,
     /// When a pending confirmation's countdown is shown, "now" (tests freeze it).
     pub now: Option<u64>,
+    /// The destination test under way: its answer arrives here.
+    pub reach: Option<std::sync::mpsc::Receiver<String>>,
 }
 
 impl App {
@@ -95,6 +99,7 @@ impl App {
             quit: false,
             source,
             now: None,
+            reach: None,
         }
     }
 
@@ -146,7 +151,15 @@ impl App {
             ],
             None => match self.screen {
                 Screen::Welcome => vec![bind(&[ENTER], "Enter", "start", Act::Start)],
-                Screen::Layer(i) => lift(self.layers.bindings(i), Act::Layer),
+                Screen::Layer(i) => {
+                    let mut b = lift(self.layers.bindings(i), Act::Layer);
+                    if self.layers.forms[i].layer == crate::plan::Layer::Backup
+                        && self.req.answers.backup.destination.is_some()
+                    {
+                        b.push(bind(&[Key::Ctrl('t')], "^T", "test destination", Act::TestDestination));
+                    }
+                    b
+                }
                 Screen::Review => lift(self.review.bindings(self.dry_run), Act::Review),
                 Screen::Apply if self.apply.as_ref().is_some_and(Progress::failed) => {
                     vec![bind(&[ESC], "Esc", "back to review", Act::Retry)]
@@ -223,6 +236,7 @@ impl App {
                 review::Step::Back => self.go_layer(self.layers.forms.len() - 1),
             },
             Act::Retry => self.go_review(),
+            Act::TestDestination => self.test_destination(),
             Act::Help => self.modal = Some(Modal::Help),
             Act::AskQuit if self.unsaved() && self.screen != Screen::Done => self.modal = Some(Modal::Quit),
             Act::AskQuit | Act::Quit => self.quit = true,
@@ -272,7 +286,8 @@ impl App {
         Ok(format!("Answers saved to {}. Reuse them with --answers {}", path.display(), path.display()))
     }
 
-    fn go_layer(&mut self, i: usize) {
+    /// Shows layer `i`'s screen.
+    pub fn go_layer(&mut self, i: usize) {
         self.screen = Screen::Layer(i);
         self.layers.focus = 0;
         self.status = None;
@@ -303,11 +318,45 @@ impl App {
 
     /// Called between keys: collects apply progress.
     pub fn tick(&mut self) {
+        if let Some(rx) = &self.reach
+            && let Ok(said) = rx.try_recv()
+        {
+            let failed = said.starts_with('✗');
+            self.status = Some((failed, said));
+            self.reach = None;
+        }
         let Some(p) = self.apply.as_mut() else { return };
         if p.tick() && matches!(p.result, Some(Ok(_))) {
             self.saved = self.req.answers.clone();
             self.screen = Screen::Done;
         }
+    }
+
+    /// Asks `backup.destination` (as answered now) whether it answers, in the background:
+    /// nothing is written there; the status line says what it found.
+    fn test_destination(&mut self) {
+        if self.reach.is_some() {
+            return;
+        }
+        let (answers, root) = (self.req.answers.clone(), self.req.root.clone());
+        let own: Vec<String> = self.req.facts.hostname.iter().cloned().collect();
+        let at = answers.backup.destination.as_ref().map(|d| d.to_string()).unwrap_or_default();
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.status = Some((false, format!("Testing {at}…")));
+        std::thread::spawn(move || {
+            let said = match crate::backup::reach(&answers, &root, &own) {
+                Ok(crate::backup::Reach::Opens) => {
+                    format!("✓ {at} answers; its repository opens with this host's password.")
+                }
+                Ok(crate::backup::Reach::Empty) => format!("✓ {at} answers; the repository is created when you apply."),
+                Ok(crate::backup::Reach::Foreign) => {
+                    format!("✗ {at} holds another host's repository: choose another path.")
+                }
+                Err(e) => format!("✗ {e}"),
+            };
+            let _ = tx.send(said);
+        });
+        self.reach = Some(rx);
     }
 
     /// Seconds since the epoch, for the countdown.
