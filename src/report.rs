@@ -200,6 +200,9 @@ pub fn outcome(o: &Outcome, now: u64) -> Vec<Line> {
         ));
         out.extend(r.skipped.iter().map(|c| Line::new(Tone::Plain, format!("  skipped {c}"))));
     }
+    if let Some(why) = &o.kit {
+        out.push(Line::tagged(Tone::Danger, "RECOVERY KIT:", why.clone()));
+    }
     let Some(next) = &o.next else {
         if r.generation.is_some() {
             out.push(Line::new(

@@ -379,6 +379,11 @@ impl Vault {
         Ok(opened.len())
     }
 
+    /// The identity's public key (what a recovery kit is recorded against; never secret).
+    pub fn public(&self) -> Result<String, VaultError> {
+        Ok(self.identity(false)?.to_public().to_string())
+    }
+
     /// The identity's text, to seal into the recovery kit (it never goes into a backup).
     pub fn identity_text(&self) -> Result<String, VaultError> {
         Ok(identity_file(&self.identity(false)?))

@@ -208,9 +208,34 @@ fn a_wrong_password_an_unreachable_destination_and_a_full_disk_are_said_and_keep
     assert!(out.contains("No backup has run yet"), "{out}");
     must(&["backup", "init", "--root", r]);
     must(&["backup", "now", "--root", r]);
+    // A repository whose password lives only in this server's vault, and no kit yet.
+    let (code, out) = run(&["check", "--root", r]);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("No recovery kit was made for these backups yet"), "{out}");
+    let work = tempfile::tempdir().unwrap();
+    let pf = work.path().join("pf");
+    fs::write(&pf, "correct horse battery staple\n").unwrap();
+    let kit = work.path().join("kit.toml");
+    must(&["backup", "kit", "--root", r, "--out", kit.to_str().unwrap(), "--passphrase-file", pf.to_str().unwrap()]);
     let (code, out) = run(&["check", "--root", r]);
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("never verified") && !out.contains("backup failed"), "{out}");
+    // A new vault identity: the kit no longer opens the vault.
+    must(&["secrets", "rotate-identity", "--root", r]);
+    let (code, out) = run(&["check", "--root", r]);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("The vault's identity changed since the last recovery kit"), "{out}");
+    must(&[
+        "backup",
+        "kit",
+        "--root",
+        r,
+        "--out",
+        work.path().join("kit2.toml").to_str().unwrap(),
+        "--passphrase-file",
+        pf.to_str().unwrap(),
+    ]);
+    assert_eq!(run(&["check", "--root", r]).0, Some(0));
     let root = clawguard::host::Root::new(a.path());
     let vault = clawguard::vault::Vault::new(&root);
     let key = "restic".parse().unwrap();

@@ -125,6 +125,15 @@ fn first_setup(suite: &str, net: u8) {
     );
     let out = apply_starting_the_agent(&vps, 2222, new, "sudo clawguard apply --answers answers.toml --yes");
     assert!(out.contains("up -d"), "the agent starts:\n{out}");
+    // The repository exists now: the apply says to make the recovery kit; the user does.
+    assert!(out.contains("RECOVERY KIT:") && out.contains("sudo clawguard backup kit"), "{out}");
+    expect(
+        &vps,
+        2222,
+        new,
+        "printf 'correct horse battery staple\\n' > pf && sudo clawguard backup kit --out kit.toml --passphrase-file pf && sudo test -s kit.toml",
+        0,
+    );
     let ps = expect(&vps, 2222, new, "sudo docker ps --format '{{.Names}} {{.Status}}'", 0);
     assert!(ps.contains("clawguard-agent_agent_1") || ps.contains("clawguard-agent-agent-1"), "{ps}");
     let out = expect(&vps, 2222, new, "sudo clawguard apply --yes", 0);

@@ -215,7 +215,7 @@ fn apply_and_done_screens() {
         automatic: true,
         armed_with: Some("systemd-run timer".into()),
     };
-    let outcome = Outcome { report, target: "/".into(), next: Some(next) };
+    let outcome = Outcome { report, target: "/".into(), next: Some(next), kit: None };
     app.apply = Some(Progress::shown(8, 8, "done", log, Some(Ok(outcome))));
     app.screen = Screen::Done;
     app.now = Some(1_000_000);

@@ -41,6 +41,8 @@ pub struct Outcome {
     /// The target, as the user named it (for "not run on …").
     pub target: String,
     pub next: Option<Next>,
+    /// Why the recovery kit should be made now (see `backup::kit_needed`).
+    pub kit: Option<String>,
 }
 
 /// A change waiting for a login on the new port to be confirmed.
@@ -127,7 +129,8 @@ pub fn run(req: &Request, progress: &mut dyn FnMut(Event)) -> Result<Outcome, Ap
             armed_with: report.armed_with.clone(),
         }
     });
-    Ok(Outcome { report, target: req.root.dir().display().to_string(), next })
+    let kit = crate::backup::kit_needed(&req.answers, &req.root);
+    Ok(Outcome { report, target: req.root.dir().display().to_string(), next, kit })
 }
 
 /// The keys this apply stores: those typed, and those clawguard makes itself.

@@ -333,6 +333,51 @@ fn read_record<T: serde::de::DeserializeOwned>(root: &Root, file: &str) -> std::
 /// How the last `backup verify` went, for `clawguard check`.
 pub const VERIFIED: &str = "/var/lib/clawguard/backup-verified.toml";
 
+/// When the recovery kit was last made, and for what (never its content).
+pub const KIT: &str = "/var/lib/clawguard/backup-kit.toml";
+
+/// What the last recovery kit holds the means to open.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KitMade {
+    /// Seconds since the epoch.
+    pub at: u64,
+    pub repository: String,
+    /// The vault identity's public key sealed in it.
+    pub identity: String,
+}
+
+/// Records that a kit was made for `repository` with the vault identity `identity`.
+pub fn record_kit(root: &Root, repository: &str, identity: &str) -> Result<(), BackupError> {
+    let made =
+        KitMade { at: crate::apply::store::now(), repository: repository.to_owned(), identity: identity.to_owned() };
+    write_record(root, KIT, &toml::to_string(&made).expect("a record serializes"))
+}
+
+/// Why a recovery kit is needed now, in a sentence; None when the last kit still opens
+/// this host's backups and vault (or backups are not set up here).
+pub fn kit_needed(a: &Answers, root: &Root) -> Option<String> {
+    if a.skip.contains(&crate::answers::Layer::Backup) {
+        return None;
+    }
+    let dest = a.backup.destination.as_ref()?;
+    let vault = Vault::new(root);
+    // No repository password yet: nothing to lose until the repository exists.
+    vault.get(&password_key()).ok()?;
+    let identity = vault.public().ok()?;
+    let why = match read_record::<KitMade>(root, KIT) {
+        Ok(None) => "no recovery kit was made for these backups yet".to_owned(),
+        Err(e) => format!("the record of the last recovery kit cannot be read ({e})"),
+        Ok(Some(k)) if k.identity != identity => "the vault's identity changed since the last recovery kit".to_owned(),
+        Ok(Some(k)) if k.repository != repository(dest, root) => {
+            "the backup destination changed since the last recovery kit".to_owned()
+        }
+        Ok(Some(_)) => return None,
+    };
+    Some(format!(
+        "{why}: make one and keep it OFF this server — `sudo clawguard backup kit --out kit.toml`. Without it, losing this server loses the backups too (their password is in its vault) and every key in the vault."
+    ))
+}
+
 /// One way the latest snapshot and the host differ.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Difference {

@@ -381,6 +381,9 @@ fn backups(answers: &Answers, root: &Root, managed: &std::collections::BTreeMap<
             }
         }
     }
+    if let Some(why) = backup::kit_needed(answers, root) {
+        out.push(finding(Severity::Warning, format!("{}{}", why[..1].to_uppercase(), &why[1..])));
+    }
     match backup::last_verified(root) {
         Err(e) if e.kind() == ErrorKind::PermissionDenied => {}
         Err(e) => out.push(finding(Severity::Warning, format!("How the last drill went cannot be read ({}: {e}).", backup::VERIFIED))),

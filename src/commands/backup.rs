@@ -133,15 +133,20 @@ pub fn backup(args: &BackupArgs) -> Result<ExitCode, CommandError> {
             let host = l.facts.hostname.clone().unwrap_or_else(|| "this server".into());
             let made = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
             let kit = Kit::seal(&host, &made, &restic.repository, &opened, &passphrase)?;
+            let record = || backup::record_kit(&l.root, &restic.repository, &vault.public()?);
             match out {
                 Some(path) => {
                     write_new(path, kit.to_text().as_bytes())?;
+                    record()?;
                     println!(
                         "Wrote the recovery kit to {}. Copy it OFF this server now (and delete it here), and keep the passphrase apart from it: without both, the backups cannot be opened when this server is gone.",
                         path.display()
                     );
                 }
-                None => print!("{}", kit.to_text()),
+                None => {
+                    print!("{}", kit.to_text());
+                    record()?;
+                }
             }
         }
     }
