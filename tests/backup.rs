@@ -405,3 +405,23 @@ fn an_sftp_round_trip_to_a_real_sshd_in_its_own_namespace() {
         "the repository is on the sftp server's disk (in its root)"
     );
 }
+
+#[test]
+fn backup_now_reports_how_far_restic_is_as_it_goes() {
+    let a = host();
+    let r = a.path().to_str().unwrap();
+    must(&["backup", "init", "--root", r]);
+    let mut random = vec![0u8; 24 << 20];
+    std::io::Read::read_exact(&mut fs::File::open("/dev/urandom").unwrap(), &mut random).unwrap();
+    fs::write(a.path().join("srv/openclaw/state/big.bin"), random).unwrap();
+    let root = clawguard::host::Root::new(a.path());
+    let answers = clawguard::answers::Answers::load(&a.path().join("etc/clawguard/answers.toml")).unwrap();
+    let facts = clawguard::host::probe(&root, None);
+    let mut seen = Vec::new();
+    let made = clawguard::backup::now(&answers, &facts, &root, &clawguard::apply::Runner::Skip, &mut |p| seen.push(*p))
+        .unwrap();
+    assert!(!made.snapshot.is_empty());
+    assert!(!seen.is_empty(), "restic's status lines never arrived while it ran");
+    assert!(seen.iter().any(|p| p.total_bytes >= 24 << 20), "{seen:?}");
+    assert!(seen.windows(2).all(|w| w[0].done <= w[1].done) && seen.iter().all(|p| p.done <= 1.0), "{seen:?}");
+}

@@ -229,12 +229,13 @@ impl std::fmt::Display for Pause {
 /// Backs up what [`sources`] names (those that exist), applies the retention, and records
 /// how it went in [`LAST`] either way. The agent's databases are never copied mid-write:
 /// where `runner` reaches the engine, the agent's container is stopped for the snapshot
-/// and started again, whatever happened.
+/// and started again, whatever happened. `progress` hears how far restic is.
 pub fn now(
     a: &Answers,
     facts: &crate::host::Facts,
     root: &Root,
     runner: &crate::apply::Runner,
+    progress: &mut dyn FnMut(&restic::Progress),
 ) -> Result<Made, BackupError> {
     let own_names: Vec<String> = facts.hostname.iter().cloned().collect();
     let compose = crate::layers::sandbox::compose_file(a);
@@ -249,7 +250,7 @@ pub fn now(
             _ => Pause::Paused,
         };
     }
-    let result = run_backup(a, root, &own_names);
+    let result = run_backup(a, root, &own_names, progress);
     if pause && let crate::apply::Ran::Failed { output, .. } = agent("start") {
         paused = Pause::StartFailed(output.lines().last().unwrap_or_default().to_owned());
     }
@@ -272,7 +273,12 @@ pub fn now(
     result
 }
 
-fn run_backup(a: &Answers, root: &Root, own_names: &[String]) -> Result<Made, BackupError> {
+fn run_backup(
+    a: &Answers,
+    root: &Root,
+    own_names: &[String],
+    progress: &mut dyn FnMut(&restic::Progress),
+) -> Result<Made, BackupError> {
     let restic = open(a, root, own_names)?;
     let paths = relative_sources(a, root);
     if paths.is_empty() {
@@ -289,7 +295,7 @@ fn run_backup(a: &Answers, root: &Root, own_names: &[String]) -> Result<Made, Ba
             None => p.to_string(),
         })
         .collect();
-    let made = restic.backup(&paths, &excludes, TAG)?;
+    let made = restic.backup_with(&paths, &excludes, TAG, progress)?;
     restic.forget(TAG, a.backup.keep_daily.get(), a.backup.keep_weekly.get(), a.backup.keep_monthly.get())?;
     Ok(made)
 }

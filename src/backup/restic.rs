@@ -83,6 +83,30 @@ impl std::fmt::Debug for Restic {
     }
 }
 
+/// How far a backup is, from restic's `--json` status lines.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Progress {
+    /// 0.0 to 1.0.
+    pub done: f64,
+    pub files: u64,
+    pub total_files: u64,
+    pub bytes: u64,
+    pub total_bytes: u64,
+}
+
+impl Progress {
+    fn parse(line: &str) -> Option<Progress> {
+        let v: serde_json::Value = serde_json::from_str(line).ok()?;
+        (v.get("message_type")?.as_str()? == "status").then(|| Progress {
+            done: v["percent_done"].as_f64().unwrap_or(0.0),
+            files: v["files_done"].as_u64().unwrap_or(0),
+            total_files: v["total_files"].as_u64().unwrap_or(0),
+            bytes: v["bytes_done"].as_u64().unwrap_or(0),
+            total_bytes: v["total_bytes"].as_u64().unwrap_or(0),
+        })
+    }
+}
+
 impl Restic {
     pub fn new(repository: String, password: String, root: &Path) -> Restic {
         Restic {
@@ -95,24 +119,51 @@ impl Restic {
     }
 
     fn run(&self, what: &str, args: &[&str]) -> Result<(i32, String, String), Failure> {
-        let out = duct::cmd(&self.program, args)
-            .dir(&self.root)
+        self.run_with(what, args, &mut |_| {})
+    }
+
+    /// Like [`Restic::run`], handing each line of restic's output to `line` as it comes
+    /// (`--json` status lines drive a progress bar).
+    fn run_with(
+        &self,
+        what: &str,
+        args: &[&str],
+        line: &mut dyn FnMut(&str),
+    ) -> Result<(i32, String, String), Failure> {
+        use std::io::{BufRead, Read};
+        let not_started = |e: std::io::Error| match e.kind() {
+            std::io::ErrorKind::NotFound => Failure::NotInstalled,
+            _ => Failure::Other { what: what.into(), status: "could not start".into(), output: e.to_string() },
+        };
+        let mut child = std::process::Command::new(&self.program)
+            .args(args)
+            .current_dir(&self.root)
             .env("RESTIC_REPOSITORY", &self.repository)
             .env("RESTIC_PASSWORD", &self.password)
             .env("RESTIC_CACHE_DIR", &self.cache)
             .env_remove("RESTIC_PASSWORD_FILE")
             .env_remove("RESTIC_PASSWORD_COMMAND")
-            .stdin_null()
-            .stdout_capture()
-            .stderr_capture()
-            .unchecked()
-            .run()
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::NotFound => Failure::NotInstalled,
-                _ => Failure::Other { what: what.into(), status: "could not start".into(), output: e.to_string() },
-            })?;
-        let code = out.status.code().unwrap_or(-1);
-        Ok((code, String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned()))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .map_err(not_started)?;
+        let mut stderr = child.stderr.take().expect("piped");
+        let errors = std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = stderr.read_to_end(&mut buf);
+            String::from_utf8_lossy(&buf).into_owned()
+        });
+        let mut out = String::new();
+        for l in std::io::BufReader::new(child.stdout.take().expect("piped")).lines() {
+            let Ok(l) = l else { break };
+            line(&l);
+            out.push_str(&l);
+            out.push('\n');
+        }
+        let status = child.wait().map_err(not_started)?;
+        let err = errors.join().unwrap_or_default();
+        Ok((status.code().unwrap_or(-1), out, err))
     }
 
     /// What restic's failure output says, as a [`Failure`].
@@ -164,13 +215,28 @@ impl Restic {
 
     /// Backs up `paths` (relative to the root), tagged; excludes by pattern.
     pub fn backup(&self, paths: &[String], excludes: &[String], tag: &str) -> Result<Made, Failure> {
+        self.backup_with(paths, excludes, tag, &mut |_| {})
+    }
+
+    /// [`Restic::backup`], reporting how far it is as restic says it (`status` lines).
+    pub fn backup_with(
+        &self,
+        paths: &[String],
+        excludes: &[String],
+        tag: &str,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<Made, Failure> {
         let mut args: Vec<&str> = vec!["backup", "--json", "--one-file-system", "--exclude-caches", "--tag", tag];
         for e in excludes {
             args.extend(["--exclude", e]);
         }
         args.push("--");
         args.extend(paths.iter().map(String::as_str));
-        let (code, out, err) = self.run("backup", &args)?;
+        let (code, out, err) = self.run_with("backup", &args, &mut |line| {
+            if let Some(p) = Progress::parse(line) {
+                progress(&p);
+            }
+        })?;
         if code != 0 && code != 3 {
             return Err(self.failure("backup", code, &err));
         }

@@ -53,7 +53,25 @@ pub fn backup(args: &BackupArgs) -> Result<ExitCode, CommandError> {
         }
         BackupAction::Now => {
             let runner = if l.root.is_live() { crate::apply::Runner::Live } else { crate::apply::Runner::Skip };
-            let made = backup::now(&l.answers, &l.facts, &l.root, &runner)?;
+            // A bar on a terminal (restic's own count of files and bytes); nothing in a log.
+            let bar = std::io::stderr().is_terminal().then(|| {
+                let bar = indicatif::ProgressBar::new(1000);
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template("{bar:40} {percent:>3}%  {msg}")
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+                bar
+            });
+            let made = backup::now(&l.answers, &l.facts, &l.root, &runner, &mut |p| {
+                if let Some(bar) = &bar {
+                    bar.set_position((p.done * 1000.0) as u64);
+                    bar.set_message(format!("{}/{} files, {}", p.files, p.total_files, bytes(p.bytes)));
+                }
+            });
+            if let Some(bar) = &bar {
+                bar.finish_and_clear();
+            }
+            let made = made?;
             println!(
                 "Snapshot {} of {} file(s) ({} new) at {}.",
                 made.snapshot,
@@ -100,7 +118,12 @@ pub fn backup(args: &BackupArgs) -> Result<ExitCode, CommandError> {
             }
         }
         BackupAction::Verify => {
-            let v = backup::verify(&l.answers, &l.root, &own)?;
+            let spin = spinner(
+                "verifying: restic checks the repository and reads a tenth of it, then the latest snapshot is restored and compared…",
+            );
+            let v = backup::verify(&l.answers, &l.root, &own);
+            drop(spin);
+            let v = v?;
             println!(
                 "Snapshot {}: the repository's check passed (a tenth of its data read), and its {} file(s) restored into a scratch directory.",
                 v.snapshot, v.files
@@ -164,7 +187,10 @@ pub fn restore(args: &RestoreArgs) -> Result<ExitCode, CommandError> {
     let passphrase = passphrase(args.passphrase_file.as_deref(), false)?;
     let opened = kit.open(&passphrase)?;
     println!("Restoring {} of {} (kit made {}) from {}…", args.snapshot, kit.host, kit.made, kit.repository);
-    let done = backup::restore(&kit.repository, &opened, &args.snapshot, &root)?;
+    let spin = spinner("restoring the snapshot from the repository…");
+    let done = backup::restore(&kit.repository, &opened, &args.snapshot, &root);
+    drop(spin);
+    let done = done?;
     for p in &done.paths {
         println!("  restored {p}");
     }
@@ -228,5 +254,24 @@ fn age(secs: u64) -> String {
         s if s >= 86_400 => format!("{} d ago", s / 86_400),
         s if s >= 3_600 => format!("{} h ago", s / 3_600),
         s => format!("{} min ago", s / 60),
+    }
+}
+
+/// A spinner on stderr while a long restic run without progress of its own goes on (only
+/// on a terminal); cleared when dropped.
+fn spinner(msg: &str) -> Option<Spinner> {
+    std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_message(msg.to_owned());
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        Spinner(bar)
+    })
+}
+
+struct Spinner(indicatif::ProgressBar);
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        self.0.finish_and_clear();
     }
 }
