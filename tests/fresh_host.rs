@@ -270,6 +270,27 @@ fn first_setup(suite: &str, net: u8) {
     assert!(ps.contains("agent"), "the agent runs again after the reboot:\n{ps}");
     let out = expect(&vps, 2222, new, "sudo clawguard apply --yes", 0);
     assert!(out.contains("0 changes"), "after the reboot nothing to change:\n{out}");
+
+    // The day it may be taken over: `incident` stops the agent and its proxy (its only
+    // way out), keeps SSH and the firewall as they are, and collects the evidence.
+    let out = expect(&vps, 2222, new, "sudo clawguard incident --yes", 0);
+    assert!(out.contains("The agent's project is stopped"), "{out}");
+    assert!(out.contains("openclaw-gateway: clawguard's own"), "the keys to rotate are listed:\n{out}");
+    let archive = out
+        .lines()
+        .find_map(|l| l.strip_prefix("2. The evidence is in "))
+        .and_then(|l| l.split(" (").next())
+        .unwrap_or_else(|| panic!("the archive is not named:\n{out}"))
+        .to_owned();
+    let ps = expect(&vps, 2222, new, "sudo docker ps --format '{{.Names}}'", 0);
+    assert!(!ps.contains("agent") && !ps.contains("proxy"), "still running after incident:\n{ps}");
+    // SSH still works: a new login, not the session that ran it.
+    let (rc, list) = vps.ssh("debian", 2222, None, &format!("sudo tar tzf {archive}"));
+    assert_eq!(rc, 0, "a new SSH login after incident: {list}");
+    for want in ["sshd-journal.txt", "containers.txt", "ufw.txt", "fail2ban.txt", "project-inspect.json", "logs-"] {
+        assert!(list.contains(want), "{want} is not in the evidence:\n{list}");
+    }
+    check_hardening(&vps, None);
 }
 
 /// SSH only on the new port, ufw on, fail2ban's jail running on the new port, timers on.

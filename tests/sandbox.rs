@@ -274,7 +274,7 @@ fn the_agent_is_locked_down_and_reaches_only_the_allowed_hosts() {
     assert_eq!(code, Some(3), "{out}");
     assert!(out.contains("WARNING: The agent's proxy refused"), "{out}");
     let log = host.path().join("var/lib/docker/volumes/clawguard-agent_proxy-logs/_data/access.log");
-    for host in ["other.test (", "other.test:443 (1)", "allowed.test:80 (1)"] {
+    for host in ["other.test (", "other.test:443 (1)", "allowed.test:25 (1)"] {
         assert!(out.contains(host), "{host}:\n{out}\n{}", fs::read_to_string(&log).unwrap_or_default());
     }
     let (code, out) = check();
