@@ -46,6 +46,31 @@ pub fn run(answers: &Answers, facts: &Facts, root: &Root, runner: &Runner) -> Re
             Default::default()
         }
     };
+    out.extend(managed_files(&plan, root, &managed));
+    out.extend(records(&store));
+    out.extend(services(answers, facts, root, runner, &managed));
+    out.extend(credentials(root));
+    let compose_applied = managed.contains_key(&crate::layers::sandbox::compose_file(answers));
+    out.extend(container::check(answers, runner, compose_applied));
+    out.extend(certificates::check(&answers.monitoring.certificates, answers.monitoring.certificate_days.get()));
+    out.extend(sshd_drift(&plan, runner, &managed));
+    out.extend(seen_since_last_run(answers, facts, root, runner, &store, &managed));
+    out.extend(updates::check(runner));
+    for e in &facts.plaintext_env_files {
+        out.push(finding(Severity::Warning, format!("{} holds {} key(s) in plaintext.", e.path, e.keys)));
+    }
+    out.extend(disks(root, &["/", "/var/log", "/var/lib/docker", answers.monitoring.log_dir.as_str()]));
+    out.extend(backups(answers, root, &managed));
+    Ok(out)
+}
+
+/// Each file the plan manages against what is on disk and what clawguard recorded.
+fn managed_files(
+    plan: &crate::plan::Plan,
+    root: &Root,
+    managed: &std::collections::BTreeMap<String, String>,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
     for f in &plan.files {
         let disk = match root.read_managed(&f.path) {
             Ok(d) => d,
@@ -86,6 +111,13 @@ pub fn run(answers: &Answers, facts: &Facts, root: &Root, runner: &Runner) -> Re
             (Some(_), None) => out.push(finding(Severity::Note, format!("{} is not managed by clawguard yet (`clawguard apply`).", f.path))),
         }
     }
+    out
+}
+
+/// clawguard's own records: a confirmation waiting or overdue, an automatic rollback, an
+/// alert that did not arrive.
+fn records(store: &Store) -> Vec<Finding> {
+    let mut out = Vec::new();
     let pending = match store.pending() {
         Ok(p) => p,
         Err(e) => {
@@ -139,12 +171,20 @@ pub fn run(answers: &Answers, facts: &Facts, root: &Root, runner: &Runner) -> Re
             format!("What the last alert said cannot be read ({e}): the next alert repeats every finding."),
         )),
     }
-    out.extend(services(answers, facts, root, runner, &managed));
-    out.extend(credentials(root));
-    let compose_applied = managed.contains_key(&crate::layers::sandbox::compose_file(answers));
-    out.extend(container::check(answers, runner, compose_applied));
-    out.extend(certificates::check(&answers.monitoring.certificates, answers.monitoring.certificate_days.get()));
-    out.extend(sshd_drift(&plan, runner, &managed));
+    out
+}
+
+/// What is new since the last run: listeners, SSH logins (auth.log or the journal),
+/// containers, requests the proxy refused; accounts and keys (`seen`).
+fn seen_since_last_run(
+    answers: &Answers,
+    facts: &Facts,
+    root: &Root,
+    runner: &Runner,
+    store: &Store,
+    managed: &std::collections::BTreeMap<String, String>,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
     let listening = match runner.run(&["ss", "-Htln"]) {
         Ran::Ok(out) => Some(seen::listening(&out)),
         Ran::Skipped => None,
@@ -205,14 +245,8 @@ pub fn run(answers: &Answers, facts: &Facts, root: &Root, runner: &Runner) -> Re
             applied: managed.contains_key(&layers::sandbox::squid_conf(answers)) && runner.runs_commands(),
         });
     let live = seen::Live { listening, planned: &planned, allowed: &allowed, containers, proxy_log };
-    out.extend(seen::check(&store, facts, live, logs));
-    out.extend(updates::check(runner));
-    for e in &facts.plaintext_env_files {
-        out.push(finding(Severity::Warning, format!("{} holds {} key(s) in plaintext.", e.path, e.keys)));
-    }
-    out.extend(disks(root, &["/", "/var/log", "/var/lib/docker", answers.monitoring.log_dir.as_str()]));
-    out.extend(backups(answers, root, &managed));
-    Ok(out)
+    out.extend(seen::check(store, facts, live, logs));
+    out
 }
 
 /// What an attacker turns off first: the firewall and fail2ban, asked live (the files
