@@ -262,6 +262,9 @@ pub enum BackupAction {
     /// the host; every difference is named. Exit status 0: verified; 1: the repository or
     /// the restore failed.
     Verify,
+    /// Print this host's own SSH key for an sftp repository (made on first use, kept out of
+    /// the backups, carried by the recovery kit), with how to allow it on the backup server.
+    Key,
     /// Ask backup.destination whether it answers, before anything is written there:
     /// reachable with no repository yet, a repository this host's password opens, or one
     /// it does not (another host's). Writes nothing.

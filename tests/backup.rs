@@ -311,9 +311,10 @@ fn a_wrong_password_an_unreachable_destination_and_a_full_disk_are_said_and_keep
 
 /// Back up, make the kit, restore onto an empty root, compare; through `destination`.
 /// `env`: how this machine's restic reaches it (the sftp test's key).
-fn round_trip(destination: &str, env: &[(&str, &Path)]) {
+fn round_trip(destination: &str, env: &[(&str, &Path)], before: &dyn Fn(&Path)) {
     let a = host_with(&format!("version = 1\n[backup]\ndestination = \"{destination}\"\nallow_same_machine = true\n"));
     let r = a.path().to_str().unwrap();
+    before(a.path());
     let go = |args: &[&str]| {
         let (code, out) = run_with(args, env);
         assert_eq!(code, Some(0), "clawguard {}:\n{out}", args.join(" "));
@@ -327,6 +328,7 @@ fn round_trip(destination: &str, env: &[(&str, &Path)]) {
     // Another host pointed at it (no password of its own): told, not written over.
     let other =
         host_with(&format!("version = 1\n[backup]\ndestination = \"{destination}\"\nallow_same_machine = true\n"));
+    before(other.path());
     let (code, out) = run_with(&["backup", "test", "--root", other.path().to_str().unwrap()], env);
     assert_eq!(code, Some(3), "{out}");
     assert!(out.contains("does not open"), "{out}");
@@ -371,7 +373,7 @@ fn a_rest_server_round_trip() {
     });
     let result = std::panic::catch_unwind(|| {
         assert!(up, "rclone serve restic did not listen on {port}");
-        round_trip(&format!("rest:http://127.0.0.1:{port}/host1"), &[]);
+        round_trip(&format!("rest:http://127.0.0.1:{port}/host1"), &[], &|_| {});
         assert!(store.path().join("host1/config").exists(), "the repository is on the REST server");
     });
     let _ = server.kill();
@@ -386,20 +388,21 @@ fn an_sftp_round_trip_to_a_real_sshd_in_its_own_namespace() {
     let mut v = common::vps::Vps::new("debian12-cloud");
     v.start_sshd();
     common::vps::wait("sshd on port 22", 10, || v.port_open(22));
-    // This machine's root reaches the backup server with the test's key (on a real host:
-    // root's ~/.ssh/config and key); restic runs ssh as its sftp command.
-    let wrapper = v.work.path().join("restic");
-    fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\nexec restic -o sftp.command='ssh -i {} -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes debian@{} -s sftp' \"$@\"\n",
-            v.client_key().display(),
-            v.vps_ip
-        ),
-    )
-    .unwrap();
-    Command::new("chmod").arg("755").arg(&wrapper).status().unwrap();
-    round_trip(&format!("sftp:debian@{}:/home/debian/backup", v.vps_ip), &[("CLAWGUARD_RESTIC", &wrapper)]);
+    // The host's own backup key, allowed on the backup server as `backup key` says: sftp
+    // only. The restored host reaches it with the key from the kit.
+    let keys = v.root.path().join("home/debian/.ssh/authorized_keys");
+    let allow = |host: &Path| {
+        let (code, public) = run(&["backup", "key", "--root", host.to_str().unwrap()]);
+        assert_eq!(code, Some(0), "{public}");
+        let line =
+            public.lines().find(|l| l.starts_with("ssh-ed25519 ")).expect("the public key is printed").to_owned();
+        assert!(public.contains("restrict,command=\"internal-sftp\""), "{public}");
+        let mut text = fs::read_to_string(&keys).unwrap();
+        text.push_str(&format!("restrict,command=\"internal-sftp\" {line}\n"));
+        fs::write(&keys, text).unwrap();
+        assert!(!fs::read_to_string(host.join("var/lib/clawguard/backup_ed25519")).unwrap().is_empty());
+    };
+    round_trip(&format!("sftp:debian@{}:/home/debian/backup", v.vps_ip), &[], &allow);
     assert!(
         v.root.path().join("home/debian/backup/config").exists(),
         "the repository is on the sftp server's disk (in its root)"

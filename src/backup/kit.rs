@@ -23,6 +23,10 @@ pub struct Kit {
 pub struct Opened {
     pub password: String,
     pub identity: String,
+    /// The private key clawguard reaches an sftp repository with (none for other kinds,
+    /// or from before there was one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_key: Option<String>,
 }
 
 impl std::fmt::Debug for Opened {
@@ -96,7 +100,7 @@ mod tests {
     use super::*;
 
     fn opened() -> Opened {
-        Opened { password: "restic-pw".into(), identity: "AGE-SECRET-KEY-1XYZ".into() }
+        Opened { password: "restic-pw".into(), identity: "AGE-SECRET-KEY-1XYZ".into(), ssh_key: None }
     }
 
     #[test]

@@ -58,6 +58,69 @@ pub enum BackupError {
 }
 
 /// The restic repository string for `target`: a local one lies under the root.
+/// clawguard's own SSH key for an `sftp:` repository: on the target, beside the vault's
+/// identity and like it never in a backup (the recovery kit carries it).
+pub const SSH_KEY: &str = "/var/lib/clawguard/backup_ed25519";
+/// The backup server's host key, learned on the first connection and then held.
+pub const KNOWN_HOSTS: &str = "/var/lib/clawguard/backup_known_hosts";
+
+/// restic for `dest`; an sftp repository is reached with [`SSH_KEY`] once it exists
+/// (before that, with root's own ssh settings).
+fn restic_for(dest: &BackupTarget, repository: String, password: String, root: &Root) -> Restic {
+    let restic = Restic::new(repository, password, root.dir());
+    match dest {
+        BackupTarget::Sftp { user, host, .. } if root.path(SSH_KEY).is_file() => {
+            restic.with_ssh(&root.path(SSH_KEY), &root.path(KNOWN_HOSTS), &format!("{user}@{host}"))
+        }
+        _ => restic,
+    }
+}
+
+/// The public half of [`SSH_KEY`], made on first use (ed25519, no passphrase: the nightly
+/// unit runs unattended; mode 0600, root's).
+pub fn ssh_key(root: &Root, host: &str) -> Result<String, BackupError> {
+    let key = root.path(SSH_KEY);
+    let io = |what: String| move |source| BackupError::Io { what, source };
+    if !key.is_file() {
+        if let Some(dir) = key.parent() {
+            std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
+        }
+        let out = std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-C", &format!("clawguard-backup@{host}"), "-f"])
+            .arg(&key)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(io("running ssh-keygen (apt-get install openssh-client)".into()))?;
+        if !out.status.success() {
+            return Err(BackupError::Io {
+                what: "making the backup key with ssh-keygen".into(),
+                source: std::io::Error::other(String::from_utf8_lossy(&out.stderr).trim().to_owned()),
+            });
+        }
+    }
+    let public = key.with_extension("pub");
+    std::fs::read_to_string(&public).map(|t| t.trim().to_owned()).map_err(io(format!("reading {}", public.display())))
+}
+
+/// The private key for the recovery kit, when there is one.
+pub fn ssh_key_text(root: &Root) -> Result<Option<String>, BackupError> {
+    match crate::apply::atomic::read_string_nofollow(&root.path(SSH_KEY)) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(BackupError::Io { what: format!("reading {SSH_KEY}"), source }),
+    }
+}
+
+/// Puts the kit's SSH key in place on a fresh host; one already there is kept.
+fn install_ssh_key(root: &Root, text: &str) -> Result<(), BackupError> {
+    let key = root.path(SSH_KEY);
+    if key.exists() {
+        return Ok(());
+    }
+    crate::apply::atomic::write(&key, text.as_bytes(), 0o600)
+        .map_err(|source| BackupError::Io { what: format!("writing {}", key.display()), source })
+}
+
 pub fn repository(target: &BackupTarget, root: &Root) -> String {
     match target {
         BackupTarget::Local { path } => root.path(path.as_str()).display().to_string(),
@@ -100,7 +163,7 @@ pub fn open(a: &Answers, root: &Root, own_names: &[String]) -> Result<Restic, Ba
         Err(VaultError::Missing(_)) | Err(VaultError::NoIdentity(_)) => return Err(BackupError::NoPassword),
         Err(e) => return Err(e.into()),
     };
-    Ok(Restic::new(repository(&dest, root), password, root.dir()))
+    Ok(restic_for(&dest, repository(&dest, root), password, root))
 }
 
 /// What the destination answers, before anything is created there.
@@ -124,7 +187,7 @@ pub fn reach(a: &Answers, root: &Root, own_names: &[String]) -> Result<Reach, Ba
         Err(VaultError::Missing(_)) | Err(VaultError::NoIdentity(_)) => "clawguard-reach-test".to_owned(),
         Err(e) => return Err(e.into()),
     };
-    let restic = Restic::new(repository(&dest, root), password, root.dir());
+    let restic = restic_for(&dest, repository(&dest, root), password, root);
     match restic.opens() {
         Ok(true) => Ok(Reach::Opens),
         Ok(false) => Ok(Reach::Empty),
@@ -564,7 +627,13 @@ pub struct Restored {
 pub fn restore(repository: &str, opened: &kit::Opened, snapshot: &str, root: &Root) -> Result<Restored, BackupError> {
     let vault = Vault::new(root);
     vault.install_identity(&opened.identity)?;
-    let restic = Restic::new(repository.to_owned(), opened.password.clone(), root.dir());
+    if let Some(key) = &opened.ssh_key {
+        install_ssh_key(root, key)?;
+    }
+    let restic = match repository.parse::<BackupTarget>() {
+        Ok(dest) => restic_for(&dest, repository.to_owned(), opened.password.clone(), root),
+        Err(_) => Restic::new(repository.to_owned(), opened.password.clone(), root.dir()),
+    };
     let stamp = crate::apply::store::now();
     let staging = root.path(&format!("/var/lib/clawguard/restore-{stamp}"));
     let io = |what: String| move |source| BackupError::Io { what, source };

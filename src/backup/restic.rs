@@ -75,6 +75,8 @@ pub struct Restic {
     /// restic's cache, on the target (root's /var/cache/clawguard/restic).
     cache: PathBuf,
     program: String,
+    /// restic's `sftp.command` (clawguard's own SSH key), when set.
+    sftp_command: Option<String>,
 }
 
 impl std::fmt::Debug for Restic {
@@ -115,6 +117,7 @@ impl Restic {
             root: root.to_owned(),
             cache: root.join("var/cache/clawguard/restic"),
             program: std::env::var("CLAWGUARD_RESTIC").unwrap_or_else(|_| "restic".into()),
+            sftp_command: None,
         }
     }
 
@@ -124,6 +127,17 @@ impl Restic {
 
     /// Like [`Restic::run`], handing each line of restic's output to `line` as it comes
     /// (`--json` status lines drive a progress bar).
+    /// Reaches an `sftp:` repository with clawguard's own key (see `backup::SSH_KEY`):
+    /// restic runs `ssh` with it, batch mode, host key learned on first use and then held.
+    pub fn with_ssh(mut self, key: &Path, known_hosts: &Path, user_host: &str) -> Restic {
+        self.sftp_command = Some(format!(
+            "ssh -i {} -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile={} {user_host} -s sftp",
+            key.display(),
+            known_hosts.display()
+        ));
+        self
+    }
+
     fn run_with(
         &self,
         what: &str,
@@ -135,7 +149,9 @@ impl Restic {
             std::io::ErrorKind::NotFound => Failure::NotInstalled,
             _ => Failure::Other { what: what.into(), status: "could not start".into(), output: e.to_string() },
         };
+        let sftp = self.sftp_command.as_ref().map(|c| format!("sftp.command={c}"));
         let mut child = std::process::Command::new(&self.program)
+            .args(sftp.iter().flat_map(|o| ["-o", o.as_str()]))
             .args(args)
             .current_dir(&self.root)
             .env("RESTIC_REPOSITORY", &self.repository)

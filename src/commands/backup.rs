@@ -36,6 +36,19 @@ pub fn backup(args: &BackupArgs) -> Result<ExitCode, CommandError> {
                 println!("The repository at {} is there and opens with this host's password.", destination(&l.answers))
             }
         },
+        BackupAction::Key => {
+            let host = l.facts.hostname.clone().unwrap_or_else(|| "this-server".into());
+            let public = backup::ssh_key(&l.root, &host)?;
+            let (user, server) = match &l.answers.backup.destination {
+                Some(crate::answers::BackupTarget::Sftp { user, host, .. }) => (user.to_string(), host.clone()),
+                _ => ("USER".into(), "BACKUP-SERVER".into()),
+            };
+            println!("{public}");
+            eprintln!(
+                "This host reaches an sftp repository with its own key ({}; the recovery kit carries it, backups never do). On the backup server, add the line above to ~{user}/.ssh/authorized_keys, prefixed so that it can do nothing but sftp — for example:\n  echo 'restrict,command=\"internal-sftp\" {public}' | ssh {user}@{server} 'cat >> ~/.ssh/authorized_keys'\nThen `sudo clawguard backup test`.",
+                backup::SSH_KEY
+            );
+        }
         BackupAction::Test => {
             let at = destination(&l.answers);
             match backup::reach(&l.answers, &l.root, &own)? {
@@ -151,7 +164,8 @@ pub fn backup(args: &BackupArgs) -> Result<ExitCode, CommandError> {
             let vault = crate::vault::Vault::new(&l.root);
             let password = String::from_utf8(vault.get(&backup::PASSWORD_KEY.parse().expect("a name"))?)
                 .map_err(|_| BackupError::NoPassword)?;
-            let opened = kit::Opened { password, identity: vault.identity_text()? };
+            let opened =
+                kit::Opened { password, identity: vault.identity_text()?, ssh_key: backup::ssh_key_text(&l.root)? };
             let passphrase = passphrase(passphrase_file.as_deref(), true)?;
             let host = l.facts.hostname.clone().unwrap_or_else(|| "this server".into());
             let made = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
