@@ -428,3 +428,52 @@ fn backup_now_reports_how_far_restic_is_as_it_goes() {
     assert!(seen.iter().any(|p| p.total_bytes >= 24 << 20), "{seen:?}");
     assert!(seen.windows(2).all(|w| w[0].done <= w[1].done) && seen.iter().all(|p| p.done <= 1.0), "{seen:?}");
 }
+
+#[test]
+fn a_restore_killed_between_any_two_steps_is_finished_by_running_it_again() {
+    let a = host();
+    let r = a.path().to_str().unwrap();
+    must(&["backup", "init", "--root", r]);
+    must(&["backup", "now", "--root", r]);
+    // What backup.exclude left out is not expected back.
+    fs::remove_dir_all(a.path().join("srv/openclaw/state/cache")).unwrap();
+    fs::remove_file(a.path().join("srv/openclaw/workspace/scratch.tmp")).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let pf = work.path().join("pf");
+    fs::write(&pf, "correct horse battery staple\n").unwrap();
+    let kit = work.path().join("kit.toml");
+    must(&["backup", "kit", "--root", r, "--out", kit.to_str().unwrap(), "--passphrase-file", pf.to_str().unwrap()]);
+    for label in [
+        "restore staged",
+        "restore placed /etc/clawguard",
+        "restore aside /srv/openclaw/workspace",
+        "restore placed /srv/openclaw/workspace",
+    ] {
+        let b = tempfile::tempdir().unwrap();
+        let rb = b.path().to_str().unwrap();
+        // What the new host already had in the workspace: moved aside, never lost.
+        fs::create_dir_all(b.path().join("srv/openclaw/workspace")).unwrap();
+        fs::write(b.path().join("srv/openclaw/workspace/mine.txt"), "already here").unwrap();
+        let args = ["restore", "--kit", kit.to_str().unwrap(), "--passphrase-file", pf.to_str().unwrap(), "--root", rb];
+        let o = Command::new(common::bin()).args(args).env(clawguard::apply::CRASH_ENV, label).output().unwrap();
+        assert_eq!(o.status.code(), Some(137), "did not stop at `{label}`: {}", String::from_utf8_lossy(&o.stderr));
+        let out = must(&args);
+        for sub in ["srv/openclaw/state", "srv/openclaw/workspace", "srv/openclaw/config", "etc/clawguard"] {
+            assert_eq!(
+                tree(b.path(), sub),
+                tree(a.path(), sub),
+                "{sub} after a kill at `{label}` and a second restore"
+            );
+        }
+        let kept = Command::new("grep").args(["-rl", "already here"]).arg(b.path().join("srv")).output().unwrap();
+        assert!(
+            String::from_utf8_lossy(&kept.stdout).contains("before-restore"),
+            "the host's own file was lost after a kill at `{label}`:\n{out}"
+        );
+        let vault = clawguard::vault::Vault::new(&clawguard::host::Root::new(b.path()));
+        assert_eq!(vault.get(&"openai".parse().unwrap()).unwrap(), b"sk-test-123", "after `{label}`");
+        if label != "restore placed /srv/openclaw/workspace" {
+            assert!(out.contains("an earlier restore was cut short"), "after `{label}`:\n{out}");
+        }
+    }
+}

@@ -170,8 +170,9 @@ fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> ApplyError {
     move |source| ApplyError::Io { what, source }
 }
 
-/// Stops the process here if the fault-injection variable names this boundary.
-fn boundary(label: &str) {
+/// Stops the process here if the fault-injection variable names this boundary (the
+/// kill-between-steps tests of apply and restore).
+pub(crate) fn boundary(label: &str) {
     if std::env::var(CRASH_ENV).is_ok_and(|v| v == label) {
         eprintln!("clawguard: stopping at `{label}` ({CRASH_ENV})");
         std::process::exit(137);

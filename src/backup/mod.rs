@@ -618,6 +618,9 @@ pub struct Restored {
     pub paths: Vec<String>,
     /// What was there before, moved aside rather than overwritten: (was, now at).
     pub moved_aside: Vec<(String, String)>,
+    /// Staging directories of earlier restores that were cut short, with what they had
+    /// not put in place (kept, never deleted).
+    pub earlier: Vec<String>,
 }
 
 /// Restores `snapshot` onto `root` with what the kit holds: the vault's identity first
@@ -638,8 +641,18 @@ pub fn restore(repository: &str, opened: &kit::Opened, snapshot: &str, root: &Ro
     let staging = root.path(&format!("/var/lib/clawguard/restore-{stamp}"));
     let io = |what: String| move |source| BackupError::Io { what, source };
     std::fs::create_dir_all(&staging).map_err(io(format!("creating {}", staging.display())))?;
+    // An earlier restore that was cut short left what it had not placed: said, kept.
+    let earlier: Vec<String> = std::fs::read_dir(root.path("/var/lib/clawguard"))
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with("restore-") && holds_files(&e.path()))
+                .map(|e| e.path().display().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
     let result = (|| {
         restic.restore(snapshot, &staging)?;
+        crate::apply::boundary("restore staged");
         // The snapshot's own answers say where the agent's trees were.
         // Unreadable, they would send the agent's data nowhere: a stop, not the defaults.
         let answers = match std::fs::read_to_string(staging.join("etc/clawguard/answers.toml")) {
@@ -663,13 +676,16 @@ pub fn restore(repository: &str, opened: &kit::Opened, snapshot: &str, root: &Ro
                 let aside = format!("{src}.before-restore-{stamp}");
                 std::fs::rename(&to, root.entry(&aside)).map_err(io(format!("moving {} aside", to.display())))?;
                 done.moved_aside.push((src.clone(), aside));
+                crate::apply::boundary(&format!("restore aside {src}"));
             } else if to.exists() {
                 std::fs::remove_dir(&to).map_err(io(format!("replacing the empty {}", to.display())))?;
             }
             std::fs::rename(&from, &to).map_err(io(format!("putting {} in place", to.display())))?;
+            crate::apply::boundary(&format!("restore placed {src}"));
             done.paths.push(src);
         }
         vault.adopt()?;
+        done.earlier = earlier;
         Ok(done)
     })();
     // Whatever the restore did not put in place stays where it is, and is said: never

@@ -211,6 +211,11 @@ pub fn restore(args: &RestoreArgs) -> Result<ExitCode, CommandError> {
     for (was, now) in &done.moved_aside {
         println!("  what was at {was} is now at {now}");
     }
+    for dir in &done.earlier {
+        println!(
+            "  an earlier restore was cut short: {dir} holds what it had not put in place (kept; remove it once you have looked)"
+        );
+    }
     println!(
         "The vault's identity, clawguard's answers and the agent's data are back. Next: `clawguard plan` shows the hardening to re-apply, `sudo clawguard apply` does it."
     );
