@@ -126,6 +126,10 @@ fn the_real_openclaw_runs_locked_down_reaches_only_allowed_hosts_and_reads_its_k
         .expect("the plan starts the stack")
         .argv
         .clone();
+    // The directory for OpenClaw's own backups, made as the plan makes it (before `up`).
+    let mkdir = plan.commands.iter().find(|c| c.argv[0] == "install").expect("the plan makes the backups directory");
+    let (ok, out) = sh(Command::new(&mkdir.argv[0]).args(&mkdir.argv[1..]));
+    assert!(ok, "{out}");
     let args: Vec<&str> = up.iter().map(String::as_str).collect();
     let (ok, out) = sh(&mut e.in_engine(&args));
     assert!(ok, "{} failed:\n{out}", up.join(" "));
@@ -211,6 +215,22 @@ fn the_real_openclaw_runs_locked_down_reaches_only_allowed_hosts_and_reads_its_k
     }
     let critical: Vec<_> = findings.iter().filter(|f| f["severity"] == "critical").collect();
     assert!(critical.is_empty(), "critical findings: {critical:#?}\n{audit}");
+    // The nightly backup's first step for OpenClaw: its own consistent, verified archive,
+    // made while it runs, into the directory the plan gave it; no key inside.
+    let argv = clawguard::backup::openclaw_archive_argv(&a, &facts);
+    let args: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let (ok, out) = sh(&mut e.in_engine(&args));
+    assert!(ok, "{}:\n{out}", argv.join(" "));
+    let result: serde_json::Value = serde_json::from_str(&out[out.find('{').unwrap_or(0)..])
+        .unwrap_or_else(|e| panic!("backup create --json ({e}):\n{out}"));
+    assert_eq!(result["verified"], true, "{out}");
+    let name = result["archivePath"].as_str().and_then(|p| p.rsplit('/').next()).expect("archivePath").to_owned();
+    let archive = work.path().join("agent/openclaw-backups").join(&name);
+    let meta = fs::metadata(&archive).unwrap_or_else(|e| panic!("{}: {e}", archive.display()));
+    assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), UID);
+    let (ok, contents) =
+        sh(Command::new("sh").arg("-c").arg(format!("tar xzOf {} | grep -ac '{SECRET}'; true", archive.display())));
+    assert!(ok && contents.trim() == "0", "the key is in OpenClaw's archive: {contents}");
     println!(
         "images {:.1}s, gateway healthy after {:.1}s, whole test {:.1}s",
         t_images.as_secs_f64(),

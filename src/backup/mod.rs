@@ -271,6 +271,9 @@ pub enum Pause {
     StopFailed(String),
     /// It did not start again.
     StartFailed(String),
+    /// OpenClaw made its own consistent archive (the live databases are not copied); it
+    /// kept running.
+    Archived(String),
 }
 
 impl std::fmt::Display for Pause {
@@ -285,6 +288,10 @@ impl std::fmt::Display for Pause {
             Pause::StartFailed(why) => {
                 write!(f, "THE AGENT DID NOT START AGAIN after the snapshot ({why}): `sudo clawguard apply` starts it.")
             }
+            Pause::Archived(name) => write!(
+                f,
+                "OpenClaw made its own verified archive ({name}) for the snapshot, and kept running; its live databases were not copied."
+            ),
         }
     }
 }
@@ -305,6 +312,14 @@ pub fn now(
     let pause = runner.runs_commands() && !a.skip.contains(&crate::answers::Layer::Sandbox) && root.exists(&compose);
     let agent = |verb: &str| runner.run(&crate::layers::sandbox::project_argv(facts, &compose, &[verb, "agent"]));
     let mut paused = Pause::NotAsked;
+    // OpenClaw snapshots its own databases consistently while it runs: no stop.
+    if pause && a.sandbox.profile == crate::answers::Profile::Openclaw {
+        if let crate::apply::Ran::Ok(out) = runner.run(&openclaw_archive_argv(a, facts)) {
+            let name = archive_name(&out).unwrap_or_else(|| "its archive".into());
+            paused = Pause::Archived(name);
+        }
+    }
+    let pause = pause && paused == Pause::NotAsked;
     if pause {
         paused = match agent("stop") {
             crate::apply::Ran::Failed { output, .. } => {
@@ -313,7 +328,11 @@ pub fn now(
             _ => Pause::Paused,
         };
     }
-    let result = run_backup(a, root, &own_names, progress);
+    let archived = matches!(paused, Pause::Archived(_));
+    let result = run_backup(a, root, &own_names, archived, progress);
+    if archived && result.is_ok() {
+        prune_archives(a, root);
+    }
     if pause && let crate::apply::Ran::Failed { output, .. } = agent("start") {
         paused = Pause::StartFailed(output.lines().last().unwrap_or_default().to_owned());
     }
@@ -340,6 +359,7 @@ fn run_backup(
     a: &Answers,
     root: &Root,
     own_names: &[String],
+    archived: bool,
     progress: &mut dyn FnMut(&restic::Progress),
 ) -> Result<Made, BackupError> {
     let restic = open(a, root, own_names)?;
@@ -358,9 +378,68 @@ fn run_backup(
             None => p.to_string(),
         })
         .collect();
+    let mut paths = paths;
+    let mut excludes = excludes;
+    if archived {
+        // The archive holds the databases' consistent snapshots; the live files are not
+        // copied mid-write.
+        let spool = root.path(&crate::layers::openclaw::backups_dir(a));
+        if let Ok(rel) = spool.strip_prefix(root.dir()) {
+            paths.push(rel.display().to_string());
+        }
+        excludes.extend(["*.sqlite", "*.sqlite-wal", "*.sqlite-shm"].map(String::from));
+    }
     let made = restic.backup_with(&paths, &excludes, TAG, progress)?;
     restic.forget(TAG, a.backup.keep_daily.get(), a.backup.keep_weekly.get(), a.backup.keep_monthly.get())?;
     Ok(made)
+}
+
+/// `openclaw backup create` in the running agent, into its backups directory, verified.
+/// Its verification extracts the databases under TMPDIR and wants 256 MiB spare there:
+/// the agent's /tmp is a small tmpfs, so it extracts beside the archives, on the disk.
+pub fn openclaw_archive_argv(a: &Answers, facts: &crate::host::Facts) -> Vec<String> {
+    let compose = crate::layers::sandbox::compose_file(a);
+    crate::layers::sandbox::project_argv(
+        facts,
+        &compose,
+        &[
+            "exec",
+            "-T",
+            "-e",
+            &format!("TMPDIR={}", crate::layers::openclaw::CONTAINER_BACKUPS),
+            "agent",
+            "openclaw",
+            "backup",
+            "create",
+            "--output",
+            crate::layers::openclaw::CONTAINER_BACKUPS,
+            "--verify",
+            "--json",
+        ],
+    )
+}
+
+/// The archive's file name from `openclaw backup create --json`.
+fn archive_name(out: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(&out[out.find('{')?..]).ok()?;
+    let path = ["archivePath", "archive", "path", "output"].iter().find_map(|k| v[*k].as_str())?;
+    Some(path.rsplit('/').next().unwrap_or(path).to_owned())
+}
+
+/// Keeps the newest OpenClaw archive in its directory (the snapshots keep the others).
+fn prune_archives(a: &Answers, root: &Root) {
+    let dir = root.path(&crate::layers::openclaw::backups_dir(a));
+    let Ok(entries) = std::fs::read_dir(&dir) else { return };
+    let mut archives: Vec<(std::time::SystemTime, std::path::PathBuf)> = entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tar.gz"))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    archives.sort();
+    archives.pop();
+    for (_, p) in archives {
+        let _ = std::fs::remove_file(p);
+    }
 }
 
 /// [`sources`] that exist, relative to the root, every symlink on the way resolved inside

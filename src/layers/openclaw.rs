@@ -23,6 +23,13 @@ pub const SETTINGS: &str = "settings.json5";
 pub const DEFAULTS: &str = "clawguard-defaults.json5";
 /// The vault's key for the gateway's token (generated on the first apply).
 pub const GATEWAY_KEY: &str = "openclaw-gateway";
+/// Where `openclaw backup create` writes its archives in the container, and on the host
+/// (in the compose project, outside the trees OpenClaw refuses to archive into).
+pub const CONTAINER_BACKUPS: &str = "/var/backups/openclaw";
+pub fn backups_dir(a: &Answers) -> String {
+    a.sandbox.project_dir.join("openclaw-backups")
+}
+
 /// Where the config directory is mounted in the container (read-only).
 pub const CONTAINER_CONFIG_DIR: &str = "/etc/openclaw";
 /// The first line of a config clawguard wrote.

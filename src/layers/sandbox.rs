@@ -113,6 +113,7 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
                 format!("{}:/home/node/.openclaw:rw", s.state_dir),
                 format!("{}:/home/node/.openclaw/workspace:rw", s.workspace),
                 format!("{}:{}:ro", s.config_dir, openclaw::CONTAINER_CONFIG_DIR),
+                format!("{}:{}:rw", openclaw::backups_dir(a), openclaw::CONTAINER_BACKUPS),
                 log_mount,
             ]
         }
@@ -196,6 +197,17 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     }
     for (image, how) in images {
         b.preflight(layer, Check::Image { image, how }, &[compose.as_str()]);
+    }
+    if s.profile == Profile::Openclaw {
+        // OpenClaw's own backup archives land here; the agent's user writes them.
+        let (dir, owner) = (openclaw::backups_dir(a), format!("{}", s.uid));
+        let group = format!("{}", s.gid);
+        b.on_change(
+            layer,
+            &["install", "-d", "-m", "0700", "-o", owner.as_str(), "-g", group.as_str(), dir.as_str()],
+            "a directory for OpenClaw's own backup archives",
+            &[compose.as_str()],
+        );
     }
     let up = project_argv(f, &compose, &["up", "-d"]);
     b.on_change(layer, &up, "start or update the agent and its proxy", &[compose.as_str()]).undo =
