@@ -313,11 +313,11 @@ pub fn now(
     let agent = |verb: &str| runner.run(&crate::layers::sandbox::project_argv(facts, &compose, &[verb, "agent"]));
     let mut paused = Pause::NotAsked;
     // OpenClaw snapshots its own databases consistently while it runs: no stop.
-    if pause && a.sandbox.profile == crate::answers::Profile::Openclaw {
-        if let crate::apply::Ran::Ok(out) = runner.run(&openclaw_archive_argv(a, facts)) {
-            let name = archive_name(&out).unwrap_or_else(|| "its archive".into());
-            paused = Pause::Archived(name);
-        }
+    if pause
+        && a.sandbox.profile == crate::answers::Profile::Openclaw
+        && let crate::apply::Ran::Ok(out) = runner.run(&openclaw_archive_argv(a, facts))
+    {
+        paused = Pause::Archived(archive_name(&out).unwrap_or_else(|| "its archive".into()));
     }
     let pause = pause && paused == Pause::NotAsked;
     if pause {
