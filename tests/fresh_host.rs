@@ -290,7 +290,9 @@ fn first_setup(suite: &str, net: u8) {
     for want in ["sshd-journal.txt", "containers.txt", "ufw.txt", "fail2ban.txt", "project-inspect.json", "logs-"] {
         assert!(list.contains(want), "{want} is not in the evidence:\n{list}");
     }
-    check_hardening(&vps, None);
+    // (Over the session's own connection: ufw's `limit` on SSH refuses a seventh new
+    // connection within 30 s from one address — as it should.)
+    check_hardening(&vps, new);
 }
 
 /// SSH only on the new port, ufw on, fail2ban's jail running on the new port, timers on.
