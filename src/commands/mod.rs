@@ -215,7 +215,6 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode, CommandError> {
 }
 
 pub fn secrets(args: &SecretsArgs) -> Result<ExitCode, CommandError> {
-    use std::io::Read as _;
     let l = load(&args.common)?;
     let vault = crate::vault::Vault::new(&l.root);
     let ident = |name: &str| -> Result<crate::answers::Ident, CommandError> {
@@ -229,17 +228,7 @@ pub fn secrets(args: &SecretsArgs) -> Result<ExitCode, CommandError> {
                     "note: `{id}` is not in credentials.services, so the agent does not get it until you add it there."
                 );
             }
-            let value = if std::io::stdin().is_terminal() {
-                inquire::Password::new(&format!("Key for {id}:"))
-                    .with_display_mode(inquire::PasswordDisplayMode::Masked)
-                    .without_confirmation()
-                    .prompt()
-                    .map_err(|e| CommandError::ReadSecret(e.to_string()))?
-            } else {
-                let mut s = String::new();
-                std::io::stdin().read_to_string(&mut s).map_err(|e| CommandError::ReadSecret(e.to_string()))?;
-                s.trim_end_matches(['\n', '\r']).to_owned()
-            };
+            let value = read_key(&format!("Key for {id}:"))?;
             vault.set(&id, value.as_bytes())?;
             println!(
                 "Stored the key for {id} in the vault (encrypted). `clawguard secrets unlock` hands it to the agent."
@@ -290,6 +279,23 @@ pub fn secrets(args: &SecretsArgs) -> Result<ExitCode, CommandError> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A key's value: asked masked on a terminal, else read from standard input (never from
+/// the command line, where other users and the shell history would see it).
+fn read_key(prompt: &str) -> Result<String, CommandError> {
+    if std::io::stdin().is_terminal() {
+        inquire::Password::new(prompt)
+            .with_display_mode(inquire::PasswordDisplayMode::Masked)
+            .without_confirmation()
+            .prompt()
+            .map_err(|e| CommandError::ReadSecret(e.to_string()))
+    } else {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+            .map_err(|e| CommandError::ReadSecret(e.to_string()))?;
+        Ok(s.trim_end_matches(['\n', '\r']).to_owned())
+    }
 }
 
 /// The agent's keys (the answers' services and, for OpenClaw, its gateway token) into

@@ -2,7 +2,6 @@
 //! from the provider, stored (the old one kept), the agent checked with it, the old one
 //! revoked (`--done`) — with a way back (`--back`) until the old key is forgotten.
 
-use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
 
 use super::{CommandError, Loaded};
@@ -27,17 +26,7 @@ pub fn rotate(l: &Loaded, name: &Ident, done: bool, back: bool) -> Result<ExitCo
     println!("1. Make a new key for {name}: {}", services::revoke_at(name.as_str()));
     println!("   Keep it narrow: {}.", services::scope(name.as_str()));
     // 2. Stored; the old one kept until step 4.
-    let value = if std::io::stdin().is_terminal() {
-        inquire::Password::new(&format!("2. The new key for {name}:"))
-            .with_display_mode(inquire::PasswordDisplayMode::Masked)
-            .without_confirmation()
-            .prompt()
-            .map_err(|e| CommandError::ReadSecret(e.to_string()))?
-    } else {
-        let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s).map_err(|e| CommandError::ReadSecret(e.to_string()))?;
-        s.trim_end_matches(['\n', '\r']).to_owned()
-    };
+    let value = super::read_key(&format!("2. The new key for {name}:"))?;
     if value.is_empty() {
         return Err(crate::vault::VaultError::Empty(name.to_string()).into());
     }
