@@ -243,6 +243,12 @@ pub struct BackupArgs {
     pub action: BackupAction,
     #[command(flatten)]
     pub common: Common,
+    /// Reach the agent's engine through PROGRAM (see `confirm --help`), so that `now` can
+    /// let the agent make its own archive, or stop it, around the snapshot. Default:
+    /// directly when the root is /; for another root the agent is not asked (and its
+    /// databases may be copied mid-write).
+    #[arg(long, value_name = "PROGRAM", global = true)]
+    pub runner: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

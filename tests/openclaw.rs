@@ -4,7 +4,13 @@
 //! down, its own proxy routing pointed at the squid sidecar by clawguard's config, its key
 //! only as a file, reaching the allowed host (and no other) through the proxy. The user's
 //! old `openclaw.json` becomes their `settings.json5` and still counts: the model's
-//! address comes from it, the key from clawguard's reference.
+//! address comes from it, the key from clawguard's reference. Then the nightly backup as
+//! the user runs it, `clawguard backup now`: OpenClaw's own archive while it runs, restic's
+//! snapshot of it without the live databases.
+//!
+//! The agent's files live under a target root (`/srv/openclaw/…` in the answers, the
+//! defaults); the engine's mount namespace sees that root's `/srv` as its own, so the
+//! compose file's paths and clawguard's `--root` name the same files.
 
 mod common;
 
@@ -23,8 +29,11 @@ use common::vps::sh;
 const SECRET: &str = "sk-test-7c1e-openclaw-reads-it-from-a-file";
 const UID: u32 = 64000;
 
-fn answers(work: &Path, web_ip: &str) -> Answers {
-    let w = work.display();
+/// Where the agent's trees are on the target (and, through the bind, in the engine).
+const BASE: &str = "/srv/openclaw";
+
+fn answers(web_ip: &str) -> Answers {
+    let w = BASE;
     let text = format!(
         r#"version = 1
 [sandbox]
@@ -49,6 +58,9 @@ proxy_image = "clawguard-test/squid:1"
 static_hosts = ["allowed.test={web_ip}", "other.test={web_ip}"]
 [monitoring]
 log_dir = "{w}/logs"
+[backup]
+destination = "/var/backups/clawguard-repo"
+allow_same_machine = true
 "#
     );
     Answers::parse(&text, "test answers").unwrap()
@@ -65,16 +77,18 @@ fn the_real_openclaw_runs_locked_down_reaches_only_allowed_hosts_and_reads_its_k
     let t0 = Instant::now();
     let host = tempfile::tempdir().unwrap();
     let e = Engine::start_with_data(Some(&host.path().join("var/lib/docker")));
-    let work = tempfile::Builder::new().prefix("clawguard-openclaw-").tempdir().unwrap();
+    let root = Root::new(host.path());
+    let base = host.path().join(BASE.trim_start_matches('/'));
     for d in ["state", "workspace", "config", "logs", "agent"] {
-        fs::create_dir_all(work.path().join(d)).unwrap();
+        fs::create_dir_all(base.join(d)).unwrap();
     }
+    e.bind(&host.path().join("srv"), "/srv");
     // The user's OpenClaw config from before clawguard: its model's address must survive.
     let users =
         "// my own settings\n{\n  models: { providers: { openai: { baseUrl: \"http://allowed.test/v1\" } } },\n}\n";
-    fs::write(work.path().join("config/openclaw.json"), users).unwrap();
+    fs::write(base.join("config/openclaw.json"), users).unwrap();
     for d in ["state", "workspace", "logs"] {
-        sh(Command::new("chown").args(["-R", &format!("{UID}:{UID}"), work.path().join(d).to_str().unwrap()]));
+        sh(Command::new("chown").args(["-R", &format!("{UID}:{UID}"), base.join(d).to_str().unwrap()]));
     }
 
     let images = tempfile::tempdir().unwrap();
@@ -93,7 +107,7 @@ fn the_real_openclaw_runs_locked_down_reaches_only_allowed_hosts_and_reads_its_k
 
     // The keys through the vault, unlocked as files for the agent's uid: the user's key and
     // the gateway token (which the apply session generates when the vault has none).
-    let vault = clawguard::vault::Vault::new(&Root::new(host.path()));
+    let vault = clawguard::vault::Vault::new(&root);
     vault.set(&"openai".parse().unwrap(), SECRET.as_bytes()).unwrap();
     vault.set(&layers::openclaw::GATEWAY_KEY.parse().unwrap(), b"0123456789abcdef0123456789abcdef").unwrap();
     let unlocked = host.path().join("unlocked");
@@ -104,20 +118,20 @@ fn the_real_openclaw_runs_locked_down_reaches_only_allowed_hosts_and_reads_its_k
     }
 
     // The plan's files, written as apply writes them (mode and owner).
-    let a = answers(work.path(), &e.web_ip);
-    let mut facts = clawguard::host::probe(&Root::new(host.path()), None);
-    facts.agent_config = clawguard::host::agent_config(&Root::new("/"), a.sandbox.config_dir.as_str());
+    let a = answers(&e.web_ip);
+    let facts = clawguard::host::probe(&root, None).for_answers(&root, &a);
     let plan = layers::plan(&a, &facts).unwrap();
     assert!(!plan.blockers.iter().any(|b| b.layer == clawguard::plan::Layer::Sandbox), "{:?}", plan.blockers);
-    for f in plan.files.iter().filter(|f| f.path.starts_with(work.path().to_str().unwrap())) {
-        fs::write(&f.path, &f.content).unwrap();
-        fs::set_permissions(&f.path, fs::Permissions::from_mode(f.mode)).unwrap();
+    for f in plan.files.iter().filter(|f| f.path.starts_with(BASE)) {
+        let path = host.path().join(f.path.trim_start_matches('/'));
+        fs::write(&path, &f.content).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(f.mode)).unwrap();
         if let clawguard::plan::Owner::Uid(u, g) = f.owner {
-            std::os::unix::fs::chown(&f.path, Some(u), Some(g)).unwrap();
+            std::os::unix::fs::chown(&path, Some(u), Some(g)).unwrap();
         }
     }
-    assert_eq!(fs::read_to_string(work.path().join("config/settings.json5")).unwrap(), users);
-    let config = fs::read_to_string(work.path().join("config/openclaw.json")).unwrap();
+    assert_eq!(fs::read_to_string(base.join("config/settings.json5")).unwrap(), users);
+    let config = fs::read_to_string(base.join("config/openclaw.json")).unwrap();
     assert!(!config.contains(SECRET) && config.contains("\"provider\": \"clawguard_openai\""), "{config}");
     let up = plan
         .commands
@@ -128,7 +142,7 @@ fn the_real_openclaw_runs_locked_down_reaches_only_allowed_hosts_and_reads_its_k
         .clone();
     // The directory for OpenClaw's own backups, made as the plan makes it (before `up`).
     let mkdir = plan.commands.iter().find(|c| c.argv[0] == "install").expect("the plan makes the backups directory");
-    let (ok, out) = sh(Command::new(&mkdir.argv[0]).args(&mkdir.argv[1..]));
+    let (ok, out) = sh(&mut e.in_engine(&mkdir.argv.iter().map(String::as_str).collect::<Vec<_>>()));
     assert!(ok, "{out}");
     let args: Vec<&str> = up.iter().map(String::as_str).collect();
     let (ok, out) = sh(&mut e.in_engine(&args));
@@ -225,16 +239,94 @@ fn the_real_openclaw_runs_locked_down_reaches_only_allowed_hosts_and_reads_its_k
         .unwrap_or_else(|e| panic!("backup create --json ({e}):\n{out}"));
     assert_eq!(result["verified"], true, "{out}");
     let name = result["archivePath"].as_str().and_then(|p| p.rsplit('/').next()).expect("archivePath").to_owned();
-    let archive = work.path().join("agent/openclaw-backups").join(&name);
+    let archives = base.join("agent/openclaw-backups");
+    let archive = archives.join(&name);
     let meta = fs::metadata(&archive).unwrap_or_else(|e| panic!("{}: {e}", archive.display()));
     assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), UID);
     let (ok, contents) =
         sh(Command::new("sh").arg("-c").arg(format!("tar xzOf {} | grep -ac '{SECRET}'; true", archive.display())));
     assert!(ok && contents.trim() == "0", "the key is in OpenClaw's archive: {contents}");
+
+    // The nightly backup as the user runs it: OpenClaw's own archive again (it keeps
+    // running), restic's snapshot of the agent's trees and the archive, the live databases
+    // left out, the older archive pruned.
+    let live_dbs = find(&base.join("state"), &|n| n.contains(".sqlite"));
+    assert!(!live_dbs.is_empty(), "OpenClaw keeps no database in its state dir: the exclusion below proves nothing");
+    let answers_file = host.path().join("etc/clawguard/answers.toml");
+    fs::write(&answers_file, a.to_toml()).unwrap();
+    let runner = e.dir.path().join("runner.sh");
+    e.runner(&runner);
+    let clawguard = |args: &[&str]| {
+        let o = Command::new(common::bin())
+            .args(args)
+            .args(["--root", host.path().to_str().unwrap(), "--answers", answers_file.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "clawguard {}:\n{out}", args.join(" "));
+        out
+    };
+    clawguard(&["backup", "init"]);
+    let t_backup = Instant::now();
+    let out = clawguard(&["backup", "now", "--runner", runner.to_str().unwrap()]);
+    let t_backup = t_backup.elapsed();
+    let said = "OpenClaw made its own verified archive (";
+    let newer = out
+        [out.find(said).unwrap_or_else(|| panic!("no OpenClaw archive for the snapshot:\n{out}")) + said.len()..]
+        .split(')')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_ne!(newer, name, "{out}");
+    assert_eq!(
+        find(&archives, &|n| n.ends_with(".tar.gz")),
+        vec![archives.join(&newer)],
+        "only the newest archive stays"
+    );
+    assert_eq!(inspect_state(&e, &agent), "true", "the agent is not running after the snapshot:\n{out}");
+
+    let restic = clawguard::backup::open(&a, &root, &[]).unwrap();
+    let snapshot = restic.snapshots(clawguard::backup::TAG).unwrap().pop().expect("a snapshot");
+    let restored = tempfile::tempdir().unwrap();
+    restic.restore(&snapshot.id, restored.path()).unwrap();
+    let got = restored.path().join(BASE.trim_start_matches('/'));
+    assert_eq!(
+        fs::read(got.join("agent/openclaw-backups").join(&newer)).unwrap(),
+        fs::read(archives.join(&newer)).unwrap(),
+        "the snapshot's archive differs from OpenClaw's"
+    );
+    assert_eq!(fs::read_to_string(got.join("config/settings.json5")).unwrap(), users);
+    assert!(got.join("workspace").is_dir() && got.join("state").is_dir(), "the agent's trees are not in the snapshot");
+    let copied = find(restored.path(), &|n| n.contains(".sqlite"));
+    assert!(copied.is_empty(), "live databases copied (their archive holds them): {copied:?}");
+    let (ok, listing) = sh(Command::new("tar").arg("tzf").arg(archives.join(&newer)));
+    assert!(ok && listing.contains(".sqlite"), "OpenClaw's archive holds no database:\n{listing}");
+
     println!(
-        "images {:.1}s, gateway healthy after {:.1}s, whole test {:.1}s",
+        "backup now (OpenClaw's archive + restic) {:.1}s; images {:.1}s, gateway healthy after {:.1}s, whole test {:.1}s",
+        t_backup.as_secs_f64(),
         t_images.as_secs_f64(),
         t_healthy.as_secs_f64(),
         t0.elapsed().as_secs_f64()
     );
+}
+
+/// Every file under `dir` whose name passes `keep`, sorted.
+fn find(dir: &Path, keep: &dyn Fn(&str) -> bool) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let entry = entry.unwrap();
+        let path = entry.path();
+        if entry.file_type().unwrap().is_dir() {
+            out.extend(find(&path, keep));
+        } else if keep(&entry.file_name().to_string_lossy()) {
+            out.push(path);
+        }
+    }
+    out.sort();
+    out
+}
+
+fn inspect_state(e: &Engine, container: &str) -> String {
+    docker_ok(e, &["inspect", "-f", "{{.State.Running}}", container]).trim().to_owned()
 }

@@ -65,7 +65,7 @@ pub fn backup(args: &BackupArgs) -> Result<ExitCode, CommandError> {
             }
         }
         BackupAction::Now => {
-            let runner = if l.root.is_live() { crate::apply::Runner::Live } else { crate::apply::Runner::Skip };
+            let runner = super::runner_for(&l.root, &args.runner);
             // A bar on a terminal (restic's own count of files and bytes); nothing in a log.
             let bar = std::io::stderr().is_terminal().then(|| {
                 let bar = indicatif::ProgressBar::new(1000);

@@ -237,6 +237,28 @@ impl Engine {
         fs::remove_file(src).unwrap();
     }
 
+    /// Mounts the host's `src` over `dst` inside the engine's mount namespace only: a target
+    /// root's `/srv` becomes the engine's `/srv`, so the compose file's absolute paths (as
+    /// the plan writes them, for the real host) name the files under the test's root.
+    pub fn bind(&self, src: &Path, dst: &str) {
+        must(&mut self.in_engine(&["mount", "--bind", src.to_str().unwrap(), dst]));
+    }
+
+    /// A `--runner` program for clawguard: `docker …` and `docker-compose …` reach this engine, in its mount
+    /// namespace (where [`Engine::bind`] put the target's paths); anything else is refused.
+    pub fn runner(&self, path: &Path) {
+        fs::write(
+            path,
+            format!(
+                "#!/bin/sh\ncase \"$1\" in\n  docker|docker-compose) DOCKER_HOST=unix://{} exec nsenter --mount={} \"$@\" ;;\n  *) echo \"not in this test: $*\" >&2; exit 99 ;;\nesac\n",
+                self.sock().display(),
+                self.mnt_ns()
+            ),
+        )
+        .unwrap();
+        fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
     /// Imports a root filesystem directory as image `name` with one Dockerfile instruction
     /// (`CMD [...]`, `ENTRYPOINT [...]`).
     pub fn import(&self, rootfs: &Path, name: &str, change: &str) {
