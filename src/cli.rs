@@ -106,6 +106,23 @@ pub enum Command {
     Incident(IncidentArgs),
     /// Print the example answers file (every setting, its default and what it does).
     Example,
+    /// Print the shell completion script for SHELL (bash, zsh, fish, elvish, powershell).
+    ///
+    /// The Debian package installs them; by hand, for example:
+    /// `clawguard completions bash | sudo tee /usr/share/bash-completion/completions/clawguard`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), or write one page per command under DIR.
+    ///
+    /// `clawguard man | man -l -` reads it without installing; the Debian package installs
+    /// the pages made with `--out`.
+    Man {
+        /// Write clawguard.1 and clawguard-COMMAND.1 for each command into DIR.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// (internal) Wait for a pending confirmation; roll back when the time runs out.
     #[command(hide = true)]
     Watchdog(WatchdogArgs),

@@ -24,6 +24,8 @@ fn main() -> ExitCode {
         Some(Command::Restore(args)) => commands::restore(args),
         Some(Command::Incident(args)) => commands::incident(args),
         Some(Command::Example) => Ok(commands::example()),
+        Some(Command::Completions { shell }) => commands::completions(*shell),
+        Some(Command::Man { out }) => commands::man(out.as_deref()),
     };
     match result {
         Ok(code) => code,

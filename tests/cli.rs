@@ -501,3 +501,64 @@ fn secrets_rotate_walks_the_four_steps_with_a_way_back() {
     assert_ne!(identity(), before);
     assert_eq!(unlocked(), "sk-new");
 }
+
+/// The commands `--help` lists for `path` (the words under "Commands:", `help` left out).
+fn help_commands(path: &[&str]) -> Vec<String> {
+    let mut args = path.to_vec();
+    args.push("--help");
+    let (out, err) = text(&run(&args));
+    let section = out.split("Commands:\n").nth(1).unwrap_or_else(|| panic!("no Commands: in {args:?}:\n{out}{err}"));
+    section
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn the_manual_and_every_shell_completion_name_every_command_help_lists() {
+    let mut commands: Vec<Vec<String>> = help_commands(&[]).into_iter().map(|c| vec![c]).collect();
+    for group in ["secrets", "backup"] {
+        commands.extend(help_commands(&[group]).into_iter().map(|c| vec![group.to_owned(), c]));
+    }
+    assert!(commands.len() > 20, "fewer commands than expected: {commands:?}");
+    let pages = tempfile::tempdir().unwrap();
+    let o = run(&["man", "--out", pages.path().to_str().unwrap()]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let (main_page, _) = text(&run(&["man"]));
+    assert!(main_page.contains(".TH clawguard 1"), "{main_page}");
+    let completions: Vec<(&str, String)> = ["bash", "zsh", "fish"]
+        .iter()
+        .map(|shell| {
+            let o = run(&["completions", shell]);
+            assert!(o.status.success(), "{shell}: {:?}", text(&o));
+            (*shell, text(&o).0)
+        })
+        .collect();
+    for path in &commands {
+        let page = format!("clawguard-{}.1", path.join("-"));
+        let body = fs::read_to_string(pages.path().join(&page)).unwrap_or_else(|e| panic!("no man page {page}: {e}"));
+        assert!(body.contains(".SH NAME"), "{page}:\n{body}");
+        let name = path.last().unwrap();
+        if path.len() == 1 {
+            let roff = format!("clawguard\\-{}(1)", name.replace('-', "\\-"));
+            assert!(main_page.contains(&roff), "clawguard(1) does not list {roff}:\n{main_page}");
+        }
+        for (shell, script) in &completions {
+            let named = match *shell {
+                // fish: `-a "NAME"` offered after the parent command.
+                "fish" => script.contains(&format!("-a \"{name}\"")),
+                // zsh: `'NAME:description'`; bash: the word in a `opts="…"` list.
+                "zsh" => script.contains(&format!("'{name}:")),
+                _ => script.contains(&format!(" {name} ")) || script.contains(&format!(" {name}\"")),
+            };
+            assert!(named, "the {shell} completion does not offer `{}`", path.join(" "));
+        }
+    }
+    // Hidden plumbing is in neither.
+    assert!(!pages.path().join("clawguard-watchdog.1").exists());
+    assert!(!main_page.contains("watchdog"));
+}

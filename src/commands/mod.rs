@@ -2,6 +2,7 @@
 //! `main`, which reports them once.
 
 mod backup;
+mod docs;
 mod import;
 mod incident;
 mod rotate;
@@ -10,6 +11,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 pub use backup::{backup, restore};
+pub use docs::{completions, man};
 pub use incident::incident;
 
 use crate::answers::{self, Answers, AnswersError};
