@@ -6,6 +6,7 @@
 //! is recorded as absent, not guessed.
 
 pub mod keys;
+pub mod own_binary;
 pub mod root;
 pub mod session;
 pub mod sshd;
@@ -39,6 +40,8 @@ pub struct Facts {
     /// The gids of sudo, adm, docker, wheel, admin.
     pub privileged_gids: Vec<(String, u32)>,
     pub tools: Tools,
+    /// clawguard itself, where its units call it.
+    pub clawguard: own_binary::OwnBinary,
     pub ufw: UfwFacts,
     /// `/var/log/auth.log` exists; without it fail2ban must read the systemd journal.
     pub auth_log: bool,
@@ -211,8 +214,6 @@ pub struct Tools {
     pub restic: bool,
     pub logrotate: bool,
     pub systemd: bool,
-    /// clawguard itself where its systemd units call it (`/usr/local/bin/clawguard`).
-    pub clawguard: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -283,6 +284,7 @@ pub fn probe(root: &Root, ssh_connection: Option<&str>) -> Facts {
         accounts: users::accounts(root),
         privileged_gids: users::privileged_gids(root),
         tools: tools(root),
+        clawguard: own_binary::probe(root),
         ufw: ufw(root),
         auth_log: root.exists("/var/log/auth.log"),
         cloud_init: root.exists("/etc/cloud/cloud.cfg"),
@@ -367,7 +369,6 @@ fn tools(root: &Root) -> Tools {
         restic: any(&["/usr/bin/restic", "/usr/local/bin/restic"]),
         logrotate: any(&["/usr/sbin/logrotate"]),
         systemd: any(&["/lib/systemd/systemd", "/usr/lib/systemd/systemd"]),
-        clawguard: any(&["/usr/local/bin/clawguard"]),
     }
 }
 

@@ -21,7 +21,7 @@ struct Ctx {
     destination: Option<String>,
     /// As restic takes it.
     repository: Option<String>,
-    clawguard_bin: &'static str,
+    clawguard_bin: String,
     env_file: &'static str,
     paths: Vec<String>,
     keep_daily: u32,
@@ -52,7 +52,7 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         os: f.os.describe().to_owned(),
         destination: bk.destination.as_ref().map(|d| d.to_string()),
         repository: bk.destination.as_ref().map(|d| d.to_string()),
-        clawguard_bin: super::BIN,
+        clawguard_bin: f.clawguard.path().to_owned(),
         env_file: ENV_FILE,
         paths: vec![s.state_dir.to_string(), s.workspace.to_string(), s.config_dir.to_string(), ETC.to_owned()],
         keep_daily: bk.keep_daily.get(),
@@ -89,7 +89,7 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     // The repository and its password (in the vault), at a new destination.
     b.on_change(
         layer,
-        &[super::BIN, "backup", "init"],
+        &[f.clawguard.path(), "backup", "init"],
         "create the restic repository (its password goes in the vault)",
         &[ENV_FILE],
     )

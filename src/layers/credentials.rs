@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{BIN, Builder, ETC, SECRETS_DIR};
+use super::{Builder, ETC, SECRETS_DIR};
 use crate::answers::Answers;
 use crate::host::Facts;
 use crate::plan::{Layer, Severity};
@@ -44,7 +44,7 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         layer,
         UNIT,
         "credentials/clawguard-secrets.service",
-        minijinja::context! { bin => BIN, dir => SECRETS_DIR },
+        minijinja::context! { bin => f.clawguard.path(), dir => SECRETS_DIR },
         0o644,
         None,
     )?;
@@ -62,7 +62,7 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     if !f.vault_keys.is_empty() && !a.skip.contains(&Layer::Sandbox) {
         b.on_change(
             layer,
-            &[BIN, "secrets", "unlock"],
+            &[f.clawguard.path(), "secrets", "unlock"],
             "hand the keys to the agent as files",
             &[compose.as_str(), UNIT],
         );

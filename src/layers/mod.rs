@@ -22,8 +22,6 @@ use crate::render::{self, RenderError};
 pub const ETC: &str = "/etc/clawguard";
 /// Where the vault's decrypted files appear at run time (a tmpfs, never on disk).
 pub const SECRETS_DIR: &str = "/run/clawguard/secrets";
-/// Where the installed binary lives (systemd units call it).
-pub const BIN: &str = "/usr/local/bin/clawguard";
 
 /// Builds the whole plan. Fails only on a template bug, never on user input (the
 /// answers were validated when they were parsed).

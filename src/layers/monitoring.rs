@@ -3,10 +3,11 @@
 
 use serde::Serialize;
 
+use super::Builder;
 use super::sandbox::{CONTAINER_LOG_DIR, logging_env};
-use super::{BIN, Builder};
 use crate::answers::{Answers, Rotation};
 use crate::host::Facts;
+use crate::host::own_binary::{self, OwnBinary};
 use crate::plan::{Layer, Severity, Validator};
 use crate::render::RenderError;
 
@@ -26,7 +27,7 @@ struct Ctx {
     log_level: String,
     categories: Vec<String>,
     profile: String,
-    clawguard_bin: &'static str,
+    clawguard_bin: String,
     answers_path: &'static str,
     check_time: String,
     /// The recovery playbook exists (the backup layer writes it).
@@ -55,7 +56,7 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         log_level: m.log_level.to_string(),
         categories: m.categories.iter().map(|c| c.to_string()).collect(),
         profile: a.sandbox.profile.to_string(),
-        clawguard_bin: BIN,
+        clawguard_bin: f.clawguard.path().to_owned(),
         answers_path: crate::answers::DEFAULT_PATH,
         check_time: m.check_time.to_string(),
         recovery: !a.skip.contains(&Layer::Backup),
@@ -84,8 +85,17 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     if m.alert_webhook.is_none() {
         b.warn(layer, Severity::Note, "No alert webhook: the daily check's findings go only to the journal and `clawguard status`. Set monitoring.alert_webhook to be told.");
     }
-    if !f.tools.clawguard {
-        b.warn(layer, Severity::Warning, format!("clawguard is not installed at {BIN}, where the daily check and the key unlock at boot call it: sudo install -m 755 target/release/clawguard {BIN}"));
+    match &f.clawguard {
+        OwnBinary::Installed(_) => {}
+        OwnBinary::Missing => b.warn(layer, Severity::Warning, format!(
+            "clawguard is not installed on the target ({}), where the daily check, the backups and the key unlock at boot call it: install the clawguard package (sudo apt install ./clawguard_*.deb), or sudo install -m 755 ./clawguard {}",
+            own_binary::PLACES.join(" or "),
+            own_binary::DEFAULT
+        )),
+        OwnBinary::Replaceable { path, why } => b.warn(layer, Severity::Danger, format!(
+            "clawguard runs from {path}, but {why}: its units run as root, so they will not call it there (whoever can replace it would be root at the next timer). Install it where only root can write: install the clawguard package, or sudo install -m 755 {path} {}",
+            own_binary::DEFAULT
+        )),
     }
     if !f.tools.systemd {
         b.warn(
