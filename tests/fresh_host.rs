@@ -18,14 +18,74 @@ use std::process::Command;
 use common::booted::Booted;
 use common::engine::{busybox_rootfs, squid_rootfs};
 
+/// Debian 12 installs clawguard as the README's first way says (the Debian package), 13 by
+/// hand into /usr/local/bin (the second way): each host's units call it where it is.
 #[test]
 fn first_setup_of_a_fresh_debian_12_over_ssh_with_sudo() {
-    first_setup("bookworm", 12);
+    first_setup("bookworm", 12, Install::Package);
 }
 
 #[test]
 fn first_setup_of_a_fresh_debian_13_over_ssh_with_sudo() {
-    first_setup("trixie", 13);
+    first_setup("trixie", 13, Install::ByHand);
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Install {
+    /// `sudo apt install ./clawguard_….deb` (the package `scripts/package` built).
+    Package,
+    /// The binary copied, `sudo install -m 755 clawguard /usr/local/bin/`.
+    ByHand,
+}
+
+impl Install {
+    fn path(self) -> &'static str {
+        match self {
+            Install::Package => "/usr/bin/clawguard",
+            Install::ByHand => "/usr/local/bin/clawguard",
+        }
+    }
+}
+
+/// What a package install must leave as it was: the names under /etc and /srv, no state
+/// of clawguard's, and every unit's state (file contents in /etc may change: ldconfig's
+/// cache).
+const UNTOUCHED: &str = "sudo find /etc /srv -xdev | sort | sha256sum; test ! -e /var/lib/clawguard && systemctl list-units --all --plain --no-legend | sha256sum";
+
+/// Installs clawguard on the VPS as a user would, and checks what the install did.
+fn install(vps: &Booted, control: Option<&str>, how: Install) {
+    match how {
+        Install::Package => {
+            let deb = common::deb();
+            vps.upload("debian", 22, control, &deb, "clawguard.deb");
+            let before = expect(vps, 22, control, UNTOUCHED, 0);
+            expect(vps, 22, control, "sudo apt-get install -y -q ./clawguard.deb", 0);
+            assert_eq!(expect(vps, 22, control, UNTOUCHED, 0), before, "installing the package changed the host");
+            let files = expect(vps, 22, control, "dpkg -L clawguard", 0);
+            assert!(files.lines().all(|l| l == "/." || l.starts_with("/usr")), "outside /usr:\n{files}");
+            for f in [
+                "/usr/share/bash-completion/completions/clawguard",
+                "/usr/share/zsh/vendor-completions/_clawguard",
+                "/usr/share/fish/vendor_completions.d/clawguard.fish",
+                "/usr/share/doc/clawguard/copyright",
+            ] {
+                assert!(files.lines().any(|l| l == f), "the package lacks {f}:\n{files}");
+            }
+            // No man-db on a minimal Debian: the page is read as man would.
+            let page = expect(vps, 22, control, "zcat /usr/share/man/man1/clawguard.1.gz", 0);
+            assert!(page.contains(".TH clawguard 1") && page.contains("clawguard\\-apply(1)"), "{page}");
+        }
+        Install::ByHand => {
+            let stripped = vps.work.path().join("clawguard");
+            let o = Command::new("strip").args(["-o", stripped.to_str().unwrap(), common::bin()]).output().unwrap();
+            assert!(o.status.success(), "strip: {}", String::from_utf8_lossy(&o.stderr));
+            vps.upload("debian", 22, control, &stripped, "clawguard");
+            expect(vps, 22, control, "sudo install -m 755 clawguard /usr/local/bin/", 0);
+        }
+    }
+    assert_eq!(expect(vps, 22, control, "command -v clawguard", 0).trim(), how.path());
+    let version = expect(vps, 22, control, "clawguard --version", 0);
+    assert_eq!(version.trim(), format!("clawguard {}", env!("CARGO_PKG_VERSION")));
 }
 
 /// Runs `cmd` and asserts its exit code, returning its output.
@@ -50,16 +110,12 @@ fn apply_starting_the_agent(vps: &Booted, port: u16, control: Option<&str>, cmd:
     out
 }
 
-fn first_setup(suite: &str, net: u8) {
+fn first_setup(suite: &str, net: u8, how: Install) {
     let vps = Booted::up(suite, net);
     let old = Some("old-session");
 
-    // Install the binary as the README says (built elsewhere, copied, installed).
-    let stripped = vps.work.path().join("clawguard");
-    let o = Command::new("strip").args(["-o", stripped.to_str().unwrap(), common::bin()]).output().unwrap();
-    assert!(o.status.success(), "strip: {}", String::from_utf8_lossy(&o.stderr));
-    vps.upload("debian", 22, old, &stripped, "clawguard");
-    expect(&vps, 22, old, "sudo install -m 755 clawguard /usr/local/bin/", 0);
+    // Install clawguard as the README says.
+    install(&vps, old, how);
 
     // Looking needs no root, and says what it will install.
     let plan = expect(&vps, 22, old, "clawguard plan --no-color", 2);
@@ -139,6 +195,17 @@ fn first_setup(suite: &str, net: u8) {
     let out = expect(&vps, 2222, new, "sudo clawguard apply --yes", 0);
     assert!(out.contains("0 changes"), "a second apply changes nothing:\n{out}");
     expect(&vps, 2222, new, "sudo clawguard plan", 0);
+    // The units call clawguard where this host has it.
+    let units = expect(
+        &vps,
+        2222,
+        new,
+        "systemctl cat clawguard-check.service clawguard-backup.service clawguard-secrets.service",
+        0,
+    );
+    let calls: Vec<&str> = units.lines().filter(|l| l.starts_with("ExecStart=")).collect();
+    assert_eq!(calls.len(), 3, "{units}");
+    assert!(calls.iter().all(|l| l.contains(&format!("{} ", how.path()))), "{units}");
     // Looking still needs no root after the apply.
     let (rc, out) = vps.ssh("debian", 2222, new, "clawguard plan --no-color");
     assert!(rc == 0 || rc == 2, "plan without root after the apply:\n{out}");

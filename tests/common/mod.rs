@@ -138,6 +138,15 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_clawguard")
 }
 
+/// The Debian package `scripts/package` builds (`scripts/test` runs it first). Missing is
+/// a failure that says how to make it, never a skipped test.
+pub fn deb() -> std::path::PathBuf {
+    let deb = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("target/debian/clawguard_{}-1_amd64.deb", env!("CARGO_PKG_VERSION")));
+    assert!(deb.is_file(), "{} is missing: run scripts/package (scripts/test does) first", deb.display());
+    deb
+}
+
 /// A flat apt repository in `dir` (a `file:` source, no signature: `[trusted=yes]`) whose
 /// Release names `suite` and `label` as Debian's do (`bookworm-security`,
 /// `Debian-Security`), offering each `(package, version)` for amd64.
