@@ -19,5 +19,6 @@ pub mod render;
 pub mod report;
 pub mod services;
 pub mod ui;
+pub mod uninstall;
 pub mod validate;
 pub mod vault;

@@ -1,0 +1,155 @@
+//! What an uninstall would put back, read from clawguard's records after real applies
+//! (files only, `--root`): every managed file as it was before clawguard first touched it,
+//! the commands that take back what ran — and loud errors when the records cannot say.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use clawguard::host::Root;
+use clawguard::uninstall::{Original, UninstallError, restoration};
+
+fn apply(root: &Path, answers: Option<&Path>) {
+    let mut c = Command::new(common::bin());
+    c.args(["apply", "--yes", "--root", root.to_str().unwrap()]).env_remove("SSH_CONNECTION");
+    if let Some(a) = answers {
+        c.args(["--answers", a.to_str().unwrap()]);
+    }
+    let o = c.output().unwrap();
+    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+}
+
+/// A cloud image whose sshd_config sets what clawguard's drop-in must win over: clawguard
+/// comments those lines out, so sshd_config is a managed file that existed before.
+fn host() -> tempfile::TempDir {
+    let root = common::fixture_root("debian12-cloud");
+    let main = root.path().join("etc/ssh/sshd_config");
+    let mut text = fs::read_to_string(&main).unwrap();
+    text.push_str("Port 22\nPasswordAuthentication yes\n");
+    fs::write(&main, text).unwrap();
+    root
+}
+
+#[test]
+fn every_managed_file_goes_back_to_what_it_was_before_the_first_apply() {
+    let root = host();
+    let before = common::fingerprint(root.path());
+    let sshd_config = fs::read(root.path().join("etc/ssh/sshd_config")).unwrap();
+    apply(root.path(), None);
+    // A second generation over the first: the originals still come from the first.
+    let answers = root.path().join("answers.toml");
+    fs::write(&answers, "version = 1\n[ssh]\nport = 2200\n").unwrap();
+    apply(root.path(), Some(&answers));
+
+    let r = restoration(&Root::new(root.path())).unwrap();
+    assert!(r.files.len() > 5, "{:?}", r.files.iter().map(|f| &f.path).collect::<Vec<_>>());
+    let paths: Vec<&str> = r.files.iter().map(|f| f.path.as_str()).collect();
+    let unique: std::collections::BTreeSet<&str> = paths.iter().copied().collect();
+    assert_eq!(unique.len(), paths.len(), "a file is listed twice: {paths:?}");
+    for f in &r.files {
+        match (&f.original, before.get(&f.path[1..])) {
+            (Original::Content { data, mode }, Some((old_mode, old))) => {
+                assert_eq!(data, old, "{}", f.path);
+                assert_eq!(*mode, old_mode & 0o7777, "{}", f.path);
+            }
+            (Original::Absent, None) => {}
+            (o, w) => panic!("{}: restoration says {o:?}, the fixture had {w:?}", f.path),
+        }
+        assert_eq!(f.current.as_deref(), fs::read(root.path().join(&f.path[1..])).ok().as_deref(), "{}", f.path);
+    }
+    // sshd_config had lines clawguard commented out: it goes back byte for byte.
+    let main = r.files.iter().find(|f| f.path == "/etc/ssh/sshd_config").expect("sshd_config is managed");
+    assert!(main.changes());
+    assert_eq!(main.original, Original::Content { data: sshd_config, mode: 0o644 });
+    let dropin = r.files.iter().find(|f| f.path.starts_with("/etc/ssh/sshd_config.d/00-clawguard")).unwrap();
+    assert_eq!(dropin.original, Original::Absent);
+    assert!(dropin.diff().contains("-Port 2200") && dropin.diff().contains("+++ /dev/null"), "{}", dropin.diff());
+    // Under --root nothing ran, so there is nothing to take back.
+    assert!(r.undo.is_empty(), "{:?}", r.undo);
+}
+
+#[test]
+fn what_ran_is_taken_back_newest_first_each_once() {
+    let root = common::fixture_root("debian12-cloud");
+    let work = tempfile::tempdir().unwrap();
+    let runner = work.path().join("runner.sh");
+    fs::write(&runner, "#!/bin/sh\necho \"$*\" >> \"$(dirname \"$0\")/ran\"\nexit 0\n").unwrap();
+    fs::set_permissions(&runner, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let answers = work.path().join("answers.toml");
+    let run = |check_time: &str| {
+        // SSH and the firewall left out: nothing waits for a confirmation.
+        fs::write(
+            &answers,
+            format!("version = 1\nskip = [\"ssh\", \"firewall\", \"sandbox\"]\n[monitoring]\ncheck_time = \"{check_time}\"\n"),
+        )
+        .unwrap();
+        let o = Command::new(common::bin())
+            .args(["apply", "--yes", "--root", root.path().to_str().unwrap(), "--runner", runner.to_str().unwrap()])
+            .args(["--answers", answers.to_str().unwrap()])
+            .env_remove("SSH_CONNECTION")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    };
+    run("06:00");
+    run("07:30");
+    let r = restoration(&Root::new(root.path())).unwrap();
+    let undo: Vec<String> = r.undo.iter().map(|u| u.argv.join(" ")).collect();
+    let ran = fs::read_to_string(work.path().join("ran")).unwrap();
+    assert!(ran.contains("systemctl enable --now clawguard-check.timer"), "{ran}");
+    assert_eq!(
+        undo.iter().filter(|u| *u == "systemctl disable --now clawguard-check.timer").count(),
+        1,
+        "{undo:?}\nran:\n{ran}"
+    );
+    let unique: std::collections::BTreeSet<&String> = undo.iter().collect();
+    assert_eq!(unique.len(), undo.len(), "{undo:?}");
+    let timer = r.undo.iter().find(|u| u.argv.join(" ") == "systemctl disable --now clawguard-check.timer").unwrap();
+    assert_eq!(timer.undoes.join(" "), "systemctl enable --now clawguard-check.timer");
+}
+
+#[test]
+fn records_that_cannot_say_what_was_there_are_an_error_not_a_skip() {
+    let root = host();
+    let r = Root::new(root.path());
+    assert!(matches!(restoration(&r), Err(UninstallError::Nothing)));
+    apply(root.path(), None);
+    // The backup of sshd_config gone, then replaced by a link to another file.
+    let backup = root.path().join("var/lib/clawguard/generations/000001/backup/etc/ssh/sshd_config");
+    let kept = fs::read(&backup).unwrap();
+    fs::remove_file(&backup).unwrap();
+    let e = restoration(&r).unwrap_err();
+    assert!(matches!(&e, UninstallError::Backup { path, generation: 1, .. } if path == "/etc/ssh/sshd_config"), "{e}");
+    assert!(e.to_string().contains("Nothing was changed"), "{e}");
+    std::os::unix::fs::symlink(root.path().join("etc/hostname"), &backup).unwrap();
+    assert!(matches!(restoration(&r), Err(UninstallError::Backup { .. })));
+    fs::remove_file(&backup).unwrap();
+    fs::write(&backup, kept).unwrap();
+    assert!(restoration(&r).is_ok());
+    // A manifest that does not parse.
+    let manifest = root.path().join("var/lib/clawguard/generations/000001/manifest.toml");
+    let text = fs::read_to_string(&manifest).unwrap();
+    fs::write(&manifest, "files = 3\n").unwrap();
+    assert!(matches!(restoration(&r), Err(UninstallError::Records { .. })));
+    fs::write(&manifest, text).unwrap();
+    // A change waiting for its confirmation: that comes first.
+    let store = clawguard::apply::store::Store::new(&r);
+    let pending = clawguard::apply::store::Pending {
+        generation: 1,
+        deadline: 0,
+        new_port: Some(2222),
+        old_ports: vec![22],
+        applied_from: None,
+    };
+    store.set_pending(&pending).unwrap();
+    let e = restoration(&r).unwrap_err();
+    assert!(matches!(e, UninstallError::Pending(1)) && e.to_string().contains("clawguard confirm"), "{e}");
+    store.clear_pending().unwrap();
+    // A managed file that is now a link: read as managed files are, never followed.
+    let dropin = root.path().join("etc/fail2ban/jail.d/zz-clawguard.local");
+    fs::remove_file(&dropin).unwrap();
+    std::os::unix::fs::symlink("/etc/shadow", &dropin).unwrap();
+    assert!(matches!(restoration(&r), Err(UninstallError::Current { .. })), "{:?}", restoration(&r));
+}
