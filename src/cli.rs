@@ -106,6 +106,9 @@ pub enum Command {
     Incident(IncidentArgs),
     /// Print the example answers file (every setting, its default and what it does).
     Example,
+    /// Write what sets up other servers with these answers (see `export cloud-init --help`).
+    #[command(subcommand)]
+    Export(ExportWhat),
     /// Print the shell completion script for SHELL (bash, zsh, fish, elvish, powershell).
     ///
     /// The Debian package installs them; by hand, for example:
@@ -361,4 +364,29 @@ pub struct RenderArgs {
     /// Where to write the files (created if missing; must not be `/`).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportWhat {
+    /// Print cloud-init user-data that installs clawguard from its Debian package and
+    /// applies ANSWERS at a new server's first boot.
+    ///
+    /// The server downloads the package from --package-url and checks it against the
+    /// SHA-256 of --package (the same file, which you upload there). Nobody is logged in
+    /// at first boot to confirm an SSH port move, so sshd keeps its old port as well as the
+    /// new one until the first login on the new port runs `sudo clawguard confirm`. No key
+    /// goes into user-data (it can be read back from the metadata service): set them with
+    /// `sudo clawguard secrets set NAME` after that login.
+    CloudInit {
+        /// The answers to apply (required: a fleet's servers get their answers on purpose).
+        #[arg(long, value_name = "FILE")]
+        answers: PathBuf,
+        /// The Debian package (`scripts/package` built it); its SHA-256 goes into the
+        /// user-data.
+        #[arg(long, value_name = "DEB")]
+        package: PathBuf,
+        /// Where the new server downloads that same package (https://).
+        #[arg(long, value_name = "URL")]
+        package_url: crate::export::PackageUrl,
+    },
 }

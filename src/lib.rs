@@ -11,6 +11,7 @@ pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod envfile;
+pub mod export;
 pub mod host;
 pub mod incident;
 pub mod layers;

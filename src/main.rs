@@ -24,6 +24,7 @@ fn main() -> ExitCode {
         Some(Command::Restore(args)) => commands::restore(args),
         Some(Command::Incident(args)) => commands::incident(args),
         Some(Command::Example) => Ok(commands::example()),
+        Some(Command::Export(what)) => commands::export(what),
         Some(Command::Completions { shell }) => commands::completions(*shell),
         Some(Command::Man { out }) => commands::man(out.as_deref()),
     };

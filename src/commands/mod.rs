@@ -3,6 +3,7 @@
 
 mod backup;
 mod docs;
+mod export;
 mod import;
 mod incident;
 mod rotate;
@@ -12,6 +13,7 @@ use std::process::ExitCode;
 
 pub use backup::{backup, restore};
 pub use docs::{completions, man};
+pub use export::export;
 pub use incident::incident;
 
 use crate::answers::{self, Answers, AnswersError};
