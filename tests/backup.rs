@@ -477,3 +477,57 @@ fn a_restore_killed_between_any_two_steps_is_finished_by_running_it_again() {
         }
     }
 }
+
+/// The agent around a snapshot, as `backup now --runner` drives it: OpenClaw's own archive
+/// when it can make one (the agent keeps running), else the agent stopped and started
+/// again — and why the archive failed is said, by `backup now` and by the check.
+#[test]
+fn when_openclaw_cannot_archive_itself_the_agent_is_stopped_instead_and_that_is_said() {
+    let a = host();
+    let r = a.path().to_str().unwrap();
+    // Applied (files only): the agent's compose project is there, the check reads backups.
+    must(&["apply", "--yes", "--root", r]);
+    must(&["backup", "init", "--root", r]);
+    let work = tempfile::tempdir().unwrap();
+    let runner = work.path().join("runner.sh");
+    let log = work.path().join("ran");
+    let script = |archive: &str| {
+        fs::write(
+            &runner,
+            format!(
+                "#!/bin/sh\necho \"$*\" >> {log}\ncase \"$*\" in *'openclaw backup create'*) {archive} ;; esac\nexit 0\n",
+                log = log.display()
+            ),
+        )
+        .unwrap();
+        fs::set_permissions(&runner, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let _ = fs::remove_file(&log);
+    };
+    let ran = || fs::read_to_string(&log).unwrap_or_default();
+    let verbs = || -> Vec<String> {
+        ran().lines().filter_map(|l| l.split_whitespace().rev().nth(1).map(str::to_owned)).collect::<Vec<_>>()
+    };
+
+    // It fails (a full disk inside the agent): stopped, snapshot, started — in that order.
+    script("echo 'Error: ENOSPC: no space left on device' >&2; exit 1");
+    let (code, out) = run(&["backup", "now", "--root", r, "--runner", runner.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("OpenClaw could not make its own archive (Error: ENOSPC: no space left on device), so the agent was stopped for the snapshot instead and started again."),
+        "{out}"
+    );
+    let v = verbs();
+    let (stop, start) = (v.iter().position(|x| x == "stop"), v.iter().position(|x| x == "start"));
+    assert!(stop.is_some() && start > stop, "stop then start:\n{}", ran());
+    let (_, check) = run(&["check", "--no-alert", "--root", r]);
+    assert!(check.contains("WARNING: OpenClaw could not make its own archive"), "{check}");
+
+    // It works: the agent is never stopped.
+    script("echo '{\"archivePath\": \"/var/backups/openclaw/2026-11-28T20-00-00.tar.gz\", \"verified\": true}'");
+    let (code, out) = run(&["backup", "now", "--root", r, "--runner", runner.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("OpenClaw made its own verified archive (2026-11-28T20-00-00.tar.gz)"), "{out}");
+    assert!(!verbs().iter().any(|v| v == "stop"), "the agent was stopped:\n{}", ran());
+    let (_, check) = run(&["check", "--no-alert", "--root", r]);
+    assert!(!check.contains("OpenClaw could not make its own archive"), "{check}");
+}

@@ -274,6 +274,9 @@ pub enum Pause {
     /// OpenClaw made its own consistent archive (the live databases are not copied); it
     /// kept running.
     Archived(String),
+    /// OpenClaw could not make its archive (why): the agent was stopped for the snapshot
+    /// instead, and started again.
+    PausedNoArchive(String),
 }
 
 impl std::fmt::Display for Pause {
@@ -288,6 +291,10 @@ impl std::fmt::Display for Pause {
             Pause::StartFailed(why) => {
                 write!(f, "THE AGENT DID NOT START AGAIN after the snapshot ({why}): `sudo clawguard apply` starts it.")
             }
+            Pause::PausedNoArchive(why) => write!(
+                f,
+                "OpenClaw could not make its own archive ({why}), so the agent was stopped for the snapshot instead and started again."
+            ),
             Pause::Archived(name) => write!(
                 f,
                 "OpenClaw made its own verified archive ({name}) for the snapshot, and kept running; its live databases were not copied."
@@ -312,12 +319,18 @@ pub fn now(
     let pause = runner.runs_commands() && !a.skip.contains(&crate::answers::Layer::Sandbox) && root.exists(&compose);
     let agent = |verb: &str| runner.run(&crate::layers::sandbox::project_argv(facts, &compose, &[verb, "agent"]));
     let mut paused = Pause::NotAsked;
+    let mut no_archive = None;
     // OpenClaw snapshots its own databases consistently while it runs: no stop.
-    if pause
-        && a.sandbox.profile == crate::answers::Profile::Openclaw
-        && let crate::apply::Ran::Ok(out) = runner.run(&openclaw_archive_argv(a, facts))
-    {
-        paused = Pause::Archived(archive_name(&out).unwrap_or_else(|| "its archive".into()));
+    if pause && a.sandbox.profile == crate::answers::Profile::Openclaw {
+        match runner.run(&openclaw_archive_argv(a, facts)) {
+            crate::apply::Ran::Ok(out) => {
+                paused = Pause::Archived(archive_name(&out).unwrap_or_else(|| "its archive".into()))
+            }
+            crate::apply::Ran::Failed { status, output } => {
+                no_archive = Some(output.lines().last().filter(|l| !l.trim().is_empty()).unwrap_or(&status).to_owned())
+            }
+            crate::apply::Ran::Skipped => {}
+        }
     }
     let pause = pause && paused == Pause::NotAsked;
     if pause {
@@ -325,7 +338,7 @@ pub fn now(
             crate::apply::Ran::Failed { output, .. } => {
                 Pause::StopFailed(output.lines().last().unwrap_or_default().to_owned())
             }
-            _ => Pause::Paused,
+            _ => no_archive.map(Pause::PausedNoArchive).unwrap_or(Pause::Paused),
         };
     }
     let archived = matches!(paused, Pause::Archived(_));
