@@ -445,6 +445,22 @@ fn secrets_import_moves_a_plaintext_env_into_the_vault_all_or_nothing() {
     for (name, v) in ["openai", "anthropic", "my-tool-key"].iter().zip(values) {
         assert_eq!(fs::read_to_string(root.path().join("run/clawguard/secrets").join(name)).unwrap(), v);
     }
+
+    // The user's own answers file is edited, not rewritten: comments and order stay, the
+    // services already listed are not listed twice.
+    let root = setup();
+    let r = root.path().to_str().unwrap();
+    let mine = "# my server\nversion = 1\n\n[ssh]\nport = 2200 # the provider allows it\n\n[credentials]\n# what the agent uses\nservices = [\"openai\"]\n";
+    fs::create_dir_all(root.path().join("etc/clawguard")).unwrap();
+    fs::write(root.path().join("etc/clawguard/answers.toml"), mine).unwrap();
+    let o = run(&["secrets", "import", "--yes", "--root", r]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let edited = fs::read_to_string(root.path().join("etc/clawguard/answers.toml")).unwrap();
+    assert_eq!(
+        edited,
+        mine.replace("services = [\"openai\"]", "services = [\"openai\", \"anthropic\", \"my-tool-key\"]"),
+        "{edited}"
+    );
 }
 
 #[test]

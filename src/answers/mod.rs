@@ -623,6 +623,36 @@ impl Answers {
     }
 }
 
+/// `text` (an answers file) with `names` added to `credentials.services`, everything else
+/// — the user's comments, order and spacing — left as it was. The result is parsed again
+/// as answers (`origin` names the file in an error), so an edit never saves answers that
+/// do not load.
+pub fn add_services(text: &str, names: &[Ident], origin: &str) -> Result<String, AnswersError> {
+    let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| AnswersError::Syntax {
+        origin: origin.to_owned(),
+        message: e.to_string(),
+    })?;
+    let credentials = doc.entry("credentials").or_insert_with(toml_edit::table);
+    let Some(credentials) = credentials.as_table_like_mut() else {
+        return Err(AnswersError::Syntax { origin: origin.to_owned(), message: "`credentials` is not a table".into() });
+    };
+    let services = credentials.entry("services").or_insert(toml_edit::value(toml_edit::Array::new()));
+    let Some(list) = services.as_array_mut() else {
+        return Err(AnswersError::Syntax {
+            origin: origin.to_owned(),
+            message: "`credentials.services` is not a list".into(),
+        });
+    };
+    for n in names {
+        if !list.iter().any(|v| v.as_str() == Some(n.as_str())) {
+            list.push(n.as_str());
+        }
+    }
+    let edited = doc.to_string();
+    Answers::parse(&edited, origin)?;
+    Ok(edited)
+}
+
 /// A problem that spans several answers, found by [`Answers::check`], with the field it
 /// belongs to: `key` as the answers file names it (`egress.allowed_hosts`), and `item`
 /// when it is one entry of that list. The wizard and `--plain` find the question by `key`.

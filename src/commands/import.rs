@@ -80,6 +80,17 @@ pub fn import(
         Some(p) => p.to_path_buf(),
         None => l.root.path(answers::DEFAULT_PATH),
     };
+    // The user's answers file edited in place (comments kept), or written when there is none.
+    let new_answers = if added.is_empty() {
+        None
+    } else {
+        let shown_answers = answers_path.display().to_string();
+        Some(match std::fs::read_to_string(&answers_path) {
+            Ok(text) => answers::add_services(&text, &added, &shown_answers)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => a.to_toml(),
+            Err(e) => return Err(fail(format!("{shown_answers} cannot be read ({e}): nothing was imported"))),
+        })
+    };
     if !added.is_empty() {
         println!(
             "credentials.services gains {} in {}.",
@@ -102,8 +113,8 @@ pub fn import(
     }
     let vault = crate::vault::Vault::new(&l.root);
     let undo = vault.set_all(&keys)?;
-    if !added.is_empty()
-        && let Err(e) = atomic::write(&answers_path, a.to_toml().as_bytes(), 0o644)
+    if let Some(text) = &new_answers
+        && let Err(e) = atomic::write(&answers_path, text.as_bytes(), 0o644)
     {
         undo.undo();
         return Err(fail(format!("{} cannot be written ({e}): nothing was imported", answers_path.display())));
