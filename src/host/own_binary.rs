@@ -44,9 +44,16 @@ pub fn probe(root: &Root) -> OwnBinary {
     if root.is_live()
         && let Ok(exe) = std::env::current_exe().and_then(|p| p.canonicalize())
     {
-        match replaceable(Path::new("/"), &exe) {
-            None => return OwnBinary::Installed(exe.display().to_string()),
-            Some(why) => running = Some(OwnBinary::Replaceable { path: exe.display().to_string(), why }),
+        let shown = exe.display().to_string();
+        let plain = shown.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._+-".contains(&b));
+        let why = if plain {
+            replaceable(Path::new("/"), &exe)
+        } else {
+            Some("its path has characters a unit's command line cannot carry as they are".to_owned())
+        };
+        match why {
+            None => return OwnBinary::Installed(shown),
+            Some(why) => running = Some(OwnBinary::Replaceable { path: shown, why }),
         }
     }
     for place in PLACES {
