@@ -80,10 +80,19 @@ fn install(vps: &Booted, control: Option<&str>, how: Install) {
             let o = Command::new("strip").args(["-o", stripped.to_str().unwrap(), common::bin()]).output().unwrap();
             assert!(o.status.success(), "strip: {}", String::from_utf8_lossy(&o.stderr));
             vps.upload("debian", 22, control, &stripped, "clawguard");
+            // Run from the user's own copy with sudo, clawguard would hand the user root at
+            // the next timer if its units called that copy: they do not, and it says so.
+            let plan = expect(vps, 22, control, "chmod 755 clawguard && sudo ./clawguard plan --no-color", 2);
+            assert!(
+                plan.contains("clawguard runs from /home/debian/clawguard, but it belongs to uid"),
+                "the plan does not warn about a binary the user can replace:\n{plan}"
+            );
             expect(vps, 22, control, "sudo install -m 755 clawguard /usr/local/bin/", 0);
         }
     }
     assert_eq!(expect(vps, 22, control, "command -v clawguard", 0).trim(), how.path());
+    let plan = expect(vps, 22, control, "sudo clawguard plan --no-color", 2);
+    assert!(!plan.contains("clawguard runs from") && !plan.contains("clawguard is not installed"), "{plan}");
     let version = expect(vps, 22, control, "clawguard --version", 0);
     assert_eq!(version.trim(), format!("clawguard {}", env!("CARGO_PKG_VERSION")));
 }
@@ -246,10 +255,15 @@ fn first_setup(suite: &str, net: u8, how: Install) {
     expect(&vps, 2222, new, "sudo systemctl start clawguard-backup.service", 0);
     let list = expect(&vps, 2222, new, "sudo clawguard backup list", 0);
     assert!(list.lines().count() == 1 && list.contains("/etc/clawguard"), "{list}");
-    // The agent's databases are not copied mid-write: it was stopped for the snapshot,
+    // The agent's databases are not copied mid-write: this image is not OpenClaw, so it
+    // cannot archive itself (said, with why), and it was stopped for the snapshot instead,
     // and runs again.
     let log = expect(&vps, 2222, new, "sudo journalctl -q --no-pager -u clawguard-backup.service", 0);
-    assert!(log.contains("The agent was stopped for the snapshot and started again"), "{log}");
+    assert!(
+        log.contains("OpenClaw could not make its own archive (")
+            && log.contains("so the agent was stopped for the snapshot instead and started again"),
+        "{log}"
+    );
     let ps = expect(&vps, 2222, new, "sudo docker ps --format '{{.Names}}'", 0);
     assert!(ps.contains("agent"), "the agent runs again after the backup:\n{ps}");
     expect(

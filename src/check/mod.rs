@@ -406,9 +406,9 @@ fn backups(answers: &Answers, root: &Root, managed: &std::collections::BTreeMap<
             }
             match &l.agent {
                 backup::Pause::StartFailed(_) => out.push(finding(Severity::Danger, l.agent.to_string())),
-                backup::Pause::StopFailed(_) | backup::Pause::PausedNoArchive(_) => {
-                    out.push(finding(Severity::Warning, l.agent.to_string()))
-                }
+                backup::Pause::StopFailed(_) => out.push(finding(Severity::Warning, l.agent.to_string())),
+                // Still consistent (the agent was stopped): worth knowing, nothing to do now.
+                backup::Pause::PausedNoArchive(_) => out.push(finding(Severity::Note, l.agent.to_string())),
                 _ => {}
             }
             // Daily, with a day's slack: two missed runs are news.
