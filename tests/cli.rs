@@ -518,27 +518,12 @@ fn secrets_rotate_walks_the_four_steps_with_a_way_back() {
     assert_eq!(unlocked(), "sk-new");
 }
 
-/// The commands `--help` lists for `path` (the words under "Commands:", `help` left out).
-fn help_commands(path: &[&str]) -> Vec<String> {
-    let mut args = path.to_vec();
-    args.push("--help");
-    let (out, err) = text(&run(&args));
-    let section = out.split("Commands:\n").nth(1).unwrap_or_else(|| panic!("no Commands: in {args:?}:\n{out}{err}"));
-    section
-        .lines()
-        .take_while(|l| !l.is_empty())
-        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
-        .filter_map(|l| l.split_whitespace().next())
-        .filter(|c| *c != "help")
-        .map(str::to_owned)
-        .collect()
-}
-
 #[test]
 fn the_manual_and_every_shell_completion_name_every_command_help_lists() {
-    let mut commands: Vec<Vec<String>> = help_commands(&[]).into_iter().map(|c| vec![c]).collect();
-    for group in ["secrets", "backup"] {
-        commands.extend(help_commands(&[group]).into_iter().map(|c| vec![group.to_owned(), c]));
+    let bin = Path::new(common::bin());
+    let mut commands: Vec<Vec<String>> = common::help_commands(bin, &[]).into_iter().map(|c| vec![c]).collect();
+    for group in ["secrets", "backup", "export"] {
+        commands.extend(common::help_commands(bin, &[group]).into_iter().map(|c| vec![group.to_owned(), c]));
     }
     assert!(commands.len() > 20, "fewer commands than expected: {commands:?}");
     let pages = tempfile::tempdir().unwrap();

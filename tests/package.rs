@@ -59,18 +59,8 @@ fn the_package_holds_the_binary_its_manual_and_completions_and_no_script() {
     };
     let main = man("clawguard");
     assert!(main.contains("NAME") && main.contains("SUBCOMMANDS"), "{main}");
-    let help = run(Command::new(&bin).arg("--help"));
-    let commands: Vec<&str> = help
-        .split("Commands:\n")
-        .nth(1)
-        .unwrap()
-        .lines()
-        .take_while(|l| !l.is_empty())
-        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
-        .filter_map(|l| l.split_whitespace().next())
-        .filter(|c| *c != "help")
-        .collect();
-    assert!(commands.len() > 10, "{help}");
+    let commands = common::help_commands(&bin, &[]);
+    assert!(commands.len() > 10, "{commands:?}");
     for c in &commands {
         assert!(main.contains(&format!("clawguard-{c}(1)")), "man clawguard does not list {c}:\n{main}");
         let page = man(&format!("clawguard-{c}"));
@@ -84,7 +74,7 @@ fn the_package_holds_the_binary_its_manual_and_completions_and_no_script() {
         completion.display()
     )));
     for c in &commands {
-        assert!(offered.lines().any(|l| l == *c), "bash does not offer {c}:\n{offered}");
+        assert!(offered.lines().any(|l| l == c), "bash does not offer {c}:\n{offered}");
     }
     for f in ["usr/share/zsh/vendor-completions/_clawguard", "usr/share/fish/vendor_completions.d/clawguard.fish"] {
         assert!(Path::new(&tree.path().join(f)).is_file(), "{f} missing");

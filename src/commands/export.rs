@@ -3,8 +3,6 @@
 use std::io::Read;
 use std::process::ExitCode;
 
-use sha2::Digest;
-
 use super::CommandError;
 use crate::answers::Answers;
 use crate::cli::ExportWhat;
@@ -32,5 +30,5 @@ fn deb_sha256(path: &std::path::Path) -> Result<String, CommandError> {
             "{shown} is not a Debian package: give the .deb that scripts/package built (target/debian/clawguard_*.deb)."
         )));
     }
-    Ok(sha2::Sha256::digest(&data).iter().map(|b| format!("{b:02x}")).collect())
+    Ok(crate::apply::store::sha256(&data))
 }

@@ -57,8 +57,11 @@ pub fn probe(root: &Root) -> OwnBinary {
         }
     }
     for place in PLACES {
+        // The file it leads to, and the directory of the name itself (a link there can be
+        // pointed elsewhere by whoever can write that directory).
         let path = root.path(place);
-        if path.is_file() && replaceable(root.dir(), &path).is_none() {
+        let entry_dir = root.entry(place).parent().map(Path::to_path_buf).unwrap_or_else(|| root.dir().to_path_buf());
+        if path.is_file() && replaceable(root.dir(), &path).is_none() && replaceable(root.dir(), &entry_dir).is_none() {
             return OwnBinary::Installed(place.to_owned());
         }
     }
@@ -125,6 +128,22 @@ mod tests {
         std::fs::set_permissions(d.path().join("usr"), std::fs::Permissions::from_mode(0o777)).unwrap();
         let why = replaceable(d.path(), &d.path().join("usr/bin/clawguard")).unwrap();
         assert!(why.ends_with("/usr is writable by every user"), "{why}");
+    }
+
+    #[test]
+    fn a_link_in_a_directory_others_can_write_is_not_trusted_either() {
+        let d = tempfile::tempdir().unwrap();
+        let real = d.path().join("opt/clawguard");
+        std::fs::create_dir_all(&real).unwrap();
+        std::fs::write(real.join("clawguard"), "x").unwrap();
+        std::fs::set_permissions(real.join("clawguard"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let bin = d.path().join("usr/local/bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::os::unix::fs::symlink("/opt/clawguard/clawguard", bin.join("clawguard")).unwrap();
+        let r = Root::new(d.path());
+        assert_eq!(probe(&r), OwnBinary::Installed("/usr/local/bin/clawguard".into()));
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert_eq!(probe(&r), OwnBinary::Missing);
     }
 
     #[test]

@@ -138,6 +138,22 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_clawguard")
 }
 
+/// The commands `BIN [path…] --help` lists under "Commands:" (`help` left out): what a
+/// user sees, which the manual and the completions must all cover.
+pub fn help_commands(bin: &Path, path: &[&str]) -> Vec<String> {
+    let o = std::process::Command::new(bin).args(path).arg("--help").output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let section = out.split("Commands:\n").nth(1).unwrap_or_else(|| panic!("no Commands: in {path:?} --help:\n{out}"));
+    section
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .map(str::to_owned)
+        .collect()
+}
+
 /// The Debian package `scripts/package` builds (`scripts/test` runs it first). Missing is
 /// a failure that says how to make it, never a skipped test.
 pub fn deb() -> std::path::PathBuf {
