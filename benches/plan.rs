@@ -39,6 +39,7 @@ fn bench(c: &mut Criterion) {
         confirm_timeout: 0,
         force: false,
         session: None,
+        then: Default::default(),
     };
     clawguard::apply::session::run(&request(), &mut |_| {}).unwrap();
     c.bench_function("no-op re-apply (all layers)", |b| {

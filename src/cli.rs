@@ -81,6 +81,18 @@ pub enum Command {
     /// Show the last generations, what they changed, and any change waiting for
     /// confirmation.
     Status(TargetArgs),
+    /// Put the host back as it was before clawguard: every file it manages as it was before
+    /// clawguard first touched it (or gone, when clawguard created it), every command it
+    /// ran taken back (its units and timers, its firewall rules, the packages it
+    /// installed), then its records removed.
+    ///
+    /// Shows all of it as diffs and asks first. When SSH listened elsewhere before
+    /// clawguard moved it, it goes in two steps, as a port move does: sshd first listens on
+    /// its old port as well, and `clawguard confirm` from a new login on that port puts
+    /// everything else back; without that login in time, the step is rolled back and
+    /// clawguard stays. The vault, its identity, the backups' SSH key and incident evidence
+    /// are kept unless --purge. Refuses while a change waits for its confirmation.
+    Uninstall(UninstallArgs),
     /// The daily security check: files changed since clawguard applied them, overdue
     /// confirmations, automatic rollbacks, plaintext keys, a full disk. Exit status 0 when
     /// nothing needs you, 3 when something does (so the systemd unit shows as failed), 1
@@ -141,6 +153,24 @@ pub struct TargetArgs {
     /// directly when the root is /, skip them otherwise.
     #[arg(long, value_name = "PROGRAM")]
     pub runner: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct UninstallArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Uninstall without asking (required when stdin is not a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Also remove the vault (the agent's keys, which may exist nowhere else), its
+    /// identity, the backups' SSH key and incident evidence. The off-server backups can
+    /// then be opened only with the recovery kit.
+    #[arg(long)]
+    pub purge: bool,
+    /// Seconds to log in on the old SSH port and confirm before the first step is rolled
+    /// back by itself; 0 turns the safety net off.
+    #[arg(long, value_name = "SECS", default_value_t = crate::apply::DEFAULT_CONFIRM_SECS)]
+    pub confirm_timeout: u64,
 }
 
 #[derive(Debug, Args)]

@@ -17,6 +17,7 @@ fn main() -> ExitCode {
         Some(Command::Confirm(args)) => commands::confirm(args),
         Some(Command::Rollback(args)) => commands::rollback(args),
         Some(Command::Status(args)) => commands::status(args),
+        Some(Command::Uninstall(args)) => commands::uninstall(args),
         Some(Command::Watchdog(args)) => commands::watchdog(args),
         Some(Command::Check(args)) => commands::check(args),
         Some(Command::Secrets(args)) => commands::secrets(args),

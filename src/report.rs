@@ -145,7 +145,12 @@ fn file_lines(out: &mut Vec<Line>, f: &crate::plan::preview::FileDiff, layer: Op
         }
         .of(layer),
     );
-    for l in f.diff.lines() {
+    diff_lines(out, &f.diff, layer);
+}
+
+/// A unified diff, each line in its tone.
+fn diff_lines(out: &mut Vec<Line>, diff: &str, layer: Option<Layer>) {
+    for l in diff.lines() {
         let tone = if l.starts_with("+++") || l.starts_with("---") {
             Tone::DiffHeader
         } else if l.starts_with('+') {
@@ -159,6 +164,60 @@ fn file_lines(out: &mut Vec<Line>, f: &crate::plan::preview::FileDiff, layer: Op
         };
         out.push(Line::new(tone, format!("    {l}")).of(layer));
     }
+}
+
+/// What `clawguard uninstall` will do, before it asks: each file it puts back as a diff
+/// from what is there to what was there before clawguard, the commands that take back
+/// what clawguard ran, how SSH gets back to its old port(s), and what is kept or lost.
+pub fn uninstall(r: &crate::uninstall::Restoration, move_back: Option<(&[u16], &[u16])>, purge: bool) -> Vec<Line> {
+    use crate::uninstall::Original;
+    let mut out = vec![Line::new(Tone::Heading, "== Files put back as they were before clawguard ==")];
+    let changing: Vec<_> = r.changing().collect();
+    if changing.is_empty() {
+        out.push(Line::new(Tone::Plain, "  (every file is already as it was)"));
+    }
+    for f in changing {
+        let what = match (&f.original, &f.current) {
+            (Original::Absent, _) => "clawguard created it: removed".to_owned(),
+            (Original::Content { mode, .. }, None) => format!("gone now: written back, mode {mode:o}"),
+            (Original::Content { mode, .. }, Some(_)) if f.edited => {
+                format!("restored, mode {mode:o}; it was edited since clawguard wrote it, and those edits go too")
+            }
+            (Original::Content { mode, .. }, Some(_)) => format!("restored, mode {mode:o}"),
+        };
+        out.push(Line { starts_file: true, ..Line::new(Tone::Plain, format!("  {} ({what})", f.path)) });
+        diff_lines(&mut out, &f.diff(), None);
+    }
+    for f in r.kept() {
+        out.push(Line::tagged(Tone::Note, "  note:", format!("{} stays as it is: clawguard created it, and it was changed since (yours now). Remove it yourself if you do not want it.", f.path)));
+    }
+    if !r.undo.is_empty() {
+        out.push(Line::new(Tone::Plain, ""));
+        out.push(Line::new(Tone::Heading, "== Commands that take back what clawguard ran (newest first) =="));
+        for u in &r.undo {
+            out.push(Line::tagged(
+                Tone::Command,
+                "run:",
+                format!("{}    (takes back: {})", shell_words(&u.argv), shell_words(&u.undoes)),
+            ));
+        }
+    }
+    out.push(Line::new(Tone::Plain, ""));
+    if let Some((now, before)) = move_back {
+        let list = |p: &[u16]| p.iter().map(u16::to_string).collect::<Vec<_>>().join(", ");
+        out.push(Line::new(Tone::Heading, "== SSH, in two steps =="));
+        out.push(Line::tagged(Tone::Warning, "  warning:", format!(
+            "sshd listens on port {} now and listened on {} before clawguard. First it listens on both (the firewall lets both in); then you log in on port {} from a new terminal and run `sudo clawguard confirm`, and only that puts everything above back. Without that login in time, the first step is rolled back by itself and clawguard stays.",
+            list(now), list(before), before[0]
+        )));
+        out.push(Line::new(Tone::Plain, ""));
+    }
+    if purge {
+        out.push(Line::tagged(Tone::Danger, "  DANGER:", "--purge: the vault (the agent's keys, which may exist nowhere else), its identity, the backups' SSH key and incident evidence are removed too. The off-server backups can then be opened only with the recovery kit's passphrase."));
+    } else {
+        out.push(Line::tagged(Tone::Note, "  note:", "Kept: the vault (/etc/clawguard/vault) and its identity, the backups' SSH key and incident evidence under /var/lib/clawguard; the off-server backups are not touched. `--purge` removes these too."));
+    }
+    out
 }
 
 /// What an apply did and what the user does next, the same in every front end. `now`

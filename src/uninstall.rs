@@ -6,11 +6,12 @@
 //! a file would leave the host half-changed.
 
 use std::collections::BTreeSet;
+use std::io;
 
-use similar::TextDiff;
-
-use crate::apply::store::{GenerationState, Store};
+use crate::apply::store::{GenerationState, Store, sha256};
+use crate::apply::{ApplyError, Runner};
 use crate::host::Root;
+use crate::plan::preview::unified;
 
 /// A managed file before clawguard.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,11 +33,24 @@ pub struct Restore {
     pub original: Original,
     /// What is there now (None: nothing).
     pub current: Option<Vec<u8>>,
+    /// Changed since clawguard last wrote it (by hand, or by the agent).
+    pub edited: bool,
 }
 
 impl Restore {
+    /// A file clawguard created that someone has changed since (OpenClaw's
+    /// `settings.json5`, which clawguard makes once and the user then owns): the uninstall
+    /// leaves it as it is rather than delete someone's work. clawguard's own answers file
+    /// goes regardless.
+    pub fn kept(&self) -> bool {
+        self.edited && self.original == Original::Absent && self.layer != "Answers"
+    }
+
     /// Whether putting it back changes anything.
     pub fn changes(&self) -> bool {
+        if self.kept() {
+            return false;
+        }
         match &self.original {
             Original::Content { data, .. } => self.current.as_deref() != Some(data.as_slice()),
             Original::Absent => self.current.is_some(),
@@ -51,7 +65,7 @@ impl Restore {
             Original::Content { data, .. } => (text(data), format!("{} (before clawguard)", self.path)),
             Original::Absent => (String::new(), "/dev/null".to_owned()),
         };
-        TextDiff::from_lines(&now, &before).unified_diff().context_radius(3).header(&self.path, &to).to_string()
+        unified(&self.path, &to, &now, &before)
     }
 }
 
@@ -91,6 +105,8 @@ pub enum UninstallError {
     Unfinished(u32),
     #[error("clawguard has applied nothing here: there is nothing to uninstall.")]
     Nothing,
+    #[error(transparent)]
+    Apply(#[from] ApplyError),
 }
 
 /// Reads what an uninstall of `root` would put back.
@@ -108,6 +124,7 @@ pub fn restoration(root: &Root) -> Result<Restoration, UninstallError> {
     if committed.is_empty() {
         return Err(UninstallError::Nothing);
     }
+    let managed = store.managed().map_err(records)?;
     let mut out = Restoration::default();
     let mut seen = BTreeSet::new();
     for g in &committed {
@@ -130,7 +147,15 @@ pub fn restoration(root: &Root) -> Result<Restoration, UninstallError> {
             let current = root
                 .read_managed(&f.path)
                 .map_err(|source| UninstallError::Current { path: f.path.clone(), source })?;
-            out.files.push(Restore { path: f.path.clone(), layer: f.layer.clone(), generation: n, original, current });
+            let edited = current.as_deref().is_some_and(|c| managed.get(&f.path) != Some(&sha256(c)));
+            out.files.push(Restore {
+                path: f.path.clone(),
+                layer: f.layer.clone(),
+                generation: n,
+                original,
+                current,
+                edited,
+            });
         }
     }
     let mut undone = BTreeSet::new();
@@ -144,4 +169,141 @@ pub fn restoration(root: &Root) -> Result<Restoration, UninstallError> {
         }
     }
     Ok(out)
+}
+
+impl Restoration {
+    /// The ports sshd listened on before clawguard: its config files as this restoration
+    /// puts them back, read the way sshd reads them (in a scratch copy: nothing of the
+    /// target is touched).
+    pub fn ssh_ports(&self, root: &Root) -> io::Result<Vec<u16>> {
+        let scratch = tempfile::tempdir()?;
+        let copy = Root::new(scratch.path());
+        let now = crate::host::sshd::probe(root);
+        let mut files: Vec<(String, Option<Vec<u8>>)> =
+            now.files.iter().map(|(p, t)| (p.clone(), Some(t.clone().into_bytes()))).collect();
+        for r in self.files.iter().filter(|r| r.path.starts_with("/etc/ssh/")) {
+            files.retain(|(p, _)| p != &r.path);
+            if let Original::Content { data, .. } = &r.original {
+                files.push((r.path.clone(), Some(data.clone())));
+            }
+        }
+        for (path, data) in files {
+            let Some(data) = data else { continue };
+            let at = copy.path(&path);
+            if let Some(dir) = at.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            std::fs::write(at, data)?;
+        }
+        Ok(crate::host::sshd::probe(&copy).ports())
+    }
+
+    /// The files put back that change something.
+    pub fn changing(&self) -> impl Iterator<Item = &Restore> {
+        self.files.iter().filter(|r| r.changes())
+    }
+
+    /// The files left as they are (see [`Restore::kept`]).
+    pub fn kept(&self) -> impl Iterator<Item = &Restore> {
+        self.files.iter().filter(|r| r.kept())
+    }
+}
+
+/// What `clawguard uninstall` leaves, unless `--purge`: the vault and its identity (the
+/// agent's keys may exist nowhere else), what reaches the off-server backups, and the
+/// evidence `clawguard incident` collected. Names inside the state directory, and paths.
+pub const KEPT_STATE: &[&str] =
+    &["vault-identity.txt", "vault-identity.next.txt", "backup_ed25519", "backup_ed25519.pub", "backup_known_hosts"];
+/// Kept directories under `/etc/clawguard` (the vault), unless `--purge`.
+pub const KEPT_ETC: &[&str] = &[crate::vault::DIR, crate::vault::PREVIOUS_DIR];
+
+/// What the last step of an uninstall did.
+#[derive(Debug, Clone, Default)]
+pub struct Finished {
+    /// The rollbacks, then sshd's ports checked.
+    pub lines: Vec<String>,
+    /// What stays on the host (without `--purge`).
+    pub kept: Vec<String>,
+    /// sshd does not listen where it did before clawguard (reported loudly).
+    pub ssh_problem: Option<String>,
+}
+
+/// The last step of `clawguard uninstall`: every generation taken back (newest first, each
+/// as `clawguard rollback` does), sshd checked on the ports it has now, then clawguard's
+/// records removed — the vault, the backups' key and incident evidence too with `purge`.
+pub fn finish(root: &Root, runner: &Runner, purge: bool) -> Result<Finished, UninstallError> {
+    let spared: Vec<String> = restoration(root)?.kept().map(|r| r.path.clone()).collect();
+    let mut out = Finished { lines: crate::apply::roll_back_all(root, runner, &spared)?, ..Finished::default() };
+    out.kept.extend(spared);
+    if runner.runs_commands() && root.exists(crate::host::sshd::MAIN) {
+        for port in crate::host::sshd::probe(root).ports() {
+            match crate::apply::wait_listening(runner, port) {
+                Ok(()) => out.lines.push(format!("sshd listens on port {port}, as before clawguard")),
+                Err(why) => {
+                    out.ssh_problem = Some(format!(
+                        "{why}: sshd does not listen on port {port}, where it did before clawguard. Do not close this session; `systemctl status ssh` says why."
+                    ));
+                }
+            }
+        }
+    }
+    let io = |what: String| move |source| ApplyError::Io { what, source };
+    // The records' directory as it is (a link there is never followed: what it points to
+    // is not clawguard's to remove).
+    let state = root.entry(crate::apply::STATE_DIR);
+    if std::fs::symlink_metadata(&state).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(UninstallError::Apply(ApplyError::Damaged(format!(
+            "{} is a symbolic link, not clawguard's directory: every generation was taken back, but the records were not removed. Look at where it points, then remove it yourself.",
+            crate::apply::STATE_DIR
+        ))));
+    }
+    let keep = |name: &str| !purge && (KEPT_STATE.contains(&name) || name.starts_with("incident-"));
+    if state.is_dir() {
+        let mut names: Vec<String> = std::fs::read_dir(&state)
+            .map_err(io(format!("listing {}", state.display())))?
+            .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect::<io::Result<_>>()
+            .map_err(io(format!("listing {}", state.display())))?;
+        names.sort();
+        for name in names {
+            let path = state.join(&name);
+            if keep(&name) {
+                out.kept.push(format!("{}/{name}", crate::apply::STATE_DIR));
+                continue;
+            }
+            remove(&path).map_err(io(format!("removing {}", path.display())))?;
+        }
+        out.lines.push(format!("removed clawguard's records ({})", crate::apply::STATE_DIR));
+        if out.kept.is_empty() {
+            std::fs::remove_dir(&state).map_err(io(format!("removing {}", state.display())))?;
+        }
+    }
+    for dir in KEPT_ETC {
+        let path = root.entry(dir);
+        if std::fs::symlink_metadata(&path).is_err() {
+            continue;
+        }
+        if purge {
+            remove(&path).map_err(io(format!("removing {}", path.display())))?;
+            out.lines.push(format!("removed {dir}"));
+        } else {
+            out.kept.push((*dir).to_owned());
+        }
+    }
+    // /etc/clawguard itself, once nothing is left in it.
+    let etc = root.entry(crate::layers::ETC);
+    if std::fs::symlink_metadata(&etc).is_ok_and(|m| m.is_dir())
+        && std::fs::read_dir(&etc).is_ok_and(|mut d| d.next().is_none())
+    {
+        std::fs::remove_dir(&etc).map_err(io(format!("removing {}", etc.display())))?;
+    }
+    Ok(out)
+}
+
+/// Removes a file, a link (never what it points to) or a whole directory.
+fn remove(path: &std::path::Path) -> io::Result<()> {
+    match std::fs::symlink_metadata(path)? {
+        m if m.is_dir() => std::fs::remove_dir_all(path),
+        _ => std::fs::remove_file(path),
+    }
 }

@@ -142,6 +142,7 @@ fn records_that_cannot_say_what_was_there_are_an_error_not_a_skip() {
         new_port: Some(2222),
         old_ports: vec![22],
         applied_from: None,
+        then: Default::default(),
     };
     store.set_pending(&pending).unwrap();
     let e = restoration(&r).unwrap_err();
@@ -152,4 +153,79 @@ fn records_that_cannot_say_what_was_there_are_an_error_not_a_skip() {
     fs::remove_file(&dropin).unwrap();
     std::os::unix::fs::symlink("/etc/shadow", &dropin).unwrap();
     assert!(matches!(restoration(&r), Err(UninstallError::Current { .. })), "{:?}", restoration(&r));
+}
+
+fn uninstall(root: &Path, extra: &[&str]) -> std::process::Output {
+    Command::new(common::bin())
+        .args(["uninstall", "--root", root.to_str().unwrap()])
+        .args(extra)
+        .env_remove("SSH_CONNECTION")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// The whole uninstall as a user runs it on a root clawguard only writes files to: it
+/// shows the diffs, refuses to go on without `--yes` when it cannot ask, then puts every
+/// file back byte for byte and removes its records — the vault kept unless `--purge`.
+#[test]
+fn uninstall_puts_every_file_back_and_keeps_the_vault_unless_purged() {
+    let root = host();
+    let before = common::fingerprint(root.path());
+    apply(root.path(), None);
+    let answers = root.path().join("answers.toml");
+    fs::write(&answers, "version = 1\n[ssh]\nport = 2200\n").unwrap();
+    apply(root.path(), Some(&answers));
+    fs::remove_file(&answers).unwrap();
+    let mut set = Command::new(common::bin())
+        .args(["secrets", "set", "anthropic", "--root", root.path().to_str().unwrap()])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(set.stdin.as_mut().unwrap(), b"sk-ant-test-0123456789\n").unwrap();
+    assert!(set.wait().unwrap().success());
+    // The user's own OpenClaw settings, which clawguard made once: edited, so they stay.
+    let settings = root.path().join("srv/openclaw/config/settings.json5");
+    fs::write(&settings, "{ agents: { defaults: { model: \"mine\" } } }\n").unwrap();
+    let applied = common::fingerprint(root.path());
+
+    // Without a terminal and without --yes: the diffs, then a refusal that names --yes.
+    let o = uninstall(root.path(), &[]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(err.contains("clawguard uninstall --yes"), "{err}");
+    assert!(out.contains("/etc/ssh/sshd_config (restored, mode 644)"), "{out}");
+    assert!(out.contains("-Port 2200") && out.contains("+++ /dev/null"), "{out}");
+    assert!(out.contains("Kept: the vault"), "{out}");
+    assert!(out.contains("/srv/openclaw/config/settings.json5 stays as it is"), "{out}");
+    assert_eq!(common::fingerprint(root.path()), applied, "a refused uninstall wrote something");
+
+    let o = uninstall(root.path(), &["--yes"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("clawguard is uninstalled"), "{out}");
+    let after = common::fingerprint(root.path());
+    let kept: Vec<&String> = after.keys().filter(|p| !before.contains_key(*p)).collect();
+    let vault = ["etc/clawguard", "etc/clawguard/vault", "var/lib/clawguard", "var/lib/clawguard/vault-identity.txt"];
+    let settings_kept = ["srv", "srv/openclaw", "srv/openclaw/config", "srv/openclaw/config/settings.json5"];
+    assert!(
+        kept.iter().all(|p| vault.contains(&p.as_str())
+            || p.starts_with("etc/clawguard/vault/")
+            || settings_kept.contains(&p.as_str())),
+        "{kept:#?}"
+    );
+    assert_eq!(fs::read_to_string(&settings).unwrap(), "{ agents: { defaults: { model: \"mine\" } } }\n");
+    assert!(kept.iter().any(|p| p.starts_with("etc/clawguard/vault/")), "the vault was not kept: {kept:#?}");
+    for (path, was) in &before {
+        assert_eq!(after.get(path), Some(was), "{path} is not as it was before clawguard");
+    }
+    // Nothing left to uninstall; with --purge on a fresh apply nothing of clawguard stays.
+    let o = uninstall(root.path(), &["--yes"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("nothing to uninstall"), "{o:?}");
+    fs::remove_dir_all(root.path().join("srv")).unwrap();
+    apply(root.path(), None);
+    let o = uninstall(root.path(), &["--yes", "--purge"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(common::fingerprint(root.path()), before, "--purge left something behind");
 }

@@ -16,7 +16,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 pub use runner::{Ran, Runner};
-pub use store::{GenerationState, Pending, STATE_DIR, Store};
+pub use store::{After, GenerationState, Pending, STATE_DIR, Store};
 
 use crate::host::{Root, SshConnection};
 use crate::layers::ssh;
@@ -49,6 +49,8 @@ pub struct Options {
     /// checks have passed and before any file is written: an apply that refuses stores
     /// nothing. The plan already counts them as in the vault.
     pub keys: session::Keys,
+    /// What confirming this apply's change leads to.
+    pub then: After,
 }
 
 /// Progress, for the front ends (indicatif when headless, a gauge in the wizard).
@@ -346,6 +348,7 @@ pub fn apply(plan: &Plan, root: &Root, opts: &Options, progress: &mut dyn FnMut(
                 new_sha: sha256(f.step.content.as_bytes()),
                 mode: f.step.mode,
                 layer: f.step.layer.map_or_else(|| "Answers".to_owned(), |l| format!("{l:?}")),
+                made_dirs: missing_dirs(root, &f.step.path),
             })
         })
         .collect::<Result<_, ApplyError>>()?;
@@ -394,6 +397,7 @@ pub fn apply(plan: &Plan, root: &Root, opts: &Options, progress: &mut dyn FnMut(
         new_port: plan.ssh_move.as_ref().map(|m| m.new_port),
         old_ports: plan.ssh_move.as_ref().map(|m| m.old_ports.clone()).unwrap_or_default(),
         applied_from: opts.ssh_connection.clone(),
+        then: opts.then,
     };
     if guard {
         let pending = waiting_for(store::now() + opts.confirm_timeout);
@@ -735,7 +739,7 @@ fn readiness(
 }
 
 /// Polls until `port` is listening (through the runner), for up to 5 seconds.
-fn wait_listening(runner: &Runner, port: u16) -> Result<(), String> {
+pub(crate) fn wait_listening(runner: &Runner, port: u16) -> Result<(), String> {
     let argv: Vec<String> = ["ss", "-Htln", &format!("sport = :{port}")].iter().map(|s| s.to_string()).collect();
     for _ in 0..50 {
         match runner.run(&argv) {
@@ -794,6 +798,20 @@ fn arm(root: &Root, opts: &Options, n: u32) -> io::Result<String> {
     Ok("a detached watchdog process".into())
 }
 
+/// The directories above `path` that do not exist yet, outermost first (what writing it
+/// creates).
+fn missing_dirs(root: &Root, path: &str) -> Vec<String> {
+    let mut out: Vec<String> = std::path::Path::new(path)
+        .ancestors()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .filter(|a| a != "/" && !a.is_empty())
+        .take_while(|a| !root.exists(a))
+        .collect();
+    out.reverse();
+    out
+}
+
 /// Puts back every file of generation `m` and takes back its commands (those in `ran`, or
 /// all of them), then re-runs its reloads so services read the old files; marks the
 /// generation rolled back. Returns what it did, ending with the verification.
@@ -850,9 +868,20 @@ fn undo(
                     .map_err(io_err(format!("restoring {}", f.path)))?;
                 done.push(format!("restored {}", f.path));
             }
-        } else if fs::symlink_metadata(&real).is_ok() {
-            atomic::remove(&real).map_err(io_err(format!("removing {}", f.path)))?;
-            done.push(format!("removed {}", f.path));
+        } else {
+            if fs::symlink_metadata(&real).is_ok() {
+                atomic::remove(&real).map_err(io_err(format!("removing {}", f.path)))?;
+                done.push(format!("removed {}", f.path));
+            }
+            // The directories it made go too, once empty (another file may still be there).
+            for dir in f.made_dirs.iter().rev() {
+                let real = root.entry(dir);
+                if fs::symlink_metadata(&real).is_ok_and(|m| m.is_dir())
+                    && fs::read_dir(&real).is_ok_and(|mut d| d.next().is_none())
+                {
+                    fs::remove_dir(&real).map_err(io_err(format!("removing {dir}")))?;
+                }
+            }
         }
     }
     for (i, c) in m.commands.iter().enumerate().rev() {
@@ -934,6 +963,35 @@ pub fn rollback_last(root: &Root, runner: &Runner) -> Result<Vec<String>, ApplyE
     }
     if incomplete(&out) {
         return Err(ApplyError::RollbackIncomplete(out));
+    }
+    Ok(out)
+}
+
+/// `clawguard uninstall`'s last step: takes back every applied generation, newest first,
+/// each exactly as `clawguard rollback` would. Between two of them the host is as it was
+/// after the older one (a state it was in, and confirmed, before): a kill anywhere leaves
+/// a host that works, and running `uninstall` again goes on. Stops at the first rollback
+/// that does not complete, with the records kept.
+///
+/// The files in `spare` stay as they are (and out of the verification).
+pub fn roll_back_all(root: &Root, runner: &Runner, spare: &[String]) -> Result<Vec<String>, ApplyError> {
+    let store = Store::new(root);
+    let _lock = lock(&store, false, false)?;
+    let mut out = recover(root, runner)?;
+    if let Some(p) = store.pending().map_err(io_err("reading the pending confirmation"))? {
+        return Err(ApplyError::Confirm(format!(
+            "generation {} is waiting for its confirmation: `sudo clawguard confirm` from a new login (or `sudo clawguard rollback`) first",
+            p.generation
+        )));
+    }
+    let gens = store.generations().map_err(io_err("reading clawguard's records"))?;
+    for g in gens.iter().rev().filter(|g| g.state == GenerationState::Committed) {
+        let mut m = g.manifest.clone();
+        m.files.retain(|f| !spare.contains(&f.path));
+        out.append(&mut rollback_generation(&store, root, runner, &m, None)?);
+        if incomplete(&out) {
+            return Err(ApplyError::RollbackIncomplete(out));
+        }
     }
     Ok(out)
 }
@@ -1131,6 +1189,9 @@ pub fn status(root: &Root) -> Result<String, ApplyError> {
             );
         }
         None => s.push_str("\nNo change is waiting for confirmation.\n"),
+    }
+    if let Ok(Some(Pending { then: After::Uninstall { .. }, .. })) = store.pending() {
+        s.push_str("This is the first step of `clawguard uninstall`: confirming puts everything else back as it was before clawguard.\n");
     }
     if let Some(r) = store.last_rollback() {
         let _ = write!(s, "\nLast automatic rollback: {r}");

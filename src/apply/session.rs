@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{ApplyError, Event, Options, Report, Runner};
+use super::{After, ApplyError, Event, Options, Report, Runner};
 use crate::answers::Answers;
 use crate::host::{Facts, Root};
 use crate::plan::{Plan, Stage};
@@ -32,6 +32,8 @@ pub struct Request {
     pub force: bool,
     /// `SSH_CONNECTION` of the login this runs in (found through sudo).
     pub session: Option<String>,
+    /// What confirming the change leads to (`clawguard uninstall`'s first step says so).
+    pub then: After,
 }
 
 /// What one apply did, and what the user does next.
@@ -105,6 +107,7 @@ impl Request {
             confirm_timeout: self.confirm_timeout,
             ssh_connection: self.session.clone(),
             exe: std::env::current_exe().unwrap_or_else(|_| "clawguard".into()),
+            then: self.then,
         }
     }
 }

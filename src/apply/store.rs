@@ -32,6 +32,10 @@ pub struct FileRecord {
     /// The layer that planned it (`Sandbox`, …); empty in records older than 0.2.
     #[serde(default)]
     pub layer: String,
+    /// The directories writing it created, outermost first: a rollback that removes the
+    /// file removes them again when they are empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub made_dirs: Vec<String>,
 }
 
 /// A command a generation ran, with what takes it back.
@@ -117,6 +121,24 @@ pub struct Pending {
     pub old_ports: Vec<u16>,
     /// `SSH_CONNECTION` of the session that applied (the confirmation must come from another).
     pub applied_from: Option<String>,
+    /// What `clawguard confirm` does once the login is proven.
+    #[serde(default)]
+    pub then: After,
+}
+
+/// What a confirmed change leads to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum After {
+    /// Complete the port move: the final SSH drop-in, the old port closed.
+    #[default]
+    Complete,
+    /// The first step of `clawguard uninstall` (SSH back on its port from before
+    /// clawguard, proven by this login): put everything else back.
+    Uninstall {
+        /// Also remove the vault and what reaches the backups.
+        purge: bool,
+    },
 }
 
 impl Pending {

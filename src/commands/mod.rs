@@ -7,6 +7,7 @@ mod export;
 mod import;
 mod incident;
 mod rotate;
+mod uninstall;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -15,6 +16,7 @@ pub use backup::{backup, restore};
 pub use docs::{completions, man};
 pub use export::export;
 pub use incident::incident;
+pub use uninstall::uninstall;
 
 use crate::answers::{self, Answers, AnswersError};
 use crate::apply::session::{self, Keys, Request};
@@ -81,6 +83,11 @@ pub enum CommandError {
     KeptAnswers(u32, String),
     #[error("{0}")]
     Import(String),
+    #[error(transparent)]
+    Uninstall(#[from] crate::uninstall::UninstallError),
+    /// A stop whose message says what happened and what to do.
+    #[error("{0}")]
+    Stop(String),
 }
 
 /// Answers and facts for a target, and the login this runs in.
@@ -128,11 +135,12 @@ impl Loaded {
             confirm_timeout,
             force,
             session: self.session,
+            then: apply::After::Complete,
         }
     }
 }
 
-fn color_on(stream_is_tty: bool) -> bool {
+pub(super) fn color_on(stream_is_tty: bool) -> bool {
     std::env::var_os("NO_COLOR").is_none() && stream_is_tty
 }
 
@@ -327,7 +335,7 @@ fn runner_for(root: &Root, runner: &Option<std::path::PathBuf>) -> Runner {
     }
 }
 
-fn target(args: &TargetArgs) -> Result<(Root, Runner), CommandError> {
+pub(super) fn target(args: &TargetArgs) -> Result<(Root, Runner), CommandError> {
     if !args.root.is_dir() {
         return Err(CommandError::NoRoot(args.root.display().to_string()));
     }
@@ -337,7 +345,7 @@ fn target(args: &TargetArgs) -> Result<(Root, Runner), CommandError> {
 }
 
 /// A progress bar on a terminal; plain lines otherwise.
-fn progress_bar() -> impl FnMut(Event) {
+pub(super) fn progress_bar() -> impl FnMut(Event) {
     let tty = std::io::stderr().is_terminal();
     let bar = indicatif::ProgressBar::hidden();
     move |e| match e {
@@ -400,6 +408,10 @@ pub fn confirm(args: &TargetArgs) -> Result<ExitCode, CommandError> {
     let (root, runner) = target(args)?;
     let ssh = host::session::ssh_connection(root.is_live());
     let pending = apply::confirm(&root, ssh.as_deref())?;
+    if let apply::After::Uninstall { purge } = pending.then {
+        println!("Confirmed: SSH works on port {}. Putting everything else back.", pending.new_port.unwrap_or(22));
+        return uninstall::finish(&root, &runner, purge);
+    }
     println!("Confirmed: generation {} stays.", pending.generation);
     // Complete the move: the final SSH drop-in (new port only), then close the old port.
     let store = apply::Store::new(&root);
@@ -418,6 +430,7 @@ pub fn confirm(args: &TargetArgs) -> Result<ExitCode, CommandError> {
             confirm_timeout: 0,
             force: false,
             session: ssh.clone(),
+            then: apply::After::Complete,
         };
         let o = session::run(&req, &mut progress_bar())?;
         if o.report.generation.is_some() {

@@ -91,7 +91,8 @@ fn compare<'p>(step: &'p FileStep, root: &Root) -> FileDiff<'p> {
     FileDiff { step, change, diff }
 }
 
-fn unified(a: &str, b: &str, old: &str, new: &str) -> String {
+/// A unified diff from `old` (named `a`) to `new` (named `b`), three lines of context.
+pub(crate) fn unified(a: &str, b: &str, old: &str, new: &str) -> String {
     TextDiff::from_lines(old, new).unified_diff().context_radius(3).header(a, b).to_string()
 }
 

@@ -1,0 +1,131 @@
+//! `clawguard uninstall`: show what goes back, ask, then either put it all back or — when
+//! SSH listened elsewhere before clawguard — first move SSH back through the ordinary
+//! guarded apply, leaving the rest to `clawguard confirm` from a login on the old port.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use super::{CommandError, color_on, progress_bar, target};
+use crate::answers::{Answers, Layer};
+use crate::apply::session::{self, Keys, Request};
+use crate::apply::{self, After, Runner};
+use crate::cli::UninstallArgs;
+use crate::host::{self, Root};
+use crate::report;
+use crate::uninstall;
+
+pub fn uninstall(args: &UninstallArgs) -> Result<ExitCode, CommandError> {
+    let (root, runner) = target(&args.target)?;
+    let restoration = uninstall::restoration(&root)?;
+    let ssh = host::session::ssh_connection(root.is_live());
+    let facts = host::probe(&root, ssh.as_deref());
+    let now = facts.sshd.ports();
+    let before = restoration.ssh_ports(&root).map_err(|e| {
+        CommandError::Stop(format!(
+            "cannot read sshd's settings as they were before clawguard: {e}. Nothing was changed."
+        ))
+    })?;
+    // The old port must be proven over a new login before the way in now goes: only where
+    // clawguard runs the services (an image is just written back).
+    let move_back = runner.runs_commands() && facts.sshd.main_present && !before.iter().all(|p| now.contains(p));
+    let color = color_on(std::io::stdout().is_terminal());
+    print!(
+        "{}",
+        report::ansi(&report::uninstall(&restoration, move_back.then_some((&now[..], &before[..])), args.purge), color)
+    );
+    if !args.yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(CommandError::Stop(
+                "not uninstalled: stdin is not a terminal, so clawguard cannot ask. Read the above, then run `clawguard uninstall --yes`.".into(),
+            ));
+        }
+        let ok = inquire::Confirm::new(&format!("Put {} back as it was before clawguard?", root.dir().display()))
+            .with_default(false)
+            .prompt()
+            .unwrap_or(false);
+        if !ok {
+            return Err(CommandError::Declined);
+        }
+    }
+    let then = After::Uninstall { purge: args.purge };
+    if move_back {
+        let o = session::run(
+            &move_ssh_back(&root, runner.clone(), ssh, &before, args.confirm_timeout, then)?,
+            &mut progress_bar(),
+        )?;
+        print!("{}", report::ansi(&report::outcome(&o, apply::store::now()), color));
+        if o.report.pending.is_some() {
+            println!(
+                "\nStep 1 of 2 done: SSH listens on port {} again as well. Nothing else was put back yet: that is what `sudo clawguard confirm`, from a new login on port {}, does.",
+                before[0], before[0]
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    finish(&root, &runner, args.purge)
+}
+
+/// The first step: the applied answers with SSH on its port from before clawguard, only
+/// the SSH and firewall layers, as an ordinary apply (lockout checks, the services' own
+/// checkers, both ports open, confirm-or-rollback).
+fn move_ssh_back(
+    root: &Root,
+    runner: Runner,
+    ssh: Option<String>,
+    before: &[u16],
+    confirm_timeout: u64,
+    then: After,
+) -> Result<Request, CommandError> {
+    let store = apply::Store::new(root);
+    let gens = store.generations().map_err(|e| CommandError::KeptAnswers(0, e.to_string()))?;
+    let last = gens
+        .iter()
+        .rev()
+        .find(|g| g.state == apply::GenerationState::Committed)
+        .map(|g| g.manifest.number)
+        .unwrap_or_default();
+    let text = store.answers_of(last).map_err(|e| CommandError::KeptAnswers(last, e.to_string()))?;
+    let mut answers = Answers::parse(&text, "the applied answers")?;
+    answers.ssh.port = before[0]
+        .to_string()
+        .parse()
+        .map_err(|e: crate::answers::Invalid| CommandError::Stop(format!("sshd's port before clawguard: {}", e.0)))?;
+    for l in Layer::ALL.into_iter().filter(|l| !matches!(l, Layer::Ssh | Layer::Firewall)) {
+        if !answers.skip.contains(&l) {
+            answers.skip.push(l);
+        }
+    }
+    Ok(Request {
+        facts: host::probe(root, ssh.as_deref()).for_answers(root, &answers),
+        answers,
+        root: root.clone(),
+        runner,
+        stage: crate::plan::Stage::Move,
+        keys: Keys::new(),
+        confirm_timeout,
+        // Hand edits are put back too: the user saw the diffs and said yes.
+        force: true,
+        session: ssh,
+        then,
+    })
+}
+
+/// The last step (now, or from `confirm`): every generation taken back, the records
+/// removed, and what was kept.
+pub fn finish(root: &Root, runner: &Runner, purge: bool) -> Result<ExitCode, CommandError> {
+    let done = uninstall::finish(root, runner, purge)?;
+    for line in &done.lines {
+        println!("{line}");
+    }
+    if let Some(problem) = &done.ssh_problem {
+        return Err(CommandError::Stop(problem.clone()));
+    }
+    if !done.kept.is_empty() {
+        println!("Kept (`clawguard uninstall --purge` had removed them): {}", done.kept.join(", "));
+    }
+    println!(
+        "clawguard is uninstalled from {}: every file it managed is as it was before. The program itself stays: `sudo apt-get remove clawguard` (or delete the binary you installed).",
+        root.dir().display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
