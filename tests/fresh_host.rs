@@ -125,6 +125,8 @@ fn first_setup(suite: &str, net: u8, how: Install) {
 
     // Install clawguard as the README says.
     install(&vps, old, how);
+    // Every file as it is before clawguard first touches the host, for the uninstall.
+    let pristine = expect(&vps, 22, old, SNAPSHOT, 0);
 
     // Looking needs no root, and says what it will install.
     let plan = expect(&vps, 22, old, "clawguard plan --no-color", 2);
@@ -374,6 +376,95 @@ fn first_setup(suite: &str, net: u8, how: Install) {
     // (Over the session's own connection: ufw's `limit` on SSH refuses a seventh new
     // connection within 30 s from one address — as it should.)
     check_hardening(&vps, new);
+
+    uninstall_everything(&vps, new, how, &pristine);
+}
+
+/// Every file under /etc, /srv and /opt with its SHA-256, sorted by path.
+const SNAPSHOT: &str = "sudo find /etc /srv /opt -xdev -type f -print0 | sudo xargs -0 sha256sum | sort -k2";
+
+/// `clawguard uninstall` as the user runs it, over SSH on the hardened port: SSH first back
+/// on port 22 next to 2222, proven by a new login on 22 whose `confirm` puts everything
+/// back — every file clawguard managed byte for byte as before, its units, rules and
+/// packages gone, sshd on 22 alone with the host's own settings; then removing clawguard
+/// itself leaves nothing of it.
+fn uninstall_everything(vps: &Booted, control: Option<&str>, how: Install, pristine: &str) {
+    let managed = expect(
+        vps,
+        2222,
+        control,
+        "sudo sh -c 'cat /var/lib/clawguard/generations/*/manifest.toml' | sed -n 's/^path = \"\\(.*\\)\"$/\\1/p' | sort -u",
+        0,
+    );
+    let managed: Vec<&str> = managed.lines().collect();
+    assert!(managed.contains(&"/etc/ssh/sshd_config.d/00-clawguard.conf"), "{managed:?}");
+    let out = expect(vps, 2222, control, "sudo clawguard uninstall --yes --purge --confirm-timeout 300", 0);
+    assert!(out.contains("/etc/ssh/sshd_config.d/00-clawguard.conf (clawguard created it: removed)"), "{out}");
+    assert!(out.contains("== SSH, in two steps =="), "{out}");
+    assert!(out.contains("Step 1 of 2 done: SSH listens on port 22 again"), "{out}");
+    assert!(vps.wait_port(22, 10), "port 22 does not answer after the uninstall's first step");
+    // Nothing else went yet: the hardening is all there.
+    expect(vps, 2222, control, "systemctl is-enabled clawguard-check.timer", 0);
+    let out = expect(vps, 2222, control, "sudo clawguard confirm", 1);
+    assert!(out.contains("this is the session that applied the change"), "{out}");
+    let back = Some("back-on-22");
+    let out = expect(vps, 22, back, "sudo clawguard confirm", 0);
+    assert!(out.contains("Confirmed: SSH works on port 22"), "{out}");
+    assert!(out.contains("clawguard is uninstalled"), "{out}");
+    assert!(out.contains("sshd listens on port 22, as before clawguard"), "{out}");
+    assert!(!out.contains("FAILED") && !out.contains("NOT "), "{out}");
+
+    // Every file clawguard managed, byte for byte; and nothing else under /etc, /srv or /opt
+    // that was there before changed.
+    let now = expect(vps, 22, back, SNAPSHOT, 0);
+    let sums = |text: &str| -> std::collections::BTreeMap<String, String> {
+        text.lines().filter_map(|l| l.split_once("  ")).map(|(h, p)| (p.to_owned(), h.to_owned())).collect()
+    };
+    let (was, is) = (sums(pristine), sums(&now));
+    for path in &managed {
+        assert_eq!(is.get(*path), was.get(*path), "{path} is not as it was before clawguard");
+    }
+    // The packages clawguard installed, removed again (their conffiles stay, as `apt-get
+    // remove` leaves them); the files that were there before are as they were, but for
+    // what installing and removing those packages touches (users and groups, ld.so.cache).
+    let touched_by_packages = ["/etc/group", "/etc/group-", "/etc/gshadow", "/etc/gshadow-", "/etc/ld.so.cache"];
+    for (path, hash) in &was {
+        if !touched_by_packages.contains(&path.as_str()) {
+            assert_eq!(is.get(path), Some(hash), "{path} changed");
+        }
+    }
+    let pkgs = expect(vps, 22, back, "dpkg-query -W -f '${Package} ${Status}\\n' ufw fail2ban docker.io 2>&1; true", 0);
+    assert_eq!(pkgs.matches("ok installed").count(), 0, "{pkgs}");
+    let units = expect(vps, 22, back, "systemctl list-unit-files --no-legend 'clawguard*' | wc -l", 0);
+    assert_eq!(units.trim(), "0", "clawguard's units are still there");
+    let sshd = expect(vps, 22, back, "sudo sshd -T | grep -E '^(port|passwordauthentication) '", 0);
+    assert_eq!(sshd.trim(), "port 22\npasswordauthentication yes", "sshd's own settings are not back");
+    assert!(!vps.wait_port(2222, 3), "port 2222 still answers after the uninstall");
+    // A password login works again, as it did before clawguard (this host allowed it).
+    let mut argv: Vec<String> = vec!["sshpass".into(), "-p".into(), common::booted::PASSWORD.into()];
+    let mut ssh = vps.ssh_args("debian", 22, None);
+    let target = ssh.pop().unwrap();
+    ssh.extend(["-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password"].map(String::from));
+    argv.extend(ssh.into_iter().map(|a| if a == "BatchMode=yes" { "BatchMode=no".to_owned() } else { a }));
+    argv.push(target);
+    argv.push("true".into());
+    let refs: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let (ok, out) = vps.hostns(&refs);
+    assert!(ok, "a password login on port 22 after the uninstall: {out}");
+
+    // Then clawguard itself: nothing of it stays.
+    match how {
+        Install::Package => expect(vps, 22, back, "sudo apt-get remove -y -q clawguard", 0),
+        Install::ByHand => expect(vps, 22, back, "sudo rm /usr/local/bin/clawguard", 0),
+    };
+    let left = expect(
+        vps,
+        22,
+        back,
+        "sudo find / -xdev \\( -path /proc -o -path /home -o -path /var/lib/docker \\) -prune -o -iname '*clawguard*' -print",
+        0,
+    );
+    assert_eq!(left.trim(), "", "left behind after removing clawguard");
 }
 
 /// SSH only on the new port, ufw on, fail2ban's jail running on the new port, timers on.

@@ -345,3 +345,76 @@ fn check_sees_what_a_takeover_leaves() {
     assert_eq!(code, Some(3), "{out}");
     assert!(out.contains("WARNING: 1 security update(s) are waiting: hello."), "{out}");
 }
+
+/// `clawguard uninstall` against a real sshd and ufw, after a confirmed move to 2222: its
+/// first step opens port 22 next to 2222; unconfirmed, the watchdog takes it back and
+/// clawguard stays. Run again and confirmed from a new login on 22, every file goes back,
+/// ufw is off, sshd is on 22 alone with the image's own settings (passwords allowed).
+#[test]
+fn uninstall_moves_ssh_back_only_with_a_new_login_on_the_old_port() {
+    let mut v = Vps::new("debian12-cloud");
+    v.start_sshd();
+    wait("sshd on port 22", 10, || v.port_open(22));
+    let before = common::fingerprint(v.root.path());
+    let runner = v.runner();
+    let run = path_str(&runner).to_owned();
+    let root = path_str(v.root.path()).to_owned();
+    let a = answers(&v, "[firewall]\nlimit_ssh = false\n");
+    let (_, from) = v.ssh("debian", 22, "echo $SSH_CONNECTION");
+    let (ok, out) = clawguard(
+        &["apply", "--yes", "--root", &root, "--answers", &a, "--runner", &run, "--confirm-timeout", "300"],
+        &[("SSH_CONNECTION", from.trim())],
+    );
+    assert!(ok, "{out}\n{}", v.runner_log());
+    let (_, on_new) = v.ssh("debian", 2222, "echo $SSH_CONNECTION");
+    let (ok, out) = clawguard(&["confirm", "--root", &root, "--runner", &run], &[("SSH_CONNECTION", on_new.trim())]);
+    assert!(ok, "{out}");
+    wait("port 22 to close", 10, || !v.port_open(22));
+    let managed = clawguard::uninstall::restoration(&clawguard::host::Root::new(v.root.path())).unwrap();
+
+    // Step 1, from the session on 2222, and nobody logs in on 22 in time.
+    let uninstall = |timeout: &str| {
+        clawguard(
+            &["uninstall", "--yes", "--root", &root, "--runner", &run, "--confirm-timeout", timeout],
+            &[("SSH_CONNECTION", on_new.trim())],
+        )
+    };
+    let (ok, out) = uninstall("4");
+    assert!(ok, "{out}\n{}", v.runner_log());
+    assert!(out.contains("Step 1 of 2 done: SSH listens on port 22 again"), "{out}");
+    wait("sshd on port 22 again", 10, || v.port_open(22));
+    assert!(v.ssh("debian", 22, "true").0 && v.ssh("debian", 2222, "true").0, "both ports during step 1");
+    let last = v.root.path().join("var/lib/clawguard/last-rollback");
+    wait("the automatic rollback of step 1", 30, || last.exists());
+    assert!(fs::read_to_string(&last).unwrap().contains("verified: all"));
+    wait("port 22 to close again", 10, || !v.port_open(22));
+    assert!(v.ssh("debian", 2222, "true").0, "clawguard stays: 2222 works");
+    assert!(v.root.path().join("etc/ssh/sshd_config.d/00-clawguard.conf").exists());
+
+    // Again, and confirmed from a new login on 22 — not from the session that ran it.
+    let (ok, out) = uninstall("300");
+    assert!(ok, "{out}");
+    wait("sshd on port 22 again", 10, || v.port_open(22));
+    let (ok, out) = clawguard(&["confirm", "--root", &root, "--runner", &run], &[("SSH_CONNECTION", on_new.trim())]);
+    assert!(!ok && out.contains("this is the session that applied the change"), "{out}");
+    let (_, on_old) = v.ssh("debian", 22, "echo $SSH_CONNECTION");
+    let (ok, out) = clawguard(&["confirm", "--root", &root, "--runner", &run], &[("SSH_CONNECTION", on_old.trim())]);
+    assert!(ok, "{out}\n{}", v.runner_log());
+    assert!(out.contains("clawguard is uninstalled") && out.contains("sshd listens on port 22, as before"), "{out}");
+    wait("sshd to leave port 2222", 10, || !v.port_open(2222));
+    assert!(v.ssh_password("debian", 22, PASSWORD).0, "the image's own sshd settings (passwords allowed) are back");
+    let (_, status) = sh(v.in_vps(&["ufw", "status"]).env("LC_ALL", "C"));
+    assert!(status.contains("Status: inactive"), "ufw taken back: {status}");
+    for f in &managed.files {
+        let now = fs::read(v.root.path().join(&f.path[1..])).ok();
+        match &f.original {
+            clawguard::uninstall::Original::Content { data, .. } => assert_eq!(now.as_ref(), Some(data), "{}", f.path),
+            clawguard::uninstall::Original::Absent => assert_eq!(now, None, "{}", f.path),
+        }
+    }
+    // Nothing of clawguard is left in the root (no key was stored: no vault to keep);
+    // /run has what sshd and ufw keep there while they run.
+    let after = common::fingerprint(v.root.path());
+    let new: Vec<&String> = after.keys().filter(|p| !before.contains_key(*p) && !p.starts_with("run/")).collect();
+    assert!(new.is_empty(), "left behind: {new:#?}");
+}
