@@ -435,8 +435,22 @@ fn uninstall_everything(vps: &Booted, control: Option<&str>, how: Install, prist
     }
     let pkgs = expect(vps, 22, back, "dpkg-query -W -f '${Package} ${Status}\\n' ufw fail2ban docker.io 2>&1; true", 0);
     assert_eq!(pkgs.matches("ok installed").count(), 0, "{pkgs}");
-    let units = expect(vps, 22, back, "systemctl list-unit-files --no-legend 'clawguard*' | wc -l", 0);
-    assert_eq!(units.trim(), "0", "clawguard's units are still there");
+    // (The automatic rollback's transient timer, stopped by `confirm`, goes once unloaded.)
+    let mut units = String::new();
+    for _ in 0..20 {
+        units = expect(
+            vps,
+            22,
+            back,
+            "systemctl list-unit-files --no-legend 'clawguard*'; systemctl list-units --all --no-legend 'clawguard*'",
+            0,
+        );
+        if units.trim().is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    assert_eq!(units.trim(), "", "clawguard's units are still there");
     let sshd = expect(vps, 22, back, "sudo sshd -T | grep -E '^(port|passwordauthentication) '", 0);
     assert_eq!(sshd.trim(), "port 22\npasswordauthentication yes", "sshd's own settings are not back");
     assert!(!vps.wait_port(2222, 3), "port 2222 still answers after the uninstall");

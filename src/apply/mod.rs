@@ -451,7 +451,7 @@ pub fn apply(plan: &Plan, root: &Root, opts: &Options, progress: &mut dyn FnMut(
         // confirmed or rolled back as usual). Anything else takes the whole generation back.
         if AGENT_LAYERS.contains(&layer) {
             let names: Vec<String> = AGENT_LAYERS.iter().map(|l| format!("{l:?}")).collect();
-            let undone = undo(&store, root, &opts.runner, &manifest, Some(&ran), Some(&names))?;
+            let undone = undo(&store, root, &opts.runner, &manifest, Some(&ran), Some(&names), Reloads::MustWork)?;
             manifest.given_up.extend(names);
             store.update_manifest(&manifest).map_err(io_err("recording the layers given up"))?;
             report
@@ -822,7 +822,32 @@ fn rollback_generation(
     m: &Manifest,
     ran: Option<&[usize]>,
 ) -> Result<Vec<String>, ApplyError> {
-    let done = undo(store, root, runner, m, ran, None)?;
+    rollback_generation_as(store, root, runner, m, ran, Reloads::MustWork)
+}
+
+/// Whether a service reloaded after its files are restored must come up for the rollback to
+/// count as complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reloads {
+    /// A rollback: the host keeps running on the restored files; a service that does not
+    /// come up is a failed rollback.
+    MustWork,
+    /// An uninstall: the files are the host's own from before clawguard (and the packages
+    /// clawguard installed go next). A service other than sshd that does not come up with
+    /// them — Debian's fail2ban without auth.log — is said, not a failure: it is the host
+    /// as it was. sshd must still reload.
+    HostsOwn,
+}
+
+fn rollback_generation_as(
+    store: &Store,
+    root: &Root,
+    runner: &Runner,
+    m: &Manifest,
+    ran: Option<&[usize]>,
+    reloads: Reloads,
+) -> Result<Vec<String>, ApplyError> {
+    let done = undo(store, root, runner, m, ran, None, reloads)?;
     store.mark(m.number, "rolled-back").map_err(io_err("recording the rollback"))?;
     store.journal(&format!("rolled back {}", m.number)).map_err(io_err("writing the journal"))?;
     Ok(done)
@@ -837,6 +862,7 @@ fn undo(
     m: &Manifest,
     ran: Option<&[usize]>,
     only: Option<&[String]>,
+    reloads: Reloads,
 ) -> Result<Vec<String>, ApplyError> {
     let mine = |layer: &String| !m.given_up.contains(layer) && only.is_none_or(|o| o.contains(layer));
     let mut done = Vec::new();
@@ -894,7 +920,20 @@ fn undo(
     let restored = |p: &String| m.files.iter().any(|f| &f.path == p && f.existed);
     for (i, c) in m.commands.iter().enumerate() {
         if c.reload && !c.starts_new && did_run(i) && (!c.rerun_needs_old || c.when_changed.iter().any(restored)) {
-            run(&c.argv, &mut done);
+            match runner.run(&c.argv) {
+                Ran::Failed { status, output } if reloads == Reloads::HostsOwn && c.layer != "Ssh" => {
+                    done.push(format!(
+                        "note: {} failed with the host's own settings ({status}: {}): as before clawguard",
+                        shell_words(&c.argv),
+                        gist(&output).replace('\n', " / ")
+                    ))
+                }
+                Ran::Ok(_) => done.push(format!("ran {}", shell_words(&c.argv))),
+                Ran::Skipped => {}
+                Ran::Failed { status, output } => {
+                    done.push(format!("FAILED to run {} ({status}: {})", shell_words(&c.argv), gist(&output)))
+                }
+            }
         }
     }
     // Verify: every file is as it was before the generation, every undo step succeeded.
@@ -988,7 +1027,7 @@ pub fn roll_back_all(root: &Root, runner: &Runner, spare: &[String]) -> Result<V
     for g in gens.iter().rev().filter(|g| g.state == GenerationState::Committed) {
         let mut m = g.manifest.clone();
         m.files.retain(|f| !spare.contains(&f.path));
-        out.append(&mut rollback_generation(&store, root, runner, &m, None)?);
+        out.append(&mut rollback_generation_as(&store, root, runner, &m, None, Reloads::HostsOwn)?);
         if incomplete(&out) {
             return Err(ApplyError::RollbackIncomplete(out));
         }
@@ -1109,7 +1148,22 @@ pub fn confirm(root: &Root, ssh_connection: Option<&str>) -> Result<Pending, App
     }
     store.clear_pending().map_err(io_err("clearing the pending confirmation"))?;
     store.journal(&format!("confirmed {}", p.generation)).map_err(io_err("writing the journal"))?;
+    disarm_timers(root);
     Ok(p)
+}
+
+/// Stops the systemd timers that would start a watchdog (`arm`): once confirmed, it would
+/// only find nothing to do — or, after an uninstall, no clawguard to run.
+fn disarm_timers(root: &Root) {
+    if root.is_live() && std::path::Path::new("/run/systemd/system").exists() {
+        let argv: Vec<String> = ["systemctl", "stop", "clawguard-rollback-*.timer"].map(String::from).to_vec();
+        if let Ran::Failed { status, output } = Runner::Live.run(&argv) {
+            eprintln!(
+                "note: the automatic rollback's timer could not be stopped ({status}: {}); when it fires it finds nothing to roll back.",
+                gist(&output)
+            );
+        }
+    }
 }
 
 /// The generations and the pending confirmation, for `clawguard status`.

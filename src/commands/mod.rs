@@ -241,6 +241,11 @@ pub fn secrets(args: &SecretsArgs) -> Result<ExitCode, CommandError> {
                 );
             }
             let value = read_key(&format!("Key for {id}:"))?;
+            // The same value again changes nothing (a fleet run sets every key each time).
+            if vault.get(&id).is_ok_and(|old| old == value.as_bytes()) {
+                println!("The vault already holds this key for {id}: unchanged.");
+                return Ok(ExitCode::SUCCESS);
+            }
             vault.set(&id, value.as_bytes())?;
             println!(
                 "Stored the key for {id} in the vault (encrypted). `clawguard secrets unlock` hands it to the agent."

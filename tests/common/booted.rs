@@ -120,6 +120,19 @@ systemctl restart ssh
         self.hostns(&["ip", "addr", "add", &format!("{}/24", self.other_ip), "dev", &format!("{}-v", self.name)]);
     }
 
+    /// An ssh `ProxyCommand` that reaches this VPS from anywhere on this machine, through
+    /// its host-side namespace (for a controller that drives several VPSes, like Ansible).
+    pub fn proxy_command(&self) -> String {
+        format!(
+            "env VPS_NAME={} VPS_SUITE={} VPS_HOSTIP={}/24 VPS_IP={}/24 {} hostns nc %h %p",
+            self.name,
+            self.suite,
+            self.host_ip,
+            self.vps_ip,
+            script().display()
+        )
+    }
+
     /// Runs `argv` in the host-side namespace (the admin's laptop).
     pub fn hostns(&self, argv: &[&str]) -> (bool, String) {
         let mut args = vec!["hostns"];
@@ -220,12 +233,29 @@ systemctl restart ssh
     /// Asks the VPS to reboot (as the user would, over SSH) and waits until it is running
     /// again and SSH answers on `port`.
     pub fn reboot(&self, port: u16, control: Option<&str>) {
+        let pid1 = || {
+            let o = self.script_cmd(&["pid1"]).output().unwrap();
+            String::from_utf8_lossy(&o.stdout).trim().to_owned()
+        };
+        let old = pid1();
+        assert!(!old.is_empty(), "the VPS has no PID 1 before the reboot");
         let _ = self.ssh("debian", port, control, "sudo systemctl reboot");
         if let Some(c) = control {
             let _ = fs::remove_file(self.work.path().join(c));
         }
-        // The old system goes down, then the nspawn loop boots it again.
-        std::thread::sleep(Duration::from_secs(2));
+        // The old system goes down, then the nspawn loop boots it again. Nothing enters the
+        // old one while it shuts down: systemd-shutdown stops every process it finds
+        // (SIGSTOP, then SIGTERM), and one that entered between the two stays stopped and
+        // holds the shutdown forever.
+        let t = Instant::now();
+        loop {
+            let now = pid1();
+            if !now.is_empty() && now != old {
+                break;
+            }
+            assert!(t.elapsed() < Duration::from_secs(180), "the VPS did not boot again after the reboot");
+            std::thread::sleep(Duration::from_millis(500));
+        }
         let t = Instant::now();
         loop {
             let (ok, state) = self.exec(&["systemctl", "is-system-running"]);

@@ -8,6 +8,7 @@
 #   base       debootstrap the base once into VPS_BASE (VPS_SUITE: bookworm, trixie; ~2 min)
 #   up         boot; wait until `systemctl is-system-running` is running or degraded
 #   exec CMD   run CMD inside the VPS (all its namespaces)
+#   pid1       print the PID (on this machine) of the VPS's PID 1
 #   hostns CMD run CMD in the host-side namespace (where the "admin's laptop" is)
 #   down       power off, unmount, delete namespaces, cgroups and the overlay
 #
@@ -90,6 +91,7 @@ up)
   case "$state" in running|degraded) ;; *) echo "not booted: state=$state"; tail -30 $RUN/console.log >&2; ps -ef --forest | grep -A5 systemd-nspawn | head -20 >&2; exit 1;; esac
   ;;
 exec)   shift; exec nsenter -t "$(pid1)" -a "${ENVI[@]}" "$@" ;;
+pid1)   pid1 ;;
 hostns) shift; exec ip netns exec $HNS "$@" ;;
 down)
   L=$(cat $RUN/loop.pid 2>/dev/null || true); N=$(nspawn 2>/dev/null || true)
