@@ -217,6 +217,9 @@ pub const KEPT_STATE: &[&str] =
 /// Kept directories under `/etc/clawguard` (the vault), unless `--purge`.
 pub const KEPT_ETC: &[&str] = &[crate::vault::DIR, crate::vault::PREVIOUS_DIR];
 
+/// Where `clawguard secrets unlock` puts the keys for the agent (see `layers::SECRETS_DIR`).
+const UNLOCKED: &str = "/run/clawguard";
+
 /// What the last step of an uninstall did.
 #[derive(Debug, Clone, Default)]
 pub struct Finished {
@@ -289,6 +292,13 @@ pub fn finish(root: &Root, runner: &Runner, purge: bool) -> Result<Finished, Uni
         } else {
             out.kept.push((*dir).to_owned());
         }
+    }
+    // The keys unlocked for the agent (a tmpfs until the next boot): copies of the vault's,
+    // nothing reads them any more.
+    let unlocked = root.entry(UNLOCKED);
+    if std::fs::symlink_metadata(&unlocked).is_ok() {
+        remove(&unlocked).map_err(io(format!("removing {}", unlocked.display())))?;
+        out.lines.push(format!("removed {UNLOCKED} (the keys unlocked for the agent)"));
     }
     // /etc/clawguard itself, once nothing is left in it.
     let etc = root.entry(crate::layers::ETC);

@@ -728,7 +728,7 @@ fn a_rollback_disables_what_it_enabled_and_does_not_reload_what_it_removed() {
     let o = run(&["rollback", "--runner", s(&runner), "--root", r], &[]);
     assert!(o.status.success(), "{}", out(&o));
     let rollback = log_of(work.path())[applied..].to_owned();
-    for want in ["systemctl disable --now clawguard-check.timer", "systemctl disable clawguard-secrets.service"] {
+    for want in ["systemctl disable --now clawguard-check.timer", "systemctl disable --now clawguard-secrets.service"] {
         assert!(rollback.contains(want), "`{want}` missing:\n{rollback}");
     }
     // Nothing acts on files the rollback removed (they were all new here) …

@@ -487,6 +487,12 @@ fn secrets_rotate_walks_the_four_steps_with_a_way_back() {
     let o = with_stdin(&["secrets", "rotate", "openai", "--root", r], "sk-new\n");
     assert!(!o.status.success() && text(&o).1.contains("no key named `openai`"), "{:?}", text(&o));
     assert!(with_stdin(&["secrets", "set", "openai", "--root", r], "sk-old\n").status.success());
+    // The same value again (a fleet run sets every key each time) rewrites nothing.
+    let sealed = root.path().join("etc/clawguard/vault/openai.age");
+    let before = fs::read(&sealed).unwrap();
+    let o = with_stdin(&["secrets", "set", "openai", "--root", r], "sk-old\n");
+    assert!(o.status.success() && text(&o).0.contains("unchanged"), "{:?}", text(&o));
+    assert_eq!(fs::read(&sealed).unwrap(), before, "the same key was sealed again");
 
     // Steps 1–3: where to make it and how narrow, stored, handed to the agent.
     let o = with_stdin(&["secrets", "rotate", "openai", "--root", r], "sk-new\n");

@@ -451,6 +451,7 @@ fn uninstall_everything(vps: &Booted, control: Option<&str>, how: Install, prist
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
     assert_eq!(units.trim(), "", "clawguard's units are still there");
+    expect(vps, 22, back, "test ! -e /run/clawguard", 0);
     let sshd = expect(vps, 22, back, "sudo sshd -T | grep -E '^(port|passwordauthentication) '", 0);
     assert_eq!(sshd.trim(), "port 22\npasswordauthentication yes", "sshd's own settings are not back");
     assert!(!vps.wait_port(2222, 3), "port 2222 still answers after the uninstall");

@@ -229,3 +229,15 @@ fn uninstall_puts_every_file_back_and_keeps_the_vault_unless_purged() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(common::fingerprint(root.path()), before, "--purge left something behind");
 }
+
+/// Without root on this host: a refusal that says to use sudo, before anything is read.
+#[test]
+fn uninstall_without_root_says_to_use_sudo() {
+    let o = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", common::bin(), "uninstall", "--yes"])
+        .env_remove("SSH_CONNECTION")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("run `sudo clawguard uninstall`"), "{err}");
+}

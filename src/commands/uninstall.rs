@@ -16,6 +16,11 @@ use crate::uninstall;
 
 pub fn uninstall(args: &UninstallArgs) -> Result<ExitCode, CommandError> {
     let (root, runner) = target(&args.target)?;
+    if root.is_live() && !apply::atomic::running_as_root() {
+        return Err(CommandError::Stop(
+            "uninstalling changes this system and reads clawguard's backups, which only root can: run `sudo clawguard uninstall`. Nothing was changed.".into(),
+        ));
+    }
     let restoration = uninstall::restoration(&root)?;
     let ssh = host::session::ssh_connection(root.is_live());
     let facts = host::probe(&root, ssh.as_deref());
@@ -44,7 +49,7 @@ pub fn uninstall(args: &UninstallArgs) -> Result<ExitCode, CommandError> {
             .prompt()
             .unwrap_or(false);
         if !ok {
-            return Err(CommandError::Declined);
+            return Err(CommandError::Stop("not uninstalled: you did not say yes. Nothing was changed.".into()));
         }
     }
     let then = After::Uninstall { purge: args.purge };

@@ -55,7 +55,7 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         "unlock the keys at every boot",
         &[UNIT],
     );
-    enable.undo = Some(["systemctl", "disable", "clawguard-secrets.service"].map(String::from).to_vec());
+    enable.undo = Some(["systemctl", "disable", "--now", "clawguard-secrets.service"].map(String::from).to_vec());
     enable.rerun_needs_old = true;
     // The keys must be in place before the agent's containers start.
     let compose = super::sandbox::compose_file(a);
