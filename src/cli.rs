@@ -90,8 +90,9 @@ pub enum Command {
     /// clawguard moved it, it goes in two steps, as a port move does: sshd first listens on
     /// its old port as well, and `clawguard confirm` from a new login on that port puts
     /// everything else back; without that login in time, the step is rolled back and
-    /// clawguard stays. The vault, its identity, the backups' SSH key and incident evidence
-    /// are kept unless --purge. Refuses while a change waits for its confirmation.
+    /// clawguard stays. The vault, its identity, the backups' SSH key, incident evidence
+    /// and the agent's data are kept unless --purge. Refuses while a change waits for its
+    /// confirmation.
     Uninstall(UninstallArgs),
     /// The daily security check: files changed since clawguard applied them, overdue
     /// confirmations, automatic rollbacks, plaintext keys, a full disk. Exit status 0 when
@@ -163,8 +164,9 @@ pub struct UninstallArgs {
     #[arg(long, short = 'y')]
     pub yes: bool,
     /// Also remove the vault (the agent's keys, which may exist nowhere else), its
-    /// identity, the backups' SSH key and incident evidence. The off-server backups can
-    /// then be opened only with the recovery kit.
+    /// identity, the backups' SSH key, incident evidence and the agent's data (OpenClaw's
+    /// own archives, the agent's logs in the default log directory). The off-server
+    /// backups can then be opened only with the recovery kit.
     #[arg(long)]
     pub purge: bool,
     /// Seconds to log in on the old SSH port and confirm before the first step is rolled

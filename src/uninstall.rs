@@ -236,6 +236,9 @@ pub struct Finished {
 /// records removed — the vault, the backups' key and incident evidence too with `purge`.
 pub fn finish(root: &Root, runner: &Runner, purge: bool) -> Result<Finished, UninstallError> {
     let spared: Vec<String> = restoration(root)?.kept().map(|r| r.path.clone()).collect();
+    // Read before the records go: the answers the host ran with (where the agent's data
+    // is) and the directories clawguard made.
+    let leftovers = Leftovers::read(root)?;
     let mut out = Finished { lines: crate::apply::roll_back_all(root, runner, &spared)?, ..Finished::default() };
     out.kept.extend(spared);
     if runner.runs_commands() && root.exists(crate::host::sshd::MAIN) {
@@ -293,6 +296,7 @@ pub fn finish(root: &Root, runner: &Runner, purge: bool) -> Result<Finished, Uni
             out.kept.push((*dir).to_owned());
         }
     }
+    leftovers.clear(root, purge, &mut out)?;
     // The keys unlocked for the agent (a tmpfs until the next boot): copies of the vault's,
     // nothing reads them any more.
     let unlocked = root.entry(UNLOCKED);
@@ -308,6 +312,82 @@ pub fn finish(root: &Root, runner: &Runner, purge: bool) -> Result<Finished, Uni
         std::fs::remove_dir(&etc).map_err(io(format!("removing {}", etc.display())))?;
     }
     Ok(out)
+}
+
+/// What clawguard leaves outside its managed files: state of its own (restic's cache,
+/// systemd's stamps of its timers), always removed; the agent's data (OpenClaw's own
+/// archives, the agent's logs in the default log directory), removed with `--purge`
+/// only; then the directories clawguard made, once empty.
+struct Leftovers {
+    data: Vec<String>,
+    made_dirs: Vec<String>,
+}
+
+/// restic's cache (see `backup::restic`).
+const CACHE: &str = "/var/cache/clawguard";
+/// Where systemd keeps the last run of a persistent timer.
+const TIMER_STAMPS: &str = "/var/lib/systemd/timers";
+
+impl Leftovers {
+    fn read(root: &Root) -> Result<Leftovers, UninstallError> {
+        let store = Store::new(root);
+        let records = |source| UninstallError::Records { dir: store.dir().display().to_string(), source };
+        let generations = store.generations().map_err(records)?;
+        let committed: Vec<_> = generations.iter().filter(|g| g.state == GenerationState::Committed).collect();
+        let mut made_dirs: Vec<String> =
+            committed.iter().flat_map(|g| g.manifest.files.iter().flat_map(|f| f.made_dirs.clone())).collect();
+        made_dirs.sort();
+        made_dirs.dedup();
+        let mut data = Vec::new();
+        if let Some(last) = committed.last() {
+            let text = store.answers_of(last.manifest.number).map_err(records)?;
+            // Answers that no longer parse (an older clawguard) name no data: nothing is
+            // removed on their word.
+            if let Ok(a) = crate::answers::Answers::parse(&text, "the applied answers") {
+                data.push(crate::layers::openclaw::backups_dir(&a));
+                let default = crate::answers::Answers::default();
+                if a.monitoring.log_dir == default.monitoring.log_dir {
+                    data.push(a.monitoring.log_dir.to_string());
+                }
+            }
+        }
+        Ok(Leftovers { data, made_dirs })
+    }
+
+    fn clear(&self, root: &Root, purge: bool, out: &mut Finished) -> Result<(), UninstallError> {
+        let io = |what: String| move |source| UninstallError::Apply(ApplyError::Io { what, source });
+        let exists = |p: &std::path::Path| std::fs::symlink_metadata(p).is_ok();
+        let cache = root.entry(CACHE);
+        if exists(&cache) {
+            remove(&cache).map_err(io(format!("removing {}", cache.display())))?;
+        }
+        let stamps = root.path(TIMER_STAMPS);
+        for name in root.list(TIMER_STAMPS).into_iter().filter(|n| n.starts_with("stamp-clawguard-")) {
+            let p = stamps.join(&name);
+            std::fs::remove_file(&p).map_err(io(format!("removing {}", p.display())))?;
+        }
+        for dir in &self.data {
+            let p = root.entry(dir);
+            if !exists(&p) {
+                continue;
+            }
+            if purge {
+                remove(&p).map_err(io(format!("removing {}", p.display())))?;
+                out.lines.push(format!("removed {dir} (the agent's data)"));
+            } else {
+                out.kept.push(format!("{dir} (the agent's data)"));
+            }
+        }
+        for dir in self.made_dirs.iter().rev() {
+            let p = root.entry(dir);
+            if std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir())
+                && std::fs::read_dir(&p).is_ok_and(|mut d| d.next().is_none())
+            {
+                std::fs::remove_dir(&p).map_err(io(format!("removing {}", p.display())))?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Removes a file, a link (never what it points to) or a whole directory.
