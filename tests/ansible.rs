@@ -41,6 +41,10 @@ fn playbook(dir: &Path, args: &[&str]) -> (i32, String, f64) {
         .arg(repo("ansible/site.yml"))
         .args(args)
         .env("ANSIBLE_CONFIG", dir.join("ansible.cfg"))
+        // ssh's control sockets of this run only: never a master left by another run whose
+        // hosts had the same addresses.
+        .env("ANSIBLE_SSH_CONTROL_PATH_DIR", dir.join("cp"))
+        .env("ANSIBLE_LOCAL_TEMP", dir.join("tmp"))
         .env("ANSIBLE_NOCOLOR", "1")
         .env("ANSIBLE_FORCE_COLOR", "0")
         .env(
