@@ -111,12 +111,17 @@ fn the_role_hardens_a_fleet_and_a_host_whose_new_port_fails_rolls_itself_back() 
             vps.key().display(),
             vps.proxy_command()
         ));
-        // The agent itself is not part of this test (no image to build): its layers are skipped.
-        fs::write(
-            dir.path().join(format!("answers/{name}.toml")),
-            "version = 1\nskip = [\"sandbox\", \"egress\", \"backup\"]\n[ssh]\nport = 2222\n",
-        )
-        .unwrap();
+        // The agent itself is not part of this test (no image to build): its layers are
+        // skipped. agent-2's answers are an inventory variable, the others' a file each.
+        let answers = "version = 1\nskip = [\"sandbox\", \"egress\", \"backup\"]\n[ssh]\nport = 2222\n";
+        if *name == "agent-2" {
+            inventory.push_str("      clawguard_answers: |\n");
+            for line in answers.lines() {
+                inventory.push_str(&format!("        {line}\n"));
+            }
+        } else {
+            fs::write(dir.path().join(format!("answers/{name}.toml")), answers).unwrap();
+        }
     }
     inventory.push_str(&format!(
         "  vars:\n    ansible_user: debian\n    ansible_port: 2222\n    clawguard_first_port: 22\n    clawguard_confirm_timeout: 45\n    clawguard_package: {}\n    clawguard_answers_file: \"{{{{ inventory_dir }}}}/answers/{{{{ inventory_hostname }}}}.toml\"\n    clawguard_secrets:\n      anthropic: sk-ant-fleet-0123456789\n",
