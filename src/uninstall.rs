@@ -271,16 +271,18 @@ pub fn finish(root: &Root, runner: &Runner, purge: bool) -> Result<Finished, Uni
             .collect::<io::Result<_>>()
             .map_err(io(format!("listing {}", state.display())))?;
         names.sort();
+        let mut kept_here = 0;
         for name in names {
             let path = state.join(&name);
             if keep(&name) {
                 out.kept.push(format!("{}/{name}", crate::apply::STATE_DIR));
+                kept_here += 1;
                 continue;
             }
             remove(&path).map_err(io(format!("removing {}", path.display())))?;
         }
         out.lines.push(format!("removed clawguard's records ({})", crate::apply::STATE_DIR));
-        if out.kept.is_empty() {
+        if kept_here == 0 {
             std::fs::remove_dir(&state).map_err(io(format!("removing {}", state.display())))?;
         }
     }

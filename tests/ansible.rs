@@ -33,10 +33,18 @@ fn repo(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
 
+/// One of the venv's tools, with the venv first on PATH (ansible-lint runs ansible).
+fn tool(name: &str) -> Command {
+    let mut c = Command::new(ansible_bin(name));
+    let bin = ansible_bin("ansible").parent().unwrap().display().to_string();
+    c.env("PATH", format!("{bin}:{}", std::env::var("PATH").unwrap())).env("NO_COLOR", "1");
+    c
+}
+
 /// Runs ansible-playbook with `args`; (exit code, output, seconds).
 fn playbook(dir: &Path, args: &[&str]) -> (i32, String, f64) {
     let t = Instant::now();
-    let o = Command::new(ansible_bin("ansible-playbook"))
+    let o = tool("ansible-playbook")
         .args(["-i", dir.join("inventory.yml").to_str().unwrap()])
         .arg(repo("ansible/site.yml"))
         .args(args)
@@ -47,10 +55,6 @@ fn playbook(dir: &Path, args: &[&str]) -> (i32, String, f64) {
         .env("ANSIBLE_LOCAL_TEMP", dir.join("tmp"))
         .env("ANSIBLE_NOCOLOR", "1")
         .env("ANSIBLE_FORCE_COLOR", "0")
-        .env(
-            "PATH",
-            format!("{}:{}", ansible_bin("ansible").parent().unwrap().display(), std::env::var("PATH").unwrap()),
-        )
         .output()
         .unwrap();
     let out = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
@@ -73,13 +77,9 @@ fn expect(vps: &Booted, port: u16, cmd: &str, code: i32) -> String {
 
 #[test]
 fn the_role_hardens_a_fleet_and_a_host_whose_new_port_fails_rolls_itself_back() {
-    let lint = Command::new(ansible_bin("ansible-lint"))
+    let lint = tool("ansible-lint")
         .args(["--offline", "site.yml", "roles/clawguard"])
         .current_dir(repo("ansible"))
-        .env(
-            "PATH",
-            format!("{}:{}", ansible_bin("ansible").parent().unwrap().display(), std::env::var("PATH").unwrap()),
-        )
         .output()
         .unwrap();
     let said = format!("{}{}", String::from_utf8_lossy(&lint.stdout), String::from_utf8_lossy(&lint.stderr));

@@ -225,8 +225,13 @@ fn uninstall_puts_every_file_back_and_keeps_the_vault_unless_purged() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("nothing to uninstall"), "{o:?}");
     fs::remove_dir_all(root.path().join("srv")).unwrap();
     apply(root.path(), None);
+    // Edited again: it stays, and nothing else of clawguard does, its records included.
+    fs::write(&settings, "{}\n").unwrap();
     let o = uninstall(root.path(), &["--yes", "--purge"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!root.path().join("var/lib/clawguard").exists(), "the records stay beside a file the user kept");
+    assert_eq!(fs::read_to_string(&settings).unwrap(), "{}\n");
+    fs::remove_dir_all(root.path().join("srv")).unwrap();
     assert_eq!(common::fingerprint(root.path()), before, "--purge left something behind");
 }
 
