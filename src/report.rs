@@ -213,7 +213,7 @@ pub fn uninstall(r: &crate::uninstall::Restoration, move_back: Option<(&[u16], &
         out.push(Line::new(Tone::Plain, ""));
     }
     if purge {
-        out.push(Line::tagged(Tone::Danger, "  DANGER:", "--purge: the vault (the agent's keys, which may exist nowhere else), its identity, the backups' SSH key, incident evidence and the agent's data (OpenClaw's own archives, the agent's logs) are removed too. The off-server backups can then be opened only with the recovery kit's passphrase."));
+        out.push(Line::tagged(Tone::Danger, "  DANGER:", "--purge: the vault (the agent's keys, which may exist nowhere else), its identity, the backups' SSH key, incident evidence and the agent's data (OpenClaw's own archives, the agent's logs, its project's Docker volumes) are removed too. The off-server backups can then be opened only with the recovery kit's passphrase."));
     } else {
         out.push(Line::tagged(Tone::Note, "  note:", "Kept: the vault (/etc/clawguard/vault) and its identity, the backups' SSH key and incident evidence under /var/lib/clawguard, the agent's data (OpenClaw's own archives, the agent's logs); the off-server backups are not touched. `--purge` removes these too."));
     }

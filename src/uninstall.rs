@@ -9,8 +9,9 @@ use std::collections::BTreeSet;
 use std::io;
 
 use crate::apply::store::{GenerationState, Store, sha256};
-use crate::apply::{ApplyError, Runner};
+use crate::apply::{ApplyError, Ran, Runner};
 use crate::host::Root;
+use crate::plan::preview::shell_words;
 use crate::plan::preview::unified;
 
 /// A managed file before clawguard.
@@ -107,6 +108,10 @@ pub enum UninstallError {
     Nothing,
     #[error(transparent)]
     Apply(#[from] ApplyError),
+    #[error(
+        "--purge could not remove the agent's project and its volumes: `{0}`. The agent may be stopped; nothing else was changed. Run `sudo clawguard uninstall` again without --purge to keep the volumes."
+    )]
+    Volumes(String),
 }
 
 /// Reads what an uninstall of `root` would put back.
@@ -235,11 +240,38 @@ pub struct Finished {
 /// as `clawguard rollback` does), sshd checked on the ports it has now, then clawguard's
 /// records removed — the vault, the backups' key and incident evidence too with `purge`.
 pub fn finish(root: &Root, runner: &Runner, purge: bool) -> Result<Finished, UninstallError> {
-    let spared: Vec<String> = restoration(root)?.kept().map(|r| r.path.clone()).collect();
+    let restoring = restoration(root)?;
+    let spared: Vec<String> = restoring.kept().map(|r| r.path.clone()).collect();
+    let mut purged = Vec::new();
+    if purge && runner.runs_commands() {
+        // The agent's project with its volumes (the proxy's logs): its recorded `down`
+        // with `-v`, before the rollbacks, whose own `down` then has nothing left to stop.
+        let project = crate::layers::sandbox::PROJECT;
+        for u in restoring
+            .undo
+            .iter()
+            .filter(|u| u.argv.iter().any(|a| a == project) && u.argv.last().is_some_and(|a| a == "down"))
+        {
+            let mut argv = u.argv.clone();
+            argv.push("-v".into());
+            match runner.run(&argv) {
+                Ran::Ok(_) => purged.push(format!("ran {} (the agent's volumes go with --purge)", shell_words(&argv))),
+                Ran::Skipped => {}
+                Ran::Failed { status, output } => {
+                    return Err(UninstallError::Volumes(format!(
+                        "{} ({status}: {})",
+                        shell_words(&argv),
+                        crate::apply::gist(&output)
+                    )));
+                }
+            }
+        }
+    }
     // Read before the records go: the answers the host ran with (where the agent's data
     // is) and the directories clawguard made.
     let leftovers = Leftovers::read(root)?;
-    let mut out = Finished { lines: crate::apply::roll_back_all(root, runner, &spared)?, ..Finished::default() };
+    let mut out = Finished { lines: purged, ..Finished::default() };
+    out.lines.extend(crate::apply::roll_back_all(root, runner, &spared)?);
     out.kept.extend(spared);
     if runner.runs_commands() && root.exists(crate::host::sshd::MAIN) {
         for port in crate::host::sshd::probe(root).ports() {

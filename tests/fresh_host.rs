@@ -411,6 +411,7 @@ fn uninstall_everything(vps: &Booted, control: Option<&str>, how: Install, prist
     let out = expect(vps, 22, back, "sudo clawguard confirm", 0);
     assert!(out.contains("Confirmed: SSH works on port 22"), "{out}");
     assert!(out.contains("clawguard is uninstalled"), "{out}");
+    assert!(out.contains("down -v (the agent's volumes go with --purge)"), "{out}");
     assert!(out.contains("sshd listens on port 22, as before clawguard"), "{out}");
     assert!(!out.contains("FAILED") && !out.contains("NOT "), "{out}");
 
@@ -476,7 +477,7 @@ fn uninstall_everything(vps: &Booted, control: Option<&str>, how: Install, prist
         vps,
         22,
         back,
-        "sudo find / -xdev \\( -path /proc -o -path /home -o -path /var/lib/docker \\) -prune -o -iname '*clawguard*' -print",
+        "sudo find / -xdev \\( -path /proc -o -path /home \\) -prune -o -iname '*clawguard*' -print",
         0,
     );
     assert_eq!(left.trim(), "", "left behind after removing clawguard");
