@@ -136,7 +136,8 @@ pub enum After {
     /// The first step of `clawguard uninstall` (SSH back on its port from before
     /// clawguard, proven by this login): put everything else back.
     Uninstall {
-        /// Also remove the vault and what reaches the backups.
+        /// Also remove the vault and its identity, the backups' SSH key, incident evidence,
+        /// the agent's data and its compose volumes.
         purge: bool,
     },
 }

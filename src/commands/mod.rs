@@ -414,7 +414,7 @@ pub fn confirm(args: &TargetArgs) -> Result<ExitCode, CommandError> {
     let ssh = host::session::ssh_connection(root.is_live());
     let pending = apply::confirm(&root, ssh.as_deref())?;
     if let apply::After::Uninstall { purge } = pending.then {
-        println!("Confirmed: SSH works on port {}. Putting everything else back.", pending.new_port.unwrap_or(22));
+        println!("Confirmed: SSH works on port {}. Putting everything else back.", pending.new_port.map_or_else(|| "its old port".to_owned(), |p| p.to_string()));
         return uninstall::finish(&root, &runner, purge);
     }
     println!("Confirmed: generation {} stays.", pending.generation);

@@ -64,7 +64,9 @@ def main():
     )
     if rc not in (0, 2):
         module.fail_json(msg="clawguard plan failed", rc=rc, stdout=plan, stderr=err)
-    result = dict(changed=rc == 2, plan=plan, new_port=pending_port())
+    # new_port only after this module's own apply: a pending move someone else left (a
+    # hand-run apply not yet confirmed) is theirs to confirm, not this run's.
+    result = dict(changed=rc == 2, plan=plan, new_port=0)
     if rc == 0 or module.check_mode:
         if rc == 2:
             result["diff"] = dict(prepared=plan)
