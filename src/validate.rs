@@ -45,6 +45,8 @@ pub fn run_for(plan: &Plan, root: &Root, wanted: impl Fn(&FileStep) -> bool) -> 
                     Validator::Fail2ban { expect } => fail2ban(step, root, stage, expect),
                     Validator::Compose => compose(plan, step, stage),
                     Validator::Logrotate => logrotate(step, stage),
+                    Validator::Pf => pf(step, stage),
+                    Validator::Launchd => launchd(step, stage),
                 })
             })
             .collect();
@@ -87,6 +89,39 @@ fn staged(stage: &Path, abs: &str) -> PathBuf {
 fn tail(out: &str) -> String {
     let lines: Vec<&str> = out.lines().filter(|l| !l.trim().is_empty()).collect();
     lines[lines.len().saturating_sub(12)..].join("\n")
+}
+
+// ------------------------------------------------------------------------------- macOS
+
+/// pf's rules: the grammar subset clawguard writes, then — on a Mac, where pfctl is —
+/// `pfctl -vnf`, which parses without loading.
+fn pf(step: &FileStep, stage: &Path) -> Result<String, String> {
+    let n = crate::layers::pf::check(&step.content).map_err(|e| format!("not pf's grammar as clawguard writes it: {e}"))?;
+    if !Path::new("/sbin/pfctl").exists() {
+        return Ok(format!("{n} rules in the pf grammar clawguard writes (pfctl is macOS's: not on this machine)"));
+    }
+    let file = staged(stage, &format!("pf{}", step.path));
+    write(&file, &step.content)?;
+    let (rc, out) = run_tool(&["/sbin/pfctl", "-vnf", &file.to_string_lossy()], "pfctl comes with macOS")?;
+    if rc != 0 {
+        return Err(format!("pfctl -vnf refused the rules:\n{}", tail(&out)));
+    }
+    Ok(format!("{n} rules; pfctl -vnf parses them"))
+}
+
+/// A LaunchDaemon: a property list with what launchd needs; `plutil -lint` on a Mac.
+fn launchd(step: &FileStep, stage: &Path) -> Result<String, String> {
+    let summary = crate::layers::launchd::lint(&step.path, &step.content)?;
+    if !Path::new("/usr/bin/plutil").exists() {
+        return Ok(summary);
+    }
+    let file = staged(stage, &format!("launchd{}", step.path));
+    write(&file, &step.content)?;
+    let (rc, out) = run_tool(&["/usr/bin/plutil", "-lint", &file.to_string_lossy()], "plutil comes with macOS")?;
+    if rc != 0 {
+        return Err(format!("plutil -lint refused it:\n{}", tail(&out)));
+    }
+    Ok(format!("{summary}; plutil -lint: OK"))
 }
 
 // ---------------------------------------------------------------------------------- sshd

@@ -705,6 +705,14 @@ impl TimeOfDay {
     pub const fn new(hour: u8, minute: u8) -> Self {
         TimeOfDay { hour, minute }
     }
+
+    pub fn hour(&self) -> u8 {
+        self.hour
+    }
+
+    pub fn minute(&self) -> u8 {
+        self.minute
+    }
 }
 
 impl FromStr for TimeOfDay {

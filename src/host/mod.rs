@@ -7,6 +7,7 @@
 
 pub mod keys;
 pub mod own_binary;
+pub mod platform;
 pub mod root;
 pub mod session;
 pub mod sshd;
@@ -15,6 +16,7 @@ pub mod users;
 use std::fs;
 use std::net::IpAddr;
 
+pub use platform::Platform;
 pub use root::{NotAFile, Root};
 pub use sshd::SshdFacts;
 pub use users::UserFacts;
@@ -28,6 +30,8 @@ pub const FAIL2BAN_ADMIN_MARKER: &str = "# clawguard: an address you applied fro
 /// Everything the layers may know about the host.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Facts {
+    /// Linux, or macOS with what only a Mac has.
+    pub platform: Platform,
     pub os: OsInfo,
     pub hostname: Option<String>,
     pub sshd: SshdFacts,
@@ -273,17 +277,44 @@ pub struct EnvFile {
 /// Reads the facts of `root`. `ssh_connection` is the caller's `SSH_CONNECTION` value
 /// (passed in so tests can set it).
 pub fn probe(root: &Root, ssh_connection: Option<&str>) -> Facts {
-    let sshd = sshd::probe(root);
+    let platform = platform::probe(root);
+    let mut sshd = sshd::probe(root);
     let key_files = sshd.effective("authorizedkeysfile").map(|d| d.value.clone());
+    let directory = match &platform {
+        Platform::Linux => users::passwd_directory(root),
+        // Unreadable accounts are said by `MacFacts::accounts_unreadable`; the SSH layer
+        // refuses to guess who may log in.
+        Platform::MacOs(_) => users::mac_directory(root).unwrap_or_default(),
+    };
+    if let Some(mac) = platform.mac() {
+        // launchd owns sshd's socket on a Mac: `Port` in sshd_config moves nothing.
+        let mut ports = Vec::new();
+        if mac.remote_login == Ok(true) {
+            ports.push(22);
+        }
+        ports.extend(mac.own_sshd_port.filter(|p| !ports.contains(p)));
+        sshd.launchd_ports = Some(ports);
+    }
+    let os = match platform.mac() {
+        Some(mac) => OsInfo {
+            id: "macos".into(),
+            version_id: mac.version.clone(),
+            pretty_name: format!("macOS {}", mac.version).trim_end().to_owned(),
+            name: "macOS".into(),
+            found: true,
+        },
+        None => os_release(root),
+    };
     Facts {
-        os: os_release(root),
+        os,
         hostname: root.read("/etc/hostname").map(|h| h.trim().to_owned()).filter(|h| !h.is_empty()),
-        users: users::probe(root, key_files.as_deref()),
+        users: users::probe(root, &directory, key_files.as_deref()),
         sshd,
         ssh_socket: ssh_socket(root),
-        accounts: users::accounts(root),
-        privileged_gids: users::privileged_gids(root),
-        tools: tools(root),
+        accounts: users::accounts(&directory),
+        privileged_gids: users::privileged_gids(&directory),
+        tools: tools(root, &platform),
+        platform,
         clawguard: own_binary::probe(root),
         ufw: ufw(root),
         auth_log: root.exists("/var/log/auth.log"),
@@ -347,8 +378,25 @@ fn ssh_socket(root: &Root) -> bool {
     false
 }
 
-fn tools(root: &Root) -> Tools {
+fn tools(root: &Root, platform: &Platform) -> Tools {
     let any = |paths: &[&str]| paths.iter().any(|p| root.exists(p));
+    if let Some(mac) = platform.mac() {
+        // Homebrew's and the container runtimes' places; the system has no ufw,
+        // fail2ban, logrotate or systemd (pf, newsyslog and launchd do their jobs).
+        let brew = |tool: &str| mac.homebrew.as_ref().is_some_and(|h| root.exists(&format!("{}/{tool}", h.prefix)));
+        let plugin = any(&[
+            "/usr/local/lib/docker/cli-plugins/docker-compose",
+            "/Applications/Docker.app/Contents/Resources/cli-plugins/docker-compose",
+        ]) || brew("lib/docker/cli-plugins/docker-compose");
+        return Tools {
+            squid: brew("sbin/squid") || brew("bin/squid"),
+            docker: any(&["/usr/local/bin/docker"]) || brew("bin/docker"),
+            compose: plugin || any(&["/usr/local/bin/docker-compose"]) || brew("bin/docker-compose"),
+            compose_plugin: plugin,
+            restic: brew("bin/restic") || any(&["/usr/local/bin/restic"]),
+            ..Tools::default()
+        };
+    }
     Tools {
         ufw: any(&["/usr/sbin/ufw"]),
         fail2ban: any(&["/usr/bin/fail2ban-client"]),

@@ -133,6 +133,16 @@ impl Root {
         fs::read_to_string(self.path(abs)).ok()
     }
 
+    /// Reads a file of the target: `Ok(None)` when it is not there, `Err` (the reason) when
+    /// it is there but cannot be read — for state whose absence would mean something.
+    pub fn read_result(&self, abs: &str) -> Result<Option<String>, String> {
+        match fs::read_to_string(self.path(abs)) {
+            Ok(t) => Ok(Some(t)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("{abs}: {e}")),
+        }
+    }
+
     pub fn exists(&self, abs: &str) -> bool {
         fs::symlink_metadata(self.entry(abs)).is_ok()
     }

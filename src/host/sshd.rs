@@ -36,6 +36,10 @@ pub struct SshdFacts {
     pub dropins: Vec<String>,
     /// The raw text of each file read (path inside root, text), for neutralising lines.
     pub files: Vec<(String, String)>,
+    /// On macOS, the ports launchd listens on for sshd (Remote Login's 22, clawguard's own
+    /// LaunchDaemon): there, `Port` lines are not read (sshd runs as `sshd -i`). Empty
+    /// when SSH is off.
+    pub launchd_ports: Option<Vec<u16>>,
 }
 
 impl SshdFacts {
@@ -46,6 +50,9 @@ impl SshdFacts {
 
     /// The ports sshd listens on today (22 when none is set).
     pub fn ports(&self) -> Vec<u16> {
+        if let Some(ports) = &self.launchd_ports {
+            return ports.clone();
+        }
         let mut ports: Vec<u16> = self
             .directives
             .iter()

@@ -69,13 +69,118 @@ pub fn plain_name(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
-/// Users who can log in: root and uid ≥ 1000 with a real shell and a plain name, with the
-/// keys sshd would read for them (`key_files_setting`: the effective AuthorizedKeysFile).
-pub fn probe(root: &Root, key_files_setting: Option<&str>) -> Vec<UserFacts> {
-    let passwd = root.read("/etc/passwd").unwrap_or_default();
-    let groups = group_table(root);
+/// The local accounts and groups: /etc/passwd and /etc/group on Linux; on macOS the
+/// local directory node (`/var/db/dslocal`), where a Mac keeps its real users — its
+/// /etc/passwd lists only system accounts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Directory {
+    pub entries: Vec<Entry>,
+    /// (name, gid, members) of every group.
+    pub groups: Vec<(String, u32, Vec<String>)>,
+    /// The first uid of a person's account (1000 on Debian, 501 on macOS).
+    pub first_uid: u32,
+    pub macos: bool,
+}
+
+/// One account as the directory has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub home: String,
+    pub shell: String,
+}
+
+impl Entry {
+    fn login_shell(&self) -> bool {
+        !(self.shell.ends_with("nologin") || self.shell.ends_with("/false") || self.shell.trim().is_empty())
+    }
+}
+
+/// macOS's local accounts and groups, one property list each.
+pub const DSLOCAL_USERS: &str = "/var/db/dslocal/nodes/Default/users";
+pub const DSLOCAL_GROUPS: &str = "/var/db/dslocal/nodes/Default/groups";
+
+/// The directory of a Linux root.
+pub fn passwd_directory(root: &Root) -> Directory {
+    let entries = root
+        .read("/etc/passwd")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split(':').collect();
+            (f.len() >= 7).then(|| Entry {
+                name: f[0].to_owned(),
+                uid: f[2].parse::<u32>().unwrap_or(u32::MAX),
+                gid: f[3].parse::<u32>().unwrap_or(u32::MAX),
+                home: f[5].to_owned(),
+                shell: f[6].to_owned(),
+            })
+        })
+        .collect();
+    Directory { entries, groups: group_table(root), first_uid: 1000, macos: false }
+}
+
+/// The directory of a macOS root; an error when its records cannot be read (they are
+/// root's): unknown, never "no users".
+pub fn mac_directory(root: &Root) -> Result<Directory, String> {
+    let first = |v: &plist::Value, key: &str| -> Option<String> {
+        v.as_dictionary()?.get(key)?.as_array()?.first()?.as_string().map(str::to_owned)
+    };
+    let records = |dir: &str| -> Result<Vec<plist::Value>, String> {
+        let mut names: Vec<String> = std::fs::read_dir(root.path(dir))
+            .map_err(|e| format!("{dir}: {e}"))?
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".plist") && !n.starts_with('.'))
+            .collect();
+        names.sort();
+        names
+            .iter()
+            .map(|n| {
+                super::platform::read_plist(root, &format!("{dir}/{n}"))
+                    .and_then(|v| v.ok_or_else(|| format!("{dir}/{n} vanished")))
+            })
+            .collect()
+    };
+    let entries = records(DSLOCAL_USERS)?
+        .iter()
+        .filter_map(|v| {
+            Some(Entry {
+                name: first(v, "name")?,
+                uid: first(v, "uid")?.parse().ok()?,
+                gid: first(v, "gid").and_then(|g| g.parse().ok()).unwrap_or(u32::MAX),
+                home: first(v, "home").unwrap_or_default(),
+                shell: first(v, "shell").unwrap_or_default(),
+            })
+        })
+        .collect();
+    let groups = records(DSLOCAL_GROUPS)?
+        .iter()
+        .filter_map(|v| {
+            let members = v
+                .as_dictionary()
+                .and_then(|d| d.get("users"))
+                .and_then(|u| u.as_array())
+                .map(|a| a.iter().filter_map(|m| m.as_string().map(str::to_owned)).collect())
+                .unwrap_or_default();
+            Some((first(v, "name")?, first(v, "gid")?.parse().ok()?, members))
+        })
+        .collect();
+    Ok(Directory { entries, groups, first_uid: 501, macos: true })
+}
+
+/// Users who can log in: root and people's accounts (uid from `first_uid`) with a real
+/// shell and a plain name, with the keys sshd would read for them (`key_files_setting`:
+/// the effective AuthorizedKeysFile).
+pub fn probe(root: &Root, dir: &Directory, key_files_setting: Option<&str>) -> Vec<UserFacts> {
+    let groups = &dir.groups;
     let shadow = root.read("/etc/shadow");
     let account_of = |name: &str| -> Option<AccountState> {
+        if dir.macos {
+            // No shadow file: a Mac keeps the password hash in the directory record.
+            return Some(AccountState { expires: None, locked: false });
+        }
         let line = shadow.as_deref()?.lines().find(|l| l.split(':').next() == Some(name));
         let Some(line) = line else { return Some(AccountState { expires: None, locked: false }) };
         let f: Vec<&str> = line.split(':').collect();
@@ -87,15 +192,9 @@ pub fn probe(root: &Root, key_files_setting: Option<&str>) -> Vec<UserFacts> {
         })
     };
     let mut users = Vec::new();
-    for line in passwd.lines() {
-        let f: Vec<&str> = line.split(':').collect();
-        if f.len() < 7 {
-            continue;
-        }
-        let (name, uid, home, shell) = (f[0], f[2].parse::<u32>().unwrap_or(u32::MAX), f[5], f[6]);
-        let gid = f[3].parse::<u32>().unwrap_or(u32::MAX);
-        let login_shell = !(shell.ends_with("nologin") || shell.ends_with("/false") || shell.is_empty());
-        if !(uid == 0 || (1000..65534).contains(&uid)) || !login_shell || !plain_name(name) {
+    for e in &dir.entries {
+        let (name, uid, gid, home) = (e.name.as_str(), e.uid, e.gid, e.home.as_str());
+        if !(uid == 0 || (dir.first_uid..65534).contains(&uid)) || !e.login_shell() || !plain_name(name) {
             continue;
         }
         let member_of: Vec<String> = groups
@@ -250,45 +349,30 @@ pub struct Account {
 /// Groups whose members are as good as root on this host (or read its logs).
 pub const PRIVILEGED_GROUPS: &[&str] = &["sudo", "adm", "docker", "wheel", "admin"];
 
-/// Every account in /etc/passwd, with its privileged groups from /etc/group.
-pub fn accounts(root: &Root) -> Vec<Account> {
-    let passwd = root.read("/etc/passwd").unwrap_or_default();
-    let group = root.read("/etc/group").unwrap_or_default();
-    let groups: Vec<(&str, u32, Vec<&str>)> = group
-        .lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(':').collect();
-            (f.len() >= 4)
-                .then(|| (f[0], f[2].parse().unwrap_or(u32::MAX), f[3].split(',').filter(|m| !m.is_empty()).collect()))
-        })
-        .collect();
-    passwd
-        .lines()
-        .filter_map(|line| {
-            let f: Vec<&str> = line.split(':').collect();
-            if f.len() < 7 {
-                return None;
-            }
-            let (name, uid, gid, shell) = (f[0], f[2].parse().ok()?, f[3].parse().ok()?, f[6]);
-            let login_shell = !(shell.ends_with("nologin") || shell.ends_with("/false") || shell.trim().is_empty());
-            let privileged_groups = groups
+/// Every account of the directory, with its privileged groups.
+pub fn accounts(dir: &Directory) -> Vec<Account> {
+    dir.entries
+        .iter()
+        .filter(|e| e.uid != u32::MAX && e.gid != u32::MAX)
+        .map(|e| {
+            let privileged_groups = dir
+                .groups
                 .iter()
-                .filter(|(g, id, members)| PRIVILEGED_GROUPS.contains(g) && (*id == gid || members.contains(&name)))
-                .map(|(g, _, _)| g.to_string())
+                .filter(|(g, id, members)| {
+                    PRIVILEGED_GROUPS.contains(&g.as_str()) && (*id == e.gid || members.contains(&e.name))
+                })
+                .map(|(g, _, _)| g.clone())
                 .collect();
-            Some(Account { name: name.to_owned(), uid, gid, login_shell, privileged_groups })
+            Account { name: e.name.clone(), uid: e.uid, gid: e.gid, login_shell: e.login_shell(), privileged_groups }
         })
         .collect()
 }
 
 /// The gids of the privileged groups.
-pub fn privileged_gids(root: &Root) -> Vec<(String, u32)> {
-    root.read("/etc/group")
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(':').collect();
-            (f.len() >= 3 && PRIVILEGED_GROUPS.contains(&f[0])).then(|| Some((f[0].to_owned(), f[2].parse().ok()?)))?
-        })
+pub fn privileged_gids(dir: &Directory) -> Vec<(String, u32)> {
+    dir.groups
+        .iter()
+        .filter(|(g, _, _)| PRIVILEGED_GROUPS.contains(&g.as_str()))
+        .map(|(g, id, _)| (g.clone(), *id))
         .collect()
 }

@@ -3,7 +3,8 @@
 use serde::Serialize;
 
 use super::sandbox::compose_file;
-use super::{Builder, ETC, compose_argv, ssh};
+use super::launchd::When;
+use super::{Builder, ETC, Job, compose_argv, ssh};
 use crate::answers::Answers;
 use crate::host::Facts;
 use crate::plan::{Layer, Severity};
@@ -81,8 +82,6 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         b.warn(layer, Severity::Danger, format!("BACKUPS ON THIS SAME MACHINE ({dest}): they die with the disk, and whoever takes the server over can delete them. Use an off-server repository as soon as you can."));
     }
     b.file(layer, ENV_FILE, "backup/backup.env", &ctx, 0o600, None)?;
-    b.file(layer, SERVICE, "backup/clawguard-backup.service", &ctx, 0o644, None)?;
-    b.file(layer, TIMER, "backup/clawguard-backup.timer", &ctx, 0o644, None)?;
     if !f.tools.restic {
         b.package(layer, "restic", "the backup program");
     }
@@ -94,11 +93,14 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         &[ENV_FILE],
     )
     .rerun_needs_old = true;
-    b.on_change(layer, &["systemctl", "daemon-reload"], "systemd reads the new units", &[SERVICE, TIMER]);
-    let enable =
-        b.on_change(layer, &["systemctl", "enable", "--now", "clawguard-backup.timer"], "back up daily", &[TIMER]);
-    enable.undo = Some(["systemctl", "disable", "--now", "clawguard-backup.timer"].map(String::from).to_vec());
-    enable.rerun_needs_old = true;
+    debug_assert!(SERVICE.ends_with("clawguard-backup.service") && TIMER.ends_with("clawguard-backup.timer"));
+    let job = Job {
+        name: "backup",
+        argv: [ctx.clawguard_bin.as_str(), "backup", "now"].map(String::from).to_vec(),
+        when: When::Daily { hour: bk.schedule.hour(), minute: bk.schedule.minute() },
+        why: "back up daily",
+    };
+    b.job(layer, f, job, "backup", &ctx)?;
     b.warn(layer, Severity::Note, "The repository's password is kept in the vault. Make the recovery kit and keep it off this server (`sudo clawguard backup kit --out FILE`): without it the backups cannot be opened when this server is gone.");
     Ok(())
 }

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{Builder, ETC, SECRETS_DIR};
+use super::{Builder, ETC, Job, launchd::When};
 use crate::answers::Answers;
 use crate::host::Facts;
 use crate::plan::{Layer, Severity};
@@ -19,13 +19,19 @@ struct Ctx {
     secrets_dir: &'static str,
 }
 
+#[derive(Serialize)]
+struct UnitCtx<'a> {
+    bin: &'a str,
+    dir: &'static str,
+}
+
 pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), RenderError> {
     let layer = Layer::Credentials;
     debug_assert!(MANIFEST.starts_with(ETC));
     let ctx = Ctx {
         rotate_days: a.credentials.rotate_days.get(),
         services: a.credentials.services.iter().map(|s| s.to_string()).collect(),
-        secrets_dir: SECRETS_DIR,
+        secrets_dir: super::secrets_dir(f.platform.kind()),
     };
     // Names only, no values: readable, so that looking needs no root.
     b.file(layer, MANIFEST, "credentials/credentials.toml", &ctx, 0o644, None)?;
@@ -40,23 +46,18 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
             if missing.len() == 1 { "it" } else { "them" }
         ));
     }
-    b.file(
-        layer,
-        UNIT,
-        "credentials/clawguard-secrets.service",
-        minijinja::context! { bin => f.clawguard.path(), dir => SECRETS_DIR },
-        0o644,
-        None,
-    )?;
-    b.on_change(layer, &["systemctl", "daemon-reload"], "systemd reads the new unit", &[UNIT]);
-    let enable = b.on_change(
-        layer,
-        &["systemctl", "enable", "clawguard-secrets.service"],
-        "unlock the keys at every boot",
-        &[UNIT],
-    );
-    enable.undo = Some(["systemctl", "disable", "--now", "clawguard-secrets.service"].map(String::from).to_vec());
-    enable.rerun_needs_old = true;
+    let bin = f.clawguard.path();
+    let job = Job {
+        name: "secrets",
+        argv: [bin, "secrets", "unlock"].map(String::from).to_vec(),
+        when: When::Boot,
+        why: "unlock the keys at every boot",
+    };
+    b.job(layer, f, job, "credentials", UnitCtx { bin, dir: super::secrets_dir(f.platform.kind()) })?;
+    let unit = match f.platform.mac() {
+        Some(_) => super::launchd::path(&super::launchd::label("secrets")),
+        None => UNIT.to_owned(),
+    };
     // The keys must be in place before the agent's containers start.
     let compose = super::sandbox::compose_file(a);
     if !f.vault_keys.is_empty() && !a.skip.contains(&Layer::Sandbox) {
@@ -64,7 +65,7 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
             layer,
             &[f.clawguard.path(), "secrets", "unlock"],
             "hand the keys to the agent as files",
-            &[compose.as_str(), UNIT],
+            &[compose.as_str(), unit.as_str()],
         );
     }
     for env in &f.plaintext_env_files {

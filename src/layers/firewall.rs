@@ -34,6 +34,9 @@ struct JailCtx {
 }
 
 pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), RenderError> {
+    if let Some(mac) = f.platform.mac() {
+        return super::macos::firewall(a, f, mac, b);
+    }
     let layer = Layer::Firewall;
     if !f.tools.ufw {
         b.package(layer, "ufw", "the firewall");

@@ -5,8 +5,11 @@ pub mod backup;
 mod credentials;
 pub mod egress;
 pub mod firewall;
+pub mod launchd;
+pub mod macos;
 pub mod monitoring;
 pub mod openclaw;
+pub mod pf;
 pub mod sandbox;
 pub mod ssh;
 
@@ -22,6 +25,17 @@ use crate::render::{self, RenderError};
 pub const ETC: &str = "/etc/clawguard";
 /// Where the vault's decrypted files appear at run time (a tmpfs, never on disk).
 pub const SECRETS_DIR: &str = "/run/clawguard/secrets";
+/// The same on macOS, which has no /run (its system volume is read-only): /var/run is
+/// emptied at every boot, but it is on disk — FileVault is what keeps it unreadable.
+pub const MAC_SECRETS_DIR: &str = "/var/run/clawguard/secrets";
+
+/// Where `secrets unlock` puts the keys on this platform.
+pub fn secrets_dir(platform: crate::host::platform::Kind) -> &'static str {
+    match platform {
+        crate::host::platform::Kind::Linux => SECRETS_DIR,
+        crate::host::platform::Kind::MacOs => MAC_SECRETS_DIR,
+    }
+}
 
 /// Builds the whole plan. Fails only on a template bug, never on user input (the
 /// answers were validated when they were parsed).
@@ -32,7 +46,16 @@ pub fn plan(answers: &Answers, facts: &Facts) -> Result<Plan, RenderError> {
 
 /// The plan for one stage of an SSH port move (`confirm` completes it).
 pub fn plan_for(answers: &Answers, facts: &Facts, stage: Stage) -> Result<Plan, RenderError> {
-    let mut b = Builder { plan: Plan::default(), stage };
+    let mut b = Builder {
+        plan: Plan { platform: facts.platform.kind(), ..Plan::default() },
+        stage,
+        brew: None,
+        own: facts.clawguard.path().to_owned(),
+    };
+    if let Some(mac) = facts.platform.mac() {
+        b.brew = mac.homebrew.clone();
+        b.warn(Layer::Ssh, Severity::Note, format!("macOS {} found: SSH's port is opened by launchd, the firewall is pf with its own anchor, LaunchDaemons run the daily check, the backups and the key unlock, and the Mac is kept awake and patched (see each layer).", mac.version));
+    }
     let on = |l: Layer| !answers.skip.contains(&l);
     // Credentials first: the keys are unlocked before the agent's containers start.
     if on(Layer::Credentials) {
@@ -97,6 +120,22 @@ pub fn unprotected(l: Layer) -> &'static str {
 pub(crate) struct Builder {
     plan: Plan,
     stage: Stage,
+    /// Homebrew on a Mac (packages come from it there, installed as its owner).
+    brew: Option<crate::host::platform::Homebrew>,
+    /// clawguard's own path on the target (the LaunchDaemons' load commands call it).
+    own: String,
+}
+
+/// A job the host runs by itself, described once for both platforms: systemd units from
+/// the layer's templates on Linux, a LaunchDaemon on macOS.
+pub(crate) struct Job<'a> {
+    /// `clawguard-NAME.service` (and `.timer`), or `com.clawguard.NAME`.
+    pub name: &'a str,
+    /// The program and its arguments (the LaunchDaemon's; the unit's are in its template).
+    pub argv: Vec<String>,
+    pub when: launchd::When,
+    /// Why it is enabled, in a few words.
+    pub why: &'a str,
 }
 
 impl Builder {
@@ -164,6 +203,68 @@ impl Builder {
         self.plan.commands.last_mut().expect("just pushed")
     }
 
+    /// The checker of the file pushed last.
+    pub fn validate_last(&mut self, v: Validator) {
+        if let Some(f) = self.plan.files.last_mut() {
+            f.validator = Some(v);
+        }
+    }
+
+    /// A LaunchDaemon, loaded (again) when it or one of `also_when` changes; unloaded
+    /// by a rollback. Loading runs a `RunAtLoad` job at once.
+    pub fn launch_daemon(&mut self, layer: Layer, d: &launchd::Daemon, why: &str, also_when: &[&str]) {
+        let path = d.path();
+        self.push_file(Some(layer), path.clone(), d.render(), 0o644, Some(Validator::Launchd));
+        let mut files = vec![path.as_str()];
+        files.extend_from_slice(also_when);
+        let own = self.own.clone();
+        let load = self.on_change(layer, &[own.as_str(), "launchd", "load", &path], why.to_owned(), &files);
+        load.undo = Some([own.as_str(), "launchd", "unload", &d.label].map(String::from).to_vec());
+        load.rerun_needs_old = true;
+    }
+
+    /// A job the host runs by itself, the platform's way (see [`Job`]). On Linux the
+    /// units come from `templates/{template_dir}/clawguard-NAME.service` (and `.timer`
+    /// for a schedule), rendered with `ctx`.
+    pub fn job(
+        &mut self,
+        layer: Layer,
+        facts: &Facts,
+        job: Job<'_>,
+        template_dir: &str,
+        ctx: impl serde::Serialize,
+    ) -> Result<(), RenderError> {
+        if facts.platform.mac().is_some() {
+            let d = launchd::Daemon::root(job.name, job.argv, job.when);
+            self.launch_daemon(layer, &d, job.why, &[]);
+            return Ok(());
+        }
+        let unit = format!("clawguard-{}", job.name);
+        let service = format!("/etc/systemd/system/{unit}.service");
+        self.file(layer, &service, &format!("{template_dir}/{unit}.service"), &ctx, 0o644, None)?;
+        let (enable, files): (Vec<String>, Vec<String>) = match job.when {
+            launchd::When::Boot => {
+                (vec![format!("{unit}.service")], vec![service.clone()])
+            }
+            _ => {
+                let timer = format!("/etc/systemd/system/{unit}.timer");
+                self.file(layer, &timer, &format!("{template_dir}/{unit}.timer"), &ctx, 0o644, None)?;
+                (vec!["--now".into(), format!("{unit}.timer")], vec![service.clone(), timer])
+            }
+        };
+        let units = if files.len() == 1 { "systemd reads the new unit" } else { "systemd reads the new units" };
+        let files: Vec<&str> = files.iter().map(String::as_str).collect();
+        self.on_change(layer, &["systemctl", "daemon-reload"], units, &files);
+        let mut argv = vec!["systemctl".to_owned(), "enable".to_owned()];
+        argv.extend(enable.iter().cloned());
+        let last = *files.last().expect("a unit");
+        let e = self.on_change(layer, &argv, job.why.to_owned(), &[last]);
+        let target = enable.last().expect("a unit").clone();
+        e.undo = Some(["systemctl", "disable", "--now", &target].map(String::from).to_vec());
+        e.rerun_needs_old = true;
+        Ok(())
+    }
+
     pub fn warn(&mut self, layer: Layer, severity: Severity, text: impl Into<String>) {
         self.plan.warnings.push(Warning { layer, severity, text: text.into() });
     }
@@ -173,8 +274,9 @@ impl Builder {
         self.plan.blockers.push(Blocker { layer, kind, text: text.into() });
     }
 
-    /// A Debian package the layer needs and the host lacks. All of them are installed in
-    /// one step before anything is checked or written.
+    /// A package the layer needs and the host lacks (Debian's, or Homebrew's formula of the
+    /// same name on a Mac). All of them are installed in one step before anything is
+    /// checked or written.
     pub fn package(&mut self, layer: Layer, name: &str, why: &str) {
         if !self.plan.packages.iter().any(|p| p.name == name) {
             self.plan.packages.push(Package { layer, name: name.to_owned(), why: why.to_owned() });
@@ -192,6 +294,10 @@ impl Builder {
     fn finish(mut self) -> Plan {
         if let Some(layer) = self.plan.commands.iter().find(|c| c.argv[0] == "systemctl").map(|c| c.layer) {
             self.plan.preflight.insert(0, Preflight { layer, check: Check::Systemd, when_changed: vec![] });
+        }
+        if self.plan.platform == crate::host::platform::Kind::MacOs {
+            self.brew_packages();
+            return self.plan;
         }
         if let Some(first) = self.plan.packages.first() {
             let names: Vec<String> = self.plan.packages.iter().map(|p| p.name.clone()).collect();
@@ -226,6 +332,44 @@ impl Builder {
             self.plan.commands.splice(0..0, [update, install]);
         }
         self.plan
+    }
+}
+
+impl Builder {
+    /// On a Mac, what the layers need comes from Homebrew, which refuses to run as root:
+    /// it is installed as the owner of Homebrew's prefix, first in the plan, and a
+    /// rollback uninstalls it.
+    fn brew_packages(&mut self) {
+        let Some(first) = self.plan.packages.first() else { return };
+        let layer = first.layer;
+        let names: Vec<String> = self.plan.packages.iter().map(|p| p.name.clone()).collect();
+        let Some(brew) = &self.brew else {
+            self.block(layer, Refusal::Unsafe, format!("This Mac has no Homebrew, where clawguard gets {}: install Homebrew (https://brew.sh), or install {} yourself, then run clawguard again.", names.join(", "), if names.len() == 1 { "it" } else { "them" }));
+            return;
+        };
+        let Some(owner) = brew.owner.clone() else {
+            self.block(layer, Refusal::Unsafe, format!("Homebrew's owner (uid {}) cannot be told without root (the local accounts are root's), and Homebrew does not run as root: run clawguard with sudo.", brew.owner_uid));
+            return;
+        };
+        let argv = |verb: &str| -> Vec<String> {
+            let mut v: Vec<String> = ["sudo", "-u", &owner, "-H", "env", "HOMEBREW_NO_AUTO_UPDATE=1", "HOMEBREW_NO_ANALYTICS=1", &brew.brew(), verb]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            v.extend(names.iter().cloned());
+            v
+        };
+        let step = CommandStep {
+            layer,
+            phase: Phase::Prepare,
+            argv: argv("install"),
+            why: format!("install what the layers need with Homebrew, as {owner}: {}", names.join(", ")),
+            when_changed: vec![],
+            undo: Some(argv("uninstall")),
+            retry_secs: 0,
+            rerun_needs_old: false,
+        };
+        self.plan.commands.insert(0, step);
     }
 }
 

@@ -3,7 +3,8 @@
 
 use serde::Serialize;
 
-use super::Builder;
+use super::launchd::When;
+use super::{Builder, Job};
 use super::sandbox::{CONTAINER_LOG_DIR, logging_env};
 use crate::answers::{Answers, Rotation};
 use crate::host::Facts;
@@ -12,11 +13,16 @@ use crate::plan::{Layer, Severity, Validator};
 use crate::render::RenderError;
 
 pub const LOGROTATE: &str = "/etc/logrotate.d/clawguard-agent";
+/// macOS rotates logs with newsyslog.
+pub const NEWSYSLOG: &str = "/etc/newsyslog.d/clawguard-agent.conf";
 pub const CHECK_SERVICE: &str = "/etc/systemd/system/clawguard-check.service";
 pub const CHECK_TIMER: &str = "/etc/systemd/system/clawguard-check.timer";
 
 #[derive(Serialize)]
 struct Ctx {
+    /// newsyslog's `when` for the rotation (macOS).
+    rotation_when: &'static str,
+    clawguard_log_dir: &'static str,
     log_dir: String,
     container_log_dir: &'static str,
     rotation: String,
@@ -45,7 +51,14 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         Rotation::Weekly => days.div_ceil(7),
         Rotation::Monthly => days.div_ceil(30),
     };
+    let rotation_when = match m.rotation {
+        Rotation::Daily => "$D0",
+        Rotation::Weekly => "$W0D0",
+        Rotation::Monthly => "$M1D0",
+    };
     let ctx = Ctx {
+        rotation_when,
+        clawguard_log_dir: super::launchd::LOG_DIR,
         log_dir: m.log_dir.to_string(),
         container_log_dir: CONTAINER_LOG_DIR,
         rotation: m.rotation.to_string(),
@@ -60,28 +73,35 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         answers_path: crate::answers::DEFAULT_PATH,
         check_time: m.check_time.to_string(),
         recovery: !a.skip.contains(&Layer::Backup),
-        proxy_log: (!a.skip.contains(&Layer::Egress) && !a.skip.contains(&Layer::Sandbox))
-            .then(|| super::egress::proxy_access_log(f)),
+        // On a Mac the proxy's volume is inside the runtime's Linux VM, not on this disk.
+        proxy_log: (!a.skip.contains(&Layer::Egress)
+            && !a.skip.contains(&Layer::Sandbox)
+            && f.platform.mac().is_none())
+        .then(|| super::egress::proxy_access_log(f)),
     };
     b.file(layer, logging_env(a), "monitoring/agent-logging.env", &ctx, 0o644, None)?;
-    b.file(layer, LOGROTATE, "monitoring/logrotate", &ctx, 0o644, Some(Validator::Logrotate))?;
-    if !f.tools.logrotate {
-        b.package(layer, "logrotate", "rotates the agent's logs");
+    if f.platform.mac().is_some() {
+        b.file(layer, NEWSYSLOG, "monitoring/newsyslog.conf", &ctx, 0o644, None)?;
+    } else {
+        b.file(layer, LOGROTATE, "monitoring/logrotate", &ctx, 0o644, Some(Validator::Logrotate))?;
+        if !f.tools.logrotate {
+            b.package(layer, "logrotate", "rotates the agent's logs");
+        }
     }
-    if !m.certificates.is_empty() && !f.packages.contains("openssl") {
+    if !m.certificates.is_empty() && !f.packages.contains("openssl") && f.platform.mac().is_none() {
         b.package(layer, "openssl", "the daily check reads the watched certificates with it");
     }
-    b.file(layer, CHECK_SERVICE, "monitoring/clawguard-check.service", &ctx, 0o644, None)?;
-    b.file(layer, CHECK_TIMER, "monitoring/clawguard-check.timer", &ctx, 0o644, None)?;
-    b.on_change(layer, &["systemctl", "daemon-reload"], "systemd reads the new units", &[CHECK_SERVICE, CHECK_TIMER]);
-    let enable = b.on_change(
-        layer,
-        &["systemctl", "enable", "--now", "clawguard-check.timer"],
-        "run the security check daily",
-        &[CHECK_TIMER],
-    );
-    enable.undo = Some(["systemctl", "disable", "--now", "clawguard-check.timer"].map(String::from).to_vec());
-    enable.rerun_needs_old = true;
+    debug_assert!(CHECK_SERVICE.ends_with("clawguard-check.service") && CHECK_TIMER.ends_with("clawguard-check.timer"));
+    let job = Job {
+        name: "check",
+        argv: [ctx.clawguard_bin.as_str(), "check", "--answers", ctx.answers_path].map(String::from).to_vec(),
+        when: When::Daily { hour: m.check_time.hour(), minute: m.check_time.minute() },
+        why: "run the security check daily",
+    };
+    b.job(layer, f, job, "monitoring", &ctx)?;
+    if let Some(mac) = f.platform.mac() {
+        super::macos::always_on(mac, b);
+    }
     if m.alert_webhook.is_none() {
         b.warn(layer, Severity::Note, "No alert webhook: the daily check's findings go only to the journal and `clawguard status`. Set monitoring.alert_webhook to be told.");
     }
@@ -97,7 +117,7 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
             own_binary::DEFAULT
         )),
     }
-    if !f.tools.systemd {
+    if !f.tools.systemd && f.platform.mac().is_none() {
         b.warn(
             layer,
             Severity::Warning,

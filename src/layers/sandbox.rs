@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{Builder, SECRETS_DIR, compose_argv, openclaw};
+use super::{Builder, compose_argv, openclaw};
 use crate::answers::{Answers, Profile};
 use crate::host::Facts;
 use crate::plan::{Check, Layer, Refusal, Severity, Validator};
@@ -137,7 +137,7 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         environment,
         mounts,
         secrets: keys,
-        secrets_dir: SECRETS_DIR,
+        secrets_dir: super::secrets_dir(f.platform.kind()),
         publish: s.publish_gateway,
         gateway_port: s.gateway_port.get(),
         proxy_image: a.egress.proxy_image.to_string(),
@@ -156,7 +156,9 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     let compose = compose_file(a);
     b.file(layer, &compose, "sandbox/docker-compose.yml", &ctx, 0o644, Some(Validator::Compose))?;
 
-    if !f.tools.docker {
+    if let Some(mac) = f.platform.mac() {
+        super::macos::engine(mac, b);
+    } else if !f.tools.docker {
         b.package(layer, "docker.io", "the container engine that runs the agent");
         // From Debian 13 on, the `docker` command is a package of its own that docker.io
         // only recommends.
@@ -165,7 +167,7 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
             b.package(layer, "docker-cli", "the `docker` command (a package of its own since Debian 13)");
         }
     }
-    if !f.tools.compose {
+    if !f.tools.compose && f.platform.mac().is_none() {
         b.package(layer, "docker-compose", "starts the agent's compose project");
     }
     // What would make `up` fail after the files are written is found before (DESIGN 7).
@@ -229,7 +231,7 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
             "Docker engine {v} predates the fix for CVE-2024-29018: containers on internal networks could leak data out through DNS. Upgrade to 26.0.0, 25.0.4 or 23.0.11 or later (a distribution may have backported the fix: check its changelog)."
         ));
     }
-    if f.tools.docker {
+    if f.tools.docker && f.platform.mac().is_none() {
         b.warn(layer, Severity::Note, "Ports Docker publishes bypass ufw. clawguard publishes nothing but 127.0.0.1; check `docker ps` for other containers that publish on 0.0.0.0.");
     }
     if s.publish_gateway {

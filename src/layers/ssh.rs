@@ -67,6 +67,8 @@ const OURS: &[&str] = &[
 
 #[derive(Serialize)]
 struct Ctx<'a> {
+    /// On macOS, the LaunchDaemon whose socket carries the port (no `Port` line then).
+    launchd: Option<String>,
     port: u16,
     /// The ports sshd keeps until the move is confirmed ([`Stage::Move`]).
     keep_ports: Vec<u16>,
@@ -148,7 +150,9 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     let old_ports: Vec<u16> = current.iter().copied().filter(|p| *p != port).collect();
     let moving = f.sshd.main_present && current != [port];
     let interim = moving && b.stage == Stage::Move && !old_ports.is_empty();
+    let mac = f.platform.mac();
     let ctx = Ctx {
+        launchd: mac.map(|_| super::macos::sshd_daemon_path(port)),
         port,
         keep_ports: if interim { old_ports.clone() } else { Vec::new() },
         allowed_users: if users.is_empty() {
@@ -167,9 +171,12 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         ciphers: CIPHERS,
         macs: MACS,
     };
-    let mut expect: Vec<(&str, String)> = ctx.keep_ports.iter().map(|p| ("port", p.to_string())).collect();
+    let mut expect: Vec<(&str, String)> = Vec::new();
+    if mac.is_none() {
+        expect.extend(ctx.keep_ports.iter().map(|p| ("port", p.to_string())));
+        expect.push(("port", port.to_string()));
+    }
     expect.extend([
-        ("port", port.to_string()),
         ("permitrootlogin", "no".into()),
         ("passwordauthentication", "no".into()),
         ("kbdinteractiveauthentication", "no".into()),
@@ -196,25 +203,30 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     }
 
     if !current.contains(&port) {
-        b.preflight(
-            layer,
-            Check::PortFree { port, owners: vec!["sshd".into(), "systemd".into()], what: format!("ssh.port {port}") },
-            &[DROPIN],
-        );
+        let owners = match mac {
+            // launchd holds the socket of every sshd job on a Mac.
+            Some(_) => vec!["launchd".into()],
+            None => vec!["sshd".into(), "systemd".into()],
+        };
+        b.preflight(layer, Check::PortFree { port, owners, what: format!("ssh.port {port}") }, &[DROPIN]);
     }
-    if f.cloud_init {
-        b.file(layer, CLOUD_INIT, "ssh/99-clawguard-ssh.cfg", minijinja::context! {}, 0o644, None)?;
-    }
-    let mut touched = vec![DROPIN];
-    if f.sshd.main_present && !f.sshd.includes_dropins {
-        touched.push(MAIN);
-    }
-    if f.ssh_socket {
-        b.warn(layer, Severity::Note, "ssh.socket owns the SSH port here (Ubuntu 22.10+): a port change takes effect through `systemctl daemon-reload` and a restart of ssh.socket, not of ssh.service; clawguard does both and checks the port really listens.");
-        b.on_change(layer, &["systemctl", "daemon-reload"], "ssh.socket takes its port from sshd_config", &touched);
-        b.on_change(layer, &["systemctl", "restart", "ssh.socket"], "listen on the new SSH port", &touched);
+    if let Some(mac) = mac {
+        super::macos::sshd_port(f, mac, port, b);
     } else {
-        b.on_change(layer, &["systemctl", "reload", "ssh"], "sshd reads its new settings", &touched);
+        if f.cloud_init {
+            b.file(layer, CLOUD_INIT, "ssh/99-clawguard-ssh.cfg", minijinja::context! {}, 0o644, None)?;
+        }
+        let mut touched = vec![DROPIN];
+        if f.sshd.main_present && !f.sshd.includes_dropins {
+            touched.push(MAIN);
+        }
+        if f.ssh_socket {
+            b.warn(layer, Severity::Note, "ssh.socket owns the SSH port here (Ubuntu 22.10+): a port change takes effect through `systemctl daemon-reload` and a restart of ssh.socket, not of ssh.service; clawguard does both and checks the port really listens.");
+            b.on_change(layer, &["systemctl", "daemon-reload"], "ssh.socket takes its port from sshd_config", &touched);
+            b.on_change(layer, &["systemctl", "restart", "ssh.socket"], "listen on the new SSH port", &touched);
+        } else {
+            b.on_change(layer, &["systemctl", "reload", "ssh"], "sshd reads its new settings", &touched);
+        }
     }
     if let Some(conn) = &f.ssh_connection
         && conn.server_port != port

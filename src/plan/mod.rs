@@ -42,6 +42,12 @@ pub enum Validator {
     Compose,
     /// `logrotate --debug` on the file.
     Logrotate,
+    /// pf's rules: the grammar subset clawguard writes (`layers::pf::check`), and
+    /// `pfctl -vnf` where this machine has pfctl (a Mac).
+    Pf,
+    /// A LaunchDaemon: parsed as a property list with the keys launchd needs
+    /// (`layers::launchd::lint`), and `plutil -lint` where this machine has plutil.
+    Launchd,
 }
 
 impl Validator {
@@ -52,6 +58,8 @@ impl Validator {
             Validator::Fail2ban { .. } => "fail2ban-client -t / -d",
             Validator::Compose => "docker compose config",
             Validator::Logrotate => "logrotate --debug",
+            Validator::Pf => "pf grammar / pfctl -vnf",
+            Validator::Launchd => "property list / plutil -lint",
         }
     }
 }
@@ -209,6 +217,8 @@ pub struct Plan {
     pub blockers: Vec<Blocker>,
     /// Set when the SSH port changes.
     pub ssh_move: Option<SshMove>,
+    /// The target's platform: apply asks it how to see that a port listens.
+    pub platform: crate::host::platform::Kind,
 }
 
 impl CommandStep {

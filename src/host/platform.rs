@@ -1,0 +1,302 @@
+//! Which operating system the target runs — Linux (Debian, Ubuntu) or macOS — and the
+//! facts only a Mac has. Read through the root like every other fact: on a live Mac,
+//! `System/Library/CoreServices/SystemVersion.plist` is the very file `sw_vers` prints,
+//! and the state `launchctl print-disabled system`, `socketfilterfw` and `pmset -g` show
+//! is kept in the property lists read here, so a fixture root or a mounted disk is probed
+//! the same way as the live host.
+//!
+//! What cannot be read is an `Err` with the reason, never a default: Remote Login's state
+//! decides whether moving SSH can lock its user out.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+
+use plist::Value;
+
+use super::Root;
+
+/// Where macOS says what it is (what `sw_vers` reads).
+pub const SYSTEM_VERSION: &str = "/System/Library/CoreServices/SystemVersion.plist";
+/// launchd's record of which system services are disabled (`launchctl disable`).
+pub const LAUNCHD_DISABLED: &str = "/var/db/com.apple.xpc.launchd/disabled.plist";
+/// Apple's sshd job (Remote Login): launchd listens on port 22 and starts `sshd -i`.
+pub const APPLE_SSHD_LABEL: &str = "com.openssh.sshd";
+pub const APPLE_SSHD_PLIST: &str = "/System/Library/LaunchDaemons/ssh.plist";
+/// The application firewall's settings.
+pub const ALF: &str = "/Library/Preferences/com.apple.alf.plist";
+pub const SOFTWARE_UPDATE: &str = "/Library/Preferences/com.apple.SoftwareUpdate.plist";
+pub const PF_CONF: &str = "/etc/pf.conf";
+/// The LaunchDaemons of the system's administrator (clawguard's go here).
+pub const LAUNCH_DAEMONS: &str = "/Library/LaunchDaemons";
+
+/// The platform family, as the plan records it (apply picks its live checks by it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    #[default]
+    Linux,
+    MacOs,
+}
+
+/// The operating system of the target.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Platform {
+    /// Linux: what `/etc/os-release` says is in `Facts::os`.
+    #[default]
+    Linux,
+    MacOs(Box<MacFacts>),
+}
+
+impl Platform {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Platform::Linux => Kind::Linux,
+            Platform::MacOs(_) => Kind::MacOs,
+        }
+    }
+
+    pub fn mac(&self) -> Option<&MacFacts> {
+        match self {
+            Platform::MacOs(m) => Some(m),
+            Platform::Linux => None,
+        }
+    }
+}
+
+/// What a Mac's configuration says, as far as the layers need it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MacFacts {
+    /// `ProductVersion` (`14.6.1`).
+    pub version: String,
+    /// `ProductBuildVersion`.
+    pub build: String,
+    /// Remote Login (Apple's sshd on port 22) is on: launchd's disabled list says
+    /// `com.openssh.sshd` is not disabled. Off when the list does not name it (a fresh Mac).
+    pub remote_login: Result<bool, String>,
+    /// The port of clawguard's own sshd LaunchDaemon, when it is installed.
+    pub own_sshd_port: Option<u16>,
+    /// The application firewall: `globalstate` (0 off, 1 on, 2 essential services only)
+    /// and stealth mode; None when the preferences do not say (the defaults: off).
+    pub alf_state: Option<i64>,
+    pub alf_stealth: Option<bool>,
+    /// /etc/pf.conf evaluates `anchor "com.apple/*"` (macOS's own pf.conf does, and an
+    /// OS update puts it back): clawguard's rules load as `com.apple/clawguard`.
+    pub pf_apple_anchor: Result<bool, String>,
+    /// `pmset`'s settings on AC power, from PowerManagement's preferences.
+    pub sleep_minutes: Option<i64>,
+    pub autorestart: Option<bool>,
+    /// The automatic update settings clawguard turns on, as the preferences hold them
+    /// (None: not set, which is macOS's own default).
+    pub updates: BTreeMap<String, Option<bool>>,
+    pub homebrew: Option<Homebrew>,
+    pub docker: Option<DockerRuntime>,
+    /// The local accounts could not be read (they are root's: `sudo` reads them).
+    pub accounts_unreadable: Option<String>,
+}
+
+impl Default for MacFacts {
+    /// A fresh Mac: Remote Login off, macOS's own pf.conf.
+    fn default() -> Self {
+        MacFacts {
+            version: String::new(),
+            build: String::new(),
+            remote_login: Ok(false),
+            own_sshd_port: None,
+            alf_state: None,
+            alf_stealth: None,
+            pf_apple_anchor: Ok(true),
+            sleep_minutes: None,
+            autorestart: None,
+            updates: BTreeMap::new(),
+            homebrew: None,
+            docker: None,
+            accounts_unreadable: None,
+        }
+    }
+}
+
+/// Homebrew, which refuses to run as root: clawguard installs with it as its owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Homebrew {
+    /// `/opt/homebrew` (Apple silicon) or `/usr/local` (Intel).
+    pub prefix: String,
+    pub owner_uid: u32,
+    /// The owner's name, when the local accounts could be read.
+    pub owner: Option<String>,
+}
+
+impl Homebrew {
+    pub fn brew(&self) -> String {
+        format!("{}/bin/brew", self.prefix)
+    }
+}
+
+/// The container runtime a Mac runs Docker in (always a Linux VM).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DockerRuntime {
+    DockerDesktop,
+    OrbStack,
+    Colima,
+}
+
+impl DockerRuntime {
+    pub fn name(self) -> &'static str {
+        match self {
+            DockerRuntime::DockerDesktop => "Docker Desktop",
+            DockerRuntime::OrbStack => "OrbStack",
+            DockerRuntime::Colima => "colima",
+        }
+    }
+}
+
+/// The settings of `com.apple.SoftwareUpdate` that keep a Mac patched without a person:
+/// check, download, and install security responses and system data files.
+pub const UPDATE_KEYS: &[&str] =
+    &["AutomaticCheckEnabled", "AutomaticDownload", "CriticalUpdateInstall", "ConfigDataInstall"];
+
+/// The platform of `root`: macOS when its SystemVersion.plist names macOS.
+pub fn probe(root: &Root) -> Platform {
+    let Some(version) = read_plist(root, SYSTEM_VERSION).ok().flatten() else {
+        return Platform::Linux;
+    };
+    let text = |key: &str| version.as_dictionary().and_then(|d| d.get(key)).and_then(Value::as_string);
+    if !text("ProductName").is_some_and(|n| n.contains("macOS") || n.contains("Mac OS")) {
+        return Platform::Linux;
+    }
+    let homebrew = homebrew(root);
+    let mut mac = MacFacts {
+        version: text("ProductVersion").unwrap_or_default().to_owned(),
+        build: text("ProductBuildVersion").unwrap_or_default().to_owned(),
+        remote_login: remote_login(root),
+        own_sshd_port: own_sshd_port(root),
+        pf_apple_anchor: match root.read_result(PF_CONF) {
+            Ok(Some(t)) => Ok(pf_has_apple_anchor(&t)),
+            Ok(None) => Ok(false),
+            Err(e) => Err(e),
+        },
+        docker: docker_runtime(root, homebrew.as_ref()),
+        homebrew,
+        ..MacFacts::default()
+    };
+    if let Ok(Some(alf)) = read_plist(root, ALF) {
+        let d = alf.as_dictionary();
+        mac.alf_state = d.and_then(|d| d.get("globalstate")).and_then(Value::as_signed_integer);
+        mac.alf_stealth = d.and_then(|d| d.get("stealthenabled")).and_then(Value::as_signed_integer).map(|v| v == 1);
+    }
+    if let Some(pm) = power_management(root) {
+        let ac = pm.as_dictionary().and_then(|d| d.get("AC Power")).and_then(Value::as_dictionary);
+        mac.sleep_minutes = ac.and_then(|d| d.get("System Sleep Timer")).and_then(Value::as_signed_integer);
+        mac.autorestart =
+            ac.and_then(|d| d.get("Automatic Restart On Power Loss")).and_then(Value::as_signed_integer).map(|v| v == 1);
+    }
+    let su = read_plist(root, SOFTWARE_UPDATE).ok().flatten();
+    for key in UPDATE_KEYS {
+        let v = su.as_ref().and_then(|v| v.as_dictionary()).and_then(|d| d.get(*key)).and_then(|v| match v {
+            Value::Boolean(b) => Some(*b),
+            Value::Integer(i) => i.as_signed().map(|i| i != 0),
+            _ => None,
+        });
+        mac.updates.insert((*key).to_owned(), v);
+    }
+    if let Err(e) = std::fs::read_dir(root.path(super::users::DSLOCAL_USERS)) {
+        mac.accounts_unreadable = Some(e.to_string());
+    }
+    if let (Some(hb), None) = (mac.homebrew.as_mut(), &mac.accounts_unreadable) {
+        hb.owner = super::users::mac_directory(root)
+            .ok()
+            .and_then(|d| d.entries.into_iter().find(|e| e.uid == hb.owner_uid).map(|e| e.name));
+    }
+    Platform::MacOs(Box::new(mac))
+}
+
+/// A property list under the root (XML or binary): Ok(None) when there is none.
+pub fn read_plist(root: &Root, path: &str) -> Result<Option<Value>, String> {
+    match std::fs::read(root.path(path)) {
+        Ok(bytes) => Value::from_reader(std::io::Cursor::new(bytes)).map(Some).map_err(|e| format!("{path}: {e}")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("{path}: {e}")),
+    }
+}
+
+fn remote_login(root: &Root) -> Result<bool, String> {
+    let disabled = read_plist(root, LAUNCHD_DISABLED)?;
+    let entry = disabled.as_ref().and_then(Value::as_dictionary).and_then(|d| d.get(APPLE_SSHD_LABEL));
+    Ok(matches!(entry, Some(Value::Boolean(false))))
+}
+
+fn own_sshd_port(root: &Root) -> Option<u16> {
+    let path = format!("{LAUNCH_DAEMONS}/{}.plist", crate::layers::launchd::SSHD_LABEL);
+    let v = read_plist(root, &path).ok().flatten()?;
+    let listeners = v.as_dictionary()?.get("Sockets")?.as_dictionary()?.get("Listeners")?.as_dictionary()?;
+    listeners.get("SockServiceName")?.as_string()?.parse().ok()
+}
+
+/// Whether pf.conf evaluates the `com.apple/*` anchors (outside comments).
+pub fn pf_has_apple_anchor(text: &str) -> bool {
+    text.lines().map(|l| l.split('#').next().unwrap_or("").trim()).any(|l| l == "anchor \"com.apple/*\"")
+}
+
+/// PowerManagement's preferences: `com.apple.PowerManagement.plist`, or the per-machine
+/// `com.apple.PowerManagement.<UUID>.plist` of newer Macs.
+fn power_management(root: &Root) -> Option<Value> {
+    let mut names: Vec<String> = root
+        .list("/Library/Preferences")
+        .into_iter()
+        .filter(|n| n.starts_with("com.apple.PowerManagement") && n.ends_with(".plist"))
+        .collect();
+    names.sort();
+    names.iter().find_map(|n| read_plist(root, &format!("/Library/Preferences/{n}")).ok().flatten())
+}
+
+fn homebrew(root: &Root) -> Option<Homebrew> {
+    ["/opt/homebrew", "/usr/local"].iter().find_map(|prefix| {
+        let brew = format!("{prefix}/bin/brew");
+        if !root.exists(&brew) {
+            return None;
+        }
+        let owner_uid = std::fs::metadata(root.path(prefix)).ok()?.uid();
+        Some(Homebrew { prefix: (*prefix).to_owned(), owner_uid, owner: None })
+    })
+}
+
+fn docker_runtime(root: &Root, brew: Option<&Homebrew>) -> Option<DockerRuntime> {
+    if root.exists("/Applications/OrbStack.app") {
+        Some(DockerRuntime::OrbStack)
+    } else if root.exists("/Applications/Docker.app") {
+        Some(DockerRuntime::DockerDesktop)
+    } else if brew.is_some_and(|b| root.exists(&format!("{}/bin/colima", b.prefix))) {
+        Some(DockerRuntime::Colima)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_apple_anchor_counts_only_outside_comments() {
+        assert!(pf_has_apple_anchor("scrub-anchor \"com.apple/*\"\nanchor \"com.apple/*\"\nload anchor \"com.apple\" from \"/etc/pf.anchors/com.apple\"\n"));
+        assert!(!pf_has_apple_anchor("# anchor \"com.apple/*\"\npass all\n"));
+        assert!(!pf_has_apple_anchor("anchor \"com.apple/*\" in\n"));
+    }
+
+    #[test]
+    fn a_linux_root_is_linux_and_a_system_version_that_is_not_macos_too() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(probe(&Root::new(dir.path())), Platform::Linux);
+        let p = dir.path().join("System/Library/CoreServices");
+        std::fs::create_dir_all(&p).unwrap();
+        let mut d = plist::Dictionary::new();
+        d.insert("ProductName".into(), "iPhone OS".into());
+        plist::to_file_xml(p.join("SystemVersion.plist"), &d).unwrap();
+        assert_eq!(probe(&Root::new(dir.path())), Platform::Linux);
+        d.insert("ProductName".into(), "macOS".into());
+        d.insert("ProductVersion".into(), "14.6.1".into());
+        plist::to_file_binary(p.join("SystemVersion.plist"), &d).unwrap();
+        let Platform::MacOs(m) = probe(&Root::new(dir.path())) else { panic!("not macOS") };
+        assert_eq!(m.version, "14.6.1");
+        assert_eq!(m.remote_login, Ok(false), "a fresh Mac has Remote Login off");
+    }
+}

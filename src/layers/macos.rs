@@ -1,0 +1,208 @@
+//! The parts of the layers that a Mac does its own way. The layers call these where the
+//! platform differs — how SSH's port is opened, the firewall, keeping the host up, the
+//! container runtime — and share everything else (sshd's drop-in and its lockout checks,
+//! the compose project, squid, the vault, restic, the daily check).
+//!
+//! What differs, and why:
+//! - **SSH's port**: launchd owns sshd's socket (`sshd -i` per connection, which reads no
+//!   `Port`). Apple's Remote Login is port 22 in a plist on the sealed system volume;
+//!   clawguard's own LaunchDaemon listens on the answers' port. During a move both
+//!   listen; `clawguard confirm` turns Remote Login's port 22 off (disabled, so it stays
+//!   off after a restart); a rollback takes clawguard's daemon away.
+//! - **Firewall**: pf rules in clawguard's own anchor, loaded at boot by its own
+//!   LaunchDaemon (an OS update that resets /etc/pf.conf leaves both alone); pf's
+//!   connection-rate `overload` table and an expiry job do what fail2ban does on Linux;
+//!   the application firewall on, in stealth mode.
+//! - **Always on**: no sleep, restart after a power failure, automatic security updates.
+
+use super::launchd::{self, Daemon, When};
+use super::pf::{self, Limit, Rule};
+use super::{Builder, firewall};
+use crate::answers::Answers;
+use crate::host::Facts;
+use crate::host::platform::{APPLE_SSHD_LABEL, APPLE_SSHD_PLIST, MacFacts, UPDATE_KEYS};
+use crate::plan::{Layer, Refusal, Severity, Stage, Validator};
+use crate::render::RenderError;
+
+const SOCKETFILTERFW: &str = "/usr/libexec/ApplicationFirewall/socketfilterfw";
+const PFCTL: &str = "/sbin/pfctl";
+/// pf's equivalent of ufw's `limit`: more than 6 new connections in 30 s from one address.
+pub const SSH_RATE: Limit = Limit { conns: 6, secs: 30 };
+
+fn argv(parts: &[&str]) -> Vec<String> {
+    parts.iter().map(|s| s.to_string()).collect()
+}
+
+/// The plist that carries SSH's port: Apple's for 22, clawguard's for any other.
+pub fn sshd_daemon_path(port: u16) -> String {
+    if port == 22 { APPLE_SSHD_PLIST.to_owned() } else { launchd::path(launchd::SSHD_LABEL) }
+}
+
+/// SSH's port the launchd way (see the module's comment).
+pub(super) fn sshd_port(f: &Facts, mac: &MacFacts, port: u16, b: &mut Builder) {
+    let layer = Layer::Ssh;
+    if let Some(why) = &mac.accounts_unreadable {
+        b.block(layer, Refusal::Lockout, format!("macOS keeps its accounts in /var/db/dslocal, which only root reads ({why}): who may log in cannot be checked. Run clawguard with sudo."));
+    }
+    let remote_login = match &mac.remote_login {
+        Ok(on) => *on,
+        Err(why) => {
+            b.block(layer, Refusal::Lockout, format!("Whether Remote Login (port 22) is on cannot be read ({why}): moving SSH without knowing it could close the way in. Run clawguard with sudo."));
+            return;
+        }
+    };
+    if port == 22 {
+        if let Some(own) = mac.own_sshd_port {
+            b.block(layer, Refusal::Unsafe, format!("SSH listens on clawguard's port {own}: going back to Remote Login's port 22 is `sudo clawguard rollback` (to the generation before the move) or `sudo clawguard uninstall`; or choose another port."));
+        }
+        if !remote_login {
+            let enable = b.command(layer, &["launchctl", "enable", &format!("system/{APPLE_SSHD_LABEL}")], "turn Remote Login on (port 22)");
+            enable.undo = Some(argv(&["launchctl", "disable", &format!("system/{APPLE_SSHD_LABEL}")]));
+            let boot = b.command(layer, &["launchctl", "bootstrap", "system", APPLE_SSHD_PLIST], "launchd listens on port 22 for sshd");
+            boot.undo = Some(argv(&["launchctl", "bootout", &format!("system/{APPLE_SSHD_LABEL}")]));
+        }
+        return;
+    }
+    let daemon = Daemon {
+        label: launchd::SSHD_LABEL.into(),
+        argv: argv(&["/usr/sbin/sshd", "-i"]),
+        when: When::Connection { port },
+        user: "root".into(),
+        interactive: true,
+    };
+    b.launch_daemon(layer, &daemon, &format!("launchd listens on port {port} for sshd"), &[]);
+    if remote_login {
+        if b.stage == Stage::Complete {
+            let disable = b.command(layer, &["launchctl", "disable", &format!("system/{APPLE_SSHD_LABEL}")], "Remote Login's port 22 stays off after a restart");
+            disable.undo = Some(argv(&["launchctl", "enable", &format!("system/{APPLE_SSHD_LABEL}")]));
+            let out = b.command(layer, &["launchctl", "bootout", &format!("system/{APPLE_SSHD_LABEL}")], "close port 22 (Remote Login's sshd; sessions on it end)");
+            out.undo = Some(argv(&["launchctl", "bootstrap", "system", APPLE_SSHD_PLIST]));
+        }
+        b.warn(layer, Severity::Note, format!("On macOS launchd listens for sshd: clawguard's LaunchDaemon {} opens port {port}, and Remote Login keeps port 22 until you confirm from a new login on {port}; then port 22 is turned off (System Settings shows Remote Login off — the port is clawguard's now).", launchd::path(launchd::SSHD_LABEL)));
+    } else if f.sshd.ports().is_empty() {
+        b.warn(layer, Severity::Note, format!("Remote Login is off on this Mac: SSH starts on port {port} only, through clawguard's LaunchDaemon. Confirm from a new login on {port}, or it is taken back."));
+    }
+}
+
+/// The firewall layer on a Mac: pf's anchor, its LaunchDaemons, the application firewall.
+pub(super) fn firewall(a: &Answers, f: &Facts, mac: &MacFacts, b: &mut Builder) -> Result<(), RenderError> {
+    let layer = Layer::Firewall;
+    match &mac.pf_apple_anchor {
+        Ok(true) => {}
+        Ok(false) => b.block(layer, Refusal::Unsafe, "/etc/pf.conf does not evaluate `anchor \"com.apple/*\"`, where clawguard loads its rules: they would be loaded and never used. Put macOS's own pf.conf back (it has that line; an OS update restores it too), or add the line to yours."),
+        Err(why) => b.block(layer, Refusal::Unsafe, format!("/etc/pf.conf cannot be read ({why}): whether clawguard's rules would be used is unknown. Run clawguard with sudo.")),
+    }
+    let mut ports = firewall::ssh_ports(a, f);
+    if b.stage == Stage::Move {
+        // The port(s) SSH listens on today stay open until the move is confirmed.
+        ports.extend(f.sshd.ports().into_iter().filter(|p| !ports.contains(p)).collect::<Vec<_>>());
+    }
+    let mut trusted: Vec<String> = vec!["127.0.0.0/8".into(), "::1".into()];
+    trusted.extend(a.fail2ban.ignoreip.iter().map(|n| n.to_string()));
+    if let Some(conn) = &f.ssh_connection
+        && !a.fail2ban.ignoreip.iter().any(|n| n.contains(conn.client))
+    {
+        trusted.push(conn.client.to_string());
+    }
+    let mut rules = vec![
+        Rule::Table { name: pf::ABUSE_TABLE, addresses: vec![] },
+        Rule::Table { name: pf::TRUSTED_TABLE, addresses: trusted },
+        Rule::BlockIn,
+        Rule::PassLoopback,
+        Rule::PassOut,
+        Rule::PassIcmp6,
+        Rule::PassDhcp,
+        Rule::BlockFromTable(pf::ABUSE_TABLE),
+    ];
+    for &p in &ports {
+        rules.push(Rule::PassTcpFrom { table: pf::TRUSTED_TABLE, port: p });
+        rules.push(Rule::PassTcp { port: p, limit: Some(SSH_RATE) });
+    }
+    rules.extend(a.firewall.extra_ports.iter().map(|p| Rule::PassTcp { port: p.get(), limit: None }));
+    b.raw_file(layer, pf::ANCHOR_FILE, pf::render(&rules), 0o644);
+    b.validate_last(Validator::Pf);
+    let load = b.on_change(layer, &[PFCTL, "-E", "-a", pf::ANCHOR, "-f", pf::ANCHOR_FILE], "pf loads clawguard's rules (and is enabled)", &[pf::ANCHOR_FILE]);
+    load.undo = Some(argv(&[PFCTL, "-a", pf::ANCHOR, "-F", "all"]));
+    load.rerun_needs_old = true;
+    let at_boot = Daemon::root("pf", argv(&[PFCTL, "-E", "-a", pf::ANCHOR, "-f", pf::ANCHOR_FILE]), When::Boot);
+    b.launch_daemon(layer, &at_boot, "load clawguard's pf rules at every boot", &[]);
+    let bantime = a.fail2ban.bantime.to_string();
+    let expire = Daemon::root(
+        "pf-expire",
+        argv(&[PFCTL, "-a", pf::ANCHOR, "-t", pf::ABUSE_TABLE, "-T", "expire", &bantime]),
+        When::Every(60),
+    );
+    b.launch_daemon(layer, &expire, &format!("let blocked addresses in again after {bantime} s"), &[]);
+    if mac.alf_state != Some(1) {
+        let old = if mac.alf_state == Some(2) { "on" } else { "off" };
+        // `--setblockall on` is state 2; going back to it means blocking all again.
+        let undo = if mac.alf_state == Some(2) { argv(&[SOCKETFILTERFW, "--setblockall", "on"]) } else { argv(&[SOCKETFILTERFW, "--setglobalstate", old]) };
+        b.command(layer, &[SOCKETFILTERFW, "--setglobalstate", "on"], "the application firewall on").undo = Some(undo);
+    }
+    if mac.alf_stealth != Some(true) {
+        b.command(layer, &[SOCKETFILTERFW, "--setstealthmode", "on"], "stealth mode: no answer to probes (ping, closed ports)").undo =
+            Some(argv(&[SOCKETFILTERFW, "--setstealthmode", "off"]));
+    }
+    b.warn(layer, Severity::Note, format!(
+        "On macOS pf does fail2ban's job, and pf counts connections, not failed logins: an address that opens more than {} SSH connections in {} s is blocked for {} s (fail2ban.bantime; fail2ban.maxretry and findtime have no pf equivalent). fail2ban.ignoreip{} are never blocked.",
+        SSH_RATE.conns, SSH_RATE.secs, a.fail2ban.bantime,
+        if f.ssh_connection.is_some() { " and your address" } else { "" }
+    ));
+    Ok(())
+}
+
+/// An always-on Mac: no sleep, back after a power cut, security updates by themselves;
+/// FileVault's state said (a FileVault Mac waits at the unlock screen after a restart).
+pub(super) fn always_on(mac: &MacFacts, b: &mut Builder) {
+    let layer = Layer::Monitoring;
+    if mac.sleep_minutes != Some(0) {
+        let old = mac.sleep_minutes.unwrap_or(1).to_string();
+        b.command(layer, &["pmset", "-a", "sleep", "0"], "never sleep (the agent and SSH stay reachable)").undo =
+            Some(argv(&["pmset", "-a", "sleep", &old]));
+    }
+    if mac.autorestart != Some(true) {
+        b.command(layer, &["pmset", "-a", "autorestart", "1"], "start again by itself after a power failure").undo =
+            Some(argv(&["pmset", "-a", "autorestart", "0"]));
+    }
+    for key in UPDATE_KEYS {
+        let now = mac.updates.get(*key).copied().flatten();
+        if now == Some(true) {
+            continue;
+        }
+        let undo = match now {
+            Some(old) => argv(&["defaults", "write", crate::host::platform::SOFTWARE_UPDATE, key, "-bool", if old { "true" } else { "false" }]),
+            None => argv(&["defaults", "delete", crate::host::platform::SOFTWARE_UPDATE, key]),
+        };
+        b.command(layer, &["defaults", "write", crate::host::platform::SOFTWARE_UPDATE, key, "-bool", "true"], format!("automatic updates: {key}")).undo = Some(undo);
+    }
+    b.warn(layer, Severity::Note, "FileVault: `fdesetup status` says whether it is on. With FileVault on (recommended: the vault's identity and the agent's data are on this disk), a Mac that restarts after a power failure waits at the unlock screen, without SSH, until someone types the password — plan an `fdesetup authrestart` for updates, and a person nearby for power cuts.");
+}
+
+/// The container runtime: what Docker on a Mac is, and what it changes.
+pub(super) fn engine(mac: &MacFacts, b: &mut Builder) {
+    let layer = Layer::Sandbox;
+    match mac.docker {
+        None => b.block(layer, Refusal::Unsafe, "No container runtime on this Mac: install OrbStack, Docker Desktop, or colima (`brew install colima docker docker-compose`), start it once, then run clawguard again."),
+        Some(rt) => {
+            b.warn(layer, Severity::Note, format!("{} runs the agent's containers in a Linux VM: the compose project and its squid proxy are the same as on Linux, but there is no DOCKER-USER chain (pf on this Mac does not see the VM's traffic: the proxy is what limits the agent's egress), and the VM has its own network.", rt.name()));
+            if rt != crate::host::platform::DockerRuntime::Colima {
+                b.warn(layer, Severity::Warning, format!("{} starts when its user logs in, not at boot: after a restart the agent stays down until someone logs in. colima, started by a LaunchDaemon as its user, runs without a login.", rt.name()));
+            }
+        }
+    }
+    if let (Some(crate::host::platform::DockerRuntime::Colima), Some(hb)) = (mac.docker, &mac.homebrew) {
+        match &hb.owner {
+            Some(user) => {
+                let daemon = Daemon {
+                    label: launchd::label("colima"),
+                    argv: vec![format!("{}/bin/colima", hb.prefix), "start".into(), "--foreground".into()],
+                    when: When::Always,
+                    user: user.clone(),
+                    interactive: false,
+                };
+                b.launch_daemon(layer, &daemon, &format!("colima starts at boot as {user}, without a login"), &[]);
+            }
+            None => b.warn(layer, Severity::Warning, "colima's owner cannot be told (the local accounts are root's): run clawguard with sudo so colima gets a LaunchDaemon that starts it at boot."),
+        }
+    }
+}
