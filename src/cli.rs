@@ -142,6 +142,18 @@ pub enum Command {
     /// (internal) Wait for a pending confirmation; roll back when the time runs out.
     #[command(hide = true)]
     Watchdog(WatchdogArgs),
+    /// (internal, macOS) Load one of clawguard's LaunchDaemons (again), or unload it:
+    /// what apply and rollback run.
+    #[command(hide = true, subcommand)]
+    Launchd(LaunchdAction),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LaunchdAction {
+    /// Unload the daemon if it is loaded, then load it from its property list.
+    Load { plist: String },
+    /// Unload the daemon with this label, if it is loaded.
+    Unload { label: String },
 }
 
 #[derive(Debug, Args)]

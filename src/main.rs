@@ -19,6 +19,7 @@ fn main() -> ExitCode {
         Some(Command::Status(args)) => commands::status(args),
         Some(Command::Uninstall(args)) => commands::uninstall(args),
         Some(Command::Watchdog(args)) => commands::watchdog(args),
+        Some(Command::Launchd(action)) => commands::launchd(action),
         Some(Command::Check(args)) => commands::check(args),
         Some(Command::Secrets(args)) => commands::secrets(args),
         Some(Command::Backup(args)) => commands::backup(args),

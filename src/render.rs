@@ -29,6 +29,7 @@ templates!(
     "firewall/zz-clawguard.local",
     "egress/squid.conf",
     "monitoring/logrotate",
+    "monitoring/newsyslog.conf",
     "monitoring/agent-logging.env",
     "monitoring/clawguard-check.service",
     "monitoring/clawguard-check.timer",

@@ -224,6 +224,8 @@ pub const KEPT_ETC: &[&str] = &[crate::vault::DIR, crate::vault::PREVIOUS_DIR];
 
 /// Where `clawguard secrets unlock` puts the keys for the agent (see `layers::SECRETS_DIR`).
 const UNLOCKED: &str = "/run/clawguard";
+/// The same on macOS (`layers::MAC_SECRETS_DIR`).
+const MAC_UNLOCKED: &str = "/var/run/clawguard";
 
 /// What the last step of an uninstall did.
 #[derive(Debug, Clone, Default)]
@@ -274,8 +276,9 @@ pub fn finish(root: &Root, runner: &Runner, purge: bool) -> Result<Finished, Uni
     out.lines.extend(crate::apply::roll_back_all(root, runner, &spared)?);
     out.kept.extend(spared);
     if runner.runs_commands() && root.exists(crate::host::sshd::MAIN) {
-        for port in crate::host::sshd::probe(root).ports() {
-            match crate::apply::wait_listening(runner, port) {
+        let facts = crate::host::probe(root, None);
+        for port in facts.sshd.ports() {
+            match crate::apply::wait_listening(runner, facts.platform.kind(), port) {
                 Ok(()) => out.lines.push(format!("sshd listens on port {port}, as before clawguard")),
                 Err(why) => {
                     out.ssh_problem = Some(format!(
@@ -333,10 +336,12 @@ pub fn finish(root: &Root, runner: &Runner, purge: bool) -> Result<Finished, Uni
     leftovers.clear(root, purge, &mut out)?;
     // The keys unlocked for the agent (a tmpfs until the next boot): copies of the vault's,
     // nothing reads them any more.
-    let unlocked = root.entry(UNLOCKED);
-    if std::fs::symlink_metadata(&unlocked).is_ok() {
-        remove(&unlocked).map_err(io(format!("removing {}", unlocked.display())))?;
-        out.lines.push(format!("removed {UNLOCKED} (the keys unlocked for the agent)"));
+    for dir in [UNLOCKED, MAC_UNLOCKED] {
+        let unlocked = root.entry(dir);
+        if std::fs::symlink_metadata(&unlocked).is_ok() {
+            remove(&unlocked).map_err(io(format!("removing {}", unlocked.display())))?;
+            out.lines.push(format!("removed {dir} (the keys unlocked for the agent)"));
+        }
     }
     // /etc/clawguard itself, once nothing is left in it.
     let etc = root.entry(crate::layers::ETC);

@@ -96,7 +96,8 @@ fn tail(out: &str) -> String {
 /// pf's rules: the grammar subset clawguard writes, then — on a Mac, where pfctl is —
 /// `pfctl -vnf`, which parses without loading.
 fn pf(step: &FileStep, stage: &Path) -> Result<String, String> {
-    let n = crate::layers::pf::check(&step.content).map_err(|e| format!("not pf's grammar as clawguard writes it: {e}"))?;
+    let n =
+        crate::layers::pf::check(&step.content).map_err(|e| format!("not pf's grammar as clawguard writes it: {e}"))?;
     if !Path::new("/sbin/pfctl").exists() {
         return Ok(format!("{n} rules in the pf grammar clawguard writes (pfctl is macOS's: not on this machine)"));
     }

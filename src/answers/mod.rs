@@ -193,6 +193,24 @@ pub struct Sandbox {
     pub gateway_image: ImageRef,
 }
 
+/// Where the agent's data goes on a Mac by default: /srv cannot be made there (the system
+/// volume is read-only), /opt can (it is one of the data volume's firmlinks).
+pub const MAC_DATA_DIR: &str = "/opt/openclaw";
+
+impl Answers {
+    /// The built-in defaults for a platform: Linux's, with the agent's data under
+    /// [`MAC_DATA_DIR`] on a Mac.
+    pub fn defaults_for(platform: crate::host::platform::Kind) -> Answers {
+        let mut a = Answers::default();
+        if platform == crate::host::platform::Kind::MacOs {
+            a.sandbox.state_dir = format!("{MAC_DATA_DIR}/state").parse().expect("default path");
+            a.sandbox.workspace = format!("{MAC_DATA_DIR}/workspace").parse().expect("default path");
+            a.sandbox.config_dir = format!("{MAC_DATA_DIR}/config").parse().expect("default path");
+        }
+        a
+    }
+}
+
 impl Default for Sandbox {
     fn default() -> Self {
         Sandbox {

@@ -18,6 +18,7 @@ use std::path::PathBuf;
 pub use runner::{Ran, Runner};
 pub use store::{After, GenerationState, Pending, STATE_DIR, Store};
 
+use crate::host::platform::Kind;
 use crate::host::{Root, SshConnection};
 use crate::layers::ssh;
 use crate::plan::preview::{self, FileChange, shell_words};
@@ -473,8 +474,11 @@ pub fn apply(plan: &Plan, root: &Root, opts: &Options, progress: &mut dyn FnMut(
     // The new SSH port must really listen before anything depends on it (ssh.socket).
     if let Some(mv) = &plan.ssh_move
         && opts.runner.runs_commands()
-        && changed.iter().any(|f| f.step.path == ssh::DROPIN)
-        && let Err(why) = wait_listening(&opts.runner, mv.new_port)
+        && changed.iter().any(|f| {
+            f.step.path == ssh::DROPIN
+                || f.step.path == crate::layers::launchd::path(crate::layers::launchd::SSHD_LABEL)
+        })
+        && let Err(why) = wait_listening(&opts.runner, plan.platform, mv.new_port)
     {
         let rolled_back = rollback_generation(&store, root, &opts.runner, &manifest, Some(&ran))?;
         disarm(&store)?;
@@ -728,7 +732,7 @@ fn readiness(
     std::thread::scope(|s| {
         let handles: Vec<_> = wanted
             .iter()
-            .map(|p| s.spawn(|| preflight::check(&p.check, root, runner).err().map(|e| (p.layer, e))))
+            .map(|p| s.spawn(|| preflight::check(&p.check, root, runner, plan.platform).err().map(|e| (p.layer, e))))
             .collect();
         // A check that panicked is a refusal, never a pass (and not an agent-only one).
         handles
@@ -738,9 +742,15 @@ fn readiness(
     })
 }
 
-/// Polls until `port` is listening (through the runner), for up to 5 seconds.
-pub(crate) fn wait_listening(runner: &Runner, port: u16) -> Result<(), String> {
-    let argv: Vec<String> = ["ss", "-Htln", &format!("sport = :{port}")].iter().map(|s| s.to_string()).collect();
+/// Polls until `port` is listening (through the runner), for up to 5 seconds: `ss` on
+/// Linux, `lsof` on a Mac (which has no `ss`; there launchd holds sshd's socket).
+pub(crate) fn wait_listening(runner: &Runner, platform: Kind, port: u16) -> Result<(), String> {
+    let argv: Vec<String> = match platform {
+        Kind::Linux => ["ss", "-Htln", &format!("sport = :{port}")].iter().map(|s| s.to_string()).collect(),
+        Kind::MacOs => {
+            ["lsof", "-nP", &format!("-iTCP:{port}"), "-sTCP:LISTEN"].iter().map(|s| s.to_string()).collect()
+        }
+    };
     for _ in 0..50 {
         match runner.run(&argv) {
             Ran::Ok(out) if !out.trim().is_empty() => return Ok(()),
@@ -783,18 +793,21 @@ fn arm(root: &Root, opts: &Options, n: u32) -> io::Result<String> {
             Ran::Skipped => unreachable!("the live runner runs"),
         };
     }
-    let child = std::process::Command::new("setsid")
-        .arg("-f")
-        .arg(&exe)
-        .args(&args)
+    // A session of its own (setsid(2), here rather than setsid(1), which macOS lacks): the
+    // end of this login's session does not reach it.
+    let mut cmd = std::process::Command::new(&exe);
+    cmd.args(&args)
         .env_remove(CRASH_ENV)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()?;
-    if !child.success() {
-        return Err(io::Error::other("setsid could not start the watchdog"));
+        .stderr(std::process::Stdio::null());
+    // SAFETY: setsid is async-signal-safe, the only call between fork and exec.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            if libc::setsid() == -1 { Err(io::Error::last_os_error()) } else { Ok(()) }
+        });
     }
+    cmd.spawn().map_err(|e| io::Error::other(format!("the watchdog could not start: {e}")))?;
     Ok("a detached watchdog process".into())
 }
 

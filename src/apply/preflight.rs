@@ -6,9 +6,10 @@ use std::path::Path;
 
 use super::runner::{Ran, Runner};
 use crate::host::Root;
+use crate::host::platform::Kind;
 use crate::plan::Check;
 
-pub fn check(check: &Check, root: &Root, runner: &Runner) -> Result<(), String> {
+pub fn check(check: &Check, root: &Root, runner: &Runner, platform: Kind) -> Result<(), String> {
     match check {
         Check::Systemd => {
             // Through a runner program, the program decides how services are reached.
@@ -70,6 +71,30 @@ pub fn check(check: &Check, root: &Root, runner: &Runner) -> Result<(), String> 
                     last_line(&output)
                 )),
             }
+        }
+        Check::PortFree { port, owners, what } if platform == Kind::MacOs => {
+            // lsof exits 1 when nothing listens; its lines are COMMAND PID USER ….
+            let out = match runner.run(&["lsof", "-nP", &format!("-iTCP:{port}"), "-sTCP:LISTEN"]) {
+                Ran::Ok(out) => out,
+                Ran::Skipped | Ran::Failed { .. } => return Ok(()),
+            };
+            let others: Vec<String> = out
+                .lines()
+                .skip(1)
+                .filter_map(|l| {
+                    let f: Vec<&str> = l.split_whitespace().collect();
+                    let (cmd, user) = (f.first()?, f.get(2)?);
+                    (!(owners.iter().any(|o| o == cmd) && *user == "root"))
+                        .then(|| format!("{cmd} (pid {}, {user})", f.get(1).unwrap_or(&"?")))
+                })
+                .collect();
+            if others.is_empty() {
+                return Ok(());
+            }
+            Err(format!(
+                "port {port} is already in use ({}), so {what} cannot take it: choose another port in the answers, or stop what listens there",
+                others.join(", ")
+            ))
         }
         Check::PortFree { port, owners, what } => {
             let filter = format!("sport = :{port}");
@@ -151,7 +176,7 @@ mod tests {
     /// (as in the CI containers) and what to do, and passes where it is.
     #[test]
     fn a_system_without_systemd_gets_a_clear_message() {
-        let result = check(&Check::Systemd, &Root::new("/"), &Runner::Live);
+        let result = check(&Check::Systemd, &Root::new("/"), &Runner::Live, Kind::Linux);
         if std::path::Path::new("/run/systemd/system").exists() {
             assert_eq!(result, Ok(()));
         } else {
@@ -159,7 +184,7 @@ mod tests {
             assert!(e.contains("does not run systemd") && e.contains("--runner PROGRAM"), "{e}");
         }
         // Through a runner program the program decides: never refused here.
-        assert_eq!(check(&Check::Systemd, &Root::new("/"), &Runner::Program("/bin/true".into())), Ok(()));
+        assert_eq!(check(&Check::Systemd, &Root::new("/"), &Runner::Program("/bin/true".into()), Kind::Linux), Ok(()));
     }
 
     #[test]

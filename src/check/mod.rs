@@ -462,7 +462,7 @@ fn credentials(root: &Root) -> Vec<Finding> {
         match crate::apply::atomic::read_nofollow(&root.entry(path)) {
             Ok(bytes) if sha256(&bytes) == *sha => {}
             Ok(_) => out.push(finding(Severity::Danger, format!("{path} was changed since clawguard wrote it: a key may have been replaced. If you did not do it (`clawguard secrets set` records its own changes), treat it as an intrusion: see /etc/clawguard/RECOVERY.md."))),
-            Err(e) if e.kind() == ErrorKind::NotFound && path.starts_with(crate::layers::SECRETS_DIR) => out.push(finding(Severity::Warning, format!("{path} is not unlocked: the agent runs without that key. `sudo clawguard secrets unlock` (clawguard-secrets.service does it at boot)."))),
+            Err(e) if e.kind() == ErrorKind::NotFound && (path.starts_with(crate::layers::SECRETS_DIR) || path.starts_with(crate::layers::MAC_SECRETS_DIR)) => out.push(finding(Severity::Warning, format!("{path} is not unlocked: the agent runs without that key. `sudo clawguard secrets unlock` (clawguard-secrets.service does it at boot)."))),
             Err(e) if e.kind() == ErrorKind::NotFound => out.push(finding(Severity::Danger, format!("{path} was removed, not by clawguard (`clawguard secrets rm` records its own). If you did not do it, treat it as an intrusion: see /etc/clawguard/RECOVERY.md."))),
             Err(e) => out.push(finding(Severity::Warning, format!("{path} cannot be read ({e}): not compared."))),
         }

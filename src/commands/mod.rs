@@ -6,6 +6,7 @@ mod docs;
 mod export;
 mod import;
 mod incident;
+mod launchd;
 mod rotate;
 mod uninstall;
 
@@ -113,7 +114,7 @@ pub fn load(common: &Common) -> Result<Loaded, CommandError> {
             if installed.exists() {
                 (Answers::load(&installed)?, installed.display().to_string())
             } else {
-                (Answers::default(), "the built-in defaults".to_owned())
+                (Answers::defaults_for(host::platform::probe(&root).kind()), "the built-in defaults".to_owned())
             }
         }
     };
@@ -292,7 +293,8 @@ pub fn secrets(args: &SecretsArgs) -> Result<ExitCode, CommandError> {
         }
         SecretsAction::Unlock => {
             let names = unlock(&l)?;
-            println!("Unlocked {} key(s) into {}.", names.len(), l.root.path(crate::layers::SECRETS_DIR).display());
+            let dir = crate::layers::secrets_dir(l.facts.platform.kind());
+            println!("Unlocked {} key(s) into {}.", names.len(), l.root.path(dir).display());
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -318,7 +320,7 @@ fn read_key(prompt: &str) -> Result<String, CommandError> {
 /// The agent's keys (the answers' services and, for OpenClaw, its gateway token) into
 /// the secrets directory, as files for the agent's uid.
 fn unlock(l: &Loaded) -> Result<Vec<String>, CommandError> {
-    let dest = l.root.path(crate::layers::SECRETS_DIR);
+    let dest = l.root.path(crate::layers::secrets_dir(l.facts.platform.kind()));
     let mut services = l.answers.credentials.services.clone();
     if crate::layers::openclaw::wants_gateway_key(&l.answers) {
         services.push(crate::layers::openclaw::GATEWAY_KEY.parse().expect("a valid name"));
@@ -414,7 +416,10 @@ pub fn confirm(args: &TargetArgs) -> Result<ExitCode, CommandError> {
     let ssh = host::session::ssh_connection(root.is_live());
     let pending = apply::confirm(&root, ssh.as_deref())?;
     if let apply::After::Uninstall { purge } = pending.then {
-        println!("Confirmed: SSH works on port {}. Putting everything else back.", pending.new_port.map_or_else(|| "its old port".to_owned(), |p| p.to_string()));
+        println!(
+            "Confirmed: SSH works on port {}. Putting everything else back.",
+            pending.new_port.map_or_else(|| "its old port".to_owned(), |p| p.to_string())
+        );
         return uninstall::finish(&root, &runner, purge);
     }
     println!("Confirmed: generation {} stays.", pending.generation);
@@ -461,6 +466,8 @@ pub fn status(args: &TargetArgs) -> Result<ExitCode, CommandError> {
     print!("{}", apply::status(&root)?);
     Ok(ExitCode::SUCCESS)
 }
+
+pub use launchd::launchd;
 
 pub fn watchdog(args: &WatchdogArgs) -> Result<ExitCode, CommandError> {
     let (root, runner) = target(&args.target)?;

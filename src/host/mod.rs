@@ -305,6 +305,7 @@ pub fn probe(root: &Root, ssh_connection: Option<&str>) -> Facts {
         },
         None => os_release(root),
     };
+    let default_config = crate::answers::Answers::defaults_for(platform.kind()).sandbox.config_dir.to_string();
     Facts {
         os,
         hostname: root.read("/etc/hostname").map(|h| h.trim().to_owned()).filter(|h| !h.is_empty()),
@@ -324,7 +325,7 @@ pub fn probe(root: &Root, ssh_connection: Option<&str>) -> Facts {
         docker_version: docker_version(root),
         docker_data_root: docker_data_root(root),
         packages: installed_packages(root),
-        agent_config: agent_config(root, crate::answers::DEFAULT_CONFIG_DIR),
+        agent_config: agent_config(root, default_config.as_str()),
         key_states: key_states(root),
         vault_keys: root
             .list("/etc/clawguard/vault")

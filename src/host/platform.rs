@@ -63,6 +63,31 @@ impl Platform {
     }
 }
 
+impl MacFacts {
+    /// What differs on this Mac from the Linux servers clawguard was first made for, in a
+    /// few lines (the wizard's Welcome says them).
+    pub fn differences(&self) -> Vec<String> {
+        let remote = match &self.remote_login {
+            Ok(true) => "Remote Login is on (port 22)".to_owned(),
+            Ok(false) => "Remote Login is off".to_owned(),
+            Err(e) => format!("Remote Login's state cannot be read ({e})"),
+        };
+        vec![
+            format!("SSH: launchd owns sshd's port; {remote}. clawguard's own LaunchDaemon opens the new port, and port 22 closes once you confirm."),
+            "Firewall: pf, in clawguard's own anchor, loaded by its LaunchDaemon (an OS update that resets /etc/pf.conf keeps it); pf's connection limit does fail2ban's job; the application firewall in stealth mode.".to_owned(),
+            "Schedules: LaunchDaemons (the daily check, backups, the keys at boot); the Mac is kept awake and restarts after a power cut.".to_owned(),
+            match self.docker {
+                Some(rt) => format!("Containers: {} (a Linux VM) runs the agent's compose project.", rt.name()),
+                None => "Containers: no runtime found — OrbStack, Docker Desktop or colima is needed.".to_owned(),
+            },
+            match &self.homebrew {
+                Some(h) => format!("Tools: from Homebrew ({}), installed as its owner.", h.prefix),
+                None => "Tools: no Homebrew found — restic for backups comes from it.".to_owned(),
+            },
+        ]
+    }
+}
+
 /// What a Mac's configuration says, as far as the layers need it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MacFacts {
@@ -186,12 +211,14 @@ pub fn probe(root: &Root) -> Platform {
     if let Some(pm) = power_management(root) {
         let ac = pm.as_dictionary().and_then(|d| d.get("AC Power")).and_then(Value::as_dictionary);
         mac.sleep_minutes = ac.and_then(|d| d.get("System Sleep Timer")).and_then(Value::as_signed_integer);
-        mac.autorestart =
-            ac.and_then(|d| d.get("Automatic Restart On Power Loss")).and_then(Value::as_signed_integer).map(|v| v == 1);
+        mac.autorestart = ac
+            .and_then(|d| d.get("Automatic Restart On Power Loss"))
+            .and_then(Value::as_signed_integer)
+            .map(|v| v == 1);
     }
     let su = read_plist(root, SOFTWARE_UPDATE).ok().flatten();
     for key in UPDATE_KEYS {
-        let v = su.as_ref().and_then(|v| v.as_dictionary()).and_then(|d| d.get(*key)).and_then(|v| match v {
+        let v = su.as_ref().and_then(|v| v.as_dictionary()).and_then(|d| d.get(key)).and_then(|v| match v {
             Value::Boolean(b) => Some(*b),
             Value::Integer(i) => i.as_signed().map(|i| i != 0),
             _ => None,
@@ -277,7 +304,9 @@ mod tests {
 
     #[test]
     fn the_apple_anchor_counts_only_outside_comments() {
-        assert!(pf_has_apple_anchor("scrub-anchor \"com.apple/*\"\nanchor \"com.apple/*\"\nload anchor \"com.apple\" from \"/etc/pf.anchors/com.apple\"\n"));
+        assert!(pf_has_apple_anchor(
+            "scrub-anchor \"com.apple/*\"\nanchor \"com.apple/*\"\nload anchor \"com.apple\" from \"/etc/pf.anchors/com.apple\"\n"
+        ));
         assert!(!pf_has_apple_anchor("# anchor \"com.apple/*\"\npass all\n"));
         assert!(!pf_has_apple_anchor("anchor \"com.apple/*\" in\n"));
     }

@@ -43,12 +43,45 @@ pub fn from_process_tree(pid: u32) -> Option<String> {
     None
 }
 
+/// macOS has no /proc: there `ps` reads the same from the kernel (root sees every
+/// process's environment, as sudo gives).
+fn no_proc() -> bool {
+    !std::path::Path::new("/proc/self/stat").exists()
+}
+
+/// One field of `ps -o FIELD= -p PID`.
+fn ps(pid: u32, field: &str) -> Option<String> {
+    let out = duct::cmd!("ps", "-ww", "-o", format!("{field}="), "-p", pid.to_string())
+        .stderr_null()
+        .stdout_capture()
+        .unchecked()
+        .run()
+        .ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+/// `NAME`'s value in `ps -E -o command=` output (the command, then the environment):
+/// the last occurrence, so that text in the command's own arguments cannot pose as it.
+/// `SSH_CONNECTION`'s value has four fields.
+fn from_ps_environment(line: &str, name: &str) -> Option<String> {
+    let prefix = format!(" {name}=");
+    let at = line.rfind(&prefix)? + prefix.len();
+    let fields: Vec<&str> = line[at..].split_whitespace().take(4).collect();
+    (fields.len() == 4).then(|| fields.join(" "))
+}
+
 fn real_uid(pid: u32) -> Option<u32> {
+    if no_proc() {
+        return ps(pid, "ruid")?.parse().ok();
+    }
     let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status.lines().find_map(|l| l.strip_prefix("Uid:"))?.split_whitespace().next()?.parse().ok()
 }
 
 fn ppid(pid: u32) -> Option<u32> {
+    if no_proc() {
+        return ps(pid, "ppid")?.parse().ok();
+    }
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name is in parentheses and may contain spaces: fields follow the last ')'.
     let rest = &stat[stat.rfind(')')? + 1..];
@@ -56,10 +89,22 @@ fn ppid(pid: u32) -> Option<u32> {
 }
 
 fn comm(pid: u32) -> Option<String> {
+    if no_proc() {
+        return ps(pid, "ucomm");
+    }
     fs::read_to_string(format!("/proc/{pid}/comm")).ok().map(|s| s.trim_end().to_owned())
 }
 
 fn environ_var(pid: u32, name: &str) -> Option<String> {
+    if no_proc() {
+        let out = duct::cmd!("ps", "-E", "-ww", "-o", "command=", "-p", pid.to_string())
+            .stderr_null()
+            .stdout_capture()
+            .unchecked()
+            .run()
+            .ok()?;
+        return from_ps_environment(&String::from_utf8_lossy(&out.stdout), name);
+    }
     let env = fs::read(format!("/proc/{pid}/environ")).ok()?;
     let prefix = format!("{name}=");
     env.split(|b| *b == 0)
@@ -70,6 +115,14 @@ fn environ_var(pid: u32, name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_environment_ps_shows_on_a_mac_is_read_after_the_command() {
+        let line = "-zsh -c echo SSH_CONNECTION=6.6.6.6 1 6.6.6.6 22 TERM=xterm SSH_CONNECTION=203.0.113.9 51234 192.0.2.10 2222 USER=alice";
+        assert_eq!(from_ps_environment(line, "SSH_CONNECTION").as_deref(), Some("203.0.113.9 51234 192.0.2.10 2222"));
+        assert_eq!(from_ps_environment("-zsh USER=alice", "SSH_CONNECTION"), None);
+        assert_eq!(from_ps_environment("-zsh SSH_CONNECTION=1.2.3.4 5", "SSH_CONNECTION"), None);
+    }
 
     #[test]
     fn ppid_of_this_process_is_read_from_proc() {

@@ -113,7 +113,8 @@ fn read_file(root: &Root, path: &str, text: &str, in_match: &mut bool, facts: &m
         if key == "include" && depth < 8 {
             for pattern in value.split_whitespace() {
                 let pattern = if pattern.starts_with('/') { pattern.to_owned() } else { format!("/etc/ssh/{pattern}") };
-                if pattern == format!("{DROPIN_DIR}/*.conf") {
+                // Debian's `*.conf`, or macOS's `*` (which reads our `.conf` drop-in too).
+                if pattern == format!("{DROPIN_DIR}/*.conf") || pattern == format!("{DROPIN_DIR}/*") {
                     facts.includes_dropins = true;
                 }
                 for file in expand(root, &pattern) {

@@ -2,8 +2,8 @@
 
 use serde::Serialize;
 
-use super::sandbox::compose_file;
 use super::launchd::When;
+use super::sandbox::compose_file;
 use super::{Builder, ETC, Job, compose_argv, ssh};
 use crate::answers::Answers;
 use crate::host::Facts;
@@ -38,6 +38,7 @@ struct Ctx {
     ssh_port: String,
     /// The agent runs in clawguard's compose project (the sandbox layer is on).
     sandbox: bool,
+    macos: bool,
 }
 
 pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), RenderError> {
@@ -71,6 +72,7 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
             a.ssh.port.to_string()
         },
         sandbox: !a.skip.contains(&Layer::Sandbox),
+        macos: f.platform.mac().is_some(),
     };
     b.file(layer, RECOVERY, "backup/RECOVERY.md", &ctx, 0o644, None)?;
     let Some(dest) = &bk.destination else {

@@ -10,6 +10,9 @@ use plist::{Dictionary, Value};
 
 /// clawguard's own sshd, on the answers' port (Apple's `com.openssh.sshd` is port 22).
 pub const SSHD_LABEL: &str = "com.clawguard.sshd";
+/// The jobs' PATH: the system's, then where the container runtimes and Homebrew put
+/// their commands.
+pub const PATH: &str = "/usr/bin:/bin:/usr/sbin:/sbin:/usr/local/bin:/opt/homebrew/bin:/opt/homebrew/sbin";
 /// Where launchd logs clawguard's jobs' output.
 pub const LOG_DIR: &str = "/var/log/clawguard";
 
@@ -73,6 +76,10 @@ impl Daemon {
         d.insert("ProgramArguments".into(), Value::Array(self.argv.iter().map(|a| a.clone().into()).collect()));
         d.insert("UserName".into(), self.user.clone().into());
         d.insert("ProcessType".into(), if self.interactive { "Interactive" } else { "Background" }.into());
+        // launchd's PATH has neither Homebrew's tools nor the runtimes' `docker`.
+        let mut env = Dictionary::new();
+        env.insert("PATH".into(), PATH.into());
+        d.insert("EnvironmentVariables".into(), env.into());
         match self.when {
             When::Boot => {
                 d.insert("RunAtLoad".into(), true.into());
@@ -148,7 +155,9 @@ pub fn lint(path: &str, text: &str) -> Result<String, String> {
     }
     let starts = ["RunAtLoad", "StartCalendarInterval", "StartInterval", "KeepAlive", "Sockets"];
     if !starts.iter().any(|k| d.contains_key(k)) {
-        return Err("nothing starts it (no RunAtLoad, StartCalendarInterval, StartInterval, KeepAlive or Sockets)".into());
+        return Err(
+            "nothing starts it (no RunAtLoad, StartCalendarInterval, StartInterval, KeepAlive or Sockets)".into()
+        );
     }
     Ok(format!("a property list with {} keys, label {label}", d.len()))
 }
@@ -169,7 +178,10 @@ mod tests {
         let v = Value::from_reader_xml(text.as_bytes()).unwrap();
         let dict = v.as_dictionary().unwrap();
         assert!(!dict.contains_key("KeepAlive"));
-        assert_eq!(dict["ProgramArguments"].as_array().unwrap()[1].as_string(), Some("</string><key>KeepAlive</key><true/>"));
+        assert_eq!(
+            dict["ProgramArguments"].as_array().unwrap()[1].as_string(),
+            Some("</string><key>KeepAlive</key><true/>")
+        );
     }
 
     #[test]
@@ -177,8 +189,16 @@ mod tests {
         let good = Daemon::root("backup", vec!["/usr/local/bin/clawguard".into()], When::Boot);
         let text = good.render();
         assert!(lint("/Library/LaunchDaemons/com.clawguard.other.plist", &text).unwrap_err().contains("file's name"));
-        assert!(lint(&good.path(), &text.replace("<key>UserName</key>", "<key>User</key>")).unwrap_err().contains("UserName"));
-        assert!(lint(&good.path(), &text.replace("<key>RunAtLoad</key>", "<key>Run</key>")).unwrap_err().contains("nothing starts"));
+        assert!(
+            lint(&good.path(), &text.replace("<key>UserName</key>", "<key>User</key>"))
+                .unwrap_err()
+                .contains("UserName")
+        );
+        assert!(
+            lint(&good.path(), &text.replace("<key>RunAtLoad</key>", "<key>Run</key>"))
+                .unwrap_err()
+                .contains("nothing starts")
+        );
         assert!(lint(&good.path(), "<plist><dict>").is_err());
         let relative = Daemon::root("backup", vec!["clawguard".into()], When::Boot);
         assert!(lint(&relative.path(), &relative.render()).unwrap_err().contains("absolute"));

@@ -56,9 +56,17 @@ pub(super) fn sshd_port(f: &Facts, mac: &MacFacts, port: u16, b: &mut Builder) {
             b.block(layer, Refusal::Unsafe, format!("SSH listens on clawguard's port {own}: going back to Remote Login's port 22 is `sudo clawguard rollback` (to the generation before the move) or `sudo clawguard uninstall`; or choose another port."));
         }
         if !remote_login {
-            let enable = b.command(layer, &["launchctl", "enable", &format!("system/{APPLE_SSHD_LABEL}")], "turn Remote Login on (port 22)");
+            let enable = b.command(
+                layer,
+                &["launchctl", "enable", &format!("system/{APPLE_SSHD_LABEL}")],
+                "turn Remote Login on (port 22)",
+            );
             enable.undo = Some(argv(&["launchctl", "disable", &format!("system/{APPLE_SSHD_LABEL}")]));
-            let boot = b.command(layer, &["launchctl", "bootstrap", "system", APPLE_SSHD_PLIST], "launchd listens on port 22 for sshd");
+            let boot = b.command(
+                layer,
+                &["launchctl", "bootstrap", "system", APPLE_SSHD_PLIST],
+                "launchd listens on port 22 for sshd",
+            );
             boot.undo = Some(argv(&["launchctl", "bootout", &format!("system/{APPLE_SSHD_LABEL}")]));
         }
         return;
@@ -73,9 +81,17 @@ pub(super) fn sshd_port(f: &Facts, mac: &MacFacts, port: u16, b: &mut Builder) {
     b.launch_daemon(layer, &daemon, &format!("launchd listens on port {port} for sshd"), &[]);
     if remote_login {
         if b.stage == Stage::Complete {
-            let disable = b.command(layer, &["launchctl", "disable", &format!("system/{APPLE_SSHD_LABEL}")], "Remote Login's port 22 stays off after a restart");
+            let disable = b.command(
+                layer,
+                &["launchctl", "disable", &format!("system/{APPLE_SSHD_LABEL}")],
+                "Remote Login's port 22 stays off after a restart",
+            );
             disable.undo = Some(argv(&["launchctl", "enable", &format!("system/{APPLE_SSHD_LABEL}")]));
-            let out = b.command(layer, &["launchctl", "bootout", &format!("system/{APPLE_SSHD_LABEL}")], "close port 22 (Remote Login's sshd; sessions on it end)");
+            let out = b.command(
+                layer,
+                &["launchctl", "bootout", &format!("system/{APPLE_SSHD_LABEL}")],
+                "close port 22 (Remote Login's sshd; sessions on it end)",
+            );
             out.undo = Some(argv(&["launchctl", "bootstrap", "system", APPLE_SSHD_PLIST]));
         }
         b.warn(layer, Severity::Note, format!("On macOS launchd listens for sshd: clawguard's LaunchDaemon {} opens port {port}, and Remote Login keeps port 22 until you confirm from a new login on {port}; then port 22 is turned off (System Settings shows Remote Login off — the port is clawguard's now).", launchd::path(launchd::SSHD_LABEL)));
@@ -104,24 +120,31 @@ pub(super) fn firewall(a: &Answers, f: &Facts, mac: &MacFacts, b: &mut Builder) 
     {
         trusted.push(conn.client.to_string());
     }
+    // Trusted addresses first (never blocked, never counted), then whoever overloaded SSH
+    // is dropped, then the default and what passes (`quick`: the first match decides).
     let mut rules = vec![
         Rule::Table { name: pf::ABUSE_TABLE, addresses: vec![] },
         Rule::Table { name: pf::TRUSTED_TABLE, addresses: trusted },
+    ];
+    rules.extend(ports.iter().map(|&p| Rule::PassTcpFrom { table: pf::TRUSTED_TABLE, port: p }));
+    rules.extend([
+        Rule::BlockFromTable(pf::ABUSE_TABLE),
         Rule::BlockIn,
         Rule::PassLoopback,
         Rule::PassOut,
         Rule::PassIcmp6,
         Rule::PassDhcp,
-        Rule::BlockFromTable(pf::ABUSE_TABLE),
-    ];
-    for &p in &ports {
-        rules.push(Rule::PassTcpFrom { table: pf::TRUSTED_TABLE, port: p });
-        rules.push(Rule::PassTcp { port: p, limit: Some(SSH_RATE) });
-    }
+    ]);
+    rules.extend(ports.iter().map(|&p| Rule::PassTcp { port: p, limit: Some(SSH_RATE) }));
     rules.extend(a.firewall.extra_ports.iter().map(|p| Rule::PassTcp { port: p.get(), limit: None }));
     b.raw_file(layer, pf::ANCHOR_FILE, pf::render(&rules), 0o644);
     b.validate_last(Validator::Pf);
-    let load = b.on_change(layer, &[PFCTL, "-E", "-a", pf::ANCHOR, "-f", pf::ANCHOR_FILE], "pf loads clawguard's rules (and is enabled)", &[pf::ANCHOR_FILE]);
+    let load = b.on_change(
+        layer,
+        &[PFCTL, "-E", "-a", pf::ANCHOR, "-f", pf::ANCHOR_FILE],
+        "pf loads clawguard's rules (and is enabled)",
+        &[pf::ANCHOR_FILE],
+    );
     load.undo = Some(argv(&[PFCTL, "-a", pf::ANCHOR, "-F", "all"]));
     load.rerun_needs_old = true;
     let at_boot = Daemon::root("pf", argv(&[PFCTL, "-E", "-a", pf::ANCHOR, "-f", pf::ANCHOR_FILE]), When::Boot);
@@ -136,12 +159,20 @@ pub(super) fn firewall(a: &Answers, f: &Facts, mac: &MacFacts, b: &mut Builder) 
     if mac.alf_state != Some(1) {
         let old = if mac.alf_state == Some(2) { "on" } else { "off" };
         // `--setblockall on` is state 2; going back to it means blocking all again.
-        let undo = if mac.alf_state == Some(2) { argv(&[SOCKETFILTERFW, "--setblockall", "on"]) } else { argv(&[SOCKETFILTERFW, "--setglobalstate", old]) };
+        let undo = if mac.alf_state == Some(2) {
+            argv(&[SOCKETFILTERFW, "--setblockall", "on"])
+        } else {
+            argv(&[SOCKETFILTERFW, "--setglobalstate", old])
+        };
         b.command(layer, &[SOCKETFILTERFW, "--setglobalstate", "on"], "the application firewall on").undo = Some(undo);
     }
     if mac.alf_stealth != Some(true) {
-        b.command(layer, &[SOCKETFILTERFW, "--setstealthmode", "on"], "stealth mode: no answer to probes (ping, closed ports)").undo =
-            Some(argv(&[SOCKETFILTERFW, "--setstealthmode", "off"]));
+        b.command(
+            layer,
+            &[SOCKETFILTERFW, "--setstealthmode", "on"],
+            "stealth mode: no answer to probes (ping, closed ports)",
+        )
+        .undo = Some(argv(&[SOCKETFILTERFW, "--setstealthmode", "off"]));
     }
     b.warn(layer, Severity::Note, format!(
         "On macOS pf does fail2ban's job, and pf counts connections, not failed logins: an address that opens more than {} SSH connections in {} s is blocked for {} s (fail2ban.bantime; fail2ban.maxretry and findtime have no pf equivalent). fail2ban.ignoreip{} are never blocked.",
@@ -170,17 +201,64 @@ pub(super) fn always_on(mac: &MacFacts, b: &mut Builder) {
             continue;
         }
         let undo = match now {
-            Some(old) => argv(&["defaults", "write", crate::host::platform::SOFTWARE_UPDATE, key, "-bool", if old { "true" } else { "false" }]),
+            Some(old) => argv(&[
+                "defaults",
+                "write",
+                crate::host::platform::SOFTWARE_UPDATE,
+                key,
+                "-bool",
+                if old { "true" } else { "false" },
+            ]),
             None => argv(&["defaults", "delete", crate::host::platform::SOFTWARE_UPDATE, key]),
         };
-        b.command(layer, &["defaults", "write", crate::host::platform::SOFTWARE_UPDATE, key, "-bool", "true"], format!("automatic updates: {key}")).undo = Some(undo);
+        b.command(
+            layer,
+            &["defaults", "write", crate::host::platform::SOFTWARE_UPDATE, key, "-bool", "true"],
+            format!("automatic updates: {key}"),
+        )
+        .undo = Some(undo);
     }
     b.warn(layer, Severity::Note, "FileVault: `fdesetup status` says whether it is on. With FileVault on (recommended: the vault's identity and the agent's data are on this disk), a Mac that restarts after a power failure waits at the unlock screen, without SSH, until someone types the password — plan an `fdesetup authrestart` for updates, and a person nearby for power cuts.");
 }
 
+/// Where a directory can be made on a Mac: the data volume's firmlinks and /private's
+/// links (/etc, /var, /tmp). Anything else is on the sealed, read-only system volume.
+const MAC_WRITABLE: &[&str] =
+    &["/opt/", "/Users/", "/private/", "/var/", "/etc/", "/tmp/", "/usr/local/", "/Library/", "/Volumes/"];
+/// What Docker Desktop shares with its VM unless told otherwise.
+const DESKTOP_SHARED: &[&str] = &["/Users/", "/Volumes/", "/private/", "/tmp/", "/var/folders/"];
+
+/// The directories the agent's containers mount: (answer, path, writable).
+fn mounted(a: &Answers) -> Vec<(&'static str, String, bool)> {
+    let s = &a.sandbox;
+    vec![
+        ("sandbox.project_dir", s.project_dir.to_string(), true),
+        ("sandbox.state_dir", s.state_dir.to_string(), true),
+        ("sandbox.workspace", s.workspace.to_string(), true),
+        ("sandbox.config_dir", s.config_dir.to_string(), false),
+        ("monitoring.log_dir", a.monitoring.log_dir.to_string(), true),
+    ]
+}
+
 /// The container runtime: what Docker on a Mac is, and what it changes.
-pub(super) fn engine(mac: &MacFacts, b: &mut Builder) {
+pub(super) fn engine(a: &Answers, mac: &MacFacts, b: &mut Builder) {
     let layer = Layer::Sandbox;
+    for (field, path, _) in mounted(a) {
+        if !MAC_WRITABLE.iter().any(|w| format!("{path}/").starts_with(w)) {
+            let name = path.rsplit('/').next().unwrap_or("data");
+            b.block(layer, Refusal::Unsafe, format!("{field} `{path}` cannot be made on a Mac: its system volume is read-only (only /opt, /Users, /usr/local, /Library, /private and its /etc, /var, /tmp can be written). Use {}/{name}, for instance.", crate::answers::MAC_DATA_DIR));
+        }
+    }
+    if mac.docker == Some(crate::host::platform::DockerRuntime::DockerDesktop) {
+        let unshared: Vec<String> = mounted(a)
+            .into_iter()
+            .map(|(_, p, _)| p)
+            .filter(|p| !DESKTOP_SHARED.iter().any(|s| format!("{p}/").starts_with(s)))
+            .collect();
+        if !unshared.is_empty() {
+            b.warn(layer, Severity::Warning, format!("Docker Desktop shares only /Users, /Volumes, /private and /tmp with its VM: add {} in Settings › Resources › File sharing, or the agent's containers see empty directories there.", unshared.join(", ")));
+        }
+    }
     match mac.docker {
         None => b.block(layer, Refusal::Unsafe, "No container runtime on this Mac: install OrbStack, Docker Desktop, or colima (`brew install colima docker docker-compose`), start it once, then run clawguard again."),
         Some(rt) => {
@@ -193,9 +271,16 @@ pub(super) fn engine(mac: &MacFacts, b: &mut Builder) {
     if let (Some(crate::host::platform::DockerRuntime::Colima), Some(hb)) = (mac.docker, &mac.homebrew) {
         match &hb.owner {
             Some(user) => {
+                // colima shares only the user's home with its VM unless told: each directory
+                // the containers mount is named (`:w` where the agent writes).
+                let mut argv = vec![format!("{}/bin/colima", hb.prefix), "start".into(), "--foreground".into()];
+                for (_, path, writable) in mounted(a) {
+                    argv.push("--mount".into());
+                    argv.push(if writable { format!("{path}:w") } else { path });
+                }
                 let daemon = Daemon {
                     label: launchd::label("colima"),
-                    argv: vec![format!("{}/bin/colima", hb.prefix), "start".into(), "--foreground".into()],
+                    argv,
                     when: When::Always,
                     user: user.clone(),
                     interactive: false,

@@ -243,9 +243,7 @@ impl Builder {
         let service = format!("/etc/systemd/system/{unit}.service");
         self.file(layer, &service, &format!("{template_dir}/{unit}.service"), &ctx, 0o644, None)?;
         let (enable, files): (Vec<String>, Vec<String>) = match job.when {
-            launchd::When::Boot => {
-                (vec![format!("{unit}.service")], vec![service.clone()])
-            }
+            launchd::When::Boot => (vec![format!("{unit}.service")], vec![service.clone()]),
             _ => {
                 let timer = format!("/etc/systemd/system/{unit}.timer");
                 self.file(layer, &timer, &format!("{template_dir}/{unit}.timer"), &ctx, 0o644, None)?;
@@ -352,10 +350,20 @@ impl Builder {
             return;
         };
         let argv = |verb: &str| -> Vec<String> {
-            let mut v: Vec<String> = ["sudo", "-u", &owner, "-H", "env", "HOMEBREW_NO_AUTO_UPDATE=1", "HOMEBREW_NO_ANALYTICS=1", &brew.brew(), verb]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
+            let mut v: Vec<String> = [
+                "sudo",
+                "-u",
+                &owner,
+                "-H",
+                "env",
+                "HOMEBREW_NO_AUTO_UPDATE=1",
+                "HOMEBREW_NO_ANALYTICS=1",
+                &brew.brew(),
+                verb,
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
             v.extend(names.iter().cloned());
             v
         };

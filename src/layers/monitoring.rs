@@ -4,8 +4,8 @@
 use serde::Serialize;
 
 use super::launchd::When;
-use super::{Builder, Job};
 use super::sandbox::{CONTAINER_LOG_DIR, logging_env};
+use super::{Builder, Job};
 use crate::answers::{Answers, Rotation};
 use crate::host::Facts;
 use crate::host::own_binary::{self, OwnBinary};

@@ -37,8 +37,8 @@ pub enum Rule {
     /// the port without the rate limit.
     PassTcpFrom { table: &'static str, port: u16 },
     /// A TCP port open to all; with `limit`, an address opening more than `conns`
-    /// connections in `secs` seconds (or more than `conns` at once) goes into the abuse
-    /// table and its connections are cut.
+    /// connections in `secs` seconds goes into the abuse table and its connections are
+    /// cut (no cap on connections at once: parallel logins of a fleet tool are fine).
     PassTcp { port: u16, limit: Option<Limit> },
 }
 
@@ -67,8 +67,8 @@ impl fmt::Display for Rule {
             }
             Rule::PassTcp { port, limit: Some(l) } => write!(
                 f,
-                "pass in quick proto tcp from any to any port {port} flags S/SA keep state (max-src-conn {}, max-src-conn-rate {}/{}, overload <{ABUSE_TABLE}> flush global)",
-                l.conns, l.conns, l.secs
+                "pass in quick proto tcp from any to any port {port} flags S/SA keep state (max-src-conn-rate {}/{}, overload <{ABUSE_TABLE}> flush global)",
+                l.conns, l.secs
             ),
         }
     }
@@ -152,7 +152,8 @@ fn check_rule(t: &[&str], tables: &mut Vec<String>) -> Result<(), String> {
     match it.next().copied() {
         Some("table") => {
             let t = it.next().ok_or("a table name expected")?;
-            let name = t.strip_prefix('<').and_then(|r| r.strip_suffix('>')).ok_or(format!("`{t}` is not a <table>"))?;
+            let name =
+                t.strip_prefix('<').and_then(|r| r.strip_suffix('>')).ok_or(format!("`{t}` is not a <table>"))?;
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                 return Err(format!("`{name}` is not a table name"));
             }
@@ -303,7 +304,10 @@ mod tests {
     fn all_rules() -> Vec<Rule> {
         vec![
             Rule::Table { name: ABUSE_TABLE, addresses: vec![] },
-            Rule::Table { name: TRUSTED_TABLE, addresses: vec!["127.0.0.0/8".into(), "::1".into(), "2001:db8::/32".into()] },
+            Rule::Table {
+                name: TRUSTED_TABLE,
+                addresses: vec!["127.0.0.0/8".into(), "::1".into(), "2001:db8::/32".into()],
+            },
             Rule::BlockFromTable(ABUSE_TABLE),
             Rule::BlockIn,
             Rule::PassLoopback,

@@ -157,7 +157,7 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     b.file(layer, &compose, "sandbox/docker-compose.yml", &ctx, 0o644, Some(Validator::Compose))?;
 
     if let Some(mac) = f.platform.mac() {
-        super::macos::engine(mac, b);
+        super::macos::engine(a, mac, b);
     } else if !f.tools.docker {
         b.package(layer, "docker.io", "the container engine that runs the agent");
         // From Debian 13 on, the `docker` command is a package of its own that docker.io

@@ -446,7 +446,12 @@ fn include_line(main: &str) -> Option<usize> {
     main.lines().enumerate().find_map(|(n, l)| {
         let (k, v) = crate::host::sshd::split_line(l)?;
         (k == "include"
-            && v.split_whitespace().any(|p| p == format!("{DROPIN_DIR}/*.conf") || p == "sshd_config.d/*.conf"))
+            // Debian's `*.conf`; macOS's `*` reads the drop-in too.
+            && v.split_whitespace().any(|p| {
+                [format!("{DROPIN_DIR}/*.conf"), format!("{DROPIN_DIR}/*")].iter().any(|w| p == w)
+                    || p == "sshd_config.d/*.conf"
+                    || p == "sshd_config.d/*"
+            }))
         .then_some(n + 1)
     })
 }

@@ -123,6 +123,10 @@ fn draw_welcome(app: &App, f: &mut Frame, area: Rect) {
         Line::raw(""),
         Line::styled("This host", bold),
     ];
+    if let Some(mac) = fa.platform.mac() {
+        lines.push(Line::raw(format!("  macOS {} found. What differs from a Linux server:", mac.version)));
+        lines.extend(mac.differences().into_iter().map(|d| Line::raw(format!("  · {d}"))));
+    }
     let conn = match &fa.ssh_connection {
         Some(c) => format!("over SSH from {} (port {})", c.client, c.server_port),
         None => "not over SSH (a console)".into(),
@@ -141,12 +145,14 @@ fn draw_welcome(app: &App, f: &mut Frame, area: Rect) {
     lines.push(Line::raw(format!("  Users with SSH keys: {known}.")));
     let t = &fa.tools;
     let yes = |b: bool| if b { "yes" } else { "no" };
+    let firewall = match fa.platform.mac() {
+        Some(_) => "pf built in".to_owned(),
+        None => format!("ufw {} · fail2ban {}", yes(t.ufw), yes(t.fail2ban)),
+    };
     lines.push(Line::raw(format!(
-        "  Installed: docker {} · compose {} · ufw {} · fail2ban {} · restic {}",
+        "  Installed: docker {} · compose {} · {firewall} · restic {}",
         yes(t.docker),
         yes(t.compose),
-        yes(t.ufw),
-        yes(t.fail2ban),
         yes(t.restic)
     )));
     lines.push(Line::raw(""));
@@ -166,7 +172,9 @@ fn draw_welcome(app: &App, f: &mut Frame, area: Rect) {
     for e in &fa.plaintext_env_files {
         warnings.push(format!("{} holds {} key(s) in plaintext.", e.path, e.keys));
     }
-    if !t.ufw {
+    if fa.platform.mac().is_some() {
+        // pf is always there; whether clawguard's anchor is loaded is the plan's to say.
+    } else if !t.ufw {
         warnings.push("No firewall yet: every listening port is open to the internet.".to_owned());
     } else if !fa.ufw.enabled && !fa.ufw.unreadable {
         warnings.push("ufw is installed but not active: every listening port is open to the internet.".to_owned());
