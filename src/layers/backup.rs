@@ -84,6 +84,9 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         b.warn(layer, Severity::Danger, format!("BACKUPS ON THIS SAME MACHINE ({dest}): they die with the disk, and whoever takes the server over can delete them. Use an off-server repository as soon as you can."));
     }
     b.file(layer, ENV_FILE, "backup/backup.env", &ctx, 0o600, None)?;
+    if let Some(hb) = f.platform.mac().and_then(|m| m.homebrew.as_ref()) {
+        b.warn(layer, Severity::Warning, format!("restic comes from Homebrew ({}), which its owner ({}) can write: clawguard's backup LaunchDaemon runs it as root, so that account can become root by replacing it. Keep it an administrator you trust.", hb.prefix, hb.owner.as_deref().unwrap_or("not known without root")));
+    }
     if !f.tools.restic {
         b.package(layer, "restic", "the backup program");
     }

@@ -108,11 +108,13 @@ pub(super) fn firewall(a: &Answers, f: &Facts, mac: &MacFacts, b: &mut Builder) 
         Ok(false) => b.block(layer, Refusal::Unsafe, "/etc/pf.conf does not evaluate `anchor \"com.apple/*\"`, where clawguard loads its rules: they would be loaded and never used. Put macOS's own pf.conf back (it has that line; an OS update restores it too), or add the line to yours."),
         Err(why) => b.block(layer, Refusal::Unsafe, format!("/etc/pf.conf cannot be read ({why}): whether clawguard's rules would be used is unknown. Run clawguard with sudo.")),
     }
-    let mut ports = firewall::ssh_ports(a, f);
-    if b.stage == Stage::Move {
-        // The port(s) SSH listens on today stay open until the move is confirmed.
-        ports.extend(f.sshd.ports().into_iter().filter(|p| !ports.contains(p)).collect::<Vec<_>>());
-    }
+    let ports = firewall::ssh_ports(a, f);
+    // The port(s) SSH listens on today stay open until the move is confirmed, without
+    // state: a session open on them before pf was enabled goes on.
+    let old: Vec<u16> = match b.stage {
+        Stage::Move => f.sshd.ports().into_iter().filter(|p| !ports.contains(p)).collect(),
+        Stage::Complete => Vec::new(),
+    };
     let mut trusted: Vec<String> = vec!["127.0.0.0/8".into(), "::1".into()];
     trusted.extend(a.fail2ban.ignoreip.iter().map(|n| n.to_string()));
     if let Some(conn) = &f.ssh_connection
@@ -126,7 +128,8 @@ pub(super) fn firewall(a: &Answers, f: &Facts, mac: &MacFacts, b: &mut Builder) 
         Rule::Table { name: pf::ABUSE_TABLE, addresses: vec![] },
         Rule::Table { name: pf::TRUSTED_TABLE, addresses: trusted },
     ];
-    rules.extend(ports.iter().map(|&p| Rule::PassTcpFrom { table: pf::TRUSTED_TABLE, port: p }));
+    rules.extend(ports.iter().chain(&old).map(|&p| Rule::PassTcpFrom { table: pf::TRUSTED_TABLE, port: p }));
+    rules.extend(old.iter().map(|&p| Rule::PassTcpStateless { port: p }));
     rules.extend([
         Rule::BlockFromTable(pf::ABUSE_TABLE),
         Rule::BlockIn,
@@ -175,7 +178,7 @@ pub(super) fn firewall(a: &Answers, f: &Facts, mac: &MacFacts, b: &mut Builder) 
         .undo = Some(argv(&[SOCKETFILTERFW, "--setstealthmode", "off"]));
     }
     b.warn(layer, Severity::Note, format!(
-        "On macOS pf does fail2ban's job, and pf counts connections, not failed logins: an address that opens more than {} SSH connections in {} s is blocked for {} s (fail2ban.bantime; fail2ban.maxretry and findtime have no pf equivalent). fail2ban.ignoreip{} are never blocked.",
+        "On macOS pf does fail2ban's job, and pf counts connections, not failed logins: an address that opens more than {} SSH connections in {} s is blocked for {} s (fail2ban.bantime; fail2ban.maxretry and findtime have no pf equivalent). fail2ban.ignoreip{} are never blocked. Everything else that comes in is blocked, Screen Sharing and file sharing included: list their ports in firewall.extra_ports to keep them.",
         SSH_RATE.conns, SSH_RATE.secs, a.fail2ban.bantime,
         if f.ssh_connection.is_some() { " and your address" } else { "" }
     ));

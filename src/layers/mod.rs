@@ -345,7 +345,11 @@ impl Builder {
             self.block(layer, Refusal::Unsafe, format!("This Mac has no Homebrew, where clawguard gets {}: install Homebrew (https://brew.sh), or install {} yourself, then run clawguard again.", names.join(", "), if names.len() == 1 { "it" } else { "them" }));
             return;
         };
-        let Some(owner) = brew.owner.clone() else {
+        if brew.owner_uid == 0 {
+            self.block(layer, Refusal::Unsafe, format!("Homebrew's prefix {} belongs to root, and Homebrew does not run as root: give it back to the user who installed it (sudo chown -R USER {0}), or install {} yourself.", brew.prefix, names.join(", ")));
+            return;
+        }
+        let Some(owner) = brew.owner.clone().filter(|o| crate::host::users::plain_name(o)) else {
             self.block(layer, Refusal::Unsafe, format!("Homebrew's owner (uid {}) cannot be told without root (the local accounts are root's), and Homebrew does not run as root: run clawguard with sudo.", brew.owner_uid));
             return;
         };

@@ -33,9 +33,15 @@ pub enum Rule {
     PassIcmp6,
     /// `pass in quick inet proto udp from any port 67 to any port 68`: DHCP's answers.
     PassDhcp,
-    /// `pass in quick proto tcp from <TABLE> to any port PORT …`: trusted addresses reach
-    /// the port without the rate limit.
+    /// `pass in quick proto tcp from <TABLE> to any port PORT no state`: trusted addresses
+    /// (the admin's among them) reach the port without the rate limit — and without
+    /// state, so the SSH session that applies, already open when pf is first enabled
+    /// (pf has no state for it, and a stateful rule only matches a connection's first
+    /// packet), keeps flowing.
     PassTcpFrom { table: &'static str, port: u16 },
+    /// `pass in quick proto tcp from any to any port PORT no state`: a port SSH listens on
+    /// until the move is confirmed — sessions open on it before pf was enabled go on.
+    PassTcpStateless { port: u16 },
     /// A TCP port open to all; with `limit`, an address opening more than `conns`
     /// connections in `secs` seconds goes into the abuse table and its connections are
     /// cut (no cap on connections at once: parallel logins of a fleet tool are fine).
@@ -54,7 +60,10 @@ impl fmt::Display for Rule {
             Rule::Table { name, addresses } if addresses.is_empty() => write!(f, "table <{name}> persist"),
             Rule::Table { name, addresses } => write!(f, "table <{name}> persist {{ {} }}", addresses.join(", ")),
             Rule::PassTcpFrom { table, port } => {
-                write!(f, "pass in quick proto tcp from <{table}> to any port {port} flags S/SA keep state")
+                write!(f, "pass in quick proto tcp from <{table}> to any port {port} no state")
+            }
+            Rule::PassTcpStateless { port } => {
+                write!(f, "pass in quick proto tcp from any to any port {port} no state")
             }
             Rule::BlockFromTable(t) => write!(f, "block drop in quick from <{t}> to any"),
             Rule::BlockIn => write!(f, "block drop in all"),
@@ -243,7 +252,13 @@ fn check_rule(t: &[&str], tables: &mut Vec<String>) -> Result<(), String> {
                     return Err("`flags S/SA` is the only flags clawguard writes".into());
                 }
             }
-            if it.peek() == Some(&&"keep") {
+            if it.peek() == Some(&&"no") {
+                if action != "pass" {
+                    return Err("`no state` on a block rule".into());
+                }
+                it.next();
+                expect(&mut it, "state")?;
+            } else if it.peek() == Some(&&"keep") {
                 if action != "pass" {
                     return Err("`keep state` on a block rule".into());
                 }
@@ -317,12 +332,13 @@ mod tests {
             Rule::PassTcp { port: 2222, limit: Some(Limit { conns: 5, secs: 600 }) },
             Rule::PassTcp { port: 443, limit: None },
             Rule::PassTcpFrom { table: TRUSTED_TABLE, port: 2222 },
+            Rule::PassTcpStateless { port: 22 },
         ]
     }
 
     #[test]
     fn every_shape_clawguard_writes_parses() {
-        assert_eq!(check(&render(&all_rules())), Ok(11));
+        assert_eq!(check(&render(&all_rules())), Ok(12));
     }
 
     #[test]
@@ -345,6 +361,8 @@ mod tests {
             ("table <t> persist { 10.0.0.1 } pass in all", "after the end"),
             ("table <t> persist { evil.example }", "not an address"),
             ("block drop in all keep state", "on a block rule"),
+            ("block drop in all no state", "on a block rule"),
+            ("pass in quick proto tcp from any to any port 22 no keep", "`state` expected"),
         ] {
             let text = format!("{base}{bad}\n");
             let err = check(&text).unwrap_err();
