@@ -274,11 +274,18 @@ fn pf_rules_parse_and_carry_the_ports_the_limits_and_the_trusted_addresses() {
     // Port 22 stays open while the move waits for its confirmation, and only then.
     // Without state: a session open on it before pf was enabled (pf has no state for it,
     // and a stateful rule matches only a connection's first packet) goes on.
-    assert!(file(&during, pf::ANCHOR_FILE).contains("pass in quick proto tcp from any to any port 22 no state\n"), "{}", file(&during, pf::ANCHOR_FILE));
+    assert!(
+        file(&during, pf::ANCHOR_FILE).contains("pass in quick proto tcp from any to any port 22 no state\n"),
+        "{}",
+        file(&during, pf::ANCHOR_FILE)
+    );
     assert!(!file(&after, pf::ANCHOR_FILE).contains("port 22 "));
     // The admin's address (trusted) reaches the new port the same way: the SSH session
     // that applies keeps flowing when pf is first enabled.
-    assert!(file(&after, pf::ANCHOR_FILE).contains("pass in quick proto tcp from <clawguard_trusted> to any port 2200 no state\n"));
+    assert!(
+        file(&after, pf::ANCHOR_FILE)
+            .contains("pass in quick proto tcp from <clawguard_trusted> to any port 2200 no state\n")
+    );
     let expire =
         plist::Value::from_reader_xml(file(&after, "/Library/LaunchDaemons/com.clawguard.pf-expire.plist").as_bytes())
             .unwrap();
@@ -612,4 +619,58 @@ fn each_answer_reaches_its_linux_and_its_macos_artefact() {
         }
         assert!(file(&macos, mf).contains(mt), "{toml}: macOS {mf} lacks {mt}:\n{}", file(&macos, mf));
     }
+}
+
+/// A runner for the daily check on a Mac root: answers `pfctl` and `lsof` from files in
+/// `dir` (what a Mac would print), and nothing else.
+fn mac_runner(dir: &Path, pf_info: &str, pf_rules: &str, lsof: &str) -> std::path::PathBuf {
+    fs::write(dir.join("pf-info"), pf_info).unwrap();
+    fs::write(dir.join("pf-rules"), pf_rules).unwrap();
+    fs::write(dir.join("lsof"), lsof).unwrap();
+    let script = dir.join("runner.sh");
+    let d = dir.display();
+    fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ncase \"$1 $2 $3\" in\n'pfctl -s info') cat {d}/pf-info;;\n'pfctl -a com.apple/clawguard') cat {d}/pf-rules;;\n'lsof -nP -iTCP') cat {d}/lsof;;\n*) exit 0;;\nesac\n"
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
+
+#[test]
+fn the_daily_check_on_a_mac_asks_pf_and_reads_listeners_from_lsof() {
+    let root = mac("macos-remote-login");
+    let r = root.path().to_str().unwrap();
+    let o = run(&["apply", "--yes", "--root", r]);
+    assert!(o.status.success(), "{}", text(&o));
+    let work = tempfile::tempdir().unwrap();
+    let lsof =
+        "COMMAND PID USER FD TYPE DEVICE SIZE/OFF NODE NAME\nlaunchd 1 root 9u IPv6 0x1 0t0 TCP *:2222 (LISTEN)\n";
+    let check = |runner: &Path| {
+        let o = run(&["check", "--root", r, "--no-alert", "--runner", runner.to_str().unwrap()]);
+        text(&o)
+    };
+    // pf on, clawguard's rules loaded: nothing about the firewall.
+    let good = mac_runner(
+        work.path(),
+        "Status: Enabled for 0 days 00:10:00  Debug: Urgent\n",
+        "pass in quick proto tcp from any to any port = 2222 flags S/SA keep state\n",
+        lsof,
+    );
+    let t = check(&good);
+    assert!(!t.contains("pf is disabled") && !t.contains("no rule that lets SSH in"), "{t}");
+    // An attacker's first moves: pf off, the anchor flushed; and a new listener.
+    let bad = mac_runner(
+        work.path(),
+        "Status: Disabled for 0 days 00:00:05  Debug: Urgent\n",
+        "",
+        &format!("{lsof}nc 666 alice 3u IPv4 0x2 0t0 TCP *:4444 (LISTEN)\n"),
+    );
+    let t = check(&bad);
+    assert!(t.contains("pf is disabled: every port of this Mac is open"), "{t}");
+    assert!(t.contains("has no rule that lets SSH in on port 2222"), "{t}");
+    assert!(t.contains("*:4444"), "the new listener, seen through lsof: {t}");
 }

@@ -185,14 +185,20 @@ fn seen_since_last_run(
     managed: &std::collections::BTreeMap<String, String>,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
-    let listening = match runner.run(&["ss", "-Htln"]) {
+    let mac = facts.platform.mac().is_some();
+    let argv: &[&str] = if mac { &["lsof", "-nP", "-iTCP", "-sTCP:LISTEN"] } else { &["ss", "-Htln"] };
+    let listening = match runner.run(argv) {
+        Ran::Ok(out) if mac => Some(seen::listening_lsof(&out)),
         Ran::Ok(out) => Some(seen::listening(&out)),
+        // lsof exits 1 when nothing listens at all.
+        Ran::Failed { output, .. } if mac && output.trim().is_empty() => Some(Default::default()),
         Ran::Skipped => None,
         Ran::Failed { status, output } => {
             out.push(finding(
                 Severity::Warning,
                 format!(
-                    "`ss -Htln` failed ({status}: {}): new listeners are not looked for this time.",
+                    "`{}` failed ({status}: {}): new listeners are not looked for this time.",
+                    argv.join(" "),
                     output.lines().last().unwrap_or_default()
                 ),
             ));
@@ -260,6 +266,15 @@ fn services(
 ) -> Vec<Finding> {
     use crate::answers::Layer as L;
     let mut out = Vec::new();
+    if facts.platform.mac().is_some() {
+        if !answers.skip.contains(&L::Firewall)
+            && managed.contains_key(layers::pf::ANCHOR_FILE)
+            && runner.runs_commands()
+        {
+            out.extend(pf(runner, &layers::firewall::ssh_ports(answers, facts)));
+        }
+        return out;
+    }
     let firewall = !answers.skip.contains(&L::Firewall) && managed.contains_key(crate::host::FAIL2BAN_JAIL);
     if !firewall {
         return out;
@@ -303,6 +318,35 @@ fn services(
 }
 
 /// The ports the live sshd jail bans on (each action's `port`), against SSH's: a jail
+/// On a Mac, what an attacker turns off first is pf, or clawguard's anchor in it.
+fn pf(runner: &Runner, ssh: &[u16]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    match runner.run(&["pfctl", "-s", "info"]) {
+        Ran::Ok(info) if info.lines().any(|l| l.trim_start().starts_with("Status: Enabled")) => {}
+        Ran::Ok(_) => out.push(finding(Severity::Danger, "pf is disabled: every port of this Mac is open to its network. If you did not turn it off, treat it as an intrusion (see /etc/clawguard/RECOVERY.md); `sudo clawguard launchd load /Library/LaunchDaemons/com.clawguard.pf.plist` loads and enables it again.")),
+        Ran::Failed { status, output } => out.push(finding(Severity::Danger, format!("pf cannot be asked ({status}: {}): the firewall's state is unknown.", output.lines().last().unwrap_or_default()))),
+        Ran::Skipped => {}
+    }
+    match runner.run(&["pfctl", "-a", layers::pf::ANCHOR, "-s", "rules"]) {
+        Ran::Ok(rules) => {
+            for port in ssh {
+                if !rules
+                    .lines()
+                    .any(|l| l.contains(&format!("port = {port}")) || (l.contains("port = ssh") && *port == 22))
+                {
+                    out.push(finding(Severity::Danger, format!("clawguard's pf anchor {} has no rule that lets SSH in on port {port}: its rules were flushed or changed. `sudo clawguard launchd load /Library/LaunchDaemons/com.clawguard.pf.plist` loads them again; if nobody you know did it, see /etc/clawguard/RECOVERY.md.", layers::pf::ANCHOR)));
+                }
+            }
+        }
+        Ran::Failed { status, output } => out.push(finding(
+            Severity::Danger,
+            format!("clawguard's pf rules cannot be read ({status}: {}).", output.lines().last().unwrap_or_default()),
+        )),
+        Ran::Skipped => {}
+    }
+    out
+}
+
 /// moved to another port (`fail2ban-client set sshd action … port 22`) still runs and
 /// still counts failures, and bans nothing that matters.
 fn fail2ban_ports(runner: &Runner, ssh: &[u16]) -> Vec<Finding> {

@@ -36,6 +36,16 @@ pub struct Seen {
 }
 
 /// The local addresses of `ss -Htln` output.
+/// The same from `lsof -nP -iTCP -sTCP:LISTEN` (a Mac has no `ss`): the address before
+/// `(LISTEN)` on each line (`*:2222`, `127.0.0.1:631`, `[::1]:631`).
+pub fn listening_lsof(lsof: &str) -> BTreeSet<String> {
+    lsof.lines()
+        .filter(|l| l.trim_end().ends_with("(LISTEN)"))
+        .filter_map(|l| l.split_whitespace().rev().nth(1))
+        .map(str::to_owned)
+        .collect()
+}
+
 pub fn listening(ss: &str) -> BTreeSet<String> {
     ss.lines().filter_map(|l| l.split_whitespace().nth(3)).map(str::to_owned).collect()
 }
@@ -264,6 +274,17 @@ pub fn check(store: &Store, facts: &Facts, live: Live, logs: Source) -> Vec<Find
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod lsof_tests {
+    use super::*;
+
+    #[test]
+    fn lsof_listeners_are_the_addresses_before_listen() {
+        let out = "COMMAND PID USER FD TYPE DEVICE SIZE/OFF NODE NAME\nlaunchd 1 root 9u IPv6 0x1 0t0 TCP *:2222 (LISTEN)\ncupsd 300 root 5u IPv6 0x3 0t0 TCP [::1]:631 (LISTEN)\nssh 9 alice 3u IPv4 0x4 0t0 TCP 10.0.0.2:50000->10.0.0.1:22 (ESTABLISHED)\n";
+        assert_eq!(listening_lsof(out).into_iter().collect::<Vec<_>>(), ["*:2222", "[::1]:631"]);
+    }
 }
 
 #[cfg(test)]
