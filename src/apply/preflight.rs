@@ -84,8 +84,10 @@ pub fn check(check: &Check, root: &Root, runner: &Runner, platform: Kind) -> Res
                 .filter_map(|l| {
                     let f: Vec<&str> = l.split_whitespace().collect();
                     let (cmd, user) = (f.first()?, f.get(2)?);
-                    (!(owners.iter().any(|o| o == cmd) && *user == "root"))
-                        .then(|| format!("{cmd} (pid {}, {user})", f.get(1).unwrap_or(&"?")))
+                    // launchd (sshd's socket) must be root's; a runtime forwarding the
+                    // gateway runs as its user.
+                    let ours = owners.iter().any(|o| o == cmd) && (*cmd != "launchd" || *user == "root");
+                    (!ours).then(|| format!("{cmd} (pid {}, {user})", f.get(1).unwrap_or(&"?")))
                 })
                 .collect();
             if others.is_empty() {
@@ -185,6 +187,36 @@ mod tests {
         }
         // Through a runner program the program decides: never refused here.
         assert_eq!(check(&Check::Systemd, &Root::new("/"), &Runner::Program("/bin/true".into()), Kind::Linux), Ok(()));
+    }
+
+    /// A runner that prints `lsof` output as a Mac would.
+    fn lsof_runner(dir: &Path, lines: &str) -> Runner {
+        let script = dir.join("runner.sh");
+        std::fs::write(
+            &script,
+            format!("#!/bin/sh\ncat <<'EOF'\nCOMMAND PID USER FD TYPE DEVICE SIZE/OFF NODE NAME\n{lines}EOF\n"),
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        Runner::Program(script)
+    }
+
+    #[test]
+    fn on_a_mac_a_port_is_free_for_launchd_as_root_and_for_the_runtime_as_its_user() {
+        let d = tempfile::tempdir().unwrap();
+        let root = Root::new(d.path());
+        let sshd = Check::PortFree { port: 2222, owners: vec!["launchd".into()], what: "ssh.port 2222".into() };
+        let mine = lsof_runner(d.path(), "launchd 1 root 9u IPv6 0x1 0t0 TCP *:2222 (LISTEN)\n");
+        assert_eq!(check(&sshd, &root, &mine, Kind::MacOs), Ok(()));
+        let squatter = lsof_runner(d.path(), "launchd 666 alice 9u IPv6 0x1 0t0 TCP *:2222 (LISTEN)\n");
+        let e = check(&sshd, &root, &squatter, Kind::MacOs).unwrap_err();
+        assert!(e.contains("port 2222 is already in use (launchd (pid 666, alice))"), "{e}");
+        let gateway =
+            Check::PortFree { port: 18789, owners: vec!["OrbStack".into()], what: "sandbox.gateway_port 18789".into() };
+        let runtime = lsof_runner(d.path(), "OrbStack 812 alice 40u IPv4 0x2 0t0 TCP 127.0.0.1:18789 (LISTEN)\n");
+        assert_eq!(check(&gateway, &root, &runtime, Kind::MacOs), Ok(()));
+        let other = lsof_runner(d.path(), "nc 900 alice 3u IPv4 0x3 0t0 TCP *:18789 (LISTEN)\n");
+        assert!(check(&gateway, &root, &other, Kind::MacOs).unwrap_err().contains("nc (pid 900, alice)"));
     }
 
     #[test]

@@ -191,7 +191,12 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
             layer,
             Check::PortFree {
                 port: s.gateway_port.get(),
-                owners: vec!["docker-proxy".into()],
+                // On a Mac the runtime's own process forwards published ports (lsof cuts
+                // command names at 9 characters).
+                owners: match f.platform.mac() {
+                    Some(_) => ["com.docke", "vpnkit-br", "OrbStack", "limactl"].map(String::from).to_vec(),
+                    None => vec!["docker-proxy".into()],
+                },
                 what: format!("sandbox.gateway_port {}", s.gateway_port),
             },
             &[compose.as_str()],
