@@ -105,6 +105,11 @@ fn a_mac_is_found_with_what_only_a_mac_has() {
     assert!(alice.groups.contains(&"admin".to_owned()), "{:?}", alice.groups);
     assert!(f.accounts.iter().any(|a| a.name == "alice" && a.privileged_groups == ["admin"]));
     assert!(!f.tools.restic && f.tools.docker && f.tools.compose_plugin);
+    // OpenClaw's plaintext keys in a Mac's home are found too.
+    fs::create_dir_all(fresh.path().join("Users/alice/.openclaw")).unwrap();
+    fs::write(fresh.path().join("Users/alice/.openclaw/.env"), "ANTHROPIC_API_KEY=sk-x\nSLACK_TOKEN=y\n").unwrap();
+    let env = facts(fresh.path(), None).plaintext_env_files;
+    assert_eq!(env.iter().map(|e| (e.path.as_str(), e.keys)).collect::<Vec<_>>(), [("/Users/alice/.openclaw/.env", 2)]);
 
     let used = mac("macos-remote-login");
     let f = facts(used.path(), None);

@@ -24,6 +24,10 @@ pub fn check(check: &Check, root: &Root, runner: &Runner, platform: Kind) -> Res
         }
         Check::Engine => match runner.run(&["docker", "info", "--format", "{{.ServerVersion}}"]) {
             Ran::Ok(_) | Ran::Skipped => Ok(()),
+            Ran::Failed { output, .. } if platform == Kind::MacOs => Err(format!(
+                "the Docker engine does not answer ({}): start your runtime (OrbStack, Docker Desktop, or `colima start`), then run clawguard again",
+                last_line(&output)
+            )),
             Ran::Failed { output, .. } => Err(format!(
                 "the Docker engine does not answer ({}): start it with `sudo systemctl start docker` (see `journalctl -u docker` if it does not start), then run clawguard again",
                 last_line(&output)

@@ -507,6 +507,8 @@ pub fn docker_dns_fixed(version: &str) -> bool {
 fn env_files(root: &Root) -> Vec<EnvFile> {
     let mut homes = vec!["/root".to_owned()];
     homes.extend(root.list("/home").into_iter().map(|h| format!("/home/{h}")));
+    // A Mac's homes.
+    homes.extend(root.list("/Users").into_iter().filter(|h| h != "Shared").map(|h| format!("/Users/{h}")));
     homes
         .iter()
         .map(|h| format!("{h}/.openclaw/.env"))
