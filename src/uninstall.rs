@@ -319,6 +319,14 @@ pub fn finish(root: &Root, runner: &Runner, purge: bool) -> Result<Finished, Uni
         out.lines.push(format!("removed clawguard's records ({})", crate::apply::STATE_DIR));
         if kept_here == 0 {
             std::fs::remove_dir(&state).map_err(io(format!("removing {}", state.display())))?;
+            // A Mac has no /var/lib of its own: clawguard made it for its records.
+            let var_lib = root.entry("/var/lib");
+            if crate::host::platform::probe(root).mac().is_some()
+                && std::fs::symlink_metadata(&var_lib).is_ok_and(|m| m.is_dir())
+                && std::fs::read_dir(&var_lib).is_ok_and(|mut d| d.next().is_none())
+            {
+                std::fs::remove_dir(&var_lib).map_err(io(format!("removing {}", var_lib.display())))?;
+            }
         }
     }
     for dir in KEPT_ETC {

@@ -679,3 +679,19 @@ fn the_daily_check_on_a_mac_asks_pf_and_reads_listeners_from_lsof() {
     assert!(t.contains("has no rule that lets SSH in on port 2222"), "{t}");
     assert!(t.contains("*:4444"), "the new listener, seen through lsof: {t}");
 }
+
+#[test]
+fn uninstall_puts_a_mac_root_back_as_it_was() {
+    let root = mac("macos-remote-login");
+    let r = root.path().to_str().unwrap();
+    let before = common::fingerprint(root.path());
+    let o = run(&["apply", "--yes", "--root", r]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(&["uninstall", "--yes", "--purge", "--root", r]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("/Library/LaunchDaemons/com.clawguard.sshd.plist"), "the review names what goes: {t}");
+    let after = common::fingerprint(root.path());
+    let changed: Vec<&String> = after.keys().chain(before.keys()).filter(|k| after.get(*k) != before.get(*k)).collect();
+    assert!(changed.is_empty(), "not as before: {changed:?}");
+}

@@ -32,7 +32,13 @@ pub fn uninstall(args: &UninstallArgs) -> Result<ExitCode, CommandError> {
     })?;
     // The old port must be proven over a new login before the way in now goes: only where
     // clawguard runs the services (an image is just written back).
-    let move_back = runner.runs_commands() && facts.sshd.main_present && !before.iter().all(|p| now.contains(p));
+    // On a Mac, launchd (not sshd_config) held the port before clawguard: rolling back
+    // turns Remote Login back to what it was (its port 22 first: the newest generation,
+    // which closed it, is undone first) before clawguard's own daemon goes.
+    let move_back = runner.runs_commands()
+        && facts.sshd.main_present
+        && facts.platform.mac().is_none()
+        && !before.iter().all(|p| now.contains(p));
     let color = color_on(std::io::stdout().is_terminal());
     print!(
         "{}",

@@ -117,6 +117,9 @@ pub struct MacFacts {
     pub docker: Option<DockerRuntime>,
     /// The local accounts could not be read (they are root's: `sudo` reads them).
     pub accounts_unreadable: Option<String>,
+    /// FileVault is on: asked on the live Mac (`fdesetup status`); None for another root
+    /// or when it cannot be asked.
+    pub filevault: Option<bool>,
 }
 
 impl Default for MacFacts {
@@ -136,6 +139,7 @@ impl Default for MacFacts {
             homebrew: None,
             docker: None,
             accounts_unreadable: None,
+            filevault: None,
         }
     }
 }
@@ -225,6 +229,14 @@ pub fn probe(root: &Root) -> Platform {
         });
         mac.updates.insert((*key).to_owned(), v);
     }
+    if root.is_live() {
+        mac.filevault = duct::cmd!("fdesetup", "status")
+            .stderr_null()
+            .unchecked()
+            .read()
+            .ok()
+            .and_then(|out| filevault_state(&out));
+    }
     if let Err(e) = std::fs::read_dir(root.path(super::users::DSLOCAL_USERS)) {
         mac.accounts_unreadable = Some(e.to_string());
     }
@@ -256,6 +268,17 @@ fn own_sshd_port(root: &Root) -> Option<u16> {
     let v = read_plist(root, &path).ok().flatten()?;
     let listeners = v.as_dictionary()?.get("Sockets")?.as_dictionary()?.get("Listeners")?.as_dictionary()?;
     listeners.get("SockServiceName")?.as_string()?.parse().ok()
+}
+
+/// `fdesetup status`: "FileVault is On." / "FileVault is Off." (other lines follow while
+/// it encrypts).
+pub fn filevault_state(out: &str) -> Option<bool> {
+    let first = out.lines().next()?.trim();
+    match first.strip_prefix("FileVault is ")?.trim_end_matches('.') {
+        "On" => Some(true),
+        "Off" => Some(false),
+        _ => None,
+    }
 }
 
 /// Whether pf.conf evaluates the `com.apple/*` anchors (outside comments).
@@ -301,6 +324,14 @@ fn docker_runtime(root: &Root, brew: Option<&Homebrew>) -> Option<DockerRuntime>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn filevaults_state_is_read_from_fdesetup() {
+        assert_eq!(filevault_state("FileVault is On.\n"), Some(true));
+        assert_eq!(filevault_state("FileVault is Off.\n"), Some(false));
+        assert_eq!(filevault_state("FileVault is On.\nEncryption in progress: Percent completed = 12.3\n"), Some(true));
+        assert_eq!(filevault_state("fdesetup: command not found"), None);
+    }
 
     #[test]
     fn the_apple_anchor_counts_only_outside_comments() {

@@ -221,7 +221,11 @@ pub(super) fn always_on(mac: &MacFacts, b: &mut Builder) {
         )
         .undo = Some(undo);
     }
-    b.warn(layer, Severity::Note, "FileVault: `fdesetup status` says whether it is on. With FileVault on (recommended: the vault's identity and the agent's data are on this disk), a Mac that restarts after a power failure waits at the unlock screen, without SSH, until someone types the password — plan an `fdesetup authrestart` for updates, and a person nearby for power cuts.");
+    match mac.filevault {
+        Some(true) => b.warn(layer, Severity::Note, "FileVault is on (good: the vault's identity and the agent's data are encrypted at rest). A Mac that restarts after a power failure then waits at the unlock screen, without SSH, until someone types the password: use `sudo fdesetup authrestart` for planned restarts, and have a person nearby for power cuts."),
+        Some(false) => b.warn(layer, Severity::Warning, "FileVault is off: whoever takes this Mac's disk reads the vault's identity, the keys unlocked in /var/run and the agent's data. Turn it on (System Settings › Privacy & Security › FileVault); unattended restarts then wait at the unlock screen (`sudo fdesetup authrestart` for planned ones)."),
+        None => b.warn(layer, Severity::Note, "FileVault: `fdesetup status` says whether it is on (not asked: this is not the live Mac). With FileVault on (recommended: the vault's identity and the agent's data are on this disk), a Mac that restarts after a power failure waits at the unlock screen, without SSH, until someone types the password — plan an `fdesetup authrestart` for updates, and a person nearby for power cuts."),
+    }
 }
 
 /// Where a directory can be made on a Mac: the data volume's firmlinks and /private's
