@@ -695,3 +695,30 @@ fn uninstall_puts_a_mac_root_back_as_it_was() {
     let changed: Vec<&String> = after.keys().chain(before.keys()).filter(|k| after.get(*k) != before.get(*k)).collect();
     assert!(changed.is_empty(), "not as before: {changed:?}");
 }
+
+#[test]
+fn the_wizards_welcome_says_a_mac_was_found_and_what_differs() {
+    let root = mac("macos-remote-login");
+    let before = common::fingerprint(root.path());
+    let t = common::tmux::Tmux::start(
+        &format!("NO_COLOR=1 {} --dry-run --root {}", common::bin(), root.path().display()),
+        140,
+        45,
+    );
+    let s = t.wait_for("Press Enter to start", 10);
+    for want in [
+        "macOS 14.6.1 found. What differs from a Linux server:",
+        "launchd owns sshd's port; Remote Login is on (port 22)",
+        "Firewall: pf, in clawguard's own anchor",
+        "Containers: colima (a Linux VM)",
+        "pf built in",
+        "SSH listens on port 22.",
+        "Users with SSH keys: alice.",
+    ] {
+        assert!(s.contains(want), "{want}:\n{s}");
+    }
+    assert!(!s.contains("No firewall yet"), "{s}");
+    t.keys(&["C-c"]);
+    drop(t);
+    assert_eq!(common::fingerprint(root.path()), before, "a dry run writes nothing");
+}
