@@ -98,31 +98,33 @@ fn tail(out: &str) -> String {
 fn pf(step: &FileStep, stage: &Path) -> Result<String, String> {
     let n =
         crate::layers::pf::check(&step.content).map_err(|e| format!("not pf's grammar as clawguard writes it: {e}"))?;
-    if !Path::new("/sbin/pfctl").exists() {
-        return Ok(format!("{n} rules in the pf grammar clawguard writes (pfctl is macOS's: not on this machine)"));
-    }
-    let file = staged(stage, &format!("pf{}", step.path));
-    write(&file, &step.content)?;
-    let (rc, out) = run_tool(&["/sbin/pfctl", "-vnf", &file.to_string_lossy()], "pfctl comes with macOS")?;
-    if rc != 0 {
-        return Err(format!("pfctl -vnf refused the rules:\n{}", tail(&out)));
-    }
-    Ok(format!("{n} rules; pfctl -vnf parses them"))
+    let summary = format!("{n} rules in the pf grammar clawguard writes");
+    mac_tool(step, stage, &["/sbin/pfctl", "-vnf"], summary)
 }
 
 /// A LaunchDaemon: a property list with what launchd needs; `plutil -lint` on a Mac.
 fn launchd(step: &FileStep, stage: &Path) -> Result<String, String> {
     let summary = crate::layers::launchd::lint(&step.path, &step.content)?;
-    if !Path::new("/usr/bin/plutil").exists() {
-        return Ok(summary);
+    mac_tool(step, stage, &["/usr/bin/plutil", "-lint"], summary)
+}
+
+/// macOS's own checker (`argv` then the staged file) where this machine has it; without
+/// it (not a Mac) the `summary` of clawguard's own check stands, and says so.
+fn mac_tool(step: &FileStep, stage: &Path, argv: &[&str], summary: String) -> Result<String, String> {
+    let tool = argv[0];
+    if !Path::new(tool).exists() {
+        return Ok(format!("{summary} ({tool} is macOS's: not on this machine)"));
     }
-    let file = staged(stage, &format!("launchd{}", step.path));
+    let file = staged(stage, &format!("{}{}", tool.rsplit('/').next().unwrap_or(tool), step.path));
     write(&file, &step.content)?;
-    let (rc, out) = run_tool(&["/usr/bin/plutil", "-lint", &file.to_string_lossy()], "plutil comes with macOS")?;
+    let path = file.to_string_lossy().into_owned();
+    let mut full = argv.to_vec();
+    full.push(&path);
+    let (rc, out) = run_tool(&full, "it comes with macOS")?;
     if rc != 0 {
-        return Err(format!("plutil -lint refused it:\n{}", tail(&out)));
+        return Err(format!("{} refused it:\n{}", argv.join(" "), tail(&out)));
     }
-    Ok(format!("{summary}; plutil -lint: OK"))
+    Ok(format!("{summary}; {}: OK", argv.join(" ")))
 }
 
 // ---------------------------------------------------------------------------------- sshd

@@ -56,18 +56,7 @@ pub(super) fn sshd_port(f: &Facts, mac: &MacFacts, port: u16, b: &mut Builder) {
             b.block(layer, Refusal::Unsafe, format!("SSH listens on clawguard's port {own}: going back to Remote Login's port 22 is `sudo clawguard rollback` (to the generation before the move) or `sudo clawguard uninstall`; or choose another port."));
         }
         if !remote_login {
-            let enable = b.command(
-                layer,
-                &["launchctl", "enable", &format!("system/{APPLE_SSHD_LABEL}")],
-                "turn Remote Login on (port 22)",
-            );
-            enable.undo = Some(argv(&["launchctl", "disable", &format!("system/{APPLE_SSHD_LABEL}")]));
-            let boot = b.command(
-                layer,
-                &["launchctl", "bootstrap", "system", APPLE_SSHD_PLIST],
-                "launchd listens on port 22 for sshd",
-            );
-            boot.undo = Some(argv(&["launchctl", "bootout", &format!("system/{APPLE_SSHD_LABEL}")]));
+            apple_sshd(b, true);
         }
         return;
     }
@@ -81,22 +70,32 @@ pub(super) fn sshd_port(f: &Facts, mac: &MacFacts, port: u16, b: &mut Builder) {
     b.launch_daemon(layer, &daemon, &format!("launchd listens on port {port} for sshd"), &[]);
     if remote_login {
         if b.stage == Stage::Complete {
-            let disable = b.command(
-                layer,
-                &["launchctl", "disable", &format!("system/{APPLE_SSHD_LABEL}")],
-                "Remote Login's port 22 stays off after a restart",
-            );
-            disable.undo = Some(argv(&["launchctl", "enable", &format!("system/{APPLE_SSHD_LABEL}")]));
-            let out = b.command(
-                layer,
-                &["launchctl", "bootout", &format!("system/{APPLE_SSHD_LABEL}")],
-                "close port 22 (Remote Login's sshd; sessions on it end)",
-            );
-            out.undo = Some(argv(&["launchctl", "bootstrap", "system", APPLE_SSHD_PLIST]));
+            apple_sshd(b, false);
         }
         b.warn(layer, Severity::Note, format!("On macOS launchd listens for sshd: clawguard's LaunchDaemon {} opens port {port}, and Remote Login keeps port 22 until you confirm from a new login on {port}; then port 22 is turned off (System Settings shows Remote Login off — the port is clawguard's now).", launchd::path(launchd::SSHD_LABEL)));
     } else if f.sshd.ports().is_empty() {
         b.warn(layer, Severity::Note, format!("Remote Login is off on this Mac: SSH starts on port {port} only, through clawguard's LaunchDaemon. Confirm from a new login on {port}, or it is taken back."));
+    }
+}
+
+/// Turns Remote Login (Apple's sshd on port 22) on or off, now and after a restart: two
+/// launchctl commands, each undone by its opposite.
+fn apple_sshd(b: &mut Builder, on: bool) {
+    let service = format!("system/{APPLE_SSHD_LABEL}");
+    let enable = argv(&["launchctl", "enable", &service]);
+    let disable = argv(&["launchctl", "disable", &service]);
+    let load = argv(&["launchctl", "bootstrap", "system", APPLE_SSHD_PLIST]);
+    let unload = argv(&["launchctl", "bootout", &service]);
+    let steps = if on {
+        [(enable, disable, "turn Remote Login on (port 22)"), (load, unload, "launchd listens on port 22 for sshd")]
+    } else {
+        [
+            (disable, enable, "Remote Login's port 22 stays off after a restart"),
+            (unload, load, "close port 22 (Remote Login's sshd; sessions on it end)"),
+        ]
+    };
+    for (run, undo, why) in steps {
+        b.on_change(Layer::Ssh, &run, why, &[]).undo = Some(undo);
     }
 }
 
