@@ -23,6 +23,17 @@ fn bench(c: &mut Criterion) {
             preview::preview(&plan, &root).change_count()
         })
     });
+    // The same on a Mac's layout (the local accounts are binary property lists in dslocal,
+    // each LaunchDaemon a plist rendered through the plist crate).
+    let mac = Root::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/macos-remote-login"));
+    let mac_answers = Answers::defaults_for(host::platform::Kind::MacOs);
+    c.bench_function("macOS: probe + plan + preview", |b| {
+        b.iter(|| {
+            let facts = host::probe(&mac, None);
+            let plan = layers::plan(&mac_answers, &facts).unwrap();
+            preview::preview(&plan, &mac).change_count()
+        })
+    });
     // A no-op re-apply: everything is already applied, so apply recovers nothing, probes,
     // plans, compares, and stops. Target: under 1.5 s.
     let applied = tempfile::tempdir().unwrap();
