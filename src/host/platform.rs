@@ -257,10 +257,17 @@ pub fn read_plist(root: &Root, path: &str) -> Result<Option<Value>, String> {
     }
 }
 
+/// launchd keeps every Mac's disabled list (Apple's own services are in it): a missing or
+/// odd one is unknown, never "off" — moving SSH on a wrong guess could close the way in.
 fn remote_login(root: &Root) -> Result<bool, String> {
-    let disabled = read_plist(root, LAUNCHD_DISABLED)?;
-    let entry = disabled.as_ref().and_then(Value::as_dictionary).and_then(|d| d.get(APPLE_SSHD_LABEL));
-    Ok(matches!(entry, Some(Value::Boolean(false))))
+    let disabled = read_plist(root, LAUNCHD_DISABLED)?
+        .ok_or_else(|| format!("{LAUNCHD_DISABLED} is not there, so Remote Login's state is unknown"))?;
+    let list = disabled.as_dictionary().ok_or_else(|| format!("{LAUNCHD_DISABLED} is not a dictionary"))?;
+    match list.get(APPLE_SSHD_LABEL) {
+        Some(Value::Boolean(disabled)) => Ok(!disabled),
+        None => Ok(false),
+        Some(other) => Err(format!("{LAUNCHD_DISABLED} says {other:?} for {APPLE_SSHD_LABEL}")),
+    }
 }
 
 fn own_sshd_port(root: &Root) -> Option<u16> {
@@ -325,6 +332,13 @@ fn docker_runtime(root: &Root, brew: Option<&Homebrew>) -> Option<DockerRuntime>
 mod tests {
     use super::*;
 
+    fn probe_mac(dir: &std::path::Path) -> MacFacts {
+        match probe(&Root::new(dir)) {
+            Platform::MacOs(m) => *m,
+            Platform::Linux => panic!("not found as a Mac"),
+        }
+    }
+
     #[test]
     fn filevaults_state_is_read_from_fdesetup() {
         assert_eq!(filevault_state("FileVault is On.\n"), Some(true));
@@ -357,6 +371,20 @@ mod tests {
         plist::to_file_binary(p.join("SystemVersion.plist"), &d).unwrap();
         let Platform::MacOs(m) = probe(&Root::new(dir.path())) else { panic!("not macOS") };
         assert_eq!(m.version, "14.6.1");
-        assert_eq!(m.remote_login, Ok(false), "a fresh Mac has Remote Login off");
+        assert!(m.remote_login.as_ref().unwrap_err().contains("is not there"), "no disabled list: unknown, not off");
+        let db = dir.path().join("var/db/com.apple.xpc.launchd");
+        std::fs::create_dir_all(&db).unwrap();
+        let mut list = plist::Dictionary::new();
+        list.insert("com.apple.ftpd".into(), true.into());
+        plist::to_file_binary(db.join("disabled.plist"), &list).unwrap();
+        assert_eq!(probe_mac(dir.path()).remote_login, Ok(false), "not named: off, as on a fresh Mac");
+        list.insert(APPLE_SSHD_LABEL.into(), false.into());
+        plist::to_file_binary(db.join("disabled.plist"), &list).unwrap();
+        assert_eq!(probe_mac(dir.path()).remote_login, Ok(true));
+        list.insert(APPLE_SSHD_LABEL.into(), "yes".into());
+        plist::to_file_binary(db.join("disabled.plist"), &list).unwrap();
+        assert!(probe_mac(dir.path()).remote_login.is_err());
+        std::fs::write(db.join("disabled.plist"), "<plist><array/></plist>").unwrap();
+        assert!(probe_mac(dir.path()).remote_login.is_err());
     }
 }
