@@ -178,6 +178,28 @@ fn the_role_hardens_a_fleet_and_a_host_whose_new_port_fails_rolls_itself_back() 
         assert!(line.contains("changed=0") && line.contains("failed=0"), "{line}\n{second}");
     }
 
+    // A move someone applied by hand and has not confirmed is not the role's to confirm,
+    // even when the role's answers now say the same: the role plans nothing, applies
+    // nothing, and leaves the proof to a person (or the watchdog).
+    expect(
+        &hosts[1],
+        2222,
+        "printf '%s\\n' 'version = 1' \"skip = ['sandbox', 'egress', 'backup']\" '[ssh]' 'port = 2233' > /tmp/a.toml && sudo clawguard apply --answers /tmp/a.toml --yes --confirm-timeout 900",
+        0,
+    );
+    let inventory = fs::read_to_string(dir.path().join("inventory.yml")).unwrap();
+    assert_eq!(inventory.matches("        port = 2222\n").count(), 1, "agent-2's inline answers: {inventory}");
+    fs::write(dir.path().join("inventory.yml"), inventory.replace("        port = 2222\n", "        port = 2233\n"))
+        .unwrap();
+    let (rc, pending, _) = playbook(dir.path(), &["--limit", "agent-2"]);
+    assert_eq!(rc, 0, "{pending}");
+    assert!(recap(&pending, "agent-2").contains("changed=0"), "{pending}");
+    let status = expect(&hosts[1], 2222, "sudo clawguard status", 0);
+    assert!(
+        !status.contains("No change is waiting for confirmation"),
+        "the role confirmed a move it did not make:\n{status}"
+    );
+
     // --check --diff on a host whose answers changed: the plan as the diff, nothing written.
     fs::write(
         dir.path().join("answers/agent-1.toml"),
