@@ -309,6 +309,18 @@ fn pf_rules_parse_and_carry_the_ports_the_limits_and_the_trusted_addresses() {
     let cmds = commands(&after);
     assert!(!cmds.iter().any(|c| c.contains("--setglobalstate")), "{cmds:?}");
     assert!(cmds.iter().any(|c| c.ends_with("socketfilterfw --setstealthmode on")), "{cmds:?}");
+    // Off: turned on, and back off by a rollback. "Block all incoming" (2) is stronger
+    // than on: left as it is, never weakened.
+    let mut f = f;
+    let Platform::MacOs(m) = &mut f.platform else { unreachable!() };
+    m.alf_state = Some(0);
+    let plan = layers::plan_for(&a, &f, Stage::Complete).unwrap();
+    let on = plan.commands.iter().find(|c| c.argv.iter().any(|x| x == "--setglobalstate")).expect("turned on");
+    assert_eq!(on.undo.as_ref().unwrap().last().map(String::as_str), Some("off"));
+    let Platform::MacOs(m) = &mut f.platform else { unreachable!() };
+    m.alf_state = Some(2);
+    let plan = layers::plan_for(&a, &f, Stage::Complete).unwrap();
+    assert!(!commands(&plan).iter().any(|c| c.contains("--setglobalstate")), "{:?}", commands(&plan));
 }
 
 #[test]
@@ -402,6 +414,18 @@ fn the_ssh_move_keeps_remote_login_until_confirmed_then_closes_port_22() {
     assert_eq!((mv.old_ports.is_empty(), mv.interim), (true, false));
     assert!(!commands(&plan).iter().any(|c| c.contains("com.openssh.sshd")));
     assert!(plan.warnings.iter().any(|w| w.text.contains("Remote Login is off on this Mac")));
+    // A second move while clawguard's daemon holds the first port is refused, with the way.
+    let used = mac("macos-remote-login");
+    assert!(run(&["apply", "--yes", "--root", used.path().to_str().unwrap()]).status.success());
+    let f2 = facts(used.path(), None);
+    assert_eq!(f2.platform.mac().unwrap().own_sshd_port, Some(2222));
+    let plan = layers::plan(&answers("[ssh]\nport = 2233\n"), &f2).unwrap();
+    let b = plan.blockers.iter().map(|b| b.text.as_str()).collect::<Vec<_>>().join("\n");
+    assert!(
+        b.contains("SSH listens on clawguard's port 2222 already") && b.contains("then apply with ssh.port 2233"),
+        "{b}"
+    );
+    assert!(layers::plan(&defaults(), &f2).unwrap().blockers.is_empty(), "the same port again is fine");
     // Port 22 on a Mac is Remote Login's: turned on, no daemon of clawguard's.
     let a = answers("[ssh]\nport = 22\n");
     let plan = layers::plan(&a, &f).unwrap();

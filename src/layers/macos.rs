@@ -60,6 +60,11 @@ pub(super) fn sshd_port(f: &Facts, mac: &MacFacts, port: u16, b: &mut Builder) {
         }
         return;
     }
+    if let Some(own) = mac.own_sshd_port.filter(|p| *p != port) {
+        // Loading clawguard's sshd daemon again (bootout, bootstrap) may end the sessions
+        // it serves — the one applying among them — before the new port is proven.
+        b.block(layer, Refusal::Lockout, format!("SSH listens on clawguard's port {own} already; moving it again on a Mac is not done in place (reloading clawguard's sshd daemon may end the session on it before port {port} is proven). `sudo clawguard rollback` to the generation before the move (Remote Login comes back as it was), then apply with ssh.port {port}."));
+    }
     let daemon = Daemon {
         label: launchd::SSHD_LABEL.into(),
         argv: argv(&["/usr/sbin/sshd", "-i"]),
@@ -158,15 +163,10 @@ pub(super) fn firewall(a: &Answers, f: &Facts, mac: &MacFacts, b: &mut Builder) 
         When::Every(60),
     );
     b.launch_daemon(layer, &expire, &format!("let blocked addresses in again after {bantime} s"), &[]);
-    if mac.alf_state != Some(1) {
-        let old = if mac.alf_state == Some(2) { "on" } else { "off" };
-        // `--setblockall on` is state 2; going back to it means blocking all again.
-        let undo = if mac.alf_state == Some(2) {
-            argv(&[SOCKETFILTERFW, "--setblockall", "on"])
-        } else {
-            argv(&[SOCKETFILTERFW, "--setglobalstate", old])
-        };
-        b.command(layer, &[SOCKETFILTERFW, "--setglobalstate", "on"], "the application firewall on").undo = Some(undo);
+    // 1 is on; 2 (block all incoming) is stronger and stays as it is.
+    if !matches!(mac.alf_state, Some(1 | 2)) {
+        b.command(layer, &[SOCKETFILTERFW, "--setglobalstate", "on"], "the application firewall on").undo =
+            Some(argv(&[SOCKETFILTERFW, "--setglobalstate", "off"]));
     }
     if mac.alf_stealth != Some(true) {
         b.command(
