@@ -123,6 +123,14 @@ fn a_mac_is_found_with_what_only_a_mac_has() {
     assert_eq!(m.docker, Some(DockerRuntime::Colima));
     assert!(f.tools.restic && f.sshd.ed25519_host_key);
 
+    // One damaged account record: the accounts are unknown, said, and SSH is not moved.
+    fs::write(used.path().join("private/var/db/dslocal/nodes/Default/users/_www.plist"), "not a plist").unwrap();
+    let f = facts(used.path(), None);
+    let why = f.platform.mac().unwrap().accounts_unreadable.clone().expect("unknown, not empty");
+    assert!(why.contains("_www.plist"), "{why}");
+    let plan = layers::plan(&defaults(), &f).unwrap();
+    assert!(plan.blockers.iter().any(|b| b.text.contains("who may log in cannot be checked")), "{:?}", plan.blockers);
+
     // A Debian root stays Linux.
     let deb = common::fixture_root("debian12-cloud");
     assert_eq!(facts(deb.path(), None).platform, Platform::Linux);

@@ -237,13 +237,14 @@ pub fn probe(root: &Root) -> Platform {
             .ok()
             .and_then(|out| filevault_state(&out));
     }
-    if let Err(e) = std::fs::read_dir(root.path(super::users::DSLOCAL_USERS)) {
-        mac.accounts_unreadable = Some(e.to_string());
-    }
-    if let (Some(hb), None) = (mac.homebrew.as_mut(), &mac.accounts_unreadable) {
-        hb.owner = super::users::mac_directory(root)
-            .ok()
-            .and_then(|d| d.entries.into_iter().find(|e| e.uid == hb.owner_uid).map(|e| e.name));
+    // Any record that cannot be read makes the accounts unknown (never "no users").
+    match super::users::mac_directory(root) {
+        Err(e) => mac.accounts_unreadable = Some(e),
+        Ok(d) => {
+            if let Some(hb) = mac.homebrew.as_mut() {
+                hb.owner = d.entries.into_iter().find(|e| e.uid == hb.owner_uid).map(|e| e.name);
+            }
+        }
     }
     Platform::MacOs(Box::new(mac))
 }

@@ -42,7 +42,7 @@ pub fn sshd_daemon_path(port: u16) -> String {
 pub(super) fn sshd_port(f: &Facts, mac: &MacFacts, port: u16, b: &mut Builder) {
     let layer = Layer::Ssh;
     if let Some(why) = &mac.accounts_unreadable {
-        b.block(layer, Refusal::Lockout, format!("macOS keeps its accounts in /var/db/dslocal, which only root reads ({why}): who may log in cannot be checked. Run clawguard with sudo."));
+        b.block(layer, Refusal::Lockout, format!("The local accounts cannot be read ({why}): who may log in cannot be checked. macOS keeps them in /var/db/dslocal, which only root reads: run clawguard with sudo (a damaged record named here needs repair first)."));
     }
     let remote_login = match &mac.remote_login {
         Ok(on) => *on,
