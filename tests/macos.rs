@@ -475,6 +475,25 @@ fn paths_a_mac_cannot_make_and_a_missing_runtime_are_refused_with_what_to_type()
             && b.contains("Use /opt/openclaw/state"),
         "{b}"
     );
+    // /etc, /var and /tmp are /private's on a Mac: the same place under another name.
+    for (dir, place) in [
+        ("/private/etc/ssh", "/etc/ssh"),
+        ("/private/var/db/dslocal", "/var/db"),
+        ("/Library/LaunchDaemons/x", "/Library/LaunchDaemons"),
+        ("/private/etc", "/etc"),
+    ] {
+        let a = answers(&format!(
+            "[sandbox]\nstate_dir = \"{dir}\"\nworkspace = \"/opt/openclaw/workspace\"\nconfig_dir = \"/opt/openclaw/config\"\n"
+        ));
+        let plan = layers::plan(&a, &facts(root.path(), None)).unwrap();
+        let b = plan.blockers.iter().map(|b| b.text.as_str()).collect::<Vec<_>>().join("\n");
+        assert!(
+            b.contains(&format!(
+                "sandbox.state_dir `{dir}` is mounted into the agent's container and on a Mac is {place}"
+            )),
+            "{dir}: {b}"
+        );
+    }
     fs::remove_dir_all(root.path().join("Applications/OrbStack.app")).unwrap();
     let plan = layers::plan(&defaults(), &facts(root.path(), None)).unwrap();
     assert!(

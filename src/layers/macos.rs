@@ -246,9 +246,50 @@ fn mounted(a: &Answers) -> Vec<(&'static str, String, bool)> {
     ]
 }
 
+/// A Mac's own secrets and the places whose files run as root, for the agent's
+/// directories (besides the answers' own list, which names Linux's).
+const MAC_SECRET_PLACES: &[&str] = &[
+    "/var/db",
+    "/Library/Keychains",
+    "/Library/LaunchDaemons",
+    "/Library/LaunchAgents",
+    "/Library/Preferences",
+    "/System",
+    "/Users/Shared",
+];
+
+/// The path as a Mac resolves it: `/etc`, `/var` and `/tmp` are links into `/private`,
+/// so `/private/etc/ssh` is `/etc/ssh` — the answers' own checks compare names only.
+fn mac_alias(path: &str) -> String {
+    for top in ["etc", "var", "tmp"] {
+        let private = format!("/private/{top}");
+        if path == private || path.starts_with(&format!("{private}/")) {
+            return path["/private".len()..].to_owned();
+        }
+    }
+    path.to_owned()
+}
+
+fn overlaps(a: &str, b: &str) -> bool {
+    let (a, b) = (a.trim_end_matches('/'), b.trim_end_matches('/'));
+    a == b || a.starts_with(&format!("{b}/")) || b.starts_with(&format!("{a}/")) || a.is_empty() || b.is_empty()
+}
+
 /// The container runtime: what Docker on a Mac is, and what it changes.
 pub(super) fn engine(a: &Answers, mac: &MacFacts, b: &mut Builder) {
     let layer = Layer::Sandbox;
+    for (field, path, writable) in mounted(a).into_iter().filter(|(f, _, _)| *f != "sandbox.project_dir") {
+        let real = mac_alias(&path);
+        let system: &[&str] = if writable { crate::answers::SYSTEM_PLACES } else { &[] };
+        let hit = crate::answers::SECRET_PLACES
+            .iter()
+            .chain(system)
+            .chain(MAC_SECRET_PLACES)
+            .find(|p| overlaps(&real, p) || overlaps(&path, p));
+        if let Some(place) = hit {
+            b.block(layer, Refusal::Unsafe, format!("{field} `{path}` is mounted into the agent's container and on a Mac is {place} or holds it (/etc, /var and /tmp are /private's), which the agent must never reach: give it a directory of its own, such as {}/{}.", crate::answers::MAC_DATA_DIR, path.rsplit('/').next().unwrap_or("data")));
+        }
+    }
     for (field, path, _) in mounted(a) {
         if !MAC_WRITABLE.iter().any(|w| format!("{path}/").starts_with(w)) {
             let name = path.rsplit('/').next().unwrap_or("data");
