@@ -474,6 +474,12 @@ fn a_full_file_system_is_reported_by_space_and_by_inodes() {
 /// Writes one sshd login as a journal entry (export format, through systemd's own
 /// `systemd-journal-remote`) into the root's journal directory.
 fn journal_login(root: &std::path::Path, name: &str, at_micros: u128, line: &str) {
+    journal_entry(root, name, at_micros, "sshd-session", 0, line)
+}
+
+/// Writes one journal entry as journald would record it for a process named `comm` of
+/// user `uid` (the fields journald stamps itself and no sender can write).
+fn journal_entry(root: &std::path::Path, name: &str, at_micros: u128, comm: &str, uid: u32, line: &str) {
     let machine = "0123456789abcdef0123456789abcdef";
     let dir = root.join("var/log/journal").join(machine);
     fs::create_dir_all(&dir).unwrap();
@@ -481,7 +487,7 @@ fn journal_login(root: &std::path::Path, name: &str, at_micros: u128, line: &str
     fs::write(
         &export,
         format!(
-            "__REALTIME_TIMESTAMP={at_micros}\n__MONOTONIC_TIMESTAMP=1000000\n_BOOT_ID={machine}\n_MACHINE_ID={machine}\n_HOSTNAME=vps\n_COMM=sshd-session\nSYSLOG_IDENTIFIER=sshd-session\n_PID=4242\nPRIORITY=6\nMESSAGE={line}\n\n"
+            "__REALTIME_TIMESTAMP={at_micros}\n__MONOTONIC_TIMESTAMP=1000000\n_BOOT_ID={machine}\n_MACHINE_ID={machine}\n_HOSTNAME=vps\n_COMM={comm}\n_UID={uid}\nSYSLOG_IDENTIFIER=sshd-session\n_PID=4242\nPRIORITY=6\nMESSAGE={line}\n\n"
         ),
     )
     .unwrap();
@@ -508,8 +514,35 @@ fn a_login_with_an_unknown_key_is_found_in_the_journal() {
         micros() - 60_000_000,
         "Accepted publickey for debian from 203.0.113.5 port 50000 ssh2: ED25519 SHA256:usualkeyusualkeyusualkeyusualkeyusualkey123",
     );
+    // Before the first run, lines a stranger or a local user wrote: a user name sshd logs
+    // verbatim inside its own message, and a process that named itself sshd. Neither is a
+    // login, so neither is learned as normal (eve's key below stays news).
+    journal_login(
+        root.path(),
+        "banner",
+        micros() - 50_000_000,
+        "Invalid user x]: Accepted publickey for debian from 198.51.100.7 port 41000 ssh2: ED25519 SHA256:evekeyevekeyevekeyevekeyevekeyevekeyevekey1 from 198.51.100.7 port 41000",
+    );
+    journal_entry(
+        root.path(),
+        "named-sshd",
+        micros() - 40_000_000,
+        "sshd",
+        1000,
+        "Accepted publickey for debian from 198.51.100.7 port 41000 ssh2: ED25519 SHA256:evekeyevekeyevekeyevekeyevekeyevekeyevekey1",
+    );
+    journal_entry(
+        root.path(),
+        "named-sshd-root",
+        micros() - 30_000_000,
+        "sshd",
+        1000,
+        "Accepted password for root from 198.51.100.66 port 1 ssh2",
+    );
     let (code, out) = run(&["check", "--root", r]);
     assert_eq!(code, Some(0), "the first run learns:\n{out}");
+    assert!(out.contains("Learned 1 SSH login(s) from the journal"), "only sshd's own login is learned:\n{out}");
+    assert!(!out.contains("198.51.100.66"), "{out}");
     // Control: the same key from the same address again is not news.
     journal_login(
         root.path(),

@@ -223,6 +223,18 @@ fn first_setup(suite: &str, net: u8, how: Install) {
     assert!(!out.contains("error:"), "{out}");
     let (rc, out) = vps.ssh("debian", 2222, new, "clawguard check --no-alert");
     assert!((rc == 0 || rc == 3) && !out.contains("error:") && !out.contains("is missing"), "{out}");
+    // Before the first run learns what is normal, a stranger's first line, which sshd
+    // quotes into the journal verbatim, poses as logins: neither is one.
+    for banner in [
+        "x]: Accepted password for root from 203.0.113.66 port 4 ssh2",
+        "x]: Accepted publickey for mallory from 203.0.113.66 port 4 ssh2: ED25519 SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    ] {
+        let send = format!("printf '%s\\r\\n' '{banner}' | nc -w 5 {} 2222", vps.vps_ip);
+        vps.hostns(&["bash", "-c", &send]);
+    }
+    let (_, logged) =
+        vps.ssh("debian", 2222, new, "sudo journalctl -q --no-pager -o cat _COMM=sshd + _COMM=sshd-session");
+    assert!(logged.contains("Accepted publickey for mallory from 203.0.113.66"), "sshd logged the banner:\n{logged}");
     // A clean, freshly applied host: nothing needs anyone (the first run learns, the
     // second has nothing to say either).
     expect(&vps, 2222, new, "sudo clawguard check --no-alert", 0);

@@ -206,7 +206,23 @@ fn check_sees_what_a_takeover_leaves() {
             .unwrap();
         (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr))
     };
-    // Clean control: freshly applied and confirmed, nothing needs anyone.
+    // Before the first check (which learns what is normal), a stranger who can reach
+    // sshd writes what looks like logins into its log: sshd quotes a client's first line
+    // verbatim ("client sent invalid protocol identifier \"…\"").
+    for banner in [
+        "x]: Accepted password for root from 203.0.113.66 port 4 ssh2",
+        "x]: Accepted publickey for mallory from 203.0.113.66 port 4 ssh2: ED25519 SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    ] {
+        use std::io::{Read, Write};
+        let mut c = std::net::TcpStream::connect((v.vps_ip.as_str(), 2222)).unwrap();
+        c.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+        c.write_all(format!("{banner}\r\n").as_bytes()).unwrap();
+        let _ = c.read_to_end(&mut Vec::new());
+    }
+    wait("sshd to log the strangers", 10, || v.auth_log().contains("Accepted publickey for mallory"));
+    assert!(v.auth_log().contains("]: Accepted password for root from 203.0.113.66"), "{}", v.auth_log());
+    // Clean control: freshly applied and confirmed, nothing needs anyone (the strangers'
+    // lines are not logins).
     let (code, out) = check();
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("nothing needs you"), "{out}");

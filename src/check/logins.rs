@@ -27,26 +27,120 @@ pub struct Known {
 /// One login sshd accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Login {
+    /// An account name (the shape [`account_name`] allows).
     pub user: String,
-    pub from: String,
+    /// The client's address, as parsed.
+    pub from: std::net::IpAddr,
     /// `publickey`, `password`, `keyboard-interactive/pam`…
     pub method: String,
     /// The key's fingerprint (sshd logs it at LogLevel VERBOSE, which clawguard sets).
     pub key: Option<String>,
 }
 
-/// The logins in sshd's log lines (syslog or `journalctl -o short-unix`).
+/// The programs that log sshd's logins: `sshd`, and `sshd-session` from OpenSSH 9.8 on.
+const SSHD: [&str; 2] = ["sshd", "sshd-session"];
+
+/// The methods sshd authenticates with (`auth2.c`'s method names), before any `/submethod`.
+const METHODS: [&str; 6] = ["publickey", "password", "keyboard-interactive", "hostbased", "gssapi-with-mic", "none"];
+
+/// A login sshd logged, from one of its messages — the exact grammar of OpenSSH's
+/// `auth_log()` (`Accepted <method> for <user> from <address> port <port> ssh2[: <type>
+/// <fingerprint>…]`), as the whole message, never a part of one. sshd also logs what a
+/// stranger sends (a user name, a banner) inside its other messages: such a message never
+/// *starts* with `Accepted`, and a name or address that does not parse is not a login.
+pub fn parse_message(message: &str) -> Option<Login> {
+    let w: Vec<&str> = message.split(' ').collect();
+    let ["Accepted", method, "for", user, "from", from, "port", port, ssh2, info @ ..] = w.as_slice() else {
+        return None;
+    };
+    let (base, sub) = method.split_once('/').unwrap_or((method, ""));
+    let sub_ok = sub.bytes().all(|b| b.is_ascii_lowercase() || b == b'-');
+    if !METHODS.contains(&base) || !sub_ok || !account_name(user) || port.parse::<u16>().is_err() {
+        return None;
+    }
+    let from: std::net::IpAddr = from.parse().ok()?;
+    let key = match (*ssh2, info) {
+        ("ssh2", []) => None,
+        ("ssh2:", [kind, fingerprint, ..]) => {
+            let kind_ok = !kind.is_empty() && kind.bytes().all(|b| b.is_ascii_alphanumeric() || b"-@.".contains(&b));
+            let fp = fingerprint.strip_prefix("SHA256:")?;
+            let fp_ok = !fp.is_empty() && fp.bytes().all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b));
+            if !kind_ok || !fp_ok {
+                return None;
+            }
+            Some(fingerprint.to_string())
+        }
+        _ => return None,
+    };
+    Some(Login { user: user.to_string(), from, method: method.to_string(), key })
+}
+
+/// A name an account can have (what `useradd` takes, and Samba's trailing `$`); what sshd
+/// prints for an accepted login is always one.
+fn account_name(s: &str) -> bool {
+    let body = s.strip_suffix('$').unwrap_or(s);
+    !body.is_empty()
+        && s.len() <= 64
+        && !body.starts_with('-')
+        && body.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
+/// The program, its PID and the message of one syslog line as rsyslog writes auth.log:
+/// `<time> <host> <program>[<pid>]: <message>`, the time either traditional (`Nov  7
+/// 11:00:00`) or RFC 3339 (`2026-11-07T11:00:00.000000+00:00`). The header is read from the
+/// line's start, so text inside a message never becomes a header.
+fn syslog_line(line: &str) -> Option<(&str, u32, &str)> {
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let rest = if MONTHS.iter().any(|m| line.starts_with(m) && line.as_bytes().get(3) == Some(&b' ')) {
+        // `Nov  7 11:00:00 ` or `Nov 28 11:00:00 `: the day is padded to two places.
+        let (day, rest) = line[4..].trim_start_matches(' ').split_once(' ')?;
+        let (time, rest) = rest.split_once(' ')?;
+        let time_ok = time.len() == 8
+            && time.bytes().enumerate().all(|(i, b)| if i % 3 == 2 { b == b':' } else { b.is_ascii_digit() });
+        if day.is_empty() || day.len() > 2 || !day.bytes().all(|b| b.is_ascii_digit()) || !time_ok {
+            return None;
+        }
+        rest
+    } else {
+        let (stamp, rest) = line.split_once(' ')?;
+        let stamp_ok = stamp.len() >= 19
+            && stamp.as_bytes()[..4].iter().all(u8::is_ascii_digit)
+            && stamp.as_bytes()[10] == b'T'
+            && stamp.bytes().all(|b| b.is_ascii_digit() || b"-:T.+Z".contains(&b));
+        if !stamp_ok {
+            return None;
+        }
+        rest
+    };
+    let (_host, rest) = rest.split_once(' ')?;
+    let (tag, message) = rest.split_once("]: ")?;
+    let (program, pid) = tag.split_once('[')?;
+    let pid_ok = !pid.is_empty() && pid.len() <= 10 && pid.bytes().all(|b| b.is_ascii_digit());
+    if program.is_empty() || program.contains(' ') || !pid_ok {
+        return None;
+    }
+    Some((program, pid.parse().ok()?, message))
+}
+
+/// The logins in auth.log's lines: only lines whose syslog header names sshd.
 pub fn parse(log: &str) -> Vec<Login> {
-    let clean = |s: &str| s.chars().filter(|c| !c.is_control()).take(64).collect::<String>();
     log.lines()
-        .filter_map(|l| {
-            let rest = &l[l.find("]: Accepted ")? + 12..];
-            let (method, rest) = rest.split_once(" for ")?;
-            let (user, rest) = rest.split_once(" from ")?;
-            let (from, rest) = rest.split_once(" port ")?;
-            let key = rest.split_whitespace().find(|w| w.starts_with("SHA256:")).map(clean);
-            Some(Login { user: clean(user), from: clean(from), method: clean(method), key })
-        })
+        .filter_map(syslog_line)
+        .filter(|(program, _, _)| SSHD.contains(program))
+        .filter_map(|(_, _, message)| parse_message(message))
+        .collect()
+}
+
+/// The logins in `journalctl -o json` entries: only entries the journal itself stamped as
+/// sshd's running as root (`_COMM` and `_UID` are fields journald sets from the kernel's
+/// view of the sender, which no sender can write; `SYSLOG_IDENTIFIER` is the sender's word).
+pub fn parse_journal(json_lines: &str) -> Vec<Login> {
+    json_lines
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["_COMM"].as_str().is_some_and(|c| SSHD.contains(&c)) && e["_UID"].as_str() == Some("0"))
+        // A message that is not valid UTF-8 comes as an array of bytes: not sshd's login.
+        .filter_map(|e| e["MESSAGE"].as_str().and_then(parse_message))
         .collect()
 }
 
@@ -54,7 +148,7 @@ pub fn parse(log: &str) -> Vec<Login> {
 pub enum Source<'a> {
     /// The whole of auth.log.
     AuthLog(Vec<u8>),
-    /// sshd's journal entries since a time (seconds since the epoch).
+    /// sshd's journal entries since a time (seconds since the epoch), as `journalctl -o json`.
     Journal(&'a dyn Fn(u64) -> Option<String>),
     Nothing,
 }
@@ -64,17 +158,17 @@ impl Known {
     /// learns) and what is known after.
     pub fn update(&self, source: Source, allowed: &[String], first: bool, now: u64) -> (Vec<Finding>, Known) {
         let mut next = self.clone();
-        let (text, from_where) = match source {
+        let (logins, from_where) = match source {
             Source::AuthLog(bytes) => {
                 // A file shorter than what was read was rotated: read it from its start.
                 let start = if (bytes.len() as u64) < self.auth_log_read { 0 } else { self.auth_log_read as usize };
                 next.auth_log_read = bytes.len() as u64;
-                (String::from_utf8_lossy(&bytes[start..]).into_owned(), "auth.log")
+                (parse(&String::from_utf8_lossy(&bytes[start..])), "auth.log")
             }
             Source::Journal(read) => match read(self.journal_read) {
                 Some(t) => {
                     next.journal_read = now;
-                    (t, "the journal")
+                    (parse_journal(&t), "the journal")
                 }
                 None => {
                     return (
@@ -88,7 +182,6 @@ impl Known {
             },
             Source::Nothing => return (Vec::new(), next),
         };
-        let logins = parse(&text);
         let mut out = Vec::new();
         let mut said = BTreeSet::new();
         for l in &logins {
@@ -158,11 +251,93 @@ mod tests {
     #[test]
     fn accepted_lines_are_read_from_syslog_and_the_journal() {
         let l = &parse(LOG)[0];
-        assert_eq!((l.user.as_str(), l.from.as_str(), l.method.as_str()), ("debian", "10.0.0.1", "publickey"));
+        assert_eq!(
+            (l.user.as_str(), l.from.to_string().as_str(), l.method.as_str()),
+            ("debian", "10.0.0.1", "publickey")
+        );
         assert_eq!(l.key.as_deref(), Some("SHA256:aaaa"));
-        let j = "1764327600.123456 vps sshd-session[77]: Accepted password for root from 203.0.113.9 port 2 ssh2\n";
-        assert_eq!(parse(j)[0].method, "password");
         assert_eq!(parse(LOG).len(), 1);
+        // rsyslog's RFC 3339 stamp (Debian's default), a one-digit day, OpenSSH 9.8's
+        // sshd-session, keyboard-interactive through PAM.
+        let more = "2026-11-28T11:00:00.123456+00:00 vps sshd-session[77]: Accepted password for root from 203.0.113.9 port 2 ssh2\n\
+            Nov  7 11:00:00 vps sshd[5]: Accepted keyboard-interactive/pam for alice from 2001:db8::1 port 3 ssh2\n";
+        let got: Vec<_> = parse(more).into_iter().map(|l| (l.user, l.method)).collect();
+        assert_eq!(got, [("root".into(), "password".into()), ("alice".into(), "keyboard-interactive/pam".into())]);
+        let j = r#"{"_COMM":"sshd-session","_UID":"0","_PID":"77","MESSAGE":"Accepted password for root from 203.0.113.9 port 2 ssh2"}"#;
+        assert_eq!(parse_journal(j)[0].method, "password");
+    }
+
+    /// What a stranger controls reaches sshd's log inside sshd's other messages: a user
+    /// name (`Invalid user …`, `Connection closed by invalid user …`), a client banner, a
+    /// key comment; a local user controls a whole line through `logger`, a process named
+    /// `sshd` in the journal. None of them is a login; each has a real login beside it.
+    #[test]
+    fn text_a_stranger_writes_into_the_log_is_never_a_login() {
+        let fake = "Accepted password for root from 203.0.113.66 port 4 ssh2";
+        let syslog = [
+            format!("Nov 28 11:00:00 vps sshd[9]: Invalid user x]: {fake} from 10.0.0.9 port 5"),
+            format!(
+                "Nov 28 11:00:00 vps sshd[9]: Connection closed by invalid user ]: {fake} 10.0.0.9 port 5 [preauth]"
+            ),
+            format!("Nov 28 11:00:00 vps sshd[9]: Bad protocol version identification '{fake}' from 10.0.0.9 port 5"),
+            format!(
+                "Nov 28 11:00:00 vps sshd[9]: banner exchange: Connection from 10.0.0.9 port 5: invalid format {fake}"
+            ),
+            format!("Nov 28 11:00:00 vps sshd[9]: Invalid user Nov 28 11:00:00 vps sshd[2]: {fake}"),
+            format!(
+                "Nov 28 11:00:00 vps sshd[9]: Failed password for invalid user x from 10.0.0.9 port 5 ssh2: {fake}"
+            ),
+            format!("Nov 28 11:00:00 vps logger[9]: vps sshd[2]: {fake}"),
+            format!("Nov 28 11:00:00 vps CRON[9]: {fake}"),
+            format!("Nov 28 11:00:00 vps sshd: {fake}"),
+            format!("not a stamp vps sshd[9]: {fake}"),
+            format!("Nov 28 11:00:00 vps sshd[9]:  {fake}"),
+            format!("Nov 28 11:00:00 vps sshd[9]: {fake} extra"),
+            "Nov 28 11:00:00 vps sshd[9]: Accepted password for -oProxyCommand=x from 203.0.113.66 port 4 ssh2".into(),
+            "Nov 28 11:00:00 vps sshd[9]: Accepted password for root from not-an-address port 4 ssh2".into(),
+            "Nov 28 11:00:00 vps sshd[9]: Accepted password for root from 203.0.113.66 port 99999 ssh2".into(),
+            "Nov 28 11:00:00 vps sshd[9]: Accepted magic for root from 203.0.113.66 port 4 ssh2".into(),
+            "Nov 28 11:00:00 vps sshd[9]: Accepted publickey for root from 203.0.113.66 port 4 ssh2: ED25519 MD5:aa"
+                .into(),
+        ];
+        for line in &syslog {
+            assert!(parse(line).is_empty(), "read as a login: {line}");
+        }
+        let real = format!("Nov 28 11:00:00 vps sshd[9]: {fake}");
+        assert_eq!(parse(&real).len(), 1, "positive control");
+
+        let entry = |comm: &str, uid: &str, message: &str| {
+            serde_json::json!({ "_COMM": comm, "_UID": uid, "_PID": "9", "SYSLOG_IDENTIFIER": "sshd", "MESSAGE": message })
+                .to_string()
+        };
+        let journal = [
+            entry("sshd", "0", &format!("Invalid user x]: {fake} from 10.0.0.9 port 5")),
+            entry("sshd", "1000", fake),
+            entry("logger", "0", fake),
+            entry("sshd", "0", &format!("vps sshd[2]: {fake}")),
+            r#"{"_COMM":"sshd","_UID":"0","MESSAGE":[65,99,99]}"#.to_owned(),
+        ];
+        assert!(parse_journal(&journal.join("\n")).is_empty(), "{journal:?}");
+        assert_eq!(parse_journal(&entry("sshd", "0", fake)).len(), 1, "positive control");
+        assert_eq!(parse_journal(&entry("sshd-session", "0", fake)).len(), 1, "positive control");
+    }
+
+    /// A stranger's lines before the first run are not learned as normal: the real login
+    /// with that key later is still news.
+    #[test]
+    fn a_forged_login_before_the_first_run_is_not_learned() {
+        let allowed = vec!["debian".to_owned()];
+        let forged = "Nov 28 10:00:00 vps sshd[3]: Invalid user x]: Accepted publickey for debian from 198.51.100.4 port 1 ssh2: ED25519 SHA256:bbbb from 198.51.100.4 port 1\n";
+        let (_, known) = Known::default().update(Source::AuthLog(format!("{forged}{LOG}").into()), &allowed, true, 0);
+        assert!(
+            !known.keys.iter().any(|k| k.contains("bbbb")) && !known.from.iter().any(|k| k.contains("198.51")),
+            "{known:?}"
+        );
+        let real = format!(
+            "{forged}{LOG}Nov 28 12:00:00 vps sshd[9]: Accepted publickey for debian from 198.51.100.4 port 1 ssh2: ED25519 SHA256:bbbb\n"
+        );
+        let (f, _) = known.update(Source::AuthLog(real.into()), &allowed, false, 0);
+        assert!(f.iter().any(|f| f.text.contains("SHA256:bbbb")), "{f:?}");
     }
 
     #[test]

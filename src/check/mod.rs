@@ -531,7 +531,7 @@ fn credentials(root: &Root) -> Vec<Finding> {
 /// `sshd-session`).
 fn journal_argv(since: u64) -> Vec<String> {
     let since = format!("@{since}");
-    ["journalctl", "--no-pager", "-q", "-o", "short-unix", "--since", &since, "_COMM=sshd", "+", "_COMM=sshd-session"]
+    ["journalctl", "--no-pager", "-q", "-o", "json", "--since", &since, "_COMM=sshd", "+", "_COMM=sshd-session"]
         .iter()
         .map(|s| s.to_string())
         .collect()
