@@ -79,10 +79,18 @@ pub fn run(a: &Answers, facts: &Facts, root: &Root, runner: &Runner) -> Result<R
     for entry in root.list(a.monitoring.log_dir.as_str()) {
         files.push(format!("{}/{entry}", a.monitoring.log_dir));
     }
+    // The agent writes its logs and the proxy's; a stranger writes into sshd's. What is
+    // there is copied as data: a link (to /etc/shadow, say) is not followed, a FIFO not
+    // waited on, a file past the cap cut and said.
     for f in files {
-        let from = root.path(&f);
-        match crate::apply::atomic::read_nofollow(&from) {
-            Ok(bytes) => {
+        match root.read_untrusted(&f, crate::host::untrusted::MAX_READ) {
+            Ok((bytes, more)) => {
+                if more {
+                    report.missing.push(format!(
+                        "{f}: only its first {} MiB were copied",
+                        crate::host::untrusted::MAX_READ >> 20
+                    ));
+                }
                 let to = dir.join("files").join(f.trim_start_matches('/'));
                 if let Some(p) = to.parent() {
                     std::fs::create_dir_all(p).map_err(io(format!("creating {}", p.display())))?;

@@ -565,3 +565,37 @@ fn a_login_with_an_unknown_key_is_found_in_the_journal() {
     let (code, out) = run(&["check", "--root", r]);
     assert_eq!(code, Some(0), "a login already reported is news again:\n{out}");
 }
+
+/// A FIFO where auth.log or one of the check's own records should be: the check does not
+/// wait on it (the unit would hang, and the daily check silently stop); it says what it
+/// could not read. A regular auth.log is the control.
+#[test]
+fn a_fifo_at_auth_log_or_at_a_record_is_said_never_waited_on() {
+    let root = common::fixture_root("debian12-cloud");
+    let r = root.path().to_str().unwrap();
+    let (code, out) = run(&["apply", "--yes", "--root", r]);
+    assert_eq!(code, Some(0), "{out}");
+    let mkfifo = |p: &std::path::Path| {
+        let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    };
+    let auth_log = root.path().join("var/log/auth.log");
+    fs::create_dir_all(auth_log.parent().unwrap()).unwrap();
+    fs::write(&auth_log, "").unwrap();
+    let (code, out) = run(&["check", "--no-alert", "--root", r]);
+    assert_eq!(code, Some(0), "control:\n{out}");
+    fs::remove_file(&auth_log).unwrap();
+    mkfifo(&auth_log);
+    let seen = root.path().join("var/lib/clawguard/seen.toml");
+    fs::remove_file(&seen).unwrap();
+    mkfifo(&seen);
+    let o = Command::new("timeout")
+        .args(["60", common::bin(), "check", "--no-alert", "--root", r])
+        .env_remove("SSH_CONNECTION")
+        .output()
+        .unwrap();
+    let out = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.status.code(), Some(3), "{out}");
+    assert!(out.contains("/var/log/auth.log cannot be read") && out.contains("is a FIFO"), "{out}");
+    assert!(out.contains("seen.toml) cannot be read"), "{out}");
+}

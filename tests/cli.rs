@@ -463,6 +463,57 @@ fn secrets_import_moves_a_plaintext_env_into_the_vault_all_or_nothing() {
     );
 }
 
+/// The user (or the agent running as them) controls their home: a `~/.openclaw` that is a
+/// link to another place is not followed, by the probe or by `secrets import` — its keys
+/// would go into the vault, to the agent, and the file be wiped. A FIFO at `.env` is
+/// refused at once. A real directory is the positive control.
+#[test]
+fn secrets_import_follows_no_link_the_user_owns_and_waits_on_no_fifo() {
+    let env = "OPENAI_API_KEY=sk-from-elsewhere\n";
+    let root = common::fixture_root("debian12-cloud");
+    let r = root.path().to_str().unwrap();
+    let elsewhere = root.path().join("root/.secret");
+    fs::create_dir_all(&elsewhere).unwrap();
+    fs::write(elsewhere.join(".env"), env).unwrap();
+    let link = root.path().join("home/debian/.openclaw");
+    std::os::unix::fs::symlink("/root/.secret", &link).unwrap();
+    std::os::unix::fs::lchown(&link, Some(1000), Some(1000)).unwrap();
+    for args in [
+        &["secrets", "import", "--yes", "--root", r][..],
+        &["secrets", "import", "--yes", "--root", r, "/home/debian/.openclaw/.env"],
+    ] {
+        let o = run(args);
+        let (out, err) = text(&o);
+        assert!(!o.status.success(), "{out}{err}");
+        assert!(
+            err.contains("no OpenClaw .env was found")
+                || err.contains("/home/debian/.openclaw is a symbolic link that uid 1000 owns"),
+            "{out}{err}"
+        );
+        assert_eq!(fs::read_to_string(elsewhere.join(".env")).unwrap(), env, "the file the link points to was touched");
+        assert!(!root.path().join("etc/clawguard/vault").exists(), "a key reached the vault");
+    }
+
+    fs::remove_file(&link).unwrap();
+    fs::create_dir_all(&link).unwrap();
+    let fifo = std::ffi::CString::new(link.join(".env").to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    let o = Command::new("timeout")
+        .args(["20", common::bin(), "secrets", "import", "--yes", "--root", r, "/home/debian/.openclaw/.env"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
+    assert!(text(&o).1.contains("is a FIFO"), "{:?}", text(&o));
+
+    // Control: the same file in the user's own directory is imported.
+    fs::remove_file(link.join(".env")).unwrap();
+    fs::write(link.join(".env"), env).unwrap();
+    let o = run(&["secrets", "import", "--yes", "--root", r]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    assert!(root.path().join("etc/clawguard/vault/openai.age").exists());
+}
+
 #[test]
 fn secrets_rotate_walks_the_four_steps_with_a_way_back() {
     let root = common::fixture_root("debian12-cloud");
@@ -568,4 +619,65 @@ fn the_manual_and_every_shell_completion_name_every_command_help_lists() {
     // Hidden plumbing is in neither.
     assert!(!pages.path().join("clawguard-watchdog.1").exists());
     assert!(!main_page.contains("watchdog"));
+}
+
+/// `incident` copies what the agent wrote as data: a link in its log directory to the
+/// host's shadow file is not followed (the archive has no password hash), a FIFO there is
+/// not waited on, and a file name with escape sequences reaches the terminal made visible.
+/// The agent's real log is collected (the positive control).
+#[test]
+fn incident_copies_no_link_and_waits_on_no_fifo_in_the_agents_log_directory() {
+    let root = common::fixture_root("debian12-cloud");
+    let r = root.path().to_str().unwrap();
+    fs::write(root.path().join("etc/shadow"), "root:$6$secrethash:19000:0:99999:7:::\n").unwrap();
+    let logs = root.path().join("var/log/clawguard-agent");
+    fs::create_dir_all(&logs).unwrap();
+    fs::write(logs.join("agent.log"), "the agent's own log line\n").unwrap();
+    std::os::unix::fs::symlink("/etc/shadow", logs.join("app.log")).unwrap();
+    std::os::unix::fs::lchown(logs.join("app.log"), Some(64000), Some(64000)).unwrap();
+    let fifo = std::ffi::CString::new(logs.join("pipe.log").to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    let o = Command::new("timeout")
+        .args(["60", common::bin(), "incident", "--yes", "--root", r])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    assert!(out.contains("not collected: /var/log/clawguard-agent/app.log") && out.contains("symbolic link"), "{out}");
+    assert!(out.contains("not collected: /var/log/clawguard-agent/pipe.log") && out.contains("FIFO"), "{out}");
+    let archive = out.split_whitespace().find(|w| w.ends_with(".tar.gz")).expect("the archive's path").to_owned();
+    let listing = Command::new("tar").args(["-xzOf", &archive]).output().unwrap();
+    let all = String::from_utf8_lossy(&listing.stdout);
+    assert!(all.contains("the agent's own log line"), "the agent's log was not collected");
+    assert!(!all.contains("secrethash"), "the shadow file went into the evidence");
+}
+
+/// The agent's directory that is a link (to /etc here) is mounted where the link leads:
+/// the plan refuses it on the place it really is, and nothing is written. The same
+/// directory as a real one is the control.
+#[test]
+fn an_agent_directory_that_links_to_etc_is_refused_where_it_leads() {
+    let root = common::fixture_root("debian12-cloud");
+    let r = root.path().to_str().unwrap();
+    let (out, err) = text(&run(&["plan", "--no-color", "--root", r]));
+    assert!(!out.contains("is a symbolic link to"), "control:\n{out}{err}");
+    let state = root.path().join("srv/openclaw/state");
+    fs::create_dir_all(state.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink("/etc", &state).unwrap();
+    let before = common::fingerprint(root.path());
+    let (out, err) = text(&run(&["plan", "--no-color", "--root", r]));
+    assert!(
+        out.contains("sandbox.state_dir `/srv/openclaw/state` is a symbolic link to `/etc`")
+            && out.contains("which the agent must never reach"),
+        "{out}{err}"
+    );
+    let o = run(&["apply", "--yes", "--root", r]);
+    assert!(!o.status.success(), "{:?}", text(&o));
+    assert!(
+        text(&o).1.contains("is a symbolic link to `/etc`") && text(&o).1.contains("Nothing was changed"),
+        "{:?}",
+        text(&o)
+    );
+    assert_eq!(common::fingerprint(root.path()), before, "a refused apply wrote something");
 }

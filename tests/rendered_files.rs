@@ -33,3 +33,27 @@ fn no_answer_reaches_a_file_unescaped() {
         compose.content
     );
 }
+
+/// Every job systemd runs to its end has a time limit: a oneshot that hangs (a FIFO where
+/// a log should be, an engine that never answers) would otherwise hold its unit for ever,
+/// and the daily check would silently never run again.
+#[test]
+fn every_oneshot_unit_has_a_time_limit() {
+    let root = common::fixture_root("debian12-cloud");
+    let facts = common::facts(root.path(), None);
+    let mut seen = 0;
+    for (set, answers) in common::answer_sets() {
+        let plan = layers::plan(&answers, &facts).unwrap();
+        for f in plan.files.iter().filter(|f| f.path.ends_with(".service") && f.content.contains("Type=oneshot")) {
+            seen += 1;
+            let limit = f.content.lines().find_map(|l| l.strip_prefix("TimeoutStartSec="));
+            assert!(
+                limit.is_some_and(|v| v != "infinity" && v != "0"),
+                "{set}: {} has no time limit:\n{}",
+                f.path,
+                f.content
+            );
+        }
+    }
+    assert!(seen >= 6, "only {seen} oneshot units were looked at");
+}

@@ -739,16 +739,7 @@ impl Answers {
         ];
         let project = s.project_dir.to_string();
         for (field, dir, example, writable) in dirs {
-            let system: &[&str] = if writable { SYSTEM_PLACES } else { &[] };
-            let hit = SECRET_PLACES.iter().chain(system).copied().chain([project.as_str()]).find(|p| dir.overlaps(p));
-            if let Some(place) = hit {
-                let what = if place == project {
-                    "the agent's compose project (its own allow-list and limits)".to_owned()
-                } else if dir.to_string() == "/" {
-                    "the whole host".to_owned()
-                } else {
-                    format!("{place}, which the agent must never reach")
-                };
+            if let Some(what) = forbidden_mount(dir.as_str(), writable, &project) {
                 return Err(Mismatch::new(
                     field,
                     format!(
@@ -759,6 +750,34 @@ impl Answers {
         }
         Ok(())
     }
+
+    /// The agent's directories: (field, directory, mounted writable).
+    pub fn agent_mounts(&self) -> [(&'static str, &AbsPath, bool); 4] {
+        let s = &self.sandbox;
+        [
+            ("sandbox.state_dir", &s.state_dir, true),
+            ("sandbox.workspace", &s.workspace, true),
+            ("sandbox.config_dir", &s.config_dir, false),
+            ("monitoring.log_dir", &self.monitoring.log_dir, true),
+        ]
+    }
+}
+
+/// What mounting `dir` into the agent's container would give it, when that is a place it
+/// must never reach ([`SECRET_PLACES`], [`SYSTEM_PLACES`] when `writable`, the compose
+/// project at `project`). For a directory as typed and as the target resolves it.
+pub fn forbidden_mount(dir: &str, writable: bool, project: &str) -> Option<String> {
+    let inside = |a: &str, b: &str| a == b || b == "/" || a.starts_with(&format!("{}/", b.trim_end_matches('/')));
+    let overlaps = |p: &str| inside(dir, p) || inside(p, dir);
+    let system: &[&str] = if writable { SYSTEM_PLACES } else { &[] };
+    let place = SECRET_PLACES.iter().chain(system).copied().chain([project]).find(|p| overlaps(p))?;
+    Some(if place == project {
+        "the agent's compose project (its own allow-list and limits)".to_owned()
+    } else if dir == "/" {
+        "the whole host".to_owned()
+    } else {
+        format!("{place}, which the agent must never reach")
+    })
 }
 
 /// Duplicates and overlaps in the allow-list, in one pass over each name's parent domains

@@ -58,12 +58,15 @@ pub fn write_with(
     result
 }
 
-/// Reads a file without following a symlink in its last component (the directories on
-/// the way are the caller's: resolved inside the target root).
+/// Reads a regular file without following a symlink in its last component (the
+/// directories on the way are the caller's: resolved inside the target root). A FIFO or a
+/// device is refused at once, never waited on (`host::untrusted::open_file`).
 pub fn read_nofollow(path: &Path) -> io::Result<Vec<u8>> {
     use std::io::Read;
-    let mut f =
-        fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(path).map_err(|e| link(path, e))?;
+    let mut f = crate::host::untrusted::open_file(path).map_err(|e| match e.kind() {
+        io::ErrorKind::InvalidInput => link(path, io::Error::from_raw_os_error(libc::ELOOP)),
+        _ => e,
+    })?;
     let mut buf = Vec::new();
     f.read_to_end(&mut buf)?;
     Ok(buf)

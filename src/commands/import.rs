@@ -40,9 +40,15 @@ pub fn import(
     yes: bool,
 ) -> Result<ExitCode, CommandError> {
     let shown = which(l, file)?;
-    let path = l.root.entry(&shown);
-    // Never through a link: the file is overwritten and removed afterwards.
-    let text = atomic::read_string_nofollow(&path).map_err(|e| fail(format!("{shown} cannot be read ({e})")))?;
+    // Never through a link the user (or the agent) owns, on the way or at the end: the
+    // file is overwritten and removed afterwards, and its keys go to the agent.
+    let path =
+        l.root.untrusted(&shown).map_err(|e| fail(format!("{shown} cannot be read ({e}): nothing was imported")))?;
+    let (bytes, _) = crate::host::untrusted::open_no_links(&path)
+        .and_then(|f| crate::host::untrusted::read_capped(f, 1024 * 1024))
+        .map_err(|e| fail(format!("{shown} cannot be read ({e}): nothing was imported")))?;
+    let text =
+        String::from_utf8(bytes).map_err(|_| fail(format!("{shown} is not UTF-8 text: nothing was imported")))?;
     let vars = envfile::parse(&text).map_err(|e| fail(format!("{shown}: {e}; nothing was imported")))?;
     if vars.is_empty() {
         return Err(fail(format!("{shown} holds no NAME=value line: nothing to import")));
@@ -123,7 +129,8 @@ pub fn import(
     let shred = || -> std::io::Result<()> {
         use std::io::Write as _;
         use std::os::unix::fs::OpenOptionsExt as _;
-        let mut f = std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NOFOLLOW).open(&path)?;
+        let mut f =
+            std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(&path)?;
         f.write_all(&vec![0u8; text.len()])?;
         f.sync_all()?;
         atomic::remove(&path)

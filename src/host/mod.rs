@@ -11,10 +11,12 @@ pub mod platform;
 pub mod root;
 pub mod session;
 pub mod sshd;
+pub mod untrusted;
 pub mod users;
 
 use std::fs;
 use std::net::IpAddr;
+use std::path::Path;
 
 pub use platform::Platform;
 pub use root::{NotAFile, Root};
@@ -71,6 +73,10 @@ pub struct Facts {
     /// The agent's own config files in its config directory (read for the openclaw
     /// profile, whose config clawguard writes around the user's settings).
     pub agent_config: AgentConfig,
+    /// The agent's directories (as the answers give them) that the target resolves to
+    /// another place, through a link: (as answered, where it really is). Docker follows
+    /// the link when it mounts, so the real place is what the agent gets.
+    pub linked_mounts: Vec<(String, String)>,
 }
 
 /// A stored key's state, for the wizard's credentials screen.
@@ -154,6 +160,7 @@ impl Facts {
         if self.agent_config.dir != dir {
             self.agent_config = agent_config(root, dir);
         }
+        self.linked_mounts = linked_mounts(root, answers);
         self
     }
 }
@@ -305,7 +312,8 @@ pub fn probe(root: &Root, ssh_connection: Option<&str>) -> Facts {
         },
         None => os_release(root),
     };
-    let default_config = crate::answers::Answers::defaults_for(platform.kind()).sandbox.config_dir.to_string();
+    let defaults = crate::answers::Answers::defaults_for(platform.kind());
+    let default_config = defaults.sandbox.config_dir.to_string();
     Facts {
         os,
         hostname: root.read("/etc/hostname").map(|h| h.trim().to_owned()).filter(|h| !h.is_empty()),
@@ -326,6 +334,7 @@ pub fn probe(root: &Root, ssh_connection: Option<&str>) -> Facts {
         docker_data_root: docker_data_root(root),
         packages: installed_packages(root),
         agent_config: agent_config(root, default_config.as_str()),
+        linked_mounts: linked_mounts(root, &defaults),
         key_states: key_states(root),
         vault_keys: root
             .list("/etc/clawguard/vault")
@@ -503,6 +512,21 @@ pub fn docker_dns_fixed(version: &str) -> bool {
     major >= 26 || (major == 25 && minor == 0 && patch >= 4) || (major == 23 && minor == 0 && patch >= 11)
 }
 
+/// The agent's directories that resolve elsewhere on the target ([`Facts::linked_mounts`]).
+fn linked_mounts(root: &Root, answers: &crate::answers::Answers) -> Vec<(String, String)> {
+    answers
+        .agent_mounts()
+        .iter()
+        .map(|(_, d, _)| d.as_str())
+        .filter_map(|d| {
+            let real = root.path(d);
+            let real = Path::new("/").join(real.strip_prefix(root.dir()).ok()?);
+            let real = real.to_str()?.to_owned();
+            (real != d.trim_end_matches('/') && d != "/").then(|| (d.to_owned(), real))
+        })
+        .collect()
+}
+
 /// Plaintext `.env` files where OpenClaw keeps keys by default (`~/.openclaw/.env`).
 fn env_files(root: &Root) -> Vec<EnvFile> {
     let mut homes = vec!["/root".to_owned()];
@@ -513,7 +537,9 @@ fn env_files(root: &Root) -> Vec<EnvFile> {
         .iter()
         .map(|h| format!("{h}/.openclaw/.env"))
         .filter_map(|p| {
-            let text = root.read(&p)?;
+            // The user's own directory: a `.openclaw` that is a link elsewhere is not read.
+            let (bytes, _) = root.read_untrusted(&p, untrusted::MAX_READ).ok()?;
+            let text = String::from_utf8_lossy(&bytes);
             let keys = text.lines().filter(|l| !l.trim_start().starts_with('#') && l.contains('=')).count();
             let world_readable = root.mode(&p).is_some_and(|m| m & 0o004 != 0);
             Some(EnvFile { path: p, keys, world_readable })

@@ -70,16 +70,33 @@ impl Root {
     /// joining more onto it cannot leave the root either. A symlink loop yields a path under
     /// the root that does not exist.
     pub fn path(&self, abs: &str) -> PathBuf {
-        self.walk(abs, true).unwrap_or_else(|_| self.dir.join(".clawguard-symlink-loop"))
+        self.walk(abs, true, false).unwrap_or_else(|_| self.dir.join(".clawguard-symlink-loop"))
     }
 
     /// The directory entry `abs` names: its directories resolved inside the root, the last
     /// component itself not followed (what a rename replaces, what `managed` inspects).
     pub fn entry(&self, abs: &str) -> PathBuf {
-        self.walk(abs, false).unwrap_or_else(|_| self.dir.join(".clawguard-symlink-loop"))
+        self.walk(abs, false, false).unwrap_or_else(|_| self.dir.join(".clawguard-symlink-loop"))
     }
 
-    fn walk(&self, abs: &str, follow_last: bool) -> io::Result<PathBuf> {
+    /// Where a file that someone other than root controls lives (in a user's home, the
+    /// agent's directories, a log): its directories resolved inside the root, following
+    /// only links that root owns (`/var/run → /run` is the system's; `~/.openclaw →
+    /// /etc` is not), the last component not followed. A link that another user or the
+    /// agent owns is an error that names it. Open the result with
+    /// [`super::untrusted::open_no_links`], which refuses a link swapped in since.
+    pub fn untrusted(&self, abs: &str) -> io::Result<PathBuf> {
+        self.walk(abs, false, true)
+    }
+
+    /// Reads a file of the target that others control ([`Root::untrusted`]): at most
+    /// `limit` bytes, and whether there was more.
+    pub fn read_untrusted(&self, abs: &str, limit: u64) -> io::Result<(Vec<u8>, bool)> {
+        let path = self.untrusted(abs)?;
+        super::untrusted::read_capped(super::untrusted::open_no_links(&path)?, limit)
+    }
+
+    fn walk(&self, abs: &str, follow_last: bool, only_roots_links: bool) -> io::Result<PathBuf> {
         let mut done: Vec<OsString> = Vec::new();
         let mut todo: Vec<OsString> = Vec::new(); // reversed: the next component is last
         push_components(&mut todo, Path::new(abs));
@@ -106,6 +123,19 @@ impl Root {
                 break;
             };
             if meta.file_type().is_symlink() {
+                use std::os::unix::fs::MetadataExt;
+                if only_roots_links && meta.uid() != 0 {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!(
+                            "{} is a symbolic link that uid {} owns: not followed (it could point anywhere)",
+                            Path::new("/")
+                                .join(self.join(&done).strip_prefix(&self.dir).unwrap_or(Path::new("")))
+                                .display(),
+                            meta.uid()
+                        ),
+                    ));
+                }
                 links += 1;
                 if links > MAX_LINKS {
                     return Err(io::Error::other(format!("too many symbolic links under {}", real.display())));

@@ -75,6 +75,21 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
             b.block(layer, Refusal::Unsafe, format!("{field} `{dir}` would put {}'s ~/.ssh (where SSH keys that log in as {} live) inside the agent's container: give the agent a directory of its own, such as /srv/openclaw/{field}", u.name, u.name));
         }
     }
+    // A directory that is a link (put there by hand, by the agent through a parent it
+    // writes, or by a restore) is mounted where it leads: the real place is checked.
+    let project = s.project_dir.to_string();
+    for (field, dir, writable) in a.agent_mounts() {
+        let Some((_, real)) = f.linked_mounts.iter().find(|(d, _)| d == dir.as_str()) else { continue };
+        let ssh = f.users.iter().find(|u| {
+            let real: crate::answers::types::AbsPath = real.parse().unwrap_or_else(|_| "/".parse().expect("a path"));
+            real.overlaps(&format!("{}/.ssh", u.home.trim_end_matches('/')))
+        });
+        let what = crate::answers::forbidden_mount(real, writable, &project)
+            .or_else(|| ssh.map(|u| format!("{}'s ~/.ssh", u.name)));
+        if let Some(what) = what {
+            b.block(layer, Refusal::Unsafe, format!("{field} `{dir}` is a symbolic link to `{real}`: Docker mounts where the link leads, which would give the agent {what}. Remove the link (and find out who made it), then run clawguard again."));
+        }
+    }
     let mut environment: Vec<(String, String)> = Vec::new();
     if egress {
         environment.extend([
