@@ -19,6 +19,7 @@ pub mod plan;
 pub mod render;
 pub mod report;
 pub mod services;
+pub mod sink;
 pub mod ui;
 pub mod uninstall;
 pub mod validate;

@@ -33,7 +33,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", clawguard::sink::terminal(&e.to_string()));
             ExitCode::FAILURE
         }
     }

@@ -313,11 +313,14 @@ pub fn ansi(lines: &[Line], color: bool) -> String {
         };
         if color && !s.is_empty() { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_owned() }
     };
+    // A line's text may hold what the target holds (a diff of a file on it, a name):
+    // shown, never obeyed, by the terminal.
     let mut out = String::new();
     for l in lines {
+        let text = crate::sink::terminal_line(&l.text);
         let _ = match l.tag {
-            Some(tag) => writeln!(out, "{} {}", paint(l.tone, tag), l.text),
-            None => writeln!(out, "{}", paint(l.tone, &l.text)),
+            Some(tag) => writeln!(out, "{} {}", paint(l.tone, tag), text),
+            None => writeln!(out, "{}", paint(l.tone, &text)),
         };
     }
     out

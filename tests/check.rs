@@ -166,7 +166,7 @@ fn alerts_go_out_in_each_format_and_only_with_news() {
     type Expect<'a> = (&'a str, &'a dyn Fn(&str) -> bool);
     let expect: [Expect; 5] = [
         ("slack", &|r| r.starts_with("POST /hook") && r.contains("{\"text\":\"clawguard check on")),
-        ("discord", &|r| r.contains("{\"content\":\"clawguard check on")),
+        ("discord", &|r| r.contains("\"content\":\"clawguard check on")),
         ("ntfy", &|r| {
             let r = r.to_ascii_lowercase();
             r.contains("title: clawguard check on")
@@ -598,4 +598,82 @@ fn a_fifo_at_auth_log_or_at_a_record_is_said_never_waited_on() {
     assert_eq!(o.status.code(), Some(3), "{out}");
     assert!(out.contains("/var/log/auth.log cannot be read") && out.contains("is a FIFO"), "{out}");
     assert!(out.contains("seen.toml) cannot be read"), "{out}");
+}
+
+/// A key's comment is the attacker's text: slipped into authorized_keys with Slack and
+/// Discord markup, a mention and terminal escapes, it reaches each sink escaped for it —
+/// no mention, no link, no markup, no escape sequence obeyed — and still says what it is.
+#[test]
+fn attacker_text_in_a_finding_is_escaped_for_each_sink() {
+    let root = common::fixture_root("debian12-cloud");
+    let r = root.path().to_str().unwrap();
+    assert_eq!(run(&["apply", "--yes", "--root", r]).0, Some(0));
+    assert_eq!(run(&["check", "--no-alert", "--root", r]).0, Some(0), "the first run learns");
+    let key = root.path().join("evil");
+    let o =
+        Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-C", "x", "-f"]).arg(&key).output().unwrap();
+    assert!(o.status.success());
+    let public = fs::read_to_string(key.with_extension("pub")).unwrap();
+    // (The finding quotes a comment's first 40 characters.)
+    let evil = "\u{1b}[2J<!channel>@everyone[a](http://e.x)<http://e.x|b>";
+    let line = format!("{} {}\n", public.split_whitespace().take(2).collect::<Vec<_>>().join(" "), evil);
+    let keys = root.path().join("home/debian/.ssh/authorized_keys");
+    let mut text = fs::read_to_string(&keys).unwrap();
+    text.push_str(&line);
+    fs::write(&keys, text).unwrap();
+    let answers = root.path().join("etc/clawguard/answers.toml");
+    let last = root.path().join("var/lib/clawguard/last-alert.toml");
+
+    // What the check had learned before the key came: each run below sees it as new.
+    let seen = root.path().join("var/lib/clawguard/seen.toml");
+    let learned = fs::read_to_string(&seen).unwrap();
+    // The target's hostname is the image maker's text too: a window title and a screen clear.
+    fs::write(root.path().join("etc/hostname"), "vps\u{1b}]0;pwned\u{7}\u{1b}[2J\n").unwrap();
+    // The terminal: the escape sequence is shown, not obeyed; the finding is there.
+    let (code, out) = run(&["check", "--no-alert", "--root", r]);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("A new SSH key lets `debian` log in") && out.contains("\\u{1b}[2J"), "{out}");
+    assert!(!out.contains('\u{1b}'), "a raw escape reached the terminal:\n{out:?}");
+
+    type Expect<'a> = (&'a str, &'a dyn Fn(&str) -> bool);
+    let expect: [Expect; 4] = [
+        ("slack", &|r| r.contains("&lt;!channel&gt;") && !r.contains("<!channel>") && !r.contains("<http://")),
+        ("discord", &|r| {
+            r.contains("\"allowed_mentions\":{\"parse\":[]}") && !r.contains("[a](") && r.contains("\\\\@everyone")
+        }),
+        ("telegram", &|r| !r.contains("parse_mode") && r.contains("<!channel>")),
+        ("json", &|r| r.contains("<!channel>")),
+    ];
+    for (format, ok) in expect {
+        let (port, server) = webhook();
+        let (url, extra) = if format == "telegram" {
+            (format!("http://127.0.0.1:{port}"), "telegram_chat = -1001234567890\n")
+        } else {
+            (format!("http://127.0.0.1:{port}/hook"), "")
+        };
+        if format == "telegram" {
+            let mut set = Command::new(common::bin())
+                .args(["secrets", "--root", r, "set", "telegram"])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            set.stdin.take().unwrap().write_all(b"123456:ABC-bot-token\n").unwrap();
+            assert!(set.wait().unwrap().success());
+        }
+        alert_to(&answers, &format!("alert_webhook = \"{url}\"\nalert_format = \"{format}\"\n{extra}"));
+        let _ = fs::remove_file(&last);
+        fs::write(&seen, &learned).unwrap();
+        let (code, out) = run(&["check", "--root", r]);
+        assert_eq!(code, Some(3), "{format}: {out}");
+        let request = server.join().unwrap().unwrap_or_else(|| panic!("{format}: nothing was posted: {out}"));
+        assert!(request.contains("A new SSH key lets "), "{format}: {request}");
+        assert!(ok(&request), "{format}: {request}");
+        if format != "json" {
+            assert!(
+                !request.contains("\\u001b") && !request.contains('\u{1b}'),
+                "{format}: an escape went out: {request}"
+            );
+        }
+    }
 }

@@ -635,7 +635,7 @@ fn incident_copies_no_link_and_waits_on_no_fifo_in_the_agents_log_directory() {
     fs::write(logs.join("agent.log"), "the agent's own log line\n").unwrap();
     std::os::unix::fs::symlink("/etc/shadow", logs.join("app.log")).unwrap();
     std::os::unix::fs::lchown(logs.join("app.log"), Some(64000), Some(64000)).unwrap();
-    let fifo = std::ffi::CString::new(logs.join("pipe.log").to_str().unwrap()).unwrap();
+    let fifo = std::ffi::CString::new(logs.join("pipe\u{1b}[2J.log").to_str().unwrap()).unwrap();
     assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
     let o = Command::new("timeout")
         .args(["60", common::bin(), "incident", "--yes", "--root", r])
@@ -645,7 +645,11 @@ fn incident_copies_no_link_and_waits_on_no_fifo_in_the_agents_log_directory() {
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}{err}");
     assert!(out.contains("not collected: /var/log/clawguard-agent/app.log") && out.contains("symbolic link"), "{out}");
-    assert!(out.contains("not collected: /var/log/clawguard-agent/pipe.log") && out.contains("FIFO"), "{out}");
+    assert!(
+        out.contains("not collected: /var/log/clawguard-agent/pipe\\u{1b}[2J.log") && out.contains("FIFO"),
+        "{out}"
+    );
+    assert!(!out.contains('\u{1b}'), "a raw escape reached the terminal: {out:?}");
     let archive = out.split_whitespace().find(|w| w.ends_with(".tar.gz")).expect("the archive's path").to_owned();
     let listing = Command::new("tar").args(["-xzOf", &archive]).output().unwrap();
     let all = String::from_utf8_lossy(&listing.stdout);

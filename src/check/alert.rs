@@ -126,17 +126,29 @@ pub fn post(t: &Target, m: &Message) -> Result<(), String> {
     let text = m.text();
     let json = |v: serde_json::Value| (t.url.to_owned(), "application/json", v.to_string(), Vec::new());
     let (url, kind, body, headers): (String, &str, String, Vec<(&str, String)>) = match t.format {
-        AlertFormat::Slack => json(serde_json::json!({ "text": text })),
-        AlertFormat::Discord => json(serde_json::json!({ "content": cut(&text, 2000) })),
+        // Each service reads its own markup: the text is escaped for it (`crate::sink`),
+        // so a key's comment or a refused host can neither mention everyone nor link.
+        AlertFormat::Slack => json(serde_json::json!({ "text": crate::sink::slack(&text) })),
+        AlertFormat::Discord => json(serde_json::json!({
+            "content": cut(&crate::sink::discord(&text), 2000),
+            "allowed_mentions": { "parse": [] },
+            // SUPPRESS_EMBEDS: no preview fetched for a link in the text.
+            "flags": 4,
+        })),
         AlertFormat::Json => json(m.json()),
         AlertFormat::Ntfy => {
             let danger = m.new.iter().chain(&m.open).any(|f| f.severity == Severity::Danger);
+            // A header value is one line of visible ASCII (the hostname is the target's).
+            let title: String = format!("clawguard check on {}", m.host)
+                .chars()
+                .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+                .collect();
             let headers = vec![
-                ("Title", format!("clawguard check on {}", m.host)),
+                ("Title", title),
                 ("Priority", if danger { "high" } else { "default" }.to_owned()),
                 ("Tags", if m.open.is_empty() { "white_check_mark" } else { "warning" }.to_owned()),
             ];
-            (t.url.to_owned(), "text/plain; charset=utf-8", text, headers)
+            (t.url.to_owned(), "text/plain; charset=utf-8", crate::sink::plain(&text), headers)
         }
         AlertFormat::Telegram => {
             let token = t.telegram_token.as_deref().ok_or(
@@ -144,7 +156,13 @@ pub fn post(t: &Target, m: &Message) -> Result<(), String> {
             )?;
             let chat = t.telegram_chat.ok_or("no telegram_chat in the answers".to_owned())?;
             let url = format!("{}/bot{token}/sendMessage", t.url.trim_end_matches('/'));
-            let body = serde_json::json!({ "chat_id": chat, "text": cut(&text, 4096) }).to_string();
+            // No parse_mode: Telegram reads no markup in the text; no link preview either.
+            let body = serde_json::json!({
+                "chat_id": chat,
+                "text": cut(&crate::sink::plain(&text), 4096),
+                "link_preview_options": { "is_disabled": true },
+            })
+            .to_string();
             (url, "application/json", body, Vec::new())
         }
     };

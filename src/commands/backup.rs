@@ -28,12 +28,12 @@ pub fn backup(args: &BackupArgs) -> Result<ExitCode, CommandError> {
     let own: Vec<String> = l.facts.hostname.iter().cloned().collect();
     match &args.action {
         BackupAction::Init => match backup::init(&l.answers, &l.root, &own)? {
-            Init::Created => println!(
+            Init::Created => say!(
                 "Created the restic repository at {} (its password is in the vault).\nNow make the recovery kit and keep it off this server: sudo clawguard backup kit --out FILE",
                 destination(&l.answers)
             ),
             Init::AlreadyThere => {
-                println!("The repository at {} is there and opens with this host's password.", destination(&l.answers))
+                say!("The repository at {} is there and opens with this host's password.", destination(&l.answers))
             }
         },
         BackupAction::Key => {
@@ -43,8 +43,8 @@ pub fn backup(args: &BackupArgs) -> Result<ExitCode, CommandError> {
                 Some(crate::answers::BackupTarget::Sftp { user, host, .. }) => (user.to_string(), host.clone()),
                 _ => ("USER".into(), "BACKUP-SERVER".into()),
             };
-            println!("{public}");
-            eprintln!(
+            say!("{public}");
+            say_err!(
                 "This host reaches an sftp repository with its own key ({}; the recovery kit carries it, backups never do). On the backup server, add the line above to ~{user}/.ssh/authorized_keys, prefixed so that it can do nothing but sftp — for example:\n  echo 'restrict,command=\"internal-sftp\" {public}' | ssh {user}@{server} 'cat >> ~/.ssh/authorized_keys'\nThen `sudo clawguard backup test`.",
                 backup::SSH_KEY
             );
@@ -52,12 +52,12 @@ pub fn backup(args: &BackupArgs) -> Result<ExitCode, CommandError> {
         BackupAction::Test => {
             let at = destination(&l.answers);
             match backup::reach(&l.answers, &l.root, &own)? {
-                backup::Reach::Opens => println!("{at} answers: its repository opens with this host's password."),
-                backup::Reach::Empty => println!(
+                backup::Reach::Opens => say!("{at} answers: its repository opens with this host's password."),
+                backup::Reach::Empty => say!(
                     "{at} answers and holds no repository yet: `sudo clawguard apply` (or `backup init`) creates it."
                 ),
                 backup::Reach::Foreign => {
-                    println!(
+                    say!(
                         "{at} answers, but holds a repository this host's password does not open (another host's?): clawguard will not write over it. Choose another path, or restore from its kit."
                     );
                     return Ok(ExitCode::from(3));
@@ -85,7 +85,7 @@ pub fn backup(args: &BackupArgs) -> Result<ExitCode, CommandError> {
                 bar.finish_and_clear();
             }
             let made = made?;
-            println!(
+            say!(
                 "Snapshot {} of {} file(s) ({} new) at {}.",
                 made.snapshot,
                 made.files,
@@ -93,15 +93,15 @@ pub fn backup(args: &BackupArgs) -> Result<ExitCode, CommandError> {
                 destination(&l.answers)
             );
             if made.agent != backup::Pause::NotAsked {
-                println!("{}", made.agent);
+                say!("{}", made.agent);
             }
             if matches!(made.agent, backup::Pause::StartFailed(_)) {
                 return Ok(ExitCode::from(3));
             }
             if !made.unreadable.is_empty() {
-                println!("warning: the snapshot is missing what could not be read:");
+                say!("warning: the snapshot is missing what could not be read:");
                 for u in &made.unreadable {
-                    println!("  {u}");
+                    say!("  {u}");
                 }
                 return Ok(ExitCode::from(3));
             }
@@ -110,7 +110,7 @@ pub fn backup(args: &BackupArgs) -> Result<ExitCode, CommandError> {
             let restic = backup::open(&l.answers, &l.root, &own)?;
             let snapshots = restic.snapshots(backup::TAG).map_err(BackupError::from)?;
             if snapshots.is_empty() {
-                println!("No snapshots at {} yet: `sudo clawguard backup now` makes one.", restic.repository);
+                say!("No snapshots at {} yet: `sudo clawguard backup now` makes one.", restic.repository);
             }
             let now = std::time::SystemTime::now();
             for s in &snapshots {
@@ -120,7 +120,7 @@ pub fn backup(args: &BackupArgs) -> Result<ExitCode, CommandError> {
                     .and_then(|t| now.duration_since(t).ok())
                     .map(|d| age(d.as_secs()))
                     .unwrap_or_default();
-                println!(
+                say!(
                     "{}  {}  {:>10}  {:>9}  {}",
                     s.short_id,
                     &s.time[..19.min(s.time.len())],
@@ -137,19 +137,20 @@ pub fn backup(args: &BackupArgs) -> Result<ExitCode, CommandError> {
             let v = backup::verify(&l.answers, &l.root, &own);
             drop(spin);
             let v = v?;
-            println!(
+            say!(
                 "Snapshot {}: the repository's check passed (a tenth of its data read), and its {} file(s) restored into a scratch directory.",
-                v.snapshot, v.files
+                v.snapshot,
+                v.files
             );
             if v.differences.is_empty() {
-                println!("The restored files are identical to the host's.");
+                say!("The restored files are identical to the host's.");
             } else {
-                println!(
+                say!(
                     "{} difference(s) with the host now (what changed since the snapshot was taken, or a damaged backup):",
                     v.differences.len()
                 );
                 for d in &v.differences {
-                    println!("  {d}");
+                    say!("  {d}");
                 }
             }
         }
@@ -175,7 +176,7 @@ pub fn backup(args: &BackupArgs) -> Result<ExitCode, CommandError> {
                 Some(path) => {
                     write_new(path, kit.to_text().as_bytes())?;
                     record()?;
-                    println!(
+                    say!(
                         "Wrote the recovery kit to {}. Copy it OFF this server now (and delete it here), and keep the passphrase apart from it: without both, the backups cannot be opened when this server is gone.",
                         path.display()
                     );
@@ -200,23 +201,23 @@ pub fn restore(args: &RestoreArgs) -> Result<ExitCode, CommandError> {
     let kit = Kit::parse(&text)?;
     let passphrase = passphrase(args.passphrase_file.as_deref(), false)?;
     let opened = kit.open(&passphrase)?;
-    println!("Restoring {} of {} (kit made {}) from {}…", args.snapshot, kit.host, kit.made, kit.repository);
+    say!("Restoring {} of {} (kit made {}) from {}…", args.snapshot, kit.host, kit.made, kit.repository);
     let spin = spinner("restoring the snapshot from the repository…");
     let done = backup::restore(&kit.repository, &opened, &args.snapshot, &root);
     drop(spin);
     let done = done?;
     for p in &done.paths {
-        println!("  restored {p}");
+        say!("  restored {p}");
     }
     for (was, now) in &done.moved_aside {
-        println!("  what was at {was} is now at {now}");
+        say!("  what was at {was} is now at {now}");
     }
     for dir in &done.earlier {
-        println!(
+        say!(
             "  an earlier restore was cut short: {dir} holds what it had not put in place (kept; remove it once you have looked)"
         );
     }
-    println!(
+    say!(
         "The vault's identity, clawguard's answers and the agent's data are back. Next: `clawguard plan` shows the hardening to re-apply, `sudo clawguard apply` does it."
     );
     Ok(ExitCode::SUCCESS)

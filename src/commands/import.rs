@@ -55,7 +55,7 @@ pub fn import(
     }
     let mut keys: Vec<(Ident, Vec<u8>)> = Vec::new();
     let stored = crate::vault::Vault::new(&l.root).list()?;
-    println!("{shown} holds {} key(s); each goes into the vault as:", vars.len());
+    say!("{shown} holds {} key(s); each goes into the vault as:", vars.len());
     for v in &vars {
         let name = envfile::service_for(&v.name).map_err(|e| fail(format!("{shown} line {}: {e}", v.line)))?;
         if v.value.is_empty() {
@@ -71,7 +71,7 @@ pub fn import(
             )));
         }
         let replaces = stored.iter().any(|e| e.name == name.as_str());
-        println!("  {:<24} → {name}{}", v.name, if replaces { "  (replaces the stored key)" } else { "" });
+        say!("  {:<24} → {name}{}", v.name, if replaces { "  (replaces the stored key)" } else { "" });
         keys.push((name, v.value.clone().into_bytes()));
     }
     // The agent gets what the answers list; OpenClaw's gateway token is its own already.
@@ -98,13 +98,13 @@ pub fn import(
         })
     };
     if !added.is_empty() {
-        println!(
+        say!(
             "credentials.services gains {} in {}.",
             added.iter().map(Ident::as_str).collect::<Vec<_>>().join(", "),
             answers_path.display()
         );
     }
-    println!("Then {shown} is overwritten and removed: the keys stay only in the vault (and in its backups).");
+    say!("Then {shown} is overwritten and removed: the keys stay only in the vault (and in its backups).");
     if !yes {
         if !std::io::stdin().is_terminal() {
             return Err(fail("stdin is not a terminal, so clawguard cannot ask: run it again with --yes"));
@@ -140,9 +140,6 @@ pub fn import(
             "the keys are in the vault, but {shown} could not be removed ({e}): remove it yourself (`shred -u {shown}`)"
         )));
     }
-    println!(
-        "Imported {} key(s); {shown} is gone. `sudo clawguard apply` hands them to the agent as files.",
-        keys.len()
-    );
+    say!("Imported {} key(s); {shown} is gone. `sudo clawguard apply` hands them to the agent as files.", keys.len());
     Ok(ExitCode::SUCCESS)
 }

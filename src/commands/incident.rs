@@ -26,31 +26,31 @@ pub fn incident(args: &crate::cli::IncidentArgs) -> Result<ExitCode, CommandErro
     let r = crate::incident::run(&l.answers, &l.facts, &l.root, &runner)
         .map_err(|e| CommandError::Failed(e.to_string()))?;
     match &r.stopped {
-        Some(Ok(())) => println!(
+        Some(Ok(())) => say!(
             "1. The agent's project is stopped: the agent runs no more, and its proxy (its only way out) is down. SSH and the firewall are as they were."
         ),
-        Some(Err(e)) => println!(
+        Some(Err(e)) => say!(
             "1. THE AGENT COULD NOT BE STOPPED ({e}): stop it by hand (`sudo docker stop $(sudo docker ps -q)`) or cut the host off."
         ),
-        None => println!("1. Nothing to stop here (no agent's project, or its engine is not reachable from here)."),
+        None => say!("1. Nothing to stop here (no agent's project, or its engine is not reachable from here)."),
     }
-    println!(
+    say!(
         "2. The evidence is in {} ({} item(s)); copy it off this server before you rebuild anything.",
         r.archive.display(),
         r.collected.len()
     );
     for m in &r.missing {
-        println!("   not collected: {m}");
+        say!("   not collected: {m}");
     }
     if r.rotate.is_empty() {
-        println!("3. The vault holds no keys; rotate any the agent had elsewhere (.env files, its config).");
+        say!("3. The vault holds no keys; rotate any the agent had elsewhere (.env files, its config).");
     } else {
-        println!("3. Rotate every key the agent or clawguard held (revoke the old one where it was issued):");
+        say!("3. Rotate every key the agent or clawguard held (revoke the old one where it was issued):");
         for (name, at) in &r.rotate {
-            println!("   {name}: {at}");
+            say!("   {name}: {at}");
         }
     }
-    println!(
+    say!(
         "Then follow /etc/clawguard/RECOVERY.md (rebuild, restore the data with `clawguard restore`, new keys in the vault)."
     );
     Ok(if matches!(r.stopped, Some(Err(_))) { ExitCode::from(1) } else { ExitCode::SUCCESS })

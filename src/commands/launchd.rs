@@ -16,7 +16,7 @@ pub fn launchd(action: &LaunchdAction) -> Result<ExitCode, CommandError> {
             let label = label_of(plist)?;
             unload(&label)?;
             launchctl(&["bootstrap", "system", plist])?;
-            println!("loaded {label}");
+            say!("loaded {label}");
         }
         LaunchdAction::Unload { label } => {
             if !valid_label(label) {
@@ -25,7 +25,7 @@ pub fn launchd(action: &LaunchdAction) -> Result<ExitCode, CommandError> {
                 )));
             }
             unload(label)?;
-            println!("unloaded {label}");
+            say!("unloaded {label}");
         }
     }
     Ok(ExitCode::SUCCESS)

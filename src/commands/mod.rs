@@ -1,6 +1,20 @@
 //! The commands: each builds its inputs, calls the core, and prints. Errors go back to
 //! `main`, which reports them once.
 
+/// Prints a line for the person at the terminal. What it says may carry what the target
+/// holds (a name in the agent's directories, a restic or engine message, a hostname):
+/// it goes through [`crate::sink::terminal`], so an escape sequence is shown, not obeyed.
+/// Every front-end message uses it; the report lines are escaped by `report::ansi`.
+macro_rules! say {
+    () => { println!() };
+    ($($t:tt)*) => { println!("{}", $crate::sink::terminal(&format!($($t)*))) };
+}
+
+/// [`say!`] on standard error.
+macro_rules! say_err {
+    ($($t:tt)*) => { eprintln!("{}", $crate::sink::terminal(&format!($($t)*))) };
+}
+
 mod backup;
 mod docs;
 mod export;
@@ -148,7 +162,7 @@ pub(super) fn color_on(stream_is_tty: bool) -> bool {
 pub fn plan(args: &PlanArgs) -> Result<ExitCode, CommandError> {
     let l = load(&args.common)?;
     let color = !args.no_color && color_on(std::io::stdout().is_terminal());
-    println!("clawguard plan for {} ({}), answers from {}\n", l.root.dir().display(), l.facts.os.describe(), l.source);
+    say!("clawguard plan for {} ({}), answers from {}\n", l.root.dir().display(), l.facts.os.describe(), l.source);
     let runner = runner_for(&l.root, &None);
     let req = l.request(runner, Keys::new(), 0, false);
     let plan = req.plan()?;
@@ -156,16 +170,16 @@ pub fn plan(args: &PlanArgs) -> Result<ExitCode, CommandError> {
     print!("{}", report::ansi(&report::review(&p), color));
     if args.validate {
         let outcomes = validate::run(&plan, &req.root).map_err(CommandError::Stage)?;
-        println!("\nChecks by the services' own tools:");
+        say!("\nChecks by the services' own tools:");
         let mut failed = 0;
         for o in &outcomes {
             match &o.result {
-                Ok(summary) => println!("  ok    {}: {summary}", o.file),
+                Ok(summary) => say!("  ok    {}: {summary}", o.file),
                 Err(why) => {
                     failed += 1;
-                    println!("  FAIL  {} ({}):", o.file, o.checker);
+                    say!("  FAIL  {} ({}):", o.file, o.checker);
                     for line in why.lines() {
-                        println!("          {line}");
+                        say!("          {line}");
                     }
                 }
             }
@@ -201,9 +215,9 @@ pub fn render(args: &RenderArgs) -> Result<ExitCode, CommandError> {
         })?;
         crate::apply::atomic::write(&target, f.content.as_bytes(), f.mode)
             .map_err(|source| CommandError::Write { path: target.display().to_string(), source })?;
-        println!("{}", target.display());
+        say!("{}", target.display());
     }
-    eprintln!("{} file(s) written under {} (answers from {}).", plan.files.len(), out.display(), source);
+    say_err!("{} file(s) written under {} (answers from {}).", plan.files.len(), out.display(), source);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -214,15 +228,15 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode, CommandError> {
     let host = l.facts.hostname.clone().unwrap_or_else(|| "this host".into());
     let text = crate::check::report(&host, &findings);
     if args.json {
-        println!("{}", crate::check::json(&host, &findings));
+        say!("{}", crate::check::json(&host, &findings));
     } else {
-        println!("{text}");
+        say!("{text}");
     }
     let attention = crate::check::needs_attention(&findings);
     if !args.no_alert
         && let Err(e) = crate::check::alert::deliver(&l.answers, &l.root, &host, &findings)
     {
-        eprintln!("warning: {e}");
+        say_err!("warning: {e}");
     }
     Ok(if attention { ExitCode::from(3) } else { ExitCode::SUCCESS })
 }
@@ -237,20 +251,18 @@ pub fn secrets(args: &SecretsArgs) -> Result<ExitCode, CommandError> {
         SecretsAction::Set { name } => {
             let id = ident(name)?;
             if !l.answers.credentials.services.contains(&id) {
-                eprintln!(
+                say_err!(
                     "note: `{id}` is not in credentials.services, so the agent does not get it until you add it there."
                 );
             }
             let value = read_key(&format!("Key for {id}:"))?;
             // The same value again changes nothing (a fleet run sets every key each time).
             if vault.get(&id).is_ok_and(|old| old == value.as_bytes()) {
-                println!("The vault already holds this key for {id}: unchanged.");
+                say!("The vault already holds this key for {id}: unchanged.");
                 return Ok(ExitCode::SUCCESS);
             }
             vault.set(&id, value.as_bytes())?;
-            println!(
-                "Stored the key for {id} in the vault (encrypted). `clawguard secrets unlock` hands it to the agent."
-            );
+            say!("Stored the key for {id} in the vault (encrypted). `clawguard secrets unlock` hands it to the agent.");
         }
         SecretsAction::List => {
             let entries = vault.list()?;
@@ -268,17 +280,17 @@ pub fn secrets(args: &SecretsArgs) -> Result<ExitCode, CommandError> {
                 } else {
                     String::new()
                 };
-                println!("{:<20} set {} day(s) ago{due}", e.name, e.age_days());
+                say!("{:<20} set {} day(s) ago{due}", e.name, e.age_days());
             }
             for s in &l.answers.credentials.services {
                 if !entries.iter().any(|e| e.name == s.as_str()) {
-                    println!("{:<20} not set (clawguard secrets set {s})", s);
+                    say!("{:<20} not set (clawguard secrets set {s})", s);
                 }
             }
         }
         SecretsAction::Rm { name } => {
             vault.remove(&ident(name)?)?;
-            println!("Removed the key for {name}.");
+            say!("Removed the key for {name}.");
         }
         SecretsAction::Import { file, yes } => {
             return import::import(&l, file.as_deref(), args.common.answers.as_deref(), *yes);
@@ -286,15 +298,15 @@ pub fn secrets(args: &SecretsArgs) -> Result<ExitCode, CommandError> {
         SecretsAction::Rotate { name, done, back } => return rotate::rotate(&l, &ident(name)?, *done, *back),
         SecretsAction::RotateIdentity => {
             let n = vault.rotate_identity()?;
-            println!("Re-sealed {n} key(s) to a new vault identity; the old identity is gone from this host.");
-            println!(
+            say!("Re-sealed {n} key(s) to a new vault identity; the old identity is gone from this host.");
+            say!(
                 "Your recovery kit holds the old identity: it still opens older backups, not this vault. Make a new kit now: `sudo clawguard backup kit`."
             );
         }
         SecretsAction::Unlock => {
             let names = unlock(&l)?;
             let dir = crate::layers::secrets_dir(l.facts.platform.kind());
-            println!("Unlocked {} key(s) into {}.", names.len(), l.root.path(dir).display());
+            say!("Unlocked {} key(s) into {}.", names.len(), l.root.path(dir).display());
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -371,7 +383,7 @@ pub(super) fn progress_bar() -> impl FnMut(Event) {
                 bar.inc(1);
                 bar.set_message(label);
             } else {
-                eprintln!("  {label}");
+                say_err!("  {label}");
             }
         }
         Event::Finish => bar.finish_and_clear(),
@@ -416,13 +428,13 @@ pub fn confirm(args: &TargetArgs) -> Result<ExitCode, CommandError> {
     let ssh = host::session::ssh_connection(root.is_live());
     let pending = apply::confirm(&root, ssh.as_deref())?;
     if let apply::After::Uninstall { purge } = pending.then {
-        println!(
+        say!(
             "Confirmed: SSH works on port {}. Putting everything else back.",
             pending.new_port.map_or_else(|| "its old port".to_owned(), |p| p.to_string())
         );
         return uninstall::finish(&root, &runner, purge);
     }
-    println!("Confirmed: generation {} stays.", pending.generation);
+    say!("Confirmed: generation {} stays.", pending.generation);
     // Complete the move: the final SSH drop-in (new port only), then close the old port.
     let store = apply::Store::new(&root);
     let gens = store.generations().map_err(|e| CommandError::KeptAnswers(pending.generation, e.to_string()))?;
@@ -448,7 +460,7 @@ pub fn confirm(args: &TargetArgs) -> Result<ExitCode, CommandError> {
         }
     }
     if let Some(old) = (!pending.old_ports.is_empty()).then_some(&pending.old_ports) {
-        println!("The old SSH port(s) {old:?} are closed now.");
+        say!("The old SSH port(s) {old:?} are closed now.");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -456,7 +468,7 @@ pub fn confirm(args: &TargetArgs) -> Result<ExitCode, CommandError> {
 pub fn rollback(args: &TargetArgs) -> Result<ExitCode, CommandError> {
     let (root, runner) = target(args)?;
     for line in apply::rollback_last(&root, &runner)? {
-        println!("{line}");
+        say!("{line}");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -474,7 +486,7 @@ pub fn watchdog(args: &WatchdogArgs) -> Result<ExitCode, CommandError> {
     let armed = args.generation.zip(args.deadline);
     if let Some(done) = apply::watchdog(&root, &runner, armed)? {
         for line in &done {
-            println!("{line}");
+            say!("{line}");
         }
         if apply::incomplete(&done) {
             return Err(apply::ApplyError::RollbackIncomplete(done).into());
@@ -501,11 +513,11 @@ pub fn wizard(args: &WizardArgs) -> Result<ExitCode, CommandError> {
         // The wizard showed it; the terminal keeps it, and the exit says it.
         Some(Err(e)) => Err(CommandError::Failed(e.clone())),
         None if app.unsaved() => {
-            println!("Quit without saving; nothing was written.");
+            say!("Quit without saving; nothing was written.");
             Ok(ExitCode::SUCCESS)
         }
         None => {
-            println!("Nothing was written to the system.");
+            say!("Nothing was written to the system.");
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -514,17 +526,17 @@ pub fn wizard(args: &WizardArgs) -> Result<ExitCode, CommandError> {
 fn plain(args: &WizardArgs, l: Loaded) -> Result<ExitCode, CommandError> {
     let prompt_err = |e: inquire::InquireError| CommandError::Prompt(e.to_string());
     let Some((answers, keys)) = crate::ui::plain::ask(l.answers.clone()).map_err(prompt_err)? else {
-        println!("Stopped; nothing was written.");
+        say!("Stopped; nothing was written.");
         return Ok(ExitCode::SUCCESS);
     };
     if args.dry_run && !keys.is_empty() {
-        println!("Dry run: the {} key(s) you typed are not stored anywhere.", keys.len());
+        say!("Dry run: the {} key(s) you typed are not stored anywhere.", keys.len());
     }
     let runner = runner_for(&l.root, &None);
     let req = Loaded { answers, ..l }.request(runner, keys, apply::DEFAULT_CONFIRM_SECS, false);
     let plan = req.plan()?;
     let p = preview::preview(&plan, &req.root);
-    println!();
+    say!();
     print!("{}", report::ansi(&report::review(&p), color_on(std::io::stdout().is_terminal())));
     if args.dry_run {
         let path = inquire::Text::new("Save the answers to (empty: do not save):")
@@ -537,7 +549,7 @@ fn plain(args: &WizardArgs, l: Loaded) -> Result<ExitCode, CommandError> {
             let path = std::path::PathBuf::from(path.trim());
             std::fs::write(&path, req.answers.to_toml())
                 .map_err(|source| CommandError::Write { path: path.display().to_string(), source })?;
-            println!("Saved to {}. Reuse them with --answers {}", path.display(), path.display());
+            say!("Saved to {}. Reuse them with --answers {}", path.display(), path.display());
         }
         return Ok(ExitCode::SUCCESS);
     }

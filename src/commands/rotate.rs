@@ -13,31 +13,31 @@ pub fn rotate(l: &Loaded, name: &Ident, done: bool, back: bool) -> Result<ExitCo
     let vault = crate::vault::Vault::new(&l.root);
     if done {
         vault.finish_rotation(name)?;
-        println!("The old key for {name} is forgotten: the rotation is complete.");
+        say!("The old key for {name} is forgotten: the rotation is complete.");
         return Ok(ExitCode::SUCCESS);
     }
     if back {
         vault.undo_rotation(name)?;
-        println!("The key for {name} is the old one again.");
+        say!("The key for {name} is the old one again.");
         hand_over(l)?;
         return Ok(ExitCode::SUCCESS);
     }
     // 1. A new key at the provider, as narrow as it can be.
-    println!("1. Make a new key for {name}: {}", services::revoke_at(name.as_str()));
-    println!("   Keep it narrow: {}.", services::scope(name.as_str()));
+    say!("1. Make a new key for {name}: {}", services::revoke_at(name.as_str()));
+    say!("   Keep it narrow: {}.", services::scope(name.as_str()));
     // 2. Stored; the old one kept until step 4.
     let value = super::read_key(&format!("2. The new key for {name}:"))?;
     if value.is_empty() {
         return Err(crate::vault::VaultError::Empty(name.to_string()).into());
     }
     vault.rotate(name, value.as_bytes())?;
-    println!("2. Stored (encrypted); the old key is kept until you say it is revoked.");
+    say!("2. Stored (encrypted); the old key is kept until you say it is revoked.");
     // 3. The agent gets it, and is checked by the user.
     hand_over(l)?;
-    println!("3. Check that the agent works with the new key (send it a message). If it does not:");
-    println!("     sudo clawguard secrets rotate {name} --back");
-    println!("4. Then revoke the OLD key at {}, and run:", services::revoke_at(name.as_str()));
-    println!("     sudo clawguard secrets rotate {name} --done");
+    say!("3. Check that the agent works with the new key (send it a message). If it does not:");
+    say!("     sudo clawguard secrets rotate {name} --back");
+    say!("4. Then revoke the OLD key at {}, and run:", services::revoke_at(name.as_str()));
+    say!("     sudo clawguard secrets rotate {name} --done");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -45,20 +45,20 @@ pub fn rotate(l: &Loaded, name: &Ident, done: bool, back: bool) -> Result<ExitCo
 /// its project is here); otherwise what to run.
 fn hand_over(l: &Loaded) -> Result<(), CommandError> {
     let names = super::unlock(l)?;
-    println!("   The agent's {} key(s) are unlocked again.", names.len());
+    say!("   The agent's {} key(s) are unlocked again.", names.len());
     let compose = crate::layers::sandbox::compose_file(&l.answers);
     let restart = crate::layers::sandbox::project_argv(&l.facts, &compose, &["restart", "agent"]);
     if l.root.is_live() && l.root.exists(&compose) {
         match Runner::Live.run(&restart) {
-            Ran::Failed { output, .. } => println!(
+            Ran::Failed { output, .. } => say!(
                 "   The agent could not be restarted ({}): run `sudo {}`.",
                 output.lines().last().unwrap_or_default(),
                 restart.join(" ")
             ),
-            _ => println!("   The agent was restarted and reads the new key."),
+            _ => say!("   The agent was restarted and reads the new key."),
         }
     } else {
-        println!("   Restart the agent so it reads it: sudo {}", restart.join(" "));
+        say!("   Restart the agent so it reads it: sudo {}", restart.join(" "));
     }
     Ok(())
 }

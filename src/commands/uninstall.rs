@@ -66,9 +66,10 @@ pub fn uninstall(args: &UninstallArgs) -> Result<ExitCode, CommandError> {
         )?;
         print!("{}", report::ansi(&report::outcome(&o, apply::store::now()), color));
         if o.report.pending.is_some() {
-            println!(
+            say!(
                 "\nStep 1 of 2 done: SSH listens on port {} again as well. Nothing else was put back yet: that is what `sudo clawguard confirm`, from a new login on port {}, does.",
-                before[0], before[0]
+                before[0],
+                before[0]
             );
             return Ok(ExitCode::SUCCESS);
         }
@@ -126,15 +127,15 @@ fn move_ssh_back(
 pub fn finish(root: &Root, runner: &Runner, purge: bool) -> Result<ExitCode, CommandError> {
     let done = uninstall::finish(root, runner, purge)?;
     for line in &done.lines {
-        println!("{line}");
+        say!("{line}");
     }
     if let Some(problem) = &done.ssh_problem {
         return Err(CommandError::Stop(problem.clone()));
     }
     if !done.kept.is_empty() {
-        println!("Kept (`clawguard uninstall --purge` had removed them): {}", done.kept.join(", "));
+        say!("Kept (`clawguard uninstall --purge` had removed them): {}", done.kept.join(", "));
     }
-    println!(
+    say!(
         "clawguard is uninstalled from {}: every file it managed is as it was before. The program itself stays: `sudo apt-get remove clawguard` (or delete the binary you installed).",
         root.dir().display()
     );

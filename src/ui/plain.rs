@@ -16,7 +16,7 @@ pub fn ask(mut answers: Answers) -> Result<Option<(Answers, Keys)>, InquireError
     let mut keys = Keys::new();
     let forms = forms();
     for form in &forms {
-        println!("\n== {} ==\n{}", form.layer, form.intro);
+        println!("{}", crate::sink::terminal(&format!("\n== {} ==\n{}", form.layer, form.intro)));
         let on = Confirm::new("Set up this layer?")
             .with_default(!answers.skip.contains(&form.layer))
             .with_help_message(crate::layers::unprotected(form.layer))
@@ -49,7 +49,7 @@ pub fn ask(mut answers: Answers) -> Result<Option<(Answers, Keys)>, InquireError
     }
     // What spans several questions: ask the one it names again until it fits.
     while let Err(m) = answers.check() {
-        println!("\n{}: {}", m.field(), m.message);
+        println!("{}", crate::sink::terminal(&format!("\n{}: {}", m.field(), m.message)));
         let Some(field) = forms.iter().flat_map(|f| f.fields.iter()).find(|f| f.key == m.key) else {
             println!("(this comes from the answers file; fix it there)");
             return Ok(None);
@@ -142,7 +142,15 @@ fn ask_field(field: &Field, answers: &mut Answers) -> Result<bool, InquireError>
                 }
             }
             if let Err((i, e)) = set(answers, &items) {
-                println!("{} ({}): {}", field.label, items.get(i).map(String::as_str).unwrap_or(""), e.0);
+                println!(
+                    "{}",
+                    crate::sink::terminal(&format!(
+                        "{} ({}): {}",
+                        field.label,
+                        items.get(i).map(String::as_str).unwrap_or(""),
+                        e.0
+                    ))
+                );
                 return ask_field(field, answers);
             }
         }

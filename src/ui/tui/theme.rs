@@ -39,8 +39,11 @@ impl Theme {
     /// One report line: a tag in its tone, then the text; a line without a tag in its tone.
     pub fn line(&self, l: &report::Line) -> Line<'static> {
         match l.tag {
-            Some(tag) => Line::from(vec![Span::styled(tag, self.tone(l.tone)), Span::raw(format!(" {}", l.text))]),
-            None => Line::styled(l.text.clone(), self.tone(l.tone)),
+            Some(tag) => Line::from(vec![
+                Span::styled(tag, self.tone(l.tone)),
+                Span::raw(format!(" {}", crate::sink::terminal_line(&l.text))),
+            ]),
+            None => Line::styled(crate::sink::terminal_line(&l.text).into_owned(), self.tone(l.tone)),
         }
     }
 }
