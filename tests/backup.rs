@@ -532,3 +532,60 @@ fn when_openclaw_cannot_archive_itself_the_agent_is_stopped_instead_and_that_is_
     let (_, check) = run(&["check", "--no-alert", "--root", r]);
     assert!(!check.contains("OpenClaw could not make its own archive"), "{check}");
 }
+
+/// restic splits `sftp.command` at spaces itself: a state directory whose real name holds
+/// `-oProxyCommand=…` (a link to it is all a crafted target needs) would hand ssh that
+/// option as root, through `backup test`, which says it writes nothing. With a recording
+/// `ssh` (the real restic runs it): on a plain target every element reaches ssh whole,
+/// the host after `--`; on the crafted one ssh is never started and the error names the
+/// path.
+#[test]
+fn no_path_or_destination_becomes_an_ssh_option() {
+    let bin = tempfile::tempdir().unwrap();
+    let record = bin.path().join("argv");
+    let ssh = bin.path().join("ssh");
+    fs::write(
+        &ssh,
+        format!("#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done >> {}\nexit 255\n", record.display()),
+    )
+    .unwrap();
+    fs::set_permissions(&ssh, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.path().display(), std::env::var("PATH").unwrap());
+    let answers = "version = 1\n[backup]\ndestination = \"sftp:debian@backup.example:/srv/restic\"\n";
+    let test = |root: &Path| {
+        let r = root.to_str().unwrap();
+        assert_eq!(run(&["backup", "key", "--root", r]).0, Some(0));
+        let o = Command::new(common::bin())
+            .args(["backup", "test", "--root", r])
+            .env("PATH", &path)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    };
+
+    // Control: a plain target. ssh gets the key as one argument and the host after `--`.
+    let plain = host_with(answers);
+    let out = test(plain.path());
+    let argv = fs::read_to_string(&record).unwrap_or_else(|_| panic!("restic never ran ssh:\n{out}"));
+    let argv: Vec<&str> = argv.lines().collect();
+    let key = plain.path().join("var/lib/clawguard/backup_ed25519");
+    assert!(argv.windows(2).any(|w| w == ["-i", key.to_str().unwrap()]), "{argv:?}");
+    assert!(argv.ends_with(&["-l", "debian", "--", "backup.example", "sftp"]), "{argv:?}");
+    fs::remove_file(&record).unwrap();
+
+    // Attack: the state directory is a link to one whose name carries an option.
+    let crafted = host_with(answers);
+    let state = crafted.path().join("var/lib/clawguard");
+    let evil = crafted.path().join("srv/x -oProxyCommand=touch${IFS}pwned");
+    fs::create_dir_all(evil.parent().unwrap()).unwrap();
+    if state.exists() {
+        fs::rename(&state, &evil).unwrap();
+    } else {
+        fs::create_dir_all(&evil).unwrap();
+    }
+    std::os::unix::fs::symlink("/srv/x -oProxyCommand=touch${IFS}pwned", &state).unwrap();
+    let out = test(crafted.path());
+    assert!(!record.exists(), "ssh was started:\n{}", fs::read_to_string(&record).unwrap());
+    assert!(out.contains("a path restic cannot hand to ssh safely"), "{out}");
+}

@@ -937,9 +937,12 @@ impl FromStr for BackupTarget {
             let (user, host) =
                 userhost.split_once('@').ok_or_else(|| invalid(format!("{} lacks `user@`: {hint}", shown(s))))?;
             let user: UnixUser = user.parse()?;
-            let host_ok = !host.is_empty() && host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.".contains(&b));
-            let path_ok =
-                !path.is_empty() && path.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-+@/~".contains(&b));
+            // A host that starts with `-` would be an option to ssh (restic hands it over).
+            let host_ok = host.as_bytes().first().is_some_and(u8::is_ascii_alphanumeric)
+                && host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.".contains(&b));
+            let path_ok = !path.is_empty()
+                && !path.starts_with('-')
+                && path.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-+@/~".contains(&b));
             if !host_ok || !path_ok {
                 return Err(invalid(format!("{} is not a valid sftp repository: {hint}", shown(s))));
             }
@@ -1074,6 +1077,9 @@ mod tests {
         assert!(t.is_this_machine(&["vps1".into()]));
         assert!(err::<BackupTarget>("ftp://x").contains("restic repository"));
         assert!(err::<BackupTarget>("sftp:b@h:/x y").contains("sftp"));
+        for bad in ["sftp:b@-oProxyCommand=x:/r", "sftp:-l@h:/r", "sftp:b@.h:/r", "sftp:b@h:/r x", "sftp:b@h:-r"] {
+            assert!(bad.parse::<BackupTarget>().is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -56,7 +56,11 @@ impl Kit {
         let recipient = age::scrypt::Recipient::new(SecretString::from(passphrase.to_owned()));
         let plain = toml::to_string(opened).map_err(|e| KitError::Seal(e.to_string()))?;
         let sealed = age::encrypt_and_armor(&recipient, plain.as_bytes()).map_err(|e| KitError::Seal(e.to_string()))?;
-        Ok(Kit { host: host.into(), made: made.into(), repository: repository.into(), sealed })
+        // The host's name as the kit can carry it (a target's hostname is its maker's text).
+        let host: String =
+            host.chars().map(|c| if c.is_ascii_alphanumeric() || "-._".contains(c) { c } else { '-' }).collect();
+        let host = if host.starts_with(|c: char| c.is_ascii_alphanumeric()) { host } else { format!("host{host}") };
+        Ok(Kit { host, made: made.into(), repository: repository.into(), sealed })
     }
 
     pub fn open(&self, passphrase: &str) -> Result<Opened, KitError> {
@@ -90,8 +94,28 @@ impl Kit {
         )
     }
 
+    /// A kit from its text. The unsealed fields are anyone's to edit, so they are checked
+    /// as the answers are before anything uses or prints them: the repository is a backup
+    /// destination the answers would take, the host a host name, the date a date.
     pub fn parse(text: &str) -> Result<Kit, KitError> {
-        toml::from_str(text).map_err(|e| KitError::NotAKit(e.to_string()))
+        let kit: Kit = toml::from_str(text).map_err(|e| KitError::NotAKit(e.to_string()))?;
+        if let Err(e) = kit.repository.parse::<crate::answers::BackupTarget>() {
+            return Err(KitError::NotAKit(format!("its repository is not a destination clawguard takes: {e}")));
+        }
+        let host_ok = !kit.host.is_empty()
+            && kit.host.len() <= 253
+            && kit.host.as_bytes()[0].is_ascii_alphanumeric()
+            && kit.host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b));
+        if !host_ok {
+            return Err(KitError::NotAKit(format!("its host `{}` is not a host name", kit.host.escape_debug())));
+        }
+        if kit.made.is_empty()
+            || kit.made.len() > 40
+            || !kit.made.bytes().all(|b| b.is_ascii_digit() || b"-:TZ+. ".contains(&b))
+        {
+            return Err(KitError::NotAKit(format!("its date `{}` is not a date", kit.made.escape_debug())));
+        }
+        Ok(kit)
     }
 }
 
@@ -101,6 +125,27 @@ mod tests {
 
     fn opened() -> Opened {
         Opened { password: "restic-pw".into(), identity: "AGE-SECRET-KEY-1XYZ".into(), ssh_key: None }
+    }
+
+    /// The kit's unsealed fields are anyone's to edit: an sftp host that ssh would read as
+    /// an option, a host or date carrying escapes or lines, are refused before use.
+    #[test]
+    fn a_kit_whose_open_fields_were_crafted_is_refused() {
+        let kit = Kit::seal("vps", "2026-11-28T10:00:00Z", "sftp:b@h:/r", &opened(), "correct horse battery").unwrap();
+        assert!(Kit::parse(&kit.to_text()).is_ok(), "control");
+        for (field, bad) in [
+            ("repository", "sftp:b@-oProxyCommand=touch:/r"),
+            ("repository", "-oProxyCommand=x"),
+            ("host", "vps\\u001b[2J"),
+            ("host", "-vps"),
+            ("made", "today\\nDANGER: fake"),
+        ] {
+            let mut text = kit.to_text();
+            let line = text.lines().find(|l| l.starts_with(&format!("{field} = "))).unwrap().to_owned();
+            text = text.replace(&line, &format!("{field} = \"{bad}\""));
+            let e = Kit::parse(&text).unwrap_err().to_string();
+            assert!(e.contains("not a"), "{field} = {bad}: {e}");
+        }
     }
 
     #[test]

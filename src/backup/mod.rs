@@ -23,6 +23,9 @@ pub const LAST: &str = "/var/lib/clawguard/backup-last.toml";
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {
+    /// A value that would reach ssh or restic as something other than a value.
+    #[error("{0}")]
+    Unsafe(String),
     #[error(
         "no backup destination is set: set backup.destination in the answers to an off-server restic repository (`sftp:user@host:/path`, `rest:https://host:8000/repo`, `s3:https://…`), then run this again"
     )]
@@ -66,13 +69,13 @@ pub const KNOWN_HOSTS: &str = "/var/lib/clawguard/backup_known_hosts";
 
 /// restic for `dest`; an sftp repository is reached with [`SSH_KEY`] once it exists
 /// (before that, with root's own ssh settings).
-fn restic_for(dest: &BackupTarget, repository: String, password: String, root: &Root) -> Restic {
+fn restic_for(dest: &BackupTarget, repository: String, password: String, root: &Root) -> Result<Restic, BackupError> {
     let restic = Restic::new(repository, password, root.dir());
     match dest {
-        BackupTarget::Sftp { user, host, .. } if root.path(SSH_KEY).is_file() => {
-            restic.with_ssh(&root.path(SSH_KEY), &root.path(KNOWN_HOSTS), &format!("{user}@{host}"))
-        }
-        _ => restic,
+        BackupTarget::Sftp { user, host, .. } if root.path(SSH_KEY).is_file() => restic
+            .with_ssh(&root.path(SSH_KEY), &root.path(KNOWN_HOSTS), user.as_str(), host)
+            .map_err(BackupError::Unsafe),
+        _ => Ok(restic),
     }
 }
 
@@ -163,7 +166,7 @@ pub fn open(a: &Answers, root: &Root, own_names: &[String]) -> Result<Restic, Ba
         Err(VaultError::Missing(_)) | Err(VaultError::NoIdentity(_)) => return Err(BackupError::NoPassword),
         Err(e) => return Err(e.into()),
     };
-    Ok(restic_for(&dest, repository(&dest, root), password, root))
+    restic_for(&dest, repository(&dest, root), password, root)
 }
 
 /// What the destination answers, before anything is created there.
@@ -187,7 +190,7 @@ pub fn reach(a: &Answers, root: &Root, own_names: &[String]) -> Result<Reach, Ba
         Err(VaultError::Missing(_)) | Err(VaultError::NoIdentity(_)) => "clawguard-reach-test".to_owned(),
         Err(e) => return Err(e.into()),
     };
-    let restic = restic_for(&dest, repository(&dest, root), password, root);
+    let restic = restic_for(&dest, repository(&dest, root), password, root)?;
     match restic.opens() {
         Ok(true) => Ok(Reach::Opens),
         Ok(false) => Ok(Reach::Empty),
@@ -720,15 +723,20 @@ pub struct Restored {
 /// the target, then each backed-up tree moved into place (what is already there is moved
 /// aside, never overwritten); the restored vault is recorded as clawguard's own.
 pub fn restore(repository: &str, opened: &kit::Opened, snapshot: &str, root: &Root) -> Result<Restored, BackupError> {
+    // The kit's repository is data until it parses as a destination the answers would
+    // take (restic reads an `sftp:` host into ssh's arguments): before anything is put
+    // in place.
+    let dest: BackupTarget = repository.parse().map_err(|e: crate::answers::types::Invalid| {
+        BackupError::Unsafe(format!(
+            "the kit's repository is not a destination clawguard takes ({e}): nothing was restored"
+        ))
+    })?;
     let vault = Vault::new(root);
     vault.install_identity(&opened.identity)?;
     if let Some(key) = &opened.ssh_key {
         install_ssh_key(root, key)?;
     }
-    let restic = match repository.parse::<BackupTarget>() {
-        Ok(dest) => restic_for(&dest, repository.to_owned(), opened.password.clone(), root),
-        Err(_) => Restic::new(repository.to_owned(), opened.password.clone(), root.dir()),
-    };
+    let restic = restic_for(&dest, repository.to_owned(), opened.password.clone(), root)?;
     let stamp = crate::apply::store::now();
     let staging = root.path(&format!("/var/lib/clawguard/restore-{stamp}"));
     let io = |what: String| move |source| BackupError::Io { what, source };

@@ -66,6 +66,39 @@ const UNREACHABLE: &[&str] = &[
     "i/o timeout",
 ];
 
+/// restic's `sftp.command` as one string. restic splits it itself
+/// (`backend.SplitShellStrings`: at whitespace, a quote starting or ending a field, a
+/// backslash), so a path with a space or a quote would become more arguments — ssh
+/// options (`-oProxyCommand=…` runs a command as root). So every element is checked to a
+/// shape that splitting gives back unchanged and ssh reads as a value: paths of
+/// `[A-Za-z0-9/._+@-]` (no `%` or `~`, which ssh expands), a user and a host that cannot
+/// start with `-`, the host after `--`.
+pub fn sftp_command(key: &Path, known_hosts: &Path, user: &str, host: &str) -> Result<String, String> {
+    let plain = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._+@-".contains(&b));
+    for (what, p) in [("the backup's SSH key", key), ("its known_hosts file", known_hosts)] {
+        let s = p.to_str().unwrap_or_default();
+        if !s.starts_with('/') || !plain(s) {
+            return Err(format!(
+                "{what} is at {}, a path restic cannot hand to ssh safely (only letters, digits and `/ . _ + @ -`): run clawguard on a root whose path has none of the others",
+                p.display()
+            ));
+        }
+    }
+    for (what, v) in [("user", user), ("host", host)] {
+        if !plain(v) || v.starts_with('-') || v.contains('/') {
+            return Err(format!(
+                "the sftp {what} `{}` could be read by ssh as an option: give a plain name",
+                v.escape_debug()
+            ));
+        }
+    }
+    Ok(format!(
+        "ssh -i {} -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile={} -s -l {user} -- {host} sftp",
+        key.display(),
+        known_hosts.display()
+    ))
+}
+
 pub struct Restic {
     /// As restic takes it (`sftp:user@host:/path`, `rest:https://…`, a local path).
     pub repository: String,
@@ -129,13 +162,10 @@ impl Restic {
     /// (`--json` status lines drive a progress bar).
     /// Reaches an `sftp:` repository with clawguard's own key (see `backup::SSH_KEY`):
     /// restic runs `ssh` with it, batch mode, host key learned on first use and then held.
-    pub fn with_ssh(mut self, key: &Path, known_hosts: &Path, user_host: &str) -> Restic {
-        self.sftp_command = Some(format!(
-            "ssh -i {} -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile={} {user_host} -s sftp",
-            key.display(),
-            known_hosts.display()
-        ));
-        self
+    /// An element that restic's splitting would change is an error ([`sftp_command`]).
+    pub fn with_ssh(mut self, key: &Path, known_hosts: &Path, user: &str, host: &str) -> Result<Restic, String> {
+        self.sftp_command = Some(sftp_command(key, known_hosts, user, host)?);
+        Ok(self)
     }
 
     fn run_with(

@@ -168,7 +168,7 @@ pub fn backup(args: &BackupArgs) -> Result<ExitCode, CommandError> {
             let opened =
                 kit::Opened { password, identity: vault.identity_text()?, ssh_key: backup::ssh_key_text(&l.root)? };
             let passphrase = passphrase(passphrase_file.as_deref(), true)?;
-            let host = l.facts.hostname.clone().unwrap_or_else(|| "this server".into());
+            let host = l.facts.hostname.clone().unwrap_or_else(|| "this-server".into());
             let made = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
             let kit = Kit::seal(&host, &made, &restic.repository, &opened, &passphrase)?;
             let record = || backup::record_kit(&l.root, &restic.repository, &vault.public()?);
