@@ -60,7 +60,14 @@ pub fn service_for(var: &str) -> Result<Ident, String> {
         _ => "",
     };
     let name = if known.is_empty() { var.to_ascii_lowercase().replace('_', "-") } else { known.to_owned() };
-    name.parse().map_err(|e: crate::answers::Invalid| format!("{var} cannot be a vault name ({})", e.0))
+    let name: Ident =
+        name.parse().map_err(|e: crate::answers::Invalid| format!("{var} cannot be a vault name ({})", e.0))?;
+    if name.is_clawguards() {
+        return Err(format!(
+            "{var} would be `{name}`, one of clawguard's own keys, which the agent never gets: rename the variable (or set clawguard's key with `clawguard secrets set {name}`)"
+        ));
+    }
+    Ok(name)
 }
 
 #[cfg(test)]
@@ -93,5 +100,9 @@ mod tests {
         assert_eq!(service_for("OPENCLAW_GATEWAY_TOKEN").unwrap().as_str(), "openclaw-gateway");
         assert_eq!(service_for("MY_TOOL_KEY").unwrap().as_str(), "my-tool-key");
         assert!(service_for("9LIVES").is_err());
+        // The agent's Telegram bot is its own `telegram`; clawguard's names are not to be had.
+        assert_eq!(service_for("TELEGRAM_BOT_TOKEN").unwrap().as_str(), "telegram");
+        let e = service_for("CLAWGUARD_TELEGRAM").unwrap_err();
+        assert!(e.contains("one of clawguard's own keys"), "{e}");
     }
 }

@@ -15,7 +15,8 @@ pub fn revoke_at(name: &str) -> &'static str {
         "openclaw-gateway" => {
             "clawguard's own: `clawguard secrets rotate openclaw-gateway` with a new random value (`openssl rand -hex 32`)"
         }
-        "restic" => "the backup repository: `restic key add`, then `restic key remove` the old key",
+        "clawguard-restic" => "the backup repository: `restic key add`, then `restic key remove` the old key",
+        "clawguard-telegram" => "BotFather: /revoke (the alert bot)",
         _ => "the service's own console",
     }
 }
@@ -33,7 +34,10 @@ pub fn scope(name: &str) -> &'static str {
         "discord" => "a bot of its own, invited with only the permissions it uses",
         "github" => "a fine-grained token for the repositories it works on, read-only where it can be",
         "openclaw-gateway" => "made by clawguard; rotating it logs out every client of the gateway",
-        "restic" => "the backup repository's password: rotating it needs `restic key add` and `restic key remove`",
+        "clawguard-restic" => {
+            "the backup repository's password: rotating it needs `restic key add` and `restic key remove`"
+        }
+        "clawguard-telegram" => "clawguard's alert bot: a bot of its own, in the one chat it posts to",
         _ => "the narrowest key the service offers: one purpose, one project, a spend limit",
     }
 }

@@ -97,7 +97,7 @@ fn back_up_make_the_kit_and_restore_onto_an_empty_root() {
             "RESTIC_PASSWORD",
             String::from_utf8(
                 clawguard::vault::Vault::new(&clawguard::host::Root::new(a.path()))
-                    .get(&"restic".parse().unwrap())
+                    .get(&clawguard::backup::PASSWORD_KEY.parse().unwrap())
                     .unwrap(),
             )
             .unwrap(),
@@ -238,7 +238,7 @@ fn a_wrong_password_an_unreachable_destination_and_a_full_disk_are_said_and_keep
     assert_eq!(run(&["check", "--root", r]).0, Some(0));
     let root = clawguard::host::Root::new(a.path());
     let vault = clawguard::vault::Vault::new(&root);
-    let key = "restic".parse().unwrap();
+    let key = clawguard::backup::PASSWORD_KEY.parse().unwrap();
     let password = vault.get(&key).unwrap();
 
     // A wrong password (the vault's key replaced).

@@ -154,7 +154,7 @@ fn alerts_go_out_in_each_format_and_only_with_news() {
     let last = root.path().join("var/lib/clawguard/last-alert.toml");
     // The bot's token lives in the vault, never in the answers.
     let mut set = Command::new(common::bin())
-        .args(["secrets", "--root", r, "set", "telegram"])
+        .args(["secrets", "--root", r, "set", "clawguard-telegram"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -653,7 +653,7 @@ fn attacker_text_in_a_finding_is_escaped_for_each_sink() {
         };
         if format == "telegram" {
             let mut set = Command::new(common::bin())
-                .args(["secrets", "--root", r, "set", "telegram"])
+                .args(["secrets", "--root", r, "set", "clawguard-telegram"])
                 .stdin(std::process::Stdio::piped())
                 .stdout(std::process::Stdio::null())
                 .spawn()

@@ -685,3 +685,52 @@ fn an_agent_directory_that_links_to_etc_is_refused_where_it_leads() {
     );
     assert_eq!(common::fingerprint(root.path()), before, "a refused apply wrote something");
 }
+
+/// clawguard's own keys (the alert bot, the backups' password) and the agent's keys are
+/// separate namespaces: the agent's Telegram bot imported from its .env is its own
+/// `telegram`, clawguard's alert bot is `clawguard-telegram`, and answers that list one of
+/// clawguard's names for the agent are refused with what to do. Unlocked for the agent:
+/// its key, never clawguard's.
+#[test]
+fn clawguards_own_keys_never_reach_the_agent() {
+    let root = common::fixture_root("debian12-cloud");
+    let r = root.path().to_str().unwrap();
+    let set = |name: &str, value: &str| {
+        let mut c = Command::new(common::bin())
+            .args(["secrets", "--root", r, "set", name])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(c.stdin.as_mut().unwrap(), format!("{value}\n").as_bytes()).unwrap();
+        assert!(c.wait().unwrap().success());
+    };
+    set("clawguard-telegram", "111:clawguards-alert-bot");
+    let dir = root.path().join("home/debian/.openclaw");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join(".env"), "TELEGRAM_BOT_TOKEN=222:the-agents-bot\n").unwrap();
+    let o = run(&["secrets", "import", "--yes", "--root", r]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    assert!(text(&o).0.contains("→ telegram"), "{:?}", text(&o));
+    let answers = fs::read_to_string(root.path().join("etc/clawguard/answers.toml")).unwrap();
+    assert!(answers.contains("\"telegram\"") && !answers.contains("clawguard-telegram"), "{answers}");
+    let o = run(&["secrets", "unlock", "--root", r]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let unlocked = root.path().join("run/clawguard/secrets");
+    assert_eq!(fs::read_to_string(unlocked.join("telegram")).unwrap(), "222:the-agents-bot");
+    assert!(!unlocked.join("clawguard-telegram").exists(), "clawguard's alert bot was handed to the agent");
+
+    // Listing clawguard's name for the agent: refused, with what to do; nothing written.
+    let bad = root.path().join("bad.toml");
+    fs::write(&bad, "version = 1\n[credentials]\nservices = [\"openai\", \"clawguard-telegram\"]\n").unwrap();
+    let before = common::fingerprint(root.path());
+    let o = run(&["apply", "--yes", "--root", r, "--answers", bad.to_str().unwrap()]);
+    let (out, err) = text(&o);
+    assert!(!o.status.success(), "{out}{err}");
+    assert!(err.contains("credentials.services") && err.contains("one of clawguard's own keys"), "{out}{err}");
+    assert_eq!(common::fingerprint(root.path()), before, "a refused apply wrote something");
+    // A variable that would land in clawguard's namespace is not imported.
+    fs::write(dir.join(".env"), "CLAWGUARD_RESTIC=x\n").unwrap();
+    let o = run(&["secrets", "import", "--yes", "--root", r]);
+    assert!(!o.status.success() && text(&o).1.contains("one of clawguard's own keys"), "{:?}", text(&o));
+}

@@ -284,7 +284,7 @@ fn first_setup(suite: &str, net: u8, how: Install) {
         &vps,
         2222,
         new,
-        "P=$(sudo clawguard backup password) && echo not-the-password | sudo clawguard secrets set restic && ! sudo systemctl start clawguard-backup.service && printf '%s' \"$P\" | sudo clawguard secrets set restic",
+        "P=$(sudo clawguard backup password) && echo not-the-password | sudo clawguard secrets set clawguard-restic && ! sudo systemctl start clawguard-backup.service && printf '%s' \"$P\" | sudo clawguard secrets set clawguard-restic",
         0,
     );
     let (rc, out) = vps.ssh("debian", 2222, new, "sudo clawguard check --no-alert");

@@ -416,7 +416,7 @@ pub enum AlertFormat {
     /// The text as the body, with ntfy's Title, Priority and Tags headers.
     Ntfy,
     /// The Bot API's `sendMessage` at `alert_webhook` (https://api.telegram.org), with the
-    /// bot token from the vault (`clawguard secrets set telegram`).
+    /// bot token from the vault (`clawguard secrets set clawguard-telegram`).
     Telegram,
     /// The findings as `clawguard check --json` prints them, plus what is new and resolved.
     Json,
@@ -579,6 +579,17 @@ impl Answers {
         if let Some(dup) = first_duplicate(&self.credentials.services) {
             return Err(Mismatch::new("credentials.services", format!("`{dup}` is listed twice: keep one")));
         }
+        if let Some((i, own)) = self.credentials.services.iter().enumerate().find(|(_, s)| s.is_clawguards()) {
+            return Err(Mismatch::item(
+                "credentials.services",
+                i,
+                format!(
+                    "`{own}` is one of clawguard's own keys ({}…: its alerts, its backups), never the agent's: remove it from the list, and keep the agent's key under a name of its own (such as `{}`)",
+                    types::OWN_KEY_PREFIX,
+                    own.as_str().trim_start_matches(types::OWN_KEY_PREFIX)
+                ),
+            ));
+        }
         for (i, p) in self.firewall.extra_ports.iter().enumerate() {
             if *p == self.ssh.port {
                 return Err(Mismatch::item(
@@ -618,7 +629,7 @@ impl Answers {
         if self.monitoring.alert_format == AlertFormat::Telegram && self.monitoring.telegram_chat.is_none() {
             return Err(Mismatch::new(
                 "monitoring.telegram_chat",
-                "alerts to Telegram need the chat to post to: set `telegram_chat` to its id, such as -1001234567890 (the bot's token goes in the vault: `clawguard secrets set telegram`)",
+                "alerts to Telegram need the chat to post to: set `telegram_chat` to its id, such as -1001234567890 (the bot's token goes in the vault: `clawguard secrets set clawguard-telegram`)",
             ));
         }
         if let Some(dest) = &self.backup.destination

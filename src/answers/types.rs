@@ -594,6 +594,18 @@ impl FromStr for Ident {
 string_value!(Ident);
 text_value!(Ident, "a short name");
 
+/// Vault names that are clawguard's own keys (the alert bot's token, the backups'
+/// password): a namespace apart from the agent's keys, so that no name can be both — the
+/// agent is never handed one of them, whatever the answers list.
+pub const OWN_KEY_PREFIX: &str = "clawguard-";
+
+impl Ident {
+    /// Whether this is one of clawguard's own keys ([`OWN_KEY_PREFIX`]).
+    pub fn is_clawguards(&self) -> bool {
+        self.0.starts_with(OWN_KEY_PREFIX)
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 
 /// A CPU count for the container (`2`, `0.5`): more than 0, at most 512.

@@ -17,7 +17,7 @@ pub use restic::{Failure, Made, Restic, Snapshot};
 /// The tag on every snapshot clawguard makes (retention applies to these only).
 pub const TAG: &str = "clawguard";
 /// The vault's name for the repository password.
-pub const PASSWORD_KEY: &str = "restic";
+pub const PASSWORD_KEY: &str = "clawguard-restic";
 /// How the last `backup now` went, for `clawguard check`.
 pub const LAST: &str = "/var/lib/clawguard/backup-last.toml";
 

@@ -24,6 +24,10 @@ pub struct LastAlert {
     pub sent_at: u64,
 }
 
+/// The alert bot's token in the vault: clawguard's own, apart from the agent's `telegram`
+/// (OpenClaw's Telegram channel), which the agent may hold.
+pub const TELEGRAM_KEY: &str = "clawguard-telegram";
+
 /// A week, for the "still alive" alert.
 const WEEK: u64 = 7 * 86_400;
 
@@ -152,7 +156,7 @@ pub fn post(t: &Target, m: &Message) -> Result<(), String> {
         }
         AlertFormat::Telegram => {
             let token = t.telegram_token.as_deref().ok_or(
-                "the Telegram bot's token is not in the vault: `sudo clawguard secrets set telegram`".to_owned(),
+                "the alert bot's token is not in the vault: `sudo clawguard secrets set clawguard-telegram`".to_owned(),
             )?;
             let chat = t.telegram_chat.ok_or("no telegram_chat in the answers".to_owned())?;
             let url = format!("{}/bot{token}/sendMessage", t.url.trim_end_matches('/'));
@@ -205,7 +209,7 @@ pub fn deliver(
     let telegram_token = if format == AlertFormat::Telegram {
         let vault = crate::vault::Vault::new(root);
         vault
-            .get(&"telegram".parse().expect("a valid name"))
+            .get(&TELEGRAM_KEY.parse().expect("a valid name"))
             .ok()
             .map(|t| String::from_utf8_lossy(&t).trim().to_owned())
     } else {

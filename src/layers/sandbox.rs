@@ -324,8 +324,15 @@ pub fn agent_keys(a: &Answers, f: &Facts) -> Vec<String> {
     if a.skip.contains(&Layer::Credentials) {
         return Vec::new();
     }
-    let mut keys: Vec<String> =
-        a.credentials.services.iter().map(|c| c.to_string()).filter(|c| f.vault_keys.contains(c)).collect();
+    // clawguard's own keys never: the answers refuse them, and this holds if they did not.
+    let mut keys: Vec<String> = a
+        .credentials
+        .services
+        .iter()
+        .filter(|c| !c.is_clawguards())
+        .map(|c| c.to_string())
+        .filter(|c| f.vault_keys.contains(c))
+        .collect();
     let gateway = openclaw::GATEWAY_KEY.to_owned();
     if openclaw::wants_gateway_key(a) && f.vault_keys.contains(&gateway) && !keys.contains(&gateway) {
         keys.push(gateway);

@@ -470,7 +470,7 @@ pub fn forms() -> Vec<Form> {
                 Field {
                     key: "monitoring.alert_format",
                     label: "Alert format",
-                    help: "How the webhook is posted to: slack (also Mattermost and others: {\"text\"}), discord, ntfy, json (the findings as data), or telegram (webhook https://api.telegram.org, the chat below, the bot token in the vault: clawguard secrets set telegram).",
+                    help: "How the webhook is posted to: slack (also Mattermost and others: {\"text\"}), discord, ntfy, json (the findings as data), or telegram (webhook https://api.telegram.org, the chat below, the bot token in the vault: clawguard secrets set clawguard-telegram).",
                     kind: Kind::Choice {
                         options: &crate::answers::AlertFormat::ALL,
                         get: |a| a.monitoring.alert_format.to_string(),
