@@ -145,6 +145,19 @@ fn file_lines(out: &mut Vec<Line>, f: &crate::plan::preview::FileDiff, layer: Op
         }
         .of(layer),
     );
+    if f.plaintext_keys {
+        out.push(
+            Line::tagged(
+                Tone::Warning,
+                "WARNING:",
+                format!(
+                    "{} holds what looks like a key in plaintext (masked above): put it in the vault (`sudo clawguard secrets set NAME`, or `secrets import` for a .env) and take it out of the file — the vault hands it to the agent as a file",
+                    f.step.path
+                ),
+            )
+            .of(layer),
+        );
+    }
     diff_lines(out, &f.diff, layer);
 }
 

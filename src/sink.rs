@@ -114,3 +114,126 @@ mod tests {
         assert!(p.contains("<!channel>") && !p.contains('\u{1b}'), "{p}");
     }
 }
+
+/// A file's text for a diff or a report: the value of every setting whose name says it
+/// holds a key (`apiKey`, `token`, `password`, `client_secret`, `*_API_KEY`…) replaced by
+/// `<masked>` — in JSON/JSON5, YAML, TOML, ini and `.env` shapes alike. A value that is a
+/// reference rather than a key (an object, a list, `${VAR}`, a path) is left as it is.
+/// Diffs show what changes, never a key a file on the target holds in plaintext.
+pub fn mask_keys(text: &str) -> Cow<'_, str> {
+    if !text.lines().any(|l| masked_line(l).is_some()) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    for l in text.split_inclusive('\n') {
+        let (body, end) = match l.strip_suffix('\n') {
+            Some(b) => (b, "\n"),
+            None => (l, ""),
+        };
+        out.push_str(&masked_line(body).unwrap_or_else(|| body.to_owned()));
+        out.push_str(end);
+    }
+    Cow::Owned(out)
+}
+
+/// Whether a setting's name says its value is a key.
+fn key_like(name: &str) -> bool {
+    let n: String = name.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
+    ["apikey", "token", "secret", "password", "passwd", "privatekey", "accesskey", "credential"]
+        .iter()
+        .any(|k| n.contains(k))
+}
+
+/// `line` with its key-like values masked, or None when it has none.
+fn masked_line(line: &str) -> Option<String> {
+    let b = line.as_bytes();
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b':' && b[i] != b'=' {
+            i += 1;
+            continue;
+        }
+        // The name before the separator: optional spaces and a closing quote, then a word.
+        let mut j = i;
+        while j > 0 && b[j - 1] == b' ' {
+            j -= 1;
+        }
+        if j > 0 && (b[j - 1] == b'"' || b[j - 1] == b'\'') {
+            j -= 1;
+        }
+        let end = j;
+        while j > 0 && (b[j - 1].is_ascii_alphanumeric() || b"_-.".contains(&b[j - 1])) {
+            j -= 1;
+        }
+        let name = &line[j..end];
+        // The value after it.
+        let mut v = i + 1;
+        while v < b.len() && b[v] == b' ' {
+            v += 1;
+        }
+        if name.is_empty() || !key_like(name) || v >= b.len() {
+            i += 1;
+            continue;
+        }
+        let (start, stop) = match b[v] {
+            q @ (b'"' | b'\'') => match line[v + 1..].find(q as char) {
+                Some(k) => (v + 1, v + 1 + k),
+                None => (v + 1, b.len()),
+            },
+            b'{' | b'[' | b'$' | b'/' | b'<' => {
+                i = v;
+                continue;
+            }
+            _ => {
+                // Unquoted: to a comma, a comment or the end (`.env`, YAML, ini).
+                let k = line[v..].find([',', ' ', '#']).map_or(b.len(), |k| v + k);
+                (v, k)
+            }
+        };
+        let value = &line[start..stop];
+        if value.is_empty() || value.starts_with("${") || value.starts_with('/') || value == "null" {
+            i = stop.max(i + 1);
+            continue;
+        }
+        out.push_str(&line[copied..start]);
+        out.push_str("<masked>");
+        copied = stop;
+        i = stop.max(i + 1);
+    }
+    (copied > 0).then(|| {
+        out.push_str(&line[copied..]);
+        out
+    })
+}
+
+#[cfg(test)]
+mod mask_tests {
+    use super::*;
+
+    #[test]
+    fn keys_in_every_shape_are_masked_and_references_are_not() {
+        let text = r#"{
+  "models": { "providers": { "openai": { "apiKey": "sk-live-123", "baseUrl": "https://api.openai.com" } } },
+  channels: { telegram: { botToken: '123:abc' } },
+  "gateway": { "auth": { "token": { "source": "file", "path": "/run/secrets/openclaw-gateway" } } },
+  "env": { "SLACK_TOKEN": "${SLACK_TOKEN}" },
+}
+OPENAI_API_KEY=sk-env-456
+export ANTHROPIC_API_KEY="sk-ant-789" # mine
+client_secret: yaml-secret-0
+password = "toml-pw"
+model = "gpt-5"
+"#;
+        let m = mask_keys(text);
+        for secret in ["sk-live-123", "123:abc", "sk-env-456", "sk-ant-789", "yaml-secret-0", "toml-pw"] {
+            assert!(!m.contains(secret), "{secret} is shown:\n{m}");
+        }
+        for kept in ["https://api.openai.com", "/run/secrets/openclaw-gateway", "${SLACK_TOKEN}", "gpt-5", "# mine"] {
+            assert!(m.contains(kept), "{kept} was masked:\n{m}");
+        }
+        assert_eq!(m.lines().count(), text.lines().count());
+        assert!(matches!(mask_keys("model = \"gpt-5\"\n"), Cow::Borrowed(_)));
+    }
+}

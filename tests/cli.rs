@@ -734,3 +734,40 @@ fn clawguards_own_keys_never_reach_the_agent() {
     let o = run(&["secrets", "import", "--yes", "--root", r]);
     assert!(!o.status.success() && text(&o).1.contains("one of clawguard's own keys"), "{:?}", text(&o));
 }
+
+/// A key a file on the target holds in plaintext never reaches a diff: not in `plan`, not
+/// in the conflict an apply refuses; the plan says where it should go instead.
+#[test]
+fn keys_in_the_targets_files_are_masked_in_every_diff() {
+    let root = common::fixture_root("debian12-cloud");
+    let r = root.path().to_str().unwrap();
+    let config = root.path().join("srv/openclaw/config");
+    fs::create_dir_all(&config).unwrap();
+    let secret = "sk-live-plaintext-4242";
+    fs::write(
+        config.join("openclaw.json"),
+        format!("{{\n  \"models\": {{ \"providers\": {{ \"openai\": {{ \"apiKey\": \"{secret}\" }} }} }}\n}}\n"),
+    )
+    .unwrap();
+    let (out, err) = text(&run(&["plan", "--no-color", "--root", r]));
+    assert!(!out.contains(secret) && !err.contains(secret), "a key reached the plan:\n{out}{err}");
+    assert!(out.contains("\"apiKey\": \"<masked>\""), "{out}");
+    assert!(out.contains("openclaw.json holds what looks like a key in plaintext"), "{out}");
+
+    // Applied, then a key typed into a managed file by hand: the refused apply's conflict
+    // diff masks it too.
+    let o = run(&["apply", "--yes", "--root", r]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let managed = root.path().join("opt/clawguard/agent/agent-logging.env");
+    let mut t = fs::read_to_string(&managed).unwrap();
+    t.push_str(&format!("SLACK_BOT_TOKEN={secret}\n"));
+    fs::write(&managed, t).unwrap();
+    let answers = root.path().join("etc/clawguard/answers.toml");
+    let a = fs::read_to_string(&answers).unwrap().replace("log_level = \"info\"", "log_level = \"debug\"");
+    fs::write(&answers, a).unwrap();
+    let o = run(&["apply", "--yes", "--root", r]);
+    let (out, err) = text(&o);
+    assert!(!o.status.success(), "the hand edit was not a conflict:\n{out}{err}");
+    assert!(err.contains("agent-logging.env") && err.contains("SLACK_BOT_TOKEN=<masked>"), "{out}{err}");
+    assert!(!out.contains(secret) && !err.contains(secret), "a key reached the conflict:\n{out}{err}");
+}

@@ -280,10 +280,12 @@ pub fn apply(plan: &Plan, root: &Root, opts: &Options, progress: &mut dyn FnMut(
         let Ok(Some(disk)) = root.read_managed(&f.step.path) else { continue };
         if &sha256(&disk) != recorded {
             let disk = String::from_utf8_lossy(&disk);
-            let diff = similar::TextDiff::from_lines(disk.as_ref(), f.step.content.as_str())
-                .unified_diff()
-                .header("on disk (edited by hand)", "clawguard would write")
-                .to_string();
+            let diff = crate::plan::preview::unified(
+                "on disk (edited by hand)",
+                "clawguard would write",
+                disk.as_ref(),
+                f.step.content.as_str(),
+            );
             conflicts.push(Conflict { path: f.step.path.clone(), diff });
         }
     }

@@ -29,8 +29,10 @@ pub enum FileChange {
 pub struct FileDiff<'p> {
     pub step: &'p FileStep,
     pub change: FileChange,
-    /// Unified diff (empty when unchanged).
+    /// Unified diff (empty when unchanged), with keys masked ([`crate::sink::mask_keys`]).
     pub diff: String,
+    /// The file on the target holds what looks like a key in plaintext (masked here).
+    pub plaintext_keys: bool,
 }
 
 /// The plan against one target.
@@ -67,12 +69,14 @@ pub fn preview<'p>(plan: &'p Plan, root: &Root) -> Preview<'p> {
 fn compare<'p>(step: &'p FileStep, root: &Root) -> FileDiff<'p> {
     let real = match root.managed(&step.path) {
         Ok(real) => real,
-        Err(why) => return FileDiff { step, change: FileChange::Refused(why), diff: String::new() },
+        Err(why) => {
+            return FileDiff { step, change: FileChange::Refused(why), diff: String::new(), plaintext_keys: false };
+        }
     };
     let old = match root.read_managed(&step.path) {
         Ok(bytes) => bytes.map(|b| String::from_utf8_lossy(&b).into_owned()),
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-            return FileDiff { step, change: FileChange::Unreadable, diff: String::new() };
+            return FileDiff { step, change: FileChange::Unreadable, diff: String::new(), plaintext_keys: false };
         }
         Err(_) => None,
     };
@@ -88,12 +92,20 @@ fn compare<'p>(step: &'p FileStep, root: &Root) -> FileDiff<'p> {
             }
         }
     };
-    FileDiff { step, change, diff }
+    let plaintext_keys =
+        old.as_deref().is_some_and(|o| matches!(crate::sink::mask_keys(o), std::borrow::Cow::Owned(_)));
+    FileDiff { step, change, diff, plaintext_keys }
 }
 
-/// A unified diff from `old` (named `a`) to `new` (named `b`), three lines of context.
-pub(crate) fn unified(a: &str, b: &str, old: &str, new: &str) -> String {
-    TextDiff::from_lines(old, new).unified_diff().context_radius(3).header(a, b).to_string()
+/// A unified diff from `old` (named `a`) to `new` (named `b`), three lines of context, the
+/// values of key-like settings masked on both sides: a diff is shown, logged and handed
+/// to Ansible; a key in a file on the target must not ride along.
+pub fn unified(a: &str, b: &str, old: &str, new: &str) -> String {
+    let (old_m, new_m) = (crate::sink::mask_keys(old), crate::sink::mask_keys(new));
+    if old_m == new_m && old != new {
+        return format!("--- {a}\n+++ {b}\n (only a masked value — a key — differs)\n");
+    }
+    TextDiff::from_lines(old_m.as_ref(), new_m.as_ref()).unified_diff().context_radius(3).header(a, b).to_string()
 }
 
 /// An argv shown the way a person would type it.
