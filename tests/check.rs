@@ -677,3 +677,82 @@ fn attacker_text_in_a_finding_is_escaped_for_each_sink() {
         }
     }
 }
+
+/// Logs rotated by the real logrotate between two checks, the new file grown past the old
+/// offset before the next run: what was written before the rotation (in `.1`) and the
+/// new file's start are both read — a new key's login at auth.log's start, a refused
+/// request at the start of the proxy's log. A refused request buried under more allowed
+/// ones than a run reads is not dropped in silence: the check says how much it left out.
+#[test]
+fn rotated_logs_are_read_from_where_the_last_run_stopped_and_a_cap_is_said() {
+    let root = common::fixture_root("debian12-cloud");
+    let r = root.path().to_str().unwrap();
+    assert_eq!(run(&["apply", "--yes", "--root", r]).0, Some(0));
+    let auth = root.path().join("var/log/auth.log");
+    fs::create_dir_all(auth.parent().unwrap()).unwrap();
+    let proxy = root.path().join("var/lib/docker/volumes/clawguard-agent_proxy-logs/_data/access.log");
+    fs::create_dir_all(proxy.parent().unwrap()).unwrap();
+    let login = |key: &str, from: &str| {
+        format!(
+            "Dec  7 10:00:00 vps sshd[42]: Accepted publickey for debian from {from} port 50000 ssh2: ED25519 SHA256:{key}\n"
+        )
+    };
+    let allowed =
+        "1764331204.000      2 172.20.0.3 TCP_TUNNEL/200 120 CONNECT allowed.test:443 - HIER_DIRECT/10.0.0.2 -\n";
+    let denied = |host: &str| {
+        format!("1764331200.123      5 172.20.0.3 TCP_DENIED/403 3921 GET http://{host}/ - HIER_NONE/- text/html\n")
+    };
+    let append = |p: &std::path::Path, s: &str| {
+        use std::io::Write;
+        fs::OpenOptions::new().append(true).create(true).open(p).unwrap().write_all(s.as_bytes()).unwrap();
+    };
+    append(&auth, &login("usualkeyusualkeyusualkeyusualkeyusualkey123", "203.0.113.5"));
+    append(&proxy, allowed);
+    let (code, out) = run(&["check", "--no-alert", "--root", r]);
+    assert_eq!(code, Some(0), "the first run learns:\n{out}");
+
+    // Written before the rotation: a refused request (it ends up in access.log.1).
+    append(&proxy, &denied("before-rotation.test"));
+    let conf = root.path().join("logrotate.conf");
+    fs::write(
+        &conf,
+        format!(
+            "{} {{\n  create 0640 root adm\n  rotate 4\n  missingok\n}}\n{} {{\n  copytruncate\n  rotate 4\n  missingok\n}}\n",
+            auth.display(),
+            proxy.display()
+        ),
+    )
+    .unwrap();
+    let o = Command::new("logrotate")
+        .args(["-f", "-s"])
+        .arg(root.path().join("logrotate.state"))
+        .arg(&conf)
+        .output()
+        .expect("logrotate is missing: apt-get install logrotate (scripts/test does)");
+    assert!(o.status.success(), "logrotate: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(root.path().join("var/log/auth.log.1").exists());
+    // The new files start with what matters and grow past the old offsets.
+    append(&auth, &login("evekeyevekeyevekeyevekeyevekeyevekeyevekey1", "198.51.100.7"));
+    append(&auth, &login("usualkeyusualkeyusualkeyusualkeyusualkey123", "203.0.113.5").repeat(3));
+    append(&proxy, &denied("after-rotation.test"));
+    append(&proxy, &allowed.repeat(3));
+    let (code, out) = run(&["check", "--no-alert", "--root", r]);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("with a key never seen before (SHA256:evekey"), "the new auth.log's first line:\n{out}");
+    assert!(
+        out.contains("refused 2 request(s)")
+            && out.contains("before-rotation.test")
+            && out.contains("after-rotation.test"),
+        "{out}"
+    );
+    let (code, out) = run(&["check", "--no-alert", "--root", r]);
+    assert_eq!(code, Some(0), "read already:\n{out}");
+
+    // One refused request, then more allowed ones than a run reads (64 MiB).
+    append(&proxy, &denied("buried.test"));
+    let flood = allowed.repeat((65 << 20) / allowed.len());
+    append(&proxy, &flood);
+    let (code, out) = run(&["check", "--no-alert", "--root", r]);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("were not looked at, so requests it refused there were not counted"), "{out}");
+}

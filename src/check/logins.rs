@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 use super::{Finding, finding};
 use crate::plan::Severity;
 
+/// The most of auth.log one run reads (the newest, when more was written since).
+const AUTH_LOG_CAP: u64 = crate::host::untrusted::MAX_READ;
+
 /// The logins seen so far, and how far the logs were read.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -18,8 +21,8 @@ pub struct Known {
     pub keys: BTreeSet<String>,
     /// `user address`.
     pub from: BTreeSet<String>,
-    /// Bytes of auth.log already read.
-    pub auth_log_read: u64,
+    /// How far auth.log was read, and which file that was.
+    pub auth_log: super::tail::Mark,
     /// The journal was read up to this time (seconds since the epoch).
     pub journal_read: u64,
 }
@@ -146,8 +149,8 @@ pub fn parse_journal(json_lines: &str) -> Vec<Login> {
 
 /// Where this run reads logins from.
 pub enum Source<'a> {
-    /// The whole of auth.log.
-    AuthLog(Vec<u8>),
+    /// auth.log, read from where the last run stopped ([`super::tail`]).
+    AuthLog(std::path::PathBuf),
     /// sshd's journal entries since a time (seconds since the epoch), as `journalctl -o json`.
     Journal(&'a dyn Fn(u64) -> Option<String>),
     Nothing,
@@ -158,13 +161,35 @@ impl Known {
     /// learns) and what is known after.
     pub fn update(&self, source: Source, allowed: &[String], first: bool, now: u64) -> (Vec<Finding>, Known) {
         let mut next = self.clone();
+        let mut skipped = None;
         let (logins, from_where) = match source {
-            Source::AuthLog(bytes) => {
-                // A file shorter than what was read was rotated: read it from its start.
-                let start = if (bytes.len() as u64) < self.auth_log_read { 0 } else { self.auth_log_read as usize };
-                next.auth_log_read = bytes.len() as u64;
-                (parse(&String::from_utf8_lossy(&bytes[start..])), "auth.log")
-            }
+            Source::AuthLog(path) => match super::tail::read_since(&path, &self.auth_log, AUTH_LOG_CAP) {
+                Ok(t) => {
+                    next.auth_log = t.mark;
+                    if t.skipped > 0 {
+                        skipped = Some(finding(
+                            Severity::Warning,
+                            format!(
+                                "auth.log grew by more than the {} MiB the check reads in one run: its oldest {} KiB since the last check were not looked at for SSH logins (a flood of failed logins can bury one). `sudo grep 'Accepted ' /var/log/auth.log` lists them all.",
+                                AUTH_LOG_CAP >> 20,
+                                t.skipped.div_ceil(1024)
+                            ),
+                        ));
+                    }
+                    (parse(&t.text), "auth.log")
+                }
+                // Without root: said by the caller, which knows it runs without root.
+                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => return (Vec::new(), next),
+                Err(e) => {
+                    return (
+                        vec![finding(
+                            Severity::Warning,
+                            format!("/var/log/auth.log cannot be read ({e}): SSH logins are not looked at this time."),
+                        )],
+                        next,
+                    );
+                }
+            },
             Source::Journal(read) => match read(self.journal_read) {
                 Some(t) => {
                     next.journal_read = now;
@@ -234,6 +259,7 @@ impl Known {
                 out.push(finding(severity, text));
             }
         }
+        out.extend(skipped);
         if first {
             out.push(finding(Severity::Note, format!("Learned {} SSH login(s) from {from_where}: later logins with another key or from another address are reported.", logins.len())));
         }
@@ -322,13 +348,21 @@ mod tests {
         assert_eq!(parse_journal(&entry("sshd-session", "0", fake)).len(), 1, "positive control");
     }
 
+    /// auth.log with `text` in a scratch directory (kept while the source is used).
+    fn auth_log(dir: &tempfile::TempDir, text: &str) -> Source<'static> {
+        let p = dir.path().join("auth.log");
+        std::fs::write(&p, text).unwrap();
+        Source::AuthLog(p)
+    }
+
     /// A stranger's lines before the first run are not learned as normal: the real login
     /// with that key later is still news.
     #[test]
     fn a_forged_login_before_the_first_run_is_not_learned() {
+        let d = tempfile::tempdir().unwrap();
         let allowed = vec!["debian".to_owned()];
         let forged = "Nov 28 10:00:00 vps sshd[3]: Invalid user x]: Accepted publickey for debian from 198.51.100.4 port 1 ssh2: ED25519 SHA256:bbbb from 198.51.100.4 port 1\n";
-        let (_, known) = Known::default().update(Source::AuthLog(format!("{forged}{LOG}").into()), &allowed, true, 0);
+        let (_, known) = Known::default().update(auth_log(&d, &format!("{forged}{LOG}")), &allowed, true, 0);
         assert!(
             !known.keys.iter().any(|k| k.contains("bbbb")) && !known.from.iter().any(|k| k.contains("198.51")),
             "{known:?}"
@@ -336,26 +370,27 @@ mod tests {
         let real = format!(
             "{forged}{LOG}Nov 28 12:00:00 vps sshd[9]: Accepted publickey for debian from 198.51.100.4 port 1 ssh2: ED25519 SHA256:bbbb\n"
         );
-        let (f, _) = known.update(Source::AuthLog(real.into()), &allowed, false, 0);
+        let (f, _) = known.update(auth_log(&d, &real), &allowed, false, 0);
         assert!(f.iter().any(|f| f.text.contains("SHA256:bbbb")), "{f:?}");
     }
 
     #[test]
     fn the_first_run_learns_then_a_new_key_or_address_is_news_once() {
+        let d = tempfile::tempdir().unwrap();
         let allowed = vec!["debian".to_owned()];
-        let (f, known) = Known::default().update(Source::AuthLog(LOG.into()), &allowed, true, 0);
+        let (f, known) = Known::default().update(auth_log(&d, LOG), &allowed, true, 0);
         assert!(f.iter().all(|f| f.severity == Severity::Note), "{f:?}");
         let more = format!(
             "{LOG}Nov 28 12:00:00 vps sshd[9]: Accepted publickey for debian from 198.51.100.4 port 1 ssh2: ED25519 SHA256:bbbb\nNov 28 12:00:05 vps sshd[9]: Accepted publickey for debian from 198.51.100.4 port 2 ssh2: ED25519 SHA256:bbbb\n"
         );
-        let (f, known) = known.update(Source::AuthLog(more.clone().into()), &allowed, false, 0);
+        let (f, known) = known.update(auth_log(&d, &more), &allowed, false, 0);
         assert_eq!(f.len(), 1, "{f:?}");
         assert!(f[0].text.contains("SHA256:bbbb"), "{f:?}");
         // Read already: nothing again.
-        let (f, _) = known.update(Source::AuthLog(more.into()), &allowed, false, 0);
+        let (f, known) = known.update(auth_log(&d, &more), &allowed, false, 0);
         assert!(f.is_empty(), "{f:?}");
         let intruder = "Nov 28 13:00:00 vps sshd[9]: Accepted publickey for mallory from 203.0.113.7 port 3 ssh2: RSA SHA256:cccc\n";
-        let (f, _) = known.update(Source::AuthLog(intruder.into()), &allowed, false, 0);
+        let (f, _) = known.update(auth_log(&d, intruder), &allowed, false, 0);
         assert!(f[0].severity == Severity::Danger && f[0].text.contains("not an allowed user"), "{f:?}");
     }
 }

@@ -11,6 +11,7 @@ pub mod container;
 pub mod logins;
 pub mod proxy;
 pub mod seen;
+pub mod tail;
 pub mod updates;
 
 use crate::answers::Answers;
@@ -224,14 +225,7 @@ fn seen_since_last_run(
         // macOS logs sshd to its unified log, not read yet (README says so).
         logins::Source::Nothing
     } else if facts.auth_log {
-        match crate::apply::atomic::read_nofollow(&root.path("/var/log/auth.log")) {
-            Ok(bytes) => logins::Source::AuthLog(bytes),
-            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => logins::Source::Nothing,
-            Err(e) => {
-                out.push(finding(Severity::Warning, format!("/var/log/auth.log cannot be read ({e}): SSH logins are not looked at (`sudo clawguard check` reads it).")));
-                logins::Source::Nothing
-            }
-        }
+        logins::Source::AuthLog(root.path("/var/log").join("auth.log"))
     } else if runner.runs_commands() {
         logins::Source::Journal(&journal)
     } else if root.exists("/var/log/journal") {

@@ -3,9 +3,6 @@
 //! clearest sign of a compromised agent — or of a host it needs and nobody allowed.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
-use std::path::Path;
 
 use super::{Finding, finding};
 use crate::plan::Severity;
@@ -35,48 +32,9 @@ fn destination(url: &str) -> String {
     host.chars().filter(|c| c.is_ascii_graphic()).take(80).collect()
 }
 
-/// At most this much of the log is read per run (its end, when there is more): a log
-/// flooded to hide in stays cheap to check.
-const MAX_READ: u64 = 16 << 20;
-
-/// The log's text not read yet: after `read` bytes of `path`, or — when the file is
-/// shorter (rotated since, logrotate's copytruncate) — the rest of its `.1` copy and all
-/// of the new file. Returns the text and how far the file is read now. The log lives in a
-/// directory the proxy's user owns: never through a symlink, never a FIFO or device.
-pub fn read_since(path: &Path, read: u64) -> io::Result<(String, u64)> {
-    let mut current = open_log(path)?;
-    let len = current.metadata()?.len();
-    let mut text = String::new();
-    if len < read {
-        let rotated = path.with_file_name(format!(
-            "{}.1",
-            path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
-        ));
-        if let Ok(mut old) = open_log(&rotated)
-            && old.metadata()?.len() >= read
-        {
-            let old_len = old.metadata()?.len();
-            text.push_str(&read_range(&mut old, read, old_len)?);
-        }
-        text.push_str(&read_range(&mut current, 0, len)?);
-    } else {
-        text.push_str(&read_range(&mut current, read, len)?);
-    }
-    Ok((text, len))
-}
-
-fn open_log(path: &Path) -> io::Result<File> {
-    crate::host::untrusted::open_file(path)
-}
-
-/// Bytes `from..to` of `f` (their last [`MAX_READ`]), as text.
-fn read_range(f: &mut File, from: u64, to: u64) -> io::Result<String> {
-    let from = from.max(to.saturating_sub(MAX_READ));
-    f.seek(SeekFrom::Start(from))?;
-    let mut buf = Vec::new();
-    f.take(to - from).read_to_end(&mut buf)?;
-    Ok(String::from_utf8_lossy(&buf).into_owned())
-}
+/// At most this much of the log is read per run (its newest, when there is more; what
+/// was left out is said as a finding): a log flooded to hide in stays cheap to check.
+pub const MAX_READ: u64 = 64 << 20;
 
 /// The finding for `refused` requests, if there were any.
 pub fn finding_for(refused: &BTreeMap<String, usize>) -> Option<Finding> {
@@ -123,35 +81,6 @@ garbage
         let f = finding_for(&r).unwrap();
         assert!(f.text.contains("refused 3 request(s)"), "{}", f.text);
         assert!(finding_for(&BTreeMap::new()).is_none());
-    }
-
-    #[test]
-    fn a_rotated_log_is_read_from_where_the_last_run_stopped() {
-        let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("access.log");
-        std::fs::write(&log, "a\n").unwrap();
-        assert_eq!(read_since(&log, 0).unwrap(), ("a\n".to_owned(), 2));
-        std::fs::write(&log, "a\nb\n").unwrap();
-        assert_eq!(read_since(&log, 2).unwrap(), ("b\n".to_owned(), 4));
-        // Rotated (copytruncate): the .1 copy holds a, b, c; the new file d.
-        std::fs::write(dir.path().join("access.log.1"), "a\nb\nc\n").unwrap();
-        std::fs::write(&log, "d\n").unwrap();
-        assert_eq!(read_since(&log, 4).unwrap(), ("c\nd\n".to_owned(), 2));
-        // Rotated, and the copy is gone: all of the new file.
-        std::fs::remove_file(dir.path().join("access.log.1")).unwrap();
-        assert_eq!(read_since(&log, 4).unwrap().0, "d\n");
-    }
-
-    #[test]
-    fn a_log_replaced_by_a_symlink_or_a_fifo_is_refused_without_hanging() {
-        let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("access.log");
-        std::os::unix::fs::symlink("/etc/shadow", &log).unwrap();
-        assert!(read_since(&log, 0).is_err());
-        std::fs::remove_file(&log).unwrap();
-        assert!(std::process::Command::new("mkfifo").arg(&log).status().unwrap().success());
-        let e = read_since(&log, 0).unwrap_err();
-        assert!(e.to_string().contains("is a FIFO"), "{e}");
     }
 
     #[test]

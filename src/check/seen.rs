@@ -27,9 +27,9 @@ pub struct Seen {
     /// Containers running outside the agent's compose project: name → image.
     #[serde(default)]
     pub containers: BTreeMap<String, String>,
-    /// Bytes of the proxy's access log already read.
+    /// How far the proxy's access log was read, and which file that was.
     #[serde(default)]
-    pub proxy_log_read: u64,
+    pub proxy_log: super::tail::Mark,
     /// The SSH logins seen, and how far the logs were read.
     #[serde(default)]
     pub logins: logins::Known,
@@ -235,9 +235,9 @@ pub fn check(store: &Store, facts: &Facts, live: Live, logs: Source) -> Vec<Find
         (None, Ok(Some(b))) => b.containers.clone(),
         (None, _) => BTreeMap::new(),
     };
-    now.proxy_log_read = match &before {
-        Ok(Some(b)) => b.proxy_log_read,
-        _ => 0,
+    now.proxy_log = match &before {
+        Ok(Some(b)) => b.proxy_log.clone(),
+        _ => Default::default(),
     };
     let mut out = match &before {
         Ok(Some(before)) => before.news(&now, live.planned),
@@ -256,10 +256,13 @@ pub fn check(store: &Store, facts: &Facts, live: Live, logs: Source) -> Vec<Find
     out.extend(login_news);
     out.extend(published);
     if let Some(ProxyLog { path, applied }) = &live.proxy_log {
-        match super::proxy::read_since(path, now.proxy_log_read) {
-            Ok((text, read)) => {
-                now.proxy_log_read = read;
-                out.extend(super::proxy::finding_for(&super::proxy::refused(&text)));
+        match super::tail::read_since(path, &now.proxy_log, super::proxy::MAX_READ) {
+            Ok(t) => {
+                now.proxy_log = t.mark;
+                out.extend(super::proxy::finding_for(&super::proxy::refused(&t.text)));
+                if t.skipped > 0 {
+                    out.push(finding(Severity::Warning, format!("The agent's proxy wrote more to its access log since the last check than the {} MiB a run reads: its oldest {} KiB were not looked at, so requests it refused there were not counted (a flood of allowed requests can bury a refused one). `sudo grep TCP_DENIED {}` lists them all.", super::proxy::MAX_READ >> 20, t.skipped.div_ceil(1024), path.display())));
+                }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !applied => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => out.push(finding(Severity::Warning, format!("The agent's proxy keeps no access log at {} : refused requests cannot be counted. Is the proxy running (`sudo docker ps`)? If the engine's data-root moved, apply again so clawguard knows.", path.display()))),
