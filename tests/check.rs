@@ -756,3 +756,39 @@ fn rotated_logs_are_read_from_where_the_last_run_stopped_and_a_cap_is_said() {
     assert_eq!(code, Some(3), "{out}");
     assert!(out.contains("were not looked at, so requests it refused there were not counted"), "{out}");
 }
+
+/// An apply cut off in the middle (killed after its second file): the check does not say
+/// "nothing needs you" — it says the apply was interrupted and what to run. Finishing it
+/// (apply again) is the control.
+#[test]
+fn an_interrupted_apply_is_a_finding_until_it_is_finished() {
+    let root = common::fixture_root("debian12-cloud");
+    let r = root.path().to_str().unwrap();
+    let clean = common::fixture_root("debian12-cloud");
+    assert_eq!(run(&["apply", "--yes", "--root", clean.path().to_str().unwrap()]).0, Some(0));
+    let journal = fs::read_to_string(clean.path().join("var/lib/clawguard/journal")).unwrap();
+    let label = journal
+        .lines()
+        .filter_map(|l| l.split_once(' ').map(|(_, label)| label))
+        .filter(|l| l.starts_with("write "))
+        .nth(1)
+        .expect("a second write in the journal")
+        .to_owned();
+    let o = Command::new(common::bin())
+        .args(["apply", "--yes", "--root", r])
+        .env_remove("SSH_CONNECTION")
+        .env(clawguard::apply::CRASH_ENV, &label)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(137), "did not stop at {label}");
+    let (code, out) = run(&["check", "--no-alert", "--root", r]);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(
+        out.contains("DANGER: An apply was interrupted: generation") && out.contains("sudo clawguard apply"),
+        "{out}"
+    );
+    assert_eq!(run(&["apply", "--yes", "--root", r]).0, Some(0));
+    let (code, out) = run(&["check", "--no-alert", "--root", r]);
+    assert!(!out.contains("An apply was interrupted"), "{out}");
+    assert_eq!(code, Some(0), "{out}");
+}

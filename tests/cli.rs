@@ -771,3 +771,32 @@ fn keys_in_the_targets_files_are_masked_in_every_diff() {
     assert!(err.contains("agent-logging.env") && err.contains("SLACK_BOT_TOKEN=<masked>"), "{out}{err}");
     assert!(!out.contains(secret) && !err.contains(secret), "a key reached the conflict:\n{out}{err}");
 }
+
+/// A key limited with `from=` is the admin's way in only from those addresses: when the
+/// admin's own address is not known (no SSH session), the plan says so instead of counting
+/// it as a way in. With the admin's address known and allowed, nothing is said (control).
+#[test]
+fn a_from_limited_key_is_not_silently_the_way_in_when_the_address_is_unknown() {
+    let root = common::fixture_root("debian12-cloud");
+    let r = root.path().to_str().unwrap();
+    let keys = root.path().join("home/debian/.ssh/authorized_keys");
+    let original = fs::read_to_string(&keys).unwrap();
+    let limited: String =
+        original.lines().filter(|l| l.starts_with("ssh-")).map(|l| format!("from=\"10.0.0.0/8\" {l}\n")).collect();
+    assert!(!limited.is_empty(), "{original}");
+    fs::write(&keys, limited).unwrap();
+    let (out, err) = text(&run(&["plan", "--no-color", "--root", r]));
+    assert!(
+        out.contains("`debian` can log in only with key(s) limited to from=\"10.0.0.0/8\"")
+            && out.contains("not known here"),
+        "{out}{err}"
+    );
+    let o = Command::new(common::bin())
+        .args(["plan", "--no-color", "--root", r])
+        .env("SSH_CONNECTION", "10.1.2.3 50000 10.0.0.5 22")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let (out, _) = text(&o);
+    assert!(!out.contains("can log in only with key(s) limited"), "{out}");
+}

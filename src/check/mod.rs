@@ -140,6 +140,23 @@ fn records(store: &Store) -> Vec<Finding> {
             format!("Generation {} has waited for confirmation past its deadline and was not rolled back: run `clawguard status`, then `clawguard confirm` or `clawguard rollback`.", p.generation),
         ));
     }
+    // A generation begun and never committed: an apply that was cut off (a crash, a kill,
+    // a reboot) left the host between the old and the new — unless one runs right now,
+    // which holds clawguard's lock.
+    if let Ok(generations) = store.generations() {
+        let unfinished: Vec<u32> =
+            generations.iter().filter(|g| g.state == GenerationState::Unfinished).map(|g| g.manifest.number).collect();
+        if let Some(n) = unfinished.last() {
+            if apply_running(store) {
+                out.push(finding(
+                    Severity::Note,
+                    format!("An apply is running (generation {n}): what it changes is checked next time."),
+                ));
+            } else {
+                out.push(finding(Severity::Danger, format!("An apply was interrupted: generation {n} was begun and never committed, so some of its files and commands may be in place and others not. Run `sudo clawguard apply` (it finishes the recovery first, then applies) or `sudo clawguard rollback`; `clawguard status` shows what it did.")));
+            }
+        }
+    }
     // An automatic rollback is news until a later apply was committed.
     if let Some(r) = store.last_rollback() {
         let first = r.lines().next().unwrap_or_default();
@@ -247,7 +264,15 @@ fn seen_since_last_run(
             // Applied, and on a target whose engine was asked to start it.
             applied: managed.contains_key(&layers::sandbox::squid_conf(answers)) && runner.runs_commands(),
         });
-    let live = seen::Live { listening, planned: &planned, allowed: &allowed, containers, proxy_log };
+    let agent_services = layers::sandbox::services(answers);
+    let live = seen::Live {
+        listening,
+        planned: &planned,
+        allowed: &allowed,
+        containers,
+        agent_services: &agent_services,
+        proxy_log,
+    };
     out.extend(seen::check(store, facts, live, logs));
     out
 }
@@ -519,6 +544,20 @@ fn credentials(root: &Root) -> Vec<Finding> {
         }
     }
     out
+}
+
+/// Whether an apply, confirm or rollback holds clawguard's lock now (a shared lock taken
+/// and let go at once cannot be had while one runs).
+fn apply_running(store: &Store) -> bool {
+    use std::os::unix::fs::OpenOptionsExt;
+    let Ok(f) = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(store.lock_path())
+    else {
+        return false;
+    };
+    matches!(f.try_lock_shared(), Err(std::fs::TryLockError::WouldBlock))
 }
 
 /// sshd's journal entries since `since`, with their times (OpenSSH 9.8+ logs from

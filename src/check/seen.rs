@@ -57,12 +57,14 @@ pub struct Container {
     pub image: String,
     /// Its compose project, if any.
     pub project: String,
+    /// Its compose service, if any.
+    pub service: String,
     /// What it publishes, as `docker ps` says (`0.0.0.0:8080->80/tcp, …`).
     pub ports: String,
 }
 
 /// The `docker ps --format` the check asks for.
-pub const CONTAINERS_FORMAT: &str = "{{.Names}}\t{{.Image}}\t{{.Label \"com.docker.compose.project\"}}\t{{.Ports}}";
+pub const CONTAINERS_FORMAT: &str = "{{.Names}}\t{{.Image}}\t{{.Label \"com.docker.compose.project\"}}\t{{.Label \"com.docker.compose.service\"}}\t{{.Ports}}";
 
 /// The containers in `docker ps --format CONTAINERS_FORMAT` output (other lines ignored).
 pub fn containers(ps: &str) -> Vec<Container> {
@@ -70,16 +72,24 @@ pub fn containers(ps: &str) -> Vec<Container> {
     ps.lines()
         .filter_map(|l| {
             let mut f = l.split('\t');
-            let (name, image, project) = (f.next()?, f.next()?, f.next()?);
+            let (name, image, project, service) = (f.next()?, f.next()?, f.next()?, f.next()?);
             let ports = f.next().unwrap_or_default();
             (!name.is_empty()).then(|| Container {
                 name: clean(name),
                 image: clean(image),
                 project: clean(project),
+                service: clean(service),
                 ports: clean(ports),
             })
         })
         .collect()
+}
+
+/// Whether `c` is one of the agent's containers as the plan makes them: its compose
+/// project and one of its services. Anything else (a `miner` service slipped into the
+/// project's label) is a container like any other: new, and checked for what it publishes.
+fn made_by_the_plan(c: &Container, services: &[&str]) -> bool {
+    c.project == crate::layers::sandbox::PROJECT && services.contains(&c.service.as_str())
 }
 
 /// The published ports of a `docker ps` Ports column that are reachable from outside
@@ -172,6 +182,9 @@ pub struct Live<'a> {
     pub allowed: &'a [String],
     /// The containers the engine runs; None when it cannot be asked.
     pub containers: Option<Vec<Container>>,
+    /// The services of the agent's compose project the plan makes: a container labelled
+    /// with the project but another service was not made by clawguard.
+    pub agent_services: &'a [&'static str],
     /// The proxy's access log, when the answers have a proxy.
     pub proxy_log: Option<ProxyLog>,
 }
@@ -224,13 +237,14 @@ pub fn check(store: &Store, facts: &Facts, live: Live, logs: Source) -> Vec<Find
     let mut published = Vec::new();
     now.containers = match (live.containers, &before) {
         (Some(c), _) => {
-            for c in c.iter().filter(|c| c.project != crate::layers::sandbox::PROJECT) {
+            let ours = |c: &Container| made_by_the_plan(c, live.agent_services);
+            for c in c.iter().filter(|c| !ours(c)) {
                 let outside = published_outside(&c.ports);
                 if !outside.is_empty() {
                     published.push(finding(Severity::Warning, format!("The container `{}` publishes {} to every address: Docker's rules come before ufw's, so the firewall does not guard it. Publish on 127.0.0.1 only (`127.0.0.1:PORT:PORT`) unless the world should reach it.", c.name, outside.join(", "))));
                 }
             }
-            c.into_iter().filter(|c| c.project != crate::layers::sandbox::PROJECT).map(|c| (c.name, c.image)).collect()
+            c.into_iter().filter(|c| !ours(c)).map(|c| (c.name, c.image)).collect()
         }
         (None, Ok(Some(b))) => b.containers.clone(),
         (None, _) => BTreeMap::new(),
@@ -323,9 +337,14 @@ mod tests {
 
     #[test]
     fn a_new_container_is_news_and_publishing_past_ufw_is_named() {
-        let ps = "clawguard-agent-agent-1\topenclaw:local\tclawguard-agent\t\nminer\txmrig:latest\t\t0.0.0.0:9999->80/tcp, :::9999->80/tcp\nlocal\tnginx\t\t127.0.0.1:8081->80/tcp\nno container engine here\n";
+        let ps = "clawguard-agent-agent-1\topenclaw:local\tclawguard-agent\tagent\t\nminer\txmrig:latest\t\t\t0.0.0.0:9999->80/tcp, :::9999->80/tcp\nlocal\tnginx\t\t\t127.0.0.1:8081->80/tcp\nclawguard-agent-miner-1\txmrig\tclawguard-agent\tminer\t0.0.0.0:3333->3333/tcp\nno container engine here\n";
         let c = containers(ps);
-        assert_eq!(c.len(), 3, "{c:?}");
+        assert_eq!(c.len(), 4, "{c:?}");
+        // The project's label alone does not make a container the plan's.
+        let services = ["agent", "proxy"];
+        assert!(made_by_the_plan(&c[0], &services));
+        assert!(!made_by_the_plan(&c[3], &services) && !made_by_the_plan(&c[1], &services));
+        assert_eq!(published_outside(&c[3].ports), ["0.0.0.0:3333->3333/tcp"]);
         assert_eq!(c[1].name, "miner");
         assert_eq!(published_outside(&c[1].ports), ["0.0.0.0:9999->80/tcp", ":::9999->80/tcp"]);
         assert!(published_outside(&c[2].ports).is_empty());

@@ -279,6 +279,11 @@ fn expiry(v: &str) -> Option<u64> {
 }
 
 impl AuthorizedKey {
+    /// The `from=` pattern list this key is limited to, if any.
+    pub fn from_limit(&self) -> Option<String> {
+        self.options.iter().find(|(k, _)| k == "from").map(|(_, v)| v.clone().unwrap_or_default())
+    }
+
     /// Why sshd would not let this key open a login shell for a login from `client` (None:
     /// it would). `accepted` is the effective `PubkeyAcceptedAlgorithms`.
     pub fn refusal(&self, accepted: &[String], client: Option<IpAddr>, now: u64) -> Option<String> {

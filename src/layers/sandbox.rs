@@ -16,6 +16,18 @@ pub fn compose_file(a: &Answers) -> String {
     a.sandbox.project_dir.join("docker-compose.yml")
 }
 
+/// The services of the agent's compose project, as the plan's compose file has them.
+pub fn services(a: &Answers) -> Vec<&'static str> {
+    let mut out = vec!["agent"];
+    if !a.skip.contains(&Layer::Egress) {
+        out.push("proxy");
+    }
+    if a.sandbox.publish_gateway {
+        out.push("gateway");
+    }
+    out
+}
+
 pub fn squid_conf(a: &Answers) -> String {
     a.sandbox.project_dir.join("squid.conf")
 }

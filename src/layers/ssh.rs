@@ -331,10 +331,17 @@ fn login(u: &UserFacts, f: &Facts) -> Login {
     let client = f.ssh_connection.as_ref().map(|c| c.client);
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let mut usable = 0;
+    // Usable only if the admin's address is one its `from=` allows, which is not known
+    // here (no SSH session found: a console, cloud-init, a pipe).
+    let mut only_from: Vec<String> = Vec::new();
     let mut refused = Vec::new();
     for l in lines {
         match l {
             KeyLine::Key(k) => match k.refusal(&accepted, client, now) {
+                None if client.is_none() && k.from_limit().is_some() => {
+                    usable += 1;
+                    only_from.push(k.from_limit().unwrap_or_default());
+                }
                 None => usable += 1,
                 Some(why) => refused.push(format!("line {}: {why}", k.line)),
             },
@@ -350,6 +357,15 @@ fn login(u: &UserFacts, f: &Facts) -> Login {
         out.notes.push((
             Severity::Note,
             format!("`{name}` logs in with {usable} key(s); sshd will not use the others{why}."),
+        ));
+    }
+    if usable > 0 && usable == only_from.len() {
+        out.notes.push((
+            Severity::Warning,
+            format!(
+                "`{name}` can log in only with key(s) limited to from=\"{}\", and the address you connect from is not known here (no SSH session was found: run clawguard from your SSH login, with sudo): if that address is not one they allow, you will be locked out once passwords are off.",
+                only_from.join("\", \"")
+            ),
         ));
     }
     for p in &u.strict_modes_problems {
