@@ -589,3 +589,52 @@ fn no_path_or_destination_becomes_an_ssh_option() {
     assert!(!record.exists(), "ssh was started:\n{}", fs::read_to_string(&record).unwrap());
     assert!(out.contains("a path restic cannot hand to ssh safely"), "{out}");
 }
+
+/// A snapshot is its maker's: one that holds the agent's state directory as a link to
+/// /etc (made with restic by whoever holds the repository's password) is not put in
+/// place by a restore — the agent would get the host's /etc mounted read-write — and the
+/// error says so; the new root's own /etc is untouched.
+#[test]
+fn a_restore_puts_no_link_where_the_agents_directories_go() {
+    let a = host();
+    let r = a.path().to_str().unwrap();
+    must(&["backup", "init", "--root", r]);
+    must(&["backup", "now", "--root", r]);
+    let work = tempfile::tempdir().unwrap();
+    let pf = work.path().join("pf");
+    fs::write(&pf, "correct horse battery staple\n").unwrap();
+    let kit = work.path().join("kit.toml");
+    must(&["backup", "kit", "--root", r, "--out", kit.to_str().unwrap(), "--passphrase-file", pf.to_str().unwrap()]);
+    // A later snapshot, crafted: the state directory is a link.
+    let crafted = tempfile::tempdir().unwrap();
+    fs::create_dir_all(crafted.path().join("etc/clawguard")).unwrap();
+    fs::copy(a.path().join("etc/clawguard/answers.toml"), crafted.path().join("etc/clawguard/answers.toml")).unwrap();
+    fs::create_dir_all(crafted.path().join("srv/openclaw")).unwrap();
+    std::os::unix::fs::symlink("/etc", crafted.path().join("srv/openclaw/state")).unwrap();
+    let password = clawguard::vault::Vault::new(&clawguard::host::Root::new(a.path()))
+        .get(&clawguard::backup::PASSWORD_KEY.parse().unwrap())
+        .unwrap();
+    let o = Command::new("restic")
+        .args(["backup", "--tag", "clawguard", "etc/clawguard", "srv/openclaw"])
+        .current_dir(crafted.path())
+        .env("RESTIC_REPOSITORY", a.path().join("srv/clawguard-backup"))
+        .env("RESTIC_PASSWORD", String::from_utf8(password).unwrap())
+        .env("RESTIC_CACHE_DIR", work.path().join("cache"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "restic: {}", String::from_utf8_lossy(&o.stderr));
+
+    let b = tempfile::tempdir().unwrap();
+    let rb = b.path().to_str().unwrap();
+    fs::create_dir_all(b.path().join("etc")).unwrap();
+    fs::write(b.path().join("etc/shadow"), "root:*:1::::::\n").unwrap();
+    let (code, out) =
+        run(&["restore", "--kit", kit.to_str().unwrap(), "--passphrase-file", pf.to_str().unwrap(), "--root", rb]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("the snapshot holds /srv/openclaw/state as a symbolic link"), "{out}");
+    assert!(
+        fs::symlink_metadata(b.path().join("srv/openclaw/state")).is_err(),
+        "a link was put where the agent's state goes"
+    );
+    assert_eq!(fs::read_to_string(b.path().join("etc/shadow")).unwrap(), "root:*:1::::::\n");
+}

@@ -764,6 +764,14 @@ pub fn restore(repository: &str, opened: &kit::Opened, snapshot: &str, root: &Ro
         let mut done = Restored::default();
         for src in sources(&answers) {
             let from = staging.join(src.trim_start_matches('/'));
+            // What the snapshot holds is its maker's: a link on the way (its `srv` → the
+            // host's /etc) would move a host directory, one at the end would put a link
+            // where the agent's directory goes (mounted where it leads). Neither is taken.
+            if let Some(link) = link_on_the_way(&staging, &src) {
+                return Err(BackupError::Unsafe(format!(
+                    "the snapshot holds {link} as a symbolic link: a restore puts no link where the agent's or clawguard's directories go (it could lead to the host's own files). Nothing more was put in place; restore another snapshot, or take what you need from the staging directory by hand"
+                )));
+            }
             if !from.exists() {
                 continue;
             }
@@ -797,6 +805,24 @@ pub fn restore(repository: &str, opened: &kit::Opened, snapshot: &str, root: &Ro
     result
 }
 
+/// The first component of `src` under `staging` that is a symbolic link (as an absolute
+/// path of the snapshot), if any.
+fn link_on_the_way(staging: &std::path::Path, src: &str) -> Option<String> {
+    let mut at = staging.to_path_buf();
+    let mut shown = String::new();
+    for part in src.split('/').filter(|p| !p.is_empty()) {
+        at.push(part);
+        shown.push('/');
+        shown.push_str(part);
+        match std::fs::symlink_metadata(&at) {
+            Ok(m) if m.file_type().is_symlink() => return Some(shown),
+            Ok(_) => {}
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
 /// Whether `dir` holds anything but (empty) directories.
 fn holds_files(dir: &std::path::Path) -> bool {
     std::fs::read_dir(dir)
@@ -812,6 +838,20 @@ fn holds_files(dir: &std::path::Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_link_in_a_snapshot_where_a_directory_goes_is_found() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("srv/openclaw/workspace")).unwrap();
+        std::os::unix::fs::symlink("/etc", d.path().join("srv/openclaw/state")).unwrap();
+        assert_eq!(link_on_the_way(d.path(), "/srv/openclaw/workspace"), None, "control");
+        assert_eq!(link_on_the_way(d.path(), "/srv/openclaw/state").as_deref(), Some("/srv/openclaw/state"));
+        assert_eq!(link_on_the_way(d.path(), "/srv/openclaw/state/sub").as_deref(), Some("/srv/openclaw/state"));
+        std::fs::create_dir_all(d.path().join("opt")).unwrap();
+        std::os::unix::fs::symlink("/etc", d.path().join("opt/x")).unwrap();
+        assert_eq!(link_on_the_way(d.path(), "/opt/x/clawguard").as_deref(), Some("/opt/x"));
+        assert_eq!(link_on_the_way(d.path(), "/nothing/here"), None);
+    }
 
     #[test]
     fn a_staging_directory_with_a_file_left_is_kept() {
