@@ -65,7 +65,14 @@ pub fn run_for(plan: &Plan, root: &Root, wanted: impl Fn(&FileStep) -> bool) -> 
 
 /// Runs a checker; Err when it cannot start (not installed) — with the install hint.
 fn run_tool(argv: &[&str], install: &str) -> Result<(i32, String), String> {
-    let expr = duct::cmd(argv[0], &argv[1..]).stderr_to_stdout().stdout_capture().unchecked();
+    let expr = duct::cmd(argv[0], &argv[1..])
+        .before_spawn(|c| {
+            crate::apply::runner::own_session(c);
+            Ok(())
+        })
+        .stderr_to_stdout()
+        .stdout_capture()
+        .unchecked();
     match expr.run() {
         Ok(o) => Ok((o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).into_owned())),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {

@@ -232,3 +232,37 @@ fn a_failed_apply_is_shown_where_it_happens_and_the_exit_says_so() {
     assert!(s.contains("exit=1"), "a failed apply exited 0:\n{s}");
     assert!(s.contains("refusing to apply"), "the error is gone once the wizard exits:\n{s}");
 }
+
+/// A backup destination whose host key was never seen: restic starts ssh, which would ask
+/// on the terminal and take its foreground (the wizard stopped, q and Ctrl-C dead). No
+/// child of the wizard may own the terminal: the test fails, the wizard says why, and q
+/// still quits. The backup server is a real sshd in a namespace of the test's.
+#[test]
+fn a_failing_sftp_test_leaves_the_wizard_responsive() {
+    let mut v = common::vps::Vps::new("debian12-cloud");
+    v.start_sshd();
+    common::vps::wait("sshd on port 22", 10, || v.port_open(22));
+    let root = common::fixture_root("debian12-cloud");
+    let answers = root.path().join("answers.toml");
+    fs::write(
+        &answers,
+        format!("version = 1\n[backup]\ndestination = \"sftp:debian@{}:/home/debian/backup\"\n", v.vps_ip),
+    )
+    .unwrap();
+    let t = wizard(root.path(), &format!("--answers {}", answers.display()));
+    t.wait_for("Press Enter to start", 10);
+    t.keys(&["Enter"]);
+    for screen in ["1. Agent sandbox", "2. Credentials", "3. SSH", "4. Firewall", "5. Egress", "6. Monitoring"] {
+        t.wait_for(screen, 5);
+        t.keys(&["Enter"]);
+    }
+    t.wait_for("7. Backup", 5);
+    t.keys(&["C-t"]);
+    let s = t.wait_for("✗", 40);
+    assert!(!s.contains("Are you sure you want to continue connecting"), "ssh asked on the wizard's terminal:\n{s}");
+    assert!(s.contains("Host key verification failed") || s.contains("sftp"), "the reason is not said:\n{s}");
+    // The wizard still answers its keys (the answers are unchanged: q quits at once).
+    t.keys(&["q"]);
+    let s = t.wait_for("[exited]", 10);
+    assert!(s.contains("Nothing was written"), "{s}");
+}

@@ -1175,7 +1175,7 @@ fn disarm_timers(root: &Root) {
         if let Ran::Failed { status, output } = Runner::Live.run(&argv) {
             eprintln!(
                 "note: the automatic rollback's timer could not be stopped ({status}: {}); when it fires it finds nothing to roll back.",
-                gist(&output)
+                crate::sink::terminal(&gist(&output))
             );
         }
     }

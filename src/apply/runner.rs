@@ -5,6 +5,24 @@
 
 use std::path::PathBuf;
 
+/// Starts `cmd` in a session of its own, without a controlling terminal. No child of
+/// clawguard may take the terminal: ssh (started by restic, which hands it the terminal's
+/// foreground to ask for a password or a new host key) would stop the wizard — q, Esc and
+/// Ctrl-C dead — while it waits for an answer nobody sees. Without a terminal, ssh fails
+/// at once and says why, and the front end shows it.
+pub fn own_session(cmd: &mut std::process::Command) -> &mut std::process::Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setsid(2) is async-signal-safe; between fork and exec nothing else runs.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    }
+}
+
 /// Where commands go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Runner {
@@ -45,7 +63,11 @@ impl Runner {
             },
             Runner::Program(p) => (p.display().to_string(), argv),
         };
-        match duct::cmd(&prog, &args).stdin_null().stderr_to_stdout().stdout_capture().unchecked().run() {
+        let expr = duct::cmd(&prog, &args).before_spawn(|c| {
+            own_session(c);
+            Ok(())
+        });
+        match expr.stdin_null().stderr_to_stdout().stdout_capture().unchecked().run() {
             Ok(o) if o.status.success() => Ran::Ok(String::from_utf8_lossy(&o.stdout).into_owned()),
             Ok(o) => Ran::Failed {
                 status: o.status.code().map(|c| format!("exit status {c}")).unwrap_or_else(|| "killed".into()),

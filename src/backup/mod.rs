@@ -88,7 +88,7 @@ pub fn ssh_key(root: &Root, host: &str) -> Result<String, BackupError> {
         if let Some(dir) = key.parent() {
             std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
         }
-        let out = std::process::Command::new("ssh-keygen")
+        let out = crate::apply::runner::own_session(&mut std::process::Command::new("ssh-keygen"))
             .args(["-q", "-t", "ed25519", "-N", "", "-C", &format!("clawguard-backup@{host}"), "-f"])
             .arg(&key)
             .stdin(std::process::Stdio::null())

@@ -381,7 +381,7 @@ pub(super) fn progress_bar() -> impl FnMut(Event) {
         Event::Step { label } => {
             if tty {
                 bar.inc(1);
-                bar.set_message(label);
+                bar.set_message(crate::sink::terminal_line(&label).into_owned());
             } else {
                 say_err!("  {label}");
             }
