@@ -22,6 +22,9 @@ pub struct Report {
     /// What went in, and what could not be had (with why).
     pub collected: Vec<String>,
     pub missing: Vec<String>,
+    /// The keys unlocked for the agent, removed from where it read them (the vault keeps
+    /// them): how many, or why not.
+    pub keys_removed: Option<Result<(String, usize), String>>,
     /// The vault's keys: (name, where to revoke it).
     pub rotate: Vec<(String, &'static str)>,
 }
@@ -32,6 +35,27 @@ pub enum IncidentError {
     Io { what: String, source: std::io::Error },
     #[error("the vault's keys cannot be listed: {0}")]
     Vault(#[from] crate::vault::VaultError),
+}
+
+/// Removes every file in the directory the keys are unlocked into; None when there is none.
+fn remove_unlocked(root: &Root, dir: &str) -> Option<Result<usize, String>> {
+    let path = root.untrusted(dir).ok()?;
+    let entries = match std::fs::read_dir(&path) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => return Some(Err(e.to_string())),
+    };
+    let mut n = 0;
+    for e in entries.flatten() {
+        // Entries, never followed: a link is removed as a link.
+        if e.file_type().is_ok_and(|t| !t.is_dir()) {
+            if let Err(err) = std::fs::remove_file(e.path()) {
+                return Some(Err(format!("{}: {err}", e.path().display())));
+            }
+            n += 1;
+        }
+    }
+    Some(Ok(n))
 }
 
 pub fn run(a: &Answers, facts: &Facts, root: &Root, runner: &Runner) -> Result<Report, IncidentError> {
@@ -51,6 +75,10 @@ pub fn run(a: &Answers, facts: &Facts, root: &Root, runner: &Runner) -> Result<R
             _ => Ok(()),
         });
     }
+    // The keys unlocked for the agent are taken away from it too: a stopped container can
+    // be started again, and the files are plaintext. The vault keeps them.
+    let unlocked = crate::layers::secrets_dir(facts.platform.kind());
+    report.keys_removed = remove_unlocked(root, unlocked).map(|r| r.map(|n| (unlocked.to_owned(), n)));
     // 2. The evidence, before anything is rebuilt.
     let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string().replace(':', "");
     let name = format!("incident-{stamp}");

@@ -635,6 +635,10 @@ fn incident_copies_no_link_and_waits_on_no_fifo_in_the_agents_log_directory() {
     fs::write(logs.join("agent.log"), "the agent's own log line\n").unwrap();
     std::os::unix::fs::symlink("/etc/shadow", logs.join("app.log")).unwrap();
     std::os::unix::fs::lchown(logs.join("app.log"), Some(64000), Some(64000)).unwrap();
+    // The agent's keys, unlocked for it: containment takes them away (the vault keeps them).
+    let unlocked = root.path().join("run/clawguard/secrets");
+    fs::create_dir_all(&unlocked).unwrap();
+    fs::write(unlocked.join("openai"), "sk-unlocked").unwrap();
     let fifo = std::ffi::CString::new(logs.join("pipe\u{1b}[2J.log").to_str().unwrap()).unwrap();
     assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
     let o = Command::new("timeout")
@@ -650,6 +654,8 @@ fn incident_copies_no_link_and_waits_on_no_fifo_in_the_agents_log_directory() {
         "{out}"
     );
     assert!(!out.contains('\u{1b}'), "a raw escape reached the terminal: {out:?}");
+    assert!(out.contains("The 1 key(s) unlocked for the agent were removed from /run/clawguard/secrets"), "{out}");
+    assert!(!unlocked.join("openai").exists(), "the unlocked key is still there");
     let archive = out.split_whitespace().find(|w| w.ends_with(".tar.gz")).expect("the archive's path").to_owned();
     let listing = Command::new("tar").args(["-xzOf", &archive]).output().unwrap();
     let all = String::from_utf8_lossy(&listing.stdout);

@@ -223,6 +223,8 @@ fn first_setup(suite: &str, net: u8, how: Install) {
     assert!(!out.contains("error:"), "{out}");
     let (rc, out) = vps.ssh("debian", 2222, new, "clawguard check --no-alert");
     assert!((rc == 0 || rc == 3) && !out.contains("error:") && !out.contains("is missing"), "{out}");
+    // Without root, ufw and fail2ban cannot be asked: not a DANGER about either.
+    assert!(!out.contains("DANGER: ufw") && !out.contains("DANGER: fail2ban"), "false alarms without root:\n{out}");
     // Before the first run learns what is normal, a stranger's first line, which sshd
     // quotes into the journal verbatim, poses as logins: neither is one.
     for banner in [

@@ -56,7 +56,7 @@ pub fn run(answers: &Answers, facts: &Facts, root: &Root, runner: &Runner) -> Re
     out.extend(certificates::check(&answers.monitoring.certificates, answers.monitoring.certificate_days.get()));
     out.extend(sshd_drift(&plan, runner, &managed));
     out.extend(seen_since_last_run(answers, facts, root, runner, &store, &managed));
-    out.extend(updates::check(runner));
+    out.extend(updates::check(runner, facts.packages.contains("unattended-upgrades")));
     for e in &facts.plaintext_env_files {
         out.push(finding(Severity::Warning, format!("{} holds {} key(s) in plaintext.", e.path, e.keys)));
     }
@@ -308,6 +308,15 @@ fn services(
                 "ufw and fail2ban were not asked: {} is not this system's root (give --runner to reach its services).",
                 root.dir().display()
             ),
+        ));
+        return out;
+    }
+    // On the live system, only root may ask ufw and fail2ban: without it their failures
+    // say nothing about the firewall (and are not the DANGER they would be as root).
+    if *runner == Runner::Live && unsafe { libc::geteuid() } != 0 {
+        out.push(finding(
+            Severity::Note,
+            "ufw and fail2ban were not asked: they answer only root. `sudo clawguard check` asks them.",
         ));
         return out;
     }

@@ -26,7 +26,9 @@ pub fn security_updates(simulation: &str) -> Vec<String> {
         .collect()
 }
 
-pub fn check(runner: &Runner) -> Vec<Finding> {
+/// `unattended`: whether the target has unattended-upgrades installed (what the message
+/// may promise depends on it).
+pub fn check(runner: &Runner, unattended: bool) -> Vec<Finding> {
     let argv: Vec<String> = SIMULATE.iter().map(|s| s.to_string()).collect();
     match runner.run(&argv) {
         Ran::Ok(out) => {
@@ -39,10 +41,15 @@ pub fn check(runner: &Runner) -> Vec<Finding> {
             if pending.len() > 12 {
                 named.push(&more);
             }
+            let by_itself = if unattended {
+                " (unattended-upgrades, installed here, does it daily by itself)"
+            } else {
+                "; unattended-upgrades is not installed, so nothing installs them by itself: `sudo apt-get install unattended-upgrades` does it daily from now on"
+            };
             vec![finding(
                 Severity::Warning,
                 format!(
-                    "{} security update(s) are waiting: {}. `sudo apt-get update && sudo apt-get upgrade` installs them (unattended-upgrades does it daily by itself).",
+                    "{} security update(s) are waiting: {}. `sudo apt-get update && sudo apt-get upgrade` installs them{by_itself}.",
                     pending.len(),
                     named.join(", ")
                 ),

@@ -34,6 +34,13 @@ pub fn incident(args: &crate::cli::IncidentArgs) -> Result<ExitCode, CommandErro
         ),
         None => say!("1. Nothing to stop here (no agent's project, or its engine is not reachable from here)."),
     }
+    match &r.keys_removed {
+        Some(Ok((dir, n))) => say!(
+            "   The {n} key(s) unlocked for the agent were removed from {dir} (the vault keeps them; once rotated, `sudo clawguard secrets unlock` puts the new ones there)."
+        ),
+        Some(Err(e)) => say!("   THE KEYS UNLOCKED FOR THE AGENT COULD NOT ALL BE REMOVED ({e}): remove them by hand."),
+        None => {}
+    }
     say!(
         "2. The evidence is in {} ({} item(s)); copy it off this server before you rebuild anything.",
         r.archive.display(),
@@ -53,5 +60,6 @@ pub fn incident(args: &crate::cli::IncidentArgs) -> Result<ExitCode, CommandErro
     say!(
         "Then follow /etc/clawguard/RECOVERY.md (rebuild, restore the data with `clawguard restore`, new keys in the vault)."
     );
-    Ok(if matches!(r.stopped, Some(Err(_))) { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    let failed = matches!(r.stopped, Some(Err(_))) || matches!(r.keys_removed, Some(Err(_)));
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
