@@ -79,7 +79,9 @@ fn the_real_openclaw_runs_locked_down_reaches_only_allowed_hosts_and_reads_its_k
     let e = Engine::start_with_data(Some(&host.path().join("var/lib/docker")));
     let root = Root::new(host.path());
     let base = host.path().join(BASE.trim_start_matches('/'));
-    for d in ["state", "workspace", "config", "logs", "agent"] {
+    // The agent's state, workspace and logs are not there yet: the plan makes them, the
+    // agent's own (Docker would make them root's, and OpenClaw could not write).
+    for d in ["config", "agent"] {
         fs::create_dir_all(base.join(d)).unwrap();
     }
     e.bind(&host.path().join("srv"), "/srv");
@@ -87,9 +89,6 @@ fn the_real_openclaw_runs_locked_down_reaches_only_allowed_hosts_and_reads_its_k
     let users =
         "// my own settings\n{\n  models: { providers: { openai: { baseUrl: \"http://allowed.test/v1\" } } },\n}\n";
     fs::write(base.join("config/openclaw.json"), users).unwrap();
-    for d in ["state", "workspace", "logs"] {
-        sh(Command::new("chown").args(["-R", &format!("{UID}:{UID}"), base.join(d).to_str().unwrap()]));
-    }
 
     let images = tempfile::tempdir().unwrap();
     engine::openclaw_rootfs(&images.path().join("openclaw"));
@@ -140,10 +139,18 @@ fn the_real_openclaw_runs_locked_down_reaches_only_allowed_hosts_and_reads_its_k
         .expect("the plan starts the stack")
         .argv
         .clone();
-    // The directory for OpenClaw's own backups, made as the plan makes it (before `up`).
-    let mkdir = plan.commands.iter().find(|c| c.argv[0] == "install").expect("the plan makes the backups directory");
-    let (ok, out) = sh(&mut e.in_engine(&mkdir.argv.iter().map(String::as_str).collect::<Vec<_>>()));
-    assert!(ok, "{out}");
+    // The directories the agent writes (state, workspace, logs, OpenClaw's own backups),
+    // made as the plan makes them, before `up`.
+    let mkdirs: Vec<_> = plan.commands.iter().filter(|c| c.argv[0] == "install").collect();
+    assert!(mkdirs.len() >= 4, "the plan makes the agent's directories: {mkdirs:?}");
+    for mkdir in mkdirs {
+        let (ok, out) = sh(&mut e.in_engine(&mkdir.argv.iter().map(String::as_str).collect::<Vec<_>>()));
+        assert!(ok, "{out}");
+    }
+    for d in ["state", "workspace"] {
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(fs::metadata(base.join(d)).unwrap().uid(), UID, "{d} is not the agent's");
+    }
     let args: Vec<&str> = up.iter().map(String::as_str).collect();
     let (ok, out) = sh(&mut e.in_engine(&args));
     assert!(ok, "{} failed:\n{out}", up.join(" "));

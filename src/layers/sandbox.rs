@@ -232,14 +232,24 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     for (image, how) in images {
         b.preflight(layer, Check::Image { image, how }, &[compose.as_str()]);
     }
+    // Every directory the agent writes exists, the agent's, before its container starts:
+    // Docker makes a missing bind source as root, and the agent (not root) then cannot
+    // write its state (OpenClaw crash-loops on EACCES).
+    let (owner, group) = (format!("{}", s.uid), format!("{}", s.gid));
+    let mut writable: Vec<(String, &str, &str)> = vec![
+        (s.state_dir.to_string(), "0700", "the agent's state directory, the agent's own"),
+        (s.workspace.to_string(), "0700", "the agent's workspace, the agent's own"),
+        (a.monitoring.log_dir.to_string(), "0750", "the agent's log directory, the agent's own"),
+    ];
     if s.profile == Profile::Openclaw {
         // OpenClaw's own backup archives land here; the agent's user writes them.
-        let (dir, owner) = (openclaw::backups_dir(a), format!("{}", s.uid));
-        let group = format!("{}", s.gid);
+        writable.push((openclaw::backups_dir(a), "0700", "a directory for OpenClaw's own backup archives"));
+    }
+    for (dir, mode, why) in &writable {
         b.on_change(
             layer,
-            &["install", "-d", "-m", "0700", "-o", owner.as_str(), "-g", group.as_str(), dir.as_str()],
-            "a directory for OpenClaw's own backup archives",
+            &["install", "-d", "-m", mode, "-o", owner.as_str(), "-g", group.as_str(), dir.as_str()],
+            *why,
             &[compose.as_str()],
         );
     }
@@ -268,16 +278,6 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     }
     if s.publish_gateway {
         b.warn(layer, Severity::Note, format!("The gateway is published on 127.0.0.1:{} only; reach it from elsewhere through an SSH tunnel (ssh -L {0}:127.0.0.1:{0}).", s.gateway_port));
-    }
-    if s.profile == Profile::Openclaw {
-        b.warn(
-            layer,
-            Severity::Note,
-            format!(
-                "{}, {} and {} must belong to uid {} (the agent's user): chown -R {}:{} them if OpenClaw cannot write.",
-                s.state_dir, s.workspace, s.config_dir, s.uid, s.uid, s.gid
-            ),
-        );
     }
     Ok(())
 }
