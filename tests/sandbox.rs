@@ -393,6 +393,34 @@ fn the_agent_is_locked_down_and_reaches_only_the_allowed_hosts() {
     let (ok, out) = sh(&mut e.docker(&["rm", "-f", evil.trim()]));
     assert!(ok, "{out}");
 
+    // A container of the agent's project that crash-loops (as the real OpenClaw did on
+    // EACCES, `Restarting (78)`): `docker ps` lists it among the running; the check says
+    // it does not run.
+    let (ok, looping) = sh(&mut e.docker(&[
+        "run",
+        "-d",
+        "--restart",
+        "always",
+        "--label",
+        "com.docker.compose.project=clawguard-agent",
+        "--label",
+        "com.docker.compose.service=agent",
+        "clawguard-test/agent:1",
+        "sh",
+        "-c",
+        "exit 78",
+    ]));
+    assert!(ok, "{looping}");
+    let mut seen = String::new();
+    let found = (0..30).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        seen = check().1;
+        seen.contains("DANGER: The agent's `agent` container restarts over and over (exit code 78")
+    });
+    assert!(found, "the crash loop was not found:\n{seen}");
+    let (ok, out) = sh(&mut e.docker(&["rm", "-f", looping.trim()]));
+    assert!(ok, "{out}");
+
     let mut down: Vec<String> = up[..up.len() - 2].to_vec();
     down.extend(["down".into(), "-t".into(), "1".into()]);
     let (ok, out) = run_in(&e, &down);

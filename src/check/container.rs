@@ -16,6 +16,64 @@ pub fn check(answers: &Answers, runner: &Runner, applied: bool) -> Vec<Finding> 
     if answers.skip.contains(&crate::answers::Layer::Sandbox) || !runner.runs_commands() {
         return Vec::new();
     }
+    let mut out = states(runner);
+    out.extend(settings(answers, runner, applied));
+    out
+}
+
+/// Every container of the agent's project that is not running as it should: restarting
+/// over and over (`docker ps` lists it among the running), stopped, or unhealthy.
+fn states(runner: &Runner) -> Vec<Finding> {
+    let project = format!("label=com.docker.compose.project={PROJECT}");
+    let Ran::Ok(out) = runner.run(&["docker", "ps", "-aq", "--filter", &project]) else { return Vec::new() };
+    let ids = crate::layers::sandbox::container_ids(&out);
+    if ids.is_empty() {
+        return Vec::new();
+    }
+    let mut argv = vec!["docker".to_owned(), "inspect".to_owned()];
+    argv.extend(ids);
+    let Ran::Ok(json) = runner.run(&argv) else { return Vec::new() };
+    let Ok(Value::Array(all)) = serde_json::from_str::<Value>(&json) else { return Vec::new() };
+    all.iter().filter_map(state_finding).collect()
+}
+
+/// What is wrong with one container's state (`docker inspect`), if anything.
+fn state_finding(c: &Value) -> Option<Finding> {
+    let name = c["Name"].as_str().unwrap_or_default().trim_start_matches('/');
+    let service = c["Config"]["Labels"]["com.docker.compose.service"].as_str().unwrap_or("?");
+    let st = &c["State"];
+    let code = st["ExitCode"].as_i64().unwrap_or(0);
+    let restarts = c["RestartCount"].as_i64().unwrap_or(0);
+    let logs = format!("`sudo docker logs --tail 50 {name}` says why");
+    if st["Restarting"] == true || st["Status"] == "restarting" {
+        return Some(finding(
+            Severity::Danger,
+            format!(
+                "The agent's `{service}` container restarts over and over (exit code {code}, {restarts} restart(s)): it does not run. {logs}."
+            ),
+        ));
+    }
+    match st["Status"].as_str() {
+        Some("exited") | Some("dead") => {
+            return Some(finding(
+                Severity::Warning,
+                format!(
+                    "The agent's `{service}` container is stopped (exit code {code}). {logs}; `sudo clawguard apply` starts it again."
+                ),
+            ));
+        }
+        _ => {}
+    }
+    (st["Health"]["Status"] == "unhealthy").then(|| {
+        finding(
+            Severity::Warning,
+            format!("The agent's `{service}` container runs but is unhealthy (its own health check fails). {logs}."),
+        )
+    })
+}
+
+/// The agent's container's settings against the plan's.
+fn settings(answers: &Answers, runner: &Runner, applied: bool) -> Vec<Finding> {
     let project = format!("label=com.docker.compose.project={PROJECT}");
     let ids = match runner.run(&[
         "docker",
@@ -62,6 +120,32 @@ pub fn check(answers: &Answers, runner: &Runner, applied: bool) -> Vec<Finding> 
         .into_iter()
         .map(|d| finding(Severity::Danger, format!("The agent's container runs with {d}. Someone recreated it outside clawguard: if it was not you, treat it as an intrusion (see /etc/clawguard/RECOVERY.md); `docker compose -p {PROJECT} -f {} up -d --force-recreate` puts the planned one back.", crate::layers::sandbox::compose_file(answers))))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_crash_loop_a_stopped_and_an_unhealthy_container_are_findings() {
+        let c = |status: &str, restarting: bool, health: &str| {
+            serde_json::json!({
+                "Name": "/clawguard-agent-agent-1",
+                "RestartCount": 7,
+                "Config": { "Labels": { "com.docker.compose.service": "agent" } },
+                "State": { "Status": status, "Restarting": restarting, "ExitCode": 78, "Health": { "Status": health } },
+            })
+        };
+        let f = state_finding(&c("restarting", true, "")).unwrap();
+        assert!(
+            f.severity == Severity::Danger && f.text.contains("restarts over and over (exit code 78, 7 restart(s))"),
+            "{f:?}"
+        );
+        assert!(state_finding(&c("exited", false, "")).unwrap().text.contains("is stopped (exit code 78)"));
+        assert!(state_finding(&c("running", false, "unhealthy")).unwrap().text.contains("unhealthy"));
+        assert!(state_finding(&c("running", false, "healthy")).is_none(), "control");
+        assert!(state_finding(&c("running", false, "")).is_none(), "control");
+    }
 }
 
 /// What the live container has that the plan did not set, in words.
