@@ -122,32 +122,6 @@ fn settings(answers: &Answers, runner: &Runner, applied: bool) -> Vec<Finding> {
         .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_crash_loop_a_stopped_and_an_unhealthy_container_are_findings() {
-        let c = |status: &str, restarting: bool, health: &str| {
-            serde_json::json!({
-                "Name": "/clawguard-agent-agent-1",
-                "RestartCount": 7,
-                "Config": { "Labels": { "com.docker.compose.service": "agent" } },
-                "State": { "Status": status, "Restarting": restarting, "ExitCode": 78, "Health": { "Status": health } },
-            })
-        };
-        let f = state_finding(&c("restarting", true, "")).unwrap();
-        assert!(
-            f.severity == Severity::Danger && f.text.contains("restarts over and over (exit code 78, 7 restart(s))"),
-            "{f:?}"
-        );
-        assert!(state_finding(&c("exited", false, "")).unwrap().text.contains("is stopped (exit code 78)"));
-        assert!(state_finding(&c("running", false, "unhealthy")).unwrap().text.contains("unhealthy"));
-        assert!(state_finding(&c("running", false, "healthy")).is_none(), "control");
-        assert!(state_finding(&c("running", false, "")).is_none(), "control");
-    }
-}
-
 /// What the live container has that the plan did not set, in words.
 pub fn differences(a: &Answers, c: &Value) -> Vec<String> {
     let s = &a.sandbox;
@@ -213,4 +187,30 @@ pub fn differences(a: &Answers, c: &Value) -> Vec<String> {
         out.push("the Docker socket mounted (root on the host)".to_owned());
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_crash_loop_a_stopped_and_an_unhealthy_container_are_findings() {
+        let c = |status: &str, restarting: bool, health: &str| {
+            serde_json::json!({
+                "Name": "/clawguard-agent-agent-1",
+                "RestartCount": 7,
+                "Config": { "Labels": { "com.docker.compose.service": "agent" } },
+                "State": { "Status": status, "Restarting": restarting, "ExitCode": 78, "Health": { "Status": health } },
+            })
+        };
+        let f = state_finding(&c("restarting", true, "")).unwrap();
+        assert!(
+            f.severity == Severity::Danger && f.text.contains("restarts over and over (exit code 78, 7 restart(s))"),
+            "{f:?}"
+        );
+        assert!(state_finding(&c("exited", false, "")).unwrap().text.contains("is stopped (exit code 78)"));
+        assert!(state_finding(&c("running", false, "unhealthy")).unwrap().text.contains("unhealthy"));
+        assert!(state_finding(&c("running", false, "healthy")).is_none(), "control");
+        assert!(state_finding(&c("running", false, "")).is_none(), "control");
+    }
 }
