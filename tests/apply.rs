@@ -789,3 +789,58 @@ fn without_an_automatic_rollback_the_port_move_still_waits_for_confirm() {
     assert!(text.contains("Port 2222\n") && !text.contains("Port 22\n"), "{text}");
     assert!(out(&run(&["status", "--root", r], &[])).contains("No change is waiting"));
 }
+
+/// A backup destination that does not answer yet: `backup init` fails, and only the backup
+/// layer is taken back — the SSH and firewall hardening stay, the answers (with the
+/// destination typed) are saved for the next run, the outcome says what was not applied.
+#[test]
+fn a_failing_backup_init_takes_back_only_the_backup_layer() {
+    let root = common::fixture_root("debian12-cloud");
+    common::fake_tools(root.path());
+    let work = tempfile::tempdir().unwrap();
+    let runner = recording_runner(work.path());
+    let answers = work.path().join("a.toml");
+    fs::write(&answers, "version = 1\n[backup]\ndestination = \"rest:https://backup.example:8000/host1\"\n").unwrap();
+    let args = ["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&runner), "--root", s(root.path())];
+    // Control: a run that succeeds, to learn how `backup init` is called here.
+    let clean = common::fixture_root("debian12-cloud");
+    common::fake_tools(clean.path());
+    let clean_work = tempfile::tempdir().unwrap();
+    let clean_runner = recording_runner(clean_work.path());
+    let o = run(
+        &[
+            "apply",
+            "--yes",
+            "--confirm-timeout",
+            "0",
+            "--runner",
+            s(&clean_runner),
+            "--root",
+            s(clean.path()),
+            "--answers",
+            s(&answers),
+        ],
+        &[],
+    );
+    assert!(o.status.success() || o.status.code() == Some(4), "{}", out(&o));
+    let init = log_of(clean_work.path())
+        .lines()
+        .find(|l| l.ends_with(" backup init"))
+        .expect("apply runs backup init")
+        .to_owned();
+    fs::write(work.path().join("fail-on"), format!("{init}\n")).unwrap();
+
+    let mut with_answers = args.to_vec();
+    with_answers.extend(["--answers", s(&answers)]);
+    let o = run(&with_answers, &[]);
+    let text = out(&o);
+    assert_eq!(o.status.code(), Some(4), "{text}");
+    assert!(text.contains("NOT APPLIED: 7. Backup") && text.contains("simulated failure"), "{text}");
+    let has = |p: &str| root.path().join(p.trim_start_matches('/')).exists();
+    assert!(has("/etc/ssh/sshd_config.d/00-clawguard.conf"), "SSH hardening stays:\n{text}");
+    assert!(has("/etc/fail2ban/jail.d/zz-clawguard.local"), "the jail stays:\n{text}");
+    assert!(!has("/etc/clawguard/backup.env"), "the backup layer's files are taken back:\n{text}");
+    let saved = fs::read_to_string(root.path().join("etc/clawguard/answers.toml")).unwrap();
+    assert!(saved.contains("rest:https://backup.example:8000/host1"), "the answers typed are kept:\n{saved}");
+    assert!(!log_of(work.path()).contains("ufw --force disable"), "the firewall stays on");
+}

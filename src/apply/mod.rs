@@ -450,17 +450,18 @@ pub fn apply(plan: &Plan, root: &Root, opts: &Options, progress: &mut dyn FnMut(
         if manifest.commands.get(i).is_some_and(|c| c.starts_new) {
             ran.push(i);
         }
-        // The agent's layers fail alone: the hardening around them stays (and is still
-        // confirmed or rolled back as usual). Anything else takes the whole generation back.
-        if AGENT_LAYERS.contains(&layer) {
-            let names: Vec<String> = AGENT_LAYERS.iter().map(|l| format!("{l:?}")).collect();
+        // The agent's layers and the backup fail alone: the hardening around them stays
+        // (and is still confirmed or rolled back as usual), with the answers typed.
+        // Anything else takes the whole generation back.
+        if let Some(group) = fails_alone(layer) {
+            let names: Vec<String> = group.iter().map(|l| format!("{l:?}")).collect();
             let undone = undo(&store, root, &opts.runner, &manifest, Some(&ran), Some(&names), Reloads::MustWork)?;
             manifest.given_up.extend(names);
             store.update_manifest(&manifest).map_err(io_err("recording the layers given up"))?;
             report
                 .written
                 .retain(|p| !manifest.files.iter().any(|f| &f.path == p && manifest.given_up.contains(&f.layer)));
-            report.not_applied.push((AGENT_LAYERS.to_vec(), format!("{failure} Taken back: {}", undone.join("; "))));
+            report.not_applied.push((group.to_vec(), format!("{failure} Taken back: {}", undone.join("; "))));
             continue;
         }
         let rolled_back = rollback_generation(&store, root, &opts.runner, &manifest, Some(&ran))?;
@@ -677,6 +678,20 @@ impl Stop {
 /// The agent's layers: they share the compose project, and when they cannot be applied
 /// (no engine, no image, a failed `up`) the rest of the hardening goes on without them.
 pub const AGENT_LAYERS: [Layer; 2] = [Layer::Sandbox, Layer::Egress];
+
+/// The layers whose failing command takes back only themselves, not the generation: the
+/// agent's (together: they share the compose project), and the backup (a destination that
+/// does not answer yet — a typo, a server not set up — must not undo the SSH, firewall
+/// and monitoring that work, nor throw away what was typed).
+fn fails_alone(layer: Layer) -> Option<&'static [Layer]> {
+    if AGENT_LAYERS.contains(&layer) {
+        Some(&AGENT_LAYERS)
+    } else if layer == Layer::Backup {
+        Some(&[Layer::Backup])
+    } else {
+        None
+    }
+}
 
 /// Everything that would fail late, checked before anything is written: the host's
 /// readiness (systemd, the engine, images, free ports), then the services' own checkers
