@@ -446,3 +446,57 @@ fn the_backup_screen_tests_the_destination_before_apply() {
     assert!(!failed && said.contains("created when you apply"), "{said}");
     assert!(!root.path().join("srv/backups/repo").exists(), "the test wrote to the destination");
 }
+
+/// The Done screen after a large apply, at 80×24 and 120×40: what the user must do next —
+/// the time left, the login to try, `sudo clawguard confirm` — is always in view, pinned
+/// under the rest, which scrolls. Once the confirmation arrived (its record gone, the
+/// generation committed), the countdown gives way to that; a rollback is said as such.
+#[test]
+fn the_done_screen_keeps_the_next_step_in_view_and_scrolls_the_rest() {
+    let (mut app, root) = app(false);
+    let report = Report {
+        generation: Some(1),
+        written: (0..60).map(|i| format!("/etc/clawguard/file-{i:02}.conf")).collect(),
+        ran: (0..20).map(|i| format!("systemctl restart unit-{i}")).collect(),
+        ..Report::default()
+    };
+    let next = Next {
+        port: 2222,
+        old_ports: vec![22],
+        user: "debian".into(),
+        host: Some("203.0.113.5".into()),
+        deadline: 1_000_113,
+        automatic: true,
+        armed_with: Some("systemd-run timer".into()),
+    };
+    let outcome = Outcome { report, target: "/".into(), next: Some(next), kit: None };
+    app.apply = Some(Progress::shown(8, 8, "done", Vec::new(), Some(Ok(outcome))));
+    app.screen = Screen::Done;
+    app.now = Some(1_000_000);
+    for (w, h) in [(80, 24), (120, 40)] {
+        let s = screen_at(&app, w, h);
+        assert!(s.contains("confirm within 113 s"), "{w}x{h}:\n{s}");
+        assert!(
+            s.contains("ssh -o IdentitiesOnly=yes -p 2222 debian@203.0.113.5") && s.contains("sudo clawguard confirm"),
+            "{w}x{h}:\n{s}"
+        );
+        assert!(s.contains("Done — ↑↓ scroll"), "{w}x{h}:\n{s}");
+    }
+    let top = screen(&app);
+    assert!(top.contains("Applied generation 1"), "{top}");
+    for _ in 0..3 {
+        key(&mut app, KeyCode::PageDown);
+    }
+    let scrolled = screen(&app);
+    assert!(!scrolled.contains("Applied generation 1") && scrolled.contains("file-3"), "{scrolled}");
+    assert!(scrolled.contains("sudo clawguard confirm"), "the next step scrolled away:\n{scrolled}");
+
+    // Confirmed from a new login: no record waits, the generation is committed.
+    let state = root.path().join("var/lib/clawguard/generations/1");
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::write(state.join("manifest.toml"), "number = 1\ncreated = 1\nfiles = []\ncommands = []\n").unwrap();
+    std::fs::write(state.join("committed"), "").unwrap();
+    app.tick();
+    let confirmed = screen(&app);
+    assert!(confirmed.contains("Confirmed from a new login") && !confirmed.contains("confirm within"), "{confirmed}");
+}

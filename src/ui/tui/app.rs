@@ -8,7 +8,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::form::{self, Layers};
 use super::keys::{self, Binding, ENTER, ESC, F1, Key, bind, ch};
-use super::progress::Progress;
+use super::progress::{Done, DoneMsg, Progress};
 use super::review::{self, Review};
 use super::theme::Theme;
 use crate::answers::Answers;
@@ -55,6 +55,7 @@ pub enum Act {
     Erase,
     /// On the Backup screen: ask the destination whether it answers (in the background).
     TestDestination,
+    Done(DoneMsg),
 }
 
 pub struct App {
@@ -78,6 +79,7 @@ pub struct App {
     pub now: Option<u64>,
     /// The destination test under way: its answer arrives here.
     pub reach: Option<std::sync::mpsc::Receiver<String>>,
+    pub done: Done,
 }
 
 impl App {
@@ -100,6 +102,7 @@ impl App {
             source,
             now: None,
             reach: None,
+            done: Done::default(),
         }
     }
 
@@ -165,7 +168,11 @@ impl App {
                     vec![bind(&[ESC], "Esc", "back to review", Act::Retry)]
                 }
                 Screen::Apply => vec![bind(&[], "wait", "applying… it ends by itself", Act::Close)],
-                Screen::Done => vec![bind(&[ENTER, ESC, ch('q')], "q/Enter", "quit", Act::Quit)],
+                Screen::Done => {
+                    let mut b = lift(Done::bindings(), Act::Done);
+                    b.push(bind(&[ENTER, ESC, ch('q')], "q/Enter", "quit", Act::Quit));
+                    b
+                }
             },
         };
         if modal.is_none() && !(self.screen == Screen::Apply && self.apply.as_ref().is_some_and(Progress::running)) {
@@ -221,6 +228,7 @@ impl App {
                     form::Step::Refused(why) => self.status = Some((true, why)),
                 }
             }
+            Act::Done(msg) => self.done.update(msg),
             Act::Review(msg) => match self.review.update(msg) {
                 review::Step::Stay => {}
                 review::Step::Layer(l) => self.go_layer(l.number() - 1),
@@ -329,6 +337,11 @@ impl App {
         if p.tick() && matches!(p.result, Some(Ok(_))) {
             self.saved = self.req.answers.clone();
             self.screen = Screen::Done;
+        }
+        if self.screen == Screen::Done
+            && let Some(Some(Ok(o))) = self.apply.as_ref().map(|p| p.result.as_ref())
+        {
+            self.done.watch(o, &self.req.root);
         }
     }
 

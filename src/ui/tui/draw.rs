@@ -39,7 +39,7 @@ pub fn draw(app: &App, f: &mut Frame) {
         }
         Screen::Done => {
             if let Some(Ok(o)) = app.finished() {
-                super::progress::draw_done(o, app.now(), f, main, theme)
+                app.done.draw(o, app.now(), f, main, theme)
             }
         }
     }

@@ -144,8 +144,102 @@ impl Progress {
     }
 }
 
-/// The Done screen: the outcome, as `clawguard apply` prints it, with the time left.
-pub fn draw_done(o: &Outcome, now: u64, f: &mut Frame, area: Rect, theme: Theme) {
-    let lines: Vec<Line> = crate::report::outcome(o, now).iter().map(|l| theme.line(l)).collect();
-    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::new().title(" Done ")), area);
+/// The Done screen: the outcome, as `clawguard apply` prints it, with the time left. What
+/// the user must do next (confirm from a new login, within the time left) is pinned at the
+/// bottom, always in view; the rest scrolls above it (↑ ↓ PgUp PgDn). Once a new login
+/// confirmed, the countdown gives way to that.
+#[derive(Debug, Default)]
+pub struct Done {
+    /// Rows scrolled down in the upper part.
+    pub scroll: u16,
+    /// What became of the confirmation the outcome waits for, once known: no countdown
+    /// any more.
+    pub settled: Option<Settled>,
+}
+
+/// How a wait for confirmation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    Confirmed,
+    RolledBack,
+}
+
+/// What a key does on the Done screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DoneMsg {
+    Scroll(i16),
+}
+
+impl Done {
+    pub fn bindings() -> Vec<super::keys::Binding<DoneMsg>> {
+        use super::keys::{DOWN, Key, UP, bind};
+        use crossterm::event::KeyCode;
+        vec![
+            bind(&[UP], "↑↓", "scroll", DoneMsg::Scroll(-1)),
+            bind(&[DOWN], "", "", DoneMsg::Scroll(1)),
+            bind(&[Key::Code(KeyCode::PageUp)], "", "", DoneMsg::Scroll(-10)),
+            bind(&[Key::Code(KeyCode::PageDown)], "", "", DoneMsg::Scroll(10)),
+        ]
+    }
+
+    pub fn update(&mut self, m: DoneMsg) {
+        let DoneMsg::Scroll(by) = m;
+        self.scroll = self.scroll.saturating_add_signed(by);
+    }
+
+    /// Whether the confirmation the outcome waits for arrived, or the watchdog rolled the
+    /// generation back: its pending record is gone, and the generation says which.
+    pub fn watch(&mut self, o: &Outcome, root: &crate::host::Root) {
+        let (Some(_), Some(n), None) = (&o.next, o.report.generation, self.settled) else { return };
+        let store = crate::apply::Store::new(root);
+        if !matches!(store.pending(), Ok(None)) {
+            return;
+        }
+        use crate::apply::store::GenerationState as G;
+        self.settled = match store.generations() {
+            Ok(g) => match g.iter().find(|g| g.manifest.number == n).map(|g| g.state) {
+                Some(G::Committed) => Some(Settled::Confirmed),
+                Some(G::RolledBack) => Some(Settled::RolledBack),
+                _ => None,
+            },
+            Err(_) => None,
+        };
+    }
+
+    pub fn draw(&self, o: &Outcome, now: u64, f: &mut Frame, area: Rect, theme: Theme) {
+        let all = crate::report::outcome(o, now);
+        // The next step starts at its blank line before the `Next:` line.
+        let split =
+            all.iter().position(|l| l.tone == crate::report::Tone::Next).map_or(all.len(), |i| i.saturating_sub(1));
+        let (body, next) = all.split_at(split);
+        let settled = |text: &str| vec![theme.line(&crate::report::Line::new(crate::report::Tone::Next, text))];
+        let next: Vec<Line> = match self.settled.filter(|_| !next.is_empty()) {
+            Some(Settled::Confirmed) => {
+                settled("Confirmed from a new login: the change stays, nothing rolls back by itself. q quits.")
+            }
+            Some(Settled::RolledBack) => settled(
+                "Not confirmed in time: everything this apply changed was rolled back by itself. `clawguard status` says what; q quits.",
+            ),
+            None => next.iter().map(|l| theme.line(l)).collect(),
+        };
+        let width = area.width.max(1) as usize;
+        let rows = |ls: &[Line]| ls.iter().map(|l| l.width().max(1).div_ceil(width)).sum::<usize>() as u16;
+        let mut body: Vec<Line> = body.iter().map(|l| theme.line(l)).collect();
+        // All of it fits: one page, the next step right under the rest.
+        if rows(&body) + rows(&next) < area.height {
+            body.extend(next);
+            f.render_widget(Paragraph::new(body).wrap(Wrap { trim: false }).block(Block::new().title(" Done ")), area);
+            return;
+        }
+        let pinned = rows(&next).min(area.height.saturating_sub(3));
+        let [top, bottom] = Layout::vertical([Constraint::Min(2), Constraint::Length(pinned)]).areas(area);
+        let overflow = rows(&body).saturating_sub(top.height.saturating_sub(1));
+        let scroll = self.scroll.min(overflow);
+        let title = if overflow > 0 { " Done — ↑↓ scroll " } else { " Done " };
+        f.render_widget(
+            Paragraph::new(body).wrap(Wrap { trim: false }).scroll((scroll, 0)).block(Block::new().title(title)),
+            top,
+        );
+        f.render_widget(Paragraph::new(next).wrap(Wrap { trim: false }), bottom);
+    }
 }
