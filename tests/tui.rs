@@ -223,6 +223,8 @@ fn apply_and_done_screens() {
     // The address the admin came in on, not a placeholder.
     assert!(done.contains("ssh -o IdentitiesOnly=yes -p 2222 debian@203.0.113.5"), "{done}");
     assert!(done.contains("confirm within 120 s"), "{done}");
+    // A login on the old port, after the move, waits for a timeout: the outcome says why.
+    assert!(done.contains("set `Port 2222` there"), "{done}");
     insta::assert_snapshot!("done_with_countdown", done);
 }
 
