@@ -604,7 +604,18 @@ fn a_restore_puts_no_link_where_the_agents_directories_go() {
     let pf = work.path().join("pf");
     fs::write(&pf, "correct horse battery staple\n").unwrap();
     let kit = work.path().join("kit.toml");
-    must(&["backup", "kit", "--root", r, "--out", kit.to_str().unwrap(), "--passphrase-file", pf.to_str().unwrap()]);
+    // Made through sudo by `debian`: the kit is theirs to copy off (mode 600).
+    let (code, out) = run_with(
+        &["backup", "kit", "--root", r, "--out", kit.to_str().unwrap(), "--passphrase-file", pf.to_str().unwrap()],
+        &[("SUDO_UID", Path::new("1000")), ("SUDO_GID", Path::new("1000"))],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    {
+        use std::os::unix::fs::MetadataExt;
+        let m = fs::metadata(&kit).unwrap();
+        assert_eq!((m.uid(), m.mode() & 0o777), (1000, 0o600), "{out}");
+        assert!(out.contains("(yours, mode 600)"), "{out}");
+    }
     // A later snapshot, crafted: the state directory is a link.
     let crafted = tempfile::tempdir().unwrap();
     fs::create_dir_all(crafted.path().join("etc/clawguard")).unwrap();

@@ -644,10 +644,24 @@ fn incident_copies_no_link_and_waits_on_no_fifo_in_the_agents_log_directory() {
     let o = Command::new("timeout")
         .args(["60", common::bin(), "incident", "--yes", "--root", r])
         .env("NO_COLOR", "1")
+        // Run through sudo by `debian`: the archive is handed to them.
+        .env("SUDO_UID", "1000")
+        .env("SUDO_GID", "1000")
         .output()
         .unwrap();
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    let mine = fs::read_dir(root.path().join("home/debian"))
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("clawguard-incident-"))
+        .unwrap_or_else(|| panic!("no copy for the sudo user:\n{out}"));
+    {
+        use std::os::unix::fs::MetadataExt;
+        let m = mine.metadata().unwrap();
+        assert_eq!((m.uid(), m.mode() & 0o777), (1000, 0o600), "{out}");
+    }
+    assert!(out.contains("A copy is yours to take: /home/debian/clawguard-incident-"), "{out}");
     assert!(out.contains("not collected: /var/log/clawguard-agent/app.log") && out.contains("symbolic link"), "{out}");
     assert!(
         out.contains("not collected: /var/log/clawguard-agent/pipe\\u{1b}[2J.log") && out.contains("FIFO"),

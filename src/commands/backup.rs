@@ -174,11 +174,14 @@ pub fn backup(args: &BackupArgs) -> Result<ExitCode, CommandError> {
             let record = || backup::record_kit(&l.root, &restic.repository, &vault.public()?);
             match out {
                 Some(path) => {
-                    write_new(path, kit.to_text().as_bytes())?;
+                    // Yours, not root's, when you ran sudo: `scp` it off as yourself.
+                    let owner = super::sudo_user(&l).map(|(uid, gid, _)| (uid, gid));
+                    write_new(path, kit.to_text().as_bytes(), owner)?;
                     record()?;
+                    let whose = if owner.is_some() { " (yours, mode 600)" } else { " (mode 600)" };
                     say!(
-                        "Wrote the recovery kit to {}. Copy it OFF this server now (and delete it here), and keep the passphrase apart from it: without both, the backups cannot be opened when this server is gone.",
-                        path.display()
+                        "Wrote the recovery kit to {}{whose}. Copy it OFF this server now (and delete it here), and keep the passphrase apart from it: without both, the backups cannot be opened when this server is gone.",
+                        std::fs::canonicalize(path).unwrap_or_else(|_| path.clone()).display()
                     );
                 }
                 None => {
@@ -250,13 +253,21 @@ fn passphrase(file: Option<&Path>, confirm: bool) -> Result<String, CommandError
 }
 
 /// Writes a new file (never over one, never through a link), mode 600.
-fn write_new(path: &Path, bytes: &[u8]) -> Result<(), CommandError> {
+/// A new file, mode 0600, never through a link; `owner` (uid, gid) gets it.
+fn write_new(path: &Path, bytes: &[u8], owner: Option<(u32, u32)>) -> Result<(), CommandError> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f =
-        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(|e| {
-            CommandError::Failed(format!("cannot create {} ({e}): give a new file's name", path.display()))
-        })?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| CommandError::Failed(format!("cannot create {} ({e}): give a new file's name", path.display())))?;
+    if let Some((uid, gid)) = owner {
+        std::os::unix::fs::fchown(&f, Some(uid), Some(gid))
+            .map_err(|e| CommandError::Failed(format!("cannot give {} to you: {e}", path.display())))?;
+    }
     f.write_all(bytes).map_err(|e| CommandError::Failed(format!("cannot write {}: {e}", path.display())))
 }
 

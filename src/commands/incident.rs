@@ -49,6 +49,14 @@ pub fn incident(args: &crate::cli::IncidentArgs) -> Result<ExitCode, CommandErro
     for m in &r.missing {
         say!("   not collected: {m}");
     }
+    let name = r.archive.file_name().map(|n| format!("clawguard-{}", n.to_string_lossy())).unwrap_or_default();
+    match super::give_to_sudo_user(&l, &r.archive, &name) {
+        Some(Ok(copy)) => {
+            say!("   A copy is yours to take: {copy} (mode 600). From your own machine: scp -P PORT USER@HOST:{copy} .")
+        }
+        Some(Err(e)) => say!("   A copy for you could not be made ({e}): `sudo cp` it from {}.", r.archive.display()),
+        None => {}
+    }
     if r.rotate.is_empty() {
         say!("3. The vault holds no keys; rotate any the agent had elsewhere (.env files, its config).");
     } else {

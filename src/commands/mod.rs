@@ -116,6 +116,40 @@ pub struct Loaded {
     pub session: Option<String>,
 }
 
+/// The person who ran clawguard through `sudo` (sudo's own `SUDO_UID`, `SUDO_GID`, which
+/// it sets whatever it resets), as an account of the target: (uid, gid, home). None when
+/// clawguard was not run through sudo, or by root itself.
+pub(super) fn sudo_user(l: &Loaded) -> Option<(u32, u32, String)> {
+    let uid: u32 = std::env::var("SUDO_UID").ok()?.parse().ok()?;
+    let gid: u32 = std::env::var("SUDO_GID").ok()?.parse().ok()?;
+    let u = l.facts.users.iter().find(|u| u.uid == uid && uid != 0)?;
+    Some((uid, gid, u.home.clone()))
+}
+
+/// A copy of the file at `from` for the person behind `sudo`, in their home as `name`:
+/// theirs, mode 0600 — what they must copy off the server (`scp`) is where they can read
+/// it. Written as a new file that follows no link (their home is theirs to booby-trap).
+/// None when there is nobody behind sudo.
+pub(super) fn give_to_sudo_user(l: &Loaded, from: &std::path::Path, name: &str) -> Option<Result<String, String>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let (uid, gid, home) = sudo_user(l)?;
+    let shown = format!("{}/{name}", home.trim_end_matches('/'));
+    let copy = || -> std::io::Result<()> {
+        let to = l.root.untrusted(&shown)?;
+        let mut src = crate::host::untrusted::open_file(from)?;
+        let mut dst = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&to)?;
+        std::os::unix::fs::fchown(&dst, Some(uid), Some(gid))?;
+        std::io::copy(&mut src, &mut dst)?;
+        dst.sync_all()
+    };
+    Some(copy().map(|()| shown.clone()).map_err(|e| format!("{shown}: {e}")))
+}
+
 pub fn load(common: &Common) -> Result<Loaded, CommandError> {
     if !common.root.is_dir() {
         return Err(CommandError::NoRoot(common.root.display().to_string()));
