@@ -153,15 +153,7 @@ fn alerts_go_out_in_each_format_and_only_with_news() {
     let answers = root.path().join("etc/clawguard/answers.toml");
     let last = root.path().join("var/lib/clawguard/last-alert.toml");
     // The bot's token lives in the vault, never in the answers.
-    let mut set = Command::new(common::bin())
-        .args(["secrets", "--root", r, "set", "clawguard-telegram"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    set.stdin.take().unwrap().write_all(b"123456:ABC-bot-token\n").unwrap();
-    assert!(set.wait().unwrap().success());
+    common::set_secret(root.path(), "clawguard-telegram", "123456:ABC-bot-token");
 
     type Expect<'a> = (&'a str, &'a dyn Fn(&str) -> bool);
     let expect: [Expect; 5] = [
@@ -652,14 +644,7 @@ fn attacker_text_in_a_finding_is_escaped_for_each_sink() {
             (format!("http://127.0.0.1:{port}/hook"), "")
         };
         if format == "telegram" {
-            let mut set = Command::new(common::bin())
-                .args(["secrets", "--root", r, "set", "clawguard-telegram"])
-                .stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::null())
-                .spawn()
-                .unwrap();
-            set.stdin.take().unwrap().write_all(b"123456:ABC-bot-token\n").unwrap();
-            assert!(set.wait().unwrap().success());
+            common::set_secret(root.path(), "clawguard-telegram", "123456:ABC-bot-token");
         }
         alert_to(&answers, &format!("alert_webhook = \"{url}\"\nalert_format = \"{format}\"\n{extra}"));
         let _ = fs::remove_file(&last);

@@ -715,17 +715,7 @@ fn an_agent_directory_that_links_to_etc_is_refused_where_it_leads() {
 fn clawguards_own_keys_never_reach_the_agent() {
     let root = common::fixture_root("debian12-cloud");
     let r = root.path().to_str().unwrap();
-    let set = |name: &str, value: &str| {
-        let mut c = Command::new(common::bin())
-            .args(["secrets", "--root", r, "set", name])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::io::Write::write_all(c.stdin.as_mut().unwrap(), format!("{value}\n").as_bytes()).unwrap();
-        assert!(c.wait().unwrap().success());
-    };
-    set("clawguard-telegram", "111:clawguards-alert-bot");
+    common::set_secret(root.path(), "clawguard-telegram", "111:clawguards-alert-bot");
     let dir = root.path().join("home/debian/.openclaw");
     fs::create_dir_all(&dir).unwrap();
     fs::write(dir.join(".env"), "TELEGRAM_BOT_TOKEN=222:the-agents-bot\n").unwrap();

@@ -188,3 +188,17 @@ pub fn apt_repo(dir: &Path, suite: &str, label: &str, packages: &[(&str, &str)])
     )
     .unwrap();
 }
+
+/// `clawguard secrets set NAME` on `root`, the value on standard input as a person types it.
+pub fn set_secret(root: &Path, name: &str, value: &str) {
+    use std::io::Write;
+    let mut c = std::process::Command::new(bin())
+        .args(["secrets", "--root", root.to_str().unwrap(), "set", name])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    c.stdin.take().unwrap().write_all(format!("{value}\n").as_bytes()).unwrap();
+    assert!(c.wait().unwrap().success(), "secrets set {name} failed");
+}
