@@ -48,6 +48,27 @@ pub fn terminal_line(s: &str) -> Cow<'_, str> {
     escape(s, |c| c == '\t')
 }
 
+/// JSON text (already escaped by `serde_json`: control characters are `\u00XX`) with the
+/// bidirectional overrides it leaves as they are escaped the JSON way too (`\u202e`): the
+/// document stays valid, and a terminal showing it reorders nothing.
+pub fn json(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(hostile) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if hostile(c) {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{u:04x}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// Text for a service that reads no markup: control characters but newlines made visible.
 pub fn plain(s: &str) -> String {
     terminal(s).into_owned()
@@ -98,6 +119,15 @@ mod tests {
         assert_eq!(terminal("two\nlines\tand a tab"), "two\nlines\tand a tab");
         assert_eq!(terminal_line("two\nlines"), "two\\nlines");
         assert!(matches!(terminal("plain"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn json_stays_json_with_no_override_left_raw() {
+        let doc = serde_json::json!({ "text": "a\u{202e}b\u{1b}[2J" }).to_string();
+        let shown = json(&doc);
+        assert!(!shown.chars().any(hostile), "{shown:?}");
+        let back: serde_json::Value = serde_json::from_str(&shown).unwrap();
+        assert_eq!(back["text"], "a\u{202e}b\u{1b}[2J");
     }
 
     #[test]

@@ -262,7 +262,8 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode, CommandError> {
     let host = l.facts.hostname.clone().unwrap_or_else(|| "this host".into());
     let text = crate::check::report(&host, &findings);
     if args.json {
-        say!("{}", crate::check::json(&host, &findings));
+        // JSON is for machines: escaped the JSON way (a `say!` escape would not parse).
+        println!("{}", crate::sink::json(&crate::check::json(&host, &findings)));
     } else {
         say!("{text}");
     }
