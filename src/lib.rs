@@ -16,6 +16,7 @@ pub mod host;
 pub mod incident;
 pub mod layers;
 pub mod plan;
+pub mod registry;
 pub mod render;
 pub mod report;
 pub mod services;

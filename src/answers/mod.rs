@@ -154,12 +154,18 @@ impl fmt::Display for Profile {
     }
 }
 
+/// OpenClaw's official image at the version clawguard was tested with (OpenClaw's
+/// docs/install/docker.md: `ghcr.io/openclaw/openclaw:<version>`).
+pub const OPENCLAW_IMAGE: &str = "ghcr.io/openclaw/openclaw:2026.9.6";
+
 /// Layer 1: the agent's container.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Sandbox {
     pub profile: Profile,
-    /// The image; OpenClaw's is built locally as `openclaw:local`.
+    /// The image: OpenClaw's official one at a pinned version by default (pulled by the
+    /// digest its registry gives, which the compose file records), or one built on this
+    /// host (`openclaw:local`), or any other.
     pub image: ImageRef,
     /// The command for the generic profile (empty: the image's own).
     pub command: Vec<Arg>,
@@ -215,7 +221,7 @@ impl Default for Sandbox {
     fn default() -> Self {
         Sandbox {
             profile: Profile::Openclaw,
-            image: "openclaw:local".parse().expect("default image"),
+            image: OPENCLAW_IMAGE.parse().expect("default image"),
             command: Vec::new(),
             uid: Count::of(64000),
             gid: Count::of(64000),

@@ -523,25 +523,123 @@ text_value!(ExcludePattern, "a name, glob or absolute path to leave out of the b
 
 // ---------------------------------------------------------------------------------------
 
-/// A container image reference (`openclaw:local`, `ghcr.io/org/agent:1.2@sha256:…`).
+/// A container image reference (`openclaw:local`, `ghcr.io/org/agent:1.2@sha256:…`), in
+/// Docker's grammar: `[registry/]path[:tag][@sha256:<64 hex>]`. The first component is a
+/// registry when it has a `.` or a `:` or is `localhost`, as Docker reads it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ImageRef(String);
 
 impl FromStr for ImageRef {
     type Err = Invalid;
     fn from_str(s: &str) -> Result<Self, Invalid> {
+        let hint = "type one such as `ghcr.io/openclaw/openclaw:2026.9.6`, `openclaw:local` or \
+                    `ghcr.io/org/agent:1.2@sha256:<64 hex digits>`";
         let ok = !s.is_empty()
             && s.len() <= 255
             && s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
             && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-/:@".contains(&b));
         if !ok {
             return Err(invalid(format!(
-                "{} is not an image name: type one such as `openclaw:local` or \
-                 `ghcr.io/org/agent:1.2` (lower-case letters, digits and `. _ - / : @`)",
+                "{} is not an image name: {hint} (lower-case letters, digits and `. _ - / : @`)",
                 shown(s)
             )));
         }
-        Ok(ImageRef(s.to_owned()))
+        let (name, digest) = match s.split_once('@') {
+            Some((n, d)) => (n, Some(d)),
+            None => (s, None),
+        };
+        if let Some(d) = digest
+            && !is_digest(d)
+        {
+            return Err(invalid(format!(
+                "{} has a digest Docker would not accept (`@sha256:` and 64 hex digits): {hint}",
+                shown(s)
+            )));
+        }
+        let r = ImageRef(s.to_owned());
+        let (_, path, tag) = r.parts(name);
+        let component_ok = |c: &str| {
+            !c.is_empty()
+                && c.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+                && c.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric())
+                && c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+        };
+        let tag_ok = tag.is_none_or(|t| {
+            !t.is_empty() && t.len() <= 128 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        });
+        let (registry, _, _) = r.parts(r.name());
+        let registry_ok = registry.is_none_or(|h| {
+            let (host, port) = h.split_once(':').map_or((h, None), |(h, p)| (h, Some(p)));
+            component_ok(host) && port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
+        });
+        if !path.split('/').all(component_ok) || !tag_ok || !registry_ok {
+            return Err(invalid(format!("{} is not an image name: {hint}", shown(s))));
+        }
+        Ok(r)
+    }
+}
+
+/// `sha256:` and 64 lower-case hex digits: the only digest clawguard pins to.
+pub fn is_digest(d: &str) -> bool {
+    d.strip_prefix("sha256:").is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+}
+
+impl ImageRef {
+    /// Registry, repository path and tag of `name` (the reference without its digest).
+    fn parts<'a>(&self, name: &'a str) -> (Option<&'a str>, &'a str, Option<&'a str>) {
+        let (registry, rest) = match name.split_once('/') {
+            Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => (Some(first), rest),
+            _ => (None, name),
+        };
+        match rest.rsplit_once(':') {
+            Some((path, tag)) => (registry, path, Some(tag)),
+            None => (registry, rest, None),
+        }
+    }
+
+    fn name(&self) -> &str {
+        self.0.split_once('@').map_or(self.0.as_str(), |(n, _)| n)
+    }
+
+    /// The pinned digest (`sha256:…`), when the reference has one.
+    pub fn digest(&self) -> Option<&str> {
+        self.0.split_once('@').map(|(_, d)| d)
+    }
+
+    /// The tag, when the reference names one.
+    pub fn tag(&self) -> Option<&str> {
+        self.parts(self.name()).2
+    }
+
+    /// The registry's host (and port) as Docker resolves it: `docker.io` when none is named.
+    pub fn registry(&self) -> &str {
+        self.parts(self.name()).0.unwrap_or("docker.io")
+    }
+
+    /// The repository's path on its registry (`library/` added for Docker Hub's own).
+    pub fn repository(&self) -> String {
+        let (registry, path, _) = self.parts(self.name());
+        if registry.is_none() && !path.contains('/') { format!("library/{path}") } else { path.to_owned() }
+    }
+
+    /// The reference without tag or digest, as written (`ghcr.io/openclaw/openclaw`).
+    pub fn without_tag(&self) -> String {
+        let name = self.name();
+        match self.tag() {
+            Some(t) => name[..name.len() - t.len() - 1].to_owned(),
+            None => name.to_owned(),
+        }
+    }
+
+    /// The same image pinned to `digest` (`name@sha256:…`; the tag does not count once a
+    /// digest is given, so it is left out).
+    pub fn pinned(&self, digest: &str) -> String {
+        format!("{}@{digest}", self.without_tag())
+    }
+
+    /// An image built on this host (OpenClaw's convention, tag `local`): no registry has it.
+    pub fn is_local_build(&self) -> bool {
+        self.digest().is_none() && self.tag() == Some("local")
     }
 }
 
@@ -1006,6 +1104,41 @@ mod tests {
         match s.parse::<T>() {
             Ok(_) => panic!("{s:?} was accepted"),
             Err(e) => e.0,
+        }
+    }
+
+    #[test]
+    fn image_references_are_read_as_docker_reads_them() {
+        let d = format!("sha256:{}", "ab".repeat(32));
+        let official: ImageRef = "ghcr.io/openclaw/openclaw:2026.9.6".parse().unwrap();
+        assert_eq!(
+            (official.registry(), official.repository(), official.tag(), official.digest()),
+            ("ghcr.io", "openclaw/openclaw".to_owned(), Some("2026.9.6"), None)
+        );
+        assert_eq!(official.pinned(&d), format!("ghcr.io/openclaw/openclaw@{d}"));
+        let hub: ImageRef = "alpine/socat:latest".parse().unwrap();
+        assert_eq!((hub.registry(), hub.repository()), ("docker.io", "alpine/socat".to_owned()));
+        let library: ImageRef = "busybox".parse().unwrap();
+        assert_eq!((library.repository(), library.tag()), ("library/busybox".to_owned(), None));
+        // A registry's port is not a tag.
+        let local: ImageRef = format!("127.0.0.1:5000/openclaw/openclaw:2026.9.6@{d}").parse().unwrap();
+        assert_eq!((local.registry(), local.tag(), local.digest()), ("127.0.0.1:5000", Some("2026.9.6"), Some(d.as_str())));
+        assert_eq!(local.without_tag(), "127.0.0.1:5000/openclaw/openclaw");
+        let port_only: ImageRef = "localhost:5000/agent".parse().unwrap();
+        assert_eq!((port_only.registry(), port_only.tag()), ("localhost:5000", None));
+        assert!("openclaw:local".parse::<ImageRef>().unwrap().is_local_build());
+        assert!(!official.is_local_build());
+        // What Docker would refuse, or what would reach the compose file as something else.
+        for bad in [
+            "ghcr.io/openclaw/openclaw@sha256:abc",
+            "ghcr.io/openclaw/openclaw@md5:0123",
+            "ghcr.io//openclaw",
+            "ghcr.io/openclaw/-openclaw",
+            "agent:",
+            "agent:a/b",
+            "agent@",
+        ] {
+            assert!(err::<ImageRef>(bad).contains("type one such as"), "{bad}");
         }
     }
 

@@ -94,6 +94,19 @@ impl Request {
         if crate::layers::openclaw::wants_gateway_key(&self.answers) && !have { vec![gateway] } else { Vec::new() }
     }
 
+    /// Finds out what the agent's image is before the plan is shown: on this host already
+    /// (through the runner), else what its registry says (digest and download size), so
+    /// the plan pins it by digest and the review says what will be pulled. Asked once per
+    /// image reference; a front end calls this before it shows a plan.
+    pub fn ask_images(&mut self) {
+        let image = &self.answers.sandbox.image;
+        if self.facts.images.contains_key(image.as_str()) {
+            return;
+        }
+        let fact = ask_image(image, &self.runner, self.facts.tools.docker);
+        self.facts.images.insert(image.to_string(), fact);
+    }
+
     /// The plan this request executes: what the front end shows is exactly this.
     pub fn plan(&self) -> Result<Plan, RenderError> {
         crate::layers::plan_for(&self.answers, &self.planned_facts(), self.stage)
@@ -109,6 +122,33 @@ impl Request {
             exe: std::env::current_exe().unwrap_or_else(|_| "clawguard".into()),
             then: self.then,
         }
+    }
+}
+
+/// How long a registry may take to say what an image is (the review waits for it).
+const REGISTRY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
+fn ask_image(image: &crate::answers::types::ImageRef, runner: &Runner, engine: bool) -> crate::host::ImageFact {
+    use crate::host::ImageFact;
+    if engine && runner.runs_commands() {
+        let format = "{{json .RepoDigests}}";
+        if let super::runner::Ran::Ok(out) = runner.run(&["docker", "image", "inspect", "--format", format, image.as_str()]) {
+            // `["ghcr.io/openclaw/openclaw@sha256:…"]`: the digest this repository gave it.
+            let repo = image.without_tag();
+            let digest = serde_json::from_str::<Vec<String>>(out.trim())
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|d| d.split_once('@').filter(|(r, _)| *r == repo).map(|(_, d)| d.to_owned()))
+                .find(|d| crate::answers::types::is_digest(d));
+            return ImageFact::Here { digest: image.digest().map(str::to_owned).or(digest) };
+        }
+    }
+    if image.is_local_build() {
+        return ImageFact::Unknown("an image built on this host".into());
+    }
+    match crate::registry::resolve(image, REGISTRY_TIMEOUT) {
+        Ok(r) => ImageFact::Remote(r),
+        Err(why) => ImageFact::Unknown(why),
     }
 }
 

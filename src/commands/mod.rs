@@ -198,7 +198,8 @@ pub fn plan(args: &PlanArgs) -> Result<ExitCode, CommandError> {
     let color = !args.no_color && color_on(std::io::stdout().is_terminal());
     say!("clawguard plan for {} ({}), answers from {}\n", l.root.dir().display(), l.facts.os.describe(), l.source);
     let runner = runner_for(&l.root, &None);
-    let req = l.request(runner, Keys::new(), 0, false);
+    let mut req = l.request(runner, Keys::new(), 0, false);
+    req.ask_images();
     let plan = req.plan()?;
     let p = preview::preview(&plan, &req.root);
     print!("{}", report::ansi(&report::review(&p), color));
@@ -235,7 +236,9 @@ pub fn render(args: &RenderArgs) -> Result<ExitCode, CommandError> {
     let l = load(&args.common)?;
     // The files an apply would write (with the keys it would make), final SSH stage.
     let source = l.source.clone();
-    let plan = l.request(Runner::Skip, Keys::new(), 0, false).plan()?;
+    let mut req = l.request(Runner::Skip, Keys::new(), 0, false);
+    req.ask_images();
+    let plan = req.plan()?;
     std::fs::create_dir_all(out).map_err(|source| CommandError::Write { path: out.display().to_string(), source })?;
     let out_root = Root::new(out);
     if out_root.is_live() {
@@ -428,7 +431,8 @@ pub(super) fn progress_bar() -> impl FnMut(Event) {
 pub fn apply(args: &ApplyArgs) -> Result<ExitCode, CommandError> {
     let l = load(&args.common)?;
     let runner = runner_for(&l.root, &args.runner);
-    let req = l.request(runner, Keys::new(), args.confirm_timeout, args.force);
+    let mut req = l.request(runner, Keys::new(), args.confirm_timeout, args.force);
+    req.ask_images();
     let plan = req.plan()?;
     let p = preview::preview(&plan, &req.root);
     if p.has_changes() && !args.yes {
@@ -477,7 +481,7 @@ pub fn confirm(args: &TargetArgs) -> Result<ExitCode, CommandError> {
     let text = store.answers_of(last).map_err(|e| CommandError::KeptAnswers(last, e.to_string()))?;
     let answers = Answers::parse(&text, "the applied answers")?;
     for _ in 0..2 {
-        let req = Request {
+        let mut req = Request {
             answers: answers.clone(),
             facts: host::probe(&root, ssh.as_deref()).for_answers(&root, &answers),
             root: root.clone(),
@@ -489,6 +493,7 @@ pub fn confirm(args: &TargetArgs) -> Result<ExitCode, CommandError> {
             session: ssh.clone(),
             then: apply::After::Complete,
         };
+        req.ask_images();
         let o = session::run(&req, &mut progress_bar())?;
         if o.report.generation.is_some() {
             print!("{}", report::ansi(&report::outcome(&o, 0), color_on(std::io::stdout().is_terminal())));
@@ -568,7 +573,8 @@ fn plain(args: &WizardArgs, l: Loaded) -> Result<ExitCode, CommandError> {
         say!("Dry run: the {} key(s) you typed are not stored anywhere.", keys.len());
     }
     let runner = runner_for(&l.root, &None);
-    let req = Loaded { answers, ..l }.request(runner, keys, apply::DEFAULT_CONFIRM_SECS, false);
+    let mut req = Loaded { answers, ..l }.request(runner, keys, apply::DEFAULT_CONFIRM_SECS, false);
+    req.ask_images();
     let plan = req.plan()?;
     let p = preview::preview(&plan, &req.root);
     say!();

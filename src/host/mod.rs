@@ -77,6 +77,23 @@ pub struct Facts {
     /// another place, through a link: (as answered, where it really is). Docker follows
     /// the link when it mounts, so the real place is what the agent gets.
     pub linked_mounts: Vec<(String, String)>,
+    /// What is known of the agent's image before anything is pulled, by reference as the
+    /// answers give it (asked by the front door: [`crate::apply::session::Request::ask_images`]).
+    pub images: std::collections::BTreeMap<String, ImageFact>,
+    /// The host's memory (MemTotal), when the target is this running host.
+    pub memory_mib: Option<u64>,
+}
+
+/// An image as the front door found it: on the host already, or what its registry says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageFact {
+    /// On the host (`docker image inspect`); the digest it was pulled at, when a registry
+    /// gave it one.
+    Here { digest: Option<String> },
+    /// Not on the host; its registry gave its digest and download size.
+    Remote(crate::registry::Resolved),
+    /// Neither could be found out (no engine yet and no registry answer, a local build): why.
+    Unknown(String),
 }
 
 /// A stored key's state, for the wizard's credentials screen.
@@ -335,6 +352,12 @@ pub fn probe(root: &Root, ssh_connection: Option<&str>) -> Facts {
         packages: installed_packages(root),
         agent_config: agent_config(root, default_config.as_str()),
         linked_mounts: linked_mounts(root, &defaults),
+        images: Default::default(),
+        memory_mib: root
+            .read("/proc/meminfo")
+            .and_then(|m| m.lines().find_map(|l| l.strip_prefix("MemTotal:").map(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())))
+            .flatten()
+            .map(|kb| kb / 1024),
         key_states: key_states(root),
         vault_keys: root
             .list("/etc/clawguard/vault")

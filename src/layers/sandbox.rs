@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::{Builder, compose_argv, openclaw};
 use crate::answers::{Answers, Profile};
-use crate::host::Facts;
+use crate::host::{Facts, ImageFact};
 use crate::plan::{Check, Layer, Refusal, Severity, Validator};
 use crate::render::RenderError;
 
@@ -40,6 +40,9 @@ pub fn logging_env(a: &Answers) -> String {
 struct Ctx {
     profile: String,
     image: String,
+    image_note: Option<String>,
+    /// The agent's health probe (the openclaw profile's).
+    healthcheck: Option<Vec<String>>,
     command: Vec<String>,
     user: String,
     tmpfs_size: String,
@@ -151,9 +154,12 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
             log_mount,
         ],
     };
+    let image = agent_image(a, f, b);
     let ctx = Ctx {
         profile: s.profile.to_string(),
-        image: s.image.to_string(),
+        image: image.reference.clone(),
+        image_note: image.note.clone(),
+        healthcheck: (s.profile == Profile::Openclaw).then(|| HEALTHCHECK.iter().map(|a| a.replace("{port}", &s.gateway_port.to_string())).collect()),
         command: s.command.iter().map(|c| c.to_string()).collect(),
         user: format!("{}:{}", s.uid, s.gid),
         tmpfs_size: s.tmpfs_size.to_string(),
@@ -204,7 +210,10 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     } else {
         b.warn(layer, Severity::Warning, "sandbox.require_limits is off: the agent runs without a CPU limit, and without the memory and pids limits where the kernel cannot enforce them. A runaway agent can then starve this host.");
     }
-    let mut images = vec![(s.image.to_string(), image_how(a))];
+    let mut images = Vec::new();
+    if image.pull.is_none() && !matches!(f.images.get(s.image.as_str()), Some(ImageFact::Here { .. })) {
+        images.push((s.image.to_string(), image_how(a, f)));
+    }
     if !a.skip.contains(&Layer::Egress) {
         images.push((
             a.egress.proxy_image.to_string(),
@@ -253,6 +262,9 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
             &[compose.as_str()],
         );
     }
+    if let Some(why) = &image.pull {
+        b.on_change(layer, &["docker", "pull", image.reference.as_str()], why.as_str(), &[compose.as_str()]);
+    }
     let up = project_argv(f, &compose, &["up", "-d"]);
     b.on_change(layer, &up, "start or update the agent and its proxy", &[compose.as_str()]).undo =
         Some(project_argv(f, &compose, &["down"]));
@@ -265,6 +277,18 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
             &[config.as_str()],
         )
         .rerun_needs_old = true;
+        // Started is not running: the apply waits until the gateway answers its health
+        // endpoint (OpenClaw's /healthz, no login needed), from inside the container.
+        let mut argv = project_argv(f, &compose, &["exec", "-T", "agent"]);
+        argv.extend(HEALTHCHECK.iter().skip(1).map(|a| a.replace("{port}", &s.gateway_port.to_string())));
+        let ready = b.on_change(
+            layer,
+            &argv,
+            format!("wait until OpenClaw's gateway answers (up to {} s)", READY_SECS),
+            &[compose.as_str(), config.as_str()],
+        );
+        ready.retry_secs = READY_SECS;
+        ready.rerun_needs_old = true;
     }
     if let Some(v) = &f.docker_version
         && !crate::host::docker_dns_fixed(v)
@@ -282,11 +306,75 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     Ok(())
 }
 
+/// How long the apply waits for OpenClaw's gateway to answer after it (re)starts: a first
+/// start prepares its state and plugins (about a minute on a small host).
+pub const READY_SECS: u32 = 240;
+
+/// OpenClaw's health probe (its own compose file's): `/healthz` on the gateway's port,
+/// inside the container, with the Node it runs on. `{port}` is the gateway's.
+const HEALTHCHECK: [&str; 4] = [
+    "CMD",
+    "node",
+    "-e",
+    "fetch('http://127.0.0.1:{port}/healthz').then(r=>{if(!r.ok){console.error('the gateway answered HTTP '+r.status);process.exit(1)}},e=>{console.error('the gateway does not answer yet: '+(e.cause?.code||e.message));process.exit(1)})",
+];
+
+/// The agent's image as the compose file names it, and the pull the plan makes for it.
+struct AgentImage {
+    /// What `image:` says: pinned by digest whenever the digest is known.
+    reference: String,
+    /// A comment next to it (the tag a digest was resolved from).
+    note: Option<String>,
+    /// Why the image is pulled, when it is (a planned step, before `up`).
+    pull: Option<String>,
+}
+
+/// Pins the agent's image by digest where it is known (given in the answers, found on the
+/// host, or said by its registry) and plans its pull when it is not on the host.
+fn agent_image(a: &Answers, f: &Facts, b: &mut Builder) -> AgentImage {
+    let s = &a.sandbox;
+    let what = match s.profile {
+        Profile::Openclaw => "OpenClaw's image",
+        Profile::Generic => "the agent's image",
+    };
+    let note = |d: &str| s.image.tag().filter(|_| s.image.digest().is_none()).map(|t| format!("{} resolved to {d}", t));
+    match f.images.get(s.image.as_str()) {
+        Some(ImageFact::Here { digest: Some(d) }) => {
+            AgentImage { reference: s.image.pinned(d), note: note(d), pull: None }
+        }
+        Some(ImageFact::Here { digest: None }) => AgentImage { reference: s.image.to_string(), note: None, pull: None },
+        Some(ImageFact::Remote(r)) => AgentImage {
+            reference: s.image.pinned(&r.digest),
+            note: note(&r.digest),
+            pull: Some(format!("download {what} {} ({}, pinned by its digest)", s.image, crate::registry::human(r.bytes))),
+        },
+        Some(ImageFact::Unknown(why)) if !s.image.is_local_build() => {
+            if s.image.digest().is_none() {
+                b.warn(Layer::Sandbox, Severity::Warning, format!(
+                    "{what} {} could not be looked up ({why}): it is pulled by its tag when the apply starts the agent, not pinned to a digest. Pin it with sandbox.image = \"{}@sha256:…\" to run exactly the image you checked.",
+                    s.image, s.image.without_tag()
+                ));
+            }
+            AgentImage { reference: s.image.to_string(), note: None, pull: None }
+        }
+        _ => AgentImage { reference: s.image.to_string(), note: None, pull: None },
+    }
+}
+
 /// How to get the agent's image when it is neither here nor pullable.
-fn image_how(a: &Answers) -> String {
+fn image_how(a: &Answers, f: &Facts) -> String {
     match a.sandbox.profile {
+        Profile::Openclaw if a.sandbox.image.is_local_build() => {
+            let small = f.memory_mib.is_some_and(|m| m < 2048);
+            format!(
+                "{}OpenClaw's image is built on this host from its source: git clone https://github.com/openclaw/openclaw && cd openclaw && sudo docker build -t {} . (the build needs 2 GB of memory). Or leave sandbox.image at OpenClaw's official image, {}, which is pulled",
+                if small { "this host has less than the 2 GB of memory building OpenClaw needs: " } else { "" },
+                a.sandbox.image,
+                crate::answers::OPENCLAW_IMAGE,
+            )
+        }
         Profile::Openclaw => format!(
-            "OpenClaw's image is built on this host from its source: git clone https://github.com/openclaw/openclaw && cd openclaw && sudo docker build -t {} . (or set sandbox.image to an image you can pull)",
+            "check that this host reaches its registry (`sudo docker pull {}` says why), then run clawguard again; or build OpenClaw here (2 GB of memory): git clone https://github.com/openclaw/openclaw && cd openclaw && sudo docker build -t openclaw:local . and set sandbox.image = \"openclaw:local\"",
             a.sandbox.image
         ),
         Profile::Generic => {

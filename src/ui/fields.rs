@@ -151,7 +151,7 @@ pub fn forms() -> Vec<Form> {
                 text!(
                     "sandbox.image",
                     "Image",
-                    "The container image. OpenClaw's Docker setup builds `openclaw:local` on this machine; pin a version or digest for anything pulled from a registry.",
+                    "The container image. The default is OpenClaw's official image at a tested version: clawguard asks its registry for the digest, pins the compose file to it and pulls it at apply. `openclaw:local` is one you build on this machine (2 GB of memory).",
                     sandbox.image
                 ),
                 list!(

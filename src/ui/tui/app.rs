@@ -305,6 +305,7 @@ impl App {
     pub fn go_review(&mut self) {
         self.screen = Screen::Review;
         self.status = None;
+        self.req.ask_images();
         self.review = Review::of(&self.req, self.dry_run);
     }
 
