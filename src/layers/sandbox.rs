@@ -40,7 +40,8 @@ pub fn logging_env(a: &Answers) -> String {
 struct Ctx {
     profile: String,
     image: String,
-    image_note: Option<String>,
+    /// The tag the digest was resolved from (a comment next to it).
+    image_tag: Option<String>,
     /// The agent's health probe (the openclaw profile's).
     healthcheck: Option<Vec<String>>,
     command: Vec<String>,
@@ -158,7 +159,7 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     let ctx = Ctx {
         profile: s.profile.to_string(),
         image: image.reference.clone(),
-        image_note: image.note.clone(),
+        image_tag: image.tag.clone(),
         healthcheck: (s.profile == Profile::Openclaw).then(|| HEALTHCHECK.iter().map(|a| a.replace("{port}", &s.gateway_port.to_string())).collect()),
         command: s.command.iter().map(|c| c.to_string()).collect(),
         user: format!("{}:{}", s.uid, s.gid),
@@ -323,8 +324,8 @@ const HEALTHCHECK: [&str; 4] = [
 struct AgentImage {
     /// What `image:` says: pinned by digest whenever the digest is known.
     reference: String,
-    /// A comment next to it (the tag a digest was resolved from).
-    note: Option<String>,
+    /// The tag a digest was resolved from.
+    tag: Option<String>,
     /// Why the image is pulled, when it is (a planned step, before `up`).
     pull: Option<String>,
 }
@@ -337,15 +338,15 @@ fn agent_image(a: &Answers, f: &Facts, b: &mut Builder) -> AgentImage {
         Profile::Openclaw => "OpenClaw's image",
         Profile::Generic => "the agent's image",
     };
-    let note = |d: &str| s.image.tag().filter(|_| s.image.digest().is_none()).map(|t| format!("{} resolved to {d}", t));
+    let tag = s.image.tag().filter(|_| s.image.digest().is_none()).map(str::to_owned);
     match f.images.get(s.image.as_str()) {
         Some(ImageFact::Here { digest: Some(d) }) => {
-            AgentImage { reference: s.image.pinned(d), note: note(d), pull: None }
+            AgentImage { reference: s.image.pinned(d), tag, pull: None }
         }
-        Some(ImageFact::Here { digest: None }) => AgentImage { reference: s.image.to_string(), note: None, pull: None },
+        Some(ImageFact::Here { digest: None }) => AgentImage { reference: s.image.to_string(), tag: None, pull: None },
         Some(ImageFact::Remote(r)) => AgentImage {
             reference: s.image.pinned(&r.digest),
-            note: note(&r.digest),
+            tag,
             pull: Some(format!("download {what} {} ({}, pinned by its digest)", s.image, crate::registry::human(r.bytes))),
         },
         Some(ImageFact::Unknown(why)) if !s.image.is_local_build() => {
@@ -355,9 +356,9 @@ fn agent_image(a: &Answers, f: &Facts, b: &mut Builder) -> AgentImage {
                     s.image, s.image.without_tag()
                 ));
             }
-            AgentImage { reference: s.image.to_string(), note: None, pull: None }
+            AgentImage { reference: s.image.to_string(), tag: None, pull: None }
         }
-        _ => AgentImage { reference: s.image.to_string(), note: None, pull: None },
+        _ => AgentImage { reference: s.image.to_string(), tag: None, pull: None },
     }
 }
 
