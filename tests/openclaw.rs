@@ -24,6 +24,7 @@ use clawguard::answers::Answers;
 use clawguard::host::Root;
 use clawguard::layers;
 use common::engine::{self, Engine};
+use common::registry::{self, Registry};
 use common::vps::sh;
 
 const SECRET: &str = "sk-test-7c1e-openclaw-reads-it-from-a-file";
@@ -34,11 +35,12 @@ const BASE: &str = "/srv/openclaw";
 
 fn answers(web_ip: &str) -> Answers {
     let w = BASE;
+    let tag = registry::openclaw_tag();
     let text = format!(
         r#"version = 1
 [sandbox]
 profile = "openclaw"
-image = "clawguard-test/openclaw:1"
+image = "127.0.0.1:5000/openclaw/openclaw:{tag}"
 project_dir = "{w}/agent"
 state_dir = "{w}/state"
 workspace = "{w}/workspace"
@@ -90,15 +92,13 @@ fn the_real_openclaw_runs_locked_down_reaches_only_allowed_hosts_and_reads_its_k
         "// my own settings\n{\n  models: { providers: { openai: { baseUrl: \"http://allowed.test/v1\" } } },\n}\n";
     fs::write(base.join("config/openclaw.json"), users).unwrap();
 
+    // OpenClaw's image as its registry serves it: the npm release in an image, pushed to a
+    // real registry on the engine's 127.0.0.1 (as ghcr.io would serve the official one).
+    let (storage, pushed) = registry::openclaw_storage();
+    let _registry = Registry::start(&storage, "127.0.0.1:5000", Some(&format!("/run/netns/{}", e.ns)));
     let images = tempfile::tempdir().unwrap();
-    engine::openclaw_rootfs(&images.path().join("openclaw"));
     engine::squid_rootfs(&images.path().join("squid"));
     engine::binary_rootfs(&images.path().join("socat"), "/usr/bin/socat");
-    e.import(
-        &images.path().join("openclaw"),
-        "clawguard-test/openclaw:1",
-        r#"CMD ["/usr/local/bin/node","/app/node_modules/openclaw/openclaw.mjs","gateway","run"]"#,
-    );
     let squid_cmd = r#"CMD ["/usr/sbin/squid","-N","-d","1","-f","/etc/squid/squid.conf"]"#;
     e.import(&images.path().join("squid"), "clawguard-test/squid:1", squid_cmd);
     e.import(&images.path().join("socat"), "clawguard-test/socat:1", r#"ENTRYPOINT ["/usr/bin/socat"]"#);
@@ -118,7 +118,21 @@ fn the_real_openclaw_runs_locked_down_reaches_only_allowed_hosts_and_reads_its_k
 
     // The plan's files, written as apply writes them (mode and owner).
     let a = answers(&e.web_ip);
-    let facts = clawguard::host::probe(&root, None).for_answers(&root, &a);
+    let mut facts = clawguard::host::probe(&root, None).for_answers(&root, &a);
+    // What the front door asks before the review: the registry, from where the engine is.
+    let image = a.sandbox.image.clone();
+    let ns = format!("/run/netns/{}", e.ns);
+    let asked = std::thread::spawn(move || {
+        let f = fs::File::open(&ns).unwrap();
+        use std::os::unix::io::AsRawFd;
+        assert_eq!(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) }, 0, "entering {ns}");
+        clawguard::registry::resolve(&image, std::time::Duration::from_secs(10))
+    })
+    .join()
+    .unwrap()
+    .expect("the registry answers");
+    assert_eq!(asked.digest, pushed, "the digest the registry gave is the one pushed");
+    facts.images.insert(a.sandbox.image.to_string(), clawguard::host::ImageFact::Remote(asked));
     let plan = layers::plan(&a, &facts).unwrap();
     assert!(!plan.blockers.iter().any(|b| b.layer == clawguard::plan::Layer::Sandbox), "{:?}", plan.blockers);
     for f in plan.files.iter().filter(|f| f.path.starts_with(BASE)) {
@@ -151,6 +165,13 @@ fn the_real_openclaw_runs_locked_down_reaches_only_allowed_hosts_and_reads_its_k
         use std::os::unix::fs::MetadataExt;
         assert_eq!(fs::metadata(base.join(d)).unwrap().uid(), UID, "{d} is not the agent's");
     }
+    // The image is pulled by its digest, as the plan's step does, before `up`.
+    let pull = plan.commands.iter().find(|c| c.argv[..2] == ["docker", "pull"]).expect("the plan pulls the image");
+    assert_eq!(pull.argv[2], format!("127.0.0.1:5000/openclaw/openclaw@{pushed}"));
+    let t_pull = Instant::now();
+    let (ok, out) = sh(&mut e.in_engine(&pull.argv.iter().map(String::as_str).collect::<Vec<_>>()));
+    assert!(ok, "{}: {out}", pull.argv.join(" "));
+    let t_pull = t_pull.elapsed();
     let args: Vec<&str> = up.iter().map(String::as_str).collect();
     let (ok, out) = sh(&mut e.in_engine(&args));
     assert!(ok, "{} failed:\n{out}", up.join(" "));
@@ -168,6 +189,27 @@ fn the_real_openclaw_runs_locked_down_reaches_only_allowed_hosts_and_reads_its_k
             .1
     };
     let t_up = Instant::now();
+    // The apply's readiness step: OpenClaw's /healthz from inside the container, retried.
+    let ready = plan
+        .commands
+        .iter()
+        .find(|c| c.argv.contains(&"exec".to_string()) && c.layer == clawguard::plan::Layer::Sandbox)
+        .expect("the plan waits for the gateway");
+    let ready_argv: Vec<&str> = ready.argv.iter().map(String::as_str).collect();
+    let (first_ok, first) = sh(&mut e.in_engine(&ready_argv));
+    let deadline = Instant::now() + std::time::Duration::from_secs(ready.retry_secs.into());
+    let mut last = first.clone();
+    let answered = first_ok
+        || std::iter::from_fn(|| {
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            let (ok, out) = sh(&mut e.in_engine(&ready_argv));
+            last = out;
+            (Instant::now() < deadline).then_some(ok)
+        })
+        .any(|ok| ok);
+    assert!(answered, "the readiness step never passed: {last}");
+    assert!(first_ok || first.contains("the gateway"), "while it starts, the step says why it waits: {first}");
+    let t_ready = t_up.elapsed();
     let healthy = (0..90).any(|_| {
         std::thread::sleep(std::time::Duration::from_secs(1));
         healthz().contains("\"ok\":true")
@@ -310,9 +352,11 @@ fn the_real_openclaw_runs_locked_down_reaches_only_allowed_hosts_and_reads_its_k
     assert!(ok && listing.contains(".sqlite"), "OpenClaw's archive holds no database:\n{listing}");
 
     println!(
-        "backup now (OpenClaw's archive + restic) {:.1}s; images {:.1}s, gateway healthy after {:.1}s, whole test {:.1}s",
+        "backup now (OpenClaw's archive + restic) {:.1}s; images {:.1}s, pull by digest {:.1}s, readiness step passed after {:.1}s, gateway healthy after {:.1}s, whole test {:.1}s",
         t_backup.as_secs_f64(),
         t_images.as_secs_f64(),
+        t_pull.as_secs_f64(),
+        t_ready.as_secs_f64(),
         t_healthy.as_secs_f64(),
         t0.elapsed().as_secs_f64()
     );
