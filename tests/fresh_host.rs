@@ -17,17 +17,70 @@ use std::process::Command;
 
 use common::booted::Booted;
 use common::engine::{busybox_rootfs, squid_rootfs};
+use common::registry::{self, Registry};
 
 /// Debian 12 installs clawguard as the README's first way says (the Debian package), 13 by
 /// hand into /usr/local/bin (the second way): each host's units call it where it is.
 #[test]
 fn first_setup_of_a_fresh_debian_12_over_ssh_with_sudo() {
-    first_setup("bookworm", 12, Install::Package);
+    first_setup("bookworm", 12, Install::Package, First::Healthy);
 }
 
 #[test]
 fn first_setup_of_a_fresh_debian_13_over_ssh_with_sudo() {
-    first_setup("trixie", 13, Install::ByHand);
+    first_setup("trixie", 13, Install::ByHand, First::LimitsRefused);
+}
+
+/// How the first apply goes on this VPS, which cannot enforce cgroup limits (it is itself
+/// a container, as LXC and OpenVZ VPSes are).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum First {
+    /// The user's answers accept that up front: the first apply ends with OpenClaw running.
+    Healthy,
+    /// They do not: the agent is left out with the reason, the rest applied; the user
+    /// accepts it and applies again.
+    LimitsRefused,
+}
+
+/// The user's answers: OpenClaw's image from its registry (the test's, on the VPS's
+/// 127.0.0.1, standing in for ghcr.io: this VPS has no internet), the proxy and forwarder
+/// from there too, the gateway published on 127.0.0.1, backups to a directory here (an
+/// off-server repository needs a second server).
+fn answers(limits: bool) -> String {
+    let tag = registry::openclaw_tag();
+    let r = "127.0.0.1:5000";
+    format!(
+        "printf 'version = 1\\n[sandbox]\\nimage = \"{r}/{}:{tag}\"\\ngateway_image = \"{r}/{}:1\"\\npublish_gateway = true\\n{}[egress]\\nproxy_image = \"{r}/{}:1\"\\n[backup]\\ndestination = \"/srv/backup\"\\nallow_same_machine = true\\n' > answers.toml",
+        registry::OPENCLAW_REPO,
+        registry::SOCAT_REPO,
+        if limits { "" } else { "require_limits = false\\n" },
+        registry::SQUID_REPO,
+    )
+}
+
+/// The agent as the user wants it after an apply: OpenClaw's gateway answering through the
+/// 127.0.0.1 forwarder, Docker calling it healthy, every directory it writes its own.
+fn agent_is_healthy(vps: &Booted, port: u16, control: Option<&str>) {
+    let healthz = "exec 3<>/dev/tcp/127.0.0.1/18789 && printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3";
+    let out = expect(vps, port, control, &format!("bash -c \"{healthz}\""), 0);
+    assert!(out.contains("\"ok\":true"), "the gateway through the forwarder:\n{out}");
+    let mut ps = String::new();
+    for _ in 0..60 {
+        ps = expect(vps, port, control, "sudo docker ps --format '{{.Names}} {{.Status}}'", 0);
+        if ps.lines().any(|l| l.contains("agent") && l.contains("(healthy)")) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(2));
+    }
+    assert!(ps.lines().any(|l| l.contains("agent") && l.contains("(healthy)")), "Docker's health check:\n{ps}");
+    let owners = expect(
+        vps,
+        port,
+        control,
+        "sudo stat -c '%u %n' /srv/openclaw/state /srv/openclaw/workspace /var/log/clawguard-agent /opt/clawguard/agent/openclaw-backups",
+        0,
+    );
+    assert!(owners.lines().count() == 4 && owners.lines().all(|l| l.starts_with("64000 ")), "{owners}");
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -119,9 +172,15 @@ fn apply_starting_the_agent(vps: &Booted, port: u16, control: Option<&str>, cmd:
     out
 }
 
-fn first_setup(suite: &str, net: u8, how: Install) {
+fn first_setup(suite: &str, net: u8, how: Install, first: First) {
+    let t0 = std::time::Instant::now();
     let vps = Booted::up(suite, net);
     let old = Some("old-session");
+    // OpenClaw's registry, as ghcr.io would serve its official image: a real registry that
+    // the VPS finds on its own 127.0.0.1.
+    let images = registry::images();
+    let _registry = Registry::start(&images.storage, "127.0.0.1:5000", Some(&vps.netns()));
+    let t_booted = t0.elapsed();
 
     // Install clawguard as the README says.
     install(&vps, old, how);
@@ -136,10 +195,31 @@ fn first_setup(suite: &str, net: u8, how: Install) {
     assert!(!plan.contains("install: squid"), "no squid daemon on the host:\n{plan}");
 
     // The first apply, and `confirm` from the very session that applied.
-    let out = expect(&vps, 22, old, "sudo clawguard apply --yes; echo \"apply=$?\"; sudo clawguard confirm", 1);
-    assert!(out.contains("apply=4"), "the agent is left out, the rest applied:\n{out}");
-    assert!(out.contains("NOT APPLIED: 1. Agent sandbox"), "{out}");
-    assert!(out.contains("docker build -t openclaw:local"), "says how to get the image:\n{out}");
+    expect(&vps, 22, old, &answers(first == First::LimitsRefused), 0);
+    let t_apply = std::time::Instant::now();
+    let out = expect(
+        &vps,
+        22,
+        old,
+        "sudo clawguard apply --answers answers.toml --yes; echo \"apply=$?\"; sudo clawguard confirm",
+        1,
+    );
+    let t_apply = t_apply.elapsed();
+    let pull = format!("docker pull 127.0.0.1:5000/{}@{}", registry::OPENCLAW_REPO, images.openclaw);
+    match first {
+        First::Healthy => {
+            assert!(out.contains("apply=0"), "the first apply ends with the agent running:\n{out}");
+            assert!(out.contains(&pull), "OpenClaw's image is pulled by its digest:\n{out}");
+            agent_is_healthy(&vps, 22, old);
+        }
+        First::LimitsRefused => {
+            // The agent is left out with the reason, before anything of it is written…
+            assert!(out.contains("apply=4"), "the agent is left out, the rest applied:\n{out}");
+            assert!(out.contains("NOT APPLIED: 1. Agent sandbox"), "{out}");
+            assert!(out.contains("does not let Docker enforce the agent's CPU, memory, pids limit(s)"), "{out}");
+            assert!(out.contains("sandbox.require_limits = false"), "says what to do:\n{out}");
+        }
+    }
     assert!(!out.contains("Traceback"), "{out}");
     assert!(out.contains("this is the session that applied the change"), "confirm from the old session:\n{out}");
     let pkgs = expect(
@@ -169,40 +249,61 @@ fn first_setup(suite: &str, net: u8, how: Install) {
     assert!(out.contains("Confirmed"), "{out}");
     assert!(!vps.wait_port(22, 3), "port 22 still answers after the confirmation");
 
-    // The user builds the agent's image (here: small stand-ins), and applies again.
-    let images = tempfile::tempdir().unwrap();
-    busybox_rootfs(&images.path().join("agent"));
-    squid_rootfs(&images.path().join("squid"));
-    vps.import_image(2222, new, &images.path().join("agent"), "openclaw:local", r#"CMD ["sleep","3600"]"#);
-    let squid_cmd = r#"CMD ["/usr/sbin/squid","-N","-d","1","-f","/etc/squid/squid.conf"]"#;
-    vps.import_image(2222, new, &images.path().join("squid"), "ubuntu/squid:latest", squid_cmd);
-    // This VPS is itself a container without CPU or memory cgroups (as LXC or OpenVZ VPSes
-    // are): the agent is left out with the reason, before anything is written…
-    let out = expect(&vps, 2222, new, "sudo clawguard apply --yes", 4);
-    assert!(out.contains("does not let Docker enforce the agent's CPU, memory, pids limit(s)"), "{out}");
-    assert!(out.contains("sandbox.require_limits = false"), "says what to do:\n{out}");
-    // …and the user, having read that, accepts running without them.
-    // (With backups to a directory here: an off-server repository needs a second server.)
-    expect(
+    if first == First::LimitsRefused {
+        // …and the user, having read that, accepts running without them.
+        expect(&vps, 2222, new, &answers(false), 0);
+        let out = apply_starting_the_agent(&vps, 2222, new, "sudo clawguard apply --answers answers.toml --yes");
+        assert!(out.contains("up -d") && out.contains(&pull), "the agent starts:\n{out}");
+        agent_is_healthy(&vps, 2222, new);
+    }
+    eprintln!(
+        "{suite}: booted in {:.0} s; the first apply (packages, image pull, agent healthy) took {:.0} s",
+        t_booted.as_secs_f64(),
+        t_apply.as_secs_f64()
+    );
+    // The repository exists now: the user makes the recovery kit, and copies it off the
+    // server as themselves (it is theirs, not root's).
+    let out = expect(
         &vps,
         2222,
         new,
-        "printf 'version = 1\\n[sandbox]\\nrequire_limits = false\\n[backup]\\ndestination = \"/srv/backup\"\\nallow_same_machine = true\\n' > answers.toml",
+        "printf 'correct horse battery staple\\n' > pf && sudo clawguard backup kit --out kit.toml --passphrase-file pf && stat -c '%U %a' kit.toml",
         0,
     );
-    let out = apply_starting_the_agent(&vps, 2222, new, "sudo clawguard apply --answers answers.toml --yes");
-    assert!(out.contains("up -d"), "the agent starts:\n{out}");
-    // The repository exists now: the apply says to make the recovery kit; the user does.
-    assert!(out.contains("RECOVERY KIT:") && out.contains("sudo clawguard backup kit"), "{out}");
-    expect(
-        &vps,
-        2222,
-        new,
-        "printf 'correct horse battery staple\\n' > pf && sudo clawguard backup kit --out kit.toml --passphrase-file pf && sudo test -s kit.toml",
-        0,
-    );
+    assert!(out.trim_end().ends_with("debian 600"), "the kit is the user's:\n{out}");
+    let mut scp: Vec<String> = vps
+        .ssh_args("debian", 2222, None)
+        .into_iter()
+        .map(|a| match a.as_str() {
+            "ssh" => "scp".to_owned(),
+            "-p" => "-P".to_owned(),
+            _ => a,
+        })
+        .collect();
+    let target = scp.pop().unwrap();
+    let copied = vps.work.path().join("kit-copied.toml");
+    scp.extend([format!("{target}:kit.toml"), copied.display().to_string()]);
+    let (ok, out) = vps.hostns(&scp.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(ok, "scp of the kit as the user: {out}");
+    assert!(std::fs::read_to_string(&copied).unwrap().contains("clawguard"), "the kit arrived");
     let ps = expect(&vps, 2222, new, "sudo docker ps --format '{{.Names}} {{.Status}}'", 0);
     assert!(ps.contains("clawguard-agent_agent_1") || ps.contains("clawguard-agent-agent-1"), "{ps}");
+    // A crash loop (the agent cannot write its state: what Docker's root-owned directories
+    // did before the plan made them the agent's) is a finding, not a quiet restart.
+    if first == First::Healthy {
+        expect(&vps, 2222, new, "sudo chmod 000 /srv/openclaw/state && sudo docker restart -t 5 $(sudo docker ps -q --filter label=com.docker.compose.service=agent)", 0);
+        let mut out = String::new();
+        for _ in 0..30 {
+            out = vps.ssh("debian", 2222, new, "sudo clawguard check --no-alert").1;
+            if out.contains("restart") {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_secs(2));
+        }
+        assert!(out.contains("DANGER") && out.contains("restart"), "a crash-looping agent is not a finding:\n{out}");
+        expect(&vps, 2222, new, "sudo chmod 700 /srv/openclaw/state && sudo docker restart -t 5 $(sudo docker ps -aq --filter label=com.docker.compose.service=agent)", 0);
+        agent_is_healthy(&vps, 2222, new);
+    }
     let out = expect(&vps, 2222, new, "sudo clawguard apply --yes", 0);
     assert!(out.contains("0 changes"), "a second apply changes nothing:\n{out}");
     expect(&vps, 2222, new, "sudo clawguard plan", 0);
@@ -271,15 +372,12 @@ fn first_setup(suite: &str, net: u8, how: Install) {
     expect(&vps, 2222, new, "sudo systemctl start clawguard-backup.service", 0);
     let list = expect(&vps, 2222, new, "sudo clawguard backup list", 0);
     assert!(list.lines().count() == 1 && list.contains("/etc/clawguard"), "{list}");
-    // The agent's databases are not copied mid-write: this image is not OpenClaw, so it
-    // cannot archive itself (said, with why), and it was stopped for the snapshot instead,
-    // and runs again.
+    // The agent's databases are not copied mid-write: OpenClaw made its own archive for
+    // the snapshot, while it ran.
     let log = expect(&vps, 2222, new, "sudo journalctl -q --no-pager -u clawguard-backup.service", 0);
-    assert!(
-        log.contains("OpenClaw could not make its own archive (")
-            && log.contains("so the agent was stopped for the snapshot instead and started again"),
-        "{log}"
-    );
+    assert!(!log.contains("OpenClaw could not make its own archive"), "{log}");
+    let archives = expect(&vps, 2222, new, "sudo ls /opt/clawguard/agent/openclaw-backups", 0);
+    assert!(archives.contains(".tar.gz"), "OpenClaw's own archive:\n{archives}\n{log}");
     let ps = expect(&vps, 2222, new, "sudo docker ps --format '{{.Names}}'", 0);
     assert!(ps.contains("agent"), "the agent runs again after the backup:\n{ps}");
     expect(
@@ -538,7 +636,9 @@ fn each_single_layer_skip_applied_on_a_fresh_host() {
         vps.upload("debian", 22, s, &stripped, "clawguard");
         expect(&vps, 22, s, "sudo install -m 755 clawguard /usr/local/bin/", 0);
         // This VPS cannot enforce cgroup limits (see first_setup): accepted up front.
-        let answers = format!("version = 1\\nskip = [\\\"{name}\\\"]\\n[sandbox]\\nrequire_limits = false\\n");
+        let answers = format!(
+            "version = 1\\nskip = [\\\"{name}\\\"]\\n[sandbox]\\nimage = \\\"openclaw:local\\\"\\nrequire_limits = false\\n"
+        );
         expect(&vps, 22, s, &format!("printf \"{answers}\" > answers.toml && cat answers.toml"), 0);
         let apply = "sudo clawguard apply --answers answers.toml --yes --confirm-timeout 0";
         let (rc, out) = vps.ssh("debian", 22, s, apply);

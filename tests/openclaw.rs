@@ -94,7 +94,7 @@ fn the_real_openclaw_runs_locked_down_reaches_only_allowed_hosts_and_reads_its_k
 
     // OpenClaw's image as its registry serves it: the npm release in an image, pushed to a
     // real registry on the engine's 127.0.0.1 (as ghcr.io would serve the official one).
-    let (storage, pushed) = registry::openclaw_storage();
+    let registry::Images { storage, openclaw: pushed } = registry::images();
     let _registry = Registry::start(&storage, "127.0.0.1:5000", Some(&format!("/run/netns/{}", e.ns)));
     let images = tempfile::tempdir().unwrap();
     engine::squid_rootfs(&images.path().join("squid"));

@@ -101,7 +101,7 @@ class H(http.server.BaseHTTPRequestHandler):
 http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()
 "#;
 
-struct Liar(Child, String, tempfile::TempDir);
+struct Liar(Child, String, #[allow(dead_code)] tempfile::TempDir);
 
 impl Liar {
     fn serving(body: &[u8]) -> Liar {

@@ -265,6 +265,16 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     }
     if let Some(why) = &image.pull {
         b.on_change(layer, &["docker", "pull", image.reference.as_str()], why.as_str(), &[compose.as_str()]);
+        // The tag names what was pulled, on this host: the next run finds the image here
+        // (and its digest) without asking the registry, and its tag cannot move under it.
+        if image.tag.is_some() {
+            b.on_change(
+                layer,
+                &["docker", "tag", image.reference.as_str(), s.image.as_str()],
+                "name the pulled image by its tag on this host",
+                &[compose.as_str()],
+            );
+        }
     }
     let up = project_argv(f, &compose, &["up", "-d"]);
     b.on_change(layer, &up, "start or update the agent and its proxy", &[compose.as_str()]).undo =
@@ -457,4 +467,60 @@ pub fn container_ids(ps: &str) -> Vec<String> {
         .filter(|w| w.len() >= 12 && w.bytes().all(|b| b.is_ascii_hexdigit()))
         .map(str::to_owned)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::Resolved;
+
+    fn plan_with(fact: Option<ImageFact>) -> crate::plan::Plan {
+        let a = Answers::default();
+        let mut f = Facts::default();
+        f.tools.docker = true;
+        f.tools.compose = true;
+        if let Some(fact) = fact {
+            f.images.insert(a.sandbox.image.to_string(), fact);
+        }
+        crate::layers::plan(&a, &f).unwrap()
+    }
+
+    fn compose(p: &crate::plan::Plan) -> &str {
+        &p.file(&compose_file(&Answers::default())).unwrap().content
+    }
+
+    fn argvs(p: &crate::plan::Plan) -> Vec<String> {
+        p.commands.iter().map(|c| c.argv.join(" ")).collect()
+    }
+
+    #[test]
+    fn the_agents_image_is_pinned_where_its_digest_is_known_and_pulled_only_when_missing() {
+        let d = format!("sha256:{}", "c".repeat(64));
+        let pinned = format!("ghcr.io/openclaw/openclaw@{d}");
+        // Its registry said: pulled by the digest, then named by its tag; the compose file pins it.
+        let remote = plan_with(Some(ImageFact::Remote(Resolved { digest: d.clone(), bytes: 412_000_000 })));
+        assert!(compose(&remote).contains(&format!("image: \"{pinned}\"")), "{}", compose(&remote));
+        assert!(compose(&remote).contains("# Tag \"2026.9.6\", resolved to this digest"));
+        let cmds = argvs(&remote);
+        let at = |s: &str| cmds.iter().position(|c| c.starts_with(s)).unwrap_or_else(|| panic!("{s}: {cmds:#?}"));
+        assert!(at(&format!("docker pull {pinned}")) < at(&format!("docker tag {pinned} ghcr.io/openclaw/openclaw:2026.9.6")));
+        assert!(at("docker tag") < at("docker-compose") || at("docker tag") < at("docker compose"), "{cmds:#?}");
+        let why = &remote.commands[at("docker pull")].why;
+        assert!(why.contains("412 MB"), "the review says how big: {why}");
+        assert!(!remote.preflight.iter().any(|p| matches!(p.check, Check::Image { ref image, .. } if image.contains("openclaw"))));
+        // Already here, pulled at that digest: the same compose file, nothing pulled.
+        let here = plan_with(Some(ImageFact::Here { digest: Some(d.clone()) }));
+        assert_eq!(compose(&here), compose(&remote));
+        assert!(!argvs(&here).iter().any(|c| c.starts_with("docker pull") || c.starts_with("docker tag")));
+        // Nobody could say: the tag, a warning, and the readiness check pulls it.
+        let unknown = plan_with(Some(ImageFact::Unknown("cannot reach ghcr.io".into())));
+        assert!(compose(&unknown).contains("image: \"ghcr.io/openclaw/openclaw:2026.9.6\""));
+        assert!(unknown.warnings.iter().any(|w| w.text.contains("could not be looked up (cannot reach ghcr.io)")));
+        assert!(unknown.preflight.iter().any(|p| matches!(p.check, Check::Image { ref image, .. } if image == "ghcr.io/openclaw/openclaw:2026.9.6")));
+        // OpenClaw's readiness: its /healthz, from inside, retried; the compose file's health check too.
+        let ready = remote.commands.iter().find(|c| c.argv.contains(&"exec".to_owned())).expect("a readiness step");
+        assert_eq!(ready.retry_secs, READY_SECS);
+        assert!(ready.argv.iter().any(|a| a.contains("http://127.0.0.1:18789/healthz")), "{:?}", ready.argv);
+        assert!(compose(&remote).contains("healthcheck:"), "{}", compose(&remote));
+    }
 }

@@ -133,6 +133,12 @@ systemctl restart ssh
         )
     }
 
+    /// The VPS's own network namespace (it outlives a reboot): where a test runs what the
+    /// VPS should find on its 127.0.0.1, as a registry.
+    pub fn netns(&self) -> String {
+        format!("/run/netns/{}", self.name)
+    }
+
     /// Runs `argv` in the host-side namespace (the admin's laptop).
     pub fn hostns(&self, argv: &[&str]) -> (bool, String) {
         let mut args = vec!["hostns"];

@@ -177,37 +177,61 @@ pub fn push(addr: &str, repo: &str, tag: &str, rootfs: &Path, config: serde_json
 
 /// Where OpenClaw's official image lives in the tests' registries.
 pub const OPENCLAW_REPO: &str = "openclaw/openclaw";
+/// The proxy's and the forwarder's images there (`:1`).
+pub const SQUID_REPO: &str = "clawguard-test/squid";
+pub const SOCAT_REPO: &str = "clawguard-test/socat";
+
 /// Its tag, the version the tests run.
 pub fn openclaw_tag() -> &'static str {
     super::engine::OPENCLAW.trim_start_matches("openclaw@")
 }
 
-/// A registry storage holding the real OpenClaw as `openclaw/openclaw:<version>`, built
+/// The tests' registry storage (see [`images`]).
+pub struct Images {
+    pub storage: PathBuf,
+    /// The digest of `openclaw/openclaw:<version>`.
+    pub openclaw: String,
+}
+
+/// A registry storage holding the real OpenClaw as `openclaw/openclaw:<version>` — built
 /// from the npm release the tests already run, as OpenClaw's image runs it (user `node`,
-/// the gateway as its command). Made once per machine under /var/cache/clawguard-tests
-/// (with a lock: tests in parallel wait for one another). Returns it and the digest.
-pub fn openclaw_storage() -> (PathBuf, String) {
-    let cache = Path::new("/var/cache/clawguard-tests").join(format!("registry-{}", super::engine::OPENCLAW.replace('@', "-")));
+/// the gateway as its command) — and the proxy (this machine's squid) and forwarder (socat)
+/// as `clawguard-test/squid:1` and `clawguard-test/socat:1`. Made once per machine under
+/// /var/cache/clawguard-tests, with a lock: tests in parallel wait for one another. Serve
+/// it with [`Registry::start`] (several registries may serve it at once: they only read).
+pub fn images() -> Images {
+    let cache = Path::new("/var/cache/clawguard-tests")
+        .join(format!("registry-{}", super::engine::OPENCLAW.replace('@', "-")));
     fs::create_dir_all(cache.parent().unwrap()).unwrap();
     let lock = fs::File::create(cache.with_extension("lock")).unwrap();
     assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0, "locking {}", cache.display());
     let done = cache.join("digest");
     if let Ok(d) = fs::read_to_string(&done) {
-        return (cache, d.trim().to_owned());
+        return Images { storage: cache, openclaw: d.trim().to_owned() };
     }
     let _ = fs::remove_dir_all(&cache);
     fs::create_dir_all(&cache).unwrap();
-    let rootfs = tempfile::Builder::new().prefix("clawguard-openclaw-rootfs-").tempdir_in("/var/tmp").unwrap();
-    super::engine::openclaw_rootfs(rootfs.path());
-    let port = free_port();
-    let registry = Registry::start(&cache, &format!("127.0.0.1:{port}"), None);
+    let rootfs = tempfile::Builder::new().prefix("clawguard-rootfs-").tempdir_in("/var/tmp").unwrap();
+    let (openclaw, squid, socat) =
+        (rootfs.path().join("openclaw"), rootfs.path().join("squid"), rootfs.path().join("socat"));
+    super::engine::openclaw_rootfs(&openclaw);
+    super::engine::squid_rootfs(&squid);
+    super::engine::binary_rootfs(&socat, "/usr/bin/socat");
+    let registry = Registry::start(&cache, &format!("127.0.0.1:{}", free_port()), None);
+    let path = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
     let config = serde_json::json!({
         "User": "node",
-        "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "NODE_ENV=production"],
+        "Env": [path, "NODE_ENV=production"],
         "Cmd": ["/usr/local/bin/node", "/app/node_modules/openclaw/openclaw.mjs", "gateway", "run"],
     });
-    let digest = push(&registry.addr, OPENCLAW_REPO, openclaw_tag(), rootfs.path(), config);
+    let digest = push(&registry.addr, OPENCLAW_REPO, openclaw_tag(), &openclaw, config);
+    let squid_cmd = serde_json::json!({
+        "Env": [path],
+        "Cmd": ["/usr/sbin/squid", "-N", "-d", "1", "-f", "/etc/squid/squid.conf"],
+    });
+    push(&registry.addr, SQUID_REPO, "1", &squid, squid_cmd);
+    push(&registry.addr, SOCAT_REPO, "1", &socat, serde_json::json!({ "Env": [path], "Entrypoint": ["/usr/bin/socat"] }));
     drop(registry);
     fs::write(&done, &digest).unwrap();
-    (cache, digest)
+    Images { storage: cache, openclaw: digest }
 }
