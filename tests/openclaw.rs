@@ -146,6 +146,9 @@ fn the_real_openclaw_runs_locked_down_reaches_only_allowed_hosts_and_reads_its_k
     assert_eq!(fs::read_to_string(base.join("config/settings.json5")).unwrap(), users);
     let config = fs::read_to_string(base.join("config/openclaw.json")).unwrap();
     assert!(!config.contains(SECRET) && config.contains("\"provider\": \"clawguard_openai\""), "{config}");
+    // Cross-provider messaging pinned off (OpenClaw's strict schema takes it: the gateway
+    // below would not start otherwise).
+    assert!(config.contains("\"allowAcrossProviders\": false"), "{config}");
     let up = plan
         .commands
         .iter()
@@ -278,6 +281,19 @@ fn the_real_openclaw_runs_locked_down_reaches_only_allowed_hosts_and_reads_its_k
     }
     let critical: Vec<_> = findings.iter().filter(|f| f["severity"] == "critical").collect();
     assert!(critical.is_empty(), "critical findings: {critical:#?}\n{audit}");
+    // The daily check runs both of OpenClaw's own checks, through the engine: its audit
+    // (what it warns of comes through as warnings, named) and its proxy validation (the
+    // allowed host passes, the canary is blocked: nothing to say).
+    let runner_path = host.path().join("runner");
+    e.runner(&runner_path);
+    let runner = clawguard::apply::Runner::Program(runner_path);
+    let own = clawguard::check::openclaw::check(&a, &facts, &runner);
+    let warned = findings.iter().filter(|f| f["severity"] == "warn").count();
+    assert_eq!(own.len(), warned, "{own:#?}\n{audit}");
+    assert!(own.iter().all(|f| f.text.starts_with("OpenClaw's own security audit: ")), "{own:#?}");
+    // The proxy's log after OpenClaw's start and its own checks: what stock OpenClaw reaches for.
+    let (_, log) = sh(&mut e.docker(&["exec", &ps("proxy"), "cat", "/var/log/squid/access.log"]));
+    println!("refused by the proxy: {:?}", clawguard::check::proxy::refused(&log));
     // The nightly backup's first step for OpenClaw: its own consistent, verified archive,
     // made while it runs, into the directory the plan gave it; no key inside.
     let argv = clawguard::backup::openclaw_archive_argv(&a, &facts);

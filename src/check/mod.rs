@@ -9,6 +9,7 @@ pub mod alert;
 pub mod certificates;
 pub mod container;
 pub mod logins;
+pub mod openclaw;
 pub mod proxy;
 pub mod seen;
 pub mod tail;
@@ -53,6 +54,7 @@ pub fn run(answers: &Answers, facts: &Facts, root: &Root, runner: &Runner) -> Re
     out.extend(credentials(root));
     let compose_applied = managed.contains_key(&crate::layers::sandbox::compose_file(answers));
     out.extend(container::check(answers, runner, compose_applied));
+    out.extend(openclaw::check(answers, facts, runner));
     out.extend(certificates::check(&answers.monitoring.certificates, answers.monitoring.certificate_days.get()));
     out.extend(sshd_drift(&plan, runner, &managed));
     out.extend(seen_since_last_run(answers, facts, root, runner, &store, &managed));

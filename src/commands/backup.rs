@@ -204,6 +204,9 @@ pub fn restore(args: &RestoreArgs) -> Result<ExitCode, CommandError> {
     let kit = Kit::parse(&text)?;
     let passphrase = passphrase(args.passphrase_file.as_deref(), false)?;
     let opened = kit.open(&passphrase)?;
+    if root.is_live() && !on_path("restic") {
+        install_restic(&root)?;
+    }
     say!("Restoring {} of {} (kit made {}) from {}…", args.snapshot, kit.host, kit.made, kit.repository);
     let spin = spinner("restoring the snapshot from the repository…");
     let done = backup::restore(&kit.repository, &opened, &args.snapshot, &root);
@@ -224,6 +227,40 @@ pub fn restore(args: &RestoreArgs) -> Result<ExitCode, CommandError> {
         "The vault's identity, clawguard's answers and the agent's data are back. Next: `clawguard plan` shows the hardening to re-apply, `sudo clawguard apply` does it."
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether `program` is in a directory of PATH (as `sudo` sets it: its secure_path).
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
+}
+
+/// A fresh host has no restic (and, on a cloud image, no package lists): it is installed
+/// the way an apply installs what the layers need — fresh lists, then the package, as a
+/// generation of its own that `clawguard rollback` and `uninstall` take back.
+fn install_restic(root: &Root) -> Result<(), CommandError> {
+    if !crate::apply::atomic::running_as_root() {
+        return Err(CommandError::Failed(
+            "restic is not installed, and installing it needs root: run `sudo clawguard backup restore …`".into(),
+        ));
+    }
+    say!("restic is not installed: installing it first (apt-get update, then the package).");
+    let facts = crate::host::probe(root, None);
+    let plan = crate::layers::packages_only(&facts, crate::answers::Layer::Backup, &[("restic", "restores the snapshot")]);
+    let opts = crate::apply::Options {
+        force: false,
+        runner: crate::apply::Runner::Live,
+        confirm_timeout: 0,
+        ssh_connection: None,
+        exe: std::env::current_exe().unwrap_or_else(|_| "clawguard".into()),
+        keys: Default::default(),
+        then: crate::apply::After::Complete,
+    };
+    let report = crate::apply::apply(&plan, root, &opts, &mut super::progress_bar())?;
+    if let Some(n) = report.installed {
+        say!("Installed restic (generation {n}).");
+    }
+    Ok(())
 }
 
 fn destination(a: &crate::answers::Answers) -> String {

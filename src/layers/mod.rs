@@ -44,6 +44,22 @@ pub fn plan(answers: &Answers, facts: &Facts) -> Result<Plan, RenderError> {
     plan_for(answers, facts, Stage::Move)
 }
 
+/// A plan that only installs `packages` (name, why) for `layer`: the same journaled
+/// prepare step an apply makes, for a command that needs a tool before any answers exist
+/// (`backup restore` on a fresh host needs restic).
+pub fn packages_only(facts: &Facts, layer: Layer, packages: &[(&str, &str)]) -> Plan {
+    let mut b = Builder {
+        plan: Plan { platform: facts.platform.kind(), ..Plan::default() },
+        stage: Stage::Move,
+        brew: facts.platform.mac().and_then(|m| m.homebrew.clone()),
+        own: facts.clawguard.path().to_owned(),
+    };
+    for (name, why) in packages {
+        b.package(layer, name, why);
+    }
+    b.finish()
+}
+
 /// The plan for one stage of an SSH port move (`confirm` completes it).
 pub fn plan_for(answers: &Answers, facts: &Facts, stage: Stage) -> Result<Plan, RenderError> {
     let mut b = Builder {

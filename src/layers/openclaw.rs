@@ -157,17 +157,22 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder, keys: &[String], pro
     if !providers.is_empty() {
         config.insert("secrets".into(), json!({ "providers": providers }));
     }
+    // A message that arrived on one provider (a stranger on a public Slack) never makes the
+    // agent send on another (the owner's Telegram): OpenClaw allows that by default
+    // (`allowAcrossProviders !== false` in 2026.9), so it is pinned off here.
+    let mut tools = json!({ "message": { "crossContext": { "allowAcrossProviders": false } } });
     match proxy {
         Some(url) => {
             // OpenClaw's own routing (fetch, node:http, WebSockets), and web_fetch's switch
             // to use it; loopback (its own gateway) stays direct.
             config.insert("proxy".into(), json!({ "enabled": true, "proxyUrl": url, "loopbackMode": "gateway-only" }));
-            config.insert("tools".into(), json!({ "web": { "fetch": { "useTrustedEnvProxy": true } } }));
+            tools["web"] = json!({ "fetch": { "useTrustedEnvProxy": true } });
         }
         None => {
             config.insert("proxy".into(), json!({ "enabled": false }));
         }
     }
+    config.insert("tools".into(), tools);
     config.insert("logging".into(), json!({ "file": format!("{}/openclaw.log", super::sandbox::CONTAINER_LOG_DIR) }));
     let text = format!(
         "{MARK} A change made here by hand is reported as a conflict: put your own\n// settings in {SETTINGS} next to this file (included below, after {DEFAULTS};\n// what is set here wins over both).\n// Keys are references to files the vault hands over, never values.\n{}\n",

@@ -203,7 +203,7 @@ pub fn images() -> Images {
     let cache = Path::new("/var/cache/clawguard-tests")
         .join(format!("registry-{}", super::engine::OPENCLAW.replace('@', "-")));
     fs::create_dir_all(cache.parent().unwrap()).unwrap();
-    let lock = fs::File::create(cache.with_extension("lock")).unwrap();
+    let lock = fs::File::create(cache.parent().unwrap().join("registry.lock")).unwrap();
     assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0, "locking {}", cache.display());
     let done = cache.join("digest");
     if let Ok(d) = fs::read_to_string(&done) {
