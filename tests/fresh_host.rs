@@ -546,8 +546,16 @@ fn uninstall_everything(vps: &Booted, control: Option<&str>, how: Install, prist
             assert_eq!(is.get(path), Some(hash), "{path} changed");
         }
     }
-    let pkgs = expect(vps, 22, back, "dpkg-query -W -f '${Package} ${Status}\\n' ufw fail2ban docker.io 2>&1; true", 0);
+    // With them what they pulled in (containerd and runc came with docker.io).
+    let pkgs = expect(
+        vps,
+        22,
+        back,
+        "dpkg-query -W -f '${Package} ${Status}\\n' ufw fail2ban docker.io containerd runc 2>&1; true",
+        0,
+    );
     assert_eq!(pkgs.matches("ok installed").count(), 0, "{pkgs}");
+    expect(vps, 22, back, "! pgrep -x containerd", 0);
     // (The automatic rollback's transient timer, stopped by `confirm`, goes once unloaded.)
     let mut units = String::new();
     for _ in 0..20 {

@@ -598,7 +598,8 @@ fn install(
     progress: &mut dyn FnMut(Event),
 ) -> Result<u32, ApplyError> {
     let n = store.next_number().map_err(io_err("reading clawguard's records"))?;
-    let manifest = Manifest {
+    let before = crate::host::installed_packages(root);
+    let mut manifest = Manifest {
         number: n,
         created: store::now(),
         files: Vec::new(),
@@ -630,6 +631,22 @@ fn install(
                 rolled_back,
             });
         }
+    }
+    // What apt pulled in with the packages asked for (containerd, runc… with docker.io)
+    // goes with them on the way back; what was there before stays.
+    let pulled: Vec<String> = crate::host::installed_packages(root).difference(&before).cloned().collect();
+    let apt_remove = ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "remove", "-y", "-q"];
+    let mut widened = false;
+    for c in manifest.commands.iter_mut() {
+        if !pulled.is_empty() && c.undo.as_ref().is_some_and(|u| u.starts_with(&apt_remove.map(String::from))) {
+            let mut undo: Vec<String> = apt_remove.map(String::from).to_vec();
+            undo.extend(pulled.iter().cloned());
+            c.undo = Some(undo);
+            widened = true;
+        }
+    }
+    if widened {
+        store.update_manifest(&manifest).map_err(io_err("recording what the install pulled in"))?;
     }
     store.mark(n, "committed").map_err(io_err("committing"))?;
     step(store, &format!("commit {n}"))?;

@@ -486,7 +486,8 @@ fn ufw(root: &Root) -> UfwFacts {
 }
 
 /// The names of the packages dpkg records as installed.
-fn installed_packages(root: &Root) -> std::collections::BTreeSet<String> {
+/// The Debian packages installed on `root` (dpkg's database; empty without one).
+pub fn installed_packages(root: &Root) -> std::collections::BTreeSet<String> {
     let status = root.read("/var/lib/dpkg/status").unwrap_or_default();
     status
         .split("\n\n")
