@@ -86,7 +86,8 @@ pub fn architecture() -> &'static str {
 /// The base URL of a registry, as Docker reaches it: plain HTTP only on the loopback
 /// (Docker's own default for insecure registries), HTTPS everywhere else.
 fn base(registry: &str) -> String {
-    let host = registry.rsplit_once(':').filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit())).map_or(registry, |(h, _)| h);
+    let host =
+        registry.rsplit_once(':').filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit())).map_or(registry, |(h, _)| h);
     let loopback = host == "localhost" || host.parse::<std::net::Ipv4Addr>().is_ok_and(|a| a.is_loopback());
     match registry {
         "docker.io" => "https://registry-1.docker.io".to_owned(),
@@ -113,7 +114,9 @@ pub fn resolve(image: &ImageRef, timeout: Duration) -> Result<Resolved, String> 
     if let Some(pinned) = image.digest()
         && pinned != digest
     {
-        return Err(format!("{registry} answered {image} with a manifest whose digest is {digest}, not the one pinned"));
+        return Err(format!(
+            "{registry} answered {image} with a manifest whose digest is {digest}, not the one pinned"
+        ));
     }
     let arch = architecture();
     let platform = match &top.manifests {
@@ -180,15 +183,14 @@ impl Session {
             }
             s => return Err(format!("{} answered HTTP {s} for {}:{reference}", self.base, self.repository)),
         }
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(MAX_MANIFEST)
-            .read_to_vec()
-            .map_err(|e| format!("reading the manifest of {}:{reference} from {}: {e}", self.repository, self.base))?;
+        let body =
+            response.body_mut().with_config().limit(MAX_MANIFEST).read_to_vec().map_err(|e| {
+                format!("reading the manifest of {}:{reference} from {}: {e}", self.repository, self.base)
+            })?;
         let digest = format!("sha256:{}", hex(&Sha256::digest(&body)));
-        let manifest: Manifest = serde_json::from_slice(&body)
-            .map_err(|e| format!("{} sent a manifest for {}:{reference} that is not one ({e})", self.base, self.repository))?;
+        let manifest: Manifest = serde_json::from_slice(&body).map_err(|e| {
+            format!("{} sent a manifest for {}:{reference} that is not one ({e})", self.base, self.repository)
+        })?;
         Ok((digest, manifest))
     }
 
@@ -225,7 +227,8 @@ impl Session {
             .limit(MAX_MANIFEST)
             .read_to_vec()
             .map_err(|e| format!("reading a pull token from {realm}: {e}"))?;
-        let t: Token = serde_json::from_slice(&body).map_err(|e| format!("{realm} sent a token that is not JSON ({e})"))?;
+        let t: Token =
+            serde_json::from_slice(&body).map_err(|e| format!("{realm} sent a token that is not JSON ({e})"))?;
         t.token
             .or(t.access_token)
             .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_graphic()))
@@ -261,7 +264,13 @@ pub fn human(bytes: u64) -> String {
         v /= 1000.0;
         unit += 1;
     }
-    if unit == 0 { format!("{bytes} bytes") } else if v < 10.0 { format!("{v:.1} {}", UNITS[unit]) } else { format!("{v:.0} {}", UNITS[unit]) }
+    if unit == 0 {
+        format!("{bytes} bytes")
+    } else if v < 10.0 {
+        format!("{v:.1} {}", UNITS[unit])
+    } else {
+        format!("{v:.0} {}", UNITS[unit])
+    }
 }
 
 #[cfg(test)]

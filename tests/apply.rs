@@ -293,7 +293,10 @@ fn a_bare_host_gets_its_packages_before_the_checks_and_no_image_leaves_out_only_
     let o = run(&args, &[]);
     let text = out(&o);
     assert_eq!(o.status.code(), Some(4), "{text}");
-    assert!(text.contains("the image `ghcr.io/openclaw/openclaw:2026.9.6` is not on this host and cannot be pulled"), "{text}");
+    assert!(
+        text.contains("the image `ghcr.io/openclaw/openclaw:2026.9.6` is not on this host and cannot be pulled"),
+        "{text}"
+    );
     assert!(text.contains("docker build -t openclaw:local"), "says how to build it instead: {text}");
     assert!(root.path().join("etc/ssh/sshd_config.d/00-clawguard.conf").exists(), "{text}");
     assert!(!root.path().join("opt/clawguard/agent/docker-compose.yml").exists(), "{text}");

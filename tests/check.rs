@@ -138,6 +138,9 @@ fn check_speaks_json_for_machines() {
     assert_eq!(v["needs_attention"], true);
     let danger = v["findings"].as_array().unwrap().iter().find(|f| f["severity"] == "danger").expect("a danger");
     assert!(danger["text"].as_str().unwrap().contains("zz-clawguard.local is missing"), "{danger}");
+    // For machines: a stable id, and the layer it concerns (the missing file's).
+    assert_eq!(danger["id"], "host.managed-missing", "{danger}");
+    assert_eq!(danger["layer"], "firewall", "{danger}");
 }
 
 /// Each format as its service reads it; an alert only with news; a resolved finding said

@@ -291,7 +291,13 @@ fn first_setup(suite: &str, net: u8, how: Install, first: First) {
     // A crash loop (the agent cannot write its state: what Docker's root-owned directories
     // did before the plan made them the agent's) is a finding, not a quiet restart.
     if first == First::Healthy {
-        expect(&vps, 2222, new, "sudo chmod 000 /srv/openclaw/state && sudo docker restart -t 5 $(sudo docker ps -q --filter label=com.docker.compose.service=agent)", 0);
+        expect(
+            &vps,
+            2222,
+            new,
+            "sudo chmod 000 /srv/openclaw/state && sudo docker restart -t 5 $(sudo docker ps -q --filter label=com.docker.compose.service=agent)",
+            0,
+        );
         let mut out = String::new();
         for _ in 0..30 {
             out = vps.ssh("debian", 2222, new, "sudo clawguard check --no-alert").1;
@@ -301,7 +307,13 @@ fn first_setup(suite: &str, net: u8, how: Install, first: First) {
             std::thread::sleep(std::time::Duration::from_secs(2));
         }
         assert!(out.contains("DANGER") && out.contains("restart"), "a crash-looping agent is not a finding:\n{out}");
-        expect(&vps, 2222, new, "sudo chmod 700 /srv/openclaw/state && sudo docker restart -t 5 $(sudo docker ps -aq --filter label=com.docker.compose.service=agent)", 0);
+        expect(
+            &vps,
+            2222,
+            new,
+            "sudo chmod 700 /srv/openclaw/state && sudo docker restart -t 5 $(sudo docker ps -aq --filter label=com.docker.compose.service=agent)",
+            0,
+        );
         agent_is_healthy(&vps, 2222, new);
     }
     let out = expect(&vps, 2222, new, "sudo clawguard apply --yes", 0);

@@ -570,7 +570,8 @@ impl FromStr for ImageRef {
         let (registry, _, _) = r.parts(r.name());
         let registry_ok = registry.is_none_or(|h| {
             let (host, port) = h.split_once(':').map_or((h, None), |(h, p)| (h, Some(p)));
-            component_ok(host) && port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
+            component_ok(host)
+                && port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
         });
         if !path.split('/').all(component_ok) || !tag_ok || !registry_ok {
             return Err(invalid(format!("{} is not an image name: {hint}", shown(s))));
@@ -581,7 +582,8 @@ impl FromStr for ImageRef {
 
 /// `sha256:` and 64 lower-case hex digits: the only digest clawguard pins to.
 pub fn is_digest(d: &str) -> bool {
-    d.strip_prefix("sha256:").is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+    d.strip_prefix("sha256:")
+        .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
 }
 
 impl ImageRef {
@@ -1122,7 +1124,10 @@ mod tests {
         assert_eq!((library.repository(), library.tag()), ("library/busybox".to_owned(), None));
         // A registry's port is not a tag.
         let local: ImageRef = format!("127.0.0.1:5000/openclaw/openclaw:2026.9.6@{d}").parse().unwrap();
-        assert_eq!((local.registry(), local.tag(), local.digest()), ("127.0.0.1:5000", Some("2026.9.6"), Some(d.as_str())));
+        assert_eq!(
+            (local.registry(), local.tag(), local.digest()),
+            ("127.0.0.1:5000", Some("2026.9.6"), Some(d.as_str()))
+        );
         assert_eq!(local.without_tag(), "127.0.0.1:5000/openclaw/openclaw");
         let port_only: ImageRef = "localhost:5000/agent".parse().unwrap();
         assert_eq!((port_only.registry(), port_only.tag()), ("localhost:5000", None));

@@ -104,7 +104,9 @@ impl Runner {
                 output: text.trim().to_owned(),
             },
             // With `unchecked`, a read error is the pipe's, not the exit status's.
-            (Err(e), _) | (_, Err(e)) => Ran::Failed { status: "could not read its output".into(), output: e.to_string() },
+            (Err(e), _) | (_, Err(e)) => {
+                Ran::Failed { status: "could not read its output".into(), output: e.to_string() }
+            }
             (Ok(()), Ok(None)) => Ran::Failed { status: "still running".into(), output: text.trim().to_owned() },
         }
     }

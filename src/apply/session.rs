@@ -132,7 +132,9 @@ fn ask_image(image: &crate::answers::types::ImageRef, runner: &Runner, engine: b
     use crate::host::ImageFact;
     if engine && runner.runs_commands() {
         let format = "{{json .RepoDigests}}";
-        if let super::runner::Ran::Ok(out) = runner.run(&["docker", "image", "inspect", "--format", format, image.as_str()]) {
+        if let super::runner::Ran::Ok(out) =
+            runner.run(&["docker", "image", "inspect", "--format", format, image.as_str()])
+        {
             // `["ghcr.io/openclaw/openclaw@sha256:…"]`: the digest this repository gave it.
             let repo = image.without_tag();
             let digest = serde_json::from_str::<Vec<String>>(out.trim())

@@ -106,7 +106,7 @@ impl Message<'_> {
     }
 
     fn json(&self) -> serde_json::Value {
-        let item = |f: &&Finding| serde_json::json!({ "severity": super::severity_word(f.severity), "text": f.text });
+        let item = |f: &&Finding| serde_json::json!({ "id": f.id, "severity": super::severity_word(f.severity), "text": f.text });
         serde_json::json!({
             "host": self.host,
             "needs_attention": !self.open.is_empty(),
@@ -244,9 +244,9 @@ mod tests {
 
     #[test]
     fn only_news_is_sent_and_a_resolved_finding_is_said_once() {
-        let a = finding(Severity::Danger, "ufw is not active");
-        let b = finding(Severity::Warning, "the disk is 93% full");
-        let note = finding(Severity::Note, "no backup destination");
+        let a = finding("firewall.ufw-inactive", Severity::Danger, "ufw is not active");
+        let b = finding("host.disk-full", Severity::Warning, "the disk is 93% full");
+        let note = finding("backup.none", Severity::Note, "no backup destination");
         let first = LastAlert::default();
         let m = first.message("h", std::slice::from_ref(&a)).expect("a new finding is news");
         assert_eq!(m.new, vec![&a]);

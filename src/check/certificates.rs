@@ -28,13 +28,20 @@ fn one(e: &TlsEndpoint, days: u32) -> Option<Finding> {
         Ok(out) => out,
         Err(why) if why.kind() == std::io::ErrorKind::NotFound => {
             return Some(finding(
+                "monitoring.certificate-no-openssl",
                 Severity::Warning,
                 format!(
                     "The certificate of {e} was not checked: openssl is not installed (`sudo clawguard apply` installs it)."
                 ),
             ));
         }
-        Err(why) => return Some(finding(Severity::Warning, format!("The certificate of {e} was not checked: {why}."))),
+        Err(why) => {
+            return Some(finding(
+                "monitoring.certificate-unchecked",
+                Severity::Warning,
+                format!("The certificate of {e} was not checked: {why}."),
+            ));
+        }
     };
     let verify = out.lines().rev().find_map(|l| l.trim().strip_prefix("Verify return code: ")).map(str::to_owned);
     let Some(pem) = out.find("-----BEGIN CERTIFICATE-----").and_then(|b| {
@@ -43,12 +50,14 @@ fn one(e: &TlsEndpoint, days: u32) -> Option<Finding> {
     }) else {
         let why = out.lines().find(|l| l.contains("error") || l.contains("errno")).unwrap_or("no answer").trim();
         return Some(finding(
+            "monitoring.certificate-unreachable",
             Severity::Warning,
             format!("{e} could not be reached over TLS ({why}): its certificate was not checked."),
         ));
     };
     if let Some(v) = verify.filter(|v| !v.starts_with("0 ")) {
         return Some(finding(
+            "monitoring.certificate-invalid",
             Severity::Danger,
             format!(
                 "The certificate of {e} is not valid: {v}. Clients refuse it (or, worse, are taught to click through). Renew or fix it."
@@ -65,7 +74,7 @@ fn one(e: &TlsEndpoint, days: u32) -> Option<Finding> {
         .run()
         .ok()?;
     (!expiring.status.success()).then(|| {
-        finding(Severity::Warning, format!("The certificate of {e} expires on {end}, within {days} days: renew it (certbot renew, or your provider's tool)."))
+        finding("monitoring.certificate-expiring", Severity::Warning, format!("The certificate of {e} expires on {end}, within {days} days: renew it (certbot renew, or your provider's tool)."))
     })
 }
 

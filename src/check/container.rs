@@ -47,6 +47,7 @@ fn state_finding(c: &Value) -> Option<Finding> {
     let logs = format!("`sudo docker logs --tail 50 {name}` says why");
     if st["Restarting"] == true || st["Status"] == "restarting" {
         return Some(finding(
+            "sandbox.container-restarting",
             Severity::Danger,
             format!(
                 "The agent's `{service}` container restarts over and over (exit code {code}, {restarts} restart(s)): it does not run. {logs}."
@@ -56,6 +57,7 @@ fn state_finding(c: &Value) -> Option<Finding> {
     match st["Status"].as_str() {
         Some("exited") | Some("dead") => {
             return Some(finding(
+                "sandbox.container-stopped",
                 Severity::Warning,
                 format!(
                     "The agent's `{service}` container is stopped (exit code {code}). {logs}; `sudo clawguard apply` starts it again."
@@ -66,6 +68,7 @@ fn state_finding(c: &Value) -> Option<Finding> {
     }
     (st["Health"]["Status"] == "unhealthy").then(|| {
         finding(
+            "sandbox.container-unhealthy",
             Severity::Warning,
             format!("The agent's `{service}` container runs but is unhealthy (its own health check fails). {logs}."),
         )
@@ -88,6 +91,7 @@ fn settings(answers: &Answers, runner: &Runner, applied: bool) -> Vec<Finding> {
         Ran::Ok(out) => crate::layers::sandbox::container_ids(&out),
         Ran::Failed { output, .. } if applied => {
             return vec![finding(
+                "sandbox.engine-unreachable",
                 Severity::Warning,
                 format!(
                     "The container engine cannot be asked ({}): the agent's container was not checked.",
@@ -100,6 +104,7 @@ fn settings(answers: &Answers, runner: &Runner, applied: bool) -> Vec<Finding> {
     let Some(id) = ids.first() else {
         return if applied {
             vec![finding(
+                "sandbox.container-not-running",
                 Severity::Warning,
                 "The agent's container is not running. `sudo clawguard status`, then `sudo clawguard apply` starts it.",
             )]
@@ -109,16 +114,21 @@ fn settings(answers: &Answers, runner: &Runner, applied: bool) -> Vec<Finding> {
     };
     let Ran::Ok(json) = runner.run(&["docker", "inspect", id]) else {
         return vec![finding(
+            "sandbox.container-uninspectable",
             Severity::Warning,
             format!("`docker inspect {id}` failed: the agent's container was not checked."),
         )];
     };
     let Some(c) = serde_json::from_str::<Value>(&json).ok().and_then(|v| v.get(0).cloned()) else {
-        return vec![finding(Severity::Warning, format!("`docker inspect {id}` gave no container: not checked."))];
+        return vec![finding(
+            "sandbox.container-gone",
+            Severity::Warning,
+            format!("`docker inspect {id}` gave no container: not checked."),
+        )];
     };
     differences(answers, &c)
         .into_iter()
-        .map(|d| finding(Severity::Danger, format!("The agent's container runs with {d}. Someone recreated it outside clawguard: if it was not you, treat it as an intrusion (see /etc/clawguard/RECOVERY.md); `docker compose -p {PROJECT} -f {} up -d --force-recreate` puts the planned one back.", crate::layers::sandbox::compose_file(answers))))
+        .map(|d| finding("sandbox.container-drift", Severity::Danger, format!("The agent's container runs with {d}. Someone recreated it outside clawguard: if it was not you, treat it as an intrusion (see /etc/clawguard/RECOVERY.md); `docker compose -p {PROJECT} -f {} up -d --force-recreate` puts the planned one back.", crate::layers::sandbox::compose_file(answers))))
         .collect()
 }
 

@@ -168,6 +168,7 @@ impl Known {
                     next.auth_log = t.mark;
                     if t.skipped > 0 {
                         skipped = Some(finding(
+                            "ssh.auth-log-skipped",
                             Severity::Warning,
                             format!(
                                 "auth.log grew by more than the {} MiB the check reads in one run: its oldest {} KiB since the last check were not looked at for SSH logins (a flood of failed logins can bury one). `sudo grep 'Accepted ' /var/log/auth.log` lists them all.",
@@ -183,6 +184,7 @@ impl Known {
                 Err(e) => {
                     return (
                         vec![finding(
+                            "ssh.auth-log-unreadable",
                             Severity::Warning,
                             format!("/var/log/auth.log cannot be read ({e}): SSH logins are not looked at this time."),
                         )],
@@ -198,6 +200,7 @@ impl Known {
                 None => {
                     return (
                         vec![finding(
+                            "ssh.journal-unreadable",
                             Severity::Warning,
                             "sshd's journal cannot be read: SSH logins are not looked at this time.",
                         )],
@@ -256,12 +259,12 @@ impl Known {
             if let Some((severity, text)) = news
                 && said.insert(text.clone())
             {
-                out.push(finding(severity, text));
+                out.push(finding("ssh.login-new", severity, text));
             }
         }
         out.extend(skipped);
         if first {
-            out.push(finding(Severity::Note, format!("Learned {} SSH login(s) from {from_where}: later logins with another key or from another address are reported.", logins.len())));
+            out.push(finding("ssh.logins-learned", Severity::Note, format!("Learned {} SSH login(s) from {from_where}: later logins with another key or from another address are reported.", logins.len())));
         }
         (out, next)
     }

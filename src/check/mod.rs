@@ -26,12 +26,42 @@ use crate::render::RenderError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
+    /// What kind of finding this is, stable across releases and wording
+    /// (`firewall.ufw-inactive`): a family (a layer's key, or `host`), a dot, the kind.
+    pub id: &'static str,
+    /// The layer it concerns: the family's, or — for a managed file — the file's layer.
+    pub layer: Option<crate::answers::Layer>,
     pub severity: Severity,
     pub text: String,
 }
 
-pub(crate) fn finding(severity: Severity, text: impl Into<String>) -> Finding {
-    Finding { severity, text: text.into() }
+pub(crate) fn finding(id: &'static str, severity: Severity, text: impl Into<String>) -> Finding {
+    Finding { id, layer: layer_of(id), severity, text: text.into() }
+}
+
+/// The layer an id's family names (None: `host`, the host or clawguard itself).
+fn layer_of(id: &str) -> Option<crate::answers::Layer> {
+    use crate::answers::Layer;
+    match id.split('.').next()? {
+        "sandbox" => Some(Layer::Sandbox),
+        "credentials" => Some(Layer::Credentials),
+        "ssh" => Some(Layer::Ssh),
+        "firewall" => Some(Layer::Firewall),
+        "egress" => Some(Layer::Egress),
+        "monitoring" => Some(Layer::Monitoring),
+        "backup" => Some(Layer::Backup),
+        _ => None,
+    }
+}
+
+impl Finding {
+    /// The same finding, about a file of `layer` (a managed file's findings are its layer's).
+    fn in_layer(mut self, layer: Option<crate::answers::Layer>) -> Finding {
+        if layer.is_some() {
+            self.layer = layer;
+        }
+        self
+    }
 }
 
 /// Runs every check against `root`; the services are asked through `runner`.
@@ -44,7 +74,7 @@ pub fn run(answers: &Answers, facts: &Facts, root: &Root, runner: &Runner) -> Re
     let managed = match store.managed() {
         Ok(m) => m,
         Err(e) => {
-            out.push(finding(Severity::Danger, format!("clawguard's records under {} cannot be read ({e}): nothing could be compared with what was applied. Run `sudo clawguard check`; if it fails there too, the records were damaged: see /etc/clawguard/RECOVERY.md.", crate::apply::STATE_DIR)));
+            out.push(finding("host.records-unreadable", Severity::Danger, format!("clawguard's records under {} cannot be read ({e}): nothing could be compared with what was applied. Run `sudo clawguard check`; if it fails there too, the records were damaged: see /etc/clawguard/RECOVERY.md.", crate::apply::STATE_DIR)));
             Default::default()
         }
     };
@@ -60,7 +90,11 @@ pub fn run(answers: &Answers, facts: &Facts, root: &Root, runner: &Runner) -> Re
     out.extend(seen_since_last_run(answers, facts, root, runner, &store, &managed));
     out.extend(updates::check(runner, facts.packages.contains("unattended-upgrades")));
     for e in &facts.plaintext_env_files {
-        out.push(finding(Severity::Warning, format!("{} holds {} key(s) in plaintext.", e.path, e.keys)));
+        out.push(finding(
+            "credentials.plaintext-env",
+            Severity::Warning,
+            format!("{} holds {} key(s) in plaintext.", e.path, e.keys),
+        ));
     }
     out.extend(disks(root, &["/", "/var/log", "/var/lib/docker", answers.monitoring.log_dir.as_str()]));
     out.extend(backups(answers, root, &managed));
@@ -73,48 +107,77 @@ fn managed_files(
     root: &Root,
     managed: &std::collections::BTreeMap<String, String>,
 ) -> Vec<Finding> {
-    let mut out = Vec::new();
-    for f in &plan.files {
-        let disk = match root.read_managed(&f.path) {
-            Ok(d) => d,
-            Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
-                out.push(finding(Severity::Danger, e.to_string()));
-                continue;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-                out.push(finding(
-                    Severity::Note,
-                    format!("{} cannot be read without root: not checked (`sudo clawguard check` checks it).", f.path),
-                ));
-                continue;
-            }
-            Err(_) => None,
-        };
-        let recorded = managed.get(&f.path);
-        match (disk, recorded) {
-            (None, Some(_)) => out.push(finding(
-                Severity::Danger,
-                format!("{} is missing: it was applied and has been removed since. Run `clawguard plan` to see it, `clawguard apply` to put it back.", f.path),
-            )),
-            (None, None) => out.push(finding(Severity::Note, format!("{} is not applied yet (`clawguard apply`).", f.path))),
-            (Some(d), _) if d == f.content.as_bytes() => {}
-            // The answers are edited by hand by design: news, not an intrusion.
-            (Some(_), _) if f.is_answers() => out.push(finding(
-                Severity::Note,
-                format!("{} was edited since the last apply: `clawguard plan` shows what it changes, `sudo clawguard apply` applies it.", f.path),
-            )),
-            (Some(d), Some(h)) if &sha256(&d) != h => out.push(finding(
-                Severity::Danger,
-                format!("{} was changed since clawguard wrote it (not by clawguard). If you did not change it, treat it as an intrusion: see /etc/clawguard/RECOVERY.md.", f.path),
-            )),
-            (Some(_), Some(_)) => out.push(finding(
-                Severity::Note,
-                format!("{} differs from the current answers: the answers changed since the last apply (`clawguard plan`).", f.path),
-            )),
-            (Some(_), None) => out.push(finding(Severity::Note, format!("{} is not managed by clawguard yet (`clawguard apply`).", f.path))),
+    plan.files.iter().filter_map(|f| managed_file(f, root, managed).map(|x| x.in_layer(f.layer))).collect()
+}
+
+/// One managed file against what is on disk and what clawguard recorded.
+fn managed_file(
+    f: &crate::plan::FileStep,
+    root: &Root,
+    managed: &std::collections::BTreeMap<String, String>,
+) -> Option<Finding> {
+    let disk = match root.read_managed(&f.path) {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+            return Some(finding("host.managed-refused", Severity::Danger, e.to_string()));
         }
-    }
-    out
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            return Some(finding(
+                "host.managed-needs-root",
+                Severity::Note,
+                format!("{} cannot be read without root: not checked (`sudo clawguard check` checks it).", f.path),
+            ));
+        }
+        Err(_) => None,
+    };
+    let recorded = managed.get(&f.path);
+    let x = match (disk, recorded) {
+        (None, Some(_)) => finding(
+            "host.managed-missing",
+            Severity::Danger,
+            format!(
+                "{} is missing: it was applied and has been removed since. Run `clawguard plan` to see it, `clawguard apply` to put it back.",
+                f.path
+            ),
+        ),
+        (None, None) => finding(
+            "host.managed-not-applied",
+            Severity::Note,
+            format!("{} is not applied yet (`clawguard apply`).", f.path),
+        ),
+        (Some(d), _) if d == f.content.as_bytes() => return None,
+        // The answers are edited by hand by design: news, not an intrusion.
+        (Some(_), _) if f.is_answers() => finding(
+            "host.answers-edited",
+            Severity::Note,
+            format!(
+                "{} was edited since the last apply: `clawguard plan` shows what it changes, `sudo clawguard apply` applies it.",
+                f.path
+            ),
+        ),
+        (Some(d), Some(h)) if &sha256(&d) != h => finding(
+            "host.managed-changed",
+            Severity::Danger,
+            format!(
+                "{} was changed since clawguard wrote it (not by clawguard). If you did not change it, treat it as an intrusion: see /etc/clawguard/RECOVERY.md.",
+                f.path
+            ),
+        ),
+        (Some(_), Some(_)) => finding(
+            "host.managed-outdated",
+            Severity::Note,
+            format!(
+                "{} differs from the current answers: the answers changed since the last apply (`clawguard plan`).",
+                f.path
+            ),
+        ),
+        (Some(_), None) => finding(
+            "host.managed-not-yet",
+            Severity::Note,
+            format!("{} is not managed by clawguard yet (`clawguard apply`).", f.path),
+        ),
+    };
+    Some(x)
 }
 
 /// clawguard's own records: a confirmation waiting or overdue, an automatic rollback, an
@@ -124,12 +187,12 @@ fn records(store: &Store) -> Vec<Finding> {
     let pending = match store.pending() {
         Ok(p) => p,
         Err(e) => {
-            out.push(finding(Severity::Danger, format!("{e}. The automatic rollback cannot know what to wait for: run `sudo clawguard status`; see /etc/clawguard/RECOVERY.md.")));
+            out.push(finding("host.pending-unreadable", Severity::Danger, format!("{e}. The automatic rollback cannot know what to wait for: run `sudo clawguard status`; see /etc/clawguard/RECOVERY.md.")));
             None
         }
     };
     if let Some(p) = pending.as_ref().filter(|p| !p.automatic()) {
-        out.push(finding(
+        out.push(finding("ssh.old-port-open", 
             Severity::Warning,
             format!("SSH still listens on the old port(s) {:?} too: generation {} waits for `clawguard confirm` from a login on port {} (it was applied without an automatic rollback).", p.old_ports, p.generation, p.new_port.unwrap_or_default()),
         ));
@@ -137,7 +200,7 @@ fn records(store: &Store) -> Vec<Finding> {
     if let Some(p) = pending.filter(|p| p.automatic())
         && p.deadline < now().saturating_sub(60)
     {
-        out.push(finding(
+        out.push(finding("ssh.confirm-overdue", 
             Severity::Danger,
             format!("Generation {} has waited for confirmation past its deadline and was not rolled back: run `clawguard status`, then `clawguard confirm` or `clawguard rollback`.", p.generation),
         ));
@@ -151,11 +214,12 @@ fn records(store: &Store) -> Vec<Finding> {
         if let Some(n) = unfinished.last() {
             if apply_running(store) {
                 out.push(finding(
+                    "host.apply-running",
                     Severity::Note,
                     format!("An apply is running (generation {n}): what it changes is checked next time."),
                 ));
             } else {
-                out.push(finding(Severity::Danger, format!("An apply was interrupted: generation {n} was begun and never committed, so some of its files and commands may be in place and others not. Run `sudo clawguard apply` (it finishes the recovery first, then applies) or `sudo clawguard rollback`; `clawguard status` shows what it did.")));
+                out.push(finding("host.apply-interrupted", Severity::Danger, format!("An apply was interrupted: generation {n} was begun and never committed, so some of its files and commands may be in place and others not. Run `sudo clawguard apply` (it finishes the recovery first, then applies) or `sudo clawguard rollback`; `clawguard status` shows what it did.")));
             }
         }
     }
@@ -169,6 +233,7 @@ fn records(store: &Store) -> Vec<Finding> {
             .unwrap_or(false);
         if !later {
             out.push(finding(
+                "host.rolled-back",
                 Severity::Warning,
                 format!("An unconfirmed change was rolled back automatically ({first}). See `clawguard status`."),
             ));
@@ -178,6 +243,7 @@ fn records(store: &Store) -> Vec<Finding> {
         Ok(Some(last)) => {
             if let Some(why) = last.failed {
                 out.push(finding(
+                    "monitoring.alert-failed",
                     Severity::Warning,
                     format!("The last alert did not reach you: {why}. Check `monitoring.alert_webhook`."),
                 ));
@@ -187,6 +253,7 @@ fn records(store: &Store) -> Vec<Finding> {
         // Unreadable: the next alert repeats every finding rather than drop one.
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {}
         Err(e) => out.push(finding(
+            "monitoring.alert-unreadable",
             Severity::Warning,
             format!("What the last alert said cannot be read ({e}): the next alert repeats every finding."),
         )),
@@ -215,6 +282,7 @@ fn seen_since_last_run(
         Ran::Skipped => None,
         Ran::Failed { status, output } => {
             out.push(finding(
+                "firewall.listeners-unchecked",
                 Severity::Warning,
                 format!(
                     "`{}` failed ({status}: {}): new listeners are not looked for this time.",
@@ -305,6 +373,7 @@ fn services(
     }
     if !runner.runs_commands() {
         out.push(finding(
+            "firewall.not-root-target",
             Severity::Note,
             format!(
                 "ufw and fail2ban were not asked: {} is not this system's root (give --runner to reach its services).",
@@ -317,6 +386,7 @@ fn services(
     // say nothing about the firewall (and are not the DANGER they would be as root).
     if *runner == Runner::Live && unsafe { libc::geteuid() } != 0 {
         out.push(finding(
+            "firewall.needs-root",
             Severity::Note,
             "ufw and fail2ban were not asked: they answer only root. `sudo clawguard check` asks them.",
         ));
@@ -332,12 +402,12 @@ fn services(
                         && w.get(1).is_some_and(|a| *a == "ALLOW" || *a == "LIMIT")
                 });
                 if !open {
-                    out.push(finding(Severity::Danger, format!("ufw has no rule that lets SSH in on port {port}: a changed firewall, and the next reboot or reload may lock you out. `sudo clawguard apply` puts it back.")));
+                    out.push(finding("firewall.ufw-no-ssh-rule", Severity::Danger, format!("ufw has no rule that lets SSH in on port {port}: a changed firewall, and the next reboot or reload may lock you out. `sudo clawguard apply` puts it back.")));
                 }
             }
         }
-        Ran::Ok(_) => out.push(finding(Severity::Danger, "ufw is not active: every port of this host is open to the world. If you did not turn it off, treat it as an intrusion (see /etc/clawguard/RECOVERY.md); `sudo clawguard apply` turns it back on, SSH rule first.")),
-        Ran::Failed { status, output } => out.push(finding(Severity::Danger, format!("ufw cannot be asked ({status}: {}): the firewall's state is unknown.", output.lines().last().unwrap_or_default()))),
+        Ran::Ok(_) => out.push(finding("firewall.ufw-inactive", Severity::Danger, "ufw is not active: every port of this host is open to the world. If you did not turn it off, treat it as an intrusion (see /etc/clawguard/RECOVERY.md); `sudo clawguard apply` turns it back on, SSH rule first.")),
+        Ran::Failed { status, output } => out.push(finding("firewall.ufw-unknown", Severity::Danger, format!("ufw cannot be asked ({status}: {}): the firewall's state is unknown.", output.lines().last().unwrap_or_default()))),
         Ran::Skipped => {}
     }
     match runner.run(&["fail2ban-client", "status", "sshd"]) {
@@ -345,7 +415,7 @@ fn services(
             out.extend(fail2ban_ports(runner, &layers::firewall::ssh_ports(answers, facts)))
         }
         Ran::Ok(_) | Ran::Skipped => {}
-        Ran::Failed { output, .. } => out.push(finding(Severity::Danger, format!("fail2ban's sshd jail is not running ({}): password guessing is not banned. `sudo systemctl restart fail2ban`, then `sudo fail2ban-client status sshd`; if it was stopped on purpose by nobody you know, see /etc/clawguard/RECOVERY.md.", output.lines().last().unwrap_or("no answer").trim()))),
+        Ran::Failed { output, .. } => out.push(finding("firewall.fail2ban-jail-down", Severity::Danger, format!("fail2ban's sshd jail is not running ({}): password guessing is not banned. `sudo systemctl restart fail2ban`, then `sudo fail2ban-client status sshd`; if it was stopped on purpose by nobody you know, see /etc/clawguard/RECOVERY.md.", output.lines().last().unwrap_or("no answer").trim()))),
     }
     out
 }
@@ -356,8 +426,8 @@ fn pf(runner: &Runner, ssh: &[u16]) -> Vec<Finding> {
     let mut out = Vec::new();
     match runner.run(&["pfctl", "-s", "info"]) {
         Ran::Ok(info) if info.lines().any(|l| l.trim_start().starts_with("Status: Enabled")) => {}
-        Ran::Ok(_) => out.push(finding(Severity::Danger, "pf is disabled: every port of this Mac is open to its network. If you did not turn it off, treat it as an intrusion (see /etc/clawguard/RECOVERY.md); `sudo clawguard launchd load /Library/LaunchDaemons/com.clawguard.pf.plist` loads and enables it again.")),
-        Ran::Failed { status, output } => out.push(finding(Severity::Danger, format!("pf cannot be asked ({status}: {}): the firewall's state is unknown.", output.lines().last().unwrap_or_default()))),
+        Ran::Ok(_) => out.push(finding("firewall.pf-disabled", Severity::Danger, "pf is disabled: every port of this Mac is open to its network. If you did not turn it off, treat it as an intrusion (see /etc/clawguard/RECOVERY.md); `sudo clawguard launchd load /Library/LaunchDaemons/com.clawguard.pf.plist` loads and enables it again.")),
+        Ran::Failed { status, output } => out.push(finding("firewall.pf-unknown", Severity::Danger, format!("pf cannot be asked ({status}: {}): the firewall's state is unknown.", output.lines().last().unwrap_or_default()))),
         Ran::Skipped => {}
     }
     match runner.run(&["pfctl", "-a", layers::pf::ANCHOR, "-s", "rules"]) {
@@ -367,11 +437,12 @@ fn pf(runner: &Runner, ssh: &[u16]) -> Vec<Finding> {
                     .lines()
                     .any(|l| l.contains(&format!("port = {port}")) || (l.contains("port = ssh") && *port == 22))
                 {
-                    out.push(finding(Severity::Danger, format!("clawguard's pf anchor {} has no rule that lets SSH in on port {port}: its rules were flushed or changed. `sudo clawguard launchd load /Library/LaunchDaemons/com.clawguard.pf.plist` loads them again; if nobody you know did it, see /etc/clawguard/RECOVERY.md.", layers::pf::ANCHOR)));
+                    out.push(finding("firewall.pf-no-ssh-rule", Severity::Danger, format!("clawguard's pf anchor {} has no rule that lets SSH in on port {port}: its rules were flushed or changed. `sudo clawguard launchd load /Library/LaunchDaemons/com.clawguard.pf.plist` loads them again; if nobody you know did it, see /etc/clawguard/RECOVERY.md.", layers::pf::ANCHOR)));
                 }
             }
         }
         Ran::Failed { status, output } => out.push(finding(
+            "firewall.pf-unreadable",
             Severity::Danger,
             format!("clawguard's pf rules cannot be read ({status}: {}).", output.lines().last().unwrap_or_default()),
         )),
@@ -385,6 +456,7 @@ fn pf(runner: &Runner, ssh: &[u16]) -> Vec<Finding> {
 fn fail2ban_ports(runner: &Runner, ssh: &[u16]) -> Vec<Finding> {
     let unknown = |why: String| {
         vec![finding(
+            "firewall.fail2ban-ports-unknown",
             Severity::Warning,
             format!(
                 "Which ports fail2ban's sshd jail bans on cannot be read ({why}): a jail moved off the SSH port would not be seen."
@@ -412,7 +484,7 @@ fn fail2ban_ports(runner: &Runner, ssh: &[u16]) -> Vec<Finding> {
         let value = value.trim();
         let missing: Vec<String> = ssh.iter().filter(|p| !ports_cover(value, **p)).map(|p| p.to_string()).collect();
         if !missing.is_empty() {
-            out.push(finding(
+            out.push(finding("firewall.fail2ban-wrong-port", 
                 Severity::Danger,
                 format!(
                     "fail2ban's sshd jail bans on port {value} ({action}), not on SSH's port {}: password guessing there is counted and never blocked. `sudo systemctl restart fail2ban` loads the applied jail again; if nobody you know changed it, see /etc/clawguard/RECOVERY.md.",
@@ -443,7 +515,7 @@ fn backups(answers: &Answers, root: &Root, managed: &std::collections::BTreeMap<
         return Vec::new();
     }
     if answers.backup.destination.is_none() {
-        return vec![finding(Severity::Note, "No backup destination is set: nothing is backed up.")];
+        return vec![finding("backup.none", Severity::Note, "No backup destination is set: nothing is backed up.")];
     }
     if !managed.contains_key(layers::backup::SERVICE) {
         return Vec::new();
@@ -455,6 +527,7 @@ fn backups(answers: &Answers, root: &Root, managed: &std::collections::BTreeMap<
     match backup::last(root) {
         Err(e) if e.kind() == ErrorKind::PermissionDenied => {}
         Err(e) => out.push(finding(
+            "backup.last-unreadable",
             Severity::Warning,
             format!(
                 "How the last backup went cannot be read ({}: {e}): `sudo clawguard backup list` shows the snapshots.",
@@ -462,6 +535,7 @@ fn backups(answers: &Answers, root: &Root, managed: &std::collections::BTreeMap<
             ),
         )),
         Ok(None) => out.push(finding(
+            "backup.never-run",
             Severity::Note,
             format!(
                 "No backup has run yet (the timer runs one at {schedule}; `sudo clawguard backup now` runs one now)."
@@ -469,9 +543,10 @@ fn backups(answers: &Answers, root: &Root, managed: &std::collections::BTreeMap<
         )),
         Ok(Some(l)) => {
             if let Some(e) = &l.error {
-                out.push(finding(Severity::Warning, format!("The last backup failed {} day(s) ago: {e}. Nothing new is backed up until it is fixed; `sudo clawguard backup now` tries again.", days(l.at))));
+                out.push(finding("backup.last-failed", Severity::Warning, format!("The last backup failed {} day(s) ago: {e}. Nothing new is backed up until it is fixed; `sudo clawguard backup now` tries again.", days(l.at))));
             } else if !l.unreadable.is_empty() {
                 out.push(finding(
+                    "backup.unreadable-files",
                     Severity::Warning,
                     format!(
                         "The last snapshot ({}) lacks {} file(s) restic could not read: {}.",
@@ -482,30 +557,36 @@ fn backups(answers: &Answers, root: &Root, managed: &std::collections::BTreeMap<
                 ));
             }
             match &l.agent {
-                backup::Pause::StartFailed(_) => out.push(finding(Severity::Danger, l.agent.to_string())),
-                backup::Pause::StopFailed(_) => out.push(finding(Severity::Warning, l.agent.to_string())),
+                backup::Pause::StartFailed(_) => {
+                    out.push(finding("backup.agent-not-restarted", Severity::Danger, l.agent.to_string()))
+                }
+                backup::Pause::StopFailed(_) => {
+                    out.push(finding("backup.agent-not-stopped", Severity::Warning, l.agent.to_string()))
+                }
                 // Still consistent (the agent was stopped): worth knowing, nothing to do now.
-                backup::Pause::PausedNoArchive(_) => out.push(finding(Severity::Note, l.agent.to_string())),
+                backup::Pause::PausedNoArchive(_) => {
+                    out.push(finding("backup.agent-paused", Severity::Note, l.agent.to_string()))
+                }
                 _ => {}
             }
             // Daily, with a day's slack: two missed runs are news.
             if l.error.is_none() && now.saturating_sub(l.at) > 50 * 3600 {
-                out.push(finding(Severity::Warning, format!("The last backup ran {} day(s) ago: the nightly timer is not running it (`systemctl status clawguard-backup.timer`).", days(l.at))));
+                out.push(finding("backup.stale", Severity::Warning, format!("The last backup ran {} day(s) ago: the nightly timer is not running it (`systemctl status clawguard-backup.timer`).", days(l.at))));
             }
         }
     }
     if let Some(why) = backup::kit_needed(answers, root) {
-        out.push(finding(Severity::Warning, format!("{}{}", why[..1].to_uppercase(), &why[1..])));
+        out.push(finding("backup.kit-needed", Severity::Warning, format!("{}{}", why[..1].to_uppercase(), &why[1..])));
     }
     match backup::last_verified(root) {
         Err(e) if e.kind() == ErrorKind::PermissionDenied => {}
-        Err(e) => out.push(finding(Severity::Warning, format!("How the last drill went cannot be read ({}: {e}).", backup::VERIFIED))),
-        Ok(None) => out.push(finding(Severity::Note, "The backups were never verified: `sudo clawguard backup verify` restores the latest snapshot into a scratch directory and compares it with this host.")),
+        Err(e) => out.push(finding("backup.verify-unreadable", Severity::Warning, format!("How the last drill went cannot be read ({}: {e}).", backup::VERIFIED))),
+        Ok(None) => out.push(finding("backup.never-verified", Severity::Note, "The backups were never verified: `sudo clawguard backup verify` restores the latest snapshot into a scratch directory and compares it with this host.")),
         Ok(Some(v)) => {
             if let Some(e) = &v.error {
-                out.push(finding(Severity::Warning, format!("The last `backup verify` ({} day(s) ago) failed: {e}. A backup that does not restore is no backup.", days(v.at))));
+                out.push(finding("backup.verify-failed", Severity::Warning, format!("The last `backup verify` ({} day(s) ago) failed: {e}. A backup that does not restore is no backup.", days(v.at))));
             } else if days(v.at) > 35 {
-                out.push(finding(Severity::Note, format!("The backups were last verified {} days ago: `sudo clawguard backup verify`.", days(v.at))));
+                out.push(finding("backup.verify-old", Severity::Note, format!("The backups were last verified {} days ago: `sudo clawguard backup verify`.", days(v.at))));
             }
         }
     }
@@ -520,12 +601,14 @@ fn credentials(root: &Root) -> Vec<Finding> {
         Ok(w) => w,
         Err(e) if e.kind() == ErrorKind::PermissionDenied => {
             return vec![finding(
+                "credentials.needs-root",
                 Severity::Note,
                 "The vault's records need root: the keys are not compared (`sudo clawguard check` does).",
             )];
         }
         Err(e) => {
             return vec![finding(
+                "credentials.records-unreadable",
                 Severity::Danger,
                 format!(
                     "{} cannot be read ({e}): the keys cannot be compared with what clawguard wrote. If nobody edited it, treat it as tampering.",
@@ -538,10 +621,10 @@ fn credentials(root: &Root) -> Vec<Finding> {
     for (path, sha) in &written {
         match crate::apply::atomic::read_nofollow(&root.entry(path)) {
             Ok(bytes) if sha256(&bytes) == *sha => {}
-            Ok(_) => out.push(finding(Severity::Danger, format!("{path} was changed since clawguard wrote it: a key may have been replaced. If you did not do it (`clawguard secrets set` records its own changes), treat it as an intrusion: see /etc/clawguard/RECOVERY.md."))),
-            Err(e) if e.kind() == ErrorKind::NotFound && (path.starts_with(crate::layers::SECRETS_DIR) || path.starts_with(crate::layers::MAC_SECRETS_DIR)) => out.push(finding(Severity::Warning, format!("{path} is not unlocked: the agent runs without that key. `sudo clawguard secrets unlock` (clawguard-secrets.service does it at boot)."))),
-            Err(e) if e.kind() == ErrorKind::NotFound => out.push(finding(Severity::Danger, format!("{path} was removed, not by clawguard (`clawguard secrets rm` records its own). If you did not do it, treat it as an intrusion: see /etc/clawguard/RECOVERY.md."))),
-            Err(e) => out.push(finding(Severity::Warning, format!("{path} cannot be read ({e}): not compared."))),
+            Ok(_) => out.push(finding("credentials.file-changed", Severity::Danger, format!("{path} was changed since clawguard wrote it: a key may have been replaced. If you did not do it (`clawguard secrets set` records its own changes), treat it as an intrusion: see /etc/clawguard/RECOVERY.md."))),
+            Err(e) if e.kind() == ErrorKind::NotFound && (path.starts_with(crate::layers::SECRETS_DIR) || path.starts_with(crate::layers::MAC_SECRETS_DIR)) => out.push(finding("credentials.file-locked", Severity::Warning, format!("{path} is not unlocked: the agent runs without that key. `sudo clawguard secrets unlock` (clawguard-secrets.service does it at boot)."))),
+            Err(e) if e.kind() == ErrorKind::NotFound => out.push(finding("credentials.file-removed", Severity::Danger, format!("{path} was removed, not by clawguard (`clawguard secrets rm` records its own). If you did not do it, treat it as an intrusion: see /etc/clawguard/RECOVERY.md."))),
+            Err(e) => out.push(finding("credentials.file-unreadable", Severity::Warning, format!("{path} cannot be read ({e}): not compared."))),
         }
     }
     if !written.is_empty()
@@ -550,7 +633,7 @@ fn credentials(root: &Root) -> Vec<Finding> {
         for e in entries.flatten() {
             let path = format!("{}/{}", crate::vault::DIR, e.file_name().to_string_lossy());
             if !written.contains_key(&path) {
-                out.push(finding(Severity::Danger, format!("{} is in the vault but clawguard did not put it there. If you did not do it, treat it as an intrusion: see /etc/clawguard/RECOVERY.md.", path.escape_debug())));
+                out.push(finding("credentials.unknown-key", Severity::Danger, format!("{} is in the vault but clawguard did not put it there. If you did not do it, treat it as an intrusion: see /etc/clawguard/RECOVERY.md.", path.escape_debug())));
             }
         }
     }
@@ -597,6 +680,7 @@ fn sshd_drift(
     }
     if *runner == Runner::Live && !crate::apply::atomic::running_as_root() {
         return vec![finding(
+            "ssh.effective-needs-root",
             Severity::Note,
             "sshd's effective settings need root to read (`sudo clawguard check` compares them).",
         )];
@@ -605,6 +689,7 @@ fn sshd_drift(
         Ran::Ok(out) => match crate::validate::compare_effective(&out, expect) {
             Ok(_) => Vec::new(),
             Err(why) => vec![finding(
+                "ssh.effective-drift",
                 Severity::Danger,
                 format!(
                     "sshd's effective settings are not the ones clawguard applied — {}. Some file sshd reads was changed or added outside clawguard (`sudo sshd -T` shows them; `grep -r . /etc/ssh/sshd_config.d/`). If you did not do it, treat it as an intrusion (see /etc/clawguard/RECOVERY.md); `sudo clawguard apply` puts them back.",
@@ -613,6 +698,7 @@ fn sshd_drift(
             )],
         },
         Ran::Failed { status, output } => vec![finding(
+            "ssh.config-broken",
             Severity::Danger,
             format!(
                 "`sshd -T` failed ({status}: {}): sshd's configuration may not even load.",
@@ -642,7 +728,7 @@ fn disks(root: &Root, paths: &[&str]) -> Vec<Finding> {
                 continue;
             }
             let severity = if used >= 98 { Severity::Danger } else { Severity::Warning };
-            out.push(finding(
+            out.push(finding("host.disk-full", 
                 severity,
                 format!(
                     "The file system holding {p} has used {used}% of its {what}: logs, the journal and the agent stop writing when it is full. `sudo du -xh {p} | sort -h | tail` shows what takes it{}.",
@@ -680,7 +766,7 @@ pub(crate) fn severity_word(s: Severity) -> &'static str {
 /// The findings as JSON, for machines.
 pub fn json(host: &str, findings: &[Finding]) -> String {
     let items: Vec<serde_json::Value> =
-        findings.iter().map(|f| serde_json::json!({ "severity": severity_word(f.severity), "text": f.text })).collect();
+        findings.iter().map(|f| serde_json::json!({ "id": f.id, "layer": f.layer.map(|l| serde_json::to_value(l).unwrap_or_default()), "severity": severity_word(f.severity), "text": f.text })).collect();
     serde_json::json!({ "host": host, "needs_attention": needs_attention(findings), "findings": items }).to_string()
 }
 
@@ -703,6 +789,37 @@ pub fn report(host: &str, findings: &[Finding]) -> String {
 #[cfg(test)]
 mod tests {
     use super::ports_cover;
+
+    /// Each finding's id is written once, shaped `family.kind`, its family a layer's or
+    /// `host`: machines rely on them staying put.
+    #[test]
+    fn finding_ids_are_unique_and_name_their_family() {
+        let sources = [
+            include_str!("mod.rs"),
+            include_str!("alert.rs"),
+            include_str!("certificates.rs"),
+            include_str!("container.rs"),
+            include_str!("logins.rs"),
+            include_str!("openclaw.rs"),
+            include_str!("proxy.rs"),
+            include_str!("seen.rs"),
+            include_str!("updates.rs"),
+        ];
+        let mut seen = std::collections::BTreeSet::new();
+        for src in sources {
+            let code = src.split("#[cfg(test)]").next().unwrap();
+            for (at, _) in code.match_indices("finding(") {
+                let rest = code[at + "finding(".len()..].trim_start();
+                let Some(rest) = rest.strip_prefix('"') else { continue };
+                let id = &rest[..rest.find('"').unwrap()];
+                let (family, kind) = id.split_once('.').unwrap_or_else(|| panic!("{id}: no family"));
+                assert!(family == "host" || super::layer_of(id).is_some(), "{id}: unknown family");
+                assert!(!kind.is_empty() && kind.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'), "{id}");
+                assert!(seen.insert(id.to_owned()), "{id} is used twice");
+            }
+        }
+        assert!(seen.len() > 90, "{} ids found: the scan missed calls", seen.len());
+    }
 
     #[test]
     fn fail2ban_port_lists() {

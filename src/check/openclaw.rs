@@ -122,6 +122,7 @@ fn audit(ran: Ran) -> Vec<Finding> {
                 return audit_findings(a, how);
             }
             return vec![finding(
+                "sandbox.openclaw-audit-failed",
                 Severity::Warning,
                 format!("OpenClaw's own security audit did not run ({status}: {}): {how}.", cut(&output, 200)),
             )];
@@ -130,6 +131,7 @@ fn audit(ran: Ran) -> Vec<Finding> {
     match document::<Audit>(&out) {
         Some(a) => audit_findings(a, how),
         None => vec![finding(
+            "sandbox.openclaw-audit-unreadable",
             Severity::Warning,
             format!("OpenClaw's own security audit did not answer with its report ({}): {how}.", cut(&out, 200)),
         )],
@@ -147,6 +149,7 @@ fn audit_findings(a: Audit, how: &str) -> Vec<Finding> {
             };
             let id = check_id(&f.check_id).unwrap_or("(an unnamed check)");
             Some(finding(
+                "sandbox.openclaw-audit",
                 severity,
                 format!("OpenClaw's own security audit: {id} — {} ({}). {how}.", cut(&f.title, 160), f.severity),
             ))
@@ -162,6 +165,7 @@ fn validation(ran: Ran) -> Vec<Finding> {
     };
     let Some(v) = document::<Validation>(output) else {
         return vec![finding(
+            "egress.openclaw-validate-unreadable",
             Severity::Warning,
             format!("OpenClaw's own proxy check did not answer with its report ({}).", cut(output, 200)),
         )];
@@ -176,9 +180,9 @@ fn validation(ran: Ran) -> Vec<Finding> {
             let url = c.url.as_deref().map(|u| cut(u, 80)).unwrap_or_default();
             let why = c.error.as_deref().map(|e| cut(e, 160)).unwrap_or_default();
             if c.kind == "denied" {
-                finding(Severity::Danger, format!("OpenClaw reached {url} through its proxy, which must block it ({why}): the agent's way out is not the allow-list. Run `sudo clawguard apply`; if it stays, see /etc/clawguard/RECOVERY.md."))
+                finding("egress.openclaw-canary-reached", Severity::Danger, format!("OpenClaw reached {url} through its proxy, which must block it ({why}): the agent's way out is not the allow-list. Run `sudo clawguard apply`; if it stays, see /etc/clawguard/RECOVERY.md."))
             } else {
-                finding(Severity::Note, format!("OpenClaw's own proxy check could not reach the allowed {url} ({why}): the host, or this server's network, may be down."))
+                finding("egress.openclaw-allowed-unreachable", Severity::Note, format!("OpenClaw's own proxy check could not reach the allowed {url} ({why}): the host, or this server's network, may be down."))
             }
         })
         .collect()

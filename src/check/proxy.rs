@@ -49,6 +49,7 @@ pub fn finding_for(refused: &BTreeMap<String, usize>) -> Option<Finding> {
         named.push(format!("and {} more", by_count.len() - 10));
     }
     Some(finding(
+        "egress.refused",
         Severity::Warning,
         format!(
             "The agent's proxy refused {total} request(s) since the last check, to hosts off the allow-list: {}. An agent reaching for hosts nobody allowed is the clearest sign it was taken over (see /etc/clawguard/RECOVERY.md); if it needs one of them, add it to egress.allowed_hosts and apply.",

@@ -135,13 +135,13 @@ impl Seen {
             if port_of(addr).is_some_and(|p| planned.contains(&p)) {
                 continue;
             }
-            out.push(finding(Severity::Warning, format!("Something new listens on TCP {addr} since the last check (`sudo ss -tlnp` names the program). If you did not start it, treat it as an intrusion: see /etc/clawguard/RECOVERY.md.")));
+            out.push(finding("host.listener-new", Severity::Warning, format!("Something new listens on TCP {addr} since the last check (`sudo ss -tlnp` names the program). If you did not start it, treat it as an intrusion: see /etc/clawguard/RECOVERY.md.")));
         }
         for (name, image) in &now.containers {
             if self.containers.get(name) == Some(image) {
                 continue;
             }
-            out.push(finding(Severity::Warning, format!("A new container `{name}` (image {image}) runs since the last check, outside the agent's compose project (`sudo docker ps -a`, `sudo docker inspect {name}`). If you did not start it, treat it as an intrusion: see /etc/clawguard/RECOVERY.md.")));
+            out.push(finding("host.container-new", Severity::Warning, format!("A new container `{name}` (image {image}) runs since the last check, outside the agent's compose project (`sudo docker ps -a`, `sudo docker inspect {name}`). If you did not start it, treat it as an intrusion: see /etc/clawguard/RECOVERY.md.")));
         }
         for (name, uid) in now.users.iter().filter(|(n, _)| !self.users.contains_key(*n)) {
             let (severity, what) = if *uid == 0 {
@@ -149,20 +149,21 @@ impl Seen {
             } else {
                 (Severity::Warning, "that can log in")
             };
-            out.push(finding(severity, format!("A new account `{name}` (uid {uid}) {what}, since the last check. If you did not create it, treat it as an intrusion: see /etc/clawguard/RECOVERY.md.")));
+            out.push(finding("host.account-new", severity, format!("A new account `{name}` (uid {uid}) {what}, since the last check. If you did not create it, treat it as an intrusion: see /etc/clawguard/RECOVERY.md.")));
         }
         for (user, keys) in &now.keys {
             let before = self.keys.get(user);
             let new: BTreeSet<_> = keys.iter().filter(|(f, _)| before.is_none_or(|b| !b.contains_key(*f))).collect();
             for (fp, comment) in new {
                 let who = if comment.is_empty() { "no comment".to_owned() } else { format!("`{comment}`") };
-                out.push(finding(Severity::Danger, format!("A new SSH key lets `{user}` log in ({fp}, {who}), since the last check. If you did not add it, remove it from ~{user}/.ssh/authorized_keys and treat it as an intrusion: see /etc/clawguard/RECOVERY.md.")));
+                out.push(finding("ssh.key-new", Severity::Danger, format!("A new SSH key lets `{user}` log in ({fp}, {who}), since the last check. If you did not add it, remove it from ~{user}/.ssh/authorized_keys and treat it as an intrusion: see /etc/clawguard/RECOVERY.md.")));
             }
         }
         for (user, keys) in &self.keys {
             let gone = keys.keys().filter(|f| now.keys.get(user).is_none_or(|k| !k.contains_key(*f))).count();
             if gone > 0 {
                 out.push(finding(
+                    "ssh.key-removed",
                     Severity::Note,
                     format!("{gone} SSH key(s) of `{user}` were removed since the last check."),
                 ));
@@ -206,12 +207,14 @@ pub fn check(store: &Store, facts: &Facts, live: Live, logs: Source) -> Vec<Find
     }
     let Some(mut now) = Seen::of(facts) else {
         return vec![finding(
+            "host.keys-need-root",
             Severity::Note,
             "The users' SSH keys cannot be read without root: new keys, accounts, listeners and SSH logins are not looked for (`sudo clawguard check` does).",
         )];
     };
     let damaged = |e: &dyn std::fmt::Display| {
         vec![finding(
+            "host.seen-unreadable",
             Severity::Danger,
             format!(
                 "What the last check saw ({}) cannot be read ({e}): new keys, accounts and listeners cannot be told apart from old ones this time. If nobody edited it, treat it as tampering; it is written anew now.",
@@ -241,7 +244,7 @@ pub fn check(store: &Store, facts: &Facts, live: Live, logs: Source) -> Vec<Find
             for c in c.iter().filter(|c| !ours(c)) {
                 let outside = published_outside(&c.ports);
                 if !outside.is_empty() {
-                    published.push(finding(Severity::Warning, format!("The container `{}` publishes {} to every address: Docker's rules come before ufw's, so the firewall does not guard it. Publish on 127.0.0.1 only (`127.0.0.1:PORT:PORT`) unless the world should reach it.", c.name, outside.join(", "))));
+                    published.push(finding("firewall.container-published", Severity::Warning, format!("The container `{}` publishes {} to every address: Docker's rules come before ufw's, so the firewall does not guard it. Publish on 127.0.0.1 only (`127.0.0.1:PORT:PORT`) unless the world should reach it.", c.name, outside.join(", "))));
                 }
             }
             c.into_iter().filter(|c| !ours(c)).map(|c| (c.name, c.image)).collect()
@@ -257,6 +260,7 @@ pub fn check(store: &Store, facts: &Facts, live: Live, logs: Source) -> Vec<Find
         Ok(Some(before)) => before.news(&now, live.planned),
         Err(e) => damaged(e),
         Ok(None) => vec![finding(
+            "host.first-check",
             Severity::Note,
             format!(
                 "First check here: learned {} account(s) that can log in, {} SSH key(s), {} TCP listener(s) and {} container(s) besides the agent's; from now on a new one is reported.",
@@ -275,17 +279,18 @@ pub fn check(store: &Store, facts: &Facts, live: Live, logs: Source) -> Vec<Find
                 now.proxy_log = t.mark;
                 out.extend(super::proxy::finding_for(&super::proxy::refused(&t.text)));
                 if t.skipped > 0 {
-                    out.push(finding(Severity::Warning, format!("The agent's proxy wrote more to its access log since the last check than the {} MiB a run reads: its oldest {} KiB were not looked at, so requests it refused there were not counted (a flood of allowed requests can bury a refused one). `sudo grep TCP_DENIED {}` lists them all.", super::proxy::MAX_READ >> 20, t.skipped.div_ceil(1024), path.display())));
+                    out.push(finding("egress.proxy-log-skipped", Severity::Warning, format!("The agent's proxy wrote more to its access log since the last check than the {} MiB a run reads: its oldest {} KiB were not looked at, so requests it refused there were not counted (a flood of allowed requests can bury a refused one). `sudo grep TCP_DENIED {}` lists them all.", super::proxy::MAX_READ >> 20, t.skipped.div_ceil(1024), path.display())));
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !applied => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => out.push(finding(Severity::Warning, format!("The agent's proxy keeps no access log at {} : refused requests cannot be counted. Is the proxy running (`sudo docker ps`)? If the engine's data-root moved, apply again so clawguard knows.", path.display()))),
-            Err(e) => out.push(finding(Severity::Danger, format!("The agent's proxy's access log {} cannot be read ({e}): refused requests cannot be counted. The proxy's user owns that directory: if the log was replaced by a link or something else, treat it as tampering (see /etc/clawguard/RECOVERY.md).", path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => out.push(finding("egress.proxy-log-missing", Severity::Warning, format!("The agent's proxy keeps no access log at {} : refused requests cannot be counted. Is the proxy running (`sudo docker ps`)? If the engine's data-root moved, apply again so clawguard knows.", path.display()))),
+            Err(e) => out.push(finding("egress.proxy-log-unreadable", Severity::Danger, format!("The agent's proxy's access log {} cannot be read ({e}): refused requests cannot be counted. The proxy's user owns that directory: if the log was replaced by a link or something else, treat it as tampering (see /etc/clawguard/RECOVERY.md).", path.display()))),
         }
     }
     let text = toml::to_string(&now).expect("seen always serializes");
     if let Err(e) = store.set_seen(&text) {
         out.push(finding(
+            "host.seen-unwritable",
             Severity::Warning,
             format!("Could not record what this check saw ({e}): the next run will report the same news again."),
         ));

@@ -47,6 +47,7 @@ pub fn check(runner: &Runner, unattended: bool) -> Vec<Finding> {
                 "; unattended-upgrades is not installed, so nothing installs them by itself: `sudo apt-get install unattended-upgrades` does it daily from now on"
             };
             vec![finding(
+                "host.updates-pending",
                 Severity::Warning,
                 format!(
                     "{} security update(s) are waiting: {}. `sudo apt-get update && sudo apt-get upgrade` installs them{by_itself}.",
@@ -59,6 +60,7 @@ pub fn check(runner: &Runner, unattended: bool) -> Vec<Finding> {
         Ran::Failed { status, .. } if status.starts_with("could not start") => Vec::new(),
         Ran::Skipped => Vec::new(),
         Ran::Failed { status, output } => vec![finding(
+            "host.updates-unknown",
             Severity::Warning,
             format!(
                 "Pending security updates cannot be asked (`apt-get --simulate dist-upgrade`: {status}: {}).",

@@ -231,8 +231,7 @@ pub fn restore(args: &RestoreArgs) -> Result<ExitCode, CommandError> {
 
 /// Whether `program` is in a directory of PATH (as `sudo` sets it: its secure_path).
 fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
+    std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
 }
 
 /// A fresh host has no restic (and, on a cloud image, no package lists): it is installed
@@ -246,7 +245,8 @@ fn install_restic(root: &Root) -> Result<(), CommandError> {
     }
     say!("restic is not installed: installing it first (apt-get update, then the package).");
     let facts = crate::host::probe(root, None);
-    let plan = crate::layers::packages_only(&facts, crate::answers::Layer::Backup, &[("restic", "restores the snapshot")]);
+    let plan =
+        crate::layers::packages_only(&facts, crate::answers::Layer::Backup, &[("restic", "restores the snapshot")]);
     let opts = crate::apply::Options {
         force: false,
         runner: crate::apply::Runner::Live,

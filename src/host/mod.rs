@@ -355,7 +355,11 @@ pub fn probe(root: &Root, ssh_connection: Option<&str>) -> Facts {
         images: Default::default(),
         memory_mib: root
             .read("/proc/meminfo")
-            .and_then(|m| m.lines().find_map(|l| l.strip_prefix("MemTotal:").map(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())))
+            .and_then(|m| {
+                m.lines().find_map(|l| {
+                    l.strip_prefix("MemTotal:").map(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                })
+            })
             .flatten()
             .map(|kb| kb / 1024),
         key_states: key_states(root),

@@ -160,7 +160,8 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         profile: s.profile.to_string(),
         image: image.reference.clone(),
         image_tag: image.tag.clone(),
-        healthcheck: (s.profile == Profile::Openclaw).then(|| HEALTHCHECK.iter().map(|a| a.replace("{port}", &s.gateway_port.to_string())).collect()),
+        healthcheck: (s.profile == Profile::Openclaw)
+            .then(|| HEALTHCHECK.iter().map(|a| a.replace("{port}", &s.gateway_port.to_string())).collect()),
         command: s.command.iter().map(|c| c.to_string()).collect(),
         user: format!("{}:{}", s.uid, s.gid),
         tmpfs_size: s.tmpfs_size.to_string(),
@@ -350,14 +351,16 @@ fn agent_image(a: &Answers, f: &Facts, b: &mut Builder) -> AgentImage {
     };
     let tag = s.image.tag().filter(|_| s.image.digest().is_none()).map(str::to_owned);
     match f.images.get(s.image.as_str()) {
-        Some(ImageFact::Here { digest: Some(d) }) => {
-            AgentImage { reference: s.image.pinned(d), tag, pull: None }
-        }
+        Some(ImageFact::Here { digest: Some(d) }) => AgentImage { reference: s.image.pinned(d), tag, pull: None },
         Some(ImageFact::Here { digest: None }) => AgentImage { reference: s.image.to_string(), tag: None, pull: None },
         Some(ImageFact::Remote(r)) => AgentImage {
             reference: s.image.pinned(&r.digest),
             tag,
-            pull: Some(format!("download {what} {} ({}, pinned by its digest)", s.image, crate::registry::human(r.bytes))),
+            pull: Some(format!(
+                "download {what} {} ({}, pinned by its digest)",
+                s.image,
+                crate::registry::human(r.bytes)
+            )),
         },
         Some(ImageFact::Unknown(why)) if !s.image.is_local_build() => {
             if s.image.digest().is_none() {
@@ -503,11 +506,19 @@ mod tests {
         assert!(compose(&remote).contains("# Tag \"2026.9.6\", resolved to this digest"));
         let cmds = argvs(&remote);
         let at = |s: &str| cmds.iter().position(|c| c.starts_with(s)).unwrap_or_else(|| panic!("{s}: {cmds:#?}"));
-        assert!(at(&format!("docker pull {pinned}")) < at(&format!("docker tag {pinned} ghcr.io/openclaw/openclaw:2026.9.6")));
+        assert!(
+            at(&format!("docker pull {pinned}"))
+                < at(&format!("docker tag {pinned} ghcr.io/openclaw/openclaw:2026.9.6"))
+        );
         assert!(at("docker tag") < at("docker-compose") || at("docker tag") < at("docker compose"), "{cmds:#?}");
         let why = &remote.commands[at("docker pull")].why;
         assert!(why.contains("412 MB"), "the review says how big: {why}");
-        assert!(!remote.preflight.iter().any(|p| matches!(p.check, Check::Image { ref image, .. } if image.contains("openclaw"))));
+        assert!(
+            !remote
+                .preflight
+                .iter()
+                .any(|p| matches!(p.check, Check::Image { ref image, .. } if image.contains("openclaw")))
+        );
         // Already here, pulled at that digest: the same compose file, nothing pulled.
         let here = plan_with(Some(ImageFact::Here { digest: Some(d.clone()) }));
         assert_eq!(compose(&here), compose(&remote));
@@ -516,7 +527,9 @@ mod tests {
         let unknown = plan_with(Some(ImageFact::Unknown("cannot reach ghcr.io".into())));
         assert!(compose(&unknown).contains("image: \"ghcr.io/openclaw/openclaw:2026.9.6\""));
         assert!(unknown.warnings.iter().any(|w| w.text.contains("could not be looked up (cannot reach ghcr.io)")));
-        assert!(unknown.preflight.iter().any(|p| matches!(p.check, Check::Image { ref image, .. } if image == "ghcr.io/openclaw/openclaw:2026.9.6")));
+        assert!(unknown.preflight.iter().any(
+            |p| matches!(p.check, Check::Image { ref image, .. } if image == "ghcr.io/openclaw/openclaw:2026.9.6")
+        ));
         // OpenClaw's readiness: its /healthz, from inside, retried; the compose file's health check too.
         let ready = remote.commands.iter().find(|c| c.argv.contains(&"exec".to_owned())).expect("a readiness step");
         assert_eq!(ready.retry_secs, READY_SECS);

@@ -200,8 +200,8 @@ pub struct Images {
 /// /var/cache/clawguard-tests, with a lock: tests in parallel wait for one another. Serve
 /// it with [`Registry::start`] (several registries may serve it at once: they only read).
 pub fn images() -> Images {
-    let cache = Path::new("/var/cache/clawguard-tests")
-        .join(format!("registry-{}", super::engine::OPENCLAW.replace('@', "-")));
+    let cache =
+        Path::new("/var/cache/clawguard-tests").join(format!("registry-{}", super::engine::OPENCLAW.replace('@', "-")));
     fs::create_dir_all(cache.parent().unwrap()).unwrap();
     let lock = fs::File::create(cache.parent().unwrap().join("registry.lock")).unwrap();
     assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0, "locking {}", cache.display());
@@ -230,7 +230,13 @@ pub fn images() -> Images {
         "Cmd": ["/usr/sbin/squid", "-N", "-d", "1", "-f", "/etc/squid/squid.conf"],
     });
     push(&registry.addr, SQUID_REPO, "1", &squid, squid_cmd);
-    push(&registry.addr, SOCAT_REPO, "1", &socat, serde_json::json!({ "Env": [path], "Entrypoint": ["/usr/bin/socat"] }));
+    push(
+        &registry.addr,
+        SOCAT_REPO,
+        "1",
+        &socat,
+        serde_json::json!({ "Env": [path], "Entrypoint": ["/usr/bin/socat"] }),
+    );
     drop(registry);
     fs::write(&done, &digest).unwrap();
     Images { storage: cache, openclaw: digest }
