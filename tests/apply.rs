@@ -440,8 +440,15 @@ fn confirm_needs_a_new_login_on_the_new_port_and_completes_the_move() {
     let o = confirm(Some("198.51.100.7 50001 10.0.0.5 22"));
     assert!(out(&o).contains("not on the new port 2222"), "{}", out(&o));
 
+    let before = log_of(work.path()).len();
     let o = confirm(Some("198.51.100.7 50002 10.0.0.5 2222"));
     assert!(o.status.success(), "{}", out(&o));
+    // One report for the two steps it takes; only SSH and the firewall are touched (a
+    // layer the apply left out is not tried again here, nor anything pulled or installed).
+    assert_eq!(out(&o).matches("Applied generation").count(), 1, "{}", out(&o));
+    let ran = log_of(work.path())[before..].to_owned();
+    assert!(!ran.contains("docker") && !ran.contains("apt-get"), "confirm ran:\n{ran}");
+    assert!(ran.contains("ufw delete") || ran.contains("ufw --force delete") || ran.contains("ufw"), "{ran}");
     let dropin = fs::read_to_string(root.path().join("etc/ssh/sshd_config.d/00-clawguard.conf")).unwrap();
     assert!(dropin.contains("Port 2222\n") && !dropin.contains("Port 22\n"), "{dropin}");
     assert!(out(&run(&["status", "--root", r], &[])).contains("No change is waiting"));

@@ -84,6 +84,20 @@ impl Report {
     pub fn changes(&self) -> usize {
         self.written.len() + self.ran.len() + self.skipped.len()
     }
+
+    /// Takes in what a later apply of the same command did (`confirm` applies twice: the
+    /// final drop-in, then the old port's rule): one report for both.
+    pub fn absorb(&mut self, later: Report) {
+        self.generation = later.generation.or(self.generation);
+        self.written.extend(later.written);
+        self.ran.extend(later.ran);
+        self.skipped.extend(later.skipped);
+        self.recovered.extend(later.recovered);
+        self.pending = later.pending.or(self.pending.take());
+        self.installed = later.installed.or(self.installed);
+        self.not_applied.extend(later.not_applied);
+        self.armed_with = later.armed_with.or(self.armed_with.take());
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -34,6 +34,10 @@ pub struct Request {
     pub session: Option<String>,
     /// What confirming the change leads to (`clawguard uninstall`'s first step says so).
     pub then: After,
+    /// Only these layers' steps run (None: every layer's). `confirm` completes an SSH move
+    /// with SSH and the firewall alone: a layer the apply left out (an image that could not
+    /// be pulled) is not tried again behind the user's back, and offline it cannot stall.
+    pub only: Option<Vec<crate::answers::Layer>>,
 }
 
 /// What one apply did, and what the user does next.
@@ -109,7 +113,11 @@ impl Request {
 
     /// The plan this request executes: what the front end shows is exactly this.
     pub fn plan(&self) -> Result<Plan, RenderError> {
-        crate::layers::plan_for(&self.answers, &self.planned_facts(), self.stage)
+        let mut plan = crate::layers::plan_for(&self.answers, &self.planned_facts(), self.stage)?;
+        if let Some(only) = &self.only {
+            plan.retain_layers(only);
+        }
+        Ok(plan)
     }
 
     fn options(&self, keys: Keys) -> Options {

@@ -185,6 +185,7 @@ impl Loaded {
             force,
             session: self.session,
             then: apply::After::Complete,
+            only: None,
         }
     }
 }
@@ -480,8 +481,9 @@ pub fn confirm(args: &TargetArgs) -> Result<ExitCode, CommandError> {
     let last = gens.last().map(|g| g.manifest.number).unwrap_or(pending.generation);
     let text = store.answers_of(last).map_err(|e| CommandError::KeptAnswers(last, e.to_string()))?;
     let answers = Answers::parse(&text, "the applied answers")?;
+    let mut done: Option<session::Outcome> = None;
     for _ in 0..2 {
-        let mut req = Request {
+        let req = Request {
             answers: answers.clone(),
             facts: host::probe(&root, ssh.as_deref()).for_answers(&root, &answers),
             root: root.clone(),
@@ -492,12 +494,22 @@ pub fn confirm(args: &TargetArgs) -> Result<ExitCode, CommandError> {
             force: false,
             session: ssh.clone(),
             then: apply::After::Complete,
+            only: Some(vec![crate::answers::Layer::Ssh, crate::answers::Layer::Firewall]),
         };
-        req.ask_images();
         let o = session::run(&req, &mut progress_bar())?;
         if o.report.generation.is_some() {
-            print!("{}", report::ansi(&report::outcome(&o, 0), color_on(std::io::stdout().is_terminal())));
+            done = Some(match done.take() {
+                None => o,
+                Some(mut first) => {
+                    first.report.absorb(o.report);
+                    first
+                }
+            });
         }
+    }
+    // One report for both steps (the drop-in, then the old port's rule).
+    if let Some(o) = &done {
+        print!("{}", report::ansi(&report::outcome(o, 0), color_on(std::io::stdout().is_terminal())));
     }
     if let Some(old) = (!pending.old_ports.is_empty()).then_some(&pending.old_ports) {
         say!("The old SSH port(s) {old:?} are closed now.");

@@ -119,6 +119,7 @@ fn move_ssh_back(
         force: true,
         session: ssh,
         then,
+        only: None,
     })
 }
 

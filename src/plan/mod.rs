@@ -248,6 +248,16 @@ impl Plan {
         changed_files.into_iter().any(|f| f.layer.is_some_and(risky)) || commands.into_iter().any(|c| risky(c.layer))
     }
 
+    /// Keeps only what `layers` do (and clawguard's answers file).
+    pub fn retain_layers(&mut self, layers: &[Layer]) {
+        self.files.retain(|f| f.layer.is_none_or(|l| layers.contains(&l)));
+        self.commands.retain(|c| layers.contains(&c.layer));
+        self.packages.retain(|p| layers.contains(&p.layer));
+        self.preflight.retain(|p| layers.contains(&p.layer));
+        self.warnings.retain(|w| layers.contains(&w.layer));
+        self.blockers.retain(|b| layers.contains(&b.layer));
+    }
+
     pub fn file(&self, path: &str) -> Option<&FileStep> {
         self.files.iter().find(|f| f.path == path)
     }
