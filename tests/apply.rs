@@ -854,3 +854,40 @@ fn a_failing_backup_init_takes_back_only_the_backup_layer() {
     assert!(saved.contains("rest:https://backup.example:8000/host1"), "the answers typed are kept:\n{saved}");
     assert!(!log_of(work.path()).contains("ufw --force disable"), "the firewall stays on");
 }
+
+/// Ctrl-C in the middle of an apply that changed SSH: the apply stops, and says that the
+/// change stays until the armed rollback takes it back (or the user does), not nothing.
+#[test]
+fn ctrl_c_during_an_apply_says_what_is_left_waiting() {
+    let root = common::fixture_root("debian12-cloud");
+    let work = tempfile::tempdir().unwrap();
+    let runner = recording_runner(work.path());
+    // fail2ban's reload takes its time, long after the rollback is armed.
+    let slow = work.path().join("slow.sh");
+    fs::write(
+        &slow,
+        format!("#!/bin/sh\ncase \"$*\" in *fail2ban*) sleep 20;; esac\nexec {} \"$@\"\n", runner.display()),
+    )
+    .unwrap();
+    fs::set_permissions(&slow, fs::Permissions::from_mode(0o755)).unwrap();
+    let child = Command::new(common::bin())
+        .args(["apply", "--yes", "--confirm-timeout", "600", "--runner", s(&slow), "--root", s(root.path())])
+        .env_remove("SSH_CONNECTION")
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("the apply to reach fail2ban", 30, || log_of(work.path()).contains("fail2ban"));
+    let t = Instant::now();
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let o = child.wait_with_output().unwrap();
+    assert!(t.elapsed() < Duration::from_secs(10), "Ctrl-C did not stop the apply");
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.status.code(), Some(130), "{text}");
+    assert!(text.contains("clawguard apply was interrupted") && text.contains("sudo clawguard rollback"), "{text}");
+    // What it says is so: a change is waiting, and the rollback takes it back.
+    assert!(out(&run(&["status", "--root", s(root.path())], &[])).contains("waiting"), "status");
+    let o = run(&["rollback", "--runner", s(&runner), "--root", s(root.path())], &[]);
+    assert!(o.status.success(), "{}", out(&o));
+}

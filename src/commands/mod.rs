@@ -453,7 +453,27 @@ pub fn apply(args: &ApplyArgs) -> Result<ExitCode, CommandError> {
             return Err(CommandError::Declined);
         }
     }
+    say_on_interrupt();
     applied(&session::run(&req, &mut progress_bar())?)
+}
+
+/// What Ctrl-C during an apply leaves behind: the apply stops where it is, but a change to
+/// SSH or the firewall already made is taken back by the armed rollback only at its
+/// deadline — said, so nobody logs out believing nothing happened.
+fn say_on_interrupt() {
+    extern "C" fn interrupted(_: libc::c_int) {
+        const TEXT: &[u8] = b"\nclawguard apply was interrupted. What it had applied stays until the automatic rollback takes back an unconfirmed SSH or firewall change at its deadline; `sudo clawguard status` says what is waiting, `sudo clawguard rollback` takes it back now, and the next `sudo clawguard apply` finishes or undoes a half-done step first.\n";
+        // SAFETY: write(2) and _exit(2) are async-signal-safe.
+        unsafe {
+            libc::write(2, TEXT.as_ptr().cast(), TEXT.len());
+            libc::_exit(130);
+        }
+    }
+    // SAFETY: installing a handler that only calls async-signal-safe functions.
+    unsafe {
+        libc::signal(libc::SIGINT, interrupted as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, interrupted as *const () as libc::sighandler_t);
+    }
 }
 
 /// Prints what an apply did and what comes next; 0 when everything was applied, 4 when
