@@ -767,7 +767,7 @@ fn status_says_which_commands_of_a_failed_generation_ran() {
     assert!(status.contains("ran, then taken back: ufw --force enable"), "{status}");
     assert!(status.contains("FAILED or interrupted: systemctl reload-or-restart fail2ban"), "{status}");
     assert!(status.contains("not run: systemctl reload ssh"), "{status}");
-    assert!(!status.contains("  ran "), "{status}");
+    assert!(!status.contains("  ran: "), "{status}");
 }
 
 #[test]
@@ -890,4 +890,39 @@ fn ctrl_c_during_an_apply_says_what_is_left_waiting() {
     assert!(out(&run(&["status", "--root", s(root.path())], &[])).contains("waiting"), "status");
     let o = run(&["rollback", "--runner", s(&runner), "--root", s(root.path())], &[]);
     assert!(o.status.success(), "{}", out(&o));
+}
+
+/// A reload is not undone: the rollback runs it again with the old files, and `status`
+/// says how that went — a failure there is not "taken back".
+#[test]
+fn status_says_how_a_reload_went_again_after_the_rollback() {
+    let root = common::fixture_root("debian12-cloud");
+    common::fake_tools(root.path());
+    let work = tempfile::tempdir().unwrap();
+    let runner = recording_runner(work.path());
+    // sshd reloads once, and refuses the second time (after the rollback).
+    let once = work.path().join("once.sh");
+    fs::write(
+        &once,
+        format!(
+            "#!/bin/sh\nif [ \"$*\" = 'systemctl reload ssh' ]; then if [ -f {m} ]; then echo 'ssh refused the reload' >&2; exit 1; fi; touch {m}; fi\nexec {} \"$@\"\n",
+            runner.display(),
+            m = work.path().join("reloaded").display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&once, fs::Permissions::from_mode(0o755)).unwrap();
+    fs::write(work.path().join("fail-on"), "systemctl enable --now clawguard-check.timer\n").unwrap();
+    let r = s(root.path());
+    let o = run(&["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&once), "--root", r], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    let log = log_of(work.path());
+    assert!(log.contains("systemctl enable --now clawguard-check.timer"), "the failing step ran:\n{log}");
+    let status = out(&run(&["status", "--root", r], &[]));
+    assert!(
+        status.contains("ran; run again with the old files after the rollback, and that FAILED: systemctl reload ssh"),
+        "{status}"
+    );
+    assert!(!status.contains("ran, then taken back: systemctl reload ssh"), "{status}");
+    assert!(status.contains("ran, then taken back: ufw --force enable"), "{status}");
 }

@@ -981,7 +981,11 @@ fn undo(
     let restored = |p: &String| m.files.iter().any(|f| &f.path == p && f.existed);
     for (i, c) in m.commands.iter().enumerate() {
         if c.reload && !c.starts_new && did_run(i) && (!c.rerun_needs_old || c.when_changed.iter().any(restored)) {
-            match runner.run(&c.argv) {
+            let ran = runner.run(&c.argv);
+            // For `status`: how the reload went with the old files (a reload is not undone).
+            let how = if matches!(ran, Ran::Failed { .. }) { "failed" } else { "ok" };
+            store.journal(&format!("reran {} {i} {how}", m.number)).map_err(io_err("writing the journal"))?;
+            match ran {
                 Ran::Failed { status, output } if reloads == Reloads::HostsOwn && c.layer != "Ssh" => {
                     done.push(format!(
                         "note: {} failed with the host's own settings ({status}: {}): as before clawguard",
@@ -1258,10 +1262,17 @@ pub fn status(root: &Root) -> Result<String, ApplyError> {
         // What ran is what the journal recorded, not what was planned.
         let trace = store.trace(g.manifest.number).map_err(io_err("reading the journal"))?;
         for (i, c) in g.manifest.commands.iter().enumerate() {
+            let back = g.manifest.given_up.contains(&c.layer) || g.state == GenerationState::RolledBack;
             let what = match (trace.ran.contains(&i), trace.started.contains(&i)) {
                 _ if !trace.began => "planned (the journal has no record of this generation)",
-                (true, _) if g.manifest.given_up.contains(&c.layer) => "ran, then taken back",
-                (true, _) if g.state == GenerationState::RolledBack => "ran, then taken back",
+                // A reload is not undone: it runs again so the service reads the old files.
+                (true, _) if back && c.reload => match trace.reran.iter().find(|(j, _)| *j == i) {
+                    Some((_, true)) => "ran; run again with the old files after the rollback",
+                    Some((_, false)) => "ran; run again with the old files after the rollback, and that FAILED",
+                    None => "ran; not run again after the rollback (its files were new)",
+                },
+                (true, _) if back && c.undo.is_some() => "ran, then taken back",
+                (true, _) if back => "ran (nothing to take back)",
                 (true, _) => "ran",
                 (false, true) => "FAILED or interrupted",
                 (false, false) => "not run",

@@ -229,7 +229,16 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let fake = d.path().join("sshd");
         std::fs::copy("/bin/sleep", &fake).unwrap();
-        let mut child = std::process::Command::new(&fake).arg("30").spawn().unwrap();
+        // Another test's fork may hold the copy's write end for a moment (ETXTBSY).
+        let mut child = (0..50)
+            .find_map(|_| match std::process::Command::new(&fake).arg("30").spawn() {
+                Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    None
+                }
+                other => Some(other.unwrap()),
+            })
+            .expect("the copy of sleep starts");
         let line = format!("LISTEN 0 128 0.0.0.0:2222 0.0.0.0:* users:((\"sshd\",pid={},fd=3))", child.id());
         assert!(!genuine(&line, "sshd", Path::new("/proc")));
         // positive control: the same process passes when its real executable is expected

@@ -101,6 +101,9 @@ pub struct Trace {
     pub started: Vec<usize>,
     /// Commands that completed (`ran i`).
     pub ran: Vec<usize>,
+    /// Reloads a rollback ran again with the old files, and whether that worked
+    /// (`reran N i ok|failed`, wherever the rollback came in the journal).
+    pub reran: Vec<(usize, bool)>,
 }
 
 impl Trace {
@@ -314,8 +317,15 @@ impl Store {
     /// What the journal says about generation `n`'s commands.
     pub fn trace(&self, n: u32) -> io::Result<Trace> {
         let lines = self.journal_lines()?;
+        let prefix = format!("reran {n} ");
+        let reran = lines
+            .iter()
+            .filter_map(|l| l.strip_prefix(&prefix))
+            .filter_map(|r| r.split_once(' '))
+            .filter_map(|(i, how)| Some((i.parse().ok()?, how == "ok")))
+            .collect();
         let Some(begin) = lines.iter().rposition(|l| *l == format!("begin {n}")) else {
-            return Ok(Trace { began: false, started: Vec::new(), ran: Vec::new() });
+            return Ok(Trace { began: false, started: Vec::new(), ran: Vec::new(), reran });
         };
         let own = lines[begin + 1..].iter().take_while(|l| !l.starts_with("begin "));
         let (mut started, mut ran) = (Vec::new(), Vec::new());
@@ -326,7 +336,7 @@ impl Store {
                 ran.push(i);
             }
         }
-        Ok(Trace { began: true, started, ran })
+        Ok(Trace { began: true, started, ran, reran })
     }
 
     /// The confirmation waited for: `None` when nothing is pending; an error when the record

@@ -814,7 +814,10 @@ mod tests {
                 let id = &rest[..rest.find('"').unwrap()];
                 let (family, kind) = id.split_once('.').unwrap_or_else(|| panic!("{id}: no family"));
                 assert!(family == "host" || super::layer_of(id).is_some(), "{id}: unknown family");
-                assert!(!kind.is_empty() && kind.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'), "{id}");
+                assert!(
+                    !kind.is_empty() && kind.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+                    "{id}"
+                );
                 assert!(seen.insert(id.to_owned()), "{id} is used twice");
             }
         }

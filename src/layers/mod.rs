@@ -215,6 +215,7 @@ impl Builder {
             undo: None,
             retry_secs: 0,
             rerun_needs_old: false,
+            prepares: false,
         });
         self.plan.commands.last_mut().expect("just pushed")
     }
@@ -335,6 +336,7 @@ impl Builder {
                 undo,
                 retry_secs: 0,
                 rerun_needs_old: false,
+                prepares: false,
             };
             // A fresh cloud image has stale or no package lists (PITFALLS 23).
             let update = step(
@@ -396,6 +398,7 @@ impl Builder {
             undo: Some(argv("uninstall")),
             retry_secs: 0,
             rerun_needs_old: false,
+            prepares: false,
         };
         self.plan.commands.insert(0, step);
     }

@@ -262,10 +262,12 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
             &["install", "-d", "-m", mode, "-o", owner.as_str(), "-g", group.as_str(), dir.as_str()],
             *why,
             &[compose.as_str()],
-        );
+        )
+        .prepares = true;
     }
     if let Some(why) = &image.pull {
-        b.on_change(layer, &["docker", "pull", image.reference.as_str()], why.as_str(), &[compose.as_str()]);
+        b.on_change(layer, &["docker", "pull", image.reference.as_str()], why.as_str(), &[compose.as_str()]).prepares =
+            true;
         // The tag names what was pulled, on this host: the next run finds the image here
         // (and its digest) without asking the registry, and its tag cannot move under it.
         if image.tag.is_some() {
@@ -274,7 +276,8 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
                 &["docker", "tag", image.reference.as_str(), s.image.as_str()],
                 "name the pulled image by its tag on this host",
                 &[compose.as_str()],
-            );
+            )
+            .prepares = true;
         }
     }
     let up = project_argv(f, &compose, &["up", "-d"]);

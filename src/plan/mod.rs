@@ -107,6 +107,9 @@ pub struct CommandStep {
     /// only when one of its files was there before and is back: for files the rollback
     /// removed there is nothing for it to act on.
     pub rerun_needs_old: bool,
+    /// A step that prepares (makes a directory, pulls an image) rather than makes a
+    /// service read its files: it never runs again in a rollback.
+    pub prepares: bool,
 }
 
 /// A package a layer needs on the target, with why (installed in one prepare step).
@@ -225,7 +228,7 @@ impl CommandStep {
     /// A reload or restart that makes a service read its files (it runs again after a
     /// rollback so the service reads the old ones).
     pub fn is_reload(&self) -> bool {
-        !self.when_changed.is_empty()
+        !self.when_changed.is_empty() && !self.prepares
     }
 }
 
