@@ -127,6 +127,82 @@ pub fn review(p: &Preview) -> Vec<Line> {
     out
 }
 
+/// The plan on one screen: what apply refuses, then one line per layer saying what
+/// changes in words (files, what is installed or pulled, SSH's move), with its warnings.
+/// The diffs are [`review`]'s.
+pub fn summary(p: &Preview) -> Vec<Line> {
+    let mut out = Vec::new();
+    for b in &p.plan.blockers {
+        out.push(Line::tagged(Tone::Danger, "DANGER:", format!("[{}] {}", b.layer, b.text)).of(Some(b.layer)));
+    }
+    let n = p.change_count();
+    if n == 0 {
+        out.push(Line::new(Tone::Heading, "No changes: the host matches the answers."));
+        return out;
+    }
+    if !p.plan.packages.is_empty() && p.commands.iter().any(|c| c.phase == Phase::Prepare) {
+        let names: Vec<&str> = p.plan.packages.iter().map(|k| k.name.as_str()).collect();
+        out.push(Line::tagged(Tone::Heading, "First:", format!("install {}", names.join(", "))));
+    }
+    for layer in Layer::ALL {
+        let at = Some(layer);
+        let files: Vec<_> =
+            p.files.iter().filter(|f| f.step.layer == at && f.change != FileChange::Unchanged).collect();
+        let commands: Vec<_> = p.commands.iter().filter(|c| c.layer == layer && c.phase == Phase::Activate).collect();
+        let mut what = Vec::new();
+        let new = files.iter().filter(|f| f.change == FileChange::New).count();
+        match (new, files.len() - new) {
+            (0, 0) => {}
+            (n, 0) => what.push(format!("{n} new file(s)")),
+            (0, c) => what.push(format!("{c} file(s) changed")),
+            (n, c) => what.push(format!("{n} new file(s), {c} changed")),
+        }
+        if let Some(pull) = commands.iter().find(|c| c.argv.get(1).is_some_and(|a| a == "pull")) {
+            what.push(pull.why.clone());
+        }
+        if layer == Layer::Ssh
+            && let Some(m) = &p.plan.ssh_move
+            && files.iter().any(|f| f.step.path == crate::layers::ssh::DROPIN)
+        {
+            what.push(if m.interim {
+                format!(
+                    "SSH moves to port {} ({} stays open until you confirm from a new login)",
+                    m.new_port,
+                    ports(&m.old_ports)
+                )
+            } else {
+                format!("SSH moves to port {}", m.new_port)
+            });
+        }
+        if !commands.is_empty() {
+            what.push(format!("{} command(s)", commands.len()));
+        }
+        let warned =
+            p.plan.warnings.iter().filter(|w| w.layer == layer && w.severity >= crate::plan::Severity::Warning).count();
+        let tone = match (warned, what.is_empty()) {
+            (0, true) => Tone::Plain,
+            (0, false) => Tone::Heading,
+            _ => Tone::Warning,
+        };
+        let mut text = if what.is_empty() { "no change".to_owned() } else { what.join("; ") };
+        if warned > 0 {
+            text.push_str(&format!("; {warned} warning(s), with the diffs"));
+        }
+        out.push(Line::new(tone, format!("{layer}: {text}")).of(at));
+    }
+    out.push(Line::new(Tone::Heading, format!("{n} change(s) in all.")));
+    out
+}
+
+fn ports(ports: &[u16]) -> String {
+    let p: Vec<String> = ports.iter().map(u16::to_string).collect();
+    match p.len() {
+        0 => "the old port".to_owned(),
+        1 => format!("port {}", p[0]),
+        _ => format!("ports {}", p.join(", ")),
+    }
+}
+
 fn file_lines(out: &mut Vec<Line>, f: &crate::plan::preview::FileDiff, layer: Option<Layer>) {
     let what = match f.change {
         FileChange::New => format!("new file, mode {:o}, {}", f.step.mode, f.step.owner),

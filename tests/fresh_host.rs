@@ -62,8 +62,18 @@ fn answers(limits: bool) -> String {
 /// 127.0.0.1 forwarder, Docker calling it healthy, every directory it writes its own.
 fn agent_is_healthy(vps: &Booted, port: u16, control: Option<&str>) {
     let healthz = "exec 3<>/dev/tcp/127.0.0.1/18789 && printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3";
-    let out = expect(vps, port, control, &format!("bash -c \"{healthz}\""), 0);
-    assert!(out.contains("\"ok\":true"), "the gateway through the forwarder:\n{out}");
+    let mut out = String::new();
+    for _ in 0..15 {
+        out = vps.ssh("debian", port, control, &format!("bash -c \"{healthz}\"")).1;
+        if out.contains("\"ok\":true") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(2));
+    }
+    if !out.contains("\"ok\":true") {
+        let why = vps.ssh("debian", port, control, "sudo docker ps -a; sudo ss -tlnp; for c in $(sudo docker ps -aq); do sudo docker logs --tail 20 $c 2>&1; done").1;
+        panic!("the gateway through the forwarder:\n{out}\n{why}");
+    }
     let mut ps = String::new();
     for _ in 0..60 {
         ps = expect(vps, port, control, "sudo docker ps --format '{{.Names}} {{.Status}}'", 0);

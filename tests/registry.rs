@@ -51,36 +51,44 @@ fn a_real_registry_gives_the_digest_and_size_and_the_plan_pins_and_pulls_by_it()
     let e = registry::resolve(&format!("{}/agents/none:1", reg.addr).parse().unwrap(), T).unwrap_err();
     assert!(e.contains("has no agents/none:1"), "{e}");
 
-    // The user's view: the plan pulls by the digest, the compose file pins it and keeps
-    // the tag as a comment, the review names the size.
+    // What the front door finds on this host before the review, and the plan made from it:
+    // pulled by the digest, then named by its tag; the compose file pins it and keeps the
+    // tag as a comment; the review names the size. (The same walk over SSH with `sudo
+    // clawguard apply` on a booted host: tests/fresh_host.rs.)
     let root = common::fixture_root("debian12-cloud");
-    let answers = root.path().join("answers.toml");
-    fs::write(
-        &answers,
-        format!("version = 1\nskip = [\"backup\"]\n[sandbox]\nprofile = \"generic\"\nimage = \"{by_tag}\"\n"),
-    )
-    .unwrap();
-    let out = Command::new(common::bin())
-        .args(["plan", "--root", root.path().to_str().unwrap(), "--answers", answers.to_str().unwrap()])
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let text = format!("version = 1\nskip = [\"backup\"]\n[sandbox]\nprofile = \"generic\"\nimage = \"{by_tag}\"\n");
+    let answers = clawguard::answers::Answers::parse(&text, "test").unwrap();
+    let live = clawguard::apply::Runner::Live;
+    let plan_with = |fact: clawguard::host::ImageFact| {
+        let mut facts = common::facts(root.path(), None);
+        facts.images.insert(by_tag.to_string(), fact);
+        clawguard::layers::plan(&answers, &facts).unwrap()
+    };
+    let fact = clawguard::apply::session::ask_image(&by_tag, &live, false, true);
+    assert_eq!(fact, clawguard::host::ImageFact::Remote(Resolved { digest: digest.clone(), bytes: size }));
+    let plan = plan_with(fact);
+    let p = clawguard::plan::preview::preview(&plan, &clawguard::host::Root::new(root.path()));
+    let text = clawguard::report::ansi(&clawguard::report::review(&p), false);
     let pull = format!("docker pull {}/agents/sleeper@{digest}", reg.addr);
     assert!(text.contains(&pull), "the plan pulls by digest:\n{text}");
+    assert!(text.contains(&format!("docker tag {}/agents/sleeper@{digest} {by_tag}", reg.addr)), "{text}");
     assert!(text.contains(&format!("({}, pinned by its digest)", registry::human(size))), "{text}");
+    let summary = clawguard::report::ansi(&clawguard::report::summary(&p), false);
+    assert!(summary.contains(&format!("1. Agent sandbox: ")) && summary.contains(&registry::human(size)), "{summary}");
     assert!(text.contains("# Tag \"1.0\", resolved to this digest"), "the compose file keeps the tag:\n{text}");
     assert!(text.contains(&format!("image: \"{}/agents/sleeper@{digest}\"", reg.addr)), "{text}");
     assert!(!text.contains("could not be looked up"), "{text}");
+    // Through a runner (another host's network), the registry is not asked from here.
+    let runner = clawguard::apply::Runner::Program("/bin/true".into());
+    let not_here = clawguard::apply::session::ask_image(&by_tag, &runner, false, false);
+    assert!(matches!(not_here, clawguard::host::ImageFact::Unknown(ref why) if why.contains("not through --runner")));
 
     // No registry there any more: the plan says the image is not pinned, and why.
     drop(reg);
-    let out = Command::new(common::bin())
-        .args(["plan", "--root", root.path().to_str().unwrap(), "--answers", answers.to_str().unwrap()])
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let fact = clawguard::apply::session::ask_image(&by_tag, &live, false, true);
+    let plan = plan_with(fact);
+    let p = clawguard::plan::preview::preview(&plan, &clawguard::host::Root::new(root.path()));
+    let text = clawguard::report::ansi(&clawguard::report::review(&p), false);
     assert!(text.contains("could not be looked up (cannot reach"), "{text}");
     assert!(text.contains(&format!("image: \"{by_tag}\"")) && !text.contains("docker pull"), "{text}");
 }

@@ -50,7 +50,13 @@ fn dry_run_wizard_changes_the_port_adds_a_host_and_shows_the_diff() {
     t.keys(&["Enter"]);
     t.wait_for("Review", 5);
 
-    // Page through the whole review; collect what was on screen.
+    // The review opens on one screen that says what changes, layer by layer, at 80x24.
+    let first = t.wait_for("summary (d: every diff)", 5);
+    assert!(first.contains("3. SSH: ") && first.contains("SSH moves to port 2200"), "{first}");
+    assert!(first.contains("7. Backup and recovery:") && first.contains("change(s) in all"), "one screen:\n{first}");
+    // `d`: every diff. Page through the whole review; collect what was on screen.
+    t.keys(&["d"]);
+    t.wait_for("every diff", 5);
     let mut seen = t.screen();
     for _ in 0..45 {
         t.keys(&["PageDown"]);
@@ -155,6 +161,8 @@ fn plain_mode_asks_line_by_line_and_ends_with_the_same_diff() {
             // One item with a comma in it: one argument, not two.
             t.text("--allowed=a,b");
             added.push("arg");
+        } else if prompt.starts_with("? Show every file's diff") {
+            t.text("y");
         } else if prompt.starts_with("? Save the answers") {
             t.text(saved.to_str().unwrap());
         }

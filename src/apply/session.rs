@@ -107,7 +107,7 @@ impl Request {
         if self.facts.images.contains_key(image.as_str()) {
             return;
         }
-        let fact = ask_image(image, &self.runner, self.facts.tools.docker);
+        let fact = ask_image(image, &self.runner, self.facts.tools.docker, self.root.is_live());
         self.facts.images.insert(image.to_string(), fact);
     }
 
@@ -136,7 +136,16 @@ impl Request {
 /// How long a registry may take to say what an image is (the review waits for it).
 const REGISTRY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
-fn ask_image(image: &crate::answers::types::ImageRef, runner: &Runner, engine: bool) -> crate::host::ImageFact {
+/// What is known of `image`: on the engine (asked through `runner`), else — when this is
+/// the host that pulls it (`live`), from this machine's network — what its registry says.
+/// A target reached through a runner has a network of its own: its registry is not asked
+/// from here, and the image is pulled by what the answers give.
+pub fn ask_image(
+    image: &crate::answers::types::ImageRef,
+    runner: &Runner,
+    engine: bool,
+    live: bool,
+) -> crate::host::ImageFact {
     use crate::host::ImageFact;
     if engine && runner.runs_commands() {
         let format = "{{json .RepoDigests}}";
@@ -155,6 +164,12 @@ fn ask_image(image: &crate::answers::types::ImageRef, runner: &Runner, engine: b
     }
     if image.is_local_build() {
         return ImageFact::Unknown("an image built on this host".into());
+    }
+    if !runner.runs_commands() {
+        return ImageFact::NotAsked;
+    }
+    if !live {
+        return ImageFact::Unknown("its registry is asked only on the host itself, not through --runner".into());
     }
     match crate::registry::resolve(image, REGISTRY_TIMEOUT) {
         Ok(r) => ImageFact::Remote(r),

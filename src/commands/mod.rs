@@ -203,6 +203,8 @@ pub fn plan(args: &PlanArgs) -> Result<ExitCode, CommandError> {
     req.ask_images();
     let plan = req.plan()?;
     let p = preview::preview(&plan, &req.root);
+    print!("{}", report::ansi(&report::summary(&p), color));
+    say!("\nEvery change:\n");
     print!("{}", report::ansi(&report::review(&p), color));
     if args.validate {
         let outcomes = validate::run(&plan, &req.root).map_err(CommandError::Stage)?;
@@ -440,7 +442,7 @@ pub fn apply(args: &ApplyArgs) -> Result<ExitCode, CommandError> {
         if !std::io::stdin().is_terminal() {
             return Err(CommandError::NeedYes);
         }
-        print!("{}", report::ansi(&report::review(&p), color_on(std::io::stdout().is_terminal())));
+        show_review(&p)?;
         let ok = inquire::Confirm::new(&format!(
             "Apply these {} change(s) to {}?",
             p.change_count(),
@@ -474,6 +476,24 @@ fn say_on_interrupt() {
         libc::signal(libc::SIGINT, interrupted as *const () as libc::sighandler_t);
         libc::signal(libc::SIGTERM, interrupted as *const () as libc::sighandler_t);
     }
+}
+
+/// The review before a question: the summary on one screen, every diff only when asked.
+fn show_review(p: &preview::Preview) -> Result<(), CommandError> {
+    let color = color_on(std::io::stdout().is_terminal());
+    print!("{}", report::ansi(&report::summary(p), color));
+    if !p.has_changes() {
+        return Ok(());
+    }
+    let diffs = inquire::Confirm::new("Show every file's diff and every command first?")
+        .with_default(false)
+        .with_help_message("`clawguard plan` prints them too")
+        .prompt()
+        .map_err(|e| CommandError::Prompt(e.to_string()))?;
+    if diffs {
+        print!("{}", report::ansi(&report::review(p), color));
+    }
+    Ok(())
 }
 
 /// Prints what an apply did and what comes next; 0 when everything was applied, 4 when
@@ -610,7 +630,7 @@ fn plain(args: &WizardArgs, l: Loaded) -> Result<ExitCode, CommandError> {
     let plan = req.plan()?;
     let p = preview::preview(&plan, &req.root);
     say!();
-    print!("{}", report::ansi(&report::review(&p), color_on(std::io::stdout().is_terminal())));
+    show_review(&p)?;
     if args.dry_run {
         let path = inquire::Text::new("Save the answers to (empty: do not save):")
             .with_default("./answers.toml")

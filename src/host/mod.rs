@@ -94,6 +94,9 @@ pub enum ImageFact {
     Remote(crate::registry::Resolved),
     /// Neither could be found out (no engine yet and no registry answer, a local build): why.
     Unknown(String),
+    /// Not looked for: the target is not this running host and no runner reaches its engine
+    /// (an image under `--root`), so nothing is pulled either.
+    NotAsked,
 }
 
 /// A stored key's state, for the wizard's credentials screen.

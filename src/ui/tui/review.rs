@@ -1,6 +1,7 @@
-//! The Review: the core's report of the plan (`report::review`, the same lines `clawguard
-//! plan` prints), led by what makes apply refuse, scrolled a line at a time or a file at a
-//! time; long lines wrap.
+//! The Review: the plan on one screen first (`report::summary`: what apply refuses, then
+//! what changes in each layer, in words); `d` opens the core's full report with every diff
+//! (`report::review`, the same lines `clawguard plan` prints), scrolled a line at a time or
+//! a file at a time; long lines wrap.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -17,7 +18,12 @@ use crossterm::event::KeyCode;
 
 #[derive(Debug, Clone, Default)]
 pub struct Review {
+    /// Every diff (`d`).
     pub lines: Vec<Line>,
+    /// One screen, shown first (empty: the plan could not be made; `lines` say why).
+    pub summary: Vec<Line>,
+    /// The diffs are shown, not the summary.
+    pub detail: bool,
     pub scroll: usize,
     pub changes: usize,
     /// Why apply would refuse, in one line (the lines say it in full).
@@ -38,6 +44,7 @@ pub enum Msg {
     NextFile,
     PrevFile,
     GoToLayer,
+    Diffs,
     Apply,
     Save,
     Back,
@@ -95,8 +102,19 @@ impl Review {
                 ..Line::new(Tone::Plain, format!("Keys entered for {}: {when}", names.join(", ")))
             });
         }
+        r.summary = r.lines.clone();
+        r.summary.extend(report::summary(&p));
+        r.summary.push(Line::new(
+            Tone::Plain,
+            "d shows every file's diff and every command; Enter opens a layer's answers.",
+        ));
         r.lines.extend(report::review(&p));
         r
+    }
+
+    /// The lines on screen: the summary, or every diff.
+    pub fn shown(&self) -> &[Line] {
+        if self.detail || self.summary.is_empty() { &self.lines } else { &self.summary }
     }
 
     pub fn bindings(&self, dry_run: bool) -> Vec<Binding<Msg>> {
@@ -107,6 +125,7 @@ impl Review {
             bind(&[Key::Code(KeyCode::PageUp)], "", "page", Msg::PageUp),
             bind(&[Key::Code(KeyCode::Home)], "", "top", Msg::Top),
             bind(&[Key::Code(KeyCode::End)], "", "bottom", Msg::Bottom),
+            bind(&[ch('d')], "d", if self.detail { "summary" } else { "every diff" }, Msg::Diffs),
             bind(&[ch('n')], "n/p", "next/prev file", Msg::NextFile),
             bind(&[ch('p')], "", "previous file", Msg::PrevFile),
             bind(&[ENTER], "Enter", "go to layer", Msg::GoToLayer),
@@ -120,9 +139,15 @@ impl Review {
     }
 
     pub fn update(&mut self, msg: Msg) -> Step {
-        let max = self.lines.len().saturating_sub(1);
+        let max = self.shown().len().saturating_sub(1);
         let starts = || {
-            self.lines.iter().enumerate().filter(|(_, l)| l.starts_file).map(|(i, _)| i).collect::<Vec<_>>().into_iter()
+            self.shown()
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| l.starts_file)
+                .map(|(i, _)| i)
+                .collect::<Vec<_>>()
+                .into_iter()
         };
         match msg {
             Msg::Down => self.scroll = (self.scroll + 1).min(max),
@@ -133,8 +158,12 @@ impl Review {
             Msg::Bottom => self.scroll = max,
             Msg::NextFile => self.scroll = starts().find(|s| *s > self.scroll).unwrap_or(self.scroll),
             Msg::PrevFile => self.scroll = starts().rfind(|s| *s < self.scroll).unwrap_or(self.scroll),
+            Msg::Diffs => {
+                self.detail = !self.detail;
+                self.scroll = 0;
+            }
             Msg::GoToLayer => {
-                if let Some(l) = self.lines.iter().skip(self.scroll).find_map(|l| l.layer) {
+                if let Some(l) = self.shown().iter().skip(self.scroll).find_map(|l| l.layer) {
                     return Step::Layer(l);
                 }
             }
@@ -155,9 +184,17 @@ impl Review {
 
     /// From the line at the top, wrapped to the width.
     pub fn draw(&self, f: &mut Frame, area: Rect, theme: Theme) {
-        let title = format!(" Review — {} change(s) · line {}/{} ", self.changes, self.scroll + 1, self.lines.len());
+        let title = match self.detail || self.summary.is_empty() {
+            true => format!(
+                " Review — {} change(s) · every diff · line {}/{} ",
+                self.changes,
+                self.scroll + 1,
+                self.lines.len()
+            ),
+            false => format!(" Review — {} change(s) · summary (d: every diff) ", self.changes),
+        };
         let shown: Vec<_> =
-            self.lines.iter().skip(self.scroll).take(area.height as usize).map(|l| theme.line(l)).collect();
+            self.shown().iter().skip(self.scroll).take(area.height as usize).map(|l| theme.line(l)).collect();
         // The title takes a row; count the lines whose every wrapped row is on screen.
         let mut rows = 0;
         let whole = shown
