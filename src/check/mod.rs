@@ -333,6 +333,10 @@ fn seen_since_last_run(
             path: root.path(&layers::egress::proxy_access_log(facts)),
             // Applied, and on a target whose engine was asked to start it.
             applied: managed.contains_key(&layers::sandbox::squid_conf(answers)) && runner.runs_commands(),
+            agent_hosts: match answers.sandbox.profile {
+                crate::answers::Profile::Openclaw => &layers::openclaw::SERVICE_HOSTS,
+                crate::answers::Profile::Generic => &[],
+            },
         });
     let agent_services = layers::sandbox::services(answers);
     let live = seen::Live {

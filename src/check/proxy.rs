@@ -36,6 +36,35 @@ fn destination(url: &str) -> String {
 /// was left out is said as a finding): a log flooded to hide in stays cheap to check.
 pub const MAX_READ: u64 = 64 << 20;
 
+/// The findings for `refused` requests, if there were any. Those to the agent's own
+/// services (`own`: host, what it is) are the agent being itself, said apart as a note.
+pub fn findings_for(refused: &BTreeMap<String, usize>, own: &[(&str, &str)]) -> Vec<Finding> {
+    let host = |d: &str| {
+        d.rsplit_once(':').filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit())).map_or(d, |(h, _)| h).to_owned()
+    };
+    let (mine, others): (BTreeMap<String, usize>, BTreeMap<String, usize>) =
+        refused.iter().map(|(d, n)| (d.clone(), *n)).partition(|(d, _)| own.iter().any(|(h, _)| *h == host(d)));
+    let mut out: Vec<Finding> = finding_for(&others).into_iter().collect();
+    if !mine.is_empty() {
+        let named: Vec<String> = mine
+            .iter()
+            .map(|(d, n)| {
+                let what = own.iter().find(|(h, _)| *h == host(d)).map_or("", |(_, w)| w);
+                format!("{d} ({what}, {n})")
+            })
+            .collect();
+        out.push(finding(
+            "egress.refused-agent-service",
+            Severity::Note,
+            format!(
+                "The agent's proxy refused the agent's own services: {}. Stock OpenClaw reaches them by itself; clawguard turns the start-up ones off. If you want one, add its host to egress.allowed_hosts and apply.",
+                named.join(", ")
+            ),
+        ));
+    }
+    out
+}
+
 /// The finding for `refused` requests, if there were any.
 pub fn finding_for(refused: &BTreeMap<String, usize>) -> Option<Finding> {
     if refused.is_empty() {
@@ -61,6 +90,20 @@ pub fn finding_for(refused: &BTreeMap<String, usize>) -> Option<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_agents_own_services_are_a_note_and_everything_else_still_a_warning() {
+        let log = "1 5 172.18.0.3 TCP_DENIED/403 3915 CONNECT telemetry.openclaw.ai:443 - HIER_NONE/- text/html\n\
+                   1 5 172.18.0.3 TCP_DENIED/403 3915 CONNECT evil.example:443 - HIER_NONE/- text/html\n\
+                   1 5 172.18.0.3 TCP_DENIED/403 3915 GET http://telemetry.openclaw.ai.evil.example/ - HIER_NONE/- text/html\n";
+        let own = [("telemetry.openclaw.ai", "its update check")];
+        let f = findings_for(&refused(log), &own);
+        assert_eq!(f.len(), 2, "{f:?}");
+        assert!(f[0].severity == Severity::Warning && f[0].text.contains("evil.example:443 (1)"), "{:?}", f[0]);
+        assert!(f[0].text.contains("telemetry.openclaw.ai.evil.example (1)"), "a look-alike is not ours: {:?}", f[0]);
+        assert!(f[1].severity == Severity::Note && f[1].text.contains("telemetry.openclaw.ai:443 (its update check, 1)"));
+        assert!(findings_for(&refused(log), &[]).len() == 1, "without a profile's hosts, all are one warning");
+    }
 
     const LOG: &str = "\
 1764331200.123      5 172.20.0.3 TCP_DENIED/403 3921 GET http://other.test/ - HIER_NONE/- text/html

@@ -30,6 +30,16 @@ pub fn backups_dir(a: &Answers) -> String {
     a.sandbox.project_dir.join("openclaw-backups")
 }
 
+/// OpenClaw's own services, which stock OpenClaw reaches by itself (its update check and
+/// telemetry, the model catalog, ClawHub for skills and plugins), as OpenClaw 2026.9's
+/// code names them (`DEFAULT_TELEMETRY_ENDPOINT`, `DEFAULT_REMOTE_MODEL_CATALOG_URL`,
+/// `DEFAULT_CLAWHUB_URL`): a request to one refused by the proxy is OpenClaw being itself.
+pub const SERVICE_HOSTS: [(&str, &str); 3] = [
+    ("telemetry.openclaw.ai", "its update check"),
+    ("catalog.openclaw.ai", "its model catalog"),
+    ("clawhub.ai", "ClawHub, its skills and plugins hub"),
+];
+
 /// Where the config directory is mounted in the container (read-only).
 pub const CONTAINER_CONFIG_DIR: &str = "/etc/openclaw";
 /// The first line of a config clawguard wrote.
@@ -111,12 +121,24 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder, keys: &[String], pro
     // Suggestions the user's settings may override: the Control UI's origins (the
     // gateway is reached through an SSH tunnel to 127.0.0.1) and a limit on failed logins.
     let port = s.gateway_port.get();
-    let defaults = json!({
+    let mut defaults = json!({
         "gateway": {
             "controlUi": { "allowedOrigins": [format!("http://127.0.0.1:{port}"), format!("http://localhost:{port}")] },
             "auth": { "rateLimit": { "maxAttempts": 10, "windowMs": 60000, "lockoutMs": 300000 } },
         }
     });
+    // Stock OpenClaw reaches its own services when it starts (an update check, the model
+    // catalog): behind the allow-list the proxy would refuse them every start, and the
+    // daily check would report each as an agent reaching off its list. Off unless the user
+    // turns them on (and allows their hosts).
+    if proxy.is_some() {
+        defaults["update"] = json!({ "checkOnStart": false });
+        defaults["models"] = json!({ "catalogRefresh": { "enabled": false } });
+        b.warn(layer, Severity::Note, format!(
+            "OpenClaw's own start-up requests are off in {DEFAULTS}: its update check ({}) and its model catalog refresh ({}); the allow-list would refuse them. To have one, turn it on in {SETTINGS} (update.checkOnStart, models.catalogRefresh.enabled) and add its host to egress.allowed_hosts.",
+            SERVICE_HOSTS[0].0, SERVICE_HOSTS[1].0
+        ));
+    }
     let text = format!(
         "{MARK} clawguard's suggestions for OpenClaw; {SETTINGS} overrides any of them.\n{}\n",
         serde_json::to_string_pretty(&defaults).expect("a JSON value")
