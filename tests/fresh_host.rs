@@ -311,12 +311,15 @@ fn first_setup(suite: &str, net: u8, how: Install, first: First) {
         let mut out = String::new();
         for _ in 0..30 {
             out = vps.ssh("debian", 2222, new, "sudo clawguard check --no-alert").1;
-            if out.contains("restart") {
+            if out.contains("restarts over and over") {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_secs(2));
         }
-        assert!(out.contains("DANGER") && out.contains("restart"), "a crash-looping agent is not a finding:\n{out}");
+        assert!(
+            out.contains("DANGER: The agent's `agent` container restarts over and over"),
+            "a crash-looping agent is not a finding:\n{out}"
+        );
         expect(
             &vps,
             2222,

@@ -214,7 +214,7 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     }
     let mut images = Vec::new();
     if image.pull.is_none() && !matches!(f.images.get(s.image.as_str()), Some(ImageFact::Here { .. })) {
-        images.push((s.image.to_string(), image_how(a, f)));
+        images.push((image.reference.clone(), image_how(a, f)));
     }
     if !a.skip.contains(&Layer::Egress) {
         images.push((
@@ -353,8 +353,15 @@ fn agent_image(a: &Answers, f: &Facts, b: &mut Builder) -> AgentImage {
         Profile::Generic => "the agent's image",
     };
     let tag = s.image.tag().filter(|_| s.image.digest().is_none()).map(str::to_owned);
+    // The digest the applied compose file recorded for this very tag: what the last
+    // resolution gave, kept when neither the engine nor the registry answers now.
+    let recorded = f.recorded_image.as_ref().filter(|(t, _)| s.image.digest().is_none() && t == s.image.as_str());
     match f.images.get(s.image.as_str()) {
         Some(ImageFact::Here { digest: Some(d) }) => AgentImage { reference: s.image.pinned(d), tag, pull: None },
+        Some(ImageFact::Unknown(_) | ImageFact::NotAsked) | None if recorded.is_some() => {
+            let (_, d) = recorded.expect("checked");
+            AgentImage { reference: s.image.pinned(d), tag, pull: None }
+        }
         Some(ImageFact::Here { digest: None }) => AgentImage { reference: s.image.to_string(), tag: None, pull: None },
         Some(ImageFact::Remote(r)) => AgentImage {
             reference: s.image.pinned(&r.digest),
@@ -480,6 +487,8 @@ mod tests {
     use super::*;
     use crate::registry::Resolved;
 
+    const OPENCLAW: &str = crate::answers::OPENCLAW_IMAGE;
+
     fn plan_with(fact: Option<ImageFact>) -> crate::plan::Plan {
         let a = Answers::default();
         let mut f = Facts::default();
@@ -533,6 +542,27 @@ mod tests {
         assert!(unknown.preflight.iter().any(
             |p| matches!(p.check, Check::Image { ref image, .. } if image == "ghcr.io/openclaw/openclaw:2026.9.6")
         ));
+        // Neither answers now (offline, no root), but the applied compose file recorded the
+        // digest for this tag: the same file, nothing pulled, no warning.
+        let dir = tempfile::tempdir().unwrap();
+        let root = crate::host::Root::new(dir.path());
+        let path = dir.path().join(compose_file(&Answers::default()).trim_start_matches('/'));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, compose(&remote)).unwrap();
+        let mut f = Facts::default().for_answers(&root, &Answers::default());
+        assert_eq!(f.recorded_image, Some(("ghcr.io/openclaw/openclaw:2026.9.6".to_owned(), d.clone())));
+        f.tools.docker = true;
+        f.tools.compose = true;
+        f.images.insert(OPENCLAW.into(), ImageFact::Unknown("cannot reach ghcr.io".into()));
+        let offline = crate::layers::plan(&Answers::default(), &f).unwrap();
+        assert_eq!(compose(&offline), compose(&remote));
+        assert!(!argvs(&offline).iter().any(|c| c.starts_with("docker pull")));
+        assert!(!offline.warnings.iter().any(|w| w.text.contains("could not be looked up")));
+        // Another tag in the answers: the record is not for it.
+        let mut other = Answers::default();
+        other.sandbox.image = "ghcr.io/openclaw/openclaw:2026.10.6".parse().unwrap();
+        let p = crate::layers::plan(&other, &f).unwrap();
+        assert!(p.file(&compose_file(&other)).unwrap().content.contains("image: \"ghcr.io/openclaw/openclaw:2026.10.6\""));
         // OpenClaw's readiness: its /healthz, from inside, retried; the compose file's health check too.
         let ready = remote.commands.iter().find(|c| c.argv.contains(&"exec".to_owned())).expect("a readiness step");
         assert_eq!(ready.retry_secs, READY_SECS);
