@@ -289,11 +289,15 @@ fn the_real_openclaw_runs_locked_down_reaches_only_allowed_hosts_and_reads_its_k
     let runner = clawguard::apply::Runner::Program(runner_path);
     let own = clawguard::check::openclaw::check(&a, &facts, &runner);
     let warned = findings.iter().filter(|f| f["severity"] == "warn").count();
-    assert_eq!(own.len(), warned, "{own:#?}\n{audit}");
-    assert!(own.iter().all(|f| f.text.starts_with("OpenClaw's own security audit: ")), "{own:#?}");
-    // The proxy's log after OpenClaw's start and its own checks: what stock OpenClaw reaches for.
+    assert_eq!(own.findings.len(), warned, "{own:#?}\n{audit}");
+    assert!(own.findings.iter().all(|f| f.text.starts_with("OpenClaw's own security audit: ")), "{own:#?}");
+    // Its loopback canary went through the proxy and was refused: the check knows it as its own.
+    assert_eq!(own.canaries.len(), 1, "{own:#?}");
     let (_, log) = sh(&mut e.docker(&["exec", &ps("proxy"), "cat", "/var/log/squid/access.log"]));
-    println!("refused by the proxy: {:?}", clawguard::check::proxy::refused(&log));
+    let refused = clawguard::check::proxy::refused(&log);
+    assert!(refused.contains_key(&own.canaries[0]), "the canary is in the proxy's log: {refused:?}");
+    // What stock OpenClaw reached for by itself (its start-up requests are off).
+    println!("refused by the proxy: {refused:?}");
     // The nightly backup's first step for OpenClaw: its own consistent, verified archive,
     // made while it runs, into the directory the plan gave it; no key inside.
     let argv = clawguard::backup::openclaw_archive_argv(&a, &facts);

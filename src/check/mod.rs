@@ -84,10 +84,13 @@ pub fn run(answers: &Answers, facts: &Facts, root: &Root, runner: &Runner) -> Re
     out.extend(credentials(root));
     let compose_applied = managed.contains_key(&crate::layers::sandbox::compose_file(answers));
     out.extend(container::check(answers, runner, compose_applied));
-    out.extend(openclaw::check(answers, facts, runner));
+    // OpenClaw's proxy check sends its loopback canary through the proxy, which refuses
+    // it: that one request is ours, not the agent reaching off its list.
+    let own = openclaw::check(answers, facts, runner);
+    out.extend(own.findings);
     out.extend(certificates::check(&answers.monitoring.certificates, answers.monitoring.certificate_days.get()));
     out.extend(sshd_drift(&plan, runner, &managed));
-    out.extend(seen_since_last_run(answers, facts, root, runner, &store, &managed));
+    out.extend(seen_since_last_run(answers, facts, root, runner, &store, &managed, &own.canaries));
     out.extend(updates::check(runner, facts.packages.contains("unattended-upgrades")));
     for e in &facts.plaintext_env_files {
         out.push(finding(
@@ -270,6 +273,7 @@ fn seen_since_last_run(
     runner: &Runner,
     store: &Store,
     managed: &std::collections::BTreeMap<String, String>,
+    canaries: &[String],
 ) -> Vec<Finding> {
     let mut out = Vec::new();
     let mac = facts.platform.mac().is_some();
@@ -333,6 +337,7 @@ fn seen_since_last_run(
             path: root.path(&layers::egress::proxy_access_log(facts)),
             // Applied, and on a target whose engine was asked to start it.
             applied: managed.contains_key(&layers::sandbox::squid_conf(answers)) && runner.runs_commands(),
+            canaries: canaries.to_vec(),
             agent_hosts: match answers.sandbox.profile {
                 crate::answers::Profile::Openclaw => &layers::openclaw::SERVICE_HOSTS,
                 crate::answers::Profile::Generic => &[],

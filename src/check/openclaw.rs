@@ -53,14 +53,23 @@ struct ValidationCheck {
     error: Option<String>,
 }
 
+/// What OpenClaw's own checks found, and what they sent through the proxy to be refused.
+#[derive(Debug, Default)]
+pub struct Own {
+    pub findings: Vec<Finding>,
+    /// The loopback canaries `proxy validate` sent (`127.0.0.1:PORT`, as the proxy's log
+    /// names a destination): refused by the proxy on purpose, this run.
+    pub canaries: Vec<String>,
+}
+
 /// OpenClaw's own findings, when the agent is OpenClaw and runs.
-pub fn check(answers: &Answers, facts: &Facts, runner: &Runner) -> Vec<Finding> {
+pub fn check(answers: &Answers, facts: &Facts, runner: &Runner) -> Own {
     if answers.sandbox.profile != Profile::Openclaw
         || answers.skip.contains(&Layer::Sandbox)
         || !runner.runs_commands()
         || !running(answers, facts, runner)
     {
-        return Vec::new();
+        return Own::default();
     }
     let compose = crate::layers::sandbox::compose_file(answers);
     let exec = |args: &[&str]| {
@@ -68,15 +77,31 @@ pub fn check(answers: &Answers, facts: &Facts, runner: &Runner) -> Vec<Finding> 
         verb.extend(args);
         runner.run_bounded(&crate::layers::sandbox::project_argv(facts, &compose, &verb), LIMIT, MAX_OUTPUT)
     };
-    let mut out = audit(exec(&["security", "audit", "--json"]));
+    let mut own = Own { findings: audit(exec(&["security", "audit", "--json"])), canaries: Vec::new() };
     if !answers.skip.contains(&Layer::Egress)
         && let Some(host) = answers.egress.allowed_hosts.first()
     {
         // An allowed host, so OpenClaw's own test request is not one the proxy refuses.
         let url = format!("https://{host}/");
-        out.extend(validation(exec(&["proxy", "validate", "--json", "--timeout-ms", "8000", "--allowed-url", &url])));
+        let ran = exec(&["proxy", "validate", "--json", "--timeout-ms", "8000", "--allowed-url", &url]);
+        own.canaries = canaries(&ran);
+        own.findings.extend(validation(ran));
     }
-    out
+    own
+}
+
+/// The loopback canaries a validation report names (`http://127.0.0.1:PORT/`), as the
+/// proxy's log names their destination.
+fn canaries(ran: &Ran) -> Vec<String> {
+    let (Ran::Ok(output) | Ran::Failed { output, .. }) = ran else { return Vec::new() };
+    let Some(v) = document::<Validation>(output) else { return Vec::new() };
+    v.checks
+        .iter()
+        .filter(|c| c.kind == "denied")
+        .filter_map(|c| c.url.as_deref()?.strip_prefix("http://127.0.0.1:")?.strip_suffix('/').map(str::to_owned))
+        .filter(|port| port.parse::<u16>().is_ok())
+        .map(|port| format!("127.0.0.1:{port}"))
+        .collect()
 }
 
 /// Whether the agent's container runs (its state is `container.rs`'s finding otherwise).
@@ -220,5 +245,9 @@ mod tests {
         let f = validation(Ran::Failed { status: "exit status 1".into(), output: v.into() });
         assert_eq!(f.iter().map(|f| f.severity).collect::<Vec<_>>(), [Severity::Note, Severity::Danger], "{f:?}");
         assert!(validation(Ran::Ok(r#"{"ok":true,"checks":[]}"#.into())).is_empty());
+        // The canary it sent is known as this run's own; nothing else is.
+        let ok = r#"{"ok":true,"checks":[{"kind":"allowed","ok":true,"url":"https://a.test/"},
+{"kind":"denied","ok":true,"url":"http://127.0.0.1:40857/"},{"kind":"denied","ok":true,"url":"http://10.0.0.1:80/"}]}"#;
+        assert_eq!(canaries(&Ran::Ok(ok.into())), ["127.0.0.1:40857"]);
     }
 }

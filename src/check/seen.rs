@@ -193,6 +193,9 @@ pub struct Live<'a> {
 pub struct ProxyLog {
     /// Under the root.
     pub path: std::path::PathBuf,
+    /// Destinations this run's own checks sent through the proxy to be refused (OpenClaw's
+    /// loopback canary): one refused request each is not counted.
+    pub canaries: Vec<String>,
     /// The agent's own services (host, what it is): refused requests there are said apart.
     pub agent_hosts: &'static [(&'static str, &'static str)],
     /// The proxy was applied here, on a target whose engine runs it: a missing log is news.
@@ -275,11 +278,20 @@ pub fn check(store: &Store, facts: &Facts, live: Live, logs: Source) -> Vec<Find
     };
     out.extend(login_news);
     out.extend(published);
-    if let Some(ProxyLog { path, applied, agent_hosts }) = &live.proxy_log {
+    if let Some(ProxyLog { path, applied, agent_hosts, canaries }) = &live.proxy_log {
         match super::tail::read_since(path, &now.proxy_log, super::proxy::MAX_READ) {
             Ok(t) => {
                 now.proxy_log = t.mark;
-                out.extend(super::proxy::findings_for(&super::proxy::refused(&t.text), agent_hosts));
+                let mut refused = super::proxy::refused(&t.text);
+                for c in canaries {
+                    if let Some(n) = refused.get_mut(c) {
+                        *n -= 1;
+                        if *n == 0 {
+                            refused.remove(c);
+                        }
+                    }
+                }
+                out.extend(super::proxy::findings_for(&refused, agent_hosts));
                 if t.skipped > 0 {
                     out.push(finding("egress.proxy-log-skipped", Severity::Warning, format!("The agent's proxy wrote more to its access log since the last check than the {} MiB a run reads: its oldest {} KiB were not looked at, so requests it refused there were not counted (a flood of allowed requests can bury a refused one). `sudo grep TCP_DENIED {}` lists them all.", super::proxy::MAX_READ >> 20, t.skipped.div_ceil(1024), path.display())));
                 }
