@@ -397,6 +397,9 @@ fn first_setup(suite: &str, net: u8, how: Install, first: First) {
     expect(&vps, 2222, new, "sudo systemctl start clawguard-backup.service", 0);
     let list = expect(&vps, 2222, new, "sudo clawguard backup list", 0);
     assert!(list.lines().count() == 1 && list.contains("/etc/clawguard"), "{list}");
+    if first == First::Healthy {
+        disaster_drill(&vps, new);
+    }
     // The agent's databases are not copied mid-write: OpenClaw made its own archive for
     // the snapshot, while it ran.
     let log = expect(&vps, 2222, new, "sudo journalctl -q --no-pager -u clawguard-backup.service", 0);
@@ -515,6 +518,41 @@ fn first_setup(suite: &str, net: u8, how: Install, first: First) {
     check_hardening(&vps, new);
 
     uninstall_everything(&vps, new, how, &pristine);
+}
+
+/// The disaster drill a user runs: a second, bare Debian, clawguard on it, the recovery kit
+/// and the repository (here a directory on the first host, copied over: an off-server
+/// repository needs a server of its own) — and `restore` installs restic itself, from fresh
+/// package lists, as a generation of its own, then puts back the vault's identity, the
+/// answers and the agent's data.
+fn disaster_drill(old_host: &Booted, control: Option<&str>) {
+    let repo = old_host.work.path().join("repo.tar");
+    old_host.download("debian", 2222, control, "sudo tar -C /srv -cf - backup", &repo);
+    let kit = old_host.work.path().join("kit.toml");
+    old_host.download("debian", 2222, control, "cat kit.toml", &kit);
+    let fresh = Booted::up("bookworm", 14);
+    let s = Some("drill");
+    let stripped = fresh.work.path().join("clawguard");
+    let o = Command::new("strip").args(["-o", stripped.to_str().unwrap(), common::bin()]).output().unwrap();
+    assert!(o.status.success(), "strip: {}", String::from_utf8_lossy(&o.stderr));
+    fresh.upload("debian", 22, s, &stripped, "clawguard");
+    fresh.upload("debian", 22, s, &kit, "kit.toml");
+    fresh.upload("debian", 22, s, &repo, "repo.tar");
+    expect(&fresh, 22, s, "sudo install -m 755 clawguard /usr/local/bin/ && sudo tar -C /srv -xf repo.tar", 0);
+    expect(&fresh, 22, s, "! command -v restic", 0);
+    let out = expect(
+        &fresh,
+        22,
+        s,
+        "printf 'correct horse battery staple\\n' > pf && sudo clawguard backup restore --kit kit.toml --passphrase-file pf",
+        0,
+    );
+    assert!(out.contains("restic is not installed: installing it first"), "{out}");
+    assert!(out.contains("Installed restic (generation 1)"), "{out}");
+    assert!(out.contains("The vault's identity, clawguard's answers and the agent's data are back"), "{out}");
+    expect(&fresh, 22, s, "command -v restic && sudo test -s /etc/clawguard/answers.toml && sudo test -d /srv/openclaw/state", 0);
+    let status = expect(&fresh, 22, s, "sudo clawguard status", 0);
+    assert!(status.contains("apt-get install") && status.contains("restic"), "the install is on record:\n{status}");
 }
 
 /// Every file under /etc, /srv and /opt with its SHA-256, sorted by path.

@@ -289,8 +289,11 @@ fn the_real_openclaw_runs_locked_down_reaches_only_allowed_hosts_and_reads_its_k
     let runner = clawguard::apply::Runner::Program(runner_path);
     let own = clawguard::check::openclaw::check(&a, &facts, &runner);
     let warned = findings.iter().filter(|f| f["severity"] == "warn").count();
-    assert_eq!(own.findings.len(), warned, "{own:#?}\n{audit}");
-    assert!(own.findings.iter().all(|f| f.text.starts_with("OpenClaw's own security audit: ")), "{own:#?}");
+    // (This world's allowed.test speaks no TLS on 443: the allowed request fails, a note.)
+    let serious: Vec<_> = own.findings.iter().filter(|f| f.severity > clawguard::plan::Severity::Note).collect();
+    assert_eq!(serious.len(), warned, "{own:#?}\n{audit}");
+    assert!(serious.iter().all(|f| f.text.starts_with("OpenClaw's own security audit: ")), "{own:#?}");
+    assert!(!own.findings.iter().any(|f| f.id == "egress.openclaw-canary-reached"), "{own:#?}");
     // Its loopback canary went through the proxy and was refused: the check knows it as its own.
     assert_eq!(own.canaries.len(), 1, "{own:#?}");
     let (_, log) = sh(&mut e.docker(&["exec", &ps("proxy"), "cat", "/var/log/squid/access.log"]));

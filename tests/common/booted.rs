@@ -205,6 +205,19 @@ systemctl restart ssh
         assert!(o.status.success(), "uploading {}: {}", local.display(), text(&o));
     }
 
+    /// Runs `cmd` over SSH and writes what it prints to `local`, byte for byte (a tar of a
+    /// directory, a file the user copies off the server).
+    pub fn download(&self, user: &str, port: u16, control: Option<&str>, cmd: &str, local: &Path) {
+        let mut argv = self.ssh_args(user, port, control);
+        argv.push(cmd.to_owned());
+        let refs: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let mut args = vec!["hostns"];
+        args.extend_from_slice(&refs);
+        let f = fs::File::create(local).unwrap();
+        let o = self.script_cmd(&args).stdout(f).output().unwrap();
+        assert!(o.status.success(), "`{cmd}` into {}: {}", local.display(), text(&o));
+    }
+
     /// Pipes a tar of `rootfs` into `sudo docker import` over SSH: the image a user would
     /// have built or pulled.
     pub fn import_image(&self, port: u16, control: Option<&str>, rootfs: &Path, name: &str, change: &str) {
