@@ -1,15 +1,21 @@
 //! The first setup of a fresh server, as people really run it: a bare Debian booted with
 //! systemd as PID 1 (`common::booted`), reached over real SSH as the cloud user, clawguard
 //! run with `sudo` (and its default `env_reset`) with the README's commands. Nothing is
-//! pre-installed on the VPS: `apply` installs what it needs from the Debian mirror.
+//! pre-installed on the VPS: `apply` installs what it needs from the Debian mirror, and
+//! pulls OpenClaw's image from a real registry on the VPS's 127.0.0.1 (standing in for
+//! ghcr.io: the VPS has no internet) by the digest the registry gives.
 //!
-//! The walk: look without root; apply (packages installed, SSH moved, firewall on, the
-//! agent left out with a clear line because its image is not built yet); `confirm`
-//! refused from the session that applied and from a new login on the old port, accepted
-//! from a new login on the new port; port 22 closed; the images built; apply again (the
-//! agent starts); once more (nothing changes); password and root logins refused; ufw
-//! active; fail2ban's sshd jail running and banning; the timers enabled; a reboot keeps
-//! all of it.
+//! The walk: look without root; apply (packages installed, the real OpenClaw pulled and
+//! healthy behind the 127.0.0.1 forwarder, SSH moved, firewall on — on Debian 13 the agent
+//! is first left out with the reason, since this VPS cannot enforce cgroup limits, and
+//! starts once the user accepts that); `confirm` refused from the session that applied and
+//! from a new login on the old port, accepted from a new login on the new port; port 22
+//! closed; the recovery kit copied off with scp as the user; a crash-looping agent is a
+//! finding; apply again (nothing changes); the nightly backup with OpenClaw's own archive;
+//! a disaster drill onto a second bare Debian (restore installs restic itself); password
+//! and root logins refused; ufw active; fail2ban's sshd jail running and banning; the
+//! timers enabled; a reboot keeps all of it; incident; uninstall takes everything back,
+//! with what apt pulled in.
 
 mod common;
 
