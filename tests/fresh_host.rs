@@ -271,6 +271,7 @@ fn first_setup(suite: &str, net: u8, how: Install, first: First) {
         let out = apply_starting_the_agent(&vps, 2222, new, "sudo clawguard apply --answers answers.toml --yes");
         assert!(out.contains("up -d") && out.contains(&pull), "the agent starts:\n{out}");
         agent_is_healthy(&vps, 2222, new);
+        a_failing_backup_init_leaves_the_wizard_responsive(&vps);
     }
     eprintln!(
         "{suite}: booted in {:.0} s; the first apply (packages, image pull, agent healthy) took {:.0} s",
@@ -524,6 +525,50 @@ fn first_setup(suite: &str, net: u8, how: Install, first: First) {
     check_hardening(&vps, new);
 
     uninstall_everything(&vps, new, how, &pristine);
+}
+
+/// The wizard over SSH, as a user runs it (`ssh -t`, `sudo clawguard`, in an 80x24
+/// terminal), applying a backup destination whose host key this server has never seen:
+/// restic's ssh would ask on the terminal and stop the wizard (q and Ctrl-C dead). It
+/// fails instead, the backup layer is left out with the reason, the rest stays, and q quits.
+fn a_failing_backup_init_leaves_the_wizard_responsive(vps: &Booted) {
+    // A backup server that does not answer (this host's own address, on the port SSH has
+    // left): `backup init` fails at apply.
+    let dest = format!("sftp:debian@{}:/home/debian/offsite", vps.vps_ip);
+    expect(
+        vps,
+        2222,
+        None,
+        &format!("sed 's|^destination = .*|destination = \"{dest}\"|; /^allow_same_machine/d' answers.toml > wizard.toml && grep -q sftp wizard.toml"),
+        0,
+    );
+    let mut argv = vps.ssh_args("debian", 2222, None);
+    let target = argv.pop().unwrap();
+    argv.extend(["-t".to_owned(), target, "sudo clawguard --answers wizard.toml".to_owned()]);
+    let t = common::tmux::Tmux::start(&vps.hostns_command(&argv), 80, 24);
+    t.wait_for("Press Enter to start", 30);
+    t.keys(&["Enter"]);
+    for screen in ["1. Agent sandbox", "2. Credentials", "3. SSH", "4. Firewall", "5. Egress", "6. Monitoring", "7. Backup"] {
+        t.wait_for(screen, 10);
+        t.keys(&["Enter"]);
+    }
+    t.wait_for("summary (d: every diff)", 60);
+    t.keys(&["a"]);
+    let done = t.wait_for("NOT APPLIED", 300);
+    assert!(!done.contains("Are you sure you want to continue connecting"), "ssh asked on the terminal:\n{done}");
+    assert!(done.contains("7. Backup"), "the backup layer is the one left out:\n{done}");
+    t.keys(&["q"]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    if t.screen().contains("Quit anyway?") {
+        t.keys(&["y"]);
+    }
+    let end = t.wait_for("[exited]", 30);
+    assert!(!end.contains("Traceback"), "{end}");
+    // What was typed stays: the answers were saved with the new destination.
+    let saved = expect(vps, 2222, None, "sudo grep destination /etc/clawguard/answers.toml", 0);
+    assert!(saved.contains(&dest), "{saved}");
+    // Back to the backups this walk goes on with.
+    expect(vps, 2222, None, "sudo clawguard apply --answers answers.toml --yes", 0);
 }
 
 /// The disaster drill a user runs: a second, bare Debian, clawguard on it, the recovery kit

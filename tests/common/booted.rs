@@ -139,6 +139,23 @@ systemctl restart ssh
         format!("/run/netns/{}", self.name)
     }
 
+    /// A shell command line that runs `argv` in the host-side namespace (for a terminal
+    /// the test drives, such as tmux: `ssh -t … sudo clawguard` as the admin types it).
+    pub fn hostns_command(&self, argv: &[String]) -> String {
+        let quote = |a: &str| format!("'{}'", a.replace('\'', "'\\''"));
+        let mut words = vec![
+            "env".to_owned(),
+            format!("VPS_NAME={}", self.name),
+            format!("VPS_SUITE={}", self.suite),
+            format!("VPS_HOSTIP={}/24", self.host_ip),
+            format!("VPS_IP={}/24", self.vps_ip),
+            quote(&script().display().to_string()),
+            "hostns".to_owned(),
+        ];
+        words.extend(argv.iter().map(|a| quote(a)));
+        words.join(" ")
+    }
+
     /// Runs `argv` in the host-side namespace (the admin's laptop).
     pub fn hostns(&self, argv: &[&str]) -> (bool, String) {
         let mut args = vec!["hostns"];
