@@ -595,7 +595,7 @@ fn disaster_drill(old_host: &Booted, control: Option<&str>) {
         &fresh,
         22,
         s,
-        "printf 'correct horse battery staple\\n' > pf && sudo clawguard backup restore --kit kit.toml --passphrase-file pf",
+        "printf 'correct horse battery staple\\n' > pf && sudo clawguard restore --kit kit.toml --passphrase-file pf",
         0,
     );
     assert!(out.contains("restic is not installed: installing it first"), "{out}");

@@ -240,7 +240,7 @@ fn on_path(program: &str) -> bool {
 fn install_restic(root: &Root) -> Result<(), CommandError> {
     if !crate::apply::atomic::running_as_root() {
         return Err(CommandError::Failed(
-            "restic is not installed, and installing it needs root: run `sudo clawguard backup restore …`".into(),
+            "restic is not installed, and installing it needs root: run `sudo clawguard restore …`".into(),
         ));
     }
     say!("restic is not installed: installing it first (apt-get update, then the package).");

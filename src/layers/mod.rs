@@ -46,7 +46,7 @@ pub fn plan(answers: &Answers, facts: &Facts) -> Result<Plan, RenderError> {
 
 /// A plan that only installs `packages` (name, why) for `layer`: the same journaled
 /// prepare step an apply makes, for a command that needs a tool before any answers exist
-/// (`backup restore` on a fresh host needs restic).
+/// (`restore` on a fresh host needs restic).
 pub fn packages_only(facts: &Facts, layer: Layer, packages: &[(&str, &str)]) -> Plan {
     let mut b = Builder {
         plan: Plan { platform: facts.platform.kind(), ..Plan::default() },
