@@ -773,3 +773,56 @@ fn the_wizards_welcome_says_a_mac_was_found_and_what_differs() {
     drop(t);
     assert_eq!(common::fingerprint(root.path()), before, "a dry run writes nothing");
 }
+
+/// launchctl as Apple's launchd behaves and as others hit it (tuist/tuist#10143,
+/// DeterminateSystems/nix-installer#1157): `bootout` returns before launchd has let the
+/// label go; until then `print` still finds it and `bootstrap` fails with "5: Input/output
+/// error". Loading a daemon that is already loaded (what the second apply that changes it
+/// does) must wait for launchd, not roll the apply back.
+#[test]
+fn loading_a_daemon_again_waits_for_launchd_to_let_the_old_one_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    let state = dir.path().join("state");
+    fs::create_dir_all(&state).unwrap();
+    let script = format!(
+        r#"#!/bin/sh
+# A stand-in for macOS's launchctl(1): `bootout` frees the label 1.5 s later.
+S={s}
+now() {{ date +%s%3N; }}
+gone() {{ [ ! -f $S/loaded ] && {{ [ ! -f $S/freed_at ] || [ $(now) -ge $(cat $S/freed_at) ]; }}; }}
+echo "$*" >> $S/calls
+case "$1" in
+  print) gone && {{ echo "Could not find service \"$2\" in domain for system" >&2; exit 113; }}; echo "state = running"; exit 0 ;;
+  bootout) rm -f $S/loaded; echo $(( $(now) + 1500 )) > $S/freed_at; exit 0 ;;
+  bootstrap) gone || {{ echo "Bootstrap failed: 5: Input/output error" >&2; exit 5; }}; touch $S/loaded; exit 0 ;;
+  *) echo "not in this test: $*" >&2; exit 99 ;;
+esac
+"#,
+        s = state.display()
+    );
+    let launchctl = bin.join("launchctl");
+    fs::write(&launchctl, script).unwrap();
+    fs::set_permissions(&launchctl, fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let load = || {
+        Command::new(common::bin())
+            .args(["launchd", "load", "/Library/LaunchDaemons/com.clawguard.pf.plist"])
+            .env("PATH", &path)
+            .output()
+            .unwrap()
+    };
+    // First load: nothing to let go.
+    let o = load();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Again, as a second apply does: bootout, wait until launchd lets go, bootstrap.
+    let t = std::time::Instant::now();
+    let o = load();
+    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(t.elapsed() >= std::time::Duration::from_millis(1400), "it did not wait for launchd");
+    let calls = fs::read_to_string(state.join("calls")).unwrap();
+    let after_bootout = calls.split("bootout").nth(1).unwrap();
+    assert!(after_bootout.lines().filter(|l| l.starts_with("print")).count() >= 2, "{calls}");
+    assert!(state.join("loaded").exists(), "{calls}");
+}

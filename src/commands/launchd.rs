@@ -15,7 +15,7 @@ pub fn launchd(action: &LaunchdAction) -> Result<ExitCode, CommandError> {
         LaunchdAction::Load { plist } => {
             let label = label_of(plist)?;
             unload(&label)?;
-            launchctl(&["bootstrap", "system", plist])?;
+            bootstrap(plist)?;
             say!("loaded {label}");
         }
         LaunchdAction::Unload { label } => {
@@ -52,20 +52,57 @@ fn label_of(plist: &str) -> Result<String, CommandError> {
         })
 }
 
-fn unload(label: &str) -> Result<(), CommandError> {
-    let target = format!("system/{label}");
-    let loaded = duct::cmd("launchctl", ["print", target.as_str()])
+/// launchd frees a label after `bootout` returns, asynchronously: a `bootstrap` within a
+/// few seconds fails with "5: Input/output error" (tuist/tuist#10143,
+/// DeterminateSystems/nix-installer#1157). So unloading waits until `launchctl print` no
+/// longer finds the label, and loading retries those two errors, each for up to this long.
+const SETTLE: std::time::Duration = std::time::Duration::from_secs(15);
+
+fn loaded(target: &str) -> Result<bool, CommandError> {
+    Ok(duct::cmd("launchctl", ["print", target])
         .stdout_null()
         .stderr_null()
         .unchecked()
         .run()
         .map_err(|e| CommandError::Stop(format!("cannot run launchctl: {e}")))?
         .status
-        .success();
-    if loaded {
-        launchctl(&["bootout", &target])?;
+        .success())
+}
+
+fn unload(label: &str) -> Result<(), CommandError> {
+    let target = format!("system/{label}");
+    if !loaded(&target)? {
+        return Ok(());
+    }
+    launchctl(&["bootout", &target])?;
+    let deadline = std::time::Instant::now() + SETTLE;
+    while loaded(&target)? {
+        if std::time::Instant::now() > deadline {
+            return Err(CommandError::Stop(format!(
+                "launchd still has {label} {} s after `launchctl bootout`: run `sudo launchctl bootout {target}`, then clawguard again",
+                SETTLE.as_secs()
+            )));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
     }
     Ok(())
+}
+
+/// `bootstrap`, again while launchd answers that it is still letting the label go
+/// (5: Input/output error, 37: Operation already in progress).
+fn bootstrap(plist: &str) -> Result<(), CommandError> {
+    let deadline = std::time::Instant::now() + SETTLE;
+    loop {
+        match launchctl(&["bootstrap", "system", plist]) {
+            Err(CommandError::Stop(why))
+                if (why.contains("5: Input/output error") || why.contains("37: Operation already in progress"))
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(500));
+            }
+            other => return other,
+        }
+    }
 }
 
 fn launchctl(args: &[&str]) -> Result<(), CommandError> {
