@@ -329,6 +329,25 @@ fn pf_rules_parse_and_carry_the_ports_the_limits_and_the_trusted_addresses() {
     m.alf_state = Some(2);
     let plan = layers::plan_for(&a, &f, Stage::Complete).unwrap();
     assert!(!commands(&plan).iter().any(|c| c.contains("--setglobalstate")), "{:?}", commands(&plan));
+    // macOS 15 keeps the state out of com.apple.alf.plist: unread, it is turned on, and a
+    // rollback does not turn off a firewall that may have been on.
+    let Platform::MacOs(m) = &mut f.platform else { unreachable!() };
+    (m.alf_state, m.alf_stealth) = (None, None);
+    let plan = layers::plan_for(&a, &f, Stage::Complete).unwrap();
+    for flag in ["--setglobalstate", "--setstealthmode"] {
+        let on = plan.commands.iter().find(|c| c.argv.iter().any(|x| x == flag)).expect("turned on");
+        assert_eq!(on.undo, None, "{flag}: a rollback would turn off what may have been on");
+    }
+    assert!(plan.warnings.iter().any(|w| w.text.contains("could not be read (not in com.apple.alf.plist since macOS 15")));
+    // What socketfilterfw prints, as people see it on macOS 14/15 and 26.
+    use clawguard::host::platform::{alf_global_state, alf_stealth};
+    assert_eq!(alf_global_state("Firewall is enabled. (State = 1)\n"), Some(1));
+    assert_eq!(alf_global_state("Firewall is disabled. (State = 0)\n"), Some(0));
+    assert_eq!(alf_global_state("Firewall is blocking all non-essential incoming connections. (State = 2)"), Some(2));
+    assert_eq!(alf_global_state("garbage"), None);
+    assert_eq!(alf_stealth("Firewall stealth mode is on\n"), Some(true));
+    assert_eq!(alf_stealth("Stealth mode disabled\n"), Some(false));
+    assert_eq!(alf_stealth(""), None);
 }
 
 #[test]

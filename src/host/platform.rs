@@ -24,6 +24,9 @@ pub const APPLE_SSHD_LABEL: &str = "com.openssh.sshd";
 pub const APPLE_SSHD_PLIST: &str = "/System/Library/LaunchDaemons/ssh.plist";
 /// The application firewall's settings.
 pub const ALF: &str = "/Library/Preferences/com.apple.alf.plist";
+/// The application firewall's own tool. From macOS 15 its state is no longer in [`ALF`]
+/// (macOS 15 release notes; fleetdm/fleet#21802): on the running Mac it is asked.
+pub const SOCKETFILTERFW: &str = "/usr/libexec/ApplicationFirewall/socketfilterfw";
 pub const SOFTWARE_UPDATE: &str = "/Library/Preferences/com.apple.SoftwareUpdate.plist";
 pub const PF_CONF: &str = "/etc/pf.conf";
 /// The LaunchDaemons of the system's administrator (clawguard's go here).
@@ -212,6 +215,20 @@ pub fn probe(root: &Root) -> Platform {
         mac.alf_state = d.and_then(|d| d.get("globalstate")).and_then(Value::as_signed_integer);
         mac.alf_stealth = d.and_then(|d| d.get("stealthenabled")).and_then(Value::as_signed_integer).map(|v| v == 1);
     }
+    if mac.alf_state.is_none() && root.is_live() {
+        let ask = |flag: &str| {
+            duct::cmd(SOCKETFILTERFW, [flag])
+                .stderr_null()
+                .stdout_capture()
+                .unchecked()
+                .run()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        };
+        mac.alf_state = ask("--getglobalstate").as_deref().and_then(alf_global_state);
+        mac.alf_stealth = ask("--getstealthmode").as_deref().and_then(alf_stealth);
+    }
     if let Some(pm) = power_management(root) {
         let ac = pm.as_dictionary().and_then(|d| d.get("AC Power")).and_then(Value::as_dictionary);
         mac.sleep_minutes = ac.and_then(|d| d.get("System Sleep Timer")).and_then(Value::as_signed_integer);
@@ -324,6 +341,25 @@ fn docker_runtime(root: &Root, brew: Option<&Homebrew>) -> Option<DockerRuntime>
         Some(DockerRuntime::DockerDesktop)
     } else if brew.is_some_and(|b| root.exists(&format!("{}/bin/colima", b.prefix))) {
         Some(DockerRuntime::Colima)
+    } else {
+        None
+    }
+}
+
+/// `socketfilterfw --getglobalstate`: "Firewall is enabled. (State = 1)" → 1.
+pub fn alf_global_state(out: &str) -> Option<i64> {
+    let at = out.find("State = ")? + "State = ".len();
+    out[at..].split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+}
+
+/// `socketfilterfw --getstealthmode`: "Firewall stealth mode is on" (older) or "Stealth
+/// mode enabled"/"disabled" (newer) → whether it is on.
+pub fn alf_stealth(out: &str) -> Option<bool> {
+    let o = out.to_ascii_lowercase();
+    if o.contains("is on") || o.contains("enabled") {
+        Some(true)
+    } else if o.contains("is off") || o.contains("disabled") {
+        Some(false)
     } else {
         None
     }

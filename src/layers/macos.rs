@@ -24,7 +24,7 @@ use crate::host::platform::{APPLE_SSHD_LABEL, APPLE_SSHD_PLIST, MacFacts, UPDATE
 use crate::plan::{Layer, Refusal, Severity, Stage, Validator};
 use crate::render::RenderError;
 
-const SOCKETFILTERFW: &str = "/usr/libexec/ApplicationFirewall/socketfilterfw";
+use crate::host::platform::SOCKETFILTERFW;
 const PFCTL: &str = "/sbin/pfctl";
 /// pf's equivalent of ufw's `limit`: more than 6 new connections in 30 s from one address.
 pub const SSH_RATE: Limit = Limit { conns: 6, secs: 30 };
@@ -163,10 +163,11 @@ pub(super) fn firewall(a: &Answers, f: &Facts, mac: &MacFacts, b: &mut Builder) 
         When::Every(60),
     );
     b.launch_daemon(layer, &expire, &format!("let blocked addresses in again after {bantime} s"), &[]);
-    // 1 is on; 2 (block all incoming) is stronger and stays as it is.
+    // 1 is on; 2 (block all incoming) is stronger and stays as it is. Only a state known
+    // to be off is put back off by a rollback: one that could not be read may have been on.
     if !matches!(mac.alf_state, Some(1 | 2)) {
         b.command(layer, &[SOCKETFILTERFW, "--setglobalstate", "on"], "the application firewall on").undo =
-            Some(argv(&[SOCKETFILTERFW, "--setglobalstate", "off"]));
+            (mac.alf_state == Some(0)).then(|| argv(&[SOCKETFILTERFW, "--setglobalstate", "off"]));
     }
     if mac.alf_stealth != Some(true) {
         b.command(
@@ -174,7 +175,10 @@ pub(super) fn firewall(a: &Answers, f: &Facts, mac: &MacFacts, b: &mut Builder) 
             &[SOCKETFILTERFW, "--setstealthmode", "on"],
             "stealth mode: no answer to probes (ping, closed ports)",
         )
-        .undo = Some(argv(&[SOCKETFILTERFW, "--setstealthmode", "off"]));
+        .undo = (mac.alf_stealth == Some(false)).then(|| argv(&[SOCKETFILTERFW, "--setstealthmode", "off"]));
+    }
+    if mac.alf_state.is_none() || mac.alf_stealth.is_none() {
+        b.warn(layer, Severity::Note, "The application firewall's state could not be read (not in com.apple.alf.plist since macOS 15, and socketfilterfw was not asked: run clawguard on the Mac itself): it is turned on, and a rollback or uninstall leaves it on rather than turn off one that may have been on.");
     }
     b.warn(layer, Severity::Note, format!(
         "On macOS pf does fail2ban's job, and pf counts connections, not failed logins: an address that opens more than {} SSH connections in {} s is blocked for {} s (fail2ban.bantime; fail2ban.maxretry and findtime have no pf equivalent). fail2ban.ignoreip{} are never blocked. Everything else that comes in is blocked, Screen Sharing and file sharing included: list their ports in firewall.extra_ports to keep them.",
