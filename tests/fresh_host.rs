@@ -539,7 +539,9 @@ fn a_failing_backup_init_leaves_the_wizard_responsive(vps: &Booted) {
         vps,
         2222,
         None,
-        &format!("sed 's|^destination = .*|destination = \"{dest}\"|; /^allow_same_machine/d' answers.toml > wizard.toml && grep -q sftp wizard.toml"),
+        &format!(
+            "sed 's|^destination = .*|destination = \"{dest}\"|; /^allow_same_machine/d' answers.toml > wizard.toml && grep -q sftp wizard.toml"
+        ),
         0,
     );
     let mut argv = vps.ssh_args("debian", 2222, None);
@@ -548,7 +550,9 @@ fn a_failing_backup_init_leaves_the_wizard_responsive(vps: &Booted) {
     let t = common::tmux::Tmux::start(&vps.hostns_command(&argv), 80, 24);
     t.wait_for("Press Enter to start", 30);
     t.keys(&["Enter"]);
-    for screen in ["1. Agent sandbox", "2. Credentials", "3. SSH", "4. Firewall", "5. Egress", "6. Monitoring", "7. Backup"] {
+    for screen in
+        ["1. Agent sandbox", "2. Credentials", "3. SSH", "4. Firewall", "5. Egress", "6. Monitoring", "7. Backup"]
+    {
         t.wait_for(screen, 10);
         t.keys(&["Enter"]);
     }
@@ -601,7 +605,13 @@ fn disaster_drill(old_host: &Booted, control: Option<&str>) {
     assert!(out.contains("restic is not installed: installing it first"), "{out}");
     assert!(out.contains("Installed restic (generation 1)"), "{out}");
     assert!(out.contains("The vault's identity, clawguard's answers and the agent's data are back"), "{out}");
-    expect(&fresh, 22, s, "command -v restic && sudo test -s /etc/clawguard/answers.toml && sudo test -d /srv/openclaw/state", 0);
+    expect(
+        &fresh,
+        22,
+        s,
+        "command -v restic && sudo test -s /etc/clawguard/answers.toml && sudo test -d /srv/openclaw/state",
+        0,
+    );
     let status = expect(&fresh, 22, s, "sudo clawguard status", 0);
     assert!(status.contains("apt-get install") && status.contains("restic"), "the install is on record:\n{status}");
 }

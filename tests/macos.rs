@@ -329,6 +329,12 @@ fn pf_rules_parse_and_carry_the_ports_the_limits_and_the_trusted_addresses() {
     m.alf_state = Some(2);
     let plan = layers::plan_for(&a, &f, Stage::Complete).unwrap();
     assert!(!commands(&plan).iter().any(|c| c.contains("--setglobalstate")), "{:?}", commands(&plan));
+    // launchd will not start a job whose log file cannot be opened: the directory first.
+    let cmds = commands(&plan);
+    let mkdir =
+        cmds.iter().position(|c| c == "install -d -m 0755 /var/log/clawguard").expect("the log directory is made");
+    let first_load = cmds.iter().position(|c| c.contains(" launchd load ")).expect("a daemon is loaded");
+    assert!(mkdir < first_load, "{cmds:?}");
     // macOS 15 keeps the state out of com.apple.alf.plist: unread, it is turned on, and a
     // rollback does not turn off a firewall that may have been on.
     let Platform::MacOs(m) = &mut f.platform else { unreachable!() };
@@ -338,7 +344,9 @@ fn pf_rules_parse_and_carry_the_ports_the_limits_and_the_trusted_addresses() {
         let on = plan.commands.iter().find(|c| c.argv.iter().any(|x| x == flag)).expect("turned on");
         assert_eq!(on.undo, None, "{flag}: a rollback would turn off what may have been on");
     }
-    assert!(plan.warnings.iter().any(|w| w.text.contains("could not be read (not in com.apple.alf.plist since macOS 15")));
+    assert!(
+        plan.warnings.iter().any(|w| w.text.contains("could not be read (not in com.apple.alf.plist since macOS 15"))
+    );
     // What socketfilterfw prints, as people see it on macOS 14/15 and 26.
     use clawguard::host::platform::{alf_global_state, alf_stealth};
     assert_eq!(alf_global_state("Firewall is enabled. (State = 1)\n"), Some(1));

@@ -101,7 +101,9 @@ mod tests {
         assert_eq!(f.len(), 2, "{f:?}");
         assert!(f[0].severity == Severity::Warning && f[0].text.contains("evil.example:443 (1)"), "{:?}", f[0]);
         assert!(f[0].text.contains("telemetry.openclaw.ai.evil.example (1)"), "a look-alike is not ours: {:?}", f[0]);
-        assert!(f[1].severity == Severity::Note && f[1].text.contains("telemetry.openclaw.ai:443 (its update check, 1)"));
+        assert!(
+            f[1].severity == Severity::Note && f[1].text.contains("telemetry.openclaw.ai:443 (its update check, 1)")
+        );
         assert!(findings_for(&refused(log), &[]).len() == 1, "without a profile's hosts, all are one warning");
     }
 

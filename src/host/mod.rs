@@ -196,7 +196,10 @@ fn recorded_image(root: &Root, compose: &str) -> Option<(String, String)> {
     let text = root.read(compose)?;
     let mut lines = text.lines().map(str::trim);
     while let Some(l) = lines.next() {
-        let Some(tag) = l.strip_prefix("# Tag \"").and_then(|t| t.strip_suffix("\", resolved to this digest when clawguard planned it.")) else {
+        let Some(tag) = l
+            .strip_prefix("# Tag \"")
+            .and_then(|t| t.strip_suffix("\", resolved to this digest when clawguard planned it."))
+        else {
             continue;
         };
         let image = lines.next()?.strip_prefix("image: \"")?.strip_suffix('"')?;

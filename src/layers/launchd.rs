@@ -56,6 +56,11 @@ pub struct Daemon {
 }
 
 impl Daemon {
+    /// Whether launchd writes the job's output to a file under [`LOG_DIR`].
+    pub fn logs(&self) -> bool {
+        !matches!(self.when, When::Connection { .. })
+    }
+
     pub fn root(name: &str, argv: Vec<String>, when: When) -> Daemon {
         Daemon { label: label(name), argv, when, user: "root".into(), interactive: false }
     }

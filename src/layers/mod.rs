@@ -232,6 +232,17 @@ impl Builder {
     pub fn launch_daemon(&mut self, layer: Layer, d: &launchd::Daemon, why: &str, also_when: &[&str]) {
         let path = d.path();
         self.push_file(Some(layer), path.clone(), d.render(), 0o644, Some(Validator::Launchd));
+        // launchd refuses to start a job whose log file cannot be opened (EX_CONFIG): the
+        // daemons' log directory exists before the first one is loaded.
+        if d.logs() {
+            match self.plan.commands.iter_mut().find(|c| c.argv.last().is_some_and(|a| a == launchd::LOG_DIR)) {
+                Some(mkdir) => mkdir.when_changed.push(path.clone()),
+                None => {
+                    let argv = ["install", "-d", "-m", "0755", launchd::LOG_DIR];
+                    self.on_change(layer, &argv, "the daemons' log directory", &[path.as_str()]).prepares = true;
+                }
+            }
+        }
         let mut files = vec![path.as_str()];
         files.extend_from_slice(also_when);
         let own = self.own.clone();

@@ -562,7 +562,9 @@ mod tests {
         let mut other = Answers::default();
         other.sandbox.image = "ghcr.io/openclaw/openclaw:2026.10.6".parse().unwrap();
         let p = crate::layers::plan(&other, &f).unwrap();
-        assert!(p.file(&compose_file(&other)).unwrap().content.contains("image: \"ghcr.io/openclaw/openclaw:2026.10.6\""));
+        assert!(
+            p.file(&compose_file(&other)).unwrap().content.contains("image: \"ghcr.io/openclaw/openclaw:2026.10.6\"")
+        );
         // OpenClaw's readiness: its /healthz, from inside, retried; the compose file's health check too.
         let ready = remote.commands.iter().find(|c| c.argv.contains(&"exec".to_owned())).expect("a readiness step");
         assert_eq!(ready.retry_secs, READY_SECS);
