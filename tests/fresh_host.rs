@@ -271,7 +271,7 @@ fn first_setup(suite: &str, net: u8, how: Install, first: First) {
         let out = apply_starting_the_agent(&vps, 2222, new, "sudo clawguard apply --answers answers.toml --yes");
         assert!(out.contains("up -d") && out.contains(&pull), "the agent starts:\n{out}");
         agent_is_healthy(&vps, 2222, new);
-        a_failing_backup_init_leaves_the_wizard_responsive(&vps);
+        a_failing_backup_init_leaves_the_wizard_responsive(&vps, new);
     }
     eprintln!(
         "{suite}: booted in {:.0} s; the first apply (packages, image pull, agent healthy) took {:.0} s",
@@ -531,14 +531,16 @@ fn first_setup(suite: &str, net: u8, how: Install, first: First) {
 /// terminal), applying a backup destination whose host key this server has never seen:
 /// restic's ssh would ask on the terminal and stop the wizard (q and Ctrl-C dead). It
 /// fails instead, the backup layer is left out with the reason, the rest stays, and q quits.
-fn a_failing_backup_init_leaves_the_wizard_responsive(vps: &Booted) {
+fn a_failing_backup_init_leaves_the_wizard_responsive(vps: &Booted, control: Option<&str>) {
+    // Commands through the open session: ufw's `limit` lets one address open six new SSH
+    // connections in 30 s, and the walk goes on right after.
     // A backup server that does not answer (this host's own address, on the port SSH has
     // left): `backup init` fails at apply.
     let dest = format!("sftp:debian@{}:/home/debian/offsite", vps.vps_ip);
     expect(
         vps,
         2222,
-        None,
+        control,
         &format!(
             "sed 's|^destination = .*|destination = \"{dest}\"|; /^allow_same_machine/d' answers.toml > wizard.toml && grep -q sftp wizard.toml"
         ),
@@ -569,10 +571,10 @@ fn a_failing_backup_init_leaves_the_wizard_responsive(vps: &Booted) {
     let end = t.wait_for("[exited]", 30);
     assert!(!end.contains("Traceback"), "{end}");
     // What was typed stays: the answers were saved with the new destination.
-    let saved = expect(vps, 2222, None, "sudo grep destination /etc/clawguard/answers.toml", 0);
+    let saved = expect(vps, 2222, control, "sudo grep destination /etc/clawguard/answers.toml", 0);
     assert!(saved.contains(&dest), "{saved}");
     // Back to the backups this walk goes on with.
-    expect(vps, 2222, None, "sudo clawguard apply --answers answers.toml --yes", 0);
+    expect(vps, 2222, control, "sudo clawguard apply --answers answers.toml --yes", 0);
 }
 
 /// The disaster drill a user runs: a second, bare Debian, clawguard on it, the recovery kit
