@@ -317,6 +317,11 @@ fn pf_rules_parse_and_carry_the_ports_the_limits_and_the_trusted_addresses() {
     let cmds = commands(&after);
     assert!(!cmds.iter().any(|c| c.contains("--setglobalstate")), "{cmds:?}");
     assert!(cmds.iter().any(|c| c.ends_with("socketfilterfw --setstealthmode on")), "{cmds:?}");
+    // macOS's point releases too, not only the security responses (mSCP, CIS 1.4).
+    assert!(
+        cmds.iter().any(|c| c.contains("com.apple.SoftwareUpdate.plist AutomaticallyInstallMacOSUpdates -bool true")),
+        "{cmds:?}"
+    );
     // Off: turned on, and back off by a rollback. "Block all incoming" (2) is stronger
     // than on: left as it is, never weakened.
     let mut f = f;

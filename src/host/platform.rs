@@ -183,8 +183,15 @@ impl DockerRuntime {
 
 /// The settings of `com.apple.SoftwareUpdate` that keep a Mac patched without a person:
 /// check, download, and install security responses and system data files.
-pub const UPDATE_KEYS: &[&str] =
-    &["AutomaticCheckEnabled", "AutomaticDownload", "CriticalUpdateInstall", "ConfigDataInstall"];
+pub const UPDATE_KEYS: &[&str] = &[
+    "AutomaticCheckEnabled",
+    "AutomaticDownload",
+    "CriticalUpdateInstall",
+    "ConfigDataInstall",
+    // What installs macOS's point releases (mSCP system_settings_install_macos_updates_enforce,
+    // CIS 1.4): the others cover only security responses and data files.
+    "AutomaticallyInstallMacOSUpdates",
+];
 
 /// The platform of `root`: macOS when its SystemVersion.plist names macOS.
 pub fn probe(root: &Root) -> Platform {
