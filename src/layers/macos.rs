@@ -180,6 +180,7 @@ pub(super) fn firewall(a: &Answers, f: &Facts, mac: &MacFacts, b: &mut Builder) 
     if mac.alf_state.is_none() || mac.alf_stealth.is_none() {
         b.warn(layer, Severity::Note, "The application firewall's state could not be read (not in com.apple.alf.plist since macOS 15, and socketfilterfw was not asked: run clawguard on the Mac itself): it is turned on, and a rollback or uninstall leaves it on rather than turn off one that may have been on.");
     }
+    b.warn(layer, Severity::Note, "Turning pf on for the first time can cut connections that are open now and that its rules do not let in — Screen Sharing, file sharing, a VPN — (SSH on the ports clawguard opens is kept), and it blocks incoming Bonjour/mDNS (UDP 5353), so this Mac is no longer found by name on the local network. List what must stay reachable in firewall.extra_ports.");
     b.warn(layer, Severity::Note, format!(
         "On macOS pf does fail2ban's job, and pf counts connections, not failed logins: an address that opens more than {} SSH connections in {} s is blocked for {} s (fail2ban.bantime; fail2ban.maxretry and findtime have no pf equivalent). fail2ban.ignoreip{} are never blocked. Everything else that comes in is blocked, Screen Sharing and file sharing included: list their ports in firewall.extra_ports to keep them.",
         SSH_RATE.conns, SSH_RATE.secs, a.fail2ban.bantime,
