@@ -43,9 +43,15 @@ pub enum KitError {
     WrongPassphrase,
     #[error("this is not a clawguard recovery kit: {0}")]
     NotAKit(String),
+    #[error("this kit asks for scrypt work 2^{0}, more than clawguard's kits ever do (2^18; 2^20 is taken): it was not made by clawguard, or was changed")]
+    TooCostly(u8),
     #[error("cannot seal the kit: {0}")]
     Seal(String),
 }
+
+/// scrypt's cost for sealing a kit: 2^18 (256 MiB of memory, about a second on a small
+/// VPS), age's usual target, fixed so that any machine that restores can open it.
+const WORK_FACTOR: u8 = 18;
 
 impl Kit {
     pub fn seal(host: &str, made: &str, repository: &str, opened: &Opened, passphrase: &str) -> Result<Kit, KitError> {
@@ -53,7 +59,10 @@ impl Kit {
         if n < MIN_PASSPHRASE {
             return Err(KitError::ShortPassphrase(n));
         }
-        let recipient = age::scrypt::Recipient::new(SecretString::from(passphrase.to_owned()));
+        let mut recipient = age::scrypt::Recipient::new(SecretString::from(passphrase.to_owned()));
+        // A fixed cost, not one measured on this machine: the kit is opened on another
+        // (a small new VPS, under load while it is set up), which must not refuse it.
+        recipient.set_work_factor(WORK_FACTOR);
         let plain = toml::to_string(opened).map_err(|e| KitError::Seal(e.to_string()))?;
         let sealed = age::encrypt_and_armor(&recipient, plain.as_bytes()).map_err(|e| KitError::Seal(e.to_string()))?;
         // The host's name as the kit can carry it (a target's hostname is its maker's text).
@@ -64,12 +73,19 @@ impl Kit {
     }
 
     pub fn open(&self, passphrase: &str) -> Result<Opened, KitError> {
-        let identity = age::scrypt::Identity::new(SecretString::from(passphrase.to_owned()));
+        const MAX_WORK_FACTOR: u8 = 20;
+        let mut identity = age::scrypt::Identity::new(SecretString::from(passphrase.to_owned()));
+        // age allows what would take about 16 s on this machine right now; a kit sealed on
+        // a faster one may ask more. Up to 2^20 (1 GiB, seconds anywhere) is taken.
+        identity.set_max_work_factor(MAX_WORK_FACTOR);
         let armored = age::armor::ArmoredReader::new(self.sealed.as_bytes());
         let decryptor = age::Decryptor::new_buffered(armored).map_err(|e| KitError::NotAKit(e.to_string()))?;
         let mut reader = decryptor
             .decrypt(std::iter::once(&identity as &dyn age::Identity))
-            .map_err(|_| KitError::WrongPassphrase)?;
+            .map_err(|e| match e {
+                age::DecryptError::ExcessiveWork { required, .. } => KitError::TooCostly(required),
+                _ => KitError::WrongPassphrase,
+            })?;
         let mut plain = String::new();
         std::io::Read::read_to_string(&mut reader, &mut plain).map_err(|_| KitError::WrongPassphrase)?;
         toml::from_str(&plain).map_err(|e| KitError::NotAKit(e.to_string()))
@@ -125,6 +141,38 @@ mod tests {
 
     fn opened() -> Opened {
         Opened { password: "restic-pw".into(), identity: "AGE-SECRET-KEY-1XYZ".into(), ssh_key: None }
+    }
+
+    /// The kit's cost is fixed, not measured on the machine that made it: a slower or busier
+    /// machine restoring opens it. One that asks for more than clawguard ever seals with is
+    /// refused before the work, and said apart from a wrong passphrase.
+    #[test]
+    fn a_kit_opens_on_a_slower_machine_and_a_costly_one_is_named() {
+        let kit = Kit::seal("vps", "2026-11-28T10:00:00Z", "sftp:b@h:/r", &opened(), "correct horse battery").unwrap();
+        let header = {
+            let mut r = age::armor::ArmoredReader::new(kit.sealed.as_bytes());
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut r, &mut bytes).unwrap();
+            String::from_utf8_lossy(&bytes[..120]).into_owned()
+        };
+        assert!(header.contains(" 18\n"), "sealed at 2^18: {header}");
+        assert!(kit.open("correct horse battery").is_ok());
+        assert!(matches!(kit.open("wrong horse battery"), Err(KitError::WrongPassphrase)));
+        // The same kit with its stanza's cost raised to 2^30 (as a crafted kit would: doing
+        // that work would take 128 GiB of memory).
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut age::armor::ArmoredReader::new(kit.sealed.as_bytes()), &mut bytes).unwrap();
+        let at = bytes.windows(4).position(|w| w == b" 18\n").unwrap();
+        bytes[at + 1..at + 3].copy_from_slice(b"30");
+        let mut out = Vec::new();
+        let mut w = age::armor::ArmoredWriter::wrap_output(&mut out, age::armor::Format::AsciiArmor).unwrap();
+        std::io::Write::write_all(&mut w, &bytes).unwrap();
+        w.finish().unwrap();
+        let sealed = String::from_utf8(out).unwrap();
+        let t = std::time::Instant::now();
+        let err = Kit { sealed, ..kit }.open("correct horse battery").err().expect("refused");
+        assert!(matches!(err, KitError::TooCostly(30)), "{err}");
+        assert!(t.elapsed() < std::time::Duration::from_secs(2), "the work was done before refusing");
     }
 
     /// The kit's unsealed fields are anyone's to edit: an sftp host that ssh would read as
