@@ -165,7 +165,8 @@ pub fn restoration(root: &Root) -> Result<Restoration, UninstallError> {
     }
     let mut undone = BTreeSet::new();
     for g in committed.iter().rev() {
-        for c in g.manifest.commands.iter().rev() {
+        // What a given-up layer ran was taken back when it was given up.
+        for c in g.manifest.commands.iter().rev().filter(|c| !g.manifest.given_up.contains(&c.layer)) {
             if let Some(argv) = &c.undo
                 && undone.insert(argv.clone())
             {

@@ -246,3 +246,58 @@ fn uninstall_without_root_says_to_use_sudo() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains("run `sudo clawguard uninstall`"), "{err}");
 }
+
+/// A layer given up in a generation (a backup destination that did not answer) had its
+/// files taken back on the spot: neither the check nor the uninstall may take what it
+/// wrote for what is on disk — the check called the file changed by someone else, and the
+/// uninstall kept it as the user's.
+#[test]
+fn a_layer_given_up_leaves_no_record_of_what_it_did_not_keep() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = common::fixture_root("debian12-cloud");
+    common::fake_tools(root.path());
+    let before = common::fingerprint(root.path());
+    let work = tempfile::tempdir().unwrap();
+    let runner = work.path().join("runner.sh");
+    let fail = work.path().join("fail-on");
+    fs::write(
+        &runner,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> {log}\nif [ -f {fail} ] && grep -qxF -- \"$*\" {fail}; then echo 'no answer' >&2; exit 3; fi\ncase \"$1\" in ss) echo \"LISTEN 0 128 0.0.0.0:${{3##*:}} 0.0.0.0:* users:((\\\"sshd\\\",pid=1,fd=3))\";; esac\nexit 0\n",
+            log = work.path().join("log").display(),
+            fail = fail.display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&runner, fs::Permissions::from_mode(0o755)).unwrap();
+    let (r, rn) = (root.path().to_str().unwrap(), runner.to_str().unwrap());
+    let run = |args: &[&str]| {
+        let o = Command::new(common::bin()).args(args).env_remove("SSH_CONNECTION").output().unwrap();
+        (o.status.code(), format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
+    };
+    let here = work.path().join("here.toml");
+    fs::write(&here, "version = 1\n[backup]\ndestination = \"/srv/backup\"\nallow_same_machine = true\n").unwrap();
+    let away = work.path().join("away.toml");
+    fs::write(&away, "version = 1\n[backup]\ndestination = \"sftp:debian@192.0.2.9:/x\"\n").unwrap();
+    let apply = |answers: &Path| {
+        run(&["apply", "--yes", "--confirm-timeout", "0", "--runner", rn, "--root", r, "--answers", answers.to_str().unwrap()])
+    };
+    assert_eq!(apply(&here).0, Some(0));
+    assert_eq!(run(&["confirm", "--runner", rn, "--root", r]).0, Some(0));
+    let init = fs::read_to_string(work.path().join("log")).unwrap().lines().find(|l| l.contains("backup init")).unwrap().to_owned();
+    fs::write(&fail, format!("{init}\n")).unwrap();
+    let (code, out) = apply(&away);
+    assert_eq!(code, Some(4), "{out}");
+    assert!(out.contains("NOT APPLIED: 7. Backup") && out.contains("restored /etc/clawguard/RECOVERY.md"), "{out}");
+    fs::remove_file(&fail).unwrap();
+    assert_eq!(apply(&here).0, Some(0));
+    let (_, check) = run(&["check", "--no-alert", "--root", r]);
+    assert!(!check.contains("RECOVERY.md was changed since clawguard wrote it"), "{check}");
+    let (code, out) = run(&["uninstall", "--yes", "--purge", "--confirm-timeout", "0", "--runner", rn, "--root", r]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!out.contains("yours now"), "{out}");
+    assert_eq!(run(&["confirm", "--runner", rn, "--root", r]).0, Some(0));
+    let after = common::fingerprint(root.path());
+    let left: Vec<&String> = after.keys().filter(|p| !before.contains_key(*p)).collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

@@ -245,7 +245,9 @@ impl Store {
     pub fn managed(&self) -> io::Result<BTreeMap<String, String>> {
         let mut map = BTreeMap::new();
         for g in self.generations()?.into_iter().filter(|g| g.state == GenerationState::Committed) {
-            for f in g.manifest.files {
+            // A layer given up in that generation (the agent's, a backup destination that
+            // did not answer) had its files taken back: what it wrote is not on disk.
+            for f in g.manifest.files.into_iter().filter(|f| !g.manifest.given_up.contains(&f.layer)) {
                 map.insert(f.path, f.new_sha);
             }
         }
