@@ -762,7 +762,13 @@ pub fn restore(repository: &str, opened: &kit::Opened, snapshot: &str, root: &Ro
             Err(e) => return Err(BackupError::RestoredAnswers(e.to_string())),
         };
         let mut done = Restored::default();
-        for src in sources(&answers) {
+        // With the agent's trees, OpenClaw's own archives when the snapshot has them: they
+        // hold its databases (the live files are never in a snapshot made while it ran).
+        let mut places = sources(&answers);
+        if answers.sandbox.profile == crate::answers::Profile::Openclaw {
+            places.push(crate::layers::openclaw::backups_dir(&answers));
+        }
+        for src in places {
             let from = staging.join(src.trim_start_matches('/'));
             // What the snapshot holds is its maker's: a link on the way (its `srv` → the
             // host's /etc) would move a host directory, one at the end would put a link

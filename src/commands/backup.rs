@@ -214,6 +214,11 @@ pub fn restore(args: &RestoreArgs) -> Result<ExitCode, CommandError> {
     let done = done?;
     for p in &done.paths {
         say!("  restored {p}");
+        if p.ends_with("/openclaw-backups") {
+            say!(
+                "  OpenClaw's databases are in its own archive there (a snapshot never copies them mid-write): once `sudo clawguard apply` runs the agent, bring them back with OpenClaw's `openclaw backup restore` (see `openclaw backup restore --help`)."
+            );
+        }
     }
     for (was, now) in &done.moved_aside {
         say!("  what was at {was} is now at {now}");
