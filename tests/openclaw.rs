@@ -296,7 +296,9 @@ fn the_real_openclaw_runs_locked_down_reaches_only_allowed_hosts_and_reads_its_k
     assert!(!own.findings.iter().any(|f| f.id == "egress.openclaw-canary-reached"), "{own:#?}");
     // Its loopback canary went through the proxy and was refused: the check knows it as its own.
     assert_eq!(own.canaries.len(), 1, "{own:#?}");
-    let (_, log) = sh(&mut e.docker(&["exec", &ps("proxy"), "cat", "/var/log/squid/access.log"]));
+    // (Read where the daily check reads it: the proxy's log volume, under the root.)
+    let log_path = root.path(&clawguard::layers::egress::proxy_access_log(&facts));
+    let log = fs::read_to_string(&log_path).unwrap_or_else(|e| panic!("{}: {e}", log_path.display()));
     let refused = clawguard::check::proxy::refused(&log);
     assert!(refused.contains_key(&own.canaries[0]), "the canary is in the proxy's log: {refused:?}");
     // What stock OpenClaw reached for by itself (its start-up requests are off).
