@@ -274,8 +274,12 @@ fn first_setup(suite: &str, net: u8, how: Install, first: First) {
         a_failing_backup_init_leaves_the_wizard_responsive(&vps, new);
     }
     eprintln!(
-        "{suite}: booted in {:.0} s; the first apply (packages, image pull, agent healthy) took {:.0} s",
+        "{suite}: booted in {:.0} s; the first apply ({}) took {:.0} s",
         t_booted.as_secs_f64(),
+        match first {
+            First::Healthy => "packages, image pull, agent healthy",
+            First::LimitsRefused => "packages; the agent left out for want of cgroup limits",
+        },
         t_apply.as_secs_f64()
     );
     // The repository exists now: the user makes the recovery kit, and copies it off the
