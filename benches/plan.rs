@@ -51,6 +51,7 @@ fn bench(c: &mut Criterion) {
         force: false,
         session: None,
         then: Default::default(),
+        only: None,
     };
     clawguard::apply::session::run(&request(), &mut |_| {}).unwrap();
     c.bench_function("no-op re-apply (all layers)", |b| {

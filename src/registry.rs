@@ -207,7 +207,8 @@ impl Session {
         let params = parse_challenge(challenge)
             .ok_or_else(|| format!("{} asks for a login clawguard does not know ({challenge:.80})", self.base))?;
         let realm = params.iter().find(|(k, _)| k == "realm").map(|(_, v)| v.as_str()).unwrap_or_default();
-        if !realm.starts_with("https://") && !(realm.starts_with("http://") && self.base.starts_with("http://")) {
+        let plain_ok = realm.starts_with("http://") && self.base.starts_with("http://");
+        if !(realm.starts_with("https://") || plain_ok) {
             return Err(format!("{} names a token service that is not HTTPS ({realm:.80})", self.base));
         }
         let mut req = self.agent.get(realm);

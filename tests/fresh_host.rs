@@ -612,7 +612,10 @@ fn disaster_drill(old_host: &Booted, control: Option<&str>) {
     assert!(out.contains("Installed restic (generation 1)"), "{out}");
     assert!(out.contains("The vault's identity, clawguard's answers and the agent's data are back"), "{out}");
     // OpenClaw's own archive (its databases) comes back with the agent's trees.
-    assert!(out.contains("restored /opt/clawguard/agent/openclaw-backups") && out.contains("openclaw backup restore"), "{out}");
+    assert!(
+        out.contains("restored /opt/clawguard/agent/openclaw-backups") && out.contains("openclaw backup restore"),
+        "{out}"
+    );
     expect(&fresh, 22, s, "sudo sh -c 'ls /opt/clawguard/agent/openclaw-backups/*.tar.gz'", 0);
     expect(
         &fresh,

@@ -74,7 +74,7 @@ fn a_real_registry_gives_the_digest_and_size_and_the_plan_pins_and_pulls_by_it()
     assert!(text.contains(&format!("docker tag {}/agents/sleeper@{digest} {by_tag}", reg.addr)), "{text}");
     assert!(text.contains(&format!("({}, pinned by its digest)", registry::human(size))), "{text}");
     let summary = clawguard::report::ansi(&clawguard::report::summary(&p), false);
-    assert!(summary.contains(&format!("1. Agent sandbox: ")) && summary.contains(&registry::human(size)), "{summary}");
+    assert!(summary.contains("1. Agent sandbox: ") && summary.contains(&registry::human(size)), "{summary}");
     assert!(text.contains("# Tag \"1.0\", resolved to this digest"), "the compose file keeps the tag:\n{text}");
     assert!(text.contains(&format!("image: \"{}/agents/sleeper@{digest}\"", reg.addr)), "{text}");
     assert!(!text.contains("could not be looked up"), "{text}");

@@ -280,11 +280,27 @@ fn a_layer_given_up_leaves_no_record_of_what_it_did_not_keep() {
     let away = work.path().join("away.toml");
     fs::write(&away, "version = 1\n[backup]\ndestination = \"sftp:debian@192.0.2.9:/x\"\n").unwrap();
     let apply = |answers: &Path| {
-        run(&["apply", "--yes", "--confirm-timeout", "0", "--runner", rn, "--root", r, "--answers", answers.to_str().unwrap()])
+        run(&[
+            "apply",
+            "--yes",
+            "--confirm-timeout",
+            "0",
+            "--runner",
+            rn,
+            "--root",
+            r,
+            "--answers",
+            answers.to_str().unwrap(),
+        ])
     };
     assert_eq!(apply(&here).0, Some(0));
     assert_eq!(run(&["confirm", "--runner", rn, "--root", r]).0, Some(0));
-    let init = fs::read_to_string(work.path().join("log")).unwrap().lines().find(|l| l.contains("backup init")).unwrap().to_owned();
+    let init = fs::read_to_string(work.path().join("log"))
+        .unwrap()
+        .lines()
+        .find(|l| l.contains("backup init"))
+        .unwrap()
+        .to_owned();
     fs::write(&fail, format!("{init}\n")).unwrap();
     let (code, out) = apply(&away);
     assert_eq!(code, Some(4), "{out}");

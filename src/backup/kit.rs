@@ -43,7 +43,9 @@ pub enum KitError {
     WrongPassphrase,
     #[error("this is not a clawguard recovery kit: {0}")]
     NotAKit(String),
-    #[error("this kit asks for scrypt work 2^{0}, more than clawguard's kits ever do (2^18; 2^20 is taken): it was not made by clawguard, or was changed")]
+    #[error(
+        "this kit asks for scrypt work 2^{0}, more than clawguard's kits ever do (2^18; 2^20 is taken): it was not made by clawguard, or was changed"
+    )]
     TooCostly(u8),
     #[error("cannot seal the kit: {0}")]
     Seal(String),
@@ -80,12 +82,10 @@ impl Kit {
         identity.set_max_work_factor(MAX_WORK_FACTOR);
         let armored = age::armor::ArmoredReader::new(self.sealed.as_bytes());
         let decryptor = age::Decryptor::new_buffered(armored).map_err(|e| KitError::NotAKit(e.to_string()))?;
-        let mut reader = decryptor
-            .decrypt(std::iter::once(&identity as &dyn age::Identity))
-            .map_err(|e| match e {
-                age::DecryptError::ExcessiveWork { required, .. } => KitError::TooCostly(required),
-                _ => KitError::WrongPassphrase,
-            })?;
+        let mut reader = decryptor.decrypt(std::iter::once(&identity as &dyn age::Identity)).map_err(|e| match e {
+            age::DecryptError::ExcessiveWork { required, .. } => KitError::TooCostly(required),
+            _ => KitError::WrongPassphrase,
+        })?;
         let mut plain = String::new();
         std::io::Read::read_to_string(&mut reader, &mut plain).map_err(|_| KitError::WrongPassphrase)?;
         toml::from_str(&plain).map_err(|e| KitError::NotAKit(e.to_string()))
@@ -170,7 +170,7 @@ mod tests {
         w.finish().unwrap();
         let sealed = String::from_utf8(out).unwrap();
         let t = std::time::Instant::now();
-        let err = Kit { sealed, ..kit }.open("correct horse battery").err().expect("refused");
+        let err = Kit { sealed, ..kit }.open("correct horse battery").err().unwrap_or_else(|| panic!("refused"));
         assert!(matches!(err, KitError::TooCostly(30)), "{err}");
         assert!(t.elapsed() < std::time::Duration::from_secs(2), "the work was done before refusing");
     }
