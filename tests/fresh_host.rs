@@ -781,7 +781,7 @@ fn each_single_layer_skip_applied_on_a_fresh_host() {
         expect(&vps, 22, s, "sudo install -m 755 clawguard /usr/local/bin/", 0);
         // This VPS cannot enforce cgroup limits (see first_setup): accepted up front.
         let answers = format!(
-            "version = 1\\nskip = [\\\"{name}\\\"]\\n[sandbox]\\nimage = \\\"openclaw:local\\\"\\nrequire_limits = false\\n"
+            "version = 1\\nskip = [\\\"{name}\\\"]\\n[sandbox]\\nprofile = \\\"generic\\\"\\nimage = \\\"agent:local\\\"\\nrequire_limits = false\\n"
         );
         expect(&vps, 22, s, &format!("printf \"{answers}\" > answers.toml && cat answers.toml"), 0);
         let apply = "sudo clawguard apply --answers answers.toml --yes --confirm-timeout 0";
@@ -791,7 +791,10 @@ fn each_single_layer_skip_applied_on_a_fresh_host() {
         assert_eq!(rc, if agent { 4 } else { 0 }, "skip {name}: {out}");
         assert!(!out.contains("error:"), "skip {name}: {out}");
         if agent {
-            vps.import_image(22, s, &images.path().join("agent"), "openclaw:local", r#"CMD ["sleep","3600"]"#);
+            // A stand-in agent that only sleeps: the generic profile (OpenClaw's readiness
+            // waits for its gateway, which a stand-in does not have; tests/openclaw.rs and
+            // the first setups run the real one).
+            vps.import_image(22, s, &images.path().join("agent"), "agent:local", r#"CMD ["sleep","3600"]"#);
             if skipped != Layer::Egress {
                 let squid_cmd = r#"CMD ["/usr/sbin/squid","-N","-d","1","-f","/etc/squid/squid.conf"]"#;
                 vps.import_image(22, s, &images.path().join("squid"), "ubuntu/squid:latest", squid_cmd);
