@@ -926,3 +926,30 @@ fn status_says_how_a_reload_went_again_after_the_rollback() {
     assert!(!status.contains("ran, then taken back: systemctl reload ssh"), "{status}");
     assert!(status.contains("ran, then taken back: ufw --force enable"), "{status}");
 }
+
+/// OpenClaw's readiness is retried while the gateway starts, but not when it cannot run at
+/// all (an image without `node`: exit 126): the agent is left out at once, with the reason,
+/// instead of after four minutes.
+#[test]
+fn a_readiness_check_that_cannot_run_is_not_retried() {
+    let root = common::fixture_root("debian12-cloud");
+    common::fake_tools(root.path());
+    let work = tempfile::tempdir().unwrap();
+    let runner = recording_runner(work.path());
+    let no_node = work.path().join("no-node.sh");
+    fs::write(
+        &no_node,
+        format!(
+            "#!/bin/sh\ncase \"$*\" in *' exec -T agent node '*) echo 'exec: \"node\": executable file not found in $PATH' >&2; exit 126;; esac\nexec {} \"$@\"\n",
+            runner.display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&no_node, fs::Permissions::from_mode(0o755)).unwrap();
+    let t = Instant::now();
+    let o = run(&["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&no_node), "--root", s(root.path())], &[]);
+    let text = out(&o);
+    assert_eq!(o.status.code(), Some(4), "{text}");
+    assert!(text.contains("NOT APPLIED: 1. Agent sandbox") && text.contains("executable file not found"), "{text}");
+    assert!(t.elapsed() < Duration::from_secs(60), "retried for {:?}", t.elapsed());
+}

@@ -578,7 +578,14 @@ fn run_step(
                 report.skipped.push(shown);
                 return Ok(Ok(()));
             }
-            Ran::Failed { .. } if std::time::Instant::now() < deadline => {
+            // A command that cannot run at all (126: not executable, 127: not found — an
+            // image without the program a check calls) will not start to, however long
+            // it is retried.
+            Ran::Failed { ref status, .. }
+                if std::time::Instant::now() < deadline
+                    && status != "exit status 126"
+                    && status != "exit status 127" =>
+            {
                 std::thread::sleep(std::time::Duration::from_millis(300));
             }
             Ran::Failed { status, output } => return Ok(Err(Failure { step: shown, status, output: gist(&output) })),
