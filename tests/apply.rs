@@ -44,6 +44,15 @@ fn recording_runner(dir: &Path) -> PathBuf {
     script
 }
 
+/// A runner that does `first` (shell lines that may answer for the runner), then hands the
+/// command to the recording runner `runner`.
+fn wrapped_runner(dir: &Path, name: &str, first: &str, runner: &Path) -> PathBuf {
+    let script = dir.join(name);
+    fs::write(&script, format!("#!/bin/sh\n{first}\nexec {} \"$@\"\n", runner.display())).unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
+
 fn log_of(dir: &Path) -> String {
     fs::read_to_string(dir.join("runner.log")).unwrap_or_default()
 }
@@ -863,13 +872,7 @@ fn ctrl_c_during_an_apply_says_what_is_left_waiting() {
     let work = tempfile::tempdir().unwrap();
     let runner = recording_runner(work.path());
     // fail2ban's reload takes its time, long after the rollback is armed.
-    let slow = work.path().join("slow.sh");
-    fs::write(
-        &slow,
-        format!("#!/bin/sh\ncase \"$*\" in *fail2ban*) sleep 20;; esac\nexec {} \"$@\"\n", runner.display()),
-    )
-    .unwrap();
-    fs::set_permissions(&slow, fs::Permissions::from_mode(0o755)).unwrap();
+    let slow = wrapped_runner(work.path(), "slow.sh", "case \"$*\" in *fail2ban*) sleep 20;; esac", &runner);
     let child = Command::new(common::bin())
         .args(["apply", "--yes", "--confirm-timeout", "600", "--runner", s(&slow), "--root", s(root.path())])
         .env_remove("SSH_CONNECTION")
@@ -901,17 +904,16 @@ fn status_says_how_a_reload_went_again_after_the_rollback() {
     let work = tempfile::tempdir().unwrap();
     let runner = recording_runner(work.path());
     // sshd reloads once, and refuses the second time (after the rollback).
-    let once = work.path().join("once.sh");
-    fs::write(
-        &once,
-        format!(
-            "#!/bin/sh\nif [ \"$*\" = 'systemctl reload ssh' ]; then if [ -f {m} ]; then echo 'ssh refused the reload' >&2; exit 1; fi; touch {m}; fi\nexec {} \"$@\"\n",
-            runner.display(),
-            m = work.path().join("reloaded").display()
+    let mark = work.path().join("reloaded");
+    let once = wrapped_runner(
+        work.path(),
+        "once.sh",
+        &format!(
+            "if [ \"$*\" = 'systemctl reload ssh' ]; then if [ -f {m} ]; then echo 'ssh refused the reload' >&2; exit 1; fi; touch {m}; fi",
+            m = mark.display()
         ),
-    )
-    .unwrap();
-    fs::set_permissions(&once, fs::Permissions::from_mode(0o755)).unwrap();
+        &runner,
+    );
     fs::write(work.path().join("fail-on"), "systemctl enable --now clawguard-check.timer\n").unwrap();
     let r = s(root.path());
     let o = run(&["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&once), "--root", r], &[]);
@@ -936,16 +938,12 @@ fn a_readiness_check_that_cannot_run_is_not_retried() {
     common::fake_tools(root.path());
     let work = tempfile::tempdir().unwrap();
     let runner = recording_runner(work.path());
-    let no_node = work.path().join("no-node.sh");
-    fs::write(
-        &no_node,
-        format!(
-            "#!/bin/sh\ncase \"$*\" in *' exec -T agent node '*) echo 'exec: \"node\": executable file not found in $PATH' >&2; exit 126;; esac\nexec {} \"$@\"\n",
-            runner.display()
-        ),
-    )
-    .unwrap();
-    fs::set_permissions(&no_node, fs::Permissions::from_mode(0o755)).unwrap();
+    let no_node = wrapped_runner(
+        work.path(),
+        "no-node.sh",
+        "case \"$*\" in *' exec -T agent node '*) echo 'exec: \"node\": executable file not found in $PATH' >&2; exit 126;; esac",
+        &runner,
+    );
     let t = Instant::now();
     let o = run(&["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&no_node), "--root", s(root.path())], &[]);
     let text = out(&o);
