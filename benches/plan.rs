@@ -52,6 +52,7 @@ fn bench(c: &mut Criterion) {
         session: None,
         then: Default::default(),
         only: None,
+        completes: None,
     };
     clawguard::apply::session::run(&request(), &mut |_| {}).unwrap();
     c.bench_function("no-op re-apply (all layers)", |b| {

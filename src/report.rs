@@ -382,7 +382,7 @@ pub fn outcome(o: &Outcome, now: u64) -> Vec<Line> {
     }
     out.push(Line::new(Tone::Plain, "Keep this session open. From a NEW terminal:"));
     out.push(Line::new(Tone::Command, format!("    {}", next.login())));
-    out.push(Line::new(Tone::Command, "    sudo clawguard confirm"));
+    out.push(Line::new(Tone::Command, format!("    sudo {} confirm", next.clawguard)));
     if !next.old_ports.is_empty() {
         // After the move, a login on the old port waits for a timeout without a word.
         out.push(Line::new(

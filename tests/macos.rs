@@ -435,15 +435,17 @@ fn the_ssh_move_keeps_remote_login_until_confirmed_then_closes_port_22() {
     let after = layers::plan_for(&defaults(), &f, Stage::Complete).unwrap();
     let closing: Vec<_> =
         after.commands.iter().filter(|c| c.argv.iter().any(|a| a.contains("com.openssh.sshd"))).collect();
+    // Closed first, then disabled: a rollback runs the undos newest first, and launchd
+    // refuses to bootstrap a disabled label ("119: Service is disabled").
     assert_eq!(
         closing.iter().map(|c| c.argv.join(" ")).collect::<Vec<_>>(),
-        ["launchctl disable system/com.openssh.sshd", "launchctl bootout system/com.openssh.sshd"]
+        ["/usr/local/bin/clawguard launchd unload com.openssh.sshd", "launchctl disable system/com.openssh.sshd"]
     );
-    assert_eq!(closing[0].undo.as_deref().unwrap(), ["launchctl", "enable", "system/com.openssh.sshd"]);
     assert_eq!(
-        closing[1].undo.as_deref().unwrap(),
-        ["launchctl", "bootstrap", "system", "/System/Library/LaunchDaemons/ssh.plist"]
+        closing[0].undo.as_deref().unwrap(),
+        ["/usr/local/bin/clawguard", "launchd", "load", "/System/Library/LaunchDaemons/ssh.plist"]
     );
+    assert_eq!(closing[1].undo.as_deref().unwrap(), ["launchctl", "enable", "system/com.openssh.sshd"]);
     assert!(clawguard::plan::Plan::needs_confirmation(after.files.iter(), after.commands.iter()));
 
     // A fresh Mac: no SSH at all yet, so nothing to keep and nothing to close.

@@ -217,6 +217,7 @@ fn apply_and_done_screens() {
         deadline: 1_000_120,
         automatic: true,
         armed_with: Some("systemd-run timer".into()),
+        clawguard: "clawguard".into(),
     };
     let outcome = Outcome { report, target: "/".into(), next: Some(next), kit: None };
     app.apply = Some(Progress::shown(8, 8, "done", log, Some(Ok(outcome))));
@@ -473,6 +474,7 @@ fn the_done_screen_keeps_the_next_step_in_view_and_scrolls_the_rest() {
         deadline: 1_000_113,
         automatic: true,
         armed_with: Some("systemd-run timer".into()),
+        clawguard: "clawguard".into(),
     };
     let outcome = Outcome { report, target: "/".into(), next: Some(next), kit: None };
     app.apply = Some(Progress::shown(8, 8, "done", Vec::new(), Some(Ok(outcome))));

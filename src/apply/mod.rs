@@ -52,6 +52,9 @@ pub struct Options {
     pub keys: session::Keys,
     /// What confirming this apply's change leads to.
     pub then: After,
+    /// The generation whose confirmed SSH move this apply completes (see
+    /// [`Manifest::completes`]).
+    pub completes: Option<u32>,
 }
 
 /// Progress, for the front ends (indicatif when headless, a gauge in the wizard).
@@ -392,6 +395,7 @@ pub fn apply(plan: &Plan, root: &Root, opts: &Options, progress: &mut dyn FnMut(
             .collect(),
         interim_ssh: plan.ssh_move.as_ref().is_some_and(|m| m.interim),
         given_up: Vec::new(),
+        completes: opts.completes,
     };
     if held.is_none() {
         held = lock(&store, false, true)?;
@@ -638,6 +642,7 @@ fn install(
             .collect(),
         interim_ssh: false,
         given_up: Vec::new(),
+        completes: None,
     };
     store.create(&manifest, answers).map_err(io_err(format!("creating generation {n}")))?;
     step(store, &format!("begin {n}"))?;
@@ -1064,7 +1069,24 @@ pub fn rollback_last(root: &Root, runner: &Runner) -> Result<Vec<String>, ApplyE
         // What there was to roll back was an interrupted apply, and that is done.
         return if incomplete(&out) { Err(ApplyError::RollbackIncomplete(out)) } else { Ok(out) };
     };
-    out.append(&mut rollback_generation(&store, root, runner, &last.manifest, None)?);
+    // A generation `confirm` wrote completes an earlier one's SSH move: both are one change.
+    let first = last.manifest.completes.unwrap_or(last.manifest.number);
+    let chain: Vec<&store::Generation> =
+        gens.iter().rev().filter(|g| g.state == GenerationState::Committed && g.manifest.number >= first).collect();
+    if chain.len() > 1 {
+        let later: Vec<String> = chain[..chain.len() - 1].iter().map(|g| g.manifest.number.to_string()).collect();
+        out.push(format!(
+            "generation {} completed the SSH move of generation {first} when it was confirmed: rolling back both (the move as a whole)",
+            later.join(" and ")
+        ));
+    }
+    for g in chain {
+        out.append(&mut rollback_generation(&store, root, runner, &g.manifest, None)?);
+        if incomplete(&out) {
+            return Err(ApplyError::RollbackIncomplete(out));
+        }
+    }
+    let last = gens.iter().find(|g| g.manifest.number == first).unwrap_or(last);
     if store
         .pending()
         .map_err(io_err("reading the pending confirmation"))?

@@ -38,6 +38,9 @@ pub struct Request {
     /// with SSH and the firewall alone: a layer the apply left out (an image that could not
     /// be pulled) is not tried again behind the user's back, and offline it cannot stall.
     pub only: Option<Vec<crate::answers::Layer>>,
+    /// The generation whose confirmed SSH move this apply completes (`confirm`'s): a
+    /// rollback takes the two back together.
+    pub completes: Option<u32>,
 }
 
 /// What one apply did, and what the user does next.
@@ -64,6 +67,23 @@ pub struct Next {
     /// A watchdog rolls back at the deadline (`--confirm-timeout 0` arms none).
     pub automatic: bool,
     pub armed_with: Option<String>,
+    /// How a login over SSH calls clawguard (see [`confirm_program`]).
+    pub clawguard: String,
+}
+
+/// How a command sent over SSH (`ssh host sudo … confirm`) finds clawguard: by name where
+/// sudo's PATH has its directory (Debian's and Ubuntu's `secure_path` has /usr/local/bin
+/// and /usr/bin), by its path on a Mac, where sudo keeps the caller's PATH and sshd gives a
+/// command only /usr/bin:/bin:/usr/sbin:/sbin (sshd(8), "PATH: set to the default PATH").
+pub fn confirm_program(platform: crate::host::platform::Kind, installed: &str) -> String {
+    let dir = installed.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+    let on_path: &[&str] = match platform {
+        crate::host::platform::Kind::Linux => {
+            &["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+        }
+        crate::host::platform::Kind::MacOs => &["/usr/bin", "/bin", "/usr/sbin", "/sbin"],
+    };
+    if on_path.contains(&dir) { "clawguard".to_owned() } else { installed.to_owned() }
 }
 
 impl Next {
@@ -127,8 +147,10 @@ impl Request {
             runner: self.runner.clone(),
             confirm_timeout: self.confirm_timeout,
             ssh_connection: self.session.clone(),
-            exe: std::env::current_exe().unwrap_or_else(|_| "clawguard".into()),
+            // Where the running binary cannot be told (no /proc in a chroot), the installed one.
+            exe: std::env::current_exe().unwrap_or_else(|_| self.facts.clawguard.path().into()),
             then: self.then,
+            completes: self.completes,
         }
     }
 }
@@ -195,6 +217,7 @@ pub fn run(req: &Request, progress: &mut dyn FnMut(Event)) -> Result<Outcome, Ap
             deadline: p.deadline,
             automatic: p.automatic(),
             armed_with: report.armed_with.clone(),
+            clawguard: confirm_program(req.facts.platform.kind(), req.facts.clawguard.path()),
         }
     });
     let kit = crate::backup::kit_needed(&req.answers, &req.root);

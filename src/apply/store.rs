@@ -76,6 +76,12 @@ pub struct Manifest {
     /// agent's layers), while the rest stayed: a later rollback leaves them alone.
     #[serde(default)]
     pub given_up: Vec<String>,
+    /// Written by `confirm` to complete generation N's SSH move (the final drop-in, the old
+    /// port closed): part of that change, so `rollback` takes it back with N in one go — a
+    /// rollback that reopened the old port and left the new one would not be what the user
+    /// asked for.
+    #[serde(default)]
+    pub completes: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

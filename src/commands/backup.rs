@@ -260,6 +260,7 @@ fn install_restic(root: &Root) -> Result<(), CommandError> {
         exe: std::env::current_exe().unwrap_or_else(|_| "clawguard".into()),
         keys: Default::default(),
         then: crate::apply::After::Complete,
+        completes: None,
     };
     let report = crate::apply::apply(&plan, root, &opts, &mut super::progress_bar())?;
     if let Some(n) = report.installed {

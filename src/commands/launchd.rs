@@ -1,12 +1,14 @@
 //! `clawguard launchd load|unload` (internal, macOS): loading a LaunchDaemon again is two
 //! launchctl calls — `bootout` when it is loaded, then `bootstrap` — and a plan's command
-//! is one argv, never a shell line. Only clawguard's own daemons are touched.
+//! is one argv, never a shell line. Only clawguard's own daemons are touched, and Apple's
+//! Remote Login job (`com.openssh.sshd`), which a port move turns off and a rollback on:
+//! it races launchd the same way.
 
 use std::process::ExitCode;
 
 use super::CommandError;
 use crate::cli::LaunchdAction;
-use crate::host::platform::LAUNCH_DAEMONS;
+use crate::host::platform::{APPLE_SSHD_LABEL, APPLE_SSHD_PLIST, LAUNCH_DAEMONS};
 
 const PREFIX: &str = "com.clawguard.";
 
@@ -21,7 +23,7 @@ pub fn launchd(action: &LaunchdAction) -> Result<ExitCode, CommandError> {
         LaunchdAction::Unload { label } => {
             if !valid_label(label) {
                 return Err(CommandError::Stop(format!(
-                    "`{label}` is not one of clawguard's daemons (com.clawguard.NAME): nothing unloaded"
+                    "`{label}` is not one of clawguard's daemons (com.clawguard.NAME) nor Remote Login's ({APPLE_SSHD_LABEL}): nothing unloaded"
                 )));
             }
             unload(label)?;
@@ -31,7 +33,12 @@ pub fn launchd(action: &LaunchdAction) -> Result<ExitCode, CommandError> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// clawguard's own daemons, or Remote Login's job.
 fn valid_label(label: &str) -> bool {
+    label == APPLE_SSHD_LABEL || own_label(label)
+}
+
+fn own_label(label: &str) -> bool {
     label
         .strip_prefix(PREFIX)
         .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'))
@@ -39,11 +46,14 @@ fn valid_label(label: &str) -> bool {
 
 /// `/Library/LaunchDaemons/com.clawguard.NAME.plist` → `com.clawguard.NAME`.
 fn label_of(plist: &str) -> Result<String, CommandError> {
+    if plist == APPLE_SSHD_PLIST {
+        return Ok(APPLE_SSHD_LABEL.to_owned());
+    }
     plist
         .strip_prefix(LAUNCH_DAEMONS)
         .and_then(|r| r.strip_prefix('/'))
         .and_then(|r| r.strip_suffix(".plist"))
-        .filter(|l| valid_label(l))
+        .filter(|l| own_label(l))
         .map(str::to_owned)
         .ok_or_else(|| {
             CommandError::Stop(format!(
@@ -132,13 +142,16 @@ mod tests {
         assert_eq!(label_of("/Library/LaunchDaemons/com.clawguard.pf.plist").unwrap(), "com.clawguard.pf");
         for bad in [
             "/Library/LaunchDaemons/com.openssh.sshd.plist",
-            "/System/Library/LaunchDaemons/ssh.plist",
+            "/System/Library/LaunchDaemons/ssh.plist/../evil.plist",
             "/Library/LaunchDaemons/com.clawguard..plist",
             "/Library/LaunchDaemons/com.clawguard.x/../../evil.plist",
             "/tmp/com.clawguard.pf.plist",
         ] {
             assert!(label_of(bad).is_err(), "{bad}");
         }
+        // Remote Login's job, by its one path and label only.
+        assert_eq!(label_of(APPLE_SSHD_PLIST).unwrap(), APPLE_SSHD_LABEL);
+        assert!(valid_label(APPLE_SSHD_LABEL));
         assert!(!valid_label("com.apple.pfctl"));
         assert!(valid_label("com.clawguard.pf-expire"));
     }

@@ -186,6 +186,7 @@ impl Loaded {
             session: self.session,
             then: apply::After::Complete,
             only: None,
+            completes: None,
         }
     }
 }
@@ -535,6 +536,7 @@ pub fn confirm(args: &TargetArgs) -> Result<ExitCode, CommandError> {
             session: ssh.clone(),
             then: apply::After::Complete,
             only: Some(vec![crate::answers::Layer::Ssh, crate::answers::Layer::Firewall]),
+            completes: Some(pending.generation),
         };
         let o = session::run(&req, &mut progress_bar())?;
         if o.report.generation.is_some() {

@@ -120,6 +120,7 @@ fn move_ssh_back(
         session: ssh,
         then,
         only: None,
+        completes: None,
     })
 }
 

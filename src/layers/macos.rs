@@ -84,19 +84,24 @@ pub(super) fn sshd_port(f: &Facts, mac: &MacFacts, port: u16, b: &mut Builder) {
 }
 
 /// Turns Remote Login (Apple's sshd on port 22) on or off, now and after a restart: two
-/// launchctl commands, each undone by its opposite.
+/// commands, each undone by its opposite. Loading goes through `clawguard launchd`, which
+/// waits for launchd to let a label go: a rollback soon after `confirm` bootstraps the job
+/// launchd is still freeing ("5: Input/output error").
 fn apple_sshd(b: &mut Builder, on: bool) {
     let service = format!("system/{APPLE_SSHD_LABEL}");
     let enable = argv(&["launchctl", "enable", &service]);
     let disable = argv(&["launchctl", "disable", &service]);
-    let load = argv(&["launchctl", "bootstrap", "system", APPLE_SSHD_PLIST]);
-    let unload = argv(&["launchctl", "bootout", &service]);
+    let own = b.own.clone();
+    let load = argv(&[own.as_str(), "launchd", "load", APPLE_SSHD_PLIST]);
+    let unload = argv(&[own.as_str(), "launchd", "unload", APPLE_SSHD_LABEL]);
+    // launchd refuses to bootstrap a disabled label ("119: Service is disabled"): enable
+    // comes before bootstrap in both directions — a rollback runs the undos newest first.
     let steps = if on {
         [(enable, disable, "turn Remote Login on (port 22)"), (load, unload, "launchd listens on port 22 for sshd")]
     } else {
         [
-            (disable, enable, "Remote Login's port 22 stays off after a restart"),
             (unload, load, "close port 22 (Remote Login's sshd; sessions on it end)"),
+            (disable, enable, "Remote Login's port 22 stays off after a restart"),
         ]
     };
     for (run, undo, why) in steps {

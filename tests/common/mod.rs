@@ -12,6 +12,7 @@ use clawguard::host::{self, Facts, Root};
 
 pub mod booted;
 pub mod engine;
+pub mod macroot;
 pub mod registry;
 pub mod tmux;
 pub mod vps;

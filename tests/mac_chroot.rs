@@ -1,0 +1,158 @@
+//! The real binary as root inside a Mac-shaped root (see `common::macroot`: chroot, no
+//! /proc, Apple's tools as stand-ins that behave as Apple's documentation and public
+//! reports say): the user's whole path — `sudo clawguard apply`, confirm from a new login,
+//! a second apply that changes a daemon, rollback, uninstall — on macOS 14, 15 and 26.
+
+mod common;
+
+use std::process::Output;
+
+use common::macroot::{MacRoot, Release, STATE, Start};
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn ok(o: Output, what: &str) -> String {
+    let t = text(&o);
+    assert!(o.status.success(), "{what} failed ({:?}):\n{t}", o.status);
+    t
+}
+
+const ANSWERS: &str = "/var/root/answers.toml";
+
+fn answers(mac: &MacRoot, check_time: &str) {
+    std::fs::write(
+        mac.path(ANSWERS),
+        format!(
+            "version = 1\nskip = [\"sandbox\", \"egress\", \"backup\"]\n[ssh]\nport = 2222\nallowed_users = [\"alice\"]\n[monitoring]\ncheck_time = \"{check_time}\"\n"
+        ),
+    )
+    .unwrap();
+}
+
+fn apply(mac: &MacRoot) -> String {
+    ok(mac.sudo(&["apply", "--yes", "--answers", ANSWERS, "--confirm-timeout", "600"]), "sudo clawguard apply")
+}
+
+/// Where the stand-ins say launchd listens (`lsof`, as clawguard asks it).
+fn listening(mac: &MacRoot, port: u16) -> bool {
+    let o =
+        mac.run("/usr/bin:/bin:/usr/sbin:/sbin", "/usr/sbin/lsof", &["-nP", &format!("-iTCP:{port}"), "-sTCP:LISTEN"]);
+    o.status.success()
+}
+
+fn disabled(mac: &MacRoot, label: &str) -> Option<bool> {
+    let v = plist::Value::from_file(mac.path(clawguard::host::platform::LAUNCHD_DISABLED)).unwrap();
+    v.as_dictionary().unwrap().get(label).and_then(plist::Value::as_boolean)
+}
+
+/// A snapshot of what the stand-ins hold that clawguard changes and must put back.
+fn mac_state(mac: &MacRoot) -> Vec<(String, Option<String>)> {
+    ["alf.state", "alf.stealth", "pmset.sleep", "pmset.autorestart", "softwareupdate", "disabled"]
+        .iter()
+        .map(|k| (k.to_string(), mac.state(k)))
+        .collect()
+}
+
+#[test]
+fn sequoia_the_users_whole_path_apply_confirm_change_a_daemon_rollback_uninstall() {
+    // Remote Login on, the application firewall on (socketfilterfw's alone: macOS 15).
+    let mac = MacRoot::new("macos-remote-login", Release::Sequoia, Start { alf: (1, false), filevault: true });
+    assert!(!mac.path("/Library/Preferences/com.apple.alf.plist").exists());
+    let before = mac_state(&mac);
+    answers(&mac, "06:00");
+
+    // 1. sudo clawguard apply: clawguard's sshd on 2222, Remote Login keeps 22 until confirmed.
+    let out = apply(&mac);
+    let calls = mac.calls();
+    assert!(mac.loaded("com.clawguard.sshd") && listening(&mac, 2222), "{out}\n{calls}");
+    assert!(mac.loaded("com.openssh.sshd") && listening(&mac, 22), "Remote Login keeps 22 until confirmed:\n{calls}");
+    for label in ["com.clawguard.pf", "com.clawguard.pf-expire", "com.clawguard.check", "com.clawguard.secrets"] {
+        assert!(mac.loaded(label), "{label}:\n{calls}");
+        assert_eq!(
+            mac.state(&format!("launchd/{label}.exit")),
+            None,
+            "{label} could not open its log (EX_CONFIG):\n{calls}"
+        );
+    }
+    let logs = calls.find("install -d -m 0755 /var/log/clawguard").expect("the daemons' log directory is made");
+    assert!(logs < calls.find("launchctl bootstrap").unwrap(), "made before the first daemon loads:\n{calls}");
+    assert!(
+        !calls.contains("socketfilterfw --setglobalstate"),
+        "the firewall was on (socketfilterfw said so): left as it is:\n{calls}"
+    );
+    assert!(calls.contains("socketfilterfw --setstealthmode on"), "{calls}");
+    assert_eq!(mac.state("alf.stealth").as_deref(), Some("1"));
+    assert!(mac.state("pf/com.apple_clawguard.rules").is_some_and(|r| r.contains("2222")), "{calls}");
+    // sshd's PATH over SSH has no /usr/local/bin: the way to confirm is said with the path.
+    assert!(out.contains("sudo /usr/local/bin/clawguard confirm"), "{out}");
+
+    // 2. confirm from a new login on 2222: Remote Login's port 22 off, now and after a restart.
+    mac.clear_calls();
+    let out = ok(mac.sudo_over_ssh("10.0.0.7", 2222, &["confirm"]), "confirm");
+    assert!(!mac.loaded("com.openssh.sshd") && !listening(&mac, 22), "{out}\n{}", mac.calls());
+    assert_eq!(disabled(&mac, "com.openssh.sshd"), Some(true), "{out}");
+    assert!(listening(&mac, 2222));
+
+    // 3. A second apply that changes a daemon (the daily check's time): launchd is given the
+    // time it takes to let the old job go, and the apply does not roll back.
+    answers(&mac, "07:30");
+    mac.clear_calls();
+    let out = apply(&mac);
+    let calls = mac.calls();
+    let after =
+        calls.split("launchctl bootout system/com.clawguard.check").nth(1).unwrap_or_else(|| panic!("{out}\n{calls}"));
+    assert!(
+        after
+            .lines()
+            .take_while(|l| !l.starts_with("launchctl bootstrap"))
+            .filter(|l| l.starts_with("launchctl print"))
+            .count()
+            >= 2,
+        "{calls}"
+    );
+    assert!(mac.loaded("com.clawguard.check"), "{out}\n{calls}");
+    assert!(mac.read("/Library/LaunchDaemons/com.clawguard.check.plist").contains("<integer>7</integer>"));
+
+    // 4. rollback: the second apply; again: the move with what confirm completed of it.
+    ok(mac.sudo(&["rollback"]), "rollback");
+    assert!(mac.read("/Library/LaunchDaemons/com.clawguard.check.plist").contains("<integer>6</integer>"));
+    mac.clear_calls();
+    let out = ok(mac.sudo(&["rollback"]), "rollback of the move");
+    assert!(
+        !mac.loaded("com.clawguard.sshd") && !listening(&mac, 2222),
+        "one rollback after confirm takes the move back:\n{out}\n{}",
+        mac.calls()
+    );
+    assert!(mac.loaded("com.openssh.sshd") && listening(&mac, 22), "{out}\n{}", mac.calls());
+    assert_eq!(mac_state(&mac), before, "{out}\n{}", mac.calls());
+    assert_eq!(mac.state("alf.state").as_deref(), Some("1"), "a firewall that was on stays on");
+
+    // 5. Apply again, confirm, then uninstall: the Mac is as it was.
+    answers(&mac, "06:00");
+    apply(&mac);
+    ok(mac.sudo_over_ssh("10.0.0.7", 2222, &["confirm"]), "confirm");
+    let out = ok(mac.sudo(&["uninstall", "--yes"]), "uninstall");
+    let out = if !mac.loaded("com.openssh.sshd") || mac.loaded("com.clawguard.sshd") {
+        // SSH goes back to port 22 first, proven from a new login there.
+        ok(mac.sudo_over_ssh("10.0.0.7", 22, &["confirm"]), &format!("confirm of the uninstall after:\n{out}"))
+    } else {
+        out
+    };
+    let calls = mac.calls();
+    assert!(mac.loaded("com.openssh.sshd") && listening(&mac, 22), "{out}\n{calls}");
+    for label in [
+        "com.clawguard.sshd",
+        "com.clawguard.pf",
+        "com.clawguard.pf-expire",
+        "com.clawguard.check",
+        "com.clawguard.secrets",
+    ] {
+        assert!(!mac.loaded(label), "{label} is still loaded:\n{out}\n{calls}");
+        assert!(!mac.path(&format!("/Library/LaunchDaemons/{label}.plist")).exists(), "{label}");
+    }
+    assert!(mac.state("pf/com.apple_clawguard.rules").is_none(), "{calls}");
+    assert_eq!(mac_state(&mac), before, "{out}\n{calls}");
+    let _ = STATE;
+}
