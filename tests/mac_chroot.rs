@@ -156,3 +156,85 @@ fn sequoia_the_users_whole_path_apply_confirm_change_a_daemon_rollback_uninstall
     assert_eq!(mac_state(&mac), before, "{out}\n{calls}");
     let _ = STATE;
 }
+
+/// macOS 26 with FileVault on: Remote Login is what unlocks FileVault over SSH before
+/// login (apple_ssh_and_filevault(7)), so confirm keeps it; pf blocks 22 while macOS runs.
+/// With FileVault off it is turned off as on macOS 15.
+#[test]
+fn tahoe_with_filevault_keeps_remote_login_for_the_unlock_before_login_and_pf_blocks_22() {
+    let mac = MacRoot::new("macos-remote-login", Release::Tahoe, Start { alf: (1, true), filevault: true });
+    let before = mac_state(&mac);
+    answers(&mac, "06:00");
+    apply(&mac);
+    let plan = text(&mac.sudo(&["plan", "--answers", ANSWERS]));
+    assert!(plan.contains("Remote Login stays on") && plan.contains("apple_ssh_and_filevault(7)"), "{plan}");
+    let out = ok(mac.sudo_over_ssh("10.0.0.7", 2222, &["confirm"]), "confirm");
+    let calls = mac.calls();
+    assert!(mac.loaded("com.openssh.sshd"), "{out}\n{calls}");
+    assert_eq!(
+        disabled(&mac, "com.openssh.sshd"),
+        Some(false),
+        "Remote Login stays enabled for the next boot:\n{calls}"
+    );
+    let rules = mac.state("pf/com.apple_clawguard.rules").unwrap();
+    assert!(rules.contains("port 2222") || rules.contains("port = 2222"), "{rules}");
+    assert!(
+        !rules.contains("port 22 ")
+            && !rules.contains("port = 22 ")
+            && !rules.lines().any(|l| l.trim_end().ends_with("port 22") || l.trim_end().ends_with("port = 22")),
+        "pf lets 22 in no more:\n{rules}"
+    );
+    // A second apply, over SSH as the admin now logs in, does not see port 22 as the way
+    // in: no new move to confirm.
+    answers(&mac, "07:30");
+    let out = ok(
+        mac.sudo_over_ssh("10.0.0.7", 2222, &["apply", "--yes", "--answers", ANSWERS, "--confirm-timeout", "600"]),
+        "the second apply",
+    );
+    assert!(!out.contains("confirm within"), "{out}");
+    ok(mac.sudo(&["uninstall", "--yes"]), "uninstall");
+    assert!(mac.loaded("com.openssh.sshd") && !mac.loaded("com.clawguard.sshd"), "{}", mac.calls());
+    assert_eq!(mac_state(&mac), before, "{}", mac.calls());
+
+    // FileVault off: nothing to unlock before login, Remote Login is turned off as on 15.
+    let mac = MacRoot::new("macos-remote-login", Release::Tahoe, Start { alf: (1, true), filevault: false });
+    answers(&mac, "06:00");
+    apply(&mac);
+    ok(mac.sudo_over_ssh("10.0.0.7", 2222, &["confirm"]), "confirm");
+    assert!(!mac.loaded("com.openssh.sshd") && disabled(&mac, "com.openssh.sshd") == Some(true), "{}", mac.calls());
+}
+
+/// The application firewall put back as it was: on macOS 14 from com.apple.alf.plist (and
+/// socketfilterfw keeps it there), on a fresh macOS 15 from socketfilterfw alone — off
+/// before, turned on, off again after the rollback.
+#[test]
+fn the_application_firewall_is_read_where_each_release_keeps_it_and_put_back_as_it_was() {
+    let mac = MacRoot::new("macos-remote-login", Release::Sonoma, Start::default());
+    let alf = || plist::Value::from_file(mac.path(clawguard::host::platform::ALF)).unwrap();
+    let get = |k: &str| alf().as_dictionary().unwrap().get(k).and_then(plist::Value::as_signed_integer);
+    assert_eq!((get("globalstate"), get("stealthenabled")), (Some(1), Some(0)));
+    answers(&mac, "06:00");
+    apply(&mac);
+    let calls = mac.calls();
+    assert!(!calls.contains("socketfilterfw --get"), "macOS 14 keeps it in the plist, read there:\n{calls}");
+    assert!(!calls.contains("--setglobalstate") && calls.contains("--setstealthmode on"), "{calls}");
+    assert_eq!(get("stealthenabled"), Some(1));
+    ok(mac.sudo(&["rollback"]), "rollback");
+    assert_eq!((get("globalstate"), get("stealthenabled")), (Some(1), Some(0)), "{}", mac.calls());
+
+    // A fresh Mac on 15: Remote Login off, the firewall off.
+    let mac = MacRoot::new("macos-fresh", Release::Sequoia, Start { alf: (0, false), filevault: true });
+    let before = mac_state(&mac);
+    answers(&mac, "06:00");
+    let out = apply(&mac);
+    let calls = mac.calls();
+    assert!(
+        calls.contains("socketfilterfw --getglobalstate") && calls.contains("socketfilterfw --setglobalstate on"),
+        "{out}\n{calls}"
+    );
+    assert_eq!(mac.state("alf.state").as_deref(), Some("1"));
+    assert!(mac.loaded("com.clawguard.sshd") && !mac.loaded("com.openssh.sshd"), "{calls}");
+    ok(mac.sudo(&["rollback"]), "rollback");
+    assert_eq!(mac_state(&mac), before, "{}", mac.calls());
+    assert!(!mac.loaded("com.clawguard.sshd"), "{}", mac.calls());
+}

@@ -342,7 +342,9 @@ pub fn probe(root: &Root, ssh_connection: Option<&str>) -> Facts {
     if let Some(mac) = platform.mac() {
         // launchd owns sshd's socket on a Mac: `Port` in sshd_config moves nothing.
         let mut ports = Vec::new();
-        if mac.remote_login == Ok(true) {
+        // Remote Login kept for FileVault's unlock before login (see `keeps_remote_login`)
+        // is not the way in once clawguard's own sshd listens: pf blocks 22 after boot.
+        if mac.remote_login == Ok(true) && !(mac.own_sshd_port.is_some() && mac.keeps_remote_login()) {
             ports.push(22);
         }
         ports.extend(mac.own_sshd_port.filter(|p| !ports.contains(p)));

@@ -67,6 +67,19 @@ impl Platform {
 }
 
 impl MacFacts {
+    /// The major release (`26` of `26.1`); 0 when the version cannot be read.
+    pub fn major(&self) -> u32 {
+        self.version.split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0)
+    }
+
+    /// Remote Login stays on when SSH moves: from macOS 26, with FileVault on, it is what
+    /// lets FileVault be unlocked over SSH before login (`apple_ssh_and_filevault(7)`:
+    /// only while Remote Login is on) — after a power cut, the only remote way back.
+    /// FileVault's state unknown counts as on: a way back is not taken on a guess.
+    pub fn keeps_remote_login(&self) -> bool {
+        self.major() >= 26 && self.filevault != Some(false)
+    }
+
     /// What differs on this Mac from the Linux servers clawguard was first made for, in a
     /// few lines (the wizard's Welcome says them).
     pub fn differences(&self) -> Vec<String> {

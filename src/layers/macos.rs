@@ -73,7 +73,9 @@ pub(super) fn sshd_port(f: &Facts, mac: &MacFacts, port: u16, b: &mut Builder) {
         interactive: true,
     };
     b.launch_daemon(layer, &daemon, &format!("launchd listens on port {port} for sshd"), &[]);
-    if remote_login {
+    if remote_login && mac.keeps_remote_login() {
+        b.warn(layer, Severity::Note, format!("On macOS {} with FileVault{} Remote Login stays on: it is what lets FileVault be unlocked over SSH on port 22 before login (apple_ssh_and_filevault(7)), the only remote way back after a power cut. clawguard's LaunchDaemon {} opens port {port}; once you confirm from a new login there, pf blocks port 22 while macOS runs, and port 22 answers only for FileVault's unlock before login. To turn Remote Login off anyway: System Settings › General › Sharing.", mac.version, if mac.filevault.is_none() { " (its state not known: counted as on)" } else { " on" }, launchd::path(launchd::SSHD_LABEL)));
+    } else if remote_login {
         if b.stage == Stage::Complete {
             apple_sshd(b, false);
         }
