@@ -8,6 +8,12 @@ use clawguard::cli::{Cli, Command};
 use clawguard::commands;
 
 fn main() -> ExitCode {
+    // A Mac's container runtime listens in its user's home, where root's `docker` does not
+    // look: every engine command this process runs is pointed there.
+    if let Some(host) = clawguard::host::platform::live_docker_host() {
+        // SAFETY: set before any other thread exists.
+        unsafe { std::env::set_var("DOCKER_HOST", host) };
+    }
     let cli = Cli::parse();
     let result = match &cli.command {
         None => commands::wizard(&cli.wizard),

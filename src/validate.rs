@@ -65,7 +65,16 @@ pub fn run_for(plan: &Plan, root: &Root, wanted: impl Fn(&FileStep) -> bool) -> 
 
 /// Runs a checker; Err when it cannot start (not installed) — with the install hint.
 fn run_tool(argv: &[&str], install: &str) -> Result<(i32, String), String> {
-    let expr = duct::cmd(argv[0], &argv[1..])
+    run_tool_fed(argv, install, None)
+}
+
+/// [`run_tool`] with `input` on its standard input.
+fn run_tool_fed(argv: &[&str], install: &str, input: Option<&str>) -> Result<(i32, String), String> {
+    let mut expr = duct::cmd(argv[0], &argv[1..]);
+    if let Some(text) = input {
+        expr = expr.stdin_bytes(text.as_bytes().to_vec());
+    }
+    let expr = expr
         .before_spawn(|c| {
             crate::apply::runner::own_session(c);
             Ok(())
@@ -300,8 +309,32 @@ pub fn compare_effective(out: &str, expect: &[(String, String)]) -> Result<usize
 
 // --------------------------------------------------------------------------------- squid
 
+/// `squid -k parse` in the proxy image, without network, reading the file on its standard
+/// input: no bind mount, so it works wherever the engine runs — on a Mac the runtime's VM
+/// sees only the directories it shares (colima: its user's home and /tmp/colima), not a
+/// temp dir of root's.
+pub fn squid_in_container(image: &str) -> Vec<String> {
+    [
+        "docker",
+        "run",
+        "--rm",
+        "-i",
+        "--network",
+        "none",
+        "--entrypoint",
+        "squid",
+        image,
+        "-k",
+        "parse",
+        "-f",
+        "/dev/stdin",
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
 /// This host's squid when it has one (a developer's machine, CI); otherwise the squid in
-/// the proxy image, in a container without network, reading the staged file.
+/// the proxy image ([`squid_in_container`]).
 fn squid(step: &FileStep, stage: &Path, image: &str) -> Result<String, String> {
     let dir = stage.join("squid");
     let file = dir.join("squid.conf");
@@ -311,24 +344,9 @@ fn squid(step: &FileStep, stage: &Path, image: &str) -> Result<String, String> {
     let (rc, out) = match host_squid {
         Some(bin) => run_tool(&[bin, "-k", "parse", "-f", &f], "")?,
         None => {
-            let mount = format!("{}:/etc/clawguard-check:ro", dir.display());
-            let argv = [
-                "docker",
-                "run",
-                "--rm",
-                "--network",
-                "none",
-                "--entrypoint",
-                "squid",
-                "-v",
-                &mount,
-                image,
-                "-k",
-                "parse",
-                "-f",
-                "/etc/clawguard-check/squid.conf",
-            ];
-            let (rc, out) = run_tool(&argv, "").map_err(|e| no_squid(image, &e))?;
+            let argv = squid_in_container(image);
+            let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+            let (rc, out) = run_tool_fed(&argv, "", Some(&step.content)).map_err(|e| no_squid(image, &e))?;
             if rc == 125 || out.contains("Cannot connect to the Docker daemon") || out.contains("Unable to find image")
             {
                 return Err(no_squid(image, &tail(&out)));

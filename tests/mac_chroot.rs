@@ -238,3 +238,52 @@ fn the_application_firewall_is_read_where_each_release_keeps_it_and_put_back_as_
     assert_eq!(mac_state(&mac), before, "{}", mac.calls());
     assert!(!mac.loaded("com.clawguard.sshd"), "{}", mac.calls());
 }
+
+/// colima's engine listens in its user's home (colima's FAQ: `~/.colima/default/docker.sock`,
+/// no /var/run/docker.sock): every engine command of `sudo clawguard` is pointed there, the
+/// proxy's config is checked without a bind mount colima's VM would not see, and the agent's
+/// layers apply. Without the socket (colima not started) the plan says so, and the apply
+/// leaves the agent's layers out with what to do.
+#[test]
+fn colima_every_engine_command_reaches_the_socket_in_its_users_home() {
+    let mac = MacRoot::new("macos-remote-login", Release::Sequoia, Start::default());
+    std::fs::write(
+        mac.path(ANSWERS),
+        "version = 1\nskip = [\"backup\"]\n[ssh]\nport = 2222\nallowed_users = [\"alice\"]\n",
+    )
+    .unwrap();
+    mac.start_colima(501, "/Users/alice");
+    // colima not started: no socket.
+    std::fs::remove_file(mac.path("/Users/alice/.colima/default/docker.sock")).unwrap();
+    let plan = text(&mac.sudo(&["plan", "--answers", ANSWERS]));
+    assert!(
+        plan.contains("colima does not seem to be running") && plan.contains("`colima start` as its user"),
+        "{plan}"
+    );
+    // The engine does not answer: the agent's layers are left out with what to do, the rest applies.
+    let o = mac.sudo(&["apply", "--yes", "--answers", ANSWERS, "--confirm-timeout", "600"]);
+    let out = text(&o);
+    assert!(
+        !o.status.success() && out.contains("NOT APPLIED: 1. Agent sandbox") && out.contains("start your runtime"),
+        "{out}"
+    );
+    assert!(!mac.path("/opt/clawguard/agent/docker-compose.yml").exists(), "{out}");
+    ok(mac.sudo_over_ssh("10.0.0.7", 2222, &["confirm"]), "confirm");
+
+    mac.start_colima(501, "/Users/alice");
+    mac.clear_calls();
+    let plan = text(&mac.sudo(&["plan", "--answers", ANSWERS]));
+    assert!(plan.contains("colima's engine listens at /Users/alice/.colima/default/docker.sock"), "{plan}");
+    let out = apply(&mac);
+    let calls = mac.calls();
+    let engine: Vec<&str> = calls.lines().filter(|l| l.starts_with("docker")).collect();
+    assert!(engine.iter().any(|l| l.contains(" up -d")), "the agent's project came up:\n{out}\n{calls}");
+    for l in &engine {
+        assert!(l.ends_with("[DOCKER_HOST=unix:///Users/alice/.colima/default/docker.sock]"), "{l}");
+    }
+    assert!(
+        engine.iter().any(|l| l.contains("--entrypoint squid") && l.contains("-f /dev/stdin") && !l.contains(" -v ")),
+        "{calls}"
+    );
+    assert!(mac.loaded("com.clawguard.colima"), "{calls}");
+}

@@ -115,6 +115,30 @@ fn the_agent_is_locked_down_and_reaches_only_the_allowed_hosts() {
         .clone();
     let (ok, out) = run_in(&e, &up);
     assert!(ok, "{} failed:\n{out}", up.join(" "));
+    // The proxy image checks squid.conf from its standard input, as `plan --validate` does
+    // where the host has no squid (a Mac: no bind mount the runtime's VM may not share).
+    let squid_conf = clawguard::layers::plan(&a, &clawguard::host::probe(&Root::new(host.path()), None))
+        .unwrap()
+        .files
+        .iter()
+        .find(|f| f.path.ends_with("squid.conf"))
+        .expect("the plan writes squid.conf")
+        .content
+        .clone();
+    let check = |conf: &str| {
+        let argv = clawguard::validate::squid_in_container("clawguard-test/squid:1");
+        let mut c = e.docker(&argv[1..].iter().map(String::as_str).collect::<Vec<_>>());
+        c.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(conf.as_bytes()).unwrap();
+        let o = child.wait_with_output().unwrap();
+        (o.status.success(), format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
+    };
+    let (ok, out) = check(&squid_conf);
+    assert!(ok && out.contains("Processing: http_access") && !out.contains("FATAL"), "{out}");
+    let (_, out) = check("http_port 3128\nno_such_directive on\n");
+    assert!(out.contains("unrecognized: 'no_such_directive'"), "a bad file is refused by the same check:\n{out}");
     let ps = |svc: &str| {
         let mut argv: Vec<String> = up[..up.len() - 2].to_vec();
         argv.extend(["ps".into(), "-q".into(), svc.into()]);

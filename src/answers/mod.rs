@@ -538,9 +538,34 @@ impl Default for Backup {
 impl Answers {
     /// Reads and checks an answers file.
     pub fn load(path: &Path) -> Result<Answers, AnswersError> {
+        Answers::load_for(path, crate::host::platform::Kind::Linux)
+    }
+
+    /// [`load`](Self::load) for a platform: what the file leaves out takes that platform's
+    /// default ([`defaults_for`](Self::defaults_for)) — an answers file written on Linux or
+    /// by hand on a Mac does not put the agent's data under /srv, which a Mac cannot make.
+    pub fn load_for(path: &Path, platform: crate::host::platform::Kind) -> Result<Answers, AnswersError> {
         let text =
             std::fs::read_to_string(path).map_err(|source| AnswersError::Read { path: path.to_owned(), source })?;
-        Answers::parse(&text, &path.display().to_string())
+        let origin = path.display().to_string();
+        let mut answers = Answers::parse(&text, &origin)?;
+        if platform == crate::host::platform::Kind::MacOs {
+            let given: toml::Table = toml::from_str(&text).unwrap_or_default();
+            let sandbox = given.get("sandbox").and_then(toml::Value::as_table);
+            let set = |key: &str| sandbox.is_some_and(|s| s.contains_key(key));
+            let mac = Answers::defaults_for(platform).sandbox;
+            if !set("state_dir") {
+                answers.sandbox.state_dir = mac.state_dir;
+            }
+            if !set("workspace") {
+                answers.sandbox.workspace = mac.workspace;
+            }
+            if !set("config_dir") {
+                answers.sandbox.config_dir = mac.config_dir;
+            }
+            answers.check().map_err(|m| AnswersError::Field { origin, field: m.field(), message: m.message })?;
+        }
+        Ok(answers)
     }
 
     /// Parses and checks answers text; `origin` names it in errors.
@@ -885,6 +910,19 @@ fn explain_top(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_answers_file_read_for_a_mac_leaves_the_agents_data_where_a_mac_can_make_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("answers.toml");
+        std::fs::write(&file, "version = 1\n[sandbox]\nworkspace = \"/Users/alice/agent-work\"\n").unwrap();
+        let mac = Answers::load_for(&file, crate::host::platform::Kind::MacOs).unwrap();
+        assert_eq!(mac.sandbox.state_dir.as_str(), "/opt/openclaw/state");
+        assert_eq!(mac.sandbox.config_dir.as_str(), "/opt/openclaw/config");
+        assert_eq!(mac.sandbox.workspace.as_str(), "/Users/alice/agent-work", "what the file says stays");
+        let linux = Answers::load_for(&file, crate::host::platform::Kind::Linux).unwrap();
+        assert_eq!(linux.sandbox.state_dir, Answers::default().sandbox.state_dir);
+    }
 
     #[test]
     fn the_example_file_is_the_defaults() {

@@ -155,14 +155,15 @@ pub fn load(common: &Common) -> Result<Loaded, CommandError> {
         return Err(CommandError::NoRoot(common.root.display().to_string()));
     }
     let root = Root::new(&common.root);
+    let platform = host::platform::kind(&root);
     let (answers, source) = match &common.answers {
-        Some(path) => (Answers::load(path)?, path.display().to_string()),
+        Some(path) => (Answers::load_for(path, platform)?, path.display().to_string()),
         None => {
             let installed = root.path(answers::DEFAULT_PATH);
             if installed.exists() {
-                (Answers::load(&installed)?, installed.display().to_string())
+                (Answers::load_for(&installed, platform)?, installed.display().to_string())
             } else {
-                (Answers::defaults_for(host::platform::probe(&root).kind()), "the built-in defaults".to_owned())
+                (Answers::defaults_for(platform), "the built-in defaults".to_owned())
             }
         }
     };

@@ -136,6 +136,9 @@ pub struct MacFacts {
     /// FileVault is on: asked on the live Mac (`fdesetup status`); None for another root
     /// or when it cannot be asked.
     pub filevault: Option<bool>,
+    /// Where the engine listens: the default socket, the runtime's socket in its user's
+    /// home ([`engine_socket`]), or None when neither is there (the runtime is not running).
+    pub engine_socket: Option<String>,
 }
 
 impl Default for MacFacts {
@@ -156,6 +159,7 @@ impl Default for MacFacts {
             docker: None,
             accounts_unreadable: None,
             filevault: None,
+            engine_socket: None,
         }
     }
 }
@@ -192,6 +196,58 @@ impl DockerRuntime {
             DockerRuntime::Colima => "colima",
         }
     }
+
+    /// The engine's socket under the home of the user who runs the runtime, as each
+    /// documents it: colima's FAQ (`~/.colima/default/docker.sock`, and no
+    /// /var/run/docker.sock), OrbStack's (`~/.orbstack/run/docker.sock`), Docker Desktop's
+    /// (`~/.docker/run/docker.sock`; /var/run/docker.sock only when its privileged helper
+    /// is allowed to make the link).
+    pub fn user_socket(self) -> &'static str {
+        match self {
+            DockerRuntime::DockerDesktop => ".docker/run/docker.sock",
+            DockerRuntime::OrbStack => ".orbstack/run/docker.sock",
+            DockerRuntime::Colima => ".colima/default/docker.sock",
+        }
+    }
+}
+
+/// Where `docker` looks when DOCKER_HOST is not set.
+pub const DEFAULT_DOCKER_SOCKET: &str = "/var/run/docker.sock";
+
+/// The engine's socket root's `docker` must be pointed at on this Mac (DOCKER_HOST), when
+/// the default one is not there: the runtime's socket in the home of a local user, taken
+/// only when it is a socket owned by that user (not a link: the home is the user's to
+/// arrange). Homebrew's owner first (colima is theirs), then by uid. None when the
+/// default socket is there, or when no runtime runs.
+pub fn engine_socket(root: &Root, mac: &MacFacts) -> Option<String> {
+    let rt = mac.docker?;
+    if std::fs::metadata(root.path(DEFAULT_DOCKER_SOCKET))
+        .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()))
+    {
+        return None;
+    }
+    let mut users = super::users::mac_directory(root).ok()?.entries;
+    users.retain(|e| e.uid >= 500 && e.home.starts_with("/Users/"));
+    let brew = mac.homebrew.as_ref().map(|h| h.owner_uid);
+    users.sort_by_key(|e| (Some(e.uid) != brew, e.uid));
+    users.iter().find_map(|e| {
+        let path = format!("{}/{}", e.home.trim_end_matches('/'), rt.user_socket());
+        let m = std::fs::symlink_metadata(root.path(&path)).ok()?;
+        (std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()) && m.uid() == e.uid).then_some(path)
+    })
+}
+
+/// On a live Mac whose runtime's socket is not the default one, the `DOCKER_HOST` every
+/// engine command of this process needs (`docker`, `docker compose`, the checks, the
+/// backups — and the LaunchDaemons that run clawguard get it the same way). None when
+/// DOCKER_HOST is set already, or this is not a Mac.
+pub fn live_docker_host() -> Option<String> {
+    if std::env::var_os("DOCKER_HOST").is_some() {
+        return None;
+    }
+    let root = Root::new("/");
+    let Platform::MacOs(mac) = probe_system(&root) else { return None };
+    engine_socket(&root, &mac).map(|p| format!("unix://{p}"))
 }
 
 /// The settings of `com.apple.SoftwareUpdate` that keep a Mac patched without a person:
@@ -205,6 +261,28 @@ pub const UPDATE_KEYS: &[&str] = &[
     // CIS 1.4): the others cover only security responses and data files.
     "AutomaticallyInstallMacOSUpdates",
 ];
+
+/// The platform family of `root`, from its files alone (no command asked).
+pub fn kind(root: &Root) -> Kind {
+    probe_system(root).kind()
+}
+
+/// What `probe` reads from files alone (no command asked): enough to find the runtime.
+fn probe_system(root: &Root) -> Platform {
+    let Some(version) = read_plist(root, SYSTEM_VERSION).ok().flatten() else {
+        return Platform::Linux;
+    };
+    let name = version.as_dictionary().and_then(|d| d.get("ProductName")).and_then(Value::as_string);
+    if !name.is_some_and(|n| n.contains("macOS") || n.contains("Mac OS")) {
+        return Platform::Linux;
+    }
+    let homebrew = homebrew(root);
+    Platform::MacOs(Box::new(MacFacts {
+        docker: docker_runtime(root, homebrew.as_ref()),
+        homebrew,
+        ..MacFacts::default()
+    }))
+}
 
 /// The platform of `root`: macOS when its SystemVersion.plist names macOS.
 pub fn probe(root: &Root) -> Platform {
@@ -274,6 +352,16 @@ pub fn probe(root: &Root) -> Platform {
             .ok()
             .and_then(|out| filevault_state(&out));
     }
+    mac.engine_socket = if mac.docker.is_none() {
+        None
+    } else {
+        engine_socket(root, &mac).or_else(|| {
+            let default = std::fs::metadata(root.path(DEFAULT_DOCKER_SOCKET));
+            default
+                .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()))
+                .then(|| DEFAULT_DOCKER_SOCKET.to_owned())
+        })
+    };
     // Any record that cannot be read makes the accounts unknown (never "no users").
     match super::users::mac_directory(root) {
         Err(e) => mac.accounts_unreadable = Some(e),

@@ -321,6 +321,11 @@ pub(super) fn engine(a: &Answers, mac: &MacFacts, b: &mut Builder) {
     match mac.docker {
         None => b.block(layer, Refusal::Unsafe, "No container runtime on this Mac: install OrbStack, Docker Desktop, or colima (`brew install colima docker docker-compose`), start it once, then run clawguard again."),
         Some(rt) => {
+            match mac.engine_socket.as_deref() {
+                Some(crate::host::platform::DEFAULT_DOCKER_SOCKET) => {}
+                Some(socket) => b.warn(layer, Severity::Note, format!("{}'s engine listens at {socket}, in its user's home, where root's `docker` does not look: clawguard points every engine command there (DOCKER_HOST), its LaunchDaemons included.", rt.name())),
+                None => b.warn(layer, Severity::Warning, format!("{} does not seem to be running: its engine's socket is neither {} nor ~/{} of a local user. Start it ({}) before applying: the apply asks the engine first and stops if it does not answer.", rt.name(), crate::host::platform::DEFAULT_DOCKER_SOCKET, rt.user_socket(), match rt { crate::host::platform::DockerRuntime::Colima => "`colima start` as its user", _ => "open the app as its user" })),
+            }
             b.warn(layer, Severity::Note, format!("{} runs the agent's containers in a Linux VM: the compose project and its squid proxy are the same as on Linux, but there is no DOCKER-USER chain (pf on this Mac does not see the VM's traffic: the proxy is what limits the agent's egress), and the VM has its own network.", rt.name()));
             if rt != crate::host::platform::DockerRuntime::Colima {
                 b.warn(layer, Severity::Warning, format!("{} starts when its user logs in, not at boot: after a restart the agent stays down until someone logs in. colima, started by a LaunchDaemon as its user, runs without a login.", rt.name()));

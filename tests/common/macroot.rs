@@ -357,6 +357,7 @@ impl MacRoot {
             ("/usr/bin/plutil", PLUTIL),
             ("/bin/ps", PS),
             ("/usr/bin/install", INSTALL),
+            ("/usr/libexec/standin/engine", ENGINE),
         ] {
             let p = self.path(path);
             fs::create_dir_all(p.parent().unwrap()).unwrap();
@@ -379,6 +380,36 @@ impl MacRoot {
         );
         assert!(out.status.success(), "the stand-ins' first state: {}", String::from_utf8_lossy(&out.stderr));
         self.clear_calls();
+    }
+
+    /// colima started by `user` (uid, home): its engine's socket in the home, where colima's
+    /// FAQ says it is (`~/.colima/default/docker.sock`; no /var/run/docker.sock), and
+    /// Homebrew's `docker` and `docker-compose` as stand-ins that reach the engine only
+    /// through that socket — as the Docker CLI does, which otherwise says "Cannot connect to
+    /// the Docker daemon at unix:///var/run/docker.sock".
+    pub fn start_colima(&self, uid: u32, home: &str) {
+        let dir = self.path(&format!("{home}/.colima/default"));
+        fs::create_dir_all(&dir).unwrap();
+        let sock = dir.join("docker.sock");
+        let _ = fs::remove_file(&sock);
+        drop(std::os::unix::net::UnixListener::bind(&sock).unwrap());
+        for p in [self.path(&format!("{home}/.colima")), dir.clone(), sock.clone()] {
+            std::os::unix::fs::lchown(&p, Some(uid), Some(20)).unwrap();
+        }
+        for tool in ["docker", "docker-compose"] {
+            let p = self.path(&format!("/opt/homebrew/bin/{tool}"));
+            let _ = fs::remove_file(&p);
+            fs::write(
+                &p,
+                format!(
+                    "#!/bin/sh
+exec /usr/libexec/standin/engine {tool} \"$@\"\n"
+                ),
+            )
+            .unwrap();
+            fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        fs::create_dir_all(self.path(&format!("{STATE}/engine"))).unwrap();
     }
 
     /// Processes still running in the root (the detached watchdog), ended.
@@ -720,4 +751,74 @@ else
   [ $# -eq 2 ] || { echo "usage: install [-m mode] [-o owner] [-g group] file target" >&2; exit 64; }
   cp "$1" "$2" || exit 1; set_attrs "$2"
 fi
+"#;
+
+/// The Docker CLI and Compose against a runtime's engine: the engine is reached only
+/// through DOCKER_HOST's socket, which must be there (docker(1), "DOCKER_HOST: daemon
+/// socket to connect to"); without it the CLI's own error. What it keeps: the images
+/// pulled and tagged, whether the compose project is up. Each call is logged with the
+/// DOCKER_HOST it saw.
+const ENGINE: &str = r#"#!/bin/sh
+. /usr/libexec/standin/lib.sh
+tool=$1; shift
+log_call "$tool" "$@" "[DOCKER_HOST=$DOCKER_HOST]"
+E=$S/engine
+sock=${DOCKER_HOST#unix://}
+if [ -z "$DOCKER_HOST" ] || [ ! -S "$sock" ]; then
+  echo "Cannot connect to the Docker daemon at ${DOCKER_HOST:-unix:///var/run/docker.sock}. Is the docker daemon running?" >&2
+  exit 1
+fi
+if [ "$tool" = docker ] && [ "$1" = compose ]; then shift; tool=docker-compose; fi
+if [ "$tool" = docker-compose ]; then
+  file=; verb=
+  while [ $# -gt 0 ]; do
+    case "$1" in -p|--project-name) shift ;; -f|--file) file=$2; shift ;; -*) ;; *) verb=$1; shift; break ;; esac
+    shift
+  done
+  case "$verb" in
+    version) echo "Docker Compose version v2.31.0" ;;
+    config) [ -f "$file" ] || { echo "open $file: no such file or directory" >&2; exit 1; } ;;
+    up) touch $E/up; echo "Container clawguard-agent-1  Started" >&2 ;;
+    down) rm -f $E/up ;;
+    restart|kill|stop|start|pull) ;;
+    exec) [ -f $E/up ] || { echo "service \"agent\" is not running" >&2; exit 1; } ;;
+    ps) [ -f $E/up ] && echo "3f2a9c1d8b7e" ;;
+    *) echo "compose stand-in: '$verb' is not in it" >&2; exit 99 ;;
+  esac
+  exit 0
+fi
+case "$1" in
+  info)
+    case "$3" in
+      *ServerVersion*) echo "27.4.0" ;;
+      *CPUCfsQuota*) echo "true true true" ;;
+      *) echo "Server Version: 27.4.0" ;;
+    esac ;;
+  version) echo "Docker version 27.4.0, build bde2b89" ;;
+  pull) shift; [ "$1" = -q ] && shift; echo "$1" >> $E/images; echo "$1" ;;
+  tag) echo "$3" >> $E/images ;;
+  image)
+    [ "$2" = inspect ] || { echo "docker stand-in: image $2 is not in it" >&2; exit 99; }
+    img=$(eval echo \${$#})
+    grep -qxF "$img" $E/images 2>/dev/null || { echo "Error response from daemon: No such image: $img" >&2; exit 1; }
+    echo "sha256:5d0da3dc976460b72c77d94c8a1ad043720b0416bfc16c52c45d4847e53fadb6" ;;
+  ps) [ -f $E/up ] && echo "3f2a9c1d8b7e" ;;
+  inspect) echo "[]" ;;
+  run)
+    # colima's VM sees only what it mounts: its user's home and /tmp/colima by default
+    # (colima's FAQ); a bind mount of anything else is an empty directory inside.
+    prev=
+    for a in "$@"; do
+      if [ "$prev" = -v ]; then
+        src=${a%%:*}
+        case "$src" in /Users/alice/*|/tmp/colima/*) ;; *) echo "FATAL: $src is not shared with colima's VM: the container sees an empty directory" >&2; exit 1 ;; esac
+      fi
+      prev=$a
+    done
+    case "$*" in
+      *"--entrypoint squid"*"-f /dev/stdin"*) while read -r line; do echo "Processing: $line"; done ;;
+      *) echo "docker stand-in: run $* is not in it" >&2; exit 99 ;;
+    esac ;;
+  *) echo "docker stand-in: '$1' is not in it" >&2; exit 99 ;;
+esac
 "#;
