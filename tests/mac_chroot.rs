@@ -286,4 +286,49 @@ fn colima_every_engine_command_reaches_the_socket_in_its_users_home() {
         "{calls}"
     );
     assert!(mac.loaded("com.clawguard.colima"), "{calls}");
+
+    // colima's VM reads what it shares as alice, who runs it: the agent's files are hers,
+    // and the agent runs as her uid inside the VM.
+    for dir in ["/opt/openclaw/state", "/opt/openclaw/workspace", "/var/log/clawguard-agent"] {
+        assert!(
+            calls.lines().any(|l| l.starts_with("install -d") && l.contains("-o 501 -g 20") && l.ends_with(dir)),
+            "{dir}:\n{calls}"
+        );
+    }
+    assert!(plan.contains("the agent's files are alice's (uid 501), who runs colima"), "{plan}");
+    let compose = mac.read("/opt/clawguard/agent/docker-compose.yml");
+    assert!(compose.contains("501:20"), "{compose}");
+    assert!(!compose.contains("64000"), "{compose}");
+    // Bind sources as the Mac resolves them (Docker Desktop compares them literally).
+    assert!(
+        compose.contains("/private/var/log/clawguard-agent:")
+            && compose.contains("/private/var/run/clawguard/secrets/"),
+        "{compose}"
+    );
+    assert!(!compose.contains("\"/var/") && !compose.contains("- /var/"), "{compose}");
+    use std::os::unix::fs::MetadataExt;
+    let secrets: Vec<_> = std::fs::read_dir(mac.path("/var/run/clawguard/secrets")).unwrap().flatten().collect();
+    assert!(!secrets.is_empty(), "the gateway's key is unlocked for the agent");
+    for e in secrets {
+        assert_eq!(e.metadata().unwrap().uid(), 501, "{:?}", e.path());
+    }
+    // colima's LaunchDaemon: alice's HOME and working directory, the secrets mounted, and
+    // not respawned when it exits 0 (its VM already up, abiosoft/colima#490).
+    let daemon = plist::Value::from_file(mac.path("/Library/LaunchDaemons/com.clawguard.colima.plist")).unwrap();
+    let d = daemon.as_dictionary().unwrap();
+    assert_eq!(d.get("UserName").and_then(plist::Value::as_string), Some("alice"));
+    assert_eq!(d.get("WorkingDirectory").and_then(plist::Value::as_string), Some("/Users/alice"));
+    let env = d.get("EnvironmentVariables").and_then(plist::Value::as_dictionary).unwrap();
+    assert_eq!(env.get("HOME").and_then(plist::Value::as_string), Some("/Users/alice"));
+    let keep = d.get("KeepAlive").and_then(plist::Value::as_dictionary).expect("KeepAlive is conditional");
+    assert_eq!(keep.get("SuccessfulExit").and_then(plist::Value::as_boolean), Some(false));
+    let argv: Vec<&str> = d
+        .get("ProgramArguments")
+        .and_then(plist::Value::as_array)
+        .unwrap()
+        .iter()
+        .filter_map(plist::Value::as_string)
+        .collect();
+    assert!(argv.windows(2).any(|w| w == ["--mount", "/private/var/run/clawguard/secrets"]), "{argv:?}");
+    assert!(argv.windows(2).any(|w| w == ["--mount", "/private/var/log/clawguard-agent:w"]), "{argv:?}");
 }

@@ -12,12 +12,12 @@ use crate::plan::Severity;
 
 /// Compares the running agent container with what the answers set. `applied`: the
 /// compose file was applied here (so a missing container is news).
-pub fn check(answers: &Answers, runner: &Runner, applied: bool) -> Vec<Finding> {
+pub fn check(answers: &Answers, agent: (u32, u32), runner: &Runner, applied: bool) -> Vec<Finding> {
     if answers.skip.contains(&crate::answers::Layer::Sandbox) || !runner.runs_commands() {
         return Vec::new();
     }
     let mut out = states(runner);
-    out.extend(settings(answers, runner, applied));
+    out.extend(settings(answers, agent, runner, applied));
     out
 }
 
@@ -76,7 +76,7 @@ fn state_finding(c: &Value) -> Option<Finding> {
 }
 
 /// The agent's container's settings against the plan's.
-fn settings(answers: &Answers, runner: &Runner, applied: bool) -> Vec<Finding> {
+fn settings(answers: &Answers, agent: (u32, u32), runner: &Runner, applied: bool) -> Vec<Finding> {
     let project = format!("label=com.docker.compose.project={PROJECT}");
     let ids = match runner.run(&[
         "docker",
@@ -126,14 +126,15 @@ fn settings(answers: &Answers, runner: &Runner, applied: bool) -> Vec<Finding> {
             format!("`docker inspect {id}` gave no container: not checked."),
         )];
     };
-    differences(answers, &c)
+    differences(answers, agent, &c)
         .into_iter()
         .map(|d| finding("sandbox.container-drift", Severity::Danger, format!("The agent's container runs with {d}. Someone recreated it outside clawguard: if it was not you, treat it as an intrusion (see /etc/clawguard/RECOVERY.md); `docker compose -p {PROJECT} -f {} up -d --force-recreate` puts the planned one back.", crate::layers::sandbox::compose_file(answers))))
         .collect()
 }
 
-/// What the live container has that the plan did not set, in words.
-pub fn differences(a: &Answers, c: &Value) -> Vec<String> {
+/// What the live container has that the plan did not set, in words; `agent` is the uid
+/// and gid it runs as (`layers::sandbox::agent_ids`).
+pub fn differences(a: &Answers, agent: (u32, u32), c: &Value) -> Vec<String> {
     let s = &a.sandbox;
     let host = &c["HostConfig"];
     let mut out = Vec::new();
@@ -141,7 +142,7 @@ pub fn differences(a: &Answers, c: &Value) -> Vec<String> {
         out.push("a writable root filesystem (the plan sets read_only)".to_owned());
     }
     let user = c["Config"]["User"].as_str().unwrap_or_default();
-    let want = format!("{}:{}", s.uid.get(), s.gid.get());
+    let want = format!("{}:{}", agent.0, agent.1);
     if user != want {
         out.push(format!("user `{}` (the plan sets {want})", if user.is_empty() { "root" } else { user }));
     }

@@ -381,7 +381,8 @@ fn unlock(l: &Loaded) -> Result<Vec<String>, CommandError> {
         services.push(crate::layers::openclaw::GATEWAY_KEY.parse().expect("a valid name"));
     }
     let vault = crate::vault::Vault::new(&l.root);
-    Ok(vault.unlock(&dest, l.answers.sandbox.uid.get(), l.answers.sandbox.gid.get(), &services)?)
+    let (uid, gid) = crate::layers::sandbox::agent_ids(&l.answers, &l.facts);
+    Ok(vault.unlock(&dest, uid, gid, &services)?)
 }
 
 pub fn example() -> ExitCode {

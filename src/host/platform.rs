@@ -139,6 +139,17 @@ pub struct MacFacts {
     /// Where the engine listens: the default socket, the runtime's socket in its user's
     /// home ([`engine_socket`]), or None when neither is there (the runtime is not running).
     pub engine_socket: Option<String>,
+    /// The local user the runtime runs as ([`runtime_user`]).
+    pub runtime_user: Option<RuntimeUser>,
+}
+
+/// The user a Mac's container runtime runs as: its VM reads the files it shares with that
+/// user's rights, whoever the container's process is inside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeUser {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
 }
 
 impl Default for MacFacts {
@@ -160,6 +171,7 @@ impl Default for MacFacts {
             accounts_unreadable: None,
             filevault: None,
             engine_socket: None,
+            runtime_user: None,
         }
     }
 }
@@ -170,8 +182,9 @@ pub struct Homebrew {
     /// `/opt/homebrew` (Apple silicon) or `/usr/local` (Intel).
     pub prefix: String,
     pub owner_uid: u32,
-    /// The owner's name, when the local accounts could be read.
+    /// The owner's name and home, when the local accounts could be read.
     pub owner: Option<String>,
+    pub home: Option<String>,
 }
 
 impl Homebrew {
@@ -235,6 +248,35 @@ pub fn engine_socket(root: &Root, mac: &MacFacts) -> Option<String> {
         let m = std::fs::symlink_metadata(root.path(&path)).ok()?;
         (std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()) && m.uid() == e.uid).then_some(path)
     })
+}
+
+/// Who runs the runtime: the owner of the home its socket is in (the default socket is a
+/// link there when Docker Desktop's or OrbStack's helper made it); for colima without a
+/// socket yet, Homebrew's owner, as whom clawguard's LaunchDaemon starts it.
+pub fn runtime_user(root: &Root, mac: &MacFacts) -> Option<RuntimeUser> {
+    let rt = mac.docker?;
+    let users = super::users::mac_directory(root).ok()?.entries;
+    let in_home = |path: &str| {
+        users
+            .iter()
+            .filter(|e| e.uid >= 500 && e.home.starts_with("/Users/"))
+            .find(|e| path.starts_with(&format!("{}/", e.home.trim_end_matches('/'))))
+    };
+    let socket = match mac.engine_socket.as_deref() {
+        Some(DEFAULT_DOCKER_SOCKET) => {
+            std::fs::read_link(root.path(DEFAULT_DOCKER_SOCKET)).ok().map(|t| t.to_string_lossy().into_owned())
+        }
+        other => other.map(str::to_owned),
+    };
+    let entry = match socket.as_deref().and_then(in_home) {
+        Some(e) => Some(e),
+        None if rt == DockerRuntime::Colima => {
+            let owner = mac.homebrew.as_ref()?.owner_uid;
+            users.iter().find(|e| e.uid == owner)
+        }
+        None => None,
+    }?;
+    Some(RuntimeUser { name: entry.name.clone(), uid: entry.uid, gid: entry.gid })
 }
 
 /// On a live Mac whose runtime's socket is not the default one, the `DOCKER_HOST` every
@@ -362,12 +404,16 @@ pub fn probe(root: &Root) -> Platform {
                 .then(|| DEFAULT_DOCKER_SOCKET.to_owned())
         })
     };
+    mac.runtime_user = runtime_user(root, &mac);
     // Any record that cannot be read makes the accounts unknown (never "no users").
     match super::users::mac_directory(root) {
         Err(e) => mac.accounts_unreadable = Some(e),
         Ok(d) => {
-            if let Some(hb) = mac.homebrew.as_mut() {
-                hb.owner = d.entries.into_iter().find(|e| e.uid == hb.owner_uid).map(|e| e.name);
+            if let Some(hb) = mac.homebrew.as_mut()
+                && let Some(e) = d.entries.into_iter().find(|e| e.uid == hb.owner_uid)
+            {
+                hb.owner = Some(e.name);
+                hb.home = Some(e.home).filter(|h| h.starts_with('/'));
             }
         }
     }
@@ -438,7 +484,7 @@ fn homebrew(root: &Root) -> Option<Homebrew> {
             return None;
         }
         let owner_uid = std::fs::metadata(root.path(prefix)).ok()?.uid();
-        Some(Homebrew { prefix: (*prefix).to_owned(), owner_uid, owner: None })
+        Some(Homebrew { prefix: (*prefix).to_owned(), owner_uid, owner: None, home: None })
     })
 }
 

@@ -13,6 +13,10 @@ pub const SSHD_LABEL: &str = "com.clawguard.sshd";
 /// The jobs' PATH: the system's, then where the container runtimes and Homebrew put
 /// their commands.
 pub const PATH: &str = "/usr/bin:/bin:/usr/sbin:/sbin:/usr/local/bin:/opt/homebrew/bin:/opt/homebrew/sbin";
+/// How long launchd waits before starting a failed [`When::Always`] job again
+/// (`ThrottleInterval`; launchd's default is 10 s).
+pub const RETRY_SECS: i64 = 60;
+
 /// Where launchd logs clawguard's jobs' output.
 pub const LOG_DIR: &str = "/var/log/clawguard";
 
@@ -35,7 +39,10 @@ pub enum When {
     Daily { hour: u8, minute: u8 },
     /// Every so many seconds, and once when loaded.
     Every(u32),
-    /// Kept running from boot on (restarted when it exits).
+    /// Started at boot and started again when it fails — not when it exits 0: a program
+    /// that finds its work already done (colima when its VM is up already) must not be
+    /// respawned every 10 s for ever (abiosoft/colima#490). Failures are retried at most
+    /// every [`RETRY_SECS`].
     Always,
     /// launchd listens on this TCP port and starts the program for each connection
     /// (`inetd`-style: what Apple's Remote Login does on port 22).
@@ -53,6 +60,9 @@ pub struct Daemon {
     pub user: String,
     /// `Interactive` for sshd's sessions, `Background` for everything else.
     pub interactive: bool,
+    /// The home of `user`, for a job run as a user that reads its own files (colima keeps
+    /// its VM under `~/.colima`): HOME and the working directory. launchd sets neither.
+    pub home: Option<String>,
 }
 
 impl Daemon {
@@ -62,7 +72,7 @@ impl Daemon {
     }
 
     pub fn root(name: &str, argv: Vec<String>, when: When) -> Daemon {
-        Daemon { label: label(name), argv, when, user: "root".into(), interactive: false }
+        Daemon { label: label(name), argv, when, user: "root".into(), interactive: false, home: None }
     }
 
     pub fn path(&self) -> String {
@@ -84,6 +94,10 @@ impl Daemon {
         // launchd's PATH has neither Homebrew's tools nor the runtimes' `docker`.
         let mut env = Dictionary::new();
         env.insert("PATH".into(), PATH.into());
+        if let Some(home) = &self.home {
+            env.insert("HOME".into(), home.clone().into());
+            d.insert("WorkingDirectory".into(), home.clone().into());
+        }
         d.insert("EnvironmentVariables".into(), env.into());
         match self.when {
             When::Boot => {
@@ -101,7 +115,10 @@ impl Daemon {
             }
             When::Always => {
                 d.insert("RunAtLoad".into(), true.into());
-                d.insert("KeepAlive".into(), true.into());
+                let mut keep = Dictionary::new();
+                keep.insert("SuccessfulExit".into(), false.into());
+                d.insert("KeepAlive".into(), keep.into());
+                d.insert("ThrottleInterval".into(), RETRY_SECS.into());
             }
             When::Connection { port } => {
                 let mut listener = Dictionary::new();

@@ -71,6 +71,7 @@ pub(super) fn sshd_port(f: &Facts, mac: &MacFacts, port: u16, b: &mut Builder) {
         when: When::Connection { port },
         user: "root".into(),
         interactive: true,
+        home: None,
     };
     b.launch_daemon(layer, &daemon, &format!("launchd listens on port {port} for sshd"), &[]);
     if remote_login && mac.keeps_remote_login() {
@@ -282,6 +283,16 @@ fn mac_alias(path: &str) -> String {
     path.to_owned()
 }
 
+/// The path a Mac resolves `path` to: `/etc`, `/var` and `/tmp` are links into `/private`.
+pub(super) fn resolved(path: &str) -> String {
+    for top in ["/etc", "/var", "/tmp"] {
+        if path == top || path.starts_with(&format!("{top}/")) {
+            return format!("/private{path}");
+        }
+    }
+    path.to_owned()
+}
+
 fn overlaps(a: &str, b: &str) -> bool {
     let (a, b) = (a.trim_end_matches('/'), b.trim_end_matches('/'));
     a == b || a.starts_with(&format!("{b}/")) || b.starts_with(&format!("{a}/")) || a.is_empty() || b.is_empty()
@@ -311,7 +322,7 @@ pub(super) fn engine(a: &Answers, mac: &MacFacts, b: &mut Builder) {
     if mac.docker == Some(crate::host::platform::DockerRuntime::DockerDesktop) {
         let unshared: Vec<String> = mounted(a)
             .into_iter()
-            .map(|(_, p, _)| p)
+            .map(|(_, p, _)| resolved(&p))
             .filter(|p| !DESKTOP_SHARED.iter().any(|s| format!("{p}/").starts_with(s)))
             .collect();
         if !unshared.is_empty() {
@@ -339,15 +350,20 @@ pub(super) fn engine(a: &Answers, mac: &MacFacts, b: &mut Builder) {
                 // the containers mount is named (`:w` where the agent writes).
                 let mut argv = vec![format!("{}/bin/colima", hb.prefix), "start".into(), "--foreground".into()];
                 for (_, path, writable) in mounted(a) {
+                    let path = resolved(&path);
                     argv.push("--mount".into());
                     argv.push(if writable { format!("{path}:w") } else { path });
                 }
+                // The keys unlocked for the agent, which its compose file binds read-only.
+                argv.push("--mount".into());
+                argv.push(resolved(super::MAC_SECRETS_DIR));
                 let daemon = Daemon {
                     label: launchd::label("colima"),
                     argv,
                     when: When::Always,
                     user: user.clone(),
                     interactive: false,
+                    home: hb.home.clone(),
                 };
                 b.launch_daemon(layer, &daemon, &format!("colima starts at boot as {user}, without a login"), &[]);
             }

@@ -115,7 +115,8 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder, keys: &[String], pro
     };
     // The agent's own and nobody else's (OpenClaw's audit calls a readable config
     // critical): a user's old config may hold keys in plaintext. Mounted read-only.
-    let owner = || Owner::Uid(s.uid.get(), s.gid.get());
+    let (uid, gid) = super::sandbox::agent_ids(a, f);
+    let owner = || Owner::Uid(uid, gid);
     b.owned_file(layer, settings_path, settings, 0o600, owner());
 
     // Suggestions the user's settings may override: the Control UI's origins (the

@@ -53,7 +53,7 @@ struct Ctx {
     environment: Vec<(String, String)>,
     mounts: Vec<String>,
     secrets: Vec<String>,
-    secrets_dir: &'static str,
+    secrets_dir: String,
     publish: bool,
     gateway_port: u16,
     proxy_image: String,
@@ -117,7 +117,8 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
             ("no_proxy".into(), "localhost,127.0.0.1,::1,proxy".into()),
         ]);
     }
-    let log_mount = format!("{}:{CONTAINER_LOG_DIR}:rw", a.monitoring.log_dir);
+    let src = |p: &dyn std::fmt::Display| bind_source(f, &p.to_string());
+    let log_mount = format!("{}:{CONTAINER_LOG_DIR}:rw", src(&a.monitoring.log_dir));
     let keys = agent_keys(a, f);
     let mounts = match s.profile {
         Profile::Openclaw => {
@@ -141,17 +142,17 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
             environment.push(("npm_config_cache".into(), "/tmp/npm".into()));
             openclaw::plan(a, f, b, &keys, egress.then_some(proxy.as_str()));
             vec![
-                format!("{}:/home/node/.openclaw:rw", s.state_dir),
-                format!("{}:/home/node/.openclaw/workspace:rw", s.workspace),
-                format!("{}:{}:ro", s.config_dir, openclaw::CONTAINER_CONFIG_DIR),
-                format!("{}:{}:rw", openclaw::backups_dir(a), openclaw::CONTAINER_BACKUPS),
+                format!("{}:/home/node/.openclaw:rw", src(&s.state_dir)),
+                format!("{}:/home/node/.openclaw/workspace:rw", src(&s.workspace)),
+                format!("{}:{}:ro", src(&s.config_dir), openclaw::CONTAINER_CONFIG_DIR),
+                format!("{}:{}:rw", src(&openclaw::backups_dir(a)), openclaw::CONTAINER_BACKUPS),
                 log_mount,
             ]
         }
         Profile::Generic => vec![
-            format!("{}:/state:rw", s.state_dir),
-            format!("{}:/workspace:rw", s.workspace),
-            format!("{}:/config:ro", s.config_dir),
+            format!("{}:/state:rw", src(&s.state_dir)),
+            format!("{}:/workspace:rw", src(&s.workspace)),
+            format!("{}:/config:ro", src(&s.config_dir)),
             log_mount,
         ],
     };
@@ -163,7 +164,10 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         healthcheck: (s.profile == Profile::Openclaw)
             .then(|| HEALTHCHECK.iter().map(|a| a.replace("{port}", &s.gateway_port.to_string())).collect()),
         command: s.command.iter().map(|c| c.to_string()).collect(),
-        user: format!("{}:{}", s.uid, s.gid),
+        user: {
+            let (uid, gid) = agent_ids(a, f);
+            format!("{uid}:{gid}")
+        },
         tmpfs_size: s.tmpfs_size.to_string(),
         // compose refuses to start where CPU quotas are not supported, whatever else.
         cpus: s.require_limits.then(|| s.cpus.to_string()),
@@ -172,7 +176,7 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         environment,
         mounts,
         secrets: keys,
-        secrets_dir: super::secrets_dir(f.platform.kind()),
+        secrets_dir: bind_source(f, super::secrets_dir(f.platform.kind())),
         publish: s.publish_gateway,
         gateway_port: s.gateway_port.get(),
         proxy_image: a.egress.proxy_image.to_string(),
@@ -246,7 +250,8 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     // Every directory the agent writes exists, the agent's, before its container starts:
     // Docker makes a missing bind source as root, and the agent (not root) then cannot
     // write its state (OpenClaw crash-loops on EACCES).
-    let (owner, group) = (format!("{}", s.uid), format!("{}", s.gid));
+    let (uid, gid) = agent_ids(a, f);
+    let (owner, group) = (uid.to_string(), gid.to_string());
     let mut writable: Vec<(String, &str, &str)> = vec![
         (s.state_dir.to_string(), "0700", "the agent's state directory, the agent's own"),
         (s.workspace.to_string(), "0700", "the agent's workspace, the agent's own"),
@@ -407,10 +412,42 @@ fn image_how(a: &Answers, f: &Facts) -> String {
     }
 }
 
+/// A bind mount's source as the engine is given it: on a Mac the path it resolves to
+/// (`/private/var/…` for `/var/…`): Docker Desktop compares a bind's source with its shared
+/// directories literally and refuses `/var/…` as not shared (docker/for-mac#1298).
+fn bind_source(f: &Facts, path: &str) -> String {
+    if f.platform.mac().is_some() { super::macos::resolved(path) } else { path.to_owned() }
+}
+
+/// The uid and gid the agent runs as and owns its files by: the answers' on Linux; on a
+/// Mac, the user who runs the container runtime. Its VM reads shared files with that
+/// user's rights (Docker Desktop: "file access is mapped to host user", docker/for-mac#117;
+/// colima and OrbStack run their VM as that user too), so files of uid 64000 with mode
+/// 0600/0700 would be unreadable inside; Docker Desktop shows a bind mount's files as the
+/// container user's own (docker-archive/classicswarm#2971), and in a VM whose shares keep
+/// the host's owners the same uid is their owner. Inside the VM that uid is no account of
+/// this Mac.
+pub fn agent_ids(a: &Answers, f: &Facts) -> (u32, u32) {
+    match f.platform.mac().and_then(|m| m.runtime_user.as_ref()) {
+        Some(u) => (u.uid, u.gid),
+        None => (a.sandbox.uid.get(), a.sandbox.gid.get()),
+    }
+}
+
 /// The agent's uid and gid must be nobody's with power on this host: without a user
 /// namespace a container's uid is the host's (PITFALLS 26), so an escape lands as that
 /// user — on cloud images uid 1000 is the admin with passwordless sudo.
 fn agent_identity(a: &Answers, f: &Facts, b: &mut Builder) {
+    if let Some(mac) = f.platform.mac() {
+        match (&mac.runtime_user, mac.docker) {
+            (Some(u), Some(rt)) => b.warn(Layer::Sandbox, Severity::Note, format!("On this Mac the agent's files are {}'s (uid {}), who runs {}: its VM reads shared files with that user's rights, so files of another uid would be unreadable inside. The agent runs as uid {} inside the VM, which is no account of this Mac (sandbox.uid and sandbox.gid apply on Linux).", u.name, u.uid, rt.name(), u.uid)),
+            (None, Some(rt)) => b.warn(Layer::Sandbox, Severity::Warning, format!("Who runs {} cannot be told (its socket is not there yet): the agent's files are made for uid {}, which {}'s VM cannot read if another user runs it. Start {} as its user, then run clawguard again.", rt.name(), a.sandbox.uid, rt.name(), rt.name())),
+            _ => {}
+        }
+        if mac.runtime_user.is_some() {
+            return;
+        }
+    }
     let (uid, gid) = (a.sandbox.uid.get(), a.sandbox.gid.get());
     let fix =
         "set sandbox.uid and sandbox.gid to a number no account uses (the default, 64000, is kept free for the agent)";
