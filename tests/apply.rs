@@ -432,6 +432,7 @@ fn confirm_needs_a_new_login_on_the_new_port_and_completes_the_move() {
     let runner = recording_runner(work.path());
     let applied_from = "198.51.100.7 50000 10.0.0.5 22";
     let r = s(root.path());
+    let before_all = rendered(root.path());
     let o = run(
         &["apply", "--yes", "--confirm-timeout", "60", "--runner", s(&runner), "--root", r],
         &[("SSH_CONNECTION", applied_from)],
@@ -466,6 +467,13 @@ fn confirm_needs_a_new_login_on_the_new_port_and_completes_the_move() {
     assert!(!root.path().join("var/lib/clawguard/last-rollback").exists());
     let o = confirm(Some("198.51.100.7 50003 10.0.0.5 2222"));
     assert!(out(&o).contains("nothing is waiting"), "{}", out(&o));
+
+    // One rollback takes the whole move back: the generation confirm wrote to complete it
+    // goes with the apply it completes (the old port was reopened and the new one kept).
+    let o = run(&["rollback", "--runner", s(&runner), "--root", r], &[]);
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(out(&o).contains("completed the SSH move of generation"), "{}", out(&o));
+    assert_eq!(rendered(root.path()), before_all, "{}", out(&o));
 }
 
 #[test]

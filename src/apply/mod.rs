@@ -1076,7 +1076,8 @@ pub fn rollback_last(root: &Root, runner: &Runner) -> Result<Vec<String>, ApplyE
     if chain.len() > 1 {
         let later: Vec<String> = chain[..chain.len() - 1].iter().map(|g| g.manifest.number.to_string()).collect();
         out.push(format!(
-            "generation {} completed the SSH move of generation {first} when it was confirmed: rolling back both (the move as a whole)",
+            "generation{} {} completed the SSH move of generation {first} when it was confirmed: rolling back the move as a whole",
+            if later.len() > 1 { "s" } else { "" },
             later.join(" and ")
         ));
     }
