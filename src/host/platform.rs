@@ -14,6 +14,7 @@ use std::os::unix::fs::MetadataExt;
 use plist::Value;
 
 use super::Root;
+use super::users::Entry;
 
 /// Where macOS says what it is (what `sw_vers` reads).
 pub const SYSTEM_VERSION: &str = "/System/Library/CoreServices/SystemVersion.plist";
@@ -232,15 +233,14 @@ pub const DEFAULT_DOCKER_SOCKET: &str = "/var/run/docker.sock";
 /// only when it is a socket owned by that user (not a link: the home is the user's to
 /// arrange). Homebrew's owner first (colima is theirs), then by uid. None when the
 /// default socket is there, or when no runtime runs.
-pub fn engine_socket(root: &Root, mac: &MacFacts) -> Option<String> {
+pub fn engine_socket(root: &Root, mac: &MacFacts, users: &[Entry]) -> Option<String> {
     let rt = mac.docker?;
     if std::fs::metadata(root.path(DEFAULT_DOCKER_SOCKET))
         .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()))
     {
         return None;
     }
-    let mut users = super::users::mac_directory(root).ok()?.entries;
-    users.retain(|e| e.uid >= 500 && e.home.starts_with("/Users/"));
+    let mut users: Vec<&Entry> = users.iter().filter(|e| e.uid >= 500 && e.home.starts_with("/Users/")).collect();
     let brew = mac.homebrew.as_ref().map(|h| h.owner_uid);
     users.sort_by_key(|e| (Some(e.uid) != brew, e.uid));
     users.iter().find_map(|e| {
@@ -253,9 +253,8 @@ pub fn engine_socket(root: &Root, mac: &MacFacts) -> Option<String> {
 /// Who runs the runtime: the owner of the home its socket is in (the default socket is a
 /// link there when Docker Desktop's or OrbStack's helper made it); for colima without a
 /// socket yet, Homebrew's owner, as whom clawguard's LaunchDaemon starts it.
-pub fn runtime_user(root: &Root, mac: &MacFacts) -> Option<RuntimeUser> {
+pub fn runtime_user(root: &Root, mac: &MacFacts, users: &[Entry]) -> Option<RuntimeUser> {
     let rt = mac.docker?;
-    let users = super::users::mac_directory(root).ok()?.entries;
     let in_home = |path: &str| {
         users
             .iter()
@@ -289,7 +288,8 @@ pub fn live_docker_host() -> Option<String> {
     }
     let root = Root::new("/");
     let Platform::MacOs(mac) = probe_system(&root) else { return None };
-    engine_socket(&root, &mac).map(|p| format!("unix://{p}"))
+    let users = super::users::mac_directory(&root).ok()?.entries;
+    engine_socket(&root, &mac, &users).map(|p| format!("unix://{p}"))
 }
 
 /// The settings of `com.apple.SoftwareUpdate` that keep a Mac patched without a person:
@@ -394,26 +394,29 @@ pub fn probe(root: &Root) -> Platform {
             .ok()
             .and_then(|out| filevault_state(&out));
     }
+    // The local accounts, read once (each record is a property list).
+    let directory = super::users::mac_directory(root);
+    let users: &[Entry] = directory.as_ref().map(|d| d.entries.as_slice()).unwrap_or_default();
     mac.engine_socket = if mac.docker.is_none() {
         None
     } else {
-        engine_socket(root, &mac).or_else(|| {
+        engine_socket(root, &mac, users).or_else(|| {
             let default = std::fs::metadata(root.path(DEFAULT_DOCKER_SOCKET));
             default
                 .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()))
                 .then(|| DEFAULT_DOCKER_SOCKET.to_owned())
         })
     };
-    mac.runtime_user = runtime_user(root, &mac);
+    mac.runtime_user = runtime_user(root, &mac, users);
     // Any record that cannot be read makes the accounts unknown (never "no users").
-    match super::users::mac_directory(root) {
-        Err(e) => mac.accounts_unreadable = Some(e),
+    match &directory {
+        Err(e) => mac.accounts_unreadable = Some(e.clone()),
         Ok(d) => {
             if let Some(hb) = mac.homebrew.as_mut()
-                && let Some(e) = d.entries.into_iter().find(|e| e.uid == hb.owner_uid)
+                && let Some(e) = d.entries.iter().find(|e| e.uid == hb.owner_uid)
             {
-                hb.owner = Some(e.name);
-                hb.home = Some(e.home).filter(|h| h.starts_with('/'));
+                hb.owner = Some(e.name.clone());
+                hb.home = Some(e.home.clone()).filter(|h| h.starts_with('/'));
             }
         }
     }
