@@ -154,6 +154,14 @@ pub enum LaunchdAction {
     Load { plist: String },
     /// Unload the daemon with this label, if it is loaded.
     Unload { label: String },
+    /// Start colima at boot as its user (what clawguard's colima daemon runs): first remove
+    /// the VM's runtime files left from before this boot (a power cut leaves pid files and
+    /// sockets that `colima start` never gets past), then run COLIMA with its arguments.
+    ColimaStart {
+        /// colima's path, then its arguments.
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        argv: Vec<String>,
+    },
 }
 
 #[derive(Debug, Args)]

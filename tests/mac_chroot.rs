@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::process::Output;
+use std::process::{Command, Output};
 
 use common::macroot::{MacRoot, Release, STATE, Start};
 
@@ -312,16 +312,15 @@ fn colima_every_engine_command_reaches_the_socket_in_its_users_home() {
     for e in secrets {
         assert_eq!(e.metadata().unwrap().uid(), 501, "{:?}", e.path());
     }
-    // colima's LaunchDaemon: alice's HOME and working directory, the secrets mounted, and
-    // not respawned when it exits 0 (its VM already up, abiosoft/colima#490).
+    // colima's LaunchDaemon: alice's HOME and working directory, the secrets mounted, run
+    // once at boot (never respawned: abiosoft/colima#1490).
     let daemon = plist::Value::from_file(mac.path("/Library/LaunchDaemons/com.clawguard.colima.plist")).unwrap();
     let d = daemon.as_dictionary().unwrap();
     assert_eq!(d.get("UserName").and_then(plist::Value::as_string), Some("alice"));
     assert_eq!(d.get("WorkingDirectory").and_then(plist::Value::as_string), Some("/Users/alice"));
     let env = d.get("EnvironmentVariables").and_then(plist::Value::as_dictionary).unwrap();
     assert_eq!(env.get("HOME").and_then(plist::Value::as_string), Some("/Users/alice"));
-    let keep = d.get("KeepAlive").and_then(plist::Value::as_dictionary).expect("KeepAlive is conditional");
-    assert_eq!(keep.get("SuccessfulExit").and_then(plist::Value::as_boolean), Some(false));
+    assert!(d.get("KeepAlive").is_none());
     let argv: Vec<&str> = d
         .get("ProgramArguments")
         .and_then(plist::Value::as_array)
@@ -331,4 +330,43 @@ fn colima_every_engine_command_reaches_the_socket_in_its_users_home() {
         .collect();
     assert!(argv.windows(2).any(|w| w == ["--mount", "/private/var/run/clawguard/secrets"]), "{argv:?}");
     assert!(argv.windows(2).any(|w| w == ["--mount", "/private/var/log/clawguard-agent:w"]), "{argv:?}");
+}
+
+/// After a power cut colima's Lima instance still has its pid files and sockets from before
+/// the boot, and `colima start` fails on them every time (abiosoft/colima#381). The boot
+/// daemon's `clawguard launchd colima-start`, run as colima's user, removes what is older
+/// than the boot — nothing newer — then runs colima in its place.
+#[test]
+fn colima_at_boot_removes_what_a_power_cut_left_and_nothing_newer() {
+    use std::os::unix::fs::PermissionsExt;
+    let mac = MacRoot::new("macos-remote-login", Release::Sequoia, Start::default());
+    let colima = mac.path("/opt/homebrew/bin/colima");
+    std::fs::write(&colima, common::macroot::COLIMA).unwrap();
+    std::fs::set_permissions(&colima, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let lima = mac.path("/Users/alice/.colima/_lima/colima");
+    std::fs::create_dir_all(&lima).unwrap();
+    for f in ["ha.pid", "ha.sock", "vz.pid", "ha.stderr.log"] {
+        std::fs::write(lima.join(f), "789\n").unwrap();
+    }
+    // From before the boot (ten minutes ago): an hour old. The VM's log is not runtime state.
+    for f in ["ha.pid", "ha.sock", "ha.stderr.log"] {
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        std::fs::File::options().write(true).open(lima.join(f)).unwrap().set_modified(old).unwrap();
+    }
+    let out = Command::new("chown").args(["-R", "501:20"]).arg(mac.path("/Users/alice/.colima")).output().unwrap();
+    assert!(out.status.success());
+    let argv = ["launchd", "colima-start", "/opt/homebrew/bin/colima", "start", "--foreground"];
+    // colima alone fails on the stale socket, as after a real power cut.
+    let o = mac.run_as(501, 20, "/Users/alice", "/opt/homebrew/bin/colima", &argv[3..]);
+    assert!(!o.status.success() && text(&o).contains("ha.sock"), "{}", text(&o));
+    let out = ok(mac.run_as(501, 20, "/Users/alice", "/usr/local/bin/clawguard", &argv), "colima-start");
+    assert!(
+        out.contains("removed /Users/alice/.colima/_lima/colima/ha.sock") && out.contains("INFO[0000] starting colima"),
+        "{out}"
+    );
+    assert!(!lima.join("ha.pid").exists() && !lima.join("ha.sock").exists());
+    assert!(lima.join("vz.pid").exists(), "newer than the boot: left alone");
+    assert!(lima.join("ha.stderr.log").exists(), "not runtime state: left alone");
+    let calls = mac.calls();
+    assert!(calls.contains("colima start --foreground [HOME=/Users/alice uid=501]"), "{calls}");
 }

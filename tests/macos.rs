@@ -224,7 +224,7 @@ fn every_launch_daemon_parses_and_has_what_launchd_needs() {
         python_checked.push_str(&String::from_utf8_lossy(&out.stdout));
     }
     assert!(
-        python_checked.contains("com.clawguard.colima alice 15"),
+        python_checked.contains("com.clawguard.colima alice 18"),
         "colima runs as Homebrew's owner, with each mount: {python_checked}"
     );
     assert!(python_checked.contains("com.clawguard.check root 4"), "{python_checked}");
@@ -245,9 +245,16 @@ fn every_launch_daemon_parses_and_has_what_launchd_needs() {
     assert_eq!(sshd["inetdCompatibility"].as_dictionary().unwrap()["Wait"].as_boolean(), Some(false));
     assert_eq!(get("com.clawguard.secrets")["RunAtLoad"].as_boolean(), Some(true));
     assert_eq!(get("com.clawguard.pf-expire")["StartInterval"].as_signed_integer(), Some(60));
-    // Started again when it fails, not when it exits 0 (its VM already up: abiosoft/colima#490).
-    let keep = get("com.clawguard.colima")["KeepAlive"].as_dictionary().unwrap().clone();
-    assert_eq!(keep["SuccessfulExit"].as_boolean(), Some(false));
+    // Started once at boot through clawguard (stale runtime files first), never respawned
+    // (a failing start kept alive leaks limactl processes: abiosoft/colima#1490).
+    let colima = get("com.clawguard.colima");
+    assert!(colima.get("KeepAlive").is_none(), "{colima:?}");
+    assert_eq!(colima["RunAtLoad"].as_boolean(), Some(true));
+    let argv: Vec<&str> = colima["ProgramArguments"].as_array().unwrap().iter().filter_map(|v| v.as_string()).collect();
+    assert_eq!(
+        argv[..6],
+        ["/usr/local/bin/clawguard", "launchd", "colima-start", "/opt/homebrew/bin/colima", "start", "--foreground"]
+    );
     // Each one is loaded through clawguard's own helper, and unloaded by a rollback.
     for f in &daemons {
         let c = plan

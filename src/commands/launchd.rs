@@ -20,6 +20,7 @@ pub fn launchd(action: &LaunchdAction) -> Result<ExitCode, CommandError> {
             bootstrap(plist)?;
             say!("loaded {label}");
         }
+        LaunchdAction::ColimaStart { argv } => return colima_start(argv),
         LaunchdAction::Unload { label } => {
             if !valid_label(label) {
                 return Err(CommandError::Stop(format!(
@@ -133,6 +134,64 @@ fn launchctl(args: &[&str]) -> Result<(), CommandError> {
     Ok(())
 }
 
+/// What a hard power-off leaves in each of colima's Lima instances
+/// (`~/.colima/_lima/NAME/`): pid files naming processes that are gone (or, after the
+/// reboot, someone else's) and sockets nobody listens on. `colima start` reads them, finds
+/// the VM "running" and fails on every attempt (abiosoft/colima#381, "errors inspecting
+/// instance … ha.sock: connection refused").
+const LIMA_RUNTIME_FILES: &[&str] = &["ha.pid", "ha.sock", "vz.pid", "qemu.pid", "ssh.sock"];
+
+/// `clawguard launchd colima-start COLIMA ARGS…`, run at boot as colima's user: the runtime
+/// files older than this boot are stale by definition, removed; then COLIMA runs in this
+/// process's place. Nothing newer than the boot is touched (a VM its user started since is
+/// left alone).
+fn colima_start(argv: &[String]) -> Result<ExitCode, CommandError> {
+    let home = std::env::var_os("HOME")
+        .map(std::path::PathBuf::from)
+        .ok_or_else(|| CommandError::Stop("HOME is not set: colima keeps its VM under ~/.colima".into()))?;
+    let boot = boot_time()?;
+    let lima = home.join(".colima/_lima");
+    for instance in std::fs::read_dir(&lima).into_iter().flatten().flatten() {
+        for name in LIMA_RUNTIME_FILES {
+            let path = instance.path().join(name);
+            // Not followed: a link here is removed as the link.
+            let Ok(m) = std::fs::symlink_metadata(&path) else { continue };
+            if std::os::unix::fs::MetadataExt::mtime(&m) < boot {
+                std::fs::remove_file(&path).map_err(|e| {
+                    CommandError::Stop(format!(
+                        "{} is from before this boot and cannot be removed: {e}",
+                        path.display()
+                    ))
+                })?;
+                say!("removed {} (left from before this boot)", path.display());
+            }
+        }
+    }
+    let (program, args) = argv.split_first().ok_or_else(|| CommandError::Stop("no colima to start".into()))?;
+    let err = std::os::unix::process::CommandExt::exec(std::process::Command::new(program).args(args));
+    Err(CommandError::Stop(format!("cannot run {program}: {err}")))
+}
+
+/// When this Mac booted, in seconds since the epoch: `sysctl -n kern.boottime` prints
+/// `{ sec = 1733560000, usec = 123456 } Sat Dec  7 08:26:40 2024` (sysctl(8)).
+fn boot_time() -> Result<i64, CommandError> {
+    let out = duct::cmd!("sysctl", "-n", "kern.boottime")
+        .stderr_to_stdout()
+        .stdout_capture()
+        .unchecked()
+        .run()
+        .map_err(|e| CommandError::Stop(format!("cannot run sysctl: {e}")))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    boot_seconds(&text).ok_or_else(|| {
+        CommandError::Stop(format!("`sysctl -n kern.boottime` said `{}`: when this Mac booted is unknown", text.trim()))
+    })
+}
+
+fn boot_seconds(text: &str) -> Option<i64> {
+    let at = text.find("sec = ")? + "sec = ".len();
+    text[at..].split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,6 +212,8 @@ mod tests {
         assert_eq!(label_of(APPLE_SSHD_PLIST).unwrap(), APPLE_SSHD_LABEL);
         assert!(valid_label(APPLE_SSHD_LABEL));
         assert!(!valid_label("com.apple.pfctl"));
+        assert_eq!(boot_seconds("{ sec = 1733560000, usec = 123456 } Sat Dec  7 08:26:40 2024\n"), Some(1733560000));
+        assert_eq!(boot_seconds("sysctl: unknown oid 'kern.boottime'"), None);
         assert!(valid_label("com.clawguard.pf-expire"));
     }
 }

@@ -13,10 +13,6 @@ pub const SSHD_LABEL: &str = "com.clawguard.sshd";
 /// The jobs' PATH: the system's, then where the container runtimes and Homebrew put
 /// their commands.
 pub const PATH: &str = "/usr/bin:/bin:/usr/sbin:/sbin:/usr/local/bin:/opt/homebrew/bin:/opt/homebrew/sbin";
-/// How long launchd waits before starting a failed [`When::Always`] job again
-/// (`ThrottleInterval`; launchd's default is 10 s).
-pub const RETRY_SECS: i64 = 60;
-
 /// Where launchd logs clawguard's jobs' output.
 pub const LOG_DIR: &str = "/var/log/clawguard";
 
@@ -39,11 +35,6 @@ pub enum When {
     Daily { hour: u8, minute: u8 },
     /// Every so many seconds, and once when loaded.
     Every(u32),
-    /// Started at boot and started again when it fails — not when it exits 0: a program
-    /// that finds its work already done (colima when its VM is up already) must not be
-    /// respawned every 10 s for ever (abiosoft/colima#490). Failures are retried at most
-    /// every [`RETRY_SECS`].
-    Always,
     /// launchd listens on this TCP port and starts the program for each connection
     /// (`inetd`-style: what Apple's Remote Login does on port 22).
     Connection { port: u16 },
@@ -112,13 +103,6 @@ impl Daemon {
             When::Every(secs) => {
                 d.insert("RunAtLoad".into(), true.into());
                 d.insert("StartInterval".into(), i64::from(secs).into());
-            }
-            When::Always => {
-                d.insert("RunAtLoad".into(), true.into());
-                let mut keep = Dictionary::new();
-                keep.insert("SuccessfulExit".into(), false.into());
-                d.insert("KeepAlive".into(), keep.into());
-                d.insert("ThrottleInterval".into(), RETRY_SECS.into());
             }
             When::Connection { port } => {
                 let mut listener = Dictionary::new();

@@ -347,8 +347,18 @@ pub(super) fn engine(a: &Answers, mac: &MacFacts, b: &mut Builder) {
         match &hb.owner {
             Some(user) => {
                 // colima shares only the user's home with its VM unless told: each directory
-                // the containers mount is named (`:w` where the agent writes).
-                let mut argv = vec![format!("{}/bin/colima", hb.prefix), "start".into(), "--foreground".into()];
+                // the containers mount is named (`:w` where the agent writes). Started once
+                // at boot through clawguard, which first removes what a power cut left
+                // (abiosoft/colima#381); not kept alive: a failing start respawned by
+                // launchd leaks limactl processes by the thousand (abiosoft/colima#1490).
+                let mut argv = vec![
+                    b.own.clone(),
+                    "launchd".into(),
+                    "colima-start".into(),
+                    format!("{}/bin/colima", hb.prefix),
+                    "start".into(),
+                    "--foreground".into(),
+                ];
                 for (_, path, writable) in mounted(a) {
                     let path = resolved(&path);
                     argv.push("--mount".into());
@@ -360,7 +370,7 @@ pub(super) fn engine(a: &Answers, mac: &MacFacts, b: &mut Builder) {
                 let daemon = Daemon {
                     label: launchd::label("colima"),
                     argv,
-                    when: When::Always,
+                    when: When::Boot,
                     user: user.clone(),
                     interactive: false,
                     home: hb.home.clone(),

@@ -155,6 +155,21 @@ impl MacRoot {
         o
     }
 
+    /// A command as the user `uid:gid` with `home` as HOME, as launchd starts a daemon
+    /// with `UserName` (and the HOME clawguard's property list sets).
+    pub fn run_as(&self, uid: u32, gid: u32, home: &str, program: &str, args: &[&str]) -> Output {
+        Command::new("unshare")
+            .args(["--net", "chroot", &format!("--userspec={uid}:{gid}")])
+            .arg(self.dir.path())
+            .arg(program)
+            .args(args)
+            .env_clear()
+            .env("PATH", clawguard::layers::launchd::PATH)
+            .env("HOME", home)
+            .output()
+            .expect("unshare and chroot run the root")
+    }
+
     /// A command as root in the root with `path` as PATH (what `sudo` leaves).
     pub fn run(&self, path: &str, program: &str, args: &[&str]) -> Output {
         Command::new("unshare")
@@ -309,6 +324,9 @@ impl MacRoot {
         fs::write(state.join("alf.state"), format!("{alf}\n")).unwrap();
         fs::write(state.join("alf.stealth"), format!("{}\n", u8::from(stealth))).unwrap();
         fs::write(state.join("filevault"), if start.filevault { "On\n" } else { "Off\n" }).unwrap();
+        // This Mac booted ten minutes ago.
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        fs::write(state.join("boottime"), format!("{}\n", now - 600)).unwrap();
         // pmset's settings on AC power, where PowerManagement keeps them.
         let pm_dir = self.path("/Library/Preferences");
         fs::create_dir_all(&pm_dir).unwrap();
@@ -357,6 +375,7 @@ impl MacRoot {
             ("/usr/bin/plutil", PLUTIL),
             ("/bin/ps", PS),
             ("/usr/bin/install", INSTALL),
+            ("/usr/sbin/sysctl", SYSCTL),
             ("/usr/libexec/standin/engine", ENGINE),
         ] {
             let p = self.path(path);
@@ -380,6 +399,8 @@ impl MacRoot {
         );
         assert!(out.status.success(), "the stand-ins' first state: {}", String::from_utf8_lossy(&out.stderr));
         self.clear_calls();
+        // Stand-ins run as users too (colima's daemon runs as its user): all may log.
+        fs::set_permissions(self.path(&format!("{STATE}/calls")), fs::Permissions::from_mode(0o666)).unwrap();
     }
 
     /// colima started by `user` (uid, home): its engine's socket in the home, where colima's
@@ -821,4 +842,25 @@ case "$1" in
     esac ;;
   *) echo "docker stand-in: '$1' is not in it" >&2; exit 99 ;;
 esac
+"#;
+
+/// sysctl(8) `-n kern.boottime`: `{ sec = N, usec = 0 } DATE` — when this Mac booted.
+const SYSCTL: &str = r#"#!/bin/sh
+. /usr/libexec/standin/lib.sh
+log_call sysctl "$@"
+[ "$1 $2" = "-n kern.boottime" ] || { echo "sysctl stand-in: '$*' is not in it" >&2; exit 99; }
+echo "{ sec = $(cat $S/boottime), usec = 0 } Mon Dec  7 10:30:00 2026"
+"#;
+
+/// colima after a hard power-off, as abiosoft/colima#381 shows it: while the Lima
+/// instance's `ha.sock` from before is there, `colima start` fails ("errors inspecting
+/// instance … ha.sock: connect: connection refused"); without it, it starts.
+pub const COLIMA: &str = r#"#!/bin/sh
+. /usr/libexec/standin/lib.sh
+log_call colima "$@" "[HOME=$HOME uid=$(id -u)]"
+if [ -e "$HOME/.colima/_lima/colima/ha.sock" ]; then
+  echo "FATA[0000] errors inspecting instance: [failed to get Info from \"$HOME/.colima/_lima/colima/ha.sock\": dial unix: connect: connection refused]" >&2
+  exit 1
+fi
+echo "INFO[0000] starting colima"
 "#;
