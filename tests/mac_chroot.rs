@@ -7,7 +7,7 @@ mod common;
 
 use std::process::{Command, Output};
 
-use common::macroot::{MacRoot, Release, STATE, Start};
+use common::macroot::{MacRoot, Release, Start};
 
 fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
@@ -154,7 +154,6 @@ fn sequoia_the_users_whole_path_apply_confirm_change_a_daemon_rollback_uninstall
     }
     assert!(mac.state("pf/com.apple_clawguard.rules").is_none(), "{calls}");
     assert_eq!(mac_state(&mac), before, "{out}\n{calls}");
-    let _ = STATE;
 }
 
 /// macOS 26 with FileVault on: Remote Login is what unlocks FileVault over SSH before

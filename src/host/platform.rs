@@ -235,9 +235,7 @@ pub const DEFAULT_DOCKER_SOCKET: &str = "/var/run/docker.sock";
 /// default socket is there, or when no runtime runs.
 pub fn engine_socket(root: &Root, mac: &MacFacts, users: &[Entry]) -> Option<String> {
     let rt = mac.docker?;
-    if std::fs::metadata(root.path(DEFAULT_DOCKER_SOCKET))
-        .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()))
-    {
+    if default_socket_here(root) {
         return None;
     }
     let mut users: Vec<&Entry> = users.iter().filter(|e| e.uid >= 500 && e.home.starts_with("/Users/")).collect();
@@ -248,6 +246,12 @@ pub fn engine_socket(root: &Root, mac: &MacFacts, users: &[Entry]) -> Option<Str
         let m = std::fs::symlink_metadata(root.path(&path)).ok()?;
         (std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()) && m.uid() == e.uid).then_some(path)
     })
+}
+
+/// /var/run/docker.sock is a socket (or leads to one: the runtimes' helpers make it a link).
+fn default_socket_here(root: &Root) -> bool {
+    std::fs::metadata(root.path(DEFAULT_DOCKER_SOCKET))
+        .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()))
 }
 
 /// Who runs the runtime: the owner of the home its socket is in (the default socket is a
@@ -400,12 +404,7 @@ pub fn probe(root: &Root) -> Platform {
     mac.engine_socket = if mac.docker.is_none() {
         None
     } else {
-        engine_socket(root, &mac, users).or_else(|| {
-            let default = std::fs::metadata(root.path(DEFAULT_DOCKER_SOCKET));
-            default
-                .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()))
-                .then(|| DEFAULT_DOCKER_SOCKET.to_owned())
-        })
+        engine_socket(root, &mac, users).or_else(|| default_socket_here(root).then(|| DEFAULT_DOCKER_SOCKET.to_owned()))
     };
     mac.runtime_user = runtime_user(root, &mac, users);
     // Any record that cannot be read makes the accounts unknown (never "no users").
