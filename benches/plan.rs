@@ -5,9 +5,10 @@
 use std::path::Path;
 
 use clawguard::answers::Answers;
-use clawguard::host::{self, Root};
+use clawguard::host;
 use clawguard::layers;
 use clawguard::plan::preview;
+use clawguard::target::Root;
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn bench(c: &mut Criterion) {
@@ -26,7 +27,7 @@ fn bench(c: &mut Criterion) {
     // The same on a Mac's layout (the local accounts are binary property lists in dslocal,
     // each LaunchDaemon a plist rendered through the plist crate).
     let mac = Root::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/macos-remote-login"));
-    let mac_answers = Answers::defaults_for(host::platform::Kind::MacOs);
+    let mac_answers = Answers::defaults_for(clawguard::target::Kind::MacOs);
     c.bench_function("macOS: probe + plan + preview", |b| {
         b.iter(|| {
             let facts = host::probe(&mac, None);
@@ -44,7 +45,7 @@ fn bench(c: &mut Criterion) {
         answers: answers.clone(),
         facts: host::probe(&target, None),
         root: target.clone(),
-        runner: clawguard::apply::Runner::Skip,
+        runner: clawguard::target::Runner::Skip,
         stage: clawguard::plan::Stage::Complete,
         keys: Default::default(),
         confirm_timeout: 0,
@@ -65,7 +66,7 @@ fn bench(c: &mut Criterion) {
     c.bench_function("check (applied root)", |b| {
         b.iter(|| {
             let facts = host::probe(&target, None);
-            clawguard::check::run(&answers, &facts, &target, &clawguard::apply::Runner::Skip).unwrap().len()
+            clawguard::check::run(&answers, &facts, &target, &clawguard::target::Runner::Skip).unwrap().len()
         })
     });
     // A busy day of the agent's proxy: 100 000 requests, one in ten refused.

@@ -6,7 +6,8 @@ use std::path::Path;
 
 use clawguard::answers::Answers;
 use clawguard::commands::Loaded;
-use clawguard::host::{self, Facts, Root};
+use clawguard::host::{self, Facts};
+use clawguard::target::Root;
 use clawguard::ui::tui::App;
 use clawguard::ui::tui::draw::draw;
 use criterion::{Criterion, criterion_group, criterion_main};

@@ -8,8 +8,8 @@
 use std::path::PathBuf;
 
 use crate::answers::Answers;
-use crate::apply::{Ran, Runner};
-use crate::host::{Facts, Root};
+use crate::host::Facts;
+use crate::target::{Ran, Root, Runner};
 
 /// What `incident` did.
 #[derive(Debug, Clone, Default)]
@@ -99,7 +99,7 @@ pub fn run(a: &Answers, facts: &Facts, root: &Root, runner: &Runner) -> Result<R
         crate::answers::DEFAULT_PATH.into(),
     ];
     for f in ["journal", "seen.toml", "last-alert.toml", "backup-last.toml", "pending.toml", "last-rollback"] {
-        files.push(format!("{}/{f}", crate::apply::STATE_DIR));
+        files.push(format!("{}/{f}", crate::target::STATE_DIR));
     }
     let proxy_log = crate::layers::egress::proxy_access_log(facts);
     files.push(proxy_log.clone());
@@ -111,12 +111,12 @@ pub fn run(a: &Answers, facts: &Facts, root: &Root, runner: &Runner) -> Result<R
     // there is copied as data: a link (to /etc/shadow, say) is not followed, a FIFO not
     // waited on, a file past the cap cut and said.
     for f in files {
-        match root.read_untrusted(&f, crate::host::untrusted::MAX_READ) {
+        match root.read_untrusted(&f, crate::target::untrusted::MAX_READ) {
             Ok((bytes, more)) => {
                 if more {
                     report.missing.push(format!(
                         "{f}: only its first {} MiB were copied",
-                        crate::host::untrusted::MAX_READ >> 20
+                        crate::target::untrusted::MAX_READ >> 20
                     ));
                 }
                 let to = dir.join("files").join(f.trim_start_matches('/'));

@@ -21,6 +21,7 @@ pub mod render;
 pub mod report;
 pub mod services;
 pub mod sink;
+pub mod target;
 pub mod ui;
 pub mod uninstall;
 pub mod validate;

@@ -8,11 +8,13 @@
 use std::collections::BTreeSet;
 use std::io;
 
-use crate::apply::store::{GenerationState, Store, sha256};
-use crate::apply::{ApplyError, Ran, Runner};
-use crate::host::Root;
+use crate::apply::ApplyError;
+use crate::apply::store::{GenerationState, Store};
 use crate::plan::preview::shell_words;
 use crate::plan::preview::unified;
+use crate::target::Root;
+use crate::target::sha256;
+use crate::target::{Ran, Runner};
 
 /// A managed file before clawguard.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -264,7 +266,7 @@ pub fn finish(root: &Root, runner: &Runner, purge: bool) -> Result<Finished, Uni
                     return Err(UninstallError::Volumes(format!(
                         "{} ({status}: {})",
                         shell_words(&argv),
-                        crate::apply::gist(&output)
+                        crate::target::gist(&output)
                     )));
                 }
             }
@@ -292,11 +294,11 @@ pub fn finish(root: &Root, runner: &Runner, purge: bool) -> Result<Finished, Uni
     let io = |what: String| move |source| ApplyError::Io { what, source };
     // The records' directory as it is (a link there is never followed: what it points to
     // is not clawguard's to remove).
-    let state = root.entry(crate::apply::STATE_DIR);
+    let state = root.entry(crate::target::STATE_DIR);
     if std::fs::symlink_metadata(&state).is_ok_and(|m| m.file_type().is_symlink()) {
         return Err(UninstallError::Apply(ApplyError::Damaged(format!(
             "{} is a symbolic link, not clawguard's directory: every generation was taken back, but the records were not removed. Look at where it points, then remove it yourself.",
-            crate::apply::STATE_DIR
+            crate::target::STATE_DIR
         ))));
     }
     let keep = |name: &str| !purge && (KEPT_STATE.contains(&name) || name.starts_with("incident-"));
@@ -311,13 +313,13 @@ pub fn finish(root: &Root, runner: &Runner, purge: bool) -> Result<Finished, Uni
         for name in names {
             let path = state.join(&name);
             if keep(&name) {
-                out.kept.push(format!("{}/{name}", crate::apply::STATE_DIR));
+                out.kept.push(format!("{}/{name}", crate::target::STATE_DIR));
                 kept_here += 1;
                 continue;
             }
             remove(&path).map_err(io(format!("removing {}", path.display())))?;
         }
-        out.lines.push(format!("removed clawguard's records ({})", crate::apply::STATE_DIR));
+        out.lines.push(format!("removed clawguard's records ({})", crate::target::STATE_DIR));
         if kept_here == 0 {
             std::fs::remove_dir(&state).map_err(io(format!("removing {}", state.display())))?;
             // A Mac has no /var/lib of its own: clawguard made it for its records.

@@ -10,9 +10,9 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::host::Root;
 use crate::host::sshd::{DROPIN_DIR, MAIN};
 use crate::plan::{FileStep, Plan, Validator};
+use crate::target::Root;
 
 /// The result of one checker on one file.
 #[derive(Debug, Clone)]
@@ -76,7 +76,7 @@ fn run_tool_fed(argv: &[&str], install: &str, input: Option<&str>) -> Result<(i3
     }
     let expr = expr
         .before_spawn(|c| {
-            crate::apply::runner::own_session(c);
+            crate::target::runner::own_session(c);
             Ok(())
         })
         .stderr_to_stdout()

@@ -16,8 +16,8 @@ use std::time::SystemTime;
 use age::secrecy::ExposeSecret;
 
 use crate::answers::Ident;
-use crate::apply::atomic;
-use crate::host::Root;
+use crate::target::Root;
+use crate::target::atomic;
 
 pub const DIR: &str = "/etc/clawguard/vault";
 /// During a rotation, the key being replaced (sealed as before), kept until the user says
@@ -143,7 +143,7 @@ impl Vault {
     fn record(&self, path: &str, bytes: Option<&[u8]>) -> Result<(), VaultError> {
         let mut map = written(&self.root).map_err(io_err(format!("reading {WRITTEN}")))?;
         match bytes {
-            Some(b) => map.insert(path.to_owned(), crate::apply::store::sha256(b)),
+            Some(b) => map.insert(path.to_owned(), crate::target::sha256(b)),
             None => map.remove(path),
         };
         let file = self.root.entry(WRITTEN);

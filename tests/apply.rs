@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut c = Command::new(common::bin());
-    c.args(args).env_remove("SSH_CONNECTION").env_remove(clawguard::apply::CRASH_ENV).env("NO_COLOR", "1");
+    c.args(args).env_remove("SSH_CONNECTION").env_remove(clawguard::target::CRASH_ENV).env("NO_COLOR", "1");
     for (k, v) in env {
         c.env(k, v);
     }
@@ -125,7 +125,7 @@ fn a_crash_at_any_step_leaves_each_file_old_or_new_and_the_rerun_recovers() {
         let o = Command::new(common::bin())
             .args(args(root.path()))
             .env_remove("SSH_CONNECTION")
-            .env(clawguard::apply::CRASH_ENV, label)
+            .env(clawguard::target::CRASH_ENV, label)
             .output()
             .unwrap();
         assert_eq!(o.status.code(), Some(137), "did not stop at {label}: {}", out(&o));
@@ -603,7 +603,7 @@ fn a_kill_between_any_two_steps_is_undone_by_the_watchdog_alone_without_cutting_
         let o = Command::new(common::bin())
             .args(["apply", "--yes", "--confirm-timeout", "2", "--runner", s(&runner), "--root", s(root.path())])
             .env_remove("SSH_CONNECTION")
-            .env(clawguard::apply::CRASH_ENV, label)
+            .env(clawguard::target::CRASH_ENV, label)
             .output()
             .unwrap();
         assert_eq!(o.status.code(), Some(137), "did not stop at {label}: {}", out(&o));
@@ -701,7 +701,7 @@ fn an_emptied_journal_takes_back_every_command_not_none() {
     let r = s(root.path());
     let o = run(
         &["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&runner), "--root", r],
-        &[(clawguard::apply::CRASH_ENV, "did 5")],
+        &[(clawguard::target::CRASH_ENV, "did 5")],
     );
     assert_eq!(o.status.code(), Some(137), "{}", out(&o));
     fs::write(root.path().join("var/lib/clawguard/journal"), "").unwrap();

@@ -96,7 +96,7 @@ fn back_up_make_the_kit_and_restore_onto_an_empty_root() {
         .env(
             "RESTIC_PASSWORD",
             String::from_utf8(
-                clawguard::vault::Vault::new(&clawguard::host::Root::new(a.path()))
+                clawguard::vault::Vault::new(&clawguard::target::Root::new(a.path()))
                     .get(&clawguard::backup::PASSWORD_KEY.parse().unwrap())
                     .unwrap(),
             )
@@ -156,7 +156,7 @@ fn back_up_make_the_kit_and_restore_onto_an_empty_root() {
         assert_eq!(tree(b.path(), sub), want, "{sub} differs after the restore");
     }
     // The vault's keys open there, and the check sees the restored vault as clawguard's.
-    let vault = clawguard::vault::Vault::new(&clawguard::host::Root::new(b.path()));
+    let vault = clawguard::vault::Vault::new(&clawguard::target::Root::new(b.path()));
     assert_eq!(vault.get(&"openai".parse().unwrap()).unwrap(), b"sk-test-123");
     let (_, out) = run(&["check", "--root", rb]);
     assert!(!out.contains("did not put it there"), "{out}");
@@ -236,7 +236,7 @@ fn a_wrong_password_an_unreachable_destination_and_a_full_disk_are_said_and_keep
         pf.to_str().unwrap(),
     ]);
     assert_eq!(run(&["check", "--root", r]).0, Some(0));
-    let root = clawguard::host::Root::new(a.path());
+    let root = clawguard::target::Root::new(a.path());
     let vault = clawguard::vault::Vault::new(&root);
     let key = clawguard::backup::PASSWORD_KEY.parse().unwrap();
     let password = vault.get(&key).unwrap();
@@ -344,7 +344,7 @@ fn round_trip(destination: &str, env: &[(&str, &Path)], before: &dyn Fn(&Path)) 
     for sub in ["srv/openclaw/state", "srv/openclaw/workspace", "srv/openclaw/config", "etc/clawguard"] {
         assert_eq!(tree(b.path(), sub), tree(a.path(), sub), "{sub} differs after the restore from {destination}");
     }
-    let vault = clawguard::vault::Vault::new(&clawguard::host::Root::new(b.path()));
+    let vault = clawguard::vault::Vault::new(&clawguard::target::Root::new(b.path()));
     assert_eq!(vault.get(&"openai".parse().unwrap()).unwrap(), b"sk-test-123");
     fs::remove_file(a.path().join("srv/openclaw/workspace/notes.md")).unwrap();
     let out = go(&["backup", "verify", "--root", r]);
@@ -417,12 +417,13 @@ fn backup_now_reports_how_far_restic_is_as_it_goes() {
     let mut random = vec![0u8; 24 << 20];
     std::io::Read::read_exact(&mut fs::File::open("/dev/urandom").unwrap(), &mut random).unwrap();
     fs::write(a.path().join("srv/openclaw/state/big.bin"), random).unwrap();
-    let root = clawguard::host::Root::new(a.path());
+    let root = clawguard::target::Root::new(a.path());
     let answers = clawguard::answers::Answers::load(&a.path().join("etc/clawguard/answers.toml")).unwrap();
     let facts = clawguard::host::probe(&root, None);
     let mut seen = Vec::new();
-    let made = clawguard::backup::now(&answers, &facts, &root, &clawguard::apply::Runner::Skip, &mut |p| seen.push(*p))
-        .unwrap();
+    let made =
+        clawguard::backup::now(&answers, &facts, &root, &clawguard::target::Runner::Skip, &mut |p| seen.push(*p))
+            .unwrap();
     assert!(!made.snapshot.is_empty());
     assert!(!seen.is_empty(), "restic's status lines never arrived while it ran");
     assert!(seen.iter().any(|p| p.total_bytes >= 24 << 20), "{seen:?}");
@@ -455,7 +456,7 @@ fn a_restore_killed_between_any_two_steps_is_finished_by_running_it_again() {
         fs::create_dir_all(b.path().join("srv/openclaw/workspace")).unwrap();
         fs::write(b.path().join("srv/openclaw/workspace/mine.txt"), "already here").unwrap();
         let args = ["restore", "--kit", kit.to_str().unwrap(), "--passphrase-file", pf.to_str().unwrap(), "--root", rb];
-        let o = Command::new(common::bin()).args(args).env(clawguard::apply::CRASH_ENV, label).output().unwrap();
+        let o = Command::new(common::bin()).args(args).env(clawguard::target::CRASH_ENV, label).output().unwrap();
         assert_eq!(o.status.code(), Some(137), "did not stop at `{label}`: {}", String::from_utf8_lossy(&o.stderr));
         let out = must(&args);
         for sub in ["srv/openclaw/state", "srv/openclaw/workspace", "srv/openclaw/config", "etc/clawguard"] {
@@ -470,7 +471,7 @@ fn a_restore_killed_between_any_two_steps_is_finished_by_running_it_again() {
             String::from_utf8_lossy(&kept.stdout).contains("before-restore"),
             "the host's own file was lost after a kill at `{label}`:\n{out}"
         );
-        let vault = clawguard::vault::Vault::new(&clawguard::host::Root::new(b.path()));
+        let vault = clawguard::vault::Vault::new(&clawguard::target::Root::new(b.path()));
         assert_eq!(vault.get(&"openai".parse().unwrap()).unwrap(), b"sk-test-123", "after `{label}`");
         if label != "restore placed /srv/openclaw/workspace" {
             assert!(out.contains("an earlier restore was cut short"), "after `{label}`:\n{out}");
@@ -622,7 +623,7 @@ fn a_restore_puts_no_link_where_the_agents_directories_go() {
     fs::copy(a.path().join("etc/clawguard/answers.toml"), crafted.path().join("etc/clawguard/answers.toml")).unwrap();
     fs::create_dir_all(crafted.path().join("srv/openclaw")).unwrap();
     std::os::unix::fs::symlink("/etc", crafted.path().join("srv/openclaw/state")).unwrap();
-    let password = clawguard::vault::Vault::new(&clawguard::host::Root::new(a.path()))
+    let password = clawguard::vault::Vault::new(&clawguard::target::Root::new(a.path()))
         .get(&clawguard::backup::PASSWORD_KEY.parse().unwrap())
         .unwrap();
     let o = Command::new("restic")

@@ -765,7 +765,7 @@ fn an_interrupted_apply_is_a_finding_until_it_is_finished() {
     let o = Command::new(common::bin())
         .args(["apply", "--yes", "--root", r])
         .env_remove("SSH_CONNECTION")
-        .env(clawguard::apply::CRASH_ENV, &label)
+        .env(clawguard::target::CRASH_ENV, &label)
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(137), "did not stop at {label}");

@@ -13,7 +13,7 @@ fn run(args: &[&str]) -> Output {
     Command::new(common::bin())
         .args(args)
         .env_remove("SSH_CONNECTION")
-        .env_remove(clawguard::apply::CRASH_ENV)
+        .env_remove(clawguard::target::CRASH_ENV)
         .env("NO_COLOR", "1")
         .output()
         .unwrap()

@@ -70,7 +70,7 @@ fn cloud_init_user_data_passes_the_schema_and_sets_up_a_root_as_apply_does() {
     let body: serde_json::Value = serde_json::from_str(&user_data[user_data.find('{').unwrap()..]).unwrap();
     // The package is pinned to the real file's hash, passed to the shell as an argument.
     let fetch = &body["runcmd"][0];
-    let sha = clawguard::apply::store::sha256(&fs::read(&deb).unwrap());
+    let sha = clawguard::target::sha256(&fs::read(&deb).unwrap());
     assert_eq!(fetch[3], url);
     assert_eq!(fetch[4], sha.as_str());
     assert!(!fetch[2].as_str().unwrap().contains(url), "the URL is inside the shell text");

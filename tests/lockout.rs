@@ -26,7 +26,7 @@ fn apply(root: &Path, answers: Option<&str>) -> Output {
     let mut c = Command::new(common::bin());
     c.args(["apply", "--yes", "--root", root.to_str().unwrap()])
         .env("SSH_CONNECTION", FROM)
-        .env_remove(clawguard::apply::CRASH_ENV)
+        .env_remove(clawguard::target::CRASH_ENV)
         .env("NO_COLOR", "1");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("answers.toml");

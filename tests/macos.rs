@@ -46,7 +46,7 @@ fn facts(root: &Path, ssh: Option<&str>) -> clawguard::host::Facts {
 }
 
 fn defaults() -> Answers {
-    Answers::defaults_for(clawguard::host::platform::Kind::MacOs)
+    Answers::defaults_for(clawguard::target::Kind::MacOs)
 }
 
 fn answers(toml: &str) -> Answers {
@@ -162,7 +162,7 @@ fn every_macos_file_matches_its_snapshot() {
         let a = answers(
             "[backup]\ndestination = \"sftp:backup@backup.example.net:/srv/restic/mac\"\n[firewall]\nextra_ports = [8443]\n",
         );
-        let f = facts(root.path(), ssh).for_answers(&clawguard::host::Root::new(root.path()), &a);
+        let f = facts(root.path(), ssh).for_answers(&clawguard::target::Root::new(root.path()), &a);
         let plan = layers::plan(&a, &f).unwrap();
         assert!(plan.blockers.is_empty(), "{name}: {:?}", plan.blockers);
         for f in &plan.files {
@@ -417,7 +417,7 @@ fn the_sshd_drop_in_passes_this_machines_sshd_over_macos_own_config() {
         let dropin = file(&plan, "/etc/ssh/sshd_config.d/00-clawguard.conf");
         assert!(!dropin.lines().any(|l| l.starts_with("Port ")), "launchd carries the port on a Mac: {dropin}");
         assert!(dropin.contains("Port 2222 is in /Library/LaunchDaemons/com.clawguard.sshd.plist"), "{dropin}");
-        let outcomes = clawguard::validate::run_for(&plan, &clawguard::host::Root::new(root.path()), |s| {
+        let outcomes = clawguard::validate::run_for(&plan, &clawguard::target::Root::new(root.path()), |s| {
             matches!(s.validator, Some(Validator::Sshd { .. } | Validator::Pf | Validator::Launchd))
         })
         .unwrap();

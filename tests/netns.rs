@@ -391,7 +391,7 @@ fn uninstall_moves_ssh_back_only_with_a_new_login_on_the_old_port() {
     let (ok, out) = clawguard(&["confirm", "--root", &root, "--runner", &run], &[("SSH_CONNECTION", on_new.trim())]);
     assert!(ok, "{out}");
     wait("port 22 to close", 10, || !v.port_open(22));
-    let managed = clawguard::uninstall::restoration(&clawguard::host::Root::new(v.root.path())).unwrap();
+    let managed = clawguard::uninstall::restoration(&clawguard::target::Root::new(v.root.path())).unwrap();
 
     // Step 1, from the session on 2222, and nobody logs in on 22 in time.
     let uninstall = |timeout: &str| {

@@ -21,8 +21,8 @@ use std::process::Command;
 use std::time::Instant;
 
 use clawguard::answers::Answers;
-use clawguard::host::Root;
 use clawguard::layers;
+use clawguard::target::Root;
 use common::engine::{self, Engine};
 use common::registry::{self, Registry};
 use common::vps::sh;
@@ -286,7 +286,7 @@ fn the_real_openclaw_runs_locked_down_reaches_only_allowed_hosts_and_reads_its_k
     // allowed host passes, the canary is blocked: nothing to say).
     let runner_path = host.path().join("runner");
     e.runner(&runner_path);
-    let runner = clawguard::apply::Runner::Program(runner_path);
+    let runner = clawguard::target::Runner::Program(runner_path);
     let own = clawguard::check::openclaw::check(&a, &facts, &runner);
     let warned = findings.iter().filter(|f| f["severity"] == "warn").count();
     // (This world's allowed.test speaks no TLS on 443: the allowed request fails, a note.)

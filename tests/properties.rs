@@ -11,8 +11,8 @@
 mod common;
 
 use clawguard::answers::Answers;
-use clawguard::host::Root;
 use clawguard::plan::Layer;
+use clawguard::target::Root;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 

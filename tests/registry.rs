@@ -58,7 +58,7 @@ fn a_real_registry_gives_the_digest_and_size_and_the_plan_pins_and_pulls_by_it()
     let root = common::fixture_root("debian12-cloud");
     let text = format!("version = 1\nskip = [\"backup\"]\n[sandbox]\nprofile = \"generic\"\nimage = \"{by_tag}\"\n");
     let answers = clawguard::answers::Answers::parse(&text, "test").unwrap();
-    let live = clawguard::apply::Runner::Live;
+    let live = clawguard::target::Runner::Live;
     let plan_with = |fact: clawguard::host::ImageFact| {
         let mut facts = common::facts(root.path(), None);
         facts.images.insert(by_tag.to_string(), fact);
@@ -67,7 +67,7 @@ fn a_real_registry_gives_the_digest_and_size_and_the_plan_pins_and_pulls_by_it()
     let fact = clawguard::apply::session::ask_image(&by_tag, &live, false, true);
     assert_eq!(fact, clawguard::host::ImageFact::Remote(Resolved { digest: digest.clone(), bytes: size }));
     let plan = plan_with(fact);
-    let p = clawguard::plan::preview::preview(&plan, &clawguard::host::Root::new(root.path()));
+    let p = clawguard::plan::preview::preview(&plan, &clawguard::target::Root::new(root.path()));
     let text = clawguard::report::ansi(&clawguard::report::review(&p), false);
     let pull = format!("docker pull {}/agents/sleeper@{digest}", reg.addr);
     assert!(text.contains(&pull), "the plan pulls by digest:\n{text}");
@@ -79,7 +79,7 @@ fn a_real_registry_gives_the_digest_and_size_and_the_plan_pins_and_pulls_by_it()
     assert!(text.contains(&format!("image: \"{}/agents/sleeper@{digest}\"", reg.addr)), "{text}");
     assert!(!text.contains("could not be looked up"), "{text}");
     // Through a runner (another host's network), the registry is not asked from here.
-    let runner = clawguard::apply::Runner::Program("/bin/true".into());
+    let runner = clawguard::target::Runner::Program("/bin/true".into());
     let not_here = clawguard::apply::session::ask_image(&by_tag, &runner, false, false);
     assert!(matches!(not_here, clawguard::host::ImageFact::Unknown(ref why) if why.contains("not through --runner")));
 
@@ -87,7 +87,7 @@ fn a_real_registry_gives_the_digest_and_size_and_the_plan_pins_and_pulls_by_it()
     drop(reg);
     let fact = clawguard::apply::session::ask_image(&by_tag, &live, false, true);
     let plan = plan_with(fact);
-    let p = clawguard::plan::preview::preview(&plan, &clawguard::host::Root::new(root.path()));
+    let p = clawguard::plan::preview::preview(&plan, &clawguard::target::Root::new(root.path()));
     let text = clawguard::report::ansi(&clawguard::report::review(&p), false);
     assert!(text.contains("could not be looked up (cannot reach"), "{text}");
     assert!(text.contains(&format!("image: \"{by_tag}\"")) && !text.contains("docker pull"), "{text}");

@@ -11,8 +11,8 @@ use std::process::Command;
 use std::time::Instant;
 
 use clawguard::answers::Answers;
-use clawguard::host::Root;
 use clawguard::layers;
+use clawguard::target::Root;
 use common::engine::{self, Engine, wait};
 use common::vps::sh;
 

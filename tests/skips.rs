@@ -5,7 +5,7 @@
 mod common;
 
 use clawguard::answers::{Answers, Layer};
-use clawguard::host::Root;
+use clawguard::target::Root;
 use clawguard::{layers, validate};
 
 #[test]

@@ -12,7 +12,7 @@ use clawguard::answers::Answers;
 use clawguard::apply::Report;
 use clawguard::apply::session::{Next, Outcome};
 use clawguard::commands::Loaded;
-use clawguard::host::Root;
+use clawguard::target::Root;
 use clawguard::ui::tui::App;
 use clawguard::ui::tui::app::Screen;
 use clawguard::ui::tui::draw::draw;

@@ -8,7 +8,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use clawguard::host::Root;
+use clawguard::target::Root;
 use clawguard::uninstall::{Original, UninstallError, restoration};
 
 fn apply(root: &Path, answers: Option<&Path>) {

@@ -4,9 +4,9 @@
 
 mod common;
 
-use clawguard::host::Root;
 use clawguard::layers;
 use clawguard::plan::{Plan, Stage, Validator};
+use clawguard::target::Root;
 use clawguard::validate::{self, Outcome};
 
 const CHECKERS: usize = 5;

@@ -206,9 +206,9 @@ pub const MAC_DATA_DIR: &str = "/opt/openclaw";
 impl Answers {
     /// The built-in defaults for a platform: Linux's, with the agent's data under
     /// [`MAC_DATA_DIR`] on a Mac.
-    pub fn defaults_for(platform: crate::host::platform::Kind) -> Answers {
+    pub fn defaults_for(platform: crate::target::Kind) -> Answers {
         let mut a = Answers::default();
-        if platform == crate::host::platform::Kind::MacOs {
+        if platform == crate::target::Kind::MacOs {
             a.sandbox.state_dir = format!("{MAC_DATA_DIR}/state").parse().expect("default path");
             a.sandbox.workspace = format!("{MAC_DATA_DIR}/workspace").parse().expect("default path");
             a.sandbox.config_dir = format!("{MAC_DATA_DIR}/config").parse().expect("default path");
@@ -538,18 +538,18 @@ impl Default for Backup {
 impl Answers {
     /// Reads and checks an answers file.
     pub fn load(path: &Path) -> Result<Answers, AnswersError> {
-        Answers::load_for(path, crate::host::platform::Kind::Linux)
+        Answers::load_for(path, crate::target::Kind::Linux)
     }
 
     /// [`load`](Self::load) for a platform: what the file leaves out takes that platform's
     /// default ([`defaults_for`](Self::defaults_for)) — an answers file written on Linux or
     /// by hand on a Mac does not put the agent's data under /srv, which a Mac cannot make.
-    pub fn load_for(path: &Path, platform: crate::host::platform::Kind) -> Result<Answers, AnswersError> {
+    pub fn load_for(path: &Path, platform: crate::target::Kind) -> Result<Answers, AnswersError> {
         let text =
             std::fs::read_to_string(path).map_err(|source| AnswersError::Read { path: path.to_owned(), source })?;
         let origin = path.display().to_string();
         let mut answers = Answers::parse(&text, &origin)?;
-        if platform == crate::host::platform::Kind::MacOs {
+        if platform == crate::target::Kind::MacOs {
             let given: toml::Table = toml::from_str(&text).unwrap_or_default();
             let sandbox = given.get("sandbox").and_then(toml::Value::as_table);
             let set = |key: &str| sandbox.is_some_and(|s| s.contains_key(key));
@@ -916,11 +916,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("answers.toml");
         std::fs::write(&file, "version = 1\n[sandbox]\nworkspace = \"/Users/alice/agent-work\"\n").unwrap();
-        let mac = Answers::load_for(&file, crate::host::platform::Kind::MacOs).unwrap();
+        let mac = Answers::load_for(&file, crate::target::Kind::MacOs).unwrap();
         assert_eq!(mac.sandbox.state_dir.as_str(), "/opt/openclaw/state");
         assert_eq!(mac.sandbox.config_dir.as_str(), "/opt/openclaw/config");
         assert_eq!(mac.sandbox.workspace.as_str(), "/Users/alice/agent-work", "what the file says stays");
-        let linux = Answers::load_for(&file, crate::host::platform::Kind::Linux).unwrap();
+        let linux = Answers::load_for(&file, crate::target::Kind::Linux).unwrap();
         assert_eq!(linux.sandbox.state_dir, Answers::default().sandbox.state_dir);
     }
 

@@ -4,9 +4,7 @@
 //! did when a step fails, when it was interrupted (found on the next run), or when an SSH
 //! or firewall change is not confirmed in time.
 
-pub mod atomic;
 mod preflight;
-pub mod runner;
 pub mod session;
 pub mod store;
 
@@ -15,22 +13,15 @@ use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
-pub use runner::{Ran, Runner};
 pub use store::{After, GenerationState, Pending, STATE_DIR, Store};
 
-use crate::host::platform::Kind;
-use crate::host::{Root, SshConnection};
+use crate::host::SshConnection;
 use crate::layers::ssh;
 use crate::plan::preview::{self, FileChange, shell_words};
 use crate::plan::{CommandStep, Layer, Phase, Plan, Refusal};
+use crate::target::{CRASH_ENV, Kind, Ran, Root, Runner, atomic, boundary, gist, now, sha256};
 use crate::validate;
-use store::{CommandRecord, FileRecord, Manifest, sha256};
-
-/// Set to a journal entry (`begin 1`, `armed 1`, `write /etc/…`, `wrote /etc/…`, `run 3`,
-/// `ran 3`, `commit 1`) or to `did 3` (command 3 ran, not yet journaled) to stop the process
-/// right there, as a kill would: the fault-injection tests
-/// use it to prove every step boundary is safe.
-pub const CRASH_ENV: &str = "CLAWGUARD_CRASH_AT";
+use store::{CommandRecord, FileRecord, Manifest};
 
 /// Default time to confirm an SSH or firewall change before it is rolled back.
 pub const DEFAULT_CONFIRM_SECS: u64 = 120;
@@ -188,15 +179,6 @@ fn indent(s: &str) -> String {
 fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> ApplyError {
     let what = what.into();
     move |source| ApplyError::Io { what, source }
-}
-
-/// Stops the process here if the fault-injection variable names this boundary (the
-/// kill-between-steps tests of apply and restore).
-pub(crate) fn boundary(label: &str) {
-    if std::env::var(CRASH_ENV).is_ok_and(|v| v == label) {
-        eprintln!("clawguard: stopping at `{label}` ({CRASH_ENV})");
-        std::process::exit(137);
-    }
 }
 
 /// Journals a step boundary, then offers it to fault injection.
@@ -374,7 +356,7 @@ pub fn apply(plan: &Plan, root: &Root, opts: &Options, progress: &mut dyn FnMut(
         .collect::<Result<_, ApplyError>>()?;
     let mut manifest = Manifest {
         number: n,
-        created: store::now(),
+        created: now(),
         files,
         commands: commands
             .iter()
@@ -421,7 +403,7 @@ pub fn apply(plan: &Plan, root: &Root, opts: &Options, progress: &mut dyn FnMut(
         then: opts.then,
     };
     if guard {
-        let pending = waiting_for(store::now() + opts.confirm_timeout);
+        let pending = waiting_for(now() + opts.confirm_timeout);
         store.set_pending(&pending).map_err(io_err("recording the pending confirmation"))?;
         report.armed_with = Some(arm(root, opts, n).map_err(io_err("arming the automatic rollback"))?);
         step(&store, &format!("armed {n}"))?;
@@ -542,7 +524,7 @@ pub fn apply(plan: &Plan, root: &Root, opts: &Options, progress: &mut dyn FnMut(
             .pending()
             .map_err(io_err("reading the pending confirmation"))?
             .ok_or_else(|| ApplyError::Confirm("the pending confirmation disappeared during the apply".into()))?;
-        pending.deadline = store::now() + opts.confirm_timeout;
+        pending.deadline = now() + opts.confirm_timeout;
         store.set_pending(&pending).map_err(io_err("recording the pending confirmation"))?;
         report.pending = Some(pending);
     }
@@ -626,7 +608,7 @@ fn install(
     let before = crate::host::installed_packages(root);
     let mut manifest = Manifest {
         number: n,
-        created: store::now(),
+        created: now(),
         files: Vec::new(),
         commands: prepare
             .iter()
@@ -678,28 +660,6 @@ fn install(
     step(store, &format!("commit {n}"))?;
     report.installed = Some(n);
     Ok(n)
-}
-
-/// The part of a failed command's output a person needs: a Python traceback (docker-compose
-/// v1) is reduced to its error lines, anything else to its last lines.
-pub fn gist(output: &str) -> String {
-    let lines: Vec<&str> = output.lines().map(str::trim_end).filter(|l| !l.trim().is_empty()).collect();
-    // docker-compose says what went wrong on `ERROR:` lines (often twice, per container
-    // and per service); the rest is progress and Python's traceback.
-    let mut errors: Vec<&str> = Vec::new();
-    for l in lines.iter().filter_map(|l| l.strip_prefix("ERROR:")).map(str::trim) {
-        let reason = l.split_once("  ").map_or(l, |(_, r)| r.trim());
-        if !errors.contains(&reason) {
-            errors.push(reason);
-        }
-    }
-    if !errors.is_empty() {
-        return errors.join("\n");
-    }
-    if output.contains("Traceback (most recent call last)") {
-        return lines.last().copied().unwrap_or_default().to_owned();
-    }
-    lines[lines.len().saturating_sub(6)..].join("\n")
 }
 
 /// Why the checks before writing refused; becomes an [`ApplyError`] once it is known what
@@ -831,7 +791,7 @@ fn arm(root: &Root, opts: &Options, n: u32) -> io::Result<String> {
         "--generation".into(),
         n.to_string(),
         "--deadline".into(),
-        (store::now() + opts.confirm_timeout).to_string(),
+        (now() + opts.confirm_timeout).to_string(),
     ];
     if let Runner::Program(p) = &opts.runner {
         args.push("--runner".into());
@@ -1159,7 +1119,7 @@ pub fn watchdog(root: &Root, runner: &Runner, armed: Option<(u32, u64)>) -> Resu
             Ok(p) => p,
             Err(e) => {
                 let Some((n, deadline)) = armed else { return Err(io_err("reading the pending confirmation")(e)) };
-                if store::now() < deadline {
+                if now() < deadline {
                     std::thread::sleep(std::time::Duration::from_millis(500));
                     continue;
                 }
@@ -1169,7 +1129,7 @@ pub fn watchdog(root: &Root, runner: &Runner, armed: Option<(u32, u64)>) -> Resu
                 )];
                 done.append(&mut recover(root, runner)?);
                 done.append(&mut rollback_pending(&store, root, runner, n)?);
-                let text = format!("{}: {}\n", store::now(), done.join("\n"));
+                let text = format!("{}: {}\n", now(), done.join("\n"));
                 store.set_last_rollback(&text).map_err(io_err("recording the rollback"))?;
                 return Ok(Some(done));
             }
@@ -1178,7 +1138,7 @@ pub fn watchdog(root: &Root, runner: &Runner, armed: Option<(u32, u64)>) -> Resu
         if !p.automatic() {
             return Ok(None);
         }
-        let now = store::now();
+        let now = now();
         if now >= p.deadline {
             let _lock = lock(&store, true, false)?;
             // An apply killed after it armed this watchdog left its generation unfinished.
@@ -1195,7 +1155,7 @@ pub fn watchdog(root: &Root, runner: &Runner, armed: Option<(u32, u64)>) -> Resu
                 store.set_last_rollback(&text).map_err(io_err("recording the rollback"))?;
                 return Ok(Some(done));
             };
-            if store::now() < p.deadline {
+            if crate::target::now() < p.deadline {
                 continue;
             }
             done.append(&mut rollback_pending(&store, root, runner, p.generation)?);
@@ -1331,7 +1291,7 @@ pub fn status(root: &Root) -> Result<String, ApplyError> {
             );
         }
         Some(p) => {
-            let left = p.deadline.saturating_sub(store::now());
+            let left = p.deadline.saturating_sub(now());
             let how = p
                 .new_port
                 .map(|np| {

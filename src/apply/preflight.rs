@@ -4,10 +4,10 @@
 
 use std::path::Path;
 
-use super::runner::{Ran, Runner};
-use crate::host::Root;
-use crate::host::platform::Kind;
 use crate::plan::Check;
+use crate::target::Kind;
+use crate::target::Root;
+use crate::target::{Ran, Runner};
 
 pub fn check(check: &Check, root: &Root, runner: &Runner, platform: Kind) -> Result<(), String> {
     match check {
@@ -243,7 +243,7 @@ mod tests {
         assert!(!genuine(&line, "sshd", Path::new("/proc")));
         // positive control: the same process passes when its real executable is expected
         let exe = fake.to_string_lossy().into_owned();
-        let as_root = crate::apply::atomic::running_as_root();
+        let as_root = crate::target::atomic::running_as_root();
         assert_eq!(genuine_as(&line, "sshd", &[exe.as_str()], Path::new("/proc")), as_root);
         let _ = child.kill();
         let _ = child.wait();

@@ -4,11 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use super::{After, ApplyError, Event, Options, Report, Runner};
+use super::{After, ApplyError, Event, Options, Report};
 use crate::answers::Answers;
-use crate::host::{Facts, Root};
+use crate::host::Facts;
 use crate::plan::{Plan, Stage};
 use crate::render::RenderError;
+use crate::target::{Root, Runner};
 
 /// Keys typed in a front end, by service name: stored in the vault when the apply starts,
 /// never shown, never in the answers.
@@ -75,13 +76,11 @@ pub struct Next {
 /// sudo's PATH has its directory (Debian's and Ubuntu's `secure_path` has /usr/local/bin
 /// and /usr/bin), by its path on a Mac, where sudo keeps the caller's PATH and sshd gives a
 /// command only /usr/bin:/bin:/usr/sbin:/sbin (sshd(8), "PATH: set to the default PATH").
-pub fn confirm_program(platform: crate::host::platform::Kind, installed: &str) -> String {
+pub fn confirm_program(platform: crate::target::Kind, installed: &str) -> String {
     let dir = installed.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
     let on_path: &[&str] = match platform {
-        crate::host::platform::Kind::Linux => {
-            &["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
-        }
-        crate::host::platform::Kind::MacOs => &["/usr/bin", "/bin", "/usr/sbin", "/sbin"],
+        crate::target::Kind::Linux => &["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"],
+        crate::target::Kind::MacOs => &["/usr/bin", "/bin", "/usr/sbin", "/sbin"],
     };
     if on_path.contains(&dir) { "clawguard".to_owned() } else { installed.to_owned() }
 }
@@ -171,7 +170,7 @@ pub fn ask_image(
     use crate::host::ImageFact;
     if engine && runner.runs_commands() {
         let format = "{{json .RepoDigests}}";
-        if let super::runner::Ran::Ok(out) =
+        if let crate::target::runner::Ran::Ok(out) =
             runner.run(&["docker", "image", "inspect", "--format", format, image.as_str()])
         {
             // `["ghcr.io/openclaw/openclaw@sha256:…"]`: the digest this repository gave it.

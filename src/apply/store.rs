@@ -12,12 +12,9 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
-use super::atomic;
-use crate::host::Root;
-
-pub const STATE_DIR: &str = "/var/lib/clawguard";
+pub use crate::target::STATE_DIR;
+use crate::target::{Root, atomic, now};
 
 /// What one file was before a generation replaced it, and what it became.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -158,15 +155,6 @@ impl Pending {
     pub fn automatic(&self) -> bool {
         self.deadline != 0
     }
-}
-
-pub fn sha256(data: &[u8]) -> String {
-    let d = Sha256::digest(data);
-    d.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-pub fn now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 /// The records of one target root.

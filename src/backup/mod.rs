@@ -10,7 +10,7 @@ pub mod restic;
 use serde::{Deserialize, Serialize};
 
 use crate::answers::{Answers, BackupTarget, Ident};
-use crate::host::Root;
+use crate::target::Root;
 use crate::vault::{Vault, VaultError};
 pub use restic::{Failure, Made, Restic, Snapshot};
 
@@ -88,7 +88,7 @@ pub fn ssh_key(root: &Root, host: &str) -> Result<String, BackupError> {
         if let Some(dir) = key.parent() {
             std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
         }
-        let out = crate::apply::runner::own_session(&mut std::process::Command::new("ssh-keygen"))
+        let out = crate::target::runner::own_session(&mut std::process::Command::new("ssh-keygen"))
             .args(["-q", "-t", "ed25519", "-N", "", "-C", &format!("clawguard-backup@{host}"), "-f"])
             .arg(&key)
             .stdin(std::process::Stdio::null())
@@ -107,7 +107,7 @@ pub fn ssh_key(root: &Root, host: &str) -> Result<String, BackupError> {
 
 /// The private key for the recovery kit, when there is one.
 pub fn ssh_key_text(root: &Root) -> Result<Option<String>, BackupError> {
-    match crate::apply::atomic::read_string_nofollow(&root.path(SSH_KEY)) {
+    match crate::target::atomic::read_string_nofollow(&root.path(SSH_KEY)) {
         Ok(t) => Ok(Some(t)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(source) => Err(BackupError::Io { what: format!("reading {SSH_KEY}"), source }),
@@ -120,7 +120,7 @@ fn install_ssh_key(root: &Root, text: &str) -> Result<(), BackupError> {
     if key.exists() {
         return Ok(());
     }
-    crate::apply::atomic::write(&key, text.as_bytes(), 0o600)
+    crate::target::atomic::write(&key, text.as_bytes(), 0o600)
         .map_err(|source| BackupError::Io { what: format!("writing {}", key.display()), source })
 }
 
@@ -314,7 +314,7 @@ pub fn now(
     a: &Answers,
     facts: &crate::host::Facts,
     root: &Root,
-    runner: &crate::apply::Runner,
+    runner: &crate::target::Runner,
     progress: &mut dyn FnMut(&restic::Progress),
 ) -> Result<Made, BackupError> {
     let own_names: Vec<String> = facts.hostname.iter().cloned().collect();
@@ -326,19 +326,19 @@ pub fn now(
     // OpenClaw snapshots its own databases consistently while it runs: no stop.
     if pause && a.sandbox.profile == crate::answers::Profile::Openclaw {
         match runner.run(&openclaw_archive_argv(a, facts)) {
-            crate::apply::Ran::Ok(out) => {
+            crate::target::Ran::Ok(out) => {
                 paused = Pause::Archived(archive_name(&out).unwrap_or_else(|| "its archive".into()))
             }
-            crate::apply::Ran::Failed { status, output } => {
+            crate::target::Ran::Failed { status, output } => {
                 no_archive = Some(output.lines().last().filter(|l| !l.trim().is_empty()).unwrap_or(&status).to_owned())
             }
-            crate::apply::Ran::Skipped => {}
+            crate::target::Ran::Skipped => {}
         }
     }
     let pause = pause && paused == Pause::NotAsked;
     if pause {
         paused = match agent("stop") {
-            crate::apply::Ran::Failed { output, .. } => {
+            crate::target::Ran::Failed { output, .. } => {
                 Pause::StopFailed(output.lines().last().unwrap_or_default().to_owned())
             }
             _ => no_archive.map(Pause::PausedNoArchive).unwrap_or(Pause::Paused),
@@ -349,14 +349,14 @@ pub fn now(
     if archived && result.is_ok() {
         prune_archives(a, root);
     }
-    if pause && let crate::apply::Ran::Failed { output, .. } = agent("start") {
+    if pause && let crate::target::Ran::Failed { output, .. } = agent("start") {
         paused = Pause::StartFailed(output.lines().last().unwrap_or_default().to_owned());
     }
     let result = result.map(|mut m| {
         m.agent = paused.clone();
         m
     });
-    let at = crate::apply::store::now();
+    let at = crate::target::now();
     let last = match &result {
         Ok(m) => Last {
             at,
@@ -480,7 +480,7 @@ fn write_record(root: &Root, file: &str, text: &str) -> Result<(), BackupError> 
         std::fs::create_dir_all(dir)
             .map_err(|source| BackupError::Io { what: format!("creating {}", dir.display()), source })?;
     }
-    crate::apply::atomic::write(&path, text.as_bytes(), 0o600)
+    crate::target::atomic::write(&path, text.as_bytes(), 0o600)
         .map_err(|source| BackupError::Io { what: format!("writing {}", path.display()), source })
 }
 
@@ -491,7 +491,7 @@ pub fn last(root: &Root) -> std::io::Result<Option<Last>> {
 
 /// One of the records this module keeps (`LAST`, `VERIFIED`); None before the first.
 fn read_record<T: serde::de::DeserializeOwned>(root: &Root, file: &str) -> std::io::Result<Option<T>> {
-    crate::apply::atomic::read_toml(&root.entry(file))
+    crate::target::atomic::read_toml(&root.entry(file))
 }
 
 /// How the last `backup verify` went, for `clawguard check`.
@@ -512,8 +512,7 @@ pub struct KitMade {
 
 /// Records that a kit was made for `repository` with the vault identity `identity`.
 pub fn record_kit(root: &Root, repository: &str, identity: &str) -> Result<(), BackupError> {
-    let made =
-        KitMade { at: crate::apply::store::now(), repository: repository.to_owned(), identity: identity.to_owned() };
+    let made = KitMade { at: crate::target::now(), repository: repository.to_owned(), identity: identity.to_owned() };
     write_record(root, KIT, &toml::to_string(&made).expect("a record serializes"))
 }
 
@@ -592,7 +591,7 @@ pub fn verify(a: &Answers, root: &Root, own_names: &[String]) -> Result<Verified
     let result = run_verify(a, root, own_names);
     let record = match &result {
         Ok(v) => v.clone(),
-        Err(e) => Verified { at: crate::apply::store::now(), error: Some(e.to_string()), ..Default::default() },
+        Err(e) => Verified { at: crate::target::now(), error: Some(e.to_string()), ..Default::default() },
     };
     write_record(root, VERIFIED, &toml::to_string(&record).expect("a record serializes"))?;
     result
@@ -602,7 +601,7 @@ fn run_verify(a: &Answers, root: &Root, own_names: &[String]) -> Result<Verified
     let restic = open(a, root, own_names)?;
     restic.check("10%")?;
     let latest = restic.snapshots(TAG)?.pop().ok_or_else(|| BackupError::NoSnapshot(restic.repository.clone()))?;
-    let stamp = crate::apply::store::now();
+    let stamp = crate::target::now();
     let staging = root.path(&format!("/var/lib/clawguard/verify-{stamp}"));
     std::fs::create_dir_all(&staging)
         .map_err(|source| BackupError::Io { what: format!("creating {}", staging.display()), source })?;
@@ -686,8 +685,8 @@ fn tree(dir: &std::path::Path) -> std::collections::BTreeMap<String, String> {
             } else if meta.file_type().is_symlink() {
                 format!("link {}", std::fs::read_link(&path).map(|t| t.display().to_string()).unwrap_or_default())
             } else if meta.is_file() {
-                match crate::apply::atomic::read_nofollow(&path) {
-                    Ok(bytes) => format!("file {}", crate::apply::store::sha256(&bytes)),
+                match crate::target::atomic::read_nofollow(&path) {
+                    Ok(bytes) => format!("file {}", crate::target::sha256(&bytes)),
                     Err(e) => format!("unreadable {e}"),
                 }
             } else {
@@ -737,7 +736,7 @@ pub fn restore(repository: &str, opened: &kit::Opened, snapshot: &str, root: &Ro
         install_ssh_key(root, key)?;
     }
     let restic = restic_for(&dest, repository.to_owned(), opened.password.clone(), root)?;
-    let stamp = crate::apply::store::now();
+    let stamp = crate::target::now();
     let staging = root.path(&format!("/var/lib/clawguard/restore-{stamp}"));
     let io = |what: String| move |source| BackupError::Io { what, source };
     std::fs::create_dir_all(&staging).map_err(io(format!("creating {}", staging.display())))?;
@@ -752,7 +751,7 @@ pub fn restore(repository: &str, opened: &kit::Opened, snapshot: &str, root: &Ro
         .unwrap_or_default();
     let result = (|| {
         restic.restore(snapshot, &staging)?;
-        crate::apply::boundary("restore staged");
+        crate::target::boundary("restore staged");
         // The snapshot's own answers say where the agent's trees were.
         // Unreadable, they would send the agent's data nowhere: a stop, not the defaults.
         let answers = match std::fs::read_to_string(staging.join("etc/clawguard/answers.toml")) {
@@ -790,12 +789,12 @@ pub fn restore(repository: &str, opened: &kit::Opened, snapshot: &str, root: &Ro
                 let aside = format!("{src}.before-restore-{stamp}");
                 std::fs::rename(&to, root.entry(&aside)).map_err(io(format!("moving {} aside", to.display())))?;
                 done.moved_aside.push((src.clone(), aside));
-                crate::apply::boundary(&format!("restore aside {src}"));
+                crate::target::boundary(&format!("restore aside {src}"));
             } else if to.exists() {
                 std::fs::remove_dir(&to).map_err(io(format!("replacing the empty {}", to.display())))?;
             }
             std::fs::rename(&from, &to).map_err(io(format!("putting {} in place", to.display())))?;
-            crate::apply::boundary(&format!("restore placed {src}"));
+            crate::target::boundary(&format!("restore placed {src}"));
             done.paths.push(src);
         }
         vault.adopt()?;

@@ -180,7 +180,7 @@ impl Restic {
             _ => Failure::Other { what: what.into(), status: "could not start".into(), output: e.to_string() },
         };
         let sftp = self.sftp_command.as_ref().map(|c| format!("sftp.command={c}"));
-        let mut child = crate::apply::runner::own_session(&mut std::process::Command::new(&self.program))
+        let mut child = crate::target::runner::own_session(&mut std::process::Command::new(&self.program))
             .args(sftp.iter().flat_map(|o| ["-o", o.as_str()]))
             .args(args)
             .current_dir(&self.root)

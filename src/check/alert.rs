@@ -188,7 +188,7 @@ pub fn post(t: &Target, m: &Message) -> Result<(), String> {
 /// Returns why it failed, if it did (the caller says it on stderr, for the journal).
 pub fn deliver(
     answers: &crate::answers::Answers,
-    root: &crate::host::Root,
+    root: &crate::target::Root,
     host: &str,
     findings: &[Finding],
 ) -> Result<(), String> {
@@ -201,7 +201,7 @@ pub fn deliver(
         Err(e) if e.kind() == std::io::ErrorKind::InvalidData => LastAlert::default(),
         Err(e) => return Err(format!("what the last alert said cannot be read ({e}): no alert sent")),
     };
-    let now = crate::apply::store::now();
+    let now = crate::target::now();
     let alive = || answers.monitoring.alert_still_alive.then(|| last.still_alive(host, findings, now)).flatten();
     let Some(m) = last.message(host, findings).or_else(alive) else { return Ok(()) };
     let m = &m;

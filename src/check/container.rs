@@ -6,9 +6,9 @@ use serde_json::Value;
 
 use super::{Finding, finding};
 use crate::answers::Answers;
-use crate::apply::{Ran, Runner};
 use crate::layers::sandbox::PROJECT;
 use crate::plan::Severity;
+use crate::target::{Ran, Runner};
 
 /// Compares the running agent container with what the answers set. `applied`: the
 /// compose file was applied here (so a missing container is news).

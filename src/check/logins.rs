@@ -11,7 +11,7 @@ use super::{Finding, finding};
 use crate::plan::Severity;
 
 /// The most of auth.log one run reads (the newest, when more was written since).
-const AUTH_LOG_CAP: u64 = crate::host::untrusted::MAX_READ;
+const AUTH_LOG_CAP: u64 = crate::target::untrusted::MAX_READ;
 
 /// The logins seen so far, and how far the logs were read.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -16,13 +16,15 @@ pub mod tail;
 pub mod updates;
 
 use crate::answers::Answers;
+use crate::apply::Store;
 use crate::apply::store::GenerationState;
-use crate::apply::store::{now, sha256};
-use crate::apply::{Ran, Runner, Store};
-use crate::host::{Facts, Root};
+use crate::host::Facts;
 use crate::layers;
 use crate::plan::Severity;
 use crate::render::RenderError;
+use crate::target::Root;
+use crate::target::{Ran, Runner};
+use crate::target::{now, sha256};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
@@ -74,7 +76,7 @@ pub fn run(answers: &Answers, facts: &Facts, root: &Root, runner: &Runner) -> Re
     let managed = match store.managed() {
         Ok(m) => m,
         Err(e) => {
-            out.push(finding("host.records-unreadable", Severity::Danger, format!("clawguard's records under {} cannot be read ({e}): nothing could be compared with what was applied. Run `sudo clawguard check`; if it fails there too, the records were damaged: see /etc/clawguard/RECOVERY.md.", crate::apply::STATE_DIR)));
+            out.push(finding("host.records-unreadable", Severity::Danger, format!("clawguard's records under {} cannot be read ({e}): nothing could be compared with what was applied. Run `sudo clawguard check`; if it fails there too, the records were damaged: see /etc/clawguard/RECOVERY.md.", crate::target::STATE_DIR)));
             Default::default()
         }
     };
@@ -628,7 +630,7 @@ fn credentials(root: &Root) -> Vec<Finding> {
     };
     let mut out = Vec::new();
     for (path, sha) in &written {
-        match crate::apply::atomic::read_nofollow(&root.entry(path)) {
+        match crate::target::atomic::read_nofollow(&root.entry(path)) {
             Ok(bytes) if sha256(&bytes) == *sha => {}
             Ok(_) => out.push(finding("credentials.file-changed", Severity::Danger, format!("{path} was changed since clawguard wrote it: a key may have been replaced. If you did not do it (`clawguard secrets set` records its own changes), treat it as an intrusion: see /etc/clawguard/RECOVERY.md."))),
             Err(e) if e.kind() == ErrorKind::NotFound && (path.starts_with(crate::layers::SECRETS_DIR) || path.starts_with(crate::layers::MAC_SECRETS_DIR)) => out.push(finding("credentials.file-locked", Severity::Warning, format!("{path} is not unlocked: the agent runs without that key. `sudo clawguard secrets unlock` (clawguard-secrets.service does it at boot)."))),
@@ -687,7 +689,7 @@ fn sshd_drift(
     if !managed.contains_key(dropin) || !runner.runs_commands() {
         return Vec::new();
     }
-    if *runner == Runner::Live && !crate::apply::atomic::running_as_root() {
+    if *runner == Runner::Live && !crate::target::atomic::running_as_root() {
         return vec![finding(
             "ssh.effective-needs-root",
             Severity::Note,

@@ -13,9 +13,9 @@ use serde::Deserialize;
 
 use super::{Finding, finding};
 use crate::answers::{Answers, Layer, Profile};
-use crate::apply::{Ran, Runner};
 use crate::host::Facts;
 use crate::plan::Severity;
+use crate::target::{Ran, Runner};
 
 /// Each of OpenClaw's checks may take this long (its audit reads its whole state).
 const LIMIT: Duration = Duration::from_secs(120);

@@ -235,7 +235,7 @@ pub fn check(store: &Store, facts: &Facts, live: Live, logs: Source) -> Vec<Find
         _ => logins::Known::default(),
     };
     let first = known == logins::Known::default();
-    let (login_news, known) = known.update(logs, live.allowed, first, crate::apply::store::now());
+    let (login_news, known) = known.update(logs, live.allowed, first, crate::target::now());
     now.logins = known;
     now.listening = match (live.listening, &before) {
         (Some(l), _) => l,

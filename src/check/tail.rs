@@ -67,7 +67,7 @@ fn read_range(f: &mut File, from: u64, to: u64) -> io::Result<Vec<u8>> {
 /// Reads `path` since `mark` — never through a link, never a FIFO — at most `cap` bytes
 /// (the newest). A `mark` of nothing reads the whole file.
 pub fn read_since(path: &Path, mark: &Mark, cap: u64) -> io::Result<Tail> {
-    let mut current = crate::host::untrusted::open_file(path)?;
+    let mut current = crate::target::untrusted::open_file(path)?;
     let meta = current.metadata()?;
     let (len, inode) = (meta.len(), meta.ino());
     let next = Mark { inode, read: len, head: head_of(&mut current, len.min(HEAD))? };
@@ -79,7 +79,7 @@ pub fn read_since(path: &Path, mark: &Mark, cap: u64) -> io::Result<Tail> {
     } else {
         if !fresh {
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            if let Ok(mut old) = crate::host::untrusted::open_file(&path.with_file_name(format!("{name}.1"))) {
+            if let Ok(mut old) = crate::target::untrusted::open_file(&path.with_file_name(format!("{name}.1"))) {
                 let m = old.metadata()?;
                 if is_marked(&mut old, m.len(), m.ino(), mark, true)? {
                     ranges.push((old, mark.read, m.len()));

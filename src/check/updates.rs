@@ -3,8 +3,8 @@
 //! lists as they are (the check does not refresh them; apt's daily timer does).
 
 use super::{Finding, finding};
-use crate::apply::{Ran, Runner};
 use crate::plan::Severity;
+use crate::target::{Ran, Runner};
 
 /// The argv the check runs.
 pub const SIMULATE: [&str; 3] = ["apt-get", "--simulate", "dist-upgrade"];

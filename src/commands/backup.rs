@@ -9,7 +9,7 @@ use super::{CommandError, load};
 use crate::backup::kit::{self, Kit};
 use crate::backup::{self, BackupError, Init};
 use crate::cli::{BackupAction, BackupArgs, RestoreArgs};
-use crate::host::Root;
+use crate::target::Root;
 
 impl From<BackupError> for CommandError {
     fn from(e: BackupError) -> Self {
@@ -243,7 +243,7 @@ fn on_path(program: &str) -> bool {
 /// the way an apply installs what the layers need — fresh lists, then the package, as a
 /// generation of its own that `clawguard rollback` and `uninstall` take back.
 fn install_restic(root: &Root) -> Result<(), CommandError> {
-    if !crate::apply::atomic::running_as_root() {
+    if !crate::target::atomic::running_as_root() {
         return Err(CommandError::Failed(
             "restic is not installed, and installing it needs root: run `sudo clawguard restore …`".into(),
         ));
@@ -254,7 +254,7 @@ fn install_restic(root: &Root) -> Result<(), CommandError> {
         crate::layers::packages_only(&facts, crate::answers::Layer::Backup, &[("restic", "restores the snapshot")]);
     let opts = crate::apply::Options {
         force: false,
-        runner: crate::apply::Runner::Live,
+        runner: crate::target::Runner::Live,
         confirm_timeout: 0,
         ssh_connection: None,
         exe: std::env::current_exe().unwrap_or_else(|_| "clawguard".into()),

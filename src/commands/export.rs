@@ -30,5 +30,5 @@ fn deb_sha256(path: &std::path::Path) -> Result<String, CommandError> {
             "{shown} is not a Debian package: give the .deb that scripts/package built (target/debian/clawguard_*.deb)."
         )));
     }
-    Ok(crate::apply::store::sha256(&data))
+    Ok(crate::target::sha256(&data))
 }

@@ -9,8 +9,8 @@ use std::process::ExitCode;
 
 use super::{CommandError, Loaded};
 use crate::answers::{self, Ident};
-use crate::apply::atomic;
 use crate::envfile;
+use crate::target::atomic;
 
 fn fail(why: impl Into<String>) -> CommandError {
     CommandError::Import(why.into())
@@ -44,8 +44,8 @@ pub fn import(
     // file is overwritten and removed afterwards, and its keys go to the agent.
     let path =
         l.root.untrusted(&shown).map_err(|e| fail(format!("{shown} cannot be read ({e}): nothing was imported")))?;
-    let (bytes, _) = crate::host::untrusted::open_no_links(&path)
-        .and_then(|f| crate::host::untrusted::read_capped(f, 1024 * 1024))
+    let (bytes, _) = crate::target::untrusted::open_no_links(&path)
+        .and_then(|f| crate::target::untrusted::read_capped(f, 1024 * 1024))
         .map_err(|e| fail(format!("{shown} cannot be read ({e}): nothing was imported")))?;
     let text =
         String::from_utf8(bytes).map_err(|_| fail(format!("{shown} is not UTF-8 text: nothing was imported")))?;

@@ -35,13 +35,14 @@ pub use uninstall::uninstall;
 
 use crate::answers::{self, Answers, AnswersError};
 use crate::apply::session::{self, Keys, Request};
-use crate::apply::{self, ApplyError, Event, Runner};
+use crate::apply::{self, ApplyError, Event};
 use crate::cli::{
     ApplyArgs, CheckArgs, Common, PlanArgs, RenderArgs, SecretsAction, SecretsArgs, TargetArgs, WatchdogArgs,
     WizardArgs,
 };
-use crate::host::{self, Facts, Root};
+use crate::host::{self, Facts};
 use crate::plan::preview;
+use crate::target::{Root, Runner};
 use crate::{report, validate};
 
 /// What can stop a command. Each says what to do.
@@ -136,7 +137,7 @@ pub(super) fn give_to_sudo_user(l: &Loaded, from: &std::path::Path, name: &str) 
     let shown = format!("{}/{name}", home.trim_end_matches('/'));
     let copy = || -> std::io::Result<()> {
         let to = l.root.untrusted(&shown)?;
-        let mut src = crate::host::untrusted::open_file(from)?;
+        let mut src = crate::target::untrusted::open_file(from)?;
         let mut dst = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -255,7 +256,7 @@ pub fn render(args: &RenderArgs) -> Result<ExitCode, CommandError> {
             path: out_root.entry(&f.path).display().to_string(),
             source: std::io::Error::new(std::io::ErrorKind::InvalidInput, why.explain(&f.path)),
         })?;
-        crate::apply::atomic::write(&target, f.content.as_bytes(), f.mode)
+        crate::target::atomic::write(&target, f.content.as_bytes(), f.mode)
             .map_err(|source| CommandError::Write { path: target.display().to_string(), source })?;
         say!("{}", target.display());
     }
@@ -502,7 +503,7 @@ fn show_review(p: &preview::Preview) -> Result<(), CommandError> {
 /// Prints what an apply did and what comes next; 0 when everything was applied, 4 when
 /// some layers were left out (the report says why).
 fn applied(o: &session::Outcome) -> Result<ExitCode, CommandError> {
-    print!("{}", report::ansi(&report::outcome(o, apply::store::now()), color_on(std::io::stdout().is_terminal())));
+    print!("{}", report::ansi(&report::outcome(o, crate::target::now()), color_on(std::io::stdout().is_terminal())));
     Ok(if o.report.not_applied.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(4) })
 }
 
@@ -596,7 +597,7 @@ pub fn wizard(args: &WizardArgs) -> Result<ExitCode, CommandError> {
         return Err(CommandError::NoTerminal);
     }
     let l = load(&args.common)?;
-    if !args.dry_run && l.root.is_live() && !apply::atomic::running_as_root() {
+    if !args.dry_run && l.root.is_live() && !crate::target::atomic::running_as_root() {
         return Err(CommandError::NeedRoot);
     }
     if args.plain {

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use super::{CommandError, Loaded};
 use crate::answers::Ident;
-use crate::apply::{Ran, Runner};
 use crate::services;
+use crate::target::{Ran, Runner};
 
 pub fn rotate(l: &Loaded, name: &Ident, done: bool, back: bool) -> Result<ExitCode, CommandError> {
     let vault = crate::vault::Vault::new(&l.root);

@@ -8,15 +8,16 @@ use std::process::ExitCode;
 use super::{CommandError, color_on, progress_bar, target};
 use crate::answers::{Answers, Layer};
 use crate::apply::session::{self, Keys, Request};
-use crate::apply::{self, After, Runner};
+use crate::apply::{self, After};
 use crate::cli::UninstallArgs;
-use crate::host::{self, Root};
+use crate::host;
 use crate::report;
+use crate::target::{Root, Runner};
 use crate::uninstall;
 
 pub fn uninstall(args: &UninstallArgs) -> Result<ExitCode, CommandError> {
     let (root, runner) = target(&args.target)?;
-    if root.is_live() && !apply::atomic::running_as_root() {
+    if root.is_live() && !crate::target::atomic::running_as_root() {
         return Err(CommandError::Stop(
             "uninstalling changes this system and reads clawguard's backups, which only root can: run `sudo clawguard uninstall`. Nothing was changed.".into(),
         ));
@@ -64,7 +65,7 @@ pub fn uninstall(args: &UninstallArgs) -> Result<ExitCode, CommandError> {
             &move_ssh_back(&root, runner.clone(), ssh, &before, args.confirm_timeout, then)?,
             &mut progress_bar(),
         )?;
-        print!("{}", report::ansi(&report::outcome(&o, apply::store::now()), color));
+        print!("{}", report::ansi(&report::outcome(&o, crate::target::now()), color));
         if o.report.pending.is_some() {
             say!(
                 "\nStep 1 of 2 done: SSH listens on port {} again as well. Nothing else was put back yet: that is what `sudo clawguard confirm`, from a new login on port {}, does.",

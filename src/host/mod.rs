@@ -8,18 +8,17 @@
 pub mod keys;
 pub mod own_binary;
 pub mod platform;
-pub mod root;
 pub mod session;
 pub mod sshd;
-pub mod untrusted;
 pub mod users;
 
 use std::fs;
 use std::net::IpAddr;
 use std::path::Path;
 
+use crate::target::{Root, untrusted};
+
 pub use platform::Platform;
-pub use root::{NotAFile, Root};
 pub use sshd::SshdFacts;
 pub use users::UserFacts;
 
@@ -162,7 +161,7 @@ pub fn agent_config(root: &Root, dir: &str) -> AgentConfig {
             }
             Ok(_) => {}
         }
-        match crate::apply::atomic::read_string_nofollow(&path) {
+        match crate::target::atomic::read_string_nofollow(&path) {
             Ok(text) => FileFact::Text(text),
             Err(e) => FileFact::Unreadable(e.to_string()),
         }

@@ -6,7 +6,7 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use super::root::Root;
+use crate::target::root::Root;
 
 /// Where the units call clawguard when it is not installed where they can trust it.
 pub const DEFAULT: &str = "/usr/local/bin/clawguard";

@@ -13,8 +13,8 @@ use std::os::unix::fs::MetadataExt;
 
 use plist::Value;
 
-use super::Root;
 use super::users::Entry;
+use crate::target::{Kind, Root};
 
 /// Where macOS says what it is (what `sw_vers` reads).
 pub const SYSTEM_VERSION: &str = "/System/Library/CoreServices/SystemVersion.plist";
@@ -32,15 +32,6 @@ pub const SOFTWARE_UPDATE: &str = "/Library/Preferences/com.apple.SoftwareUpdate
 pub const PF_CONF: &str = "/etc/pf.conf";
 /// The LaunchDaemons of the system's administrator (clawguard's go here).
 pub const LAUNCH_DAEMONS: &str = "/Library/LaunchDaemons";
-
-/// The platform family, as the plan records it (apply picks its live checks by it).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Kind {
-    #[default]
-    Linux,
-    MacOs,
-}
 
 /// The operating system of the target.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -4,7 +4,7 @@
 //!
 //! Only parses; never judges. The ssh layer decides what conflicts.
 
-use super::Root;
+use crate::target::Root;
 
 pub const MAIN: &str = "/etc/ssh/sshd_config";
 pub const DROPIN_DIR: &str = "/etc/ssh/sshd_config.d";

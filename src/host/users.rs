@@ -3,8 +3,8 @@
 
 use std::os::unix::fs::MetadataExt;
 
-use super::Root;
 use super::keys::{self, KeyLine};
+use crate::target::Root;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserFacts {

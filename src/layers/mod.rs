@@ -30,10 +30,10 @@ pub const SECRETS_DIR: &str = "/run/clawguard/secrets";
 pub const MAC_SECRETS_DIR: &str = "/var/run/clawguard/secrets";
 
 /// Where `secrets unlock` puts the keys on this platform.
-pub fn secrets_dir(platform: crate::host::platform::Kind) -> &'static str {
+pub fn secrets_dir(platform: crate::target::Kind) -> &'static str {
     match platform {
-        crate::host::platform::Kind::Linux => SECRETS_DIR,
-        crate::host::platform::Kind::MacOs => MAC_SECRETS_DIR,
+        crate::target::Kind::Linux => SECRETS_DIR,
+        crate::target::Kind::MacOs => MAC_SECRETS_DIR,
     }
 }
 
@@ -321,7 +321,7 @@ impl Builder {
         if let Some(layer) = self.plan.commands.iter().find(|c| c.argv[0] == "systemctl").map(|c| c.layer) {
             self.plan.preflight.insert(0, Preflight { layer, check: Check::Systemd, when_changed: vec![] });
         }
-        if self.plan.platform == crate::host::platform::Kind::MacOs {
+        if self.plan.platform == crate::target::Kind::MacOs {
             self.brew_packages();
             return self.plan;
         }

@@ -303,7 +303,7 @@ mod tests {
         std::fs::write(d.path().join("secret"), "shadow").unwrap();
         std::os::unix::fs::symlink("/secret", dir.join(SETTINGS)).unwrap();
         rustix::fs::mknodat(rustix::fs::CWD, dir.join(CONFIG), rustix::fs::FileType::Fifo, 0o644.into(), 0).unwrap();
-        let root = crate::host::Root::new(d.path());
+        let root = crate::target::Root::new(d.path());
         let read = crate::host::agent_config(&root, crate::answers::DEFAULT_CONFIG_DIR);
         assert!(matches!(read.settings, FileFact::Unreadable(_)), "{:?}", read.settings);
         assert!(matches!(read.config, FileFact::Unreadable(_)), "{:?}", read.config);

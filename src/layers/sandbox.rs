@@ -582,7 +582,7 @@ mod tests {
         // Neither answers now (offline, no root), but the applied compose file recorded the
         // digest for this tag: the same file, nothing pulled, no warning.
         let dir = tempfile::tempdir().unwrap();
-        let root = crate::host::Root::new(dir.path());
+        let root = crate::target::Root::new(dir.path());
         let path = dir.path().join(compose_file(&Answers::default()).trim_start_matches('/'));
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, compose(&remote)).unwrap();

@@ -221,7 +221,7 @@ pub struct Plan {
     /// Set when the SSH port changes.
     pub ssh_move: Option<SshMove>,
     /// The target's platform: apply asks it how to see that a port listens.
-    pub platform: crate::host::platform::Kind,
+    pub platform: crate::target::Kind,
 }
 
 impl CommandStep {

@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use similar::TextDiff;
 
 use super::{CommandStep, FileStep, Plan};
-use crate::host::{NotAFile, Root};
+use crate::target::{NotAFile, Root};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileChange {

@@ -8,7 +8,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use clawguard::answers::Answers;
-use clawguard::host::{self, Facts, Root};
+use clawguard::host::{self, Facts};
+use clawguard::target::Root;
 
 pub mod booted;
 pub mod engine;

@@ -12,9 +12,10 @@ use super::progress::{Done, DoneMsg, Progress};
 use super::review::{self, Review};
 use super::theme::Theme;
 use crate::answers::Answers;
+use crate::apply::DEFAULT_CONFIRM_SECS;
 use crate::apply::session::{Outcome, Request};
-use crate::apply::{DEFAULT_CONFIRM_SECS, Runner};
 use crate::commands::Loaded;
+use crate::target::Runner;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Screen {
@@ -375,6 +376,6 @@ impl App {
 
     /// Seconds since the epoch, for the countdown.
     pub fn now(&self) -> u64 {
-        self.now.unwrap_or_else(crate::apply::store::now)
+        self.now.unwrap_or_else(crate::target::now)
     }
 }

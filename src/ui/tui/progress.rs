@@ -189,7 +189,7 @@ impl Done {
 
     /// Whether the confirmation the outcome waits for arrived, or the watchdog rolled the
     /// generation back: its pending record is gone, and the generation says which.
-    pub fn watch(&mut self, o: &Outcome, root: &crate::host::Root) {
+    pub fn watch(&mut self, o: &Outcome, root: &crate::target::Root) {
         let (Some(_), Some(n), None) = (&o.next, o.report.generation, self.settled) else { return };
         let store = crate::apply::Store::new(root);
         if !matches!(store.pending(), Ok(None)) {

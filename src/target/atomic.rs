@@ -60,10 +60,10 @@ pub fn write_with(
 
 /// Reads a regular file without following a symlink in its last component (the
 /// directories on the way are the caller's: resolved inside the target root). A FIFO or a
-/// device is refused at once, never waited on (`host::untrusted::open_file`).
+/// device is refused at once, never waited on (`untrusted::open_file`).
 pub fn read_nofollow(path: &Path) -> io::Result<Vec<u8>> {
     use std::io::Read;
-    let mut f = crate::host::untrusted::open_file(path).map_err(|e| match e.kind() {
+    let mut f = crate::target::untrusted::open_file(path).map_err(|e| match e.kind() {
         io::ErrorKind::InvalidInput => link(path, io::Error::from_raw_os_error(libc::ELOOP)),
         _ => e,
     })?;
