@@ -480,7 +480,7 @@ fn the_ssh_move_keeps_remote_login_until_confirmed_then_closes_port_22() {
     // Port 22 on a Mac is Remote Login's: turned on, no daemon of clawguard's.
     let a = answers("[ssh]\nport = 22\n");
     let plan = layers::plan(&a, &f).unwrap();
-    assert!(plan.file(&launchd::path(launchd::SSHD_LABEL)).is_none());
+    assert!(plan.file(&launchd::path(clawguard::host::platform::SSHD_LABEL)).is_none());
     assert_eq!(commands(&plan).iter().filter(|c| c.contains("com.openssh.sshd") || c.contains("ssh.plist")).count(), 2);
 }
 

@@ -478,8 +478,7 @@ pub fn apply(plan: &Plan, root: &Root, opts: &Options, progress: &mut dyn FnMut(
     if let Some(mv) = &plan.ssh_move
         && opts.runner.runs_commands()
         && changed.iter().any(|f| {
-            f.step.path == ssh::DROPIN
-                || f.step.path == crate::layers::launchd::path(crate::layers::launchd::SSHD_LABEL)
+            f.step.path == ssh::DROPIN || f.step.path == crate::layers::launchd::path(crate::host::platform::SSHD_LABEL)
         })
         && let Err(why) = wait_listening(&opts.runner, plan.platform, mv.new_port)
     {

@@ -30,6 +30,9 @@ pub const ALF: &str = "/Library/Preferences/com.apple.alf.plist";
 pub const SOCKETFILTERFW: &str = "/usr/libexec/ApplicationFirewall/socketfilterfw";
 pub const SOFTWARE_UPDATE: &str = "/Library/Preferences/com.apple.SoftwareUpdate.plist";
 pub const PF_CONF: &str = "/etc/pf.conf";
+/// The label of clawguard's LaunchDaemon for sshd on the new port (Remote Login keeps
+/// Apple's, [`APPLE_SSHD_LABEL`]).
+pub const SSHD_LABEL: &str = "com.clawguard.sshd";
 /// The LaunchDaemons of the system's administrator (clawguard's go here).
 pub const LAUNCH_DAEMONS: &str = "/Library/LaunchDaemons";
 
@@ -436,7 +439,7 @@ fn remote_login(root: &Root) -> Result<bool, String> {
 }
 
 fn own_sshd_port(root: &Root) -> Option<u16> {
-    let path = format!("{LAUNCH_DAEMONS}/{}.plist", crate::layers::launchd::SSHD_LABEL);
+    let path = format!("{LAUNCH_DAEMONS}/{SSHD_LABEL}.plist");
     let v = read_plist(root, &path).ok().flatten()?;
     let listeners = v.as_dictionary()?.get("Sockets")?.as_dictionary()?.get("Listeners")?.as_dictionary()?;
     listeners.get("SockServiceName")?.as_string()?.parse().ok()

@@ -8,8 +8,6 @@
 
 use plist::{Dictionary, Value};
 
-/// clawguard's own sshd, on the answers' port (Apple's `com.openssh.sshd` is port 22).
-pub const SSHD_LABEL: &str = "com.clawguard.sshd";
 /// The jobs' PATH: the system's, then where the container runtimes and Homebrew put
 /// their commands.
 pub const PATH: &str = "/usr/bin:/bin:/usr/sbin:/sbin:/usr/local/bin:/opt/homebrew/bin:/opt/homebrew/sbin";

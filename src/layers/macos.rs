@@ -20,7 +20,7 @@ use super::pf::{self, Limit, Rule};
 use super::{Builder, firewall};
 use crate::answers::Answers;
 use crate::host::Facts;
-use crate::host::platform::{APPLE_SSHD_LABEL, APPLE_SSHD_PLIST, MacFacts, UPDATE_KEYS};
+use crate::host::platform::{APPLE_SSHD_LABEL, APPLE_SSHD_PLIST, MacFacts, SSHD_LABEL, UPDATE_KEYS};
 use crate::plan::{Layer, Refusal, Severity, Stage, Validator};
 use crate::render::RenderError;
 
@@ -35,7 +35,7 @@ fn argv(parts: &[&str]) -> Vec<String> {
 
 /// The plist that carries SSH's port: Apple's for 22, clawguard's for any other.
 pub fn sshd_daemon_path(port: u16) -> String {
-    if port == 22 { APPLE_SSHD_PLIST.to_owned() } else { launchd::path(launchd::SSHD_LABEL) }
+    if port == 22 { APPLE_SSHD_PLIST.to_owned() } else { launchd::path(SSHD_LABEL) }
 }
 
 /// SSH's port the launchd way (see the module's comment).
@@ -66,7 +66,7 @@ pub(super) fn sshd_port(f: &Facts, mac: &MacFacts, port: u16, b: &mut Builder) {
         b.block(layer, Refusal::Lockout, format!("SSH listens on clawguard's port {own} already; moving it again on a Mac is not done in place (reloading clawguard's sshd daemon may end the session on it before port {port} is proven). `sudo clawguard rollback` to the generation before the move (Remote Login comes back as it was), then apply with ssh.port {port}."));
     }
     let daemon = Daemon {
-        label: launchd::SSHD_LABEL.into(),
+        label: SSHD_LABEL.into(),
         argv: argv(&["/usr/sbin/sshd", "-i"]),
         when: When::Connection { port },
         user: "root".into(),
@@ -75,12 +75,12 @@ pub(super) fn sshd_port(f: &Facts, mac: &MacFacts, port: u16, b: &mut Builder) {
     };
     b.launch_daemon(layer, &daemon, &format!("launchd listens on port {port} for sshd"), &[]);
     if remote_login && mac.keeps_remote_login() {
-        b.warn(layer, Severity::Note, format!("On macOS {} with FileVault{} Remote Login stays on: it is what lets FileVault be unlocked over SSH on port 22 before login (apple_ssh_and_filevault(7)), the only remote way back after a power cut. clawguard's LaunchDaemon {} opens port {port}; once you confirm from a new login there, pf blocks port 22 while macOS runs, and port 22 answers only for FileVault's unlock before login. To turn Remote Login off anyway: System Settings › General › Sharing.", mac.version, if mac.filevault.is_none() { " (its state not known: counted as on)" } else { " on" }, launchd::path(launchd::SSHD_LABEL)));
+        b.warn(layer, Severity::Note, format!("On macOS {} with FileVault{} Remote Login stays on: it is what lets FileVault be unlocked over SSH on port 22 before login (apple_ssh_and_filevault(7)), the only remote way back after a power cut. clawguard's LaunchDaemon {} opens port {port}; once you confirm from a new login there, pf blocks port 22 while macOS runs, and port 22 answers only for FileVault's unlock before login. To turn Remote Login off anyway: System Settings › General › Sharing.", mac.version, if mac.filevault.is_none() { " (its state not known: counted as on)" } else { " on" }, launchd::path(SSHD_LABEL)));
     } else if remote_login {
         if b.stage == Stage::Complete {
             apple_sshd(b, false);
         }
-        b.warn(layer, Severity::Note, format!("On macOS launchd listens for sshd: clawguard's LaunchDaemon {} opens port {port}, and Remote Login keeps port 22 until you confirm from a new login on {port}; then port 22 is turned off (System Settings shows Remote Login off — the port is clawguard's now).", launchd::path(launchd::SSHD_LABEL)));
+        b.warn(layer, Severity::Note, format!("On macOS launchd listens for sshd: clawguard's LaunchDaemon {} opens port {port}, and Remote Login keeps port 22 until you confirm from a new login on {port}; then port 22 is turned off (System Settings shows Remote Login off — the port is clawguard's now).", launchd::path(SSHD_LABEL)));
     } else if f.sshd.ports().is_empty() {
         b.warn(layer, Severity::Note, format!("Remote Login is off on this Mac: SSH starts on port {port} only, through clawguard's LaunchDaemon. Confirm from a new login on {port}, or it is taken back."));
     }

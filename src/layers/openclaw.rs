@@ -12,13 +12,10 @@ use serde_json::{Map, Value, json};
 
 use super::Builder;
 use crate::answers::Answers;
+use crate::host::agent::{CONFIG, SETTINGS};
 use crate::host::{Facts, FileFact};
 use crate::plan::{Layer, Owner, Refusal, Severity};
 
-/// The file OpenClaw reads (clawguard's).
-pub const CONFIG: &str = "openclaw.json";
-/// The user's own settings, included by [`CONFIG`].
-pub const SETTINGS: &str = "settings.json5";
 /// clawguard's suggestions, included before [`SETTINGS`] (which overrides them).
 pub const DEFAULTS: &str = "clawguard-defaults.json5";
 /// The vault's key for the gateway's token (generated on the first apply).

@@ -133,7 +133,7 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
             environment.push(("OPENCLAW_STATE_DIR".into(), "/home/node/.openclaw".into()));
             environment.push((
                 "OPENCLAW_CONFIG_PATH".into(),
-                format!("{}/{}", openclaw::CONTAINER_CONFIG_DIR, openclaw::CONFIG),
+                format!("{}/{}", openclaw::CONTAINER_CONFIG_DIR, crate::host::agent::CONFIG),
             ));
             // What OpenClaw writes besides its state: caches (control UI assets, npm's
             // cache for plugin and skill installs), on the /tmp tmpfs — not over the
@@ -289,7 +289,7 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     b.on_change(layer, &up, "start or update the agent and its proxy", &[compose.as_str()]).undo =
         Some(project_argv(f, &compose, &["down"]));
     if s.profile == Profile::Openclaw {
-        let config = s.config_dir.join(openclaw::CONFIG);
+        let config = s.config_dir.join(crate::host::agent::CONFIG);
         b.on_change(
             layer,
             &project_argv(f, &compose, &["restart", "agent"]),
