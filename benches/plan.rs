@@ -41,7 +41,7 @@ fn bench(c: &mut Criterion) {
     copy(root.dir(), applied.path());
     let target = Root::new(applied.path());
     // The front ends' one apply path: probe, plan, compare, stop.
-    let request = || clawguard::apply::session::Request {
+    let request = || clawguard::session::Request {
         answers: answers.clone(),
         facts: host::probe(&target, None),
         root: target.clone(),
@@ -55,10 +55,10 @@ fn bench(c: &mut Criterion) {
         only: None,
         completes: None,
     };
-    clawguard::apply::session::run(&request(), &mut |_| {}).unwrap();
+    clawguard::session::run(&request(), &mut |_| {}).unwrap();
     c.bench_function("no-op re-apply (all layers)", |b| {
         b.iter(|| {
-            let outcome = clawguard::apply::session::run(&request(), &mut |_| {}).unwrap();
+            let outcome = clawguard::session::run(&request(), &mut |_| {}).unwrap();
             assert!(outcome.report.generation.is_none());
         })
     });

@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use clawguard::answers::Answers;
-use clawguard::commands::Loaded;
 use clawguard::host::{self, Facts};
+use clawguard::session::Loaded;
 use clawguard::target::Root;
 use clawguard::ui::tui::App;
 use clawguard::ui::tui::draw::draw;

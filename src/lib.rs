@@ -20,6 +20,7 @@ pub mod registry;
 pub mod render;
 pub mod report;
 pub mod services;
+pub mod session;
 pub mod sink;
 pub mod target;
 pub mod ui;

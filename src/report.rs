@@ -5,9 +5,9 @@
 
 use std::fmt::Write as _;
 
-use crate::apply::session::Outcome;
 use crate::plan::preview::{FileChange, Preview, shell_words};
 use crate::plan::{Layer, Phase, Severity};
+use crate::session::Outcome;
 
 /// What a line is, which is how each renderer colours it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -64,7 +64,7 @@ fn a_real_registry_gives_the_digest_and_size_and_the_plan_pins_and_pulls_by_it()
         facts.images.insert(by_tag.to_string(), fact);
         clawguard::layers::plan(&answers, &facts).unwrap()
     };
-    let fact = clawguard::apply::session::ask_image(&by_tag, &live, false, true);
+    let fact = clawguard::session::ask_image(&by_tag, &live, false, true);
     assert_eq!(fact, clawguard::host::ImageFact::Remote(Resolved { digest: digest.clone(), bytes: size }));
     let plan = plan_with(fact);
     let p = clawguard::plan::preview::preview(&plan, &clawguard::target::Root::new(root.path()));
@@ -80,12 +80,12 @@ fn a_real_registry_gives_the_digest_and_size_and_the_plan_pins_and_pulls_by_it()
     assert!(!text.contains("could not be looked up"), "{text}");
     // Through a runner (another host's network), the registry is not asked from here.
     let runner = clawguard::target::Runner::Program("/bin/true".into());
-    let not_here = clawguard::apply::session::ask_image(&by_tag, &runner, false, false);
+    let not_here = clawguard::session::ask_image(&by_tag, &runner, false, false);
     assert!(matches!(not_here, clawguard::host::ImageFact::Unknown(ref why) if why.contains("not through --runner")));
 
     // No registry there any more: the plan says the image is not pinned, and why.
     drop(reg);
-    let fact = clawguard::apply::session::ask_image(&by_tag, &live, false, true);
+    let fact = clawguard::session::ask_image(&by_tag, &live, false, true);
     let plan = plan_with(fact);
     let p = clawguard::plan::preview::preview(&plan, &clawguard::target::Root::new(root.path()));
     let text = clawguard::report::ansi(&clawguard::report::review(&p), false);

@@ -10,8 +10,8 @@ use ratatui::backend::TestBackend;
 
 use clawguard::answers::Answers;
 use clawguard::apply::Report;
-use clawguard::apply::session::{Next, Outcome};
-use clawguard::commands::Loaded;
+use clawguard::session::Loaded;
+use clawguard::session::{Next, Outcome};
 use clawguard::target::Root;
 use clawguard::ui::tui::App;
 use clawguard::ui::tui::app::Screen;

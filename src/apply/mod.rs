@@ -5,7 +5,6 @@
 //! or firewall change is not confirmed in time.
 
 mod preflight;
-pub mod session;
 pub mod store;
 
 use std::fs;
@@ -22,6 +21,10 @@ use crate::plan::{CommandStep, Layer, Phase, Plan, Refusal};
 use crate::target::{CRASH_ENV, Kind, Ran, Root, Runner, atomic, boundary, gist, now, sha256};
 use crate::validate;
 use store::{CommandRecord, FileRecord, Manifest};
+
+/// Keys typed in a front end, by service name: stored in the vault when the apply starts,
+/// never shown, never in the answers.
+pub type Keys = std::collections::BTreeMap<String, String>;
 
 /// Default time to confirm an SSH or firewall change before it is rolled back.
 pub const DEFAULT_CONFIRM_SECS: u64 = 120;
@@ -40,7 +43,7 @@ pub struct Options {
     /// Keys for the vault (typed in a front end, or made by clawguard), stored once the
     /// checks have passed and before any file is written: an apply that refuses stores
     /// nothing. The plan already counts them as in the vault.
-    pub keys: session::Keys,
+    pub keys: Keys,
     /// What confirming this apply's change leads to.
     pub then: After,
     /// The generation whose confirmed SSH move this apply completes (see
@@ -1314,7 +1317,7 @@ pub fn status(root: &Root) -> Result<String, ApplyError> {
     Ok(s)
 }
 
-fn store_keys(root: &Root, keys: &session::Keys) -> Result<(), ApplyError> {
+fn store_keys(root: &Root, keys: &Keys) -> Result<(), ApplyError> {
     let vault = crate::vault::Vault::new(root);
     for (name, value) in keys {
         let id: crate::answers::Ident =

@@ -7,9 +7,10 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use super::{CommandError, Loaded};
+use super::CommandError;
 use crate::answers::{self, Ident};
 use crate::envfile;
+use crate::session::Loaded;
 use crate::target::atomic;
 
 fn fail(why: impl Into<String>) -> CommandError {

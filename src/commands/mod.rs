@@ -34,14 +34,14 @@ pub use incident::incident;
 pub use uninstall::uninstall;
 
 use crate::answers::{self, Answers, AnswersError};
-use crate::apply::session::{self, Keys, Request};
 use crate::apply::{self, ApplyError, Event};
 use crate::cli::{
     ApplyArgs, CheckArgs, Common, PlanArgs, RenderArgs, SecretsAction, SecretsArgs, TargetArgs, WatchdogArgs,
     WizardArgs,
 };
-use crate::host::{self, Facts};
+use crate::host;
 use crate::plan::preview;
+use crate::session::{self, Keys, Loaded, Request};
 use crate::target::{Root, Runner};
 use crate::{report, validate};
 
@@ -50,6 +50,8 @@ use crate::{report, validate};
 pub enum CommandError {
     #[error(transparent)]
     Answers(#[from] AnswersError),
+    #[error(transparent)]
+    Load(#[from] session::LoadError),
     #[error(
         "the target root {0} is not a directory: give an existing directory with --root DIR (or leave it out for /)"
     )]
@@ -106,17 +108,6 @@ pub enum CommandError {
     Stop(String),
 }
 
-/// Answers and facts for a target, and the login this runs in.
-pub struct Loaded {
-    pub root: Root,
-    pub answers: Answers,
-    pub facts: Facts,
-    /// Where the answers came from, for the report.
-    pub source: String,
-    /// `SSH_CONNECTION` of this login (found through sudo).
-    pub session: Option<String>,
-}
-
 /// The person who ran clawguard through `sudo` (sudo's own `SUDO_UID`, `SUDO_GID`, which
 /// it sets whatever it resets), as an account of the target: (uid, gid, home). None when
 /// clawguard was not run through sudo, or by root itself.
@@ -151,46 +142,9 @@ pub(super) fn give_to_sudo_user(l: &Loaded, from: &std::path::Path, name: &str) 
     Some(copy().map(|()| shown.clone()).map_err(|e| format!("{shown}: {e}")))
 }
 
+/// The target and answers `common` names (see [`session::load`]).
 pub fn load(common: &Common) -> Result<Loaded, CommandError> {
-    if !common.root.is_dir() {
-        return Err(CommandError::NoRoot(common.root.display().to_string()));
-    }
-    let root = Root::new(&common.root);
-    let platform = host::platform::kind(&root);
-    let (answers, source) = match &common.answers {
-        Some(path) => (Answers::load_for(path, platform)?, path.display().to_string()),
-        None => {
-            let installed = root.path(answers::DEFAULT_PATH);
-            if installed.exists() {
-                (Answers::load_for(&installed, platform)?, installed.display().to_string())
-            } else {
-                (Answers::defaults_for(platform), "the built-in defaults".to_owned())
-            }
-        }
-    };
-    let session = host::session::ssh_connection(root.is_live());
-    let facts = host::probe(&root, session.as_deref()).for_answers(&root, &answers);
-    Ok(Loaded { root, answers, facts, source, session })
-}
-
-impl Loaded {
-    /// The one request every front end applies with (see `apply::session`).
-    pub fn request(self, runner: Runner, keys: Keys, confirm_timeout: u64, force: bool) -> Request {
-        Request {
-            answers: self.answers,
-            facts: self.facts,
-            root: self.root,
-            stage: session::stage(&runner),
-            runner,
-            keys,
-            confirm_timeout,
-            force,
-            session: self.session,
-            then: apply::After::Complete,
-            only: None,
-            completes: None,
-        }
-    }
+    Ok(session::load(&common.root, common.answers.as_deref())?)
 }
 
 pub(super) fn color_on(stream_is_tty: bool) -> bool {
@@ -509,7 +463,7 @@ fn applied(o: &session::Outcome) -> Result<ExitCode, CommandError> {
 
 pub fn confirm(args: &TargetArgs) -> Result<ExitCode, CommandError> {
     let (root, runner) = target(args)?;
-    let ssh = host::session::ssh_connection(root.is_live());
+    let ssh = host::login::ssh_connection(root.is_live());
     let pending = apply::confirm(&root, ssh.as_deref())?;
     if let apply::After::Uninstall { purge } = pending.then {
         say!(

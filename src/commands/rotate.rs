@@ -4,9 +4,10 @@
 
 use std::process::ExitCode;
 
-use super::{CommandError, Loaded};
+use super::CommandError;
 use crate::answers::Ident;
 use crate::services;
+use crate::session::Loaded;
 use crate::target::{Ran, Runner};
 
 pub fn rotate(l: &Loaded, name: &Ident, done: bool, back: bool) -> Result<ExitCode, CommandError> {

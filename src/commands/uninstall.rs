@@ -7,11 +7,11 @@ use std::process::ExitCode;
 
 use super::{CommandError, color_on, progress_bar, target};
 use crate::answers::{Answers, Layer};
-use crate::apply::session::{self, Keys, Request};
 use crate::apply::{self, After};
 use crate::cli::UninstallArgs;
 use crate::host;
 use crate::report;
+use crate::session::{self, Keys, Request};
 use crate::target::{Root, Runner};
 use crate::uninstall;
 
@@ -23,7 +23,7 @@ pub fn uninstall(args: &UninstallArgs) -> Result<ExitCode, CommandError> {
         ));
     }
     let restoration = uninstall::restoration(&root)?;
-    let ssh = host::session::ssh_connection(root.is_live());
+    let ssh = host::login::ssh_connection(root.is_live());
     let facts = host::probe(&root, ssh.as_deref());
     let now = facts.sshd.ports();
     let before = restoration.ssh_ports(&root).map_err(|e| {

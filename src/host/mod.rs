@@ -7,9 +7,9 @@
 
 pub mod agent;
 pub mod keys;
+pub mod login;
 pub mod own_binary;
 pub mod platform;
-pub mod session;
 pub mod sshd;
 pub mod users;
 
@@ -79,7 +79,7 @@ pub struct Facts {
     /// the link when it mounts, so the real place is what the agent gets.
     pub linked_mounts: Vec<(String, String)>,
     /// What is known of the agent's image before anything is pulled, by reference as the
-    /// answers give it (asked by the front door: [`crate::apply::session::Request::ask_images`]).
+    /// answers give it (asked by the front door: `session::Request::ask_images`).
     pub images: std::collections::BTreeMap<String, ImageFact>,
     /// The host's memory (MemTotal), when the target is this running host.
     pub memory_mib: Option<u64>,

@@ -8,7 +8,7 @@ use inquire::{Confirm, InquireError, MultiSelect, Select, Text};
 use crate::answers::Answers;
 use crate::ui::fields::{Field, Kind, forms};
 
-pub use crate::apply::session::Keys;
+pub use crate::session::Keys;
 
 /// Asks every question; returns the answers and the keys typed, or None when the user
 /// pressed Esc / Ctrl-C.

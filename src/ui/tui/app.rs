@@ -13,8 +13,8 @@ use super::review::{self, Review};
 use super::theme::Theme;
 use crate::answers::Answers;
 use crate::apply::DEFAULT_CONFIRM_SECS;
-use crate::apply::session::{Outcome, Request};
-use crate::commands::Loaded;
+use crate::session::Loaded;
+use crate::session::{Outcome, Request};
 use crate::target::Runner;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,7 +13,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use super::keys::{BACKTAB, Binding, DOWN, ENTER, ESC, Key, LEFT, RIGHT, TAB, UP, bind, ch};
 use super::theme::Theme;
 use crate::answers::Answers;
-use crate::apply::session::Keys;
+use crate::session::Keys;
 use crate::ui::fields::{Form, Kind, forms};
 
 /// What the user is typing into a field, and what is wrong with it.

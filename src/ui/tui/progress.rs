@@ -1,4 +1,4 @@
-//! Apply and Done: the one apply path (`apply::session::run`) in a thread, its progress
+//! Apply and Done: the one apply path (`session::run`) in a thread, its progress
 //! as gauges and a log (✓ done, ✗ the step that failed), then the core's outcome lines —
 //! the same `clawguard apply` prints.
 
@@ -12,7 +12,7 @@ use ratatui::widgets::{Block, Gauge, Paragraph, Wrap};
 
 use super::theme::Theme;
 use crate::apply::Event;
-use crate::apply::session::{self, Outcome, Request};
+use crate::session::{self, Outcome, Request};
 
 enum Msg {
     Progress(Event),

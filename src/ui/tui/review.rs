@@ -11,9 +11,9 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 use super::keys::{Binding, DOWN, ENTER, ESC, Key, UP, bind, ch};
 use super::theme::Theme;
 use crate::answers::Layer;
-use crate::apply::session::Request;
 use crate::plan::preview;
 use crate::report::{self, Line, Tone};
+use crate::session::Request;
 use crossterm::event::KeyCode;
 
 #[derive(Debug, Clone, Default)]

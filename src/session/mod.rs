@@ -2,18 +2,16 @@
 //! same [`Request`], show [`Request::plan`] (the plan it will execute, exactly), call
 //! [`run`] with a progress sink, and print the [`Outcome`] with `report::outcome`.
 
-use std::collections::BTreeMap;
+mod load;
 
-use super::{After, ApplyError, Event, Options, Report};
 use crate::answers::Answers;
+pub use crate::apply::Keys;
+use crate::apply::{After, ApplyError, Event, Options, Report};
 use crate::host::Facts;
 use crate::plan::{Plan, Stage};
 use crate::render::RenderError;
 use crate::target::{Root, Runner};
-
-/// Keys typed in a front end, by service name: stored in the vault when the apply starts,
-/// never shown, never in the answers.
-pub type Keys = BTreeMap<String, String>;
+pub use load::{LoadError, Loaded, load};
 
 /// Everything an apply needs, the same from every front end.
 #[derive(Clone)]
@@ -202,7 +200,7 @@ pub fn ask_image(
 /// already hands them to the agent.
 pub fn run(req: &Request, progress: &mut dyn FnMut(Event)) -> Result<Outcome, ApplyError> {
     let plan = req.plan()?;
-    let report = super::apply(&plan, &req.root, &req.options(keys(req)?), progress)?;
+    let report = crate::apply::apply(&plan, &req.root, &req.options(keys(req)?), progress)?;
     let next = report.pending.as_ref().map(|p| {
         let users = crate::layers::ssh::allowed_users(&req.answers, &req.facts);
         Next {
