@@ -27,7 +27,7 @@ pub fn rotate(l: &Loaded, name: &Ident, done: bool, back: bool) -> Result<ExitCo
     say!("1. Make a new key for {name}: {}", services::revoke_at(name.as_str()));
     say!("   Keep it narrow: {}.", services::scope(name.as_str()));
     // 2. Stored; the old one kept until step 4.
-    let value = super::read_key(&format!("2. The new key for {name}:"))?;
+    let value = super::secrets::read_key(&format!("2. The new key for {name}:"))?;
     if value.is_empty() {
         return Err(crate::vault::VaultError::Empty(name.to_string()).into());
     }
@@ -45,7 +45,7 @@ pub fn rotate(l: &Loaded, name: &Ident, done: bool, back: bool) -> Result<ExitCo
 /// The keys unlocked again, and the agent restarted so it reads them (on this host, when
 /// its project is here); otherwise what to run.
 fn hand_over(l: &Loaded) -> Result<(), CommandError> {
-    let names = super::unlock(l)?;
+    let names = super::secrets::unlock(l)?;
     say!("   The agent's {} key(s) are unlocked again.", names.len());
     let compose = crate::layers::sandbox::compose_file(&l.answers);
     let restart = crate::layers::sandbox::project_argv(&l.facts, &compose, &["restart", "agent"]);

@@ -6,12 +6,11 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use super::{CommandError, color_on, progress_bar, target};
-use crate::answers::{Answers, Layer};
-use crate::apply::{self, After};
+use crate::apply::After;
 use crate::cli::UninstallArgs;
 use crate::host;
 use crate::report;
-use crate::session::{self, Keys, Request};
+use crate::session;
 use crate::target::{Root, Runner};
 use crate::uninstall;
 
@@ -62,7 +61,7 @@ pub fn uninstall(args: &UninstallArgs) -> Result<ExitCode, CommandError> {
     let then = After::Uninstall { purge: args.purge };
     if move_back {
         let o = session::run(
-            &move_ssh_back(&root, runner.clone(), ssh, &before, args.confirm_timeout, then)?,
+            &session::move_ssh_back(&root, runner.clone(), ssh, before[0], args.confirm_timeout, then)?,
             &mut progress_bar(),
         )?;
         print!("{}", report::ansi(&report::outcome(&o, crate::target::now()), color));
@@ -76,53 +75,6 @@ pub fn uninstall(args: &UninstallArgs) -> Result<ExitCode, CommandError> {
         }
     }
     finish(&root, &runner, args.purge)
-}
-
-/// The first step: the applied answers with SSH on its port from before clawguard, only
-/// the SSH and firewall layers, as an ordinary apply (lockout checks, the services' own
-/// checkers, both ports open, confirm-or-rollback).
-fn move_ssh_back(
-    root: &Root,
-    runner: Runner,
-    ssh: Option<String>,
-    before: &[u16],
-    confirm_timeout: u64,
-    then: After,
-) -> Result<Request, CommandError> {
-    let store = apply::Store::new(root);
-    let gens = store.generations().map_err(|e| CommandError::KeptAnswers(0, e.to_string()))?;
-    let last = gens
-        .iter()
-        .rev()
-        .find(|g| g.state == apply::GenerationState::Committed)
-        .map(|g| g.manifest.number)
-        .unwrap_or_default();
-    let text = store.answers_of(last).map_err(|e| CommandError::KeptAnswers(last, e.to_string()))?;
-    let mut answers = Answers::parse(&text, "the applied answers")?;
-    answers.ssh.port = before[0]
-        .to_string()
-        .parse()
-        .map_err(|e: crate::answers::Invalid| CommandError::Stop(format!("sshd's port before clawguard: {}", e.0)))?;
-    for l in Layer::ALL.into_iter().filter(|l| !matches!(l, Layer::Ssh | Layer::Firewall)) {
-        if !answers.skip.contains(&l) {
-            answers.skip.push(l);
-        }
-    }
-    Ok(Request {
-        facts: host::probe(root, ssh.as_deref()).for_answers(root, &answers),
-        answers,
-        root: root.clone(),
-        runner,
-        stage: crate::plan::Stage::Move,
-        keys: Keys::new(),
-        confirm_timeout,
-        // Hand edits are put back too: the user saw the diffs and said yes.
-        force: true,
-        session: ssh,
-        then,
-        only: None,
-        completes: None,
-    })
 }
 
 /// The last step (now, or from `confirm`): every generation taken back, the records

@@ -2,6 +2,7 @@
 //! same [`Request`], show [`Request::plan`] (the plan it will execute, exactly), call
 //! [`run`] with a progress sink, and print the [`Outcome`] with `report::outcome`.
 
+mod kept;
 mod load;
 
 use crate::answers::Answers;
@@ -11,6 +12,7 @@ use crate::host::Facts;
 use crate::plan::{Plan, Stage};
 use crate::render::RenderError;
 use crate::target::{Root, Runner};
+pub use kept::{KeptError, complete_move, move_ssh_back};
 pub use load::{LoadError, Loaded, load};
 
 /// Everything an apply needs, the same from every front end.
@@ -126,6 +128,13 @@ impl Request {
         }
         let fact = ask_image(image, &self.runner, self.facts.tools.docker, self.root.is_live());
         self.facts.images.insert(image.to_string(), fact);
+    }
+
+    /// Asks what the agent's image is ([`Request::ask_images`]), then plans: what a front
+    /// end previews before it asks to apply.
+    pub fn prepare(&mut self) -> Result<Plan, RenderError> {
+        self.ask_images();
+        self.plan()
     }
 
     /// The plan this request executes: what the front end shows is exactly this.
