@@ -3,11 +3,10 @@
 use std::process::ExitCode;
 
 use super::{CommandError, target};
-use crate::apply;
 use crate::cli::TargetArgs;
 
 pub fn status(args: &TargetArgs) -> Result<ExitCode, CommandError> {
     let (root, _) = target(args)?;
-    print!("{}", apply::status(&root)?);
+    print!("{}", crate::report::status(&root)?);
     Ok(ExitCode::SUCCESS)
 }

@@ -75,3 +75,17 @@ pub fn gist(output: &str) -> String {
     }
     lines[lines.len().saturating_sub(6)..].join("\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::gist;
+
+    #[test]
+    fn compose_output_is_reduced_to_its_errors_once() {
+        let out = "Creating clawguard-agent_proxy_1 ... done\nCreating clawguard-agent_agent_1 ... error\n\nERROR: for clawguard-agent_agent_1  Cannot create container for service agent: NanoCPUs can not be set\nERROR: for agent  Cannot create container for service agent: NanoCPUs can not be set\nEncountered errors while bringing up the project.\n";
+        assert_eq!(gist(out), "Cannot create container for service agent: NanoCPUs can not be set");
+        let tb =
+            "Traceback (most recent call last):\n  File \"x\", line 1\nrequests.exceptions.ConnectionError: refused\n";
+        assert_eq!(gist(tb), "requests.exceptions.ConnectionError: refused");
+    }
+}

@@ -3,11 +3,15 @@
 //! [`ansi`] for the commands and `--plain`, and the wizard's ratatui one
 //! (`ui::tui::draw`). A front end never formats a diff, a tag or a next step itself.
 
+mod status;
+
 use std::fmt::Write as _;
 
 use crate::plan::preview::{FileChange, Preview, shell_words};
 use crate::plan::{Layer, Phase, Severity};
 use crate::session::Outcome;
+
+pub use status::status;
 
 /// What a line is, which is how each renderer colours it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
