@@ -251,7 +251,7 @@ fn refuses_key_login(out: &str, user: &str) -> Option<String> {
         out.lines().filter_map(|l| l.split_once(' ')).filter(|(k, _)| *k == key).map(|(_, v)| v.trim()).collect()
     };
     let matches = |list: &str| {
-        list.split_whitespace().any(|p| crate::host::keys::wildcard(p.split('@').next().unwrap_or(p), user))
+        list.split_whitespace().any(|p| crate::host::authorized_keys::wildcard(p.split('@').next().unwrap_or(p), user))
     };
     if values("pubkeyauthentication").first().is_some_and(|v| *v != "yes") {
         return Some("turns public-key authentication off".into());

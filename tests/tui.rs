@@ -374,7 +374,7 @@ fn the_footer_keeps_each_hint_whole_at_100_columns() {
     for width in [80u16, 100, 120] {
         let shown = screen_at(&app, width, 24);
         let footer: Vec<&str> = shown.lines().rev().skip(1).take(2).collect();
-        for (k, does) in clawguard::ui::tui::keys::hints(&app.bindings()) {
+        for (k, does) in clawguard::ui::tui::bindings::hints(&app.bindings()) {
             let whole = format!("{k}  {does}");
             let present = footer.iter().any(|l| l.contains(&whole));
             let cut = footer.iter().any(|l| l.trim_end().ends_with(k)) && !present;

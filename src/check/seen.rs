@@ -12,7 +12,7 @@ use super::logins::{self, Source};
 use super::{Finding, finding};
 use crate::apply::Store;
 use crate::host::Facts;
-use crate::host::keys::KeyLine;
+use crate::host::authorized_keys::KeyLine;
 use crate::plan::Severity;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,7 +6,7 @@
 //! is recorded as absent, not guessed.
 
 pub mod agent;
-pub mod keys;
+pub mod authorized_keys;
 pub mod login;
 pub mod own_binary;
 pub mod platform;

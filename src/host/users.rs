@@ -3,7 +3,7 @@
 
 use std::os::unix::fs::MetadataExt;
 
-use super::keys::{self, KeyLine};
+use super::authorized_keys::{self, KeyLine};
 use crate::target::Root;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -211,7 +211,7 @@ pub fn probe(root: &Root, dir: &Directory, key_files_setting: Option<&str>) -> V
             match std::fs::read_to_string(root.path(file)) {
                 Ok(t) => {
                     if let Some(k) = keys.as_mut() {
-                        k.extend(keys::parse(&t));
+                        k.extend(authorized_keys::parse(&t));
                     }
                     match user_can_read(root, file, uid, &gids) {
                         Ok(true) => {}

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::Builder;
 use crate::answers::{Answers, UnixUser};
-use crate::host::keys::{self, KeyLine, wildcard};
+use crate::host::authorized_keys::{self, KeyLine, wildcard};
 use crate::host::sshd::{DROPIN_DIR, Directive, MAIN};
 use crate::host::{Facts, UserFacts};
 use crate::plan::{Check, Layer, Refusal, Severity, SshMove, Stage, Validator};
@@ -322,7 +322,7 @@ fn login(u: &UserFacts, f: &Facts) -> Login {
     if !u.unreadable.is_empty() {
         out.blockers.push(format!("sshd reads `{name}`'s keys as {name}, and {name} cannot read {}: the home, ~/.ssh or the file is closed to its owner. Fix it (chmod u+rx the directories, u+r the file), then run clawguard again.", u.unreadable.join(", ")));
     }
-    let accepted = keys::accepted_algorithms(
+    let accepted = authorized_keys::accepted_algorithms(
         elsewhere("pubkeyacceptedalgorithms")
             .chain(elsewhere("pubkeyacceptedkeytypes"))
             .next()

@@ -1,4 +1,4 @@
-//! A booted bare Debian for the first-run tests: `tests/vps/nspawn-vps.sh` boots a
+//! A booted bare Debian for the first-run tests: `tests/booted/nspawn-vps.sh` boots a
 //! debootstrapped base (cached in /var/cache/clawguard-tests) with systemd as PID 1 in
 //! network namespaces of its own, so units, timers, `systemctl reload`, `systemd-run`, the
 //! journal, apt (through a relay to the Debian mirror), ufw, fail2ban and Docker are real.
@@ -27,7 +27,7 @@ pub struct Booted {
 }
 
 fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vps/nspawn-vps.sh")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/booted/nspawn-vps.sh")
 }
 
 fn text(o: &Output) -> String {

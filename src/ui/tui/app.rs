@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::form::{self, Layers};
-use super::keys::{self, Binding, ENTER, ESC, F1, Key, bind, ch};
+use super::bindings::{self, Binding, ENTER, ESC, F1, Key, bind, ch};
+use super::form::{self, LayerForms};
 use super::progress::{Done, DoneMsg, Progress};
 use super::review::{self, Review};
 use super::theme::Theme;
@@ -67,7 +67,7 @@ pub struct App {
     pub saved: Answers,
     pub dry_run: bool,
     pub theme: Theme,
-    pub layers: Layers,
+    pub layers: LayerForms,
     pub review: Review,
     pub modal: Option<Modal>,
     /// A line for the user: (is an error, text).
@@ -91,7 +91,7 @@ impl App {
         App {
             screen: Screen::Welcome,
             saved: req.answers.clone(),
-            layers: Layers::new(&req.answers),
+            layers: LayerForms::new(&req.answers),
             req,
             dry_run,
             theme: Theme { color: std::env::var_os("NO_COLOR").is_none() },
@@ -193,7 +193,7 @@ impl App {
 
     /// One key press.
     pub fn on_key(&mut self, key: KeyEvent) {
-        match keys::find(&self.bindings(), &key) {
+        match bindings::find(&self.bindings(), &key) {
             Some(act) => self.act(act, &key),
             None => {
                 // Text: a printable character, without Ctrl or Alt.

@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use super::app::{App, Modal, Screen};
-use super::keys;
+use super::bindings;
 use crate::answers::Layer;
 
 pub fn draw(app: &App, f: &mut Frame) {
@@ -197,8 +197,8 @@ fn draw_welcome(app: &App, f: &mut Frame, area: Rect) {
 /// The keys that work now, whole hints packed into the footer's rows.
 fn draw_footer(app: &App, f: &mut Frame, area: Rect) {
     let key_style = app.theme.paint(Style::new().fg(Color::Black).bg(Color::Gray));
-    let hints = keys::hints(&app.bindings());
-    let rows = keys::pack(&hints, area.width as usize, area.height as usize);
+    let hints = bindings::hints(&app.bindings());
+    let rows = bindings::pack(&hints, area.width as usize, area.height as usize);
     let lines: Vec<Line> = rows
         .into_iter()
         .map(|row| {
@@ -225,7 +225,7 @@ fn draw_modal(app: &App, f: &mut Frame, m: &Modal) {
     let (title, lines): (&str, Vec<Line>) = match m {
         Modal::Help => {
             // The keys of the screen under the dialog: the same bindings that act on them.
-            let mut l: Vec<Line> = keys::hints(&app.screen_bindings())
+            let mut l: Vec<Line> = bindings::hints(&app.screen_bindings())
                 .into_iter()
                 .map(|(k, d)| Line::raw(format!("{k:<12} {d}")))
                 .collect();

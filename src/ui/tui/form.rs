@@ -10,7 +10,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
-use super::keys::{BACKTAB, Binding, DOWN, ENTER, ESC, Key, LEFT, RIGHT, TAB, UP, bind, ch};
+use super::bindings::{BACKTAB, Binding, DOWN, ENTER, ESC, Key, LEFT, RIGHT, TAB, UP, bind, ch};
 use super::theme::Theme;
 use crate::answers::Answers;
 use crate::session::Keys;
@@ -103,11 +103,11 @@ pub enum Step {
 }
 
 /// The seven layer screens: their questions, what is typed in them, and the focus.
-pub struct Layers {
+pub struct LayerForms {
     pub forms: Vec<Form>,
     pub fields: Vec<Vec<FieldState>>,
     pub focus: usize,
-    /// Layers gone through with Enter (the sidebar's ✓).
+    /// LayerForms gone through with Enter (the sidebar's ✓).
     pub visited: [bool; 7],
 }
 
@@ -120,8 +120,8 @@ const EDIT: [Key; 6] = [
     Key::Code(KeyCode::Delete),
 ];
 
-impl Layers {
-    pub fn new(answers: &Answers) -> Layers {
+impl LayerForms {
+    pub fn new(answers: &Answers) -> LayerForms {
         let forms = forms();
         let fields = forms
             .iter()
@@ -139,7 +139,7 @@ impl Layers {
                     .collect()
             })
             .collect();
-        Layers { forms, fields, focus: 0, visited: [false; 7] }
+        LayerForms { forms, fields, focus: 0, visited: [false; 7] }
     }
 
     fn kind(&self, i: usize) -> &Kind {

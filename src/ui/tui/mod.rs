@@ -2,9 +2,9 @@
 //! event loop that feeds keys to the [`app::App`] and draws it.
 
 pub mod app;
+pub mod bindings;
 pub mod draw;
 pub mod form;
-pub mod keys;
 pub mod progress;
 pub mod review;
 pub mod theme;

@@ -171,8 +171,8 @@ pub enum DoneMsg {
 }
 
 impl Done {
-    pub fn bindings() -> Vec<super::keys::Binding<DoneMsg>> {
-        use super::keys::{DOWN, Key, UP, bind};
+    pub fn bindings() -> Vec<super::bindings::Binding<DoneMsg>> {
+        use super::bindings::{DOWN, Key, UP, bind};
         use crossterm::event::KeyCode;
         vec![
             bind(&[UP], "↑↓", "scroll", DoneMsg::Scroll(-1)),

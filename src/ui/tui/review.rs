@@ -8,7 +8,7 @@ use ratatui::layout::Rect;
 use ratatui::text::Text;
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
-use super::keys::{Binding, DOWN, ENTER, ESC, Key, UP, bind, ch};
+use super::bindings::{Binding, DOWN, ENTER, ESC, Key, UP, bind, ch};
 use super::theme::Theme;
 use crate::answers::Layer;
 use crate::plan::preview;
