@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
-use crate::answers::types::{ImageRef, is_digest};
+use crate::answers::{ImageRef, is_digest};
 
 /// What a registry said of an image reference.
 #[derive(Debug, Clone, PartialEq, Eq)]

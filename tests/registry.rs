@@ -9,7 +9,7 @@ mod common;
 use std::fs;
 use std::process::{Child, Command, Stdio};
 
-use clawguard::answers::types::ImageRef;
+use clawguard::answers::ImageRef;
 use clawguard::registry::{self, Resolved};
 use common::registry::{Registry, free_port, push};
 

@@ -4,6 +4,9 @@
 //! Owns loading, defaults and the checks that span several fields (overlapping hosts, a
 //! backup on this same machine). Does not know about the host or about config files.
 
+mod backup_target;
+mod image;
+mod net;
 pub mod types;
 
 use std::fmt;
@@ -12,6 +15,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+pub use backup_target::*;
+pub use image::*;
+pub use net::*;
 pub use types::*;
 
 /// Where an installed clawguard keeps its answers.
@@ -824,7 +830,7 @@ pub fn forbidden_mount(dir: &str, writable: bool, project: &str) -> Option<Strin
 
 /// Duplicates and overlaps in the allow-list, in one pass over each name's parent domains
 /// (not every pair: a list of 50 000 hosts is checked at once).
-fn check_hosts(hosts: &[types::DomainPattern]) -> Result<(), Mismatch> {
+fn check_hosts(hosts: &[DomainPattern]) -> Result<(), Mismatch> {
     use std::collections::HashMap;
     let mut exact: HashMap<(&str, bool), usize> = HashMap::new();
     let mut domains: HashMap<&str, usize> = HashMap::new();

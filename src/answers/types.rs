@@ -10,7 +10,6 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::net::IpAddr;
 use std::str::FromStr;
 
 use serde::de::{self, Deserializer, Visitor};
@@ -27,14 +26,14 @@ impl fmt::Display for Invalid {
     }
 }
 
-fn invalid(msg: impl Into<String>) -> Invalid {
+pub(super) fn invalid(msg: impl Into<String>) -> Invalid {
     Invalid(msg.into())
 }
 
 /// Shows a value inside an error message with its control characters made visible.
 /// A refused value as the message quotes it: escaped, and cut short when long (a 1 MB
 /// value is not echoed back).
-fn shown(s: &str) -> String {
+pub(super) fn shown(s: &str) -> String {
     const MAX: usize = 60;
     let count = s.chars().count();
     if count <= MAX {
@@ -127,9 +126,11 @@ macro_rules! string_value {
     };
 }
 
+pub(super) use {string_value, text_value};
+
 /// Parses a whole number, refusing signs, spaces and letters with a message that names
 /// the accepted range.
-fn whole_number(s: &str, min: u64, max: u64, what: &str, example: u64) -> Result<u64, Invalid> {
+pub(super) fn whole_number(s: &str, min: u64, max: u64, what: &str, example: u64) -> Result<u64, Invalid> {
     let t = s.trim();
     let hint = format!("type a whole number from {min} to {max} for {what}, e.g. {example}");
     if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
@@ -241,205 +242,6 @@ text_value!(UnixUser, "a Unix user name");
 
 // ---------------------------------------------------------------------------------------
 
-/// A host name for squid's `dstdomain`: either exactly one host (`api.openai.com`) or a
-/// domain with all its subdomains (`.googleapis.com`). Names only — no scheme, port, path,
-/// `*` wildcard or IP address.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct DomainPattern {
-    name: String,
-    subdomains: bool,
-}
-
-impl DomainPattern {
-    /// The bare name without the leading dot.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-    /// Whether all subdomains match too (squid's leading dot).
-    pub fn subdomains(&self) -> bool {
-        self.subdomains
-    }
-    /// Whether every host this pattern matches is matched by `other` too, which makes one
-    /// of the two useless (squid warns and ignores one).
-    pub fn covered_by(&self, other: &DomainPattern) -> bool {
-        if !other.subdomains {
-            return !self.subdomains && self.name == other.name;
-        }
-        self.name == other.name || self.name.ends_with(&format!(".{}", other.name))
-    }
-}
-
-impl FromStr for DomainPattern {
-    type Err = Invalid;
-    fn from_str(s: &str) -> Result<Self, Invalid> {
-        let hint = "type a host name such as `api.openai.com`, or `.example.com` for a domain \
-                    and all its subdomains";
-        if s.is_empty() {
-            return Err(invalid(format!("the host name is empty: {hint}")));
-        }
-        if s.contains("://") || s.contains('/') {
-            return Err(invalid(format!("{} is a URL, not a host name: drop the scheme and path; {hint}", shown(s))));
-        }
-        if s.starts_with("*.") {
-            return Err(invalid(format!(
-                "{} uses a `*` wildcard: write `{}` instead to allow a domain and all its subdomains",
-                shown(s),
-                &s[1..]
-            )));
-        }
-        let (subdomains, name) = match s.strip_prefix('.') {
-            Some(rest) => (true, rest),
-            None => (false, s),
-        };
-        if name.parse::<IpAddr>().is_ok() || name.trim_matches(['[', ']']).parse::<IpAddr>().is_ok() {
-            return Err(invalid(format!(
-                "{} is an IP address: the allow-list takes host names (TLS certificates and \
-                 CONNECT requests name the host); {hint}",
-                shown(s)
-            )));
-        }
-        let lower = name.to_ascii_lowercase();
-        let labels: Vec<&str> = lower.split('.').collect();
-        let label_ok = |l: &&str| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        };
-        if labels.len() < 2 || !labels.iter().all(label_ok) || lower.len() > 253 {
-            return Err(invalid(format!("{} is not a host name: {hint}", shown(s))));
-        }
-        if labels.last().is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit())) {
-            return Err(invalid(format!("{} is not a host name: {hint}", shown(s))));
-        }
-        Ok(DomainPattern { name: lower, subdomains })
-    }
-}
-
-impl fmt::Display for DomainPattern {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.subdomains {
-            f.write_str(".")?;
-        }
-        f.write_str(&self.name)
-    }
-}
-text_value!(DomainPattern, "a host name such as api.openai.com");
-
-/// A TLS service whose certificate the daily check watches: `host` or `host:port` (443 by
-/// default); the host is a name (the certificate must match it) or `localhost`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsEndpoint {
-    pub host: String,
-    pub port: u16,
-}
-
-impl FromStr for TlsEndpoint {
-    type Err = Invalid;
-    fn from_str(s: &str) -> Result<Self, Invalid> {
-        let hint = "type a host name and port such as `mail.example.com:993`, or a host alone for 443";
-        let (host, port) = match s.rsplit_once(':') {
-            Some((h, p)) => (
-                h,
-                p.parse::<Port>()
-                    .map_err(|_| invalid(format!("{} has no port number after `:`: {hint}", shown(s))))?
-                    .get(),
-            ),
-            None => (s, 443),
-        };
-        if host != "localhost" {
-            let name: DomainPattern = host
-                .parse()
-                .map_err(|e: Invalid| invalid(format!("{}: {hint}", e.0.split(':').next().unwrap_or_default())))?;
-            if name.subdomains() {
-                return Err(invalid(format!(
-                    "{} names a whole domain: a certificate is watched on one host; {hint}",
-                    shown(s)
-                )));
-            }
-        }
-        Ok(TlsEndpoint { host: host.to_ascii_lowercase(), port })
-    }
-}
-
-impl fmt::Display for TlsEndpoint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.host, self.port)
-    }
-}
-
-text_value!(TlsEndpoint, "a host and port such as mail.example.com:993");
-
-// ---------------------------------------------------------------------------------------
-
-/// An IP address or network (`203.0.113.7`, `10.0.0.0/8`, `2001:db8::/32`) for fail2ban's
-/// `ignoreip`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct IpNet {
-    addr: IpAddr,
-    prefix: Option<u8>,
-}
-
-impl IpNet {
-    pub fn addr(&self) -> IpAddr {
-        self.addr
-    }
-    pub fn host(addr: IpAddr) -> Self {
-        IpNet { addr, prefix: None }
-    }
-    /// Whether `ip` is this address or inside this network.
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        let bits = |a: IpAddr| -> (u128, u32) {
-            match a {
-                IpAddr::V4(v) => (u128::from(u32::from(v)), 32),
-                IpAddr::V6(v) => (u128::from(v), 128),
-            }
-        };
-        let ((net, width), (other, other_width)) = (bits(self.addr), bits(ip));
-        if width != other_width {
-            return false;
-        }
-        let prefix = u32::from(self.prefix.unwrap_or(width as u8));
-        let shift = width - prefix;
-        shift >= width || (net >> shift) == (other >> shift)
-    }
-}
-
-impl FromStr for IpNet {
-    type Err = Invalid;
-    fn from_str(s: &str) -> Result<Self, Invalid> {
-        let hint = "type an IP address or network such as `203.0.113.7` or `10.0.0.0/8`";
-        let (a, p) = match s.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (s, None),
-        };
-        let addr: IpAddr = a.parse().map_err(|_| invalid(format!("{} is not an IP address: {hint}", shown(s))))?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match p {
-            None => None,
-            Some(p) => Some(
-                whole_number(p, 0, max, "the prefix length", max)
-                    .map_err(|_| invalid(format!("{} has a bad prefix length: use /0 to /{max}; {hint}", shown(s))))?
-                    as u8,
-            ),
-        };
-        Ok(IpNet { addr, prefix })
-    }
-}
-
-impl fmt::Display for IpNet {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.prefix {
-            Some(p) => write!(f, "{}/{p}", self.addr),
-            None => write!(f, "{}", self.addr),
-        }
-    }
-}
-text_value!(IpNet, "an IP address or network");
-
-// ---------------------------------------------------------------------------------------
-
 /// An absolute path made of plain characters (letters, digits, `_ . - + @ /`), without
 /// `..`: safe in YAML, systemd units, logrotate and squid files without quoting.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -520,133 +322,6 @@ impl FromStr for ExcludePattern {
     }
 }
 text_value!(ExcludePattern, "a name, glob or absolute path to leave out of the backups");
-
-// ---------------------------------------------------------------------------------------
-
-/// A container image reference (`openclaw:local`, `ghcr.io/org/agent:1.2@sha256:…`), in
-/// Docker's grammar: `[registry/]path[:tag][@sha256:<64 hex>]`. The first component is a
-/// registry when it has a `.` or a `:` or is `localhost`, as Docker reads it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ImageRef(String);
-
-impl FromStr for ImageRef {
-    type Err = Invalid;
-    fn from_str(s: &str) -> Result<Self, Invalid> {
-        let hint = "type one such as `ghcr.io/openclaw/openclaw:2026.9.6`, `openclaw:local` or \
-                    `ghcr.io/org/agent:1.2@sha256:<64 hex digits>`";
-        let ok = !s.is_empty()
-            && s.len() <= 255
-            && s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
-            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-/:@".contains(&b));
-        if !ok {
-            return Err(invalid(format!(
-                "{} is not an image name: {hint} (lower-case letters, digits and `. _ - / : @`)",
-                shown(s)
-            )));
-        }
-        let (name, digest) = match s.split_once('@') {
-            Some((n, d)) => (n, Some(d)),
-            None => (s, None),
-        };
-        if let Some(d) = digest
-            && !is_digest(d)
-        {
-            return Err(invalid(format!(
-                "{} has a digest Docker would not accept (`@sha256:` and 64 hex digits): {hint}",
-                shown(s)
-            )));
-        }
-        let r = ImageRef(s.to_owned());
-        let (_, path, tag) = r.parts(name);
-        let component_ok = |c: &str| {
-            !c.is_empty()
-                && c.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
-                && c.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric())
-                && c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
-        };
-        let tag_ok = tag.is_none_or(|t| {
-            !t.is_empty() && t.len() <= 128 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-        });
-        let (registry, _, _) = r.parts(r.name());
-        let registry_ok = registry.is_none_or(|h| {
-            let (host, port) = h.split_once(':').map_or((h, None), |(h, p)| (h, Some(p)));
-            component_ok(host)
-                && port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
-        });
-        if !path.split('/').all(component_ok) || !tag_ok || !registry_ok {
-            return Err(invalid(format!("{} is not an image name: {hint}", shown(s))));
-        }
-        Ok(r)
-    }
-}
-
-/// `sha256:` and 64 lower-case hex digits: the only digest clawguard pins to.
-pub fn is_digest(d: &str) -> bool {
-    d.strip_prefix("sha256:")
-        .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
-}
-
-impl ImageRef {
-    /// Registry, repository path and tag of `name` (the reference without its digest).
-    fn parts<'a>(&self, name: &'a str) -> (Option<&'a str>, &'a str, Option<&'a str>) {
-        let (registry, rest) = match name.split_once('/') {
-            Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => (Some(first), rest),
-            _ => (None, name),
-        };
-        match rest.rsplit_once(':') {
-            Some((path, tag)) => (registry, path, Some(tag)),
-            None => (registry, rest, None),
-        }
-    }
-
-    fn name(&self) -> &str {
-        self.0.split_once('@').map_or(self.0.as_str(), |(n, _)| n)
-    }
-
-    /// The pinned digest (`sha256:…`), when the reference has one.
-    pub fn digest(&self) -> Option<&str> {
-        self.0.split_once('@').map(|(_, d)| d)
-    }
-
-    /// The tag, when the reference names one.
-    pub fn tag(&self) -> Option<&str> {
-        self.parts(self.name()).2
-    }
-
-    /// The registry's host (and port) as Docker resolves it: `docker.io` when none is named.
-    pub fn registry(&self) -> &str {
-        self.parts(self.name()).0.unwrap_or("docker.io")
-    }
-
-    /// The repository's path on its registry (`library/` added for Docker Hub's own).
-    pub fn repository(&self) -> String {
-        let (registry, path, _) = self.parts(self.name());
-        if registry.is_none() && !path.contains('/') { format!("library/{path}") } else { path.to_owned() }
-    }
-
-    /// The reference without tag or digest, as written (`ghcr.io/openclaw/openclaw`).
-    pub fn without_tag(&self) -> String {
-        let name = self.name();
-        match self.tag() {
-            Some(t) => name[..name.len() - t.len() - 1].to_owned(),
-            None => name.to_owned(),
-        }
-    }
-
-    /// The same image pinned to `digest` (`name@sha256:…`; the tag does not count once a
-    /// digest is given, so it is left out).
-    pub fn pinned(&self, digest: &str) -> String {
-        format!("{}@{digest}", self.without_tag())
-    }
-
-    /// An image built on this host (OpenClaw's convention, tag `local`): no registry has it.
-    pub fn is_local_build(&self) -> bool {
-        self.digest().is_none() && self.tag() == Some("local")
-    }
-}
-
-string_value!(ImageRef);
-text_value!(ImageRef, "a container image name");
 
 /// One argument of the agent's command: any printable text on one line. It reaches the
 /// compose file JSON-quoted, so quotes are fine; control characters are not.
@@ -851,91 +526,6 @@ impl fmt::Display for TimeOfDay {
 }
 text_value!(TimeOfDay, "a time of day such as 03:00");
 
-/// An alert webhook: an `https://` URL (plain `http://` only to this machine), without
-/// spaces, quotes or control characters.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WebhookUrl(String);
-
-impl FromStr for WebhookUrl {
-    type Err = Invalid;
-    fn from_str(s: &str) -> Result<Self, Invalid> {
-        let hint = "type an https:// URL such as `https://hooks.slack.com/services/…`";
-        let (https, rest) = match (s.strip_prefix("https://"), s.strip_prefix("http://")) {
-            (Some(rest), _) => (true, rest),
-            (None, Some(rest)) => (false, rest),
-            _ => return Err(invalid(format!("{} is not an https:// URL: {hint}", shown(s)))),
-        };
-        let ok = !rest.is_empty()
-            && !rest.starts_with('/')
-            && rest.bytes().all(|b| b.is_ascii_graphic() && !b"\"'`<>\\{}|^".contains(&b));
-        if !ok {
-            return Err(invalid(format!(
-                "{} has characters a URL may not contain here (spaces, quotes…): {hint}",
-                shown(s)
-            )));
-        }
-        // The host is what comes before the path, query or fragment; credentials in the
-        // URL (`user@host`) are refused: they would also hide which host it is.
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-        if authority.contains('@') {
-            return Err(invalid(format!(
-                "{} has a user name or password before the host (`…@`): give the webhook's own URL, with any token in its path: {hint}",
-                shown(s)
-            )));
-        }
-        let host = if let Some(v6) = authority.strip_prefix('[') {
-            v6.split(']').next().unwrap_or_default()
-        } else {
-            authority.rsplit_once(':').map_or(authority, |(h, _)| h)
-        };
-        let local = matches!(host, "127.0.0.1" | "localhost" | "::1");
-        if !https && !local {
-            return Err(invalid(format!(
-                "{} is plain http to another machine: alerts would cross the network unencrypted. {hint} (plain http:// is only for this machine: 127.0.0.1, localhost, [::1])",
-                shown(s)
-            )));
-        }
-        Ok(WebhookUrl(s.to_owned()))
-    }
-}
-
-string_value!(WebhookUrl);
-text_value!(WebhookUrl, "an https:// URL");
-
-// ---------------------------------------------------------------------------------------
-
-/// A host the proxy resolves without DNS: `name=address` (an internal service, or a name
-/// pinned to a known address).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct StaticHost {
-    pub name: DomainPattern,
-    pub addr: IpAddr,
-}
-
-impl FromStr for StaticHost {
-    type Err = Invalid;
-    fn from_str(s: &str) -> Result<Self, Invalid> {
-        let hint = "type `name=address`, such as `api.internal.example=10.0.0.5`";
-        let (name, addr) = s.split_once('=').ok_or_else(|| invalid(format!("{} lacks `=`: {hint}", shown(s))))?;
-        let name: DomainPattern = name.trim().parse()?;
-        if name.subdomains() {
-            return Err(invalid(format!("{} names a whole domain: give one host name; {hint}", shown(s))));
-        }
-        let addr = addr
-            .trim()
-            .parse()
-            .map_err(|_| invalid(format!("{} has no valid IP address after `=`: {hint}", shown(s))))?;
-        Ok(StaticHost { name, addr })
-    }
-}
-
-impl fmt::Display for StaticHost {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}={}", self.name, self.addr)
-    }
-}
-text_value!(StaticHost, "name=address");
-
 /// A Linux capability to give back to the agent after dropping all (`NET_BIND_SERVICE`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Capability(String);
@@ -964,143 +554,10 @@ impl FromStr for Capability {
 string_value!(Capability);
 text_value!(Capability, "a capability name");
 
-// ---------------------------------------------------------------------------------------
-
-/// Where restic keeps the backups, in restic's own syntax.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BackupTarget {
-    /// `sftp:user@host:/path`
-    Sftp { user: UnixUser, host: String, path: String },
-    /// `rest:https://host:8000/repo`
-    Rest { url: String },
-    /// `s3:https://s3.example.com/bucket/prefix`
-    S3 { url: String },
-    /// `/srv/backup` — a directory on this machine.
-    Local { path: AbsPath },
-}
-
-impl BackupTarget {
-    /// The host part, for the remote kinds.
-    pub fn host(&self) -> Option<&str> {
-        match self {
-            BackupTarget::Sftp { host, .. } => Some(host),
-            BackupTarget::Rest { url } | BackupTarget::S3 { url } => {
-                let after = url.split_once("://").map(|(_, r)| r)?;
-                let hostport = after.split('/').next()?;
-                let hostport = hostport.rsplit_once('@').map(|(_, h)| h).unwrap_or(hostport);
-                if let Some(v6) = hostport.strip_prefix('[') {
-                    return v6.split(']').next();
-                }
-                Some(hostport.split(':').next().unwrap_or(hostport))
-            }
-            BackupTarget::Local { .. } => None,
-        }
-    }
-
-    /// Whether this target is on the machine being protected, judged from the text alone
-    /// (a local path, `localhost`, a loopback address). The plan adds the host's own names.
-    pub fn is_this_machine(&self, own_names: &[String]) -> bool {
-        match self.host() {
-            None => true,
-            Some(h) => {
-                let h = h.to_ascii_lowercase();
-                h == "localhost"
-                    || h.ends_with(".localhost")
-                    || h.parse::<IpAddr>().is_ok_and(|a| a.is_loopback() || a.is_unspecified())
-                    || own_names.iter().any(|n| n.eq_ignore_ascii_case(&h))
-            }
-        }
-    }
-
-    pub fn kind(&self) -> &'static str {
-        match self {
-            BackupTarget::Sftp { .. } => "sftp",
-            BackupTarget::Rest { .. } => "rest",
-            BackupTarget::S3 { .. } => "s3",
-            BackupTarget::Local { .. } => "local",
-        }
-    }
-}
-
-fn url_ok(url: &str) -> bool {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return false;
-    };
-    matches!(scheme, "http" | "https")
-        && !rest.is_empty()
-        && !rest.starts_with('/')
-        && rest.bytes().all(|b| b.is_ascii_graphic() && !b"\"'`<>\\{}|^#".contains(&b))
-}
-
-/// A user or password in a URL's authority (`https://user:pw@host/…`).
-fn has_userinfo(url: &str) -> bool {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    rest.split('/').next().is_some_and(|authority| authority.contains('@'))
-}
-
-impl FromStr for BackupTarget {
-    type Err = Invalid;
-    fn from_str(s: &str) -> Result<Self, Invalid> {
-        let hint = "type a restic repository off this server: `sftp:user@host:/path`, \
-                    `rest:https://host:8000/repo` or `s3:https://s3.example.com/bucket`";
-        if let Some(rest) = s.strip_prefix("sftp:") {
-            let (userhost, path) =
-                rest.split_once(':').ok_or_else(|| invalid(format!("{} lacks `:/path`: {hint}", shown(s))))?;
-            let (user, host) =
-                userhost.split_once('@').ok_or_else(|| invalid(format!("{} lacks `user@`: {hint}", shown(s))))?;
-            let user: UnixUser = user.parse()?;
-            // A host that starts with `-` would be an option to ssh (restic hands it over).
-            let host_ok = host.as_bytes().first().is_some_and(u8::is_ascii_alphanumeric)
-                && host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.".contains(&b));
-            let path_ok = !path.is_empty()
-                && !path.starts_with('-')
-                && path.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-+@/~".contains(&b));
-            if !host_ok || !path_ok {
-                return Err(invalid(format!("{} is not a valid sftp repository: {hint}", shown(s))));
-            }
-            return Ok(BackupTarget::Sftp { user, host: host.to_ascii_lowercase(), path: path.to_owned() });
-        }
-        for (prefix, what) in [("rest:", "rest-server"), ("s3:", "S3")] {
-            if s.strip_prefix(prefix).is_some_and(has_userinfo) {
-                return Err(invalid(format!(
-                    "the {what} URL carries a user or password: the answers file is readable by every user of this host, so a password never goes there. Give the URL without `user:password@` (a rest-server on a private network, S3 credentials from the environment of the backup unit), or use `sftp:user@host:/path` with an SSH key"
-                )));
-            }
-        }
-        if let Some(url) = s.strip_prefix("rest:") {
-            if !url_ok(url) {
-                return Err(invalid(format!("{} is not a valid rest-server URL: {hint}", shown(s))));
-            }
-            return Ok(BackupTarget::Rest { url: url.to_owned() });
-        }
-        if let Some(url) = s.strip_prefix("s3:") {
-            if !url_ok(url) {
-                return Err(invalid(format!("{} is not a valid S3 URL: {hint}", shown(s))));
-            }
-            return Ok(BackupTarget::S3 { url: url.to_owned() });
-        }
-        if s.starts_with('/') {
-            return Ok(BackupTarget::Local { path: s.parse()? });
-        }
-        Err(invalid(format!("{} is not a backup destination: {hint}", shown(s))))
-    }
-}
-
-impl fmt::Display for BackupTarget {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            BackupTarget::Sftp { user, host, path } => write!(f, "sftp:{user}@{host}:{path}"),
-            BackupTarget::Rest { url } => write!(f, "rest:{url}"),
-            BackupTarget::S3 { url } => write!(f, "s3:{url}"),
-            BackupTarget::Local { path } => write!(f, "{path}"),
-        }
-    }
-}
-text_value!(BackupTarget, "a restic repository");
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::answers::{BackupTarget, DomainPattern, ImageRef, IpNet, StaticHost, WebhookUrl};
 
     fn err<T: FromStr<Err = Invalid>>(s: &str) -> String {
         match s.parse::<T>() {

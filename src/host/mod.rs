@@ -152,9 +152,9 @@ fn recorded_image(root: &Root, compose: &str) -> Option<(String, String)> {
             continue;
         };
         let image = lines.next()?.strip_prefix("image: \"")?.strip_suffix('"')?;
-        let pinned: crate::answers::types::ImageRef = image.parse().ok()?;
+        let pinned: crate::answers::ImageRef = image.parse().ok()?;
         let digest = pinned.digest()?.to_owned();
-        let tagged: crate::answers::types::ImageRef = format!("{}:{tag}", pinned.without_tag()).parse().ok()?;
+        let tagged: crate::answers::ImageRef = format!("{}:{tag}", pinned.without_tag()).parse().ok()?;
         return Some((tagged.to_string(), digest));
     }
     None

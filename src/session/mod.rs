@@ -169,7 +169,7 @@ const REGISTRY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15)
 /// A target reached through a runner has a network of its own: its registry is not asked
 /// from here, and the image is pulled by what the answers give.
 pub fn ask_image(
-    image: &crate::answers::types::ImageRef,
+    image: &crate::answers::ImageRef,
     runner: &Runner,
     engine: bool,
     live: bool,
@@ -186,7 +186,7 @@ pub fn ask_image(
                 .unwrap_or_default()
                 .into_iter()
                 .filter_map(|d| d.split_once('@').filter(|(r, _)| *r == repo).map(|(_, d)| d.to_owned()))
-                .find(|d| crate::answers::types::is_digest(d));
+                .find(|d| crate::answers::is_digest(d));
             return ImageFact::Here { digest: image.digest().map(str::to_owned).or(digest) };
         }
     }
