@@ -10,10 +10,13 @@ use serde::{Deserialize, Serialize};
 
 use super::logins::{self, Source};
 use super::{Finding, finding};
+use crate::answers::Answers;
 use crate::apply::Store;
 use crate::host::Facts;
 use crate::host::authorized_keys::KeyLine;
+use crate::layers;
 use crate::plan::Severity;
+use crate::target::{Ran, Root, Runner};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Seen {
@@ -310,6 +313,107 @@ pub fn check(store: &Store, facts: &Facts, live: Live, logs: Source) -> Vec<Find
         ));
     }
     out
+}
+
+/// What is new since the last run: listeners, SSH logins (auth.log or the journal),
+/// containers, requests the proxy refused; accounts and keys (`seen`).
+pub(super) fn seen_since_last_run(
+    answers: &Answers,
+    facts: &Facts,
+    root: &Root,
+    runner: &Runner,
+    store: &Store,
+    managed: &std::collections::BTreeMap<String, String>,
+    canaries: &[String],
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mac = facts.platform.mac().is_some();
+    let argv: &[&str] = if mac { &["lsof", "-nP", "-iTCP", "-sTCP:LISTEN"] } else { &["ss", "-Htln"] };
+    let listening = match runner.run(argv) {
+        Ran::Ok(out) if mac => Some(listening_lsof(&out)),
+        Ran::Ok(out) => Some(listening(&out)),
+        // lsof exits 1 when nothing listens at all.
+        Ran::Failed { output, .. } if mac && output.trim().is_empty() => Some(Default::default()),
+        Ran::Skipped => None,
+        Ran::Failed { status, output } => {
+            out.push(finding(
+                "firewall.listeners-unchecked",
+                Severity::Warning,
+                format!(
+                    "`{}` failed ({status}: {}): new listeners are not looked for this time.",
+                    argv.join(" "),
+                    output.lines().last().unwrap_or_default()
+                ),
+            ));
+            None
+        }
+    };
+    // Ports the answers open are expected to appear (a moved SSH port, the gateway).
+    let mut planned = layers::firewall::ssh_ports(answers, facts);
+    planned.extend(facts.sshd.ports());
+    planned.extend(answers.firewall.extra_ports.iter().map(|p| p.get()));
+    planned.push(answers.sandbox.gateway_port.get());
+    let allowed = layers::ssh::allowed_users(answers, facts);
+    let journal = |since: u64| match runner.run(&journal_argv(since)) {
+        Ran::Ok(out) => Some(out),
+        _ => None,
+    };
+    let journal_files = |since: u64| {
+        let mut argv = journal_argv(since);
+        argv.splice(1..1, ["-D".to_owned(), root.path("/var/log/journal").display().to_string()]);
+        duct::cmd(&argv[0], &argv[1..]).stdin_null().stderr_null().read().ok()
+    };
+    let logs = if mac {
+        // macOS logs sshd to its unified log, not read yet (README says so).
+        logins::Source::Nothing
+    } else if facts.auth_log {
+        logins::Source::AuthLog(root.path("/var/log").join("auth.log"))
+    } else if runner.runs_commands() {
+        logins::Source::Journal(&journal)
+    } else if root.exists("/var/log/journal") {
+        // Another root (a mounted disk) without a runner: its journal files, read here.
+        logins::Source::Journal(&journal_files)
+    } else {
+        logins::Source::Nothing
+    };
+    // No engine, or one that does not answer: the sandbox's own check says so when it
+    // matters; what was known stays known.
+    let containers = match runner.run(&["docker", "ps", "--format", CONTAINERS_FORMAT]) {
+        Ran::Ok(ps) => Some(containers(&ps)),
+        _ => None,
+    };
+    use crate::answers::Layer as L;
+    let proxy_log = (!answers.skip.contains(&L::Egress) && !answers.skip.contains(&L::Sandbox)).then(|| ProxyLog {
+        path: root.path(&layers::egress::proxy_access_log(facts)),
+        // Applied, and on a target whose engine was asked to start it.
+        applied: managed.contains_key(&layers::sandbox::squid_conf(answers)) && runner.runs_commands(),
+        canaries: canaries.to_vec(),
+        agent_hosts: match answers.sandbox.profile {
+            crate::answers::Profile::Openclaw => &layers::openclaw::SERVICE_HOSTS,
+            crate::answers::Profile::Generic => &[],
+        },
+    });
+    let agent_services = layers::sandbox::services(answers);
+    let live = Live {
+        listening,
+        planned: &planned,
+        allowed: &allowed,
+        containers,
+        agent_services: &agent_services,
+        proxy_log,
+    };
+    out.extend(check(store, facts, live, logs));
+    out
+}
+
+/// sshd's journal entries since `since`, with their times (OpenSSH 9.8+ logs from
+/// `sshd-session`).
+fn journal_argv(since: u64) -> Vec<String> {
+    let since = format!("@{since}");
+    ["journalctl", "--no-pager", "-q", "-o", "json", "--since", &since, "_COMM=sshd", "+", "_COMM=sshd-session"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
 }
 
 #[cfg(test)]
