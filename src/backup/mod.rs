@@ -5,14 +5,20 @@
 //! list. restic does the work (`restic.rs`); the kit is `kit.rs`.
 
 pub mod kit;
+mod pause;
 pub mod restic;
+mod restore;
+mod verify;
 
 use serde::{Deserialize, Serialize};
 
 use crate::answers::{Answers, BackupTarget, Ident};
 use crate::target::Root;
 use crate::vault::{Vault, VaultError};
+pub use pause::Pause;
 pub use restic::{Failure, Made, Restic, Snapshot};
+pub use restore::{Restored, restore};
+pub use verify::{DiffKind, Difference, VERIFIED, Verified, last_verified, verify};
 
 /// The tag on every snapshot clawguard makes (retention applies to these only).
 pub const TAG: &str = "clawguard";
@@ -260,52 +266,6 @@ pub struct Last {
     pub agent: Pause,
 }
 
-/// The agent's container around a snapshot: stopped so its databases are not copied
-/// mid-write, then started again.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Pause {
-    /// No engine to ask here (another root), or no agent.
-    #[default]
-    NotAsked,
-    /// Stopped for the snapshot and started again.
-    Paused,
-    /// It could not be stopped: its databases may have been copied mid-write.
-    StopFailed(String),
-    /// It did not start again.
-    StartFailed(String),
-    /// OpenClaw made its own consistent archive (the live databases are not copied); it
-    /// kept running.
-    Archived(String),
-    /// OpenClaw could not make its archive (why): the agent was stopped for the snapshot
-    /// instead, and started again.
-    PausedNoArchive(String),
-}
-
-impl std::fmt::Display for Pause {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Pause::NotAsked => Ok(()),
-            Pause::Paused => f.write_str("The agent was stopped for the snapshot and started again."),
-            Pause::StopFailed(why) => write!(
-                f,
-                "The agent could not be stopped for the snapshot ({why}): its databases may have been copied mid-write."
-            ),
-            Pause::StartFailed(why) => {
-                write!(f, "THE AGENT DID NOT START AGAIN after the snapshot ({why}): `sudo clawguard apply` starts it.")
-            }
-            Pause::PausedNoArchive(why) => write!(
-                f,
-                "OpenClaw could not make its own archive ({why}), so the agent was stopped for the snapshot instead and started again."
-            ),
-            Pause::Archived(name) => write!(
-                f,
-                "OpenClaw made its own verified archive ({name}) for the snapshot, and kept running; its live databases were not copied."
-            ),
-        }
-    }
-}
-
 /// Backs up what [`sources`] names (those that exist), applies the retention, and records
 /// how it went in [`LAST`] either way. The agent's databases are never copied mid-write:
 /// where `runner` reaches the engine, the agent's container is stopped for the snapshot
@@ -494,9 +454,6 @@ fn read_record<T: serde::de::DeserializeOwned>(root: &Root, file: &str) -> std::
     crate::target::atomic::read_toml(&root.entry(file))
 }
 
-/// How the last `backup verify` went, for `clawguard check`.
-pub const VERIFIED: &str = "/var/lib/clawguard/backup-verified.toml";
-
 /// When the recovery kit was last made, and for what (never its content).
 pub const KIT: &str = "/var/lib/clawguard/backup-kit.toml";
 
@@ -541,307 +498,10 @@ pub fn kit_needed(a: &Answers, root: &Root) -> Option<String> {
     ))
 }
 
-/// One way the latest snapshot and the host differ.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Difference {
-    /// Absolute, on the target.
-    pub path: String,
-    pub kind: DiffKind,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum DiffKind {
-    /// Both have it; the contents (or the kind of file) differ.
-    Changed,
-    /// The snapshot has it; the host no longer does.
-    OnlyInSnapshot,
-    /// The host has it; the snapshot does not (new since).
-    OnlyOnHost,
-}
-
-impl std::fmt::Display for Difference {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let what = match self.kind {
-            DiffKind::Changed => "differs",
-            DiffKind::OnlyInSnapshot => "is in the snapshot, no longer on the host",
-            DiffKind::OnlyOnHost => "is on the host, not in the snapshot",
-        };
-        write!(f, "{} {what}", self.path)
-    }
-}
-
-/// What `backup verify` found.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Verified {
-    /// Seconds since the epoch.
-    pub at: u64,
-    pub snapshot: String,
-    /// Files compared.
-    pub files: usize,
-    pub differences: Vec<Difference>,
-    /// Why it could not verify.
-    pub error: Option<String>,
-}
-
-/// The drill: restic's own check of the repository (reading a tenth of the data), then
-/// the latest snapshot restored into a directory on the target and compared, file by
-/// file, with what is on the host now. Records the result in [`VERIFIED`] either way.
-pub fn verify(a: &Answers, root: &Root, own_names: &[String]) -> Result<Verified, BackupError> {
-    let result = run_verify(a, root, own_names);
-    let record = match &result {
-        Ok(v) => v.clone(),
-        Err(e) => Verified { at: crate::target::now(), error: Some(e.to_string()), ..Default::default() },
-    };
-    write_record(root, VERIFIED, &toml::to_string(&record).expect("a record serializes"))?;
-    result
-}
-
-fn run_verify(a: &Answers, root: &Root, own_names: &[String]) -> Result<Verified, BackupError> {
-    let restic = open(a, root, own_names)?;
-    restic.check("10%")?;
-    let latest = restic.snapshots(TAG)?.pop().ok_or_else(|| BackupError::NoSnapshot(restic.repository.clone()))?;
-    let stamp = crate::target::now();
-    let staging = root.path(&format!("/var/lib/clawguard/verify-{stamp}"));
-    std::fs::create_dir_all(&staging)
-        .map_err(|source| BackupError::Io { what: format!("creating {}", staging.display()), source })?;
-    let compared = (|| {
-        restic.restore(&latest.id, &staging)?;
-        let mut out = Verified { at: stamp, snapshot: latest.short_id.clone(), ..Default::default() };
-        for rel in relative_sources(a, root) {
-            let host = tree(&root.dir().join(&rel));
-            let snap = tree(&staging.join(&rel));
-            out.files += snap.len().max(host.len());
-            let base = format!("/{rel}");
-            for (p, h) in &snap {
-                match host.get(p) {
-                    Some(x) if x == h => {}
-                    Some(_) => out.differences.push(Difference { path: format!("{base}{p}"), kind: DiffKind::Changed }),
-                    None => {
-                        out.differences.push(Difference { path: format!("{base}{p}"), kind: DiffKind::OnlyInSnapshot })
-                    }
-                }
-            }
-            for p in
-                host.keys().filter(|p| !snap.contains_key(*p) && !excluded(&a.backup.exclude, &format!("{base}{p}")))
-            {
-                out.differences.push(Difference { path: format!("{base}{p}"), kind: DiffKind::OnlyOnHost });
-            }
-        }
-        Ok(out)
-    })();
-    let _ = std::fs::remove_dir_all(&staging);
-    compared
-}
-
-/// Whether `path` (absolute, on the target) is left out by one of `patterns`, as restic
-/// reads them: a pattern without `/` matches any one component; an absolute one matches
-/// the path or a directory above it.
-fn excluded(patterns: &[crate::answers::ExcludePattern], path: &str) -> bool {
-    patterns.iter().any(|p| {
-        let p = p.as_str();
-        if p.starts_with('/') {
-            let mut prefix = String::new();
-            path.split('/').skip(1).any(|c| {
-                prefix.push('/');
-                prefix.push_str(c);
-                glob(p, &prefix)
-            })
-        } else {
-            path.split('/').any(|c| glob(p, c))
-        }
-    })
-}
-
-/// `*`, `?` and `[…]` (no `/` in `*`), over bytes.
-fn glob(pattern: &str, text: &str) -> bool {
-    fn m(p: &[u8], t: &[u8]) -> bool {
-        match p.first() {
-            None => t.is_empty(),
-            Some(b'*') => (0..=t.len()).take_while(|&i| i == 0 || t[i - 1] != b'/').any(|i| m(&p[1..], &t[i..])),
-            Some(b'?') => !t.is_empty() && t[0] != b'/' && m(&p[1..], &t[1..]),
-            Some(b'[') => match p.iter().position(|&b| b == b']') {
-                Some(end) if !t.is_empty() => p[1..end].contains(&t[0]) && m(&p[end + 1..], &t[1..]),
-                _ => false,
-            },
-            Some(c) => t.first() == Some(c) && m(&p[1..], &t[1..]),
-        }
-    }
-    m(pattern.as_bytes(), text.as_bytes())
-}
-
-/// Every entry under `dir` (relative, with a leading `/`; `` for `dir` itself): what it is
-/// and, for a file, its sha256; a link's target. Never follows a link.
-fn tree(dir: &std::path::Path) -> std::collections::BTreeMap<String, String> {
-    fn walk(base: &std::path::Path, dir: &std::path::Path, out: &mut std::collections::BTreeMap<String, String>) {
-        let Ok(entries) = std::fs::read_dir(dir) else { return };
-        for e in entries.flatten() {
-            let path = e.path();
-            let rel = format!("/{}", path.strip_prefix(base).unwrap_or(&path).display());
-            let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
-            let what = if meta.is_dir() {
-                walk(base, &path, out);
-                "dir".to_owned()
-            } else if meta.file_type().is_symlink() {
-                format!("link {}", std::fs::read_link(&path).map(|t| t.display().to_string()).unwrap_or_default())
-            } else if meta.is_file() {
-                match crate::target::atomic::read_nofollow(&path) {
-                    Ok(bytes) => format!("file {}", crate::target::sha256(&bytes)),
-                    Err(e) => format!("unreadable {e}"),
-                }
-            } else {
-                "special".to_owned()
-            };
-            out.insert(rel, what);
-        }
-    }
-    let mut out = std::collections::BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
-}
-
-/// How the last `backup verify` went; None before the first.
-pub fn last_verified(root: &Root) -> std::io::Result<Option<Verified>> {
-    read_record(root, VERIFIED)
-}
-
-/// What a restore put back.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Restored {
-    /// The trees put in place (absolute paths on the target).
-    pub paths: Vec<String>,
-    /// What was there before, moved aside rather than overwritten: (was, now at).
-    pub moved_aside: Vec<(String, String)>,
-    /// Staging directories of earlier restores that were cut short, with what they had
-    /// not put in place (kept, never deleted).
-    pub earlier: Vec<String>,
-}
-
-/// Restores `snapshot` onto `root` with what the kit holds: the vault's identity first
-/// (refused if the host has another one), then the snapshot into a staging directory on
-/// the target, then each backed-up tree moved into place (what is already there is moved
-/// aside, never overwritten); the restored vault is recorded as clawguard's own.
-pub fn restore(repository: &str, opened: &kit::Opened, snapshot: &str, root: &Root) -> Result<Restored, BackupError> {
-    // The kit's repository is data until it parses as a destination the answers would
-    // take (restic reads an `sftp:` host into ssh's arguments): before anything is put
-    // in place.
-    let dest: BackupTarget = repository.parse().map_err(|e: crate::answers::types::Invalid| {
-        BackupError::Unsafe(format!(
-            "the kit's repository is not a destination clawguard takes ({e}): nothing was restored"
-        ))
-    })?;
-    let vault = Vault::new(root);
-    vault.install_identity(&opened.identity)?;
-    if let Some(key) = &opened.ssh_key {
-        install_ssh_key(root, key)?;
-    }
-    let restic = restic_for(&dest, repository.to_owned(), opened.password.clone(), root)?;
-    let stamp = crate::target::now();
-    let staging = root.path(&format!("/var/lib/clawguard/restore-{stamp}"));
-    let io = |what: String| move |source| BackupError::Io { what, source };
-    std::fs::create_dir_all(&staging).map_err(io(format!("creating {}", staging.display())))?;
-    // An earlier restore that was cut short left what it had not placed: said, kept.
-    let earlier: Vec<String> = std::fs::read_dir(root.path("/var/lib/clawguard"))
-        .map(|d| {
-            d.flatten()
-                .filter(|e| e.file_name().to_string_lossy().starts_with("restore-") && holds_files(&e.path()))
-                .map(|e| e.path().display().to_string())
-                .collect()
-        })
-        .unwrap_or_default();
-    let result = (|| {
-        restic.restore(snapshot, &staging)?;
-        crate::target::boundary("restore staged");
-        // The snapshot's own answers say where the agent's trees were.
-        // Unreadable, they would send the agent's data nowhere: a stop, not the defaults.
-        let answers = match std::fs::read_to_string(staging.join("etc/clawguard/answers.toml")) {
-            Ok(t) => Answers::parse(&t, "the restored answers.toml")
-                .map_err(|e| BackupError::RestoredAnswers(e.to_string()))?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Answers::default(),
-            Err(e) => return Err(BackupError::RestoredAnswers(e.to_string())),
-        };
-        let mut done = Restored::default();
-        // With the agent's trees, OpenClaw's own archives when the snapshot has them: they
-        // hold its databases (the live files are never in a snapshot made while it ran).
-        let mut places = sources(&answers);
-        if answers.sandbox.profile == crate::answers::Profile::Openclaw {
-            places.push(crate::layers::openclaw::backups_dir(&answers));
-        }
-        for src in places {
-            let from = staging.join(src.trim_start_matches('/'));
-            // What the snapshot holds is its maker's: a link on the way (its `srv` → the
-            // host's /etc) would move a host directory, one at the end would put a link
-            // where the agent's directory goes (mounted where it leads). Neither is taken.
-            if let Some(link) = link_on_the_way(&staging, &src) {
-                return Err(BackupError::Unsafe(format!(
-                    "the snapshot holds {link} as a symbolic link: a restore puts no link where the agent's or clawguard's directories go (it could lead to the host's own files). Nothing more was put in place; restore another snapshot, or take what you need from the staging directory by hand"
-                )));
-            }
-            if !from.exists() {
-                continue;
-            }
-            let to = root.entry(&src);
-            if let Some(parent) = to.parent() {
-                std::fs::create_dir_all(parent).map_err(io(format!("creating {}", parent.display())))?;
-            }
-            let occupied = std::fs::read_dir(&to).map(|mut d| d.next().is_some()).unwrap_or(to.exists());
-            if occupied {
-                let aside = format!("{src}.before-restore-{stamp}");
-                std::fs::rename(&to, root.entry(&aside)).map_err(io(format!("moving {} aside", to.display())))?;
-                done.moved_aside.push((src.clone(), aside));
-                crate::target::boundary(&format!("restore aside {src}"));
-            } else if to.exists() {
-                std::fs::remove_dir(&to).map_err(io(format!("replacing the empty {}", to.display())))?;
-            }
-            std::fs::rename(&from, &to).map_err(io(format!("putting {} in place", to.display())))?;
-            crate::target::boundary(&format!("restore placed {src}"));
-            done.paths.push(src);
-        }
-        vault.adopt()?;
-        done.earlier = earlier;
-        Ok(done)
-    })();
-    // Whatever the restore did not put in place stays where it is, and is said: never
-    // deleted with the staging directory.
-    if holds_files(&staging) {
-        return result.and(Err(BackupError::LeftInStaging(staging.display().to_string())));
-    }
-    let _ = std::fs::remove_dir_all(&staging);
-    result
-}
-
-/// The first component of `src` under `staging` that is a symbolic link (as an absolute
-/// path of the snapshot), if any.
-fn link_on_the_way(staging: &std::path::Path, src: &str) -> Option<String> {
-    let mut at = staging.to_path_buf();
-    let mut shown = String::new();
-    for part in src.split('/').filter(|p| !p.is_empty()) {
-        at.push(part);
-        shown.push('/');
-        shown.push_str(part);
-        match std::fs::symlink_metadata(&at) {
-            Ok(m) if m.file_type().is_symlink() => return Some(shown),
-            Ok(_) => {}
-            Err(_) => return None,
-        }
-    }
-    None
-}
-
-/// Whether `dir` holds anything but (empty) directories.
-fn holds_files(dir: &std::path::Path) -> bool {
-    std::fs::read_dir(dir)
-        .map(|entries| {
-            entries.flatten().any(|e| match e.file_type() {
-                Ok(t) if t.is_dir() => holds_files(&e.path()),
-                _ => true,
-            })
-        })
-        .unwrap_or(false)
-}
-
 #[cfg(test)]
 mod tests {
+    use super::restore::{holds_files, link_on_the_way};
+    use super::verify::{excluded, glob};
     use super::*;
 
     #[test]

@@ -51,7 +51,7 @@ pub struct Made {
     /// restic's exit 3: the snapshot was made, these could not be read.
     pub unreadable: Vec<String>,
     /// Whether the agent was stopped for it, and how that went.
-    pub agent: super::Pause,
+    pub agent: super::pause::Pause,
 }
 
 /// What restic (or ssh under it) says when the repository's host does not answer.
