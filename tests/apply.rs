@@ -5,24 +5,37 @@
 
 mod common;
 
+use common::cli::{self, run, run_env};
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(common::bin());
-    c.args(args).env_remove("SSH_CONNECTION").env_remove(clawguard::target::CRASH_ENV).env("NO_COLOR", "1");
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().unwrap()
+/// What most tests here start from: the Debian 12 cloud fixture, a work directory, and a
+/// recording runner in it.
+struct Rig {
+    root: tempfile::TempDir,
+    work: tempfile::TempDir,
+    runner: PathBuf,
 }
 
-fn out(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+/// Whether the fixture gets stand-ins for the services' tools (`common::fake_tools`) or
+/// has none of them, as a bare host (the plan installs them first).
+enum Tools {
+    Fake,
+    None,
+}
+
+fn rig(tools: Tools) -> Rig {
+    let root = common::fixture_root("debian12-cloud");
+    if let Tools::Fake = tools {
+        common::fake_tools(root.path());
+    }
+    let work = tempfile::tempdir().unwrap();
+    let runner = recording_runner(work.path());
+    Rig { root, work, runner }
 }
 
 /// A runner that logs every command it gets to `<dir>/runner.log`, answers `ss` as if sshd
@@ -73,16 +86,20 @@ fn s(p: &Path) -> &str {
 #[test]
 fn applying_twice_changes_nothing_the_second_time() {
     let root = common::fixture_root("debian12-cloud");
-    let o = run(&["apply", "--yes", "--root", s(root.path())], &[]);
-    assert!(o.status.success(), "{}", out(&o));
-    assert!(out(&o).contains("Applied generation 1"), "{}", out(&o));
-    assert!(out(&o).contains("skipped ufw limit 2222/tcp"), "commands are listed, not run, under --root: {}", out(&o));
+    let o = run(&["apply", "--yes", "--root", s(root.path())]);
+    assert!(o.status.success(), "{}", cli::text(&o));
+    assert!(cli::text(&o).contains("Applied generation 1"), "{}", cli::text(&o));
+    assert!(
+        cli::text(&o).contains("skipped ufw limit 2222/tcp"),
+        "commands are listed, not run, under --root: {}",
+        cli::text(&o)
+    );
     let after_first = common::fingerprint(root.path());
-    let o = run(&["apply", "--yes", "--root", s(root.path())], &[]);
-    assert!(o.status.success(), "{}", out(&o));
-    assert!(out(&o).contains("0 files changed"), "{}", out(&o));
+    let o = run(&["apply", "--yes", "--root", s(root.path())]);
+    assert!(o.status.success(), "{}", cli::text(&o));
+    assert!(cli::text(&o).contains("0 files changed"), "{}", cli::text(&o));
     assert_eq!(after_first, common::fingerprint(root.path()), "the second apply wrote something");
-    let status = out(&run(&["status", "--root", s(root.path())], &[]));
+    let status = cli::text(&run(&["status", "--root", s(root.path())]));
     assert!(status.contains("generation 1 (applied") && !status.contains("generation 2"), "{status}");
 }
 
@@ -90,9 +107,9 @@ fn applying_twice_changes_nothing_the_second_time() {
 fn apply_without_yes_and_without_a_terminal_refuses() {
     let root = common::fixture_root("debian12-cloud");
     let before = common::fingerprint(root.path());
-    let o = run(&["apply", "--root", s(root.path())], &[]);
+    let o = run(&["apply", "--root", s(root.path())]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(out(&o).contains("--yes"), "{}", out(&o));
+    assert!(cli::text(&o).contains("--yes"), "{}", cli::text(&o));
     assert_eq!(before, common::fingerprint(root.path()));
 }
 
@@ -111,8 +128,8 @@ fn a_crash_at_any_step_leaves_each_file_old_or_new_and_the_rerun_recovers() {
     };
     let clean = common::fixture_root("debian12-cloud");
     let before = rendered(clean.path());
-    let o = Command::new(common::bin()).args(args(clean.path())).env_remove("SSH_CONNECTION").output().unwrap();
-    assert!(o.status.success(), "{}", out(&o));
+    let o = common::cli::command(&[]).args(args(clean.path())).env_remove("SSH_CONNECTION").output().unwrap();
+    assert!(o.status.success(), "{}", cli::text(&o));
     let after = rendered(clean.path());
     let journal = fs::read_to_string(clean.path().join("var/lib/clawguard/journal")).unwrap();
     let labels: Vec<String> =
@@ -122,21 +139,21 @@ fn a_crash_at_any_step_leaves_each_file_old_or_new_and_the_rerun_recovers() {
 
     let check = |label: &String| {
         let root = common::fixture_root("debian12-cloud");
-        let o = Command::new(common::bin())
+        let o = common::cli::command(&[])
             .args(args(root.path()))
             .env_remove("SSH_CONNECTION")
             .env(clawguard::target::CRASH_ENV, label)
             .output()
             .unwrap();
-        assert_eq!(o.status.code(), Some(137), "did not stop at {label}: {}", out(&o));
+        assert_eq!(o.status.code(), Some(137), "did not stop at {label}: {}", cli::text(&o));
         for (path, now) in rendered(root.path()) {
             assert!(
                 now == before[&path] || now == after[&path],
                 "after a crash at `{label}`, {path} is neither old nor new"
             );
         }
-        let o = Command::new(common::bin()).args(args(root.path())).env_remove("SSH_CONNECTION").output().unwrap();
-        assert!(o.status.success(), "re-run after a crash at `{label}` failed: {}", out(&o));
+        let o = common::cli::command(&[]).args(args(root.path())).env_remove("SSH_CONNECTION").output().unwrap();
+        assert!(o.status.success(), "re-run after a crash at `{label}` failed: {}", cli::text(&o));
         // Generation 1 installs the packages, generation 2 writes and activates.
         if !label.starts_with("commit ") {
             let g = if labels.iter().position(|l| l == label) < labels.iter().position(|l| l == "commit 1") {
@@ -145,10 +162,10 @@ fn a_crash_at_any_step_leaves_each_file_old_or_new_and_the_rerun_recovers() {
                 2
             };
             let want = format!("recovered: generation {g} was interrupted");
-            assert!(out(&o).contains(&want), "{label}: {}", out(&o));
+            assert!(cli::text(&o).contains(&want), "{label}: {}", cli::text(&o));
         }
         assert_eq!(rendered(root.path()), after, "after a crash at `{label}` and a re-run");
-        let status = out(&run(&["status", "--root", s(root.path())], &[]));
+        let status = cli::text(&run(&["status", "--root", s(root.path())]));
         assert!(!status.contains("INTERRUPTED"), "{label}: {status}");
         let leftovers: Vec<_> = walk_names(root.path()).into_iter().filter(|n| n.contains(".clawguard-tmp-")).collect();
         assert!(leftovers.is_empty(), "{label}: temp files left: {leftovers:?}");
@@ -168,7 +185,7 @@ fn walk_names(dir: &Path) -> Vec<String> {
 #[test]
 fn a_hand_edited_file_is_a_conflict_and_stays_as_the_user_wrote_it() {
     let root = common::fixture_root("debian12-cloud");
-    assert!(run(&["apply", "--yes", "--root", s(root.path())], &[]).status.success());
+    assert!(run(&["apply", "--yes", "--root", s(root.path())]).status.success());
     let squid = root.path().join("opt/clawguard/agent/squid.conf");
     let edited = fs::read_to_string(&squid).unwrap().replace("http_access deny all", "http_access allow all");
     fs::write(&squid, &edited).unwrap();
@@ -177,9 +194,9 @@ fn a_hand_edited_file_is_a_conflict_and_stays_as_the_user_wrote_it() {
     fs::write(&answers, "version = 1\n[egress]\nallowed_hosts = [\"api.anthropic.com\", \"api.telegram.org\"]\n")
         .unwrap();
 
-    let o = run(&["apply", "--yes", "--root", s(root.path()), "--answers", s(&answers)], &[]);
-    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
-    let text = out(&o);
+    let o = run(&["apply", "--yes", "--root", s(root.path()), "--answers", s(&answers)]);
+    assert_eq!(o.status.code(), Some(1), "{}", cli::text(&o));
+    let text = cli::text(&o);
     assert!(text.contains("edited by hand") && text.contains("/opt/clawguard/agent/squid.conf"), "{text}");
     assert!(
         text.contains("-http_access allow all") && text.contains("+http_access deny all"),
@@ -188,8 +205,8 @@ fn a_hand_edited_file_is_a_conflict_and_stays_as_the_user_wrote_it() {
     assert!(text.contains("--force"), "{text}");
     assert_eq!(fs::read_to_string(&squid).unwrap(), edited, "the hand edit was overwritten");
 
-    let o = run(&["apply", "--yes", "--force", "--root", s(root.path()), "--answers", s(&answers)], &[]);
-    assert!(o.status.success(), "{}", out(&o));
+    let o = run(&["apply", "--yes", "--force", "--root", s(root.path()), "--answers", s(&answers)]);
+    assert!(o.status.success(), "{}", cli::text(&o));
     let now = fs::read_to_string(&squid).unwrap();
     assert!(now.contains("api.telegram.org") && now.contains("http_access deny all"));
     let backup = root.path().join("var/lib/clawguard/generations/000002/backup/opt/clawguard/agent/squid.conf");
@@ -200,9 +217,9 @@ fn a_hand_edited_file_is_a_conflict_and_stays_as_the_user_wrote_it() {
 fn an_apply_that_would_lock_the_user_out_is_refused_and_changes_nothing() {
     let root = common::fixture_root("no-keys");
     let before = common::fingerprint(root.path());
-    let o = run(&["apply", "--yes", "--root", s(root.path())], &[]);
+    let o = run(&["apply", "--yes", "--root", s(root.path())]);
     assert_eq!(o.status.code(), Some(1));
-    let text = out(&o);
+    let text = cli::text(&o);
     assert!(text.contains("would lock you out") && text.contains("nobody could log in"), "{text}");
     assert_eq!(before, common::fingerprint(root.path()));
 
@@ -212,22 +229,24 @@ fn an_apply_that_would_lock_the_user_out_is_refused_and_changes_nothing() {
     let answers = work.path().join("a.toml");
     fs::write(&answers, "version = 1\n[ssh]\nallowed_users = [\"ops\"]\n").unwrap();
     let before = common::fingerprint(root.path());
-    let o = run(&["apply", "--yes", "--root", s(root.path()), "--answers", s(&answers)], &[]);
+    let o = run(&["apply", "--yes", "--root", s(root.path()), "--answers", s(&answers)]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(out(&o).contains("lets `ops` log in") && out(&o).contains("/home/ops/.ssh/authorized_keys"), "{}", out(&o));
+    assert!(
+        cli::text(&o).contains("lets `ops` log in") && cli::text(&o).contains("/home/ops/.ssh/authorized_keys"),
+        "{}",
+        cli::text(&o)
+    );
     assert_eq!(before, common::fingerprint(root.path()));
 }
 
 #[test]
 fn a_failing_step_rolls_everything_back() {
-    let root = common::fixture_root("debian12-cloud");
-    let work = tempfile::tempdir().unwrap();
-    let runner = recording_runner(work.path());
+    let Rig { root, work, runner } = rig(Tools::None);
     fs::write(work.path().join("fail-on"), "systemctl enable --now clawguard-check.timer").unwrap();
     let before = rendered(root.path());
-    let o = run(&["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&runner), "--root", s(root.path())], &[]);
+    let o = run(&["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&runner), "--root", s(root.path())]);
     assert_eq!(o.status.code(), Some(1));
-    let text = out(&o);
+    let text = cli::text(&o);
     assert!(
         text.contains("step `systemctl enable --now clawguard-check.timer` failed")
             && text.contains("simulated failure"),
@@ -249,17 +268,15 @@ fn a_failing_step_rolls_everything_back() {
 #[test]
 fn a_bare_host_gets_its_packages_before_the_checks_and_no_image_leaves_out_only_the_agent() {
     // The fixture has none of the tools: the plan installs them first, then checks.
-    let root = common::fixture_root("debian12-cloud");
-    let work = tempfile::tempdir().unwrap();
-    let runner = recording_runner(work.path());
+    let Rig { root, work, runner } = rig(Tools::None);
     let args = ["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&runner), "--root", s(root.path())];
 
     // A readiness problem that needs no package (the new SSH port cannot be checked)
     // refuses before anything is installed.
     fs::write(work.path().join("fail-on"), "ss -Htlnp sport = :2222\n").unwrap();
     let before = common::fingerprint(root.path());
-    let o = run(&args, &[]);
-    let text = out(&o);
+    let o = run(&args);
+    let text = cli::text(&o);
     assert_eq!(o.status.code(), Some(1), "{text}");
     assert!(text.contains("cannot tell whether port 2222 is free") && text.contains("Nothing was changed"), "{text}");
     assert!(!log_of(work.path()).contains("apt-get"), "{}", log_of(work.path()));
@@ -271,8 +288,8 @@ fn a_bare_host_gets_its_packages_before_the_checks_and_no_image_leaves_out_only_
     let bad = root.path().join("etc/ssh/sshd_config.d/10-broken.conf");
     fs::write(&bad, "NoSuchKeyword yes\n").unwrap();
     let before = common::fingerprint(root.path());
-    let o = run(&args, &[]);
-    let text = out(&o);
+    let o = run(&args);
+    let text = cli::text(&o);
     assert_eq!(o.status.code(), Some(1), "{text}");
     assert!(text.contains("sshd -t refused the assembled config"), "{text}");
     assert!(text.contains("The packages the plan needs were installed (generation 1) and stay"), "{text}");
@@ -299,8 +316,8 @@ fn a_bare_host_gets_its_packages_before_the_checks_and_no_image_leaves_out_only_
         "docker image inspect --format {{.Id}} ghcr.io/openclaw/openclaw:2026.9.6\ndocker pull -q ghcr.io/openclaw/openclaw:2026.9.6\n",
     )
     .unwrap();
-    let o = run(&args, &[]);
-    let text = out(&o);
+    let o = run(&args);
+    let text = cli::text(&o);
     assert_eq!(o.status.code(), Some(4), "{text}");
     assert!(
         text.contains("the image `ghcr.io/openclaw/openclaw:2026.9.6` is not on this host and cannot be pulled"),
@@ -313,14 +330,11 @@ fn a_bare_host_gets_its_packages_before_the_checks_and_no_image_leaves_out_only_
 
 #[test]
 fn a_failing_agent_start_takes_back_only_the_agent_and_keeps_the_hardening() {
-    let root = common::fixture_root("debian12-cloud");
-    common::fake_tools(root.path());
-    let work = tempfile::tempdir().unwrap();
-    let runner = recording_runner(work.path());
+    let Rig { root, work, runner } = rig(Tools::Fake);
     let up = "docker-compose -p clawguard-agent -f /opt/clawguard/agent/docker-compose.yml up -d";
     fs::write(work.path().join("fail-on"), format!("{up}\n")).unwrap();
-    let o = run(&["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&runner), "--root", s(root.path())], &[]);
-    let text = out(&o);
+    let o = run(&["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&runner), "--root", s(root.path())]);
+    let text = cli::text(&o);
     assert_eq!(o.status.code(), Some(4), "{text}");
     assert!(text.contains("NOT APPLIED: 1. Agent sandbox and 5. Egress allow-list"), "{text}");
     assert!(text.contains("simulated failure") && !text.contains("Traceback"), "{text}");
@@ -332,9 +346,9 @@ fn a_failing_agent_start_takes_back_only_the_agent_and_keeps_the_hardening() {
     assert!(!log.contains("ufw --force disable"), "the firewall stays on:\n{log}");
     assert!(log.contains("ufw --force enable"), "{log}");
     // A later rollback takes back the rest, and leaves the given-up layers alone.
-    let o = run(&["rollback", "--root", s(root.path())], &[]);
-    assert!(o.status.success(), "{}", out(&o));
-    assert!(!has("/etc/ssh/sshd_config.d/00-clawguard.conf"), "{}", out(&o));
+    let o = run(&["rollback", "--root", s(root.path())]);
+    assert!(o.status.success(), "{}", cli::text(&o));
+    assert!(!has("/etc/ssh/sshd_config.d/00-clawguard.conf"), "{}", cli::text(&o));
 }
 
 #[test]
@@ -349,76 +363,66 @@ fn an_agent_uid_or_gid_with_power_on_the_host_is_refused() {
         ("uid = 64000\ngid = 998", "The agent's gid 998 is the group `docker`"),
     ] {
         fs::write(&answers, format!("version = 1\n[sandbox]\n{ids}\n")).unwrap();
-        let o = run(&["apply", "--yes", "--root", s(root.path()), "--answers", s(&answers)], &[]);
-        let text = out(&o);
+        let o = run(&["apply", "--yes", "--root", s(root.path()), "--answers", s(&answers)]);
+        let text = cli::text(&o);
         assert_eq!(o.status.code(), Some(1), "{text}");
         assert!(text.contains("refusing to apply") && text.contains(why), "{text}");
         assert!(text.contains("set sandbox.uid and sandbox.gid to a number no account uses"), "{text}");
         assert_eq!(common::fingerprint(root.path()), before, "nothing written for {ids}");
         // The plan shows the same as a DANGER, and the default is a uid of its own.
-        let plan = out(&run(&["plan", "--root", s(root.path()), "--answers", s(&answers)], &[]));
+        let plan = cli::text(&run(&["plan", "--root", s(root.path()), "--answers", s(&answers)]));
         assert!(plan.contains("DANGER:") && plan.contains(why), "{plan}");
     }
-    let plan = out(&run(&["plan", "--root", s(root.path())], &[]));
+    let plan = cli::text(&run(&["plan", "--root", s(root.path())]));
     assert!(plan.contains("user: \"64000:64000\"") && !plan.contains("The agent's uid"), "{plan}");
 }
 
 #[test]
 fn rollback_returns_to_the_previous_generation() {
     let root = common::fixture_root("debian12-cloud");
-    assert!(run(&["apply", "--yes", "--root", s(root.path())], &[]).status.success());
+    assert!(run(&["apply", "--yes", "--root", s(root.path())]).status.success());
     let first = rendered(root.path());
     let work = tempfile::tempdir().unwrap();
     let answers = work.path().join("a.toml");
     fs::write(&answers, "version = 1\n[ssh]\nport = 2200\n").unwrap();
-    assert!(run(&["apply", "--yes", "--root", s(root.path()), "--answers", s(&answers)], &[]).status.success());
+    assert!(run(&["apply", "--yes", "--root", s(root.path()), "--answers", s(&answers)]).status.success());
     let dropin = root.path().join("etc/ssh/sshd_config.d/00-clawguard.conf");
     assert!(fs::read_to_string(&dropin).unwrap().contains("Port 2200"));
     let kept = || clawguard::answers::Answers::load(&root.path().join("etc/clawguard/answers.toml")).unwrap();
     assert_eq!(kept().ssh.port.get(), 2200);
-    let o = run(&["rollback", "--root", s(root.path())], &[]);
-    assert!(o.status.success(), "{}", out(&o));
+    let o = run(&["rollback", "--root", s(root.path())]);
+    assert!(o.status.success(), "{}", cli::text(&o));
     // The answers went back with what they describe.
     assert_eq!(kept().ssh.port.get(), 2222, "after the rollback the answers describe what was rolled back");
-    assert!(out(&o).contains("restored /etc/ssh/sshd_config.d/00-clawguard.conf"), "{}", out(&o));
+    assert!(cli::text(&o).contains("restored /etc/ssh/sshd_config.d/00-clawguard.conf"), "{}", cli::text(&o));
     assert_eq!(rendered(root.path()), first);
-    let status = out(&run(&["status", "--root", s(root.path())], &[]));
+    let status = cli::text(&run(&["status", "--root", s(root.path())]));
     assert!(status.contains("generation 2 (rolled back"), "{status}");
-}
-
-fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !f() {
-        assert!(t.elapsed() < Duration::from_secs(secs), "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 #[test]
 fn an_unconfirmed_change_rolls_back_by_itself() {
-    let root = common::fixture_root("debian12-cloud");
-    let work = tempfile::tempdir().unwrap();
-    let runner = recording_runner(work.path());
+    let Rig { root, work, runner } = rig(Tools::None);
     let before = rendered(root.path());
     let t0 = Instant::now();
-    let o = run(
+    let o = run_env(
         &["apply", "--yes", "--confirm-timeout", "2", "--runner", s(&runner), "--root", s(root.path())],
         &[("SSH_CONNECTION", "198.51.100.7 50000 10.0.0.5 22")],
     );
-    assert!(o.status.success(), "{}", out(&o));
-    assert!(out(&o).contains("sudo clawguard confirm") && out(&o).contains("-p 2222"), "{}", out(&o));
+    assert!(o.status.success(), "{}", cli::text(&o));
+    assert!(cli::text(&o).contains("sudo clawguard confirm") && cli::text(&o).contains("-p 2222"), "{}", cli::text(&o));
     let dropin = root.path().join("etc/ssh/sshd_config.d/00-clawguard.conf");
     let interim = fs::read_to_string(&dropin).unwrap();
     assert!(
         interim.contains("Port 2222\n") && interim.contains("\nPort 22\n"),
         "the old port stays during the move: {interim}"
     );
-    assert!(out(&run(&["status", "--root", s(root.path())], &[])).contains("WAITING FOR CONFIRMATION"));
+    assert!(cli::text(&run(&["status", "--root", s(root.path())])).contains("WAITING FOR CONFIRMATION"));
 
-    wait_for("the automatic rollback", 20, || rendered(root.path()) == before);
+    common::wait("the automatic rollback", 20, || rendered(root.path()) == before);
     assert!(t0.elapsed() >= Duration::from_secs(2), "rolled back before the deadline");
-    wait_for("the rollback record", 10, || root.path().join("var/lib/clawguard/last-rollback").exists());
-    let status = out(&run(&["status", "--root", s(root.path())], &[]));
+    common::wait("the rollback record", 10, || root.path().join("var/lib/clawguard/last-rollback").exists());
+    let status = cli::text(&run(&["status", "--root", s(root.path())]));
     assert!(status.contains("not confirmed within the time limit") && status.contains("verified: all"), "{status}");
     assert!(status.contains("No change is waiting"), "{status}");
     let log = log_of(work.path());
@@ -427,60 +431,56 @@ fn an_unconfirmed_change_rolls_back_by_itself() {
 
 #[test]
 fn confirm_needs_a_new_login_on_the_new_port_and_completes_the_move() {
-    let root = common::fixture_root("debian12-cloud");
-    let work = tempfile::tempdir().unwrap();
-    let runner = recording_runner(work.path());
+    let Rig { root, work, runner } = rig(Tools::None);
     let applied_from = "198.51.100.7 50000 10.0.0.5 22";
     let r = s(root.path());
     let before_all = rendered(root.path());
-    let o = run(
+    let o = run_env(
         &["apply", "--yes", "--confirm-timeout", "60", "--runner", s(&runner), "--root", r],
         &[("SSH_CONNECTION", applied_from)],
     );
-    assert!(o.status.success(), "{}", out(&o));
+    assert!(o.status.success(), "{}", cli::text(&o));
     let confirm = |conn: Option<&str>| {
         let env: Vec<(&str, &str)> = conn.map(|c| vec![("SSH_CONNECTION", c)]).unwrap_or_default();
-        run(&["confirm", "--runner", s(&runner), "--root", r], &env)
+        run_env(&["confirm", "--runner", s(&runner), "--root", r], &env)
     };
     let o = confirm(None);
     assert_eq!(o.status.code(), Some(1));
-    assert!(out(&o).contains("from a new SSH login"), "{}", out(&o));
+    assert!(cli::text(&o).contains("from a new SSH login"), "{}", cli::text(&o));
     let o = confirm(Some(applied_from));
-    assert!(out(&o).contains("session that applied"), "{}", out(&o));
+    assert!(cli::text(&o).contains("session that applied"), "{}", cli::text(&o));
     let o = confirm(Some("198.51.100.7 50001 10.0.0.5 22"));
-    assert!(out(&o).contains("not on the new port 2222"), "{}", out(&o));
+    assert!(cli::text(&o).contains("not on the new port 2222"), "{}", cli::text(&o));
 
     let before = log_of(work.path()).len();
     let o = confirm(Some("198.51.100.7 50002 10.0.0.5 2222"));
-    assert!(o.status.success(), "{}", out(&o));
+    assert!(o.status.success(), "{}", cli::text(&o));
     // One report for the two steps it takes; only SSH and the firewall are touched (a
     // layer the apply left out is not tried again here, nor anything pulled or installed).
-    assert_eq!(out(&o).matches("Applied generation").count(), 1, "{}", out(&o));
+    assert_eq!(cli::text(&o).matches("Applied generation").count(), 1, "{}", cli::text(&o));
     let ran = log_of(work.path())[before..].to_owned();
     assert!(!ran.contains("docker") && !ran.contains("apt-get"), "confirm ran:\n{ran}");
     assert!(ran.contains("ufw delete") || ran.contains("ufw --force delete") || ran.contains("ufw"), "{ran}");
     let dropin = fs::read_to_string(root.path().join("etc/ssh/sshd_config.d/00-clawguard.conf")).unwrap();
     assert!(dropin.contains("Port 2222\n") && !dropin.contains("Port 22\n"), "{dropin}");
-    assert!(out(&run(&["status", "--root", r], &[])).contains("No change is waiting"));
+    assert!(cli::text(&run(&["status", "--root", r])).contains("No change is waiting"));
     // The watchdog saw the confirmation and did nothing.
     std::thread::sleep(Duration::from_millis(1500));
     assert!(!root.path().join("var/lib/clawguard/last-rollback").exists());
     let o = confirm(Some("198.51.100.7 50003 10.0.0.5 2222"));
-    assert!(out(&o).contains("nothing is waiting"), "{}", out(&o));
+    assert!(cli::text(&o).contains("nothing is waiting"), "{}", cli::text(&o));
 
     // One rollback takes the whole move back: the generation confirm wrote to complete it
     // goes with the apply it completes (the old port was reopened and the new one kept).
-    let o = run(&["rollback", "--runner", s(&runner), "--root", r], &[]);
-    assert!(o.status.success(), "{}", out(&o));
-    assert!(out(&o).contains("completed the SSH move of generation"), "{}", out(&o));
-    assert_eq!(rendered(root.path()), before_all, "{}", out(&o));
+    let o = run(&["rollback", "--runner", s(&runner), "--root", r]);
+    assert!(o.status.success(), "{}", cli::text(&o));
+    assert!(cli::text(&o).contains("completed the SSH move of generation"), "{}", cli::text(&o));
+    assert_eq!(rendered(root.path()), before_all, "{}", cli::text(&o));
 }
 
 #[test]
 fn the_rollback_survives_the_apply_being_killed_with_its_terminal() {
-    let root = common::fixture_root("debian12-cloud");
-    let work = tempfile::tempdir().unwrap();
-    let runner = recording_runner(work.path());
+    let Rig { root, work, runner } = rig(Tools::None);
     let before = rendered(root.path());
     // The apply runs in a session of its own, like a shell in a terminal; the whole
     // session is then killed, as when the SSH connection drops.
@@ -493,8 +493,8 @@ fn the_rollback_survives_the_apply_being_killed_with_its_terminal() {
     );
     let mut session = Command::new("setsid").args(["sh", "-c", &script]).env_remove("SSH_CONNECTION").spawn().unwrap();
     let pending = root.path().join("var/lib/clawguard/pending.toml");
-    wait_for("the apply to arm its rollback", 30, || pending.exists());
-    wait_for("the apply to finish", 30, || {
+    common::wait("the apply to arm its rollback", 30, || pending.exists());
+    common::wait("the apply to finish", 30, || {
         fs::read_to_string(work.path().join("out")).unwrap_or_default().contains("rolled back by itself")
     });
     let pgid = session.id().to_string();
@@ -502,8 +502,8 @@ fn the_rollback_survives_the_apply_being_killed_with_its_terminal() {
     assert!(Command::new("kill").args(["-9", "--", &format!("-{pgid}")]).status().unwrap().success());
     let _ = session.wait();
     assert!(t.elapsed() < Duration::from_secs(5), "the session was not killed");
-    wait_for("the rollback after the kill", 30, || rendered(root.path()) == before);
-    wait_for("the rollback record", 10, || root.path().join("var/lib/clawguard/last-rollback").exists());
+    common::wait("the rollback after the kill", 30, || rendered(root.path()) == before);
+    common::wait("the rollback record", 10, || root.path().join("var/lib/clawguard/last-rollback").exists());
 }
 
 #[test]
@@ -513,11 +513,11 @@ fn a_second_apply_while_one_holds_the_lock_is_refused() {
     fs::create_dir_all(&state).unwrap();
     let f = fs::OpenOptions::new().create(true).truncate(false).write(true).open(state.join("lock")).unwrap();
     f.lock().unwrap();
-    let o = run(&["apply", "--yes", "--root", s(root.path())], &[]);
+    let o = run(&["apply", "--yes", "--root", s(root.path())]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(out(&o).contains("another clawguard apply"), "{}", out(&o));
+    assert!(cli::text(&o).contains("another clawguard apply"), "{}", cli::text(&o));
     drop(f);
-    assert!(run(&["apply", "--yes", "--root", s(root.path())], &[]).status.success());
+    assert!(run(&["apply", "--yes", "--root", s(root.path())]).status.success());
 }
 
 /// ufw as the commands in a runner's log leave it (a replay of what was asked, to check
@@ -573,8 +573,8 @@ fn a_kill_between_any_two_steps_is_undone_by_the_watchdog_alone_without_cutting_
     let start = UfwModel { enabled: true, input: "allow".into(), rules: Default::default() };
     let clean = common::fixture_root("debian12-cloud");
     prepare(clean.path());
-    let o = run(&["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&runner), "--root", s(clean.path())], &[]);
-    assert!(o.status.success(), "{}", out(&o));
+    let o = run(&["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&runner), "--root", s(clean.path())]);
+    assert!(o.status.success(), "{}", cli::text(&o));
     let journal = fs::read_to_string(clean.path().join("var/lib/clawguard/journal")).unwrap();
     let ran: Vec<usize> =
         journal.lines().filter_map(|l| l.split_once(' ').unwrap().1.strip_prefix("ran ")?.parse().ok()).collect();
@@ -600,15 +600,15 @@ fn a_kill_between_any_two_steps_is_undone_by_the_watchdog_alone_without_cutting_
         let before = files(root.path());
         let w = tempfile::tempdir().unwrap();
         let runner = recording_runner(w.path());
-        let o = Command::new(common::bin())
+        let o = common::cli::command(&[])
             .args(["apply", "--yes", "--confirm-timeout", "2", "--runner", s(&runner), "--root", s(root.path())])
             .env_remove("SSH_CONNECTION")
             .env(clawguard::target::CRASH_ENV, label)
             .output()
             .unwrap();
-        assert_eq!(o.status.code(), Some(137), "did not stop at {label}: {}", out(&o));
+        assert_eq!(o.status.code(), Some(137), "did not stop at {label}: {}", cli::text(&o));
         let crashed_at = log_of(w.path()).lines().count();
-        wait_for(&format!("the watchdog's rollback after a kill at `{label}`"), 30, || {
+        common::wait(&format!("the watchdog's rollback after a kill at `{label}`"), 30, || {
             root.path().join("var/lib/clawguard/last-rollback").exists()
         });
         let now = files(root.path());
@@ -624,7 +624,7 @@ fn a_kill_between_any_two_steps_is_undone_by_the_watchdog_alone_without_cutting_
             );
         }
         assert_eq!(ufw, start, "ufw after a kill at `{label}` and the recovery:\n{log}");
-        let status = out(&run(&["status", "--root", s(root.path())], &[]));
+        let status = cli::text(&run(&["status", "--root", s(root.path())]));
         assert!(status.contains("verified: all") && !status.contains("INTERRUPTED"), "{label}: {status}");
         assert!(status.contains("No change is waiting"), "{label}: {status}");
     };
@@ -640,74 +640,71 @@ fn a_kill_between_any_two_steps_is_undone_by_the_watchdog_alone_without_cutting_
 
 #[test]
 fn damaged_records_are_a_loud_error_never_an_empty_default() {
-    let root = common::fixture_root("debian12-cloud");
-    let work = tempfile::tempdir().unwrap();
-    let runner = recording_runner(work.path());
+    let Rig { root, work: _work, runner } = rig(Tools::None);
     let r = s(root.path());
-    let o = run(&["apply", "--yes", "--confirm-timeout", "600", "--runner", s(&runner), "--root", r], &[]);
-    assert!(o.status.success(), "{}", out(&o));
+    let o = run(&["apply", "--yes", "--confirm-timeout", "600", "--runner", s(&runner), "--root", r]);
+    assert!(o.status.success(), "{}", cli::text(&o));
     let state = root.path().join("var/lib/clawguard");
     // positive control
-    assert!(out(&run(&["status", "--root", r], &[])).contains("WAITING FOR CONFIRMATION"));
+    assert!(cli::text(&run(&["status", "--root", r])).contains("WAITING FOR CONFIRMATION"));
 
     fs::write(state.join("pending.toml"), "generation = [not toml").unwrap();
-    let o = run(&["status", "--root", r], &[]);
-    assert_ne!(o.status.code(), Some(0), "{}", out(&o));
-    assert!(out(&o).contains("DAMAGED") && out(&o).contains("pending.toml is damaged"), "{}", out(&o));
-    let o = run(&["check", "--no-alert", "--root", r], &[]);
-    assert_eq!(o.status.code(), Some(3), "{}", out(&o));
-    assert!(out(&o).contains("pending.toml is damaged"), "{}", out(&o));
-    let o = run(&["confirm", "--runner", s(&runner), "--root", r], &[]);
-    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
-    assert!(out(&o).contains("damaged") && !out(&o).contains("nothing is waiting"), "{}", out(&o));
-    let o = run(&["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&runner), "--root", r], &[]);
-    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
-    assert!(out(&o).contains("damaged"), "{}", out(&o));
+    let o = run(&["status", "--root", r]);
+    assert_ne!(o.status.code(), Some(0), "{}", cli::text(&o));
+    assert!(
+        cli::text(&o).contains("DAMAGED") && cli::text(&o).contains("pending.toml is damaged"),
+        "{}",
+        cli::text(&o)
+    );
+    let o = run(&["check", "--no-alert", "--root", r]);
+    assert_eq!(o.status.code(), Some(3), "{}", cli::text(&o));
+    assert!(cli::text(&o).contains("pending.toml is damaged"), "{}", cli::text(&o));
+    let o = run(&["confirm", "--runner", s(&runner), "--root", r]);
+    assert_eq!(o.status.code(), Some(1), "{}", cli::text(&o));
+    assert!(cli::text(&o).contains("damaged") && !cli::text(&o).contains("nothing is waiting"), "{}", cli::text(&o));
+    let o = run(&["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&runner), "--root", r]);
+    assert_eq!(o.status.code(), Some(1), "{}", cli::text(&o));
+    assert!(cli::text(&o).contains("damaged"), "{}", cli::text(&o));
 
     // A damaged manifest: every command that reads the records says so.
     let manifest = state.join("generations/000002/manifest.toml");
     fs::write(&manifest, "number = \"two\"\n").unwrap();
     for args in [vec!["status", "--root", r], vec!["rollback", "--runner", s(&runner), "--root", r]] {
-        let o = run(&args, &[]);
-        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", out(&o));
-        assert!(out(&o).contains("manifest") || out(&o).contains("000002"), "{args:?}: {}", out(&o));
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", cli::text(&o));
+        assert!(cli::text(&o).contains("manifest") || cli::text(&o).contains("000002"), "{args:?}: {}", cli::text(&o));
     }
-    let o = run(&["check", "--no-alert", "--root", r], &[]);
-    assert_eq!(o.status.code(), Some(3), "{}", out(&o));
-    assert!(out(&o).contains("cannot be read"), "{}", out(&o));
+    let o = run(&["check", "--no-alert", "--root", r]);
+    assert_eq!(o.status.code(), Some(3), "{}", cli::text(&o));
+    assert!(cli::text(&o).contains("cannot be read"), "{}", cli::text(&o));
 }
 
 #[test]
 fn the_watchdog_rolls_back_when_the_pending_record_is_damaged() {
-    let root = common::fixture_root("debian12-cloud");
-    let work = tempfile::tempdir().unwrap();
-    let runner = recording_runner(work.path());
+    let Rig { root, work: _work, runner } = rig(Tools::None);
     let before = rendered(root.path());
-    let o = run(&["apply", "--yes", "--confirm-timeout", "3", "--runner", s(&runner), "--root", s(root.path())], &[]);
-    assert!(o.status.success(), "{}", out(&o));
+    let o = run(&["apply", "--yes", "--confirm-timeout", "3", "--runner", s(&runner), "--root", s(root.path())]);
+    assert!(o.status.success(), "{}", cli::text(&o));
     fs::write(root.path().join("var/lib/clawguard/pending.toml"), "\u{0}\u{0}garbage").unwrap();
-    wait_for("the rollback despite the damaged record", 30, || rendered(root.path()) == before);
-    wait_for("the rollback record", 10, || root.path().join("var/lib/clawguard/last-rollback").exists());
+    common::wait("the rollback despite the damaged record", 30, || rendered(root.path()) == before);
+    common::wait("the rollback record", 10, || root.path().join("var/lib/clawguard/last-rollback").exists());
     let text = fs::read_to_string(root.path().join("var/lib/clawguard/last-rollback")).unwrap();
     assert!(text.contains("cannot be read") && text.contains("verified: all"), "{text}");
 }
 
 #[test]
 fn an_emptied_journal_takes_back_every_command_not_none() {
-    let root = common::fixture_root("debian12-cloud");
-    common::fake_tools(root.path());
-    let work = tempfile::tempdir().unwrap();
-    let runner = recording_runner(work.path());
+    let Rig { root, work, runner } = rig(Tools::Fake);
     let r = s(root.path());
-    let o = run(
+    let o = run_env(
         &["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&runner), "--root", r],
         &[(clawguard::target::CRASH_ENV, "did 5")],
     );
-    assert_eq!(o.status.code(), Some(137), "{}", out(&o));
+    assert_eq!(o.status.code(), Some(137), "{}", cli::text(&o));
     fs::write(root.path().join("var/lib/clawguard/journal"), "").unwrap();
     let crashed_at = log_of(work.path()).len();
-    let o = run(&["rollback", "--runner", s(&runner), "--root", r], &[]);
-    let text = out(&o);
+    let o = run(&["rollback", "--runner", s(&runner), "--root", r]);
+    let text = cli::text(&o);
     assert!(text.contains("the journal has no record of generation 1"), "{text}");
     let recovery = &log_of(work.path())[crashed_at..];
     for undo in ["ufw --force disable", "ufw delete limit 2222/tcp", "ufw delete allow 22/tcp"] {
@@ -717,17 +714,14 @@ fn an_emptied_journal_takes_back_every_command_not_none() {
 
 #[test]
 fn a_rollback_whose_undo_fails_says_so_and_exits_non_zero() {
-    let root = common::fixture_root("debian12-cloud");
-    common::fake_tools(root.path());
-    let work = tempfile::tempdir().unwrap();
-    let runner = recording_runner(work.path());
+    let Rig { root, work, runner } = rig(Tools::Fake);
     let r = s(root.path());
-    let o = run(&["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&runner), "--root", r], &[]);
-    assert!(o.status.success(), "{}", out(&o));
+    let o = run(&["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&runner), "--root", r]);
+    assert!(o.status.success(), "{}", cli::text(&o));
     fs::write(work.path().join("fail-on"), "ufw --force disable\n").unwrap();
-    let o = run(&["rollback", "--runner", s(&runner), "--root", r], &[]);
-    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
-    let text = out(&o);
+    let o = run(&["rollback", "--runner", s(&runner), "--root", r]);
+    assert_eq!(o.status.code(), Some(1), "{}", cli::text(&o));
+    let text = cli::text(&o);
     assert!(text.contains("FAILED to run ufw --force disable") && text.contains("NOT verified"), "{text}");
     assert!(!text.contains("verified: all"), "{text}");
     // positive control: the same rollback with nothing failing is verified and exits 0
@@ -735,25 +729,20 @@ fn a_rollback_whose_undo_fails_says_so_and_exits_non_zero() {
     common::fake_tools(root.path());
     fs::remove_file(work.path().join("fail-on")).unwrap();
     let r = s(root.path());
-    assert!(
-        run(&["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&runner), "--root", r], &[]).status.success()
-    );
-    let o = run(&["rollback", "--runner", s(&runner), "--root", r], &[]);
-    assert!(o.status.success() && out(&o).contains("verified: all"), "{}", out(&o));
+    assert!(run(&["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&runner), "--root", r]).status.success());
+    let o = run(&["rollback", "--runner", s(&runner), "--root", r]);
+    assert!(o.status.success() && cli::text(&o).contains("verified: all"), "{}", cli::text(&o));
 }
 
 #[test]
 fn a_rollback_disables_what_it_enabled_and_does_not_reload_what_it_removed() {
-    let root = common::fixture_root("debian12-cloud");
-    common::fake_tools(root.path());
-    let work = tempfile::tempdir().unwrap();
-    let runner = recording_runner(work.path());
+    let Rig { root, work, runner } = rig(Tools::Fake);
     let r = s(root.path());
-    let o = run(&["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&runner), "--root", r], &[]);
-    assert!(o.status.success(), "{}", out(&o));
+    let o = run(&["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&runner), "--root", r]);
+    assert!(o.status.success(), "{}", cli::text(&o));
     let applied = log_of(work.path()).len();
-    let o = run(&["rollback", "--runner", s(&runner), "--root", r], &[]);
-    assert!(o.status.success(), "{}", out(&o));
+    let o = run(&["rollback", "--runner", s(&runner), "--root", r]);
+    assert!(o.status.success(), "{}", cli::text(&o));
     let rollback = log_of(work.path())[applied..].to_owned();
     for want in ["systemctl disable --now clawguard-check.timer", "systemctl disable --now clawguard-secrets.service"] {
         assert!(rollback.contains(want), "`{want}` missing:\n{rollback}");
@@ -772,15 +761,12 @@ fn a_rollback_disables_what_it_enabled_and_does_not_reload_what_it_removed() {
 
 #[test]
 fn status_says_which_commands_of_a_failed_generation_ran() {
-    let root = common::fixture_root("debian12-cloud");
-    common::fake_tools(root.path());
-    let work = tempfile::tempdir().unwrap();
-    let runner = recording_runner(work.path());
+    let Rig { root, work, runner } = rig(Tools::Fake);
     fs::write(work.path().join("fail-on"), "systemctl reload-or-restart fail2ban\n").unwrap();
     let r = s(root.path());
-    let o = run(&["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&runner), "--root", r], &[]);
-    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
-    let status = out(&run(&["status", "--root", r], &[]));
+    let o = run(&["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&runner), "--root", r]);
+    assert_eq!(o.status.code(), Some(1), "{}", cli::text(&o));
+    let status = cli::text(&run(&["status", "--root", r]));
     assert!(status.contains("ran, then taken back: ufw --force enable"), "{status}");
     assert!(status.contains("FAILED or interrupted: systemctl reload-or-restart fail2ban"), "{status}");
     assert!(status.contains("not run: systemctl reload ssh"), "{status}");
@@ -789,32 +775,30 @@ fn status_says_which_commands_of_a_failed_generation_ran() {
 
 #[test]
 fn without_an_automatic_rollback_the_port_move_still_waits_for_confirm() {
-    let root = common::fixture_root("debian12-cloud");
-    let work = tempfile::tempdir().unwrap();
-    let runner = recording_runner(work.path());
+    let Rig { root, work: _work, runner } = rig(Tools::None);
     let r = s(root.path());
-    let o = run(
+    let o = run_env(
         &["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&runner), "--root", r],
         &[("SSH_CONNECTION", "198.51.100.7 50000 10.0.0.5 22")],
     );
-    assert!(o.status.success(), "{}", out(&o));
-    assert!(out(&o).contains("Nothing rolls back by itself"), "{}", out(&o));
+    assert!(o.status.success(), "{}", cli::text(&o));
+    assert!(cli::text(&o).contains("Nothing rolls back by itself"), "{}", cli::text(&o));
     let dropin = root.path().join("etc/ssh/sshd_config.d/00-clawguard.conf");
     assert!(fs::read_to_string(&dropin).unwrap().contains("\nPort 22\n"), "the old port stays during the move");
-    let status = out(&run(&["status", "--root", r], &[]));
+    let status = cli::text(&run(&["status", "--root", r]));
     assert!(status.contains("no automatic rollback") && status.contains("WAITING FOR CONFIRMATION"), "{status}");
     // Nothing rolls back by itself …
     std::thread::sleep(Duration::from_secs(2));
     assert!(!root.path().join("var/lib/clawguard/last-rollback").exists());
     // … and a login on the new port completes the move.
-    let o = run(
+    let o = run_env(
         &["confirm", "--runner", s(&runner), "--root", r],
         &[("SSH_CONNECTION", "198.51.100.7 50001 10.0.0.5 2222")],
     );
-    assert!(o.status.success(), "{}", out(&o));
+    assert!(o.status.success(), "{}", cli::text(&o));
     let text = fs::read_to_string(&dropin).unwrap();
     assert!(text.contains("Port 2222\n") && !text.contains("Port 22\n"), "{text}");
-    assert!(out(&run(&["status", "--root", r], &[])).contains("No change is waiting"));
+    assert!(cli::text(&run(&["status", "--root", r])).contains("No change is waiting"));
 }
 
 /// A backup destination that does not answer yet: `backup init` fails, and only the backup
@@ -822,10 +806,7 @@ fn without_an_automatic_rollback_the_port_move_still_waits_for_confirm() {
 /// destination typed) are saved for the next run, the outcome says what was not applied.
 #[test]
 fn a_failing_backup_init_takes_back_only_the_backup_layer() {
-    let root = common::fixture_root("debian12-cloud");
-    common::fake_tools(root.path());
-    let work = tempfile::tempdir().unwrap();
-    let runner = recording_runner(work.path());
+    let Rig { root, work, runner } = rig(Tools::Fake);
     let answers = work.path().join("a.toml");
     fs::write(&answers, "version = 1\n[backup]\ndestination = \"rest:https://backup.example:8000/host1\"\n").unwrap();
     let args = ["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&runner), "--root", s(root.path())];
@@ -834,22 +815,19 @@ fn a_failing_backup_init_takes_back_only_the_backup_layer() {
     common::fake_tools(clean.path());
     let clean_work = tempfile::tempdir().unwrap();
     let clean_runner = recording_runner(clean_work.path());
-    let o = run(
-        &[
-            "apply",
-            "--yes",
-            "--confirm-timeout",
-            "0",
-            "--runner",
-            s(&clean_runner),
-            "--root",
-            s(clean.path()),
-            "--answers",
-            s(&answers),
-        ],
-        &[],
-    );
-    assert!(o.status.success() || o.status.code() == Some(4), "{}", out(&o));
+    let o = run(&[
+        "apply",
+        "--yes",
+        "--confirm-timeout",
+        "0",
+        "--runner",
+        s(&clean_runner),
+        "--root",
+        s(clean.path()),
+        "--answers",
+        s(&answers),
+    ]);
+    assert!(o.status.success() || o.status.code() == Some(4), "{}", cli::text(&o));
     let init = log_of(clean_work.path())
         .lines()
         .find(|l| l.ends_with(" backup init"))
@@ -859,8 +837,8 @@ fn a_failing_backup_init_takes_back_only_the_backup_layer() {
 
     let mut with_answers = args.to_vec();
     with_answers.extend(["--answers", s(&answers)]);
-    let o = run(&with_answers, &[]);
-    let text = out(&o);
+    let o = run(&with_answers);
+    let text = cli::text(&o);
     assert_eq!(o.status.code(), Some(4), "{text}");
     assert!(text.contains("NOT APPLIED: 7. Backup") && text.contains("simulated failure"), "{text}");
     let has = |p: &str| root.path().join(p.trim_start_matches('/')).exists();
@@ -876,12 +854,10 @@ fn a_failing_backup_init_takes_back_only_the_backup_layer() {
 /// change stays until the armed rollback takes it back (or the user does), not nothing.
 #[test]
 fn ctrl_c_during_an_apply_says_what_is_left_waiting() {
-    let root = common::fixture_root("debian12-cloud");
-    let work = tempfile::tempdir().unwrap();
-    let runner = recording_runner(work.path());
+    let Rig { root, work, runner } = rig(Tools::None);
     // fail2ban's reload takes its time, long after the rollback is armed.
     let slow = wrapped_runner(work.path(), "slow.sh", "case \"$*\" in *fail2ban*) sleep 20;; esac", &runner);
-    let child = Command::new(common::bin())
+    let child = common::cli::command(&[])
         .args(["apply", "--yes", "--confirm-timeout", "600", "--runner", s(&slow), "--root", s(root.path())])
         .env_remove("SSH_CONNECTION")
         .env("NO_COLOR", "1")
@@ -889,7 +865,7 @@ fn ctrl_c_during_an_apply_says_what_is_left_waiting() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    wait_for("the apply to reach fail2ban", 30, || log_of(work.path()).contains("fail2ban"));
+    common::wait("the apply to reach fail2ban", 30, || log_of(work.path()).contains("fail2ban"));
     let t = Instant::now();
     assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
     let o = child.wait_with_output().unwrap();
@@ -898,19 +874,16 @@ fn ctrl_c_during_an_apply_says_what_is_left_waiting() {
     assert_eq!(o.status.code(), Some(130), "{text}");
     assert!(text.contains("clawguard apply was interrupted") && text.contains("sudo clawguard rollback"), "{text}");
     // What it says is so: a change is waiting, and the rollback takes it back.
-    assert!(out(&run(&["status", "--root", s(root.path())], &[])).contains("waiting"), "status");
-    let o = run(&["rollback", "--runner", s(&runner), "--root", s(root.path())], &[]);
-    assert!(o.status.success(), "{}", out(&o));
+    assert!(cli::text(&run(&["status", "--root", s(root.path())])).contains("waiting"), "status");
+    let o = run(&["rollback", "--runner", s(&runner), "--root", s(root.path())]);
+    assert!(o.status.success(), "{}", cli::text(&o));
 }
 
 /// A reload is not undone: the rollback runs it again with the old files, and `status`
 /// says how that went — a failure there is not "taken back".
 #[test]
 fn status_says_how_a_reload_went_again_after_the_rollback() {
-    let root = common::fixture_root("debian12-cloud");
-    common::fake_tools(root.path());
-    let work = tempfile::tempdir().unwrap();
-    let runner = recording_runner(work.path());
+    let Rig { root, work, runner } = rig(Tools::Fake);
     // sshd reloads once, and refuses the second time (after the rollback).
     let mark = work.path().join("reloaded");
     let once = wrapped_runner(
@@ -924,11 +897,11 @@ fn status_says_how_a_reload_went_again_after_the_rollback() {
     );
     fs::write(work.path().join("fail-on"), "systemctl enable --now clawguard-check.timer\n").unwrap();
     let r = s(root.path());
-    let o = run(&["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&once), "--root", r], &[]);
-    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    let o = run(&["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&once), "--root", r]);
+    assert_eq!(o.status.code(), Some(1), "{}", cli::text(&o));
     let log = log_of(work.path());
     assert!(log.contains("systemctl enable --now clawguard-check.timer"), "the failing step ran:\n{log}");
-    let status = out(&run(&["status", "--root", r], &[]));
+    let status = cli::text(&run(&["status", "--root", r]));
     assert!(
         status.contains("ran; run again with the old files after the rollback, and that FAILED: systemctl reload ssh"),
         "{status}"
@@ -942,10 +915,7 @@ fn status_says_how_a_reload_went_again_after_the_rollback() {
 /// instead of after four minutes.
 #[test]
 fn a_readiness_check_that_cannot_run_is_not_retried() {
-    let root = common::fixture_root("debian12-cloud");
-    common::fake_tools(root.path());
-    let work = tempfile::tempdir().unwrap();
-    let runner = recording_runner(work.path());
+    let Rig { root, work, runner } = rig(Tools::Fake);
     let no_node = wrapped_runner(
         work.path(),
         "no-node.sh",
@@ -953,8 +923,8 @@ fn a_readiness_check_that_cannot_run_is_not_retried() {
         &runner,
     );
     let t = Instant::now();
-    let o = run(&["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&no_node), "--root", s(root.path())], &[]);
-    let text = out(&o);
+    let o = run(&["apply", "--yes", "--confirm-timeout", "0", "--runner", s(&no_node), "--root", s(root.path())]);
+    let text = cli::text(&o);
     assert_eq!(o.status.code(), Some(4), "{text}");
     assert!(text.contains("NOT APPLIED: 1. Agent sandbox") && text.contains("executable file not found"), "{text}");
     assert!(t.elapsed() < Duration::from_secs(60), "retried for {:?}", t.elapsed());

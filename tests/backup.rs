@@ -6,29 +6,10 @@
 
 mod common;
 
+use common::cli::{code_text, code_text_env, must};
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Stdio};
-
-fn run(args: &[&str]) -> (Option<i32>, String) {
-    run_with(args, &[])
-}
-
-fn run_with(args: &[&str], env: &[(&str, &Path)]) -> (Option<i32>, String) {
-    let mut cmd = Command::new(common::bin());
-    cmd.args(args).stdin(Stdio::null());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let o = cmd.output().unwrap();
-    (o.status.code(), format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
-}
-
-fn must(args: &[&str]) -> String {
-    let (code, out) = run(args);
-    assert_eq!(code, Some(0), "clawguard {}:\n{out}", args.join(" "));
-    out
-}
 
 const ANSWERS: &str = "version = 1\n[backup]\ndestination = \"/srv/clawguard-backup\"\nallow_same_machine = true\nexclude = [\"*.tmp\", \"/srv/openclaw/state/cache\"]\n";
 
@@ -53,7 +34,7 @@ fn host_with(answers: &str) -> tempfile::TempDir {
         fs::create_dir_all(r.join(dir)).unwrap();
         fs::write(r.join(dir).join(file), content).unwrap();
     }
-    let mut set = Command::new(common::bin())
+    let mut set = common::cli::command(&[])
         .args(["secrets", "set", "openai", "--root", r.to_str().unwrap()])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -73,7 +54,7 @@ fn back_up_make_the_kit_and_restore_onto_an_empty_root() {
     let a = host();
     let r = a.path().to_str().unwrap();
     // Before the repository exists: said, with what to run.
-    let (code, out) = run(&["backup", "now", "--root", r]);
+    let (code, out) = code_text(&["backup", "now", "--root", r]);
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("sudo clawguard backup init"), "{out}");
 
@@ -116,7 +97,7 @@ fn back_up_make_the_kit_and_restore_onto_an_empty_root() {
     fs::write(&pf, "correct horse battery staple\n").unwrap();
     fs::write(&short, "hunter2\n").unwrap();
     let kit = work.path().join("kit.toml");
-    let (code, out) = run(&[
+    let (code, out) = code_text(&[
         "backup",
         "kit",
         "--root",
@@ -131,8 +112,16 @@ fn back_up_make_the_kit_and_restore_onto_an_empty_root() {
     must(&["backup", "kit", "--root", r, "--out", kit.to_str().unwrap(), "--passphrase-file", pf.to_str().unwrap()]);
     let text = fs::read_to_string(&kit).unwrap();
     assert!(!text.contains("AGE-SECRET-KEY") && text.contains("clawguard restore --kit"), "{text}");
-    let (code, out) =
-        run(&["backup", "kit", "--root", r, "--out", kit.to_str().unwrap(), "--passphrase-file", pf.to_str().unwrap()]);
+    let (code, out) = code_text(&[
+        "backup",
+        "kit",
+        "--root",
+        r,
+        "--out",
+        kit.to_str().unwrap(),
+        "--passphrase-file",
+        pf.to_str().unwrap(),
+    ]);
     assert_eq!(code, Some(1), "a kit is never written over:\n{out}");
 
     // A wrong passphrase: said, and nothing written to the new root.
@@ -140,8 +129,15 @@ fn back_up_make_the_kit_and_restore_onto_an_empty_root() {
     let rb = b.path().to_str().unwrap();
     let wrong = work.path().join("wrong");
     fs::write(&wrong, "wrong horse battery staple\n").unwrap();
-    let (code, out) =
-        run(&["restore", "--kit", kit.to_str().unwrap(), "--passphrase-file", wrong.to_str().unwrap(), "--root", rb]);
+    let (code, out) = code_text(&[
+        "restore",
+        "--kit",
+        kit.to_str().unwrap(),
+        "--passphrase-file",
+        wrong.to_str().unwrap(),
+        "--root",
+        rb,
+    ]);
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("passphrase does not open this kit"), "{out}");
     assert_eq!(fs::read_dir(b.path()).unwrap().count(), 0, "a failed restore wrote something");
@@ -158,10 +154,10 @@ fn back_up_make_the_kit_and_restore_onto_an_empty_root() {
     // The vault's keys open there, and the check sees the restored vault as clawguard's.
     let vault = clawguard::vault::Vault::new(&clawguard::target::Root::new(b.path()));
     assert_eq!(vault.get(&"openai".parse().unwrap()).unwrap(), b"sk-test-123");
-    let (_, out) = run(&["check", "--root", rb]);
+    let (_, out) = code_text(&["check", "--root", rb]);
     assert!(!out.contains("did not put it there"), "{out}");
     // The hardening is what is left to do: the plan shows it.
-    let (code, out) = run(&["plan", "--root", rb, "--no-color"]);
+    let (code, out) = code_text(&["plan", "--root", rb, "--no-color"]);
     assert_eq!(code, Some(2), "{out}");
     assert!(out.contains("/etc/ssh/sshd_config.d/00-clawguard.conf (new file"), "{out}");
     // Nothing is left behind in the staging directory.
@@ -203,13 +199,13 @@ fn a_wrong_password_an_unreachable_destination_and_a_full_disk_are_said_and_keep
     let r = a.path().to_str().unwrap();
     // Applied (the nightly unit is in place): the daily check looks at the backups.
     must(&["apply", "--yes", "--root", r]);
-    let (code, out) = run(&["check", "--root", r]);
+    let (code, out) = code_text(&["check", "--root", r]);
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("No backup has run yet"), "{out}");
     must(&["backup", "init", "--root", r]);
     must(&["backup", "now", "--root", r]);
     // A repository whose password lives only in this server's vault, and no kit yet.
-    let (code, out) = run(&["check", "--root", r]);
+    let (code, out) = code_text(&["check", "--root", r]);
     assert_eq!(code, Some(3), "{out}");
     assert!(out.contains("No recovery kit was made for these backups yet"), "{out}");
     let work = tempfile::tempdir().unwrap();
@@ -217,12 +213,12 @@ fn a_wrong_password_an_unreachable_destination_and_a_full_disk_are_said_and_keep
     fs::write(&pf, "correct horse battery staple\n").unwrap();
     let kit = work.path().join("kit.toml");
     must(&["backup", "kit", "--root", r, "--out", kit.to_str().unwrap(), "--passphrase-file", pf.to_str().unwrap()]);
-    let (code, out) = run(&["check", "--root", r]);
+    let (code, out) = code_text(&["check", "--root", r]);
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("never verified") && !out.contains("backup failed"), "{out}");
     // A new vault identity: the kit no longer opens the vault.
     must(&["secrets", "rotate-identity", "--root", r]);
-    let (code, out) = run(&["check", "--root", r]);
+    let (code, out) = code_text(&["check", "--root", r]);
     assert_eq!(code, Some(3), "{out}");
     assert!(out.contains("The vault's identity changed since the last recovery kit"), "{out}");
     must(&[
@@ -235,7 +231,7 @@ fn a_wrong_password_an_unreachable_destination_and_a_full_disk_are_said_and_keep
         "--passphrase-file",
         pf.to_str().unwrap(),
     ]);
-    assert_eq!(run(&["check", "--root", r]).0, Some(0));
+    assert_eq!(code_text(&["check", "--root", r]).0, Some(0));
     let root = clawguard::target::Root::new(a.path());
     let vault = clawguard::vault::Vault::new(&root);
     let key = clawguard::backup::PASSWORD_KEY.parse().unwrap();
@@ -243,15 +239,15 @@ fn a_wrong_password_an_unreachable_destination_and_a_full_disk_are_said_and_keep
 
     // A wrong password (the vault's key replaced).
     vault.set(&key, b"not-the-password").unwrap();
-    let (code, out) = run(&["backup", "now", "--root", r]);
+    let (code, out) = code_text(&["backup", "now", "--root", r]);
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("the password does not open the repository at"), "{out}");
     let last = fs::read_to_string(a.path().join("var/lib/clawguard/backup-last.toml")).unwrap();
     assert!(last.contains("error = ") && last.contains("password does not open"), "the failure is recorded:\n{last}");
-    let (code, out) = run(&["check", "--root", r]);
+    let (code, out) = code_text(&["check", "--root", r]);
     assert_eq!(code, Some(3), "{out}");
     assert!(out.contains("WARNING: The last backup failed 0 day(s) ago: the password does not open"), "{out}");
-    let (code, out) = run(&["backup", "init", "--root", r]);
+    let (code, out) = code_text(&["backup", "init", "--root", r]);
     assert_eq!(code, Some(1), "{out}");
     assert!(
         out.contains("already at") && out.contains("does not open it"),
@@ -267,10 +263,10 @@ fn a_wrong_password_an_unreachable_destination_and_a_full_disk_are_said_and_keep
         "version = 1\n[backup]\ndestination = \"rest:http://127.0.0.1:9/repo\"\nallow_same_machine = true\n",
     )
     .unwrap();
-    let (code, out) = run(&["backup", "now", "--root", r, "--answers", unreachable.to_str().unwrap()]);
+    let (code, out) = code_text(&["backup", "now", "--root", r, "--answers", unreachable.to_str().unwrap()]);
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("cannot be reached"), "{out}");
-    let (code, out) = run(&["backup", "test", "--root", r, "--answers", unreachable.to_str().unwrap()]);
+    let (code, out) = code_text(&["backup", "test", "--root", r, "--answers", unreachable.to_str().unwrap()]);
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("cannot be reached"), "{out}");
 
@@ -296,7 +292,7 @@ fn a_wrong_password_an_unreachable_destination_and_a_full_disk_are_said_and_keep
         let mut random = vec![0u8; 8 << 20];
         std::io::Read::read_exact(&mut fs::File::open("/dev/urandom").unwrap(), &mut random).unwrap();
         fs::write(a.path().join("srv/openclaw/state/big.bin"), random).unwrap();
-        let (code, out) = run(&["backup", "now", "--root", r, "--answers", af]);
+        let (code, out) = code_text(&["backup", "now", "--root", r, "--answers", af]);
         assert_eq!(code, Some(1), "{out}");
         assert!(out.contains("no space left"), "{out}");
         fs::remove_file(a.path().join("srv/openclaw/state/big.bin")).unwrap();
@@ -316,7 +312,7 @@ fn round_trip(destination: &str, env: &[(&str, &Path)], before: &dyn Fn(&Path)) 
     let r = a.path().to_str().unwrap();
     before(a.path());
     let go = |args: &[&str]| {
-        let (code, out) = run_with(args, env);
+        let (code, out) = code_text_env(args, env);
         assert_eq!(code, Some(0), "clawguard {}:\n{out}", args.join(" "));
         out
     };
@@ -329,7 +325,7 @@ fn round_trip(destination: &str, env: &[(&str, &Path)], before: &dyn Fn(&Path)) 
     let other =
         host_with(&format!("version = 1\n[backup]\ndestination = \"{destination}\"\nallow_same_machine = true\n"));
     before(other.path());
-    let (code, out) = run_with(&["backup", "test", "--root", other.path().to_str().unwrap()], env);
+    let (code, out) = code_text_env(&["backup", "test", "--root", other.path().to_str().unwrap()], env);
     assert_eq!(code, Some(3), "{out}");
     assert!(out.contains("does not open"), "{out}");
     assert!(go(&["backup", "now", "--root", r]).contains("Snapshot "));
@@ -387,12 +383,12 @@ fn a_rest_server_round_trip() {
 fn an_sftp_round_trip_to_a_real_sshd_in_its_own_namespace() {
     let mut v = common::vps::Vps::new("debian12-cloud");
     v.start_sshd();
-    common::vps::wait("sshd on port 22", 10, || v.port_open(22));
+    common::wait("sshd on port 22", 10, || v.port_open(22));
     // The host's own backup key, allowed on the backup server as `backup key` says: sftp
     // only. The restored host reaches it with the key from the kit.
     let keys = v.root.path().join("home/debian/.ssh/authorized_keys");
     let allow = |host: &Path| {
-        let (code, public) = run(&["backup", "key", "--root", host.to_str().unwrap()]);
+        let (code, public) = code_text(&["backup", "key", "--root", host.to_str().unwrap()]);
         assert_eq!(code, Some(0), "{public}");
         let line =
             public.lines().find(|l| l.starts_with("ssh-ed25519 ")).expect("the public key is printed").to_owned();
@@ -456,7 +452,7 @@ fn a_restore_killed_between_any_two_steps_is_finished_by_running_it_again() {
         fs::create_dir_all(b.path().join("srv/openclaw/workspace")).unwrap();
         fs::write(b.path().join("srv/openclaw/workspace/mine.txt"), "already here").unwrap();
         let args = ["restore", "--kit", kit.to_str().unwrap(), "--passphrase-file", pf.to_str().unwrap(), "--root", rb];
-        let o = Command::new(common::bin()).args(args).env(clawguard::target::CRASH_ENV, label).output().unwrap();
+        let o = common::cli::command(&[]).args(args).env(clawguard::target::CRASH_ENV, label).output().unwrap();
         assert_eq!(o.status.code(), Some(137), "did not stop at `{label}`: {}", String::from_utf8_lossy(&o.stderr));
         let out = must(&args);
         for sub in ["srv/openclaw/state", "srv/openclaw/workspace", "srv/openclaw/config", "etc/clawguard"] {
@@ -511,7 +507,7 @@ fn when_openclaw_cannot_archive_itself_the_agent_is_stopped_instead_and_that_is_
 
     // It fails (a full disk inside the agent): stopped, snapshot, started — in that order.
     script("echo 'Error: ENOSPC: no space left on device' >&2; exit 1");
-    let (code, out) = run(&["backup", "now", "--root", r, "--runner", runner.to_str().unwrap()]);
+    let (code, out) = code_text(&["backup", "now", "--root", r, "--runner", runner.to_str().unwrap()]);
     assert_eq!(code, Some(0), "{out}");
     assert!(
         out.contains("OpenClaw could not make its own archive (Error: ENOSPC: no space left on device), so the agent was stopped for the snapshot instead and started again."),
@@ -520,17 +516,17 @@ fn when_openclaw_cannot_archive_itself_the_agent_is_stopped_instead_and_that_is_
     let v = verbs();
     let (stop, start) = (v.iter().position(|x| x == "stop"), v.iter().position(|x| x == "start"));
     assert!(stop.is_some() && start > stop, "stop then start:\n{}", ran());
-    let (_, check) = run(&["check", "--no-alert", "--root", r]);
+    let (_, check) = code_text(&["check", "--no-alert", "--root", r]);
     // Still a consistent snapshot: a note, not something that needs anyone.
     assert!(check.contains("note: OpenClaw could not make its own archive"), "{check}");
 
     // It works: the agent is never stopped.
     script("echo '{\"archivePath\": \"/var/backups/openclaw/2026-11-28T20-00-00.tar.gz\", \"verified\": true}'");
-    let (code, out) = run(&["backup", "now", "--root", r, "--runner", runner.to_str().unwrap()]);
+    let (code, out) = code_text(&["backup", "now", "--root", r, "--runner", runner.to_str().unwrap()]);
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("OpenClaw made its own verified archive (2026-11-28T20-00-00.tar.gz)"), "{out}");
     assert!(!verbs().iter().any(|v| v == "stop"), "the agent was stopped:\n{}", ran());
-    let (_, check) = run(&["check", "--no-alert", "--root", r]);
+    let (_, check) = code_text(&["check", "--no-alert", "--root", r]);
     assert!(!check.contains("OpenClaw could not make its own archive"), "{check}");
 }
 
@@ -555,8 +551,8 @@ fn no_path_or_destination_becomes_an_ssh_option() {
     let answers = "version = 1\n[backup]\ndestination = \"sftp:debian@backup.example:/srv/restic\"\n";
     let test = |root: &Path| {
         let r = root.to_str().unwrap();
-        assert_eq!(run(&["backup", "key", "--root", r]).0, Some(0));
-        let o = Command::new(common::bin())
+        assert_eq!(code_text(&["backup", "key", "--root", r]).0, Some(0));
+        let o = common::cli::command(&[])
             .args(["backup", "test", "--root", r])
             .env("PATH", &path)
             .stdin(Stdio::null())
@@ -606,7 +602,7 @@ fn a_restore_puts_no_link_where_the_agents_directories_go() {
     fs::write(&pf, "correct horse battery staple\n").unwrap();
     let kit = work.path().join("kit.toml");
     // Made through sudo by `debian`: the kit is theirs to copy off (mode 600).
-    let (code, out) = run_with(
+    let (code, out) = code_text_env(
         &["backup", "kit", "--root", r, "--out", kit.to_str().unwrap(), "--passphrase-file", pf.to_str().unwrap()],
         &[("SUDO_UID", Path::new("1000")), ("SUDO_GID", Path::new("1000"))],
     );
@@ -640,8 +636,15 @@ fn a_restore_puts_no_link_where_the_agents_directories_go() {
     let rb = b.path().to_str().unwrap();
     fs::create_dir_all(b.path().join("etc")).unwrap();
     fs::write(b.path().join("etc/shadow"), "root:*:1::::::\n").unwrap();
-    let (code, out) =
-        run(&["restore", "--kit", kit.to_str().unwrap(), "--passphrase-file", pf.to_str().unwrap(), "--root", rb]);
+    let (code, out) = code_text(&[
+        "restore",
+        "--kit",
+        kit.to_str().unwrap(),
+        "--passphrase-file",
+        pf.to_str().unwrap(),
+        "--root",
+        rb,
+    ]);
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("the snapshot holds /srv/openclaw/state as a symbolic link"), "{out}");
     assert!(

@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::cli::code_text;
 use std::fs;
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -62,19 +63,14 @@ fn alert_to(answers: &std::path::Path, lines: &str) {
     fs::write(answers, text + "\n").unwrap();
 }
 
-fn run(args: &[&str]) -> (Option<i32>, String) {
-    let o = Command::new(common::bin()).args(args).env_remove("SSH_CONNECTION").output().unwrap();
-    (o.status.code(), format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
-}
-
 #[test]
 fn check_is_quiet_after_an_apply_and_alerts_on_a_changed_file() {
     let root = common::fixture_root("debian12-cloud");
     let r = root.path().to_str().unwrap();
-    let (code, out) = run(&["apply", "--yes", "--root", r]);
+    let (code, out) = code_text(&["apply", "--yes", "--root", r]);
     assert_eq!(code, Some(0), "{out}");
     assert!(root.path().join("etc/clawguard/answers.toml").exists(), "apply saves the answers for the check");
-    let (code, out) = run(&["check", "--root", r]);
+    let (code, out) = code_text(&["check", "--root", r]);
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("nothing needs you"), "{out}");
 
@@ -90,7 +86,7 @@ fn check_is_quiet_after_an_apply_and_alerts_on_a_changed_file() {
     text = text.replace("[monitoring]\n", &format!("[monitoring]\nalert_webhook = \"http://127.0.0.1:{port}/hook\"\n"));
     fs::write(&answers, text).unwrap();
 
-    let (code, out) = run(&["check", "--root", r]);
+    let (code, out) = code_text(&["check", "--root", r]);
     assert_eq!(code, Some(3), "{out}");
     assert!(out.contains("DANGER: /opt/clawguard/agent/squid.conf was changed since clawguard wrote it"), "{out}");
     let request = server.join().unwrap().expect("the alert was posted");
@@ -110,29 +106,29 @@ fn an_automatic_rollback_is_reported_until_a_later_apply_is_committed() {
         format!("{}: not confirmed within the time limit; rolled back\n", now - 3600),
     )
     .unwrap();
-    let (code, out) = run(&["check", "--no-alert", "--root", r]);
+    let (code, out) = code_text(&["check", "--no-alert", "--root", r]);
     assert_eq!(code, Some(3), "{out}");
     assert!(out.contains("rolled back automatically"), "{out}");
     // A later apply was committed (and confirmed): the old rollback is history, not news.
-    let (code, out) = run(&["apply", "--yes", "--root", r]);
+    let (code, out) = code_text(&["apply", "--yes", "--root", r]);
     assert_eq!(code, Some(0), "{out}");
-    let (code, out) = run(&["check", "--no-alert", "--root", r]);
+    let (code, out) = code_text(&["check", "--no-alert", "--root", r]);
     assert!(!out.contains("rolled back automatically"), "{out}");
     assert_eq!(code, Some(0), "{out}");
-    assert!(run(&["status", "--root", r]).1.contains("Last automatic rollback"), "status keeps the history");
+    assert!(code_text(&["status", "--root", r]).1.contains("Last automatic rollback"), "status keeps the history");
 }
 
 #[test]
 fn check_speaks_json_for_machines() {
     let root = common::fixture_root("debian12-cloud");
     let r = root.path().to_str().unwrap();
-    assert_eq!(run(&["apply", "--yes", "--root", r]).0, Some(0));
-    let (code, out) = run(&["check", "--json", "--no-alert", "--root", r]);
+    assert_eq!(code_text(&["apply", "--yes", "--root", r]).0, Some(0));
+    let (code, out) = code_text(&["check", "--json", "--no-alert", "--root", r]);
     assert_eq!(code, Some(0), "{out}");
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
     assert_eq!(v["needs_attention"], false);
     fs::remove_file(root.path().join("etc/fail2ban/jail.d/zz-clawguard.local")).unwrap();
-    let (code, out) = run(&["check", "--json", "--no-alert", "--root", r]);
+    let (code, out) = code_text(&["check", "--json", "--no-alert", "--root", r]);
     assert_eq!(code, Some(3), "{out}");
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(v["needs_attention"], true);
@@ -149,7 +145,7 @@ fn check_speaks_json_for_machines() {
 fn alerts_go_out_in_each_format_and_only_with_news() {
     let root = common::fixture_root("debian12-cloud");
     let r = root.path().to_str().unwrap();
-    assert_eq!(run(&["apply", "--yes", "--root", r]).0, Some(0));
+    assert_eq!(code_text(&["apply", "--yes", "--root", r]).0, Some(0));
     let squid = root.path().join("opt/clawguard/agent/squid.conf");
     let original = fs::read_to_string(&squid).unwrap();
     fs::write(&squid, original.replace("http_access deny all", "http_access allow all")).unwrap();
@@ -184,7 +180,7 @@ fn alerts_go_out_in_each_format_and_only_with_news() {
         };
         alert_to(&answers, &format!("alert_webhook = \"{url}\"\nalert_format = \"{format}\"\n{extra}"));
         let _ = fs::remove_file(&last);
-        let (code, out) = run(&["check", "--root", r]);
+        let (code, out) = code_text(&["check", "--root", r]);
         assert_eq!(code, Some(3), "{format}: {out}");
         let request = server.join().unwrap().unwrap_or_else(|| panic!("{format}: nothing was posted: {out}"));
         assert!(ok(&request), "{format}: {request}");
@@ -195,11 +191,11 @@ fn alerts_go_out_in_each_format_and_only_with_news() {
     let (port, server) = webhook();
     alert_to(&answers, &format!("alert_webhook = \"http://127.0.0.1:{port}/hook\"\nalert_format = \"slack\"\n"));
     let _ = fs::remove_file(&last);
-    assert_eq!(run(&["check", "--root", r]).0, Some(3));
+    assert_eq!(code_text(&["check", "--root", r]).0, Some(3));
     assert!(server.join().unwrap().is_some());
     let (port, server) = webhook();
     alert_to(&answers, &format!("alert_webhook = \"http://127.0.0.1:{port}/hook\"\nalert_format = \"slack\"\n"));
-    let (code, out) = run(&["check", "--root", r]);
+    let (code, out) = code_text(&["check", "--root", r]);
     assert_eq!(code, Some(3), "{out}");
     assert_eq!(server.join().unwrap(), None, "a finding already alerted was sent again");
 
@@ -207,7 +203,7 @@ fn alerts_go_out_in_each_format_and_only_with_news() {
     fs::write(&squid, &original).unwrap();
     let (port, server) = webhook();
     alert_to(&answers, &format!("alert_webhook = \"http://127.0.0.1:{port}/hook\"\nalert_format = \"slack\"\n"));
-    assert_eq!(run(&["check", "--root", r]).0, Some(0));
+    assert_eq!(code_text(&["check", "--root", r]).0, Some(0));
     let request = server.join().unwrap().expect("the resolution was not said");
     assert!(request.contains("RESOLVED: /opt/clawguard/agent/squid.conf was changed"), "{request}");
 
@@ -215,10 +211,10 @@ fn alerts_go_out_in_each_format_and_only_with_news() {
     fs::write(&squid, original.replace("http_access deny all", "http_access allow all")).unwrap();
     let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     alert_to(&answers, &format!("alert_webhook = \"http://127.0.0.1:{closed}/hook\"\nalert_format = \"slack\"\n"));
-    let (code, out) = run(&["check", "--root", r]);
+    let (code, out) = code_text(&["check", "--root", r]);
     assert_eq!(code, Some(3), "{out}");
     assert!(out.contains("warning: the alert (slack format) was not delivered"), "{out}");
-    let (_, out) = run(&["check", "--no-alert", "--root", r]);
+    let (_, out) = code_text(&["check", "--no-alert", "--root", r]);
     assert!(out.contains("WARNING: The last alert did not reach you"), "{out}");
 }
 
@@ -228,9 +224,9 @@ fn alerts_go_out_in_each_format_and_only_with_news() {
 fn a_key_changed_behind_clawguards_back_is_found() {
     let root = common::fixture_root("debian12-cloud");
     let r = root.path().to_str().unwrap();
-    assert_eq!(run(&["apply", "--yes", "--root", r]).0, Some(0));
+    assert_eq!(code_text(&["apply", "--yes", "--root", r]).0, Some(0));
     let set = |name: &str, value: &[u8]| {
-        let mut c = Command::new(common::bin())
+        let mut c = common::cli::command(&[])
             .args(["secrets", "--root", r, "set", name])
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::null())
@@ -240,34 +236,34 @@ fn a_key_changed_behind_clawguards_back_is_found() {
         assert!(c.wait().unwrap().success());
     };
     set("openai", b"sk-first");
-    assert_eq!(run(&["secrets", "--root", r, "unlock"]).0, Some(0));
-    let (code, out) = run(&["check", "--no-alert", "--root", r]);
+    assert_eq!(code_text(&["secrets", "--root", r, "unlock"]).0, Some(0));
+    let (code, out) = code_text(&["check", "--no-alert", "--root", r]);
     assert_eq!(code, Some(0), "{out}");
 
     // The agent (which owns its unlocked copy) rewrites it.
     let unlocked = root.path().join("run/clawguard/secrets/openai");
     fs::set_permissions(&unlocked, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     fs::write(&unlocked, "sk-attacker").unwrap();
-    let (code, out) = run(&["check", "--no-alert", "--root", r]);
+    let (code, out) = code_text(&["check", "--no-alert", "--root", r]);
     assert_eq!(code, Some(3), "{out}");
     assert!(out.contains("DANGER: /run/clawguard/secrets/openai was changed since clawguard wrote it"), "{out}");
-    assert_eq!(run(&["secrets", "--root", r, "unlock"]).0, Some(0));
-    assert_eq!(run(&["check", "--no-alert", "--root", r]).0, Some(0));
+    assert_eq!(code_text(&["secrets", "--root", r, "unlock"]).0, Some(0));
+    assert_eq!(code_text(&["check", "--no-alert", "--root", r]).0, Some(0));
 
     // A sealed key replaced by another sealed file, and one slipped in.
     let vault = root.path().join("etc/clawguard/vault");
     set("anthropic", b"sk-ant");
     fs::copy(vault.join("anthropic.age"), vault.join("openai.age")).unwrap();
     fs::copy(vault.join("anthropic.age"), vault.join("gmail.age")).unwrap();
-    let (code, out) = run(&["check", "--no-alert", "--root", r]);
+    let (code, out) = code_text(&["check", "--no-alert", "--root", r]);
     assert_eq!(code, Some(3), "{out}");
     assert!(out.contains("/etc/clawguard/vault/openai.age was changed since clawguard wrote it"), "{out}");
     assert!(out.contains("/etc/clawguard/vault/gmail.age is in the vault but clawguard did not put it there"), "{out}");
     // Setting the keys through clawguard is not tampering.
     fs::remove_file(vault.join("gmail.age")).unwrap();
     set("openai", b"sk-second");
-    assert_eq!(run(&["secrets", "--root", r, "unlock"]).0, Some(0));
-    let (code, out) = run(&["check", "--no-alert", "--root", r]);
+    assert_eq!(code_text(&["secrets", "--root", r, "unlock"]).0, Some(0));
+    let (code, out) = code_text(&["check", "--no-alert", "--root", r]);
     assert_eq!(code, Some(0), "{out}");
 }
 
@@ -278,7 +274,7 @@ fn a_key_changed_behind_clawguards_back_is_found() {
 fn watched_certificates_are_checked_for_expiry_chain_and_name() {
     let root = common::fixture_root("debian12-cloud");
     let r = root.path().to_str().unwrap();
-    assert_eq!(run(&["apply", "--yes", "--root", r]).0, Some(0));
+    assert_eq!(code_text(&["apply", "--yes", "--root", r]).0, Some(0));
     let pki = tempfile::tempdir().unwrap();
     let p = |f: &str| pki.path().join(f).to_str().unwrap().to_owned();
     let openssl = |args: &[&str]| {
@@ -368,7 +364,7 @@ fn watched_certificates_are_checked_for_expiry_chain_and_name() {
         child
     };
     let check = |trust: bool| {
-        let mut c = Command::new(common::bin());
+        let mut c = common::cli::command(&[]);
         c.args(["check", "--no-alert", "--root", r]).env_remove("SSH_CONNECTION");
         if trust {
             c.env("SSL_CERT_FILE", p("ca.pem"));
@@ -408,16 +404,16 @@ fn watched_certificates_are_checked_for_expiry_chain_and_name() {
 fn a_still_alive_alert_comes_weekly_when_asked() {
     let root = common::fixture_root("debian12-cloud");
     let r = root.path().to_str().unwrap();
-    assert_eq!(run(&["apply", "--yes", "--root", r]).0, Some(0));
+    assert_eq!(code_text(&["apply", "--yes", "--root", r]).0, Some(0));
     let answers = root.path().join("etc/clawguard/answers.toml");
     let (port, server) = webhook();
     alert_to(&answers, &format!("alert_webhook = \"http://127.0.0.1:{port}/hook\"\nalert_still_alive = true\n"));
-    assert_eq!(run(&["check", "--root", r]).0, Some(0));
+    assert_eq!(code_text(&["check", "--root", r]).0, Some(0));
     let request = server.join().unwrap().expect("no still-alive alert");
     assert!(request.contains("still alive, all clear."), "{request}");
     let (port, server) = webhook();
     alert_to(&answers, &format!("alert_webhook = \"http://127.0.0.1:{port}/hook\"\nalert_still_alive = true\n"));
-    assert_eq!(run(&["check", "--root", r]).0, Some(0));
+    assert_eq!(code_text(&["check", "--root", r]).0, Some(0));
     assert_eq!(server.join().unwrap(), None, "a second still-alive within the week");
 }
 
@@ -446,22 +442,22 @@ fn a_full_file_system_is_reported_by_space_and_by_inodes() {
     let logs = root.path().join("var/log");
     let _tmpfs = Tmpfs::mount(&logs, "size=1m,nr_inodes=40");
     // Control: an empty file system.
-    let (code, out) = run(&["check", "--root", r]);
+    let (code, out) = code_text(&["check", "--root", r]);
     assert_eq!(code, Some(0), "{out}");
     assert!(!out.contains("has used"), "{out}");
     fs::write(logs.join("big.log"), vec![b'x'; 940 * 1024]).unwrap();
-    let (code, out) = run(&["check", "--root", r]);
+    let (code, out) = code_text(&["check", "--root", r]);
     assert_eq!(code, Some(3), "{out}");
     assert!(out.contains("WARNING: The file system holding /var/log has used 9"), "{out}");
     assert!(out.contains("of its space"), "{out}");
     fs::write(logs.join("big.log"), vec![b'x'; 1024 * 1024]).unwrap_or_default();
-    let (_, out) = run(&["check", "--root", r]);
+    let (_, out) = code_text(&["check", "--root", r]);
     assert!(out.contains("DANGER: The file system holding /var/log has used 100% of its space"), "{out}");
     fs::remove_file(logs.join("big.log")).unwrap();
     for i in 0..38 {
         let _ = fs::write(logs.join(format!("{i}.log")), "");
     }
-    let (code, out) = run(&["check", "--root", r]);
+    let (code, out) = code_text(&["check", "--root", r]);
     assert_eq!(code, Some(3), "{out}");
     assert!(out.contains("of its inodes") && !out.contains("of its space"), "{out}");
 }
@@ -499,7 +495,7 @@ fn journal_entry(root: &std::path::Path, name: &str, at_micros: u128, comm: &str
 fn a_login_with_an_unknown_key_is_found_in_the_journal() {
     let root = common::fixture_root("debian12-cloud");
     let r = root.path().to_str().unwrap();
-    let (code, out) = run(&["apply", "--yes", "--root", r]);
+    let (code, out) = code_text(&["apply", "--yes", "--root", r]);
     assert_eq!(code, Some(0), "{out}");
     let micros = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros();
     // No auth.log on this host: the journal is where sshd's logins are.
@@ -534,7 +530,7 @@ fn a_login_with_an_unknown_key_is_found_in_the_journal() {
         1000,
         "Accepted password for root from 198.51.100.66 port 1 ssh2",
     );
-    let (code, out) = run(&["check", "--root", r]);
+    let (code, out) = code_text(&["check", "--root", r]);
     assert_eq!(code, Some(0), "the first run learns:\n{out}");
     assert!(out.contains("Learned 1 SSH login(s) from the journal"), "only sshd's own login is learned:\n{out}");
     assert!(!out.contains("198.51.100.66"), "{out}");
@@ -545,7 +541,7 @@ fn a_login_with_an_unknown_key_is_found_in_the_journal() {
         micros(),
         "Accepted publickey for debian from 203.0.113.5 port 50001 ssh2: ED25519 SHA256:usualkeyusualkeyusualkeyusualkeyusualkey123",
     );
-    let (code, out) = run(&["check", "--root", r]);
+    let (code, out) = code_text(&["check", "--root", r]);
     assert_eq!(code, Some(0), "a known login is not news:\n{out}");
     journal_login(
         root.path(),
@@ -553,11 +549,11 @@ fn a_login_with_an_unknown_key_is_found_in_the_journal() {
         micros(),
         "Accepted publickey for debian from 198.51.100.7 port 41000 ssh2: ED25519 SHA256:evekeyevekeyevekeyevekeyevekeyevekeyevekey1",
     );
-    let (code, out) = run(&["check", "--root", r]);
+    let (code, out) = code_text(&["check", "--root", r]);
     assert_eq!(code, Some(3), "{out}");
     assert!(out.contains("`debian` logged in over SSH with a key never seen before (SHA256:evekey"), "{out}");
     assert!(out.contains("198.51.100.7"), "{out}");
-    let (code, out) = run(&["check", "--root", r]);
+    let (code, out) = code_text(&["check", "--root", r]);
     assert_eq!(code, Some(0), "a login already reported is news again:\n{out}");
 }
 
@@ -568,7 +564,7 @@ fn a_login_with_an_unknown_key_is_found_in_the_journal() {
 fn a_fifo_at_auth_log_or_at_a_record_is_said_never_waited_on() {
     let root = common::fixture_root("debian12-cloud");
     let r = root.path().to_str().unwrap();
-    let (code, out) = run(&["apply", "--yes", "--root", r]);
+    let (code, out) = code_text(&["apply", "--yes", "--root", r]);
     assert_eq!(code, Some(0), "{out}");
     let mkfifo = |p: &std::path::Path| {
         let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
@@ -577,7 +573,7 @@ fn a_fifo_at_auth_log_or_at_a_record_is_said_never_waited_on() {
     let auth_log = root.path().join("var/log/auth.log");
     fs::create_dir_all(auth_log.parent().unwrap()).unwrap();
     fs::write(&auth_log, "").unwrap();
-    let (code, out) = run(&["check", "--no-alert", "--root", r]);
+    let (code, out) = code_text(&["check", "--no-alert", "--root", r]);
     assert_eq!(code, Some(0), "control:\n{out}");
     fs::remove_file(&auth_log).unwrap();
     mkfifo(&auth_log);
@@ -602,8 +598,8 @@ fn a_fifo_at_auth_log_or_at_a_record_is_said_never_waited_on() {
 fn attacker_text_in_a_finding_is_escaped_for_each_sink() {
     let root = common::fixture_root("debian12-cloud");
     let r = root.path().to_str().unwrap();
-    assert_eq!(run(&["apply", "--yes", "--root", r]).0, Some(0));
-    assert_eq!(run(&["check", "--no-alert", "--root", r]).0, Some(0), "the first run learns");
+    assert_eq!(code_text(&["apply", "--yes", "--root", r]).0, Some(0));
+    assert_eq!(code_text(&["check", "--no-alert", "--root", r]).0, Some(0), "the first run learns");
     let key = root.path().join("evil");
     let o =
         Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-C", "x", "-f"]).arg(&key).output().unwrap();
@@ -625,7 +621,7 @@ fn attacker_text_in_a_finding_is_escaped_for_each_sink() {
     // The target's hostname is the image maker's text too: a window title and a screen clear.
     fs::write(root.path().join("etc/hostname"), "vps\u{1b}]0;pwned\u{7}\u{1b}[2J\n").unwrap();
     // The terminal: the escape sequence is shown, not obeyed; the finding is there.
-    let (code, out) = run(&["check", "--no-alert", "--root", r]);
+    let (code, out) = code_text(&["check", "--no-alert", "--root", r]);
     assert_eq!(code, Some(3), "{out}");
     assert!(out.contains("A new SSH key lets `debian` log in") && out.contains("\\u{1b}[2J"), "{out}");
     assert!(!out.contains('\u{1b}'), "a raw escape reached the terminal:\n{out:?}");
@@ -652,7 +648,7 @@ fn attacker_text_in_a_finding_is_escaped_for_each_sink() {
         alert_to(&answers, &format!("alert_webhook = \"{url}\"\nalert_format = \"{format}\"\n{extra}"));
         let _ = fs::remove_file(&last);
         fs::write(&seen, &learned).unwrap();
-        let (code, out) = run(&["check", "--root", r]);
+        let (code, out) = code_text(&["check", "--root", r]);
         assert_eq!(code, Some(3), "{format}: {out}");
         let request = server.join().unwrap().unwrap_or_else(|| panic!("{format}: nothing was posted: {out}"));
         assert!(request.contains("A new SSH key lets "), "{format}: {request}");
@@ -675,7 +671,7 @@ fn attacker_text_in_a_finding_is_escaped_for_each_sink() {
 fn rotated_logs_are_read_from_where_the_last_run_stopped_and_a_cap_is_said() {
     let root = common::fixture_root("debian12-cloud");
     let r = root.path().to_str().unwrap();
-    assert_eq!(run(&["apply", "--yes", "--root", r]).0, Some(0));
+    assert_eq!(code_text(&["apply", "--yes", "--root", r]).0, Some(0));
     let auth = root.path().join("var/log/auth.log");
     fs::create_dir_all(auth.parent().unwrap()).unwrap();
     let proxy = root.path().join("var/lib/docker/volumes/clawguard-agent_proxy-logs/_data/access.log");
@@ -696,7 +692,7 @@ fn rotated_logs_are_read_from_where_the_last_run_stopped_and_a_cap_is_said() {
     };
     append(&auth, &login("usualkeyusualkeyusualkeyusualkeyusualkey123", "203.0.113.5"));
     append(&proxy, allowed);
-    let (code, out) = run(&["check", "--no-alert", "--root", r]);
+    let (code, out) = code_text(&["check", "--no-alert", "--root", r]);
     assert_eq!(code, Some(0), "the first run learns:\n{out}");
 
     // Written before the rotation: a refused request (it ends up in access.log.1).
@@ -724,7 +720,7 @@ fn rotated_logs_are_read_from_where_the_last_run_stopped_and_a_cap_is_said() {
     append(&auth, &login("usualkeyusualkeyusualkeyusualkeyusualkey123", "203.0.113.5").repeat(3));
     append(&proxy, &denied("after-rotation.test"));
     append(&proxy, &allowed.repeat(3));
-    let (code, out) = run(&["check", "--no-alert", "--root", r]);
+    let (code, out) = code_text(&["check", "--no-alert", "--root", r]);
     assert_eq!(code, Some(3), "{out}");
     assert!(out.contains("with a key never seen before (SHA256:evekey"), "the new auth.log's first line:\n{out}");
     assert!(
@@ -733,14 +729,14 @@ fn rotated_logs_are_read_from_where_the_last_run_stopped_and_a_cap_is_said() {
             && out.contains("after-rotation.test"),
         "{out}"
     );
-    let (code, out) = run(&["check", "--no-alert", "--root", r]);
+    let (code, out) = code_text(&["check", "--no-alert", "--root", r]);
     assert_eq!(code, Some(0), "read already:\n{out}");
 
     // One refused request, then more allowed ones than a run reads (64 MiB).
     append(&proxy, &denied("buried.test"));
     let flood = allowed.repeat((65 << 20) / allowed.len());
     append(&proxy, &flood);
-    let (code, out) = run(&["check", "--no-alert", "--root", r]);
+    let (code, out) = code_text(&["check", "--no-alert", "--root", r]);
     assert_eq!(code, Some(3), "{out}");
     assert!(out.contains("were not looked at, so requests it refused there were not counted"), "{out}");
 }
@@ -753,7 +749,7 @@ fn an_interrupted_apply_is_a_finding_until_it_is_finished() {
     let root = common::fixture_root("debian12-cloud");
     let r = root.path().to_str().unwrap();
     let clean = common::fixture_root("debian12-cloud");
-    assert_eq!(run(&["apply", "--yes", "--root", clean.path().to_str().unwrap()]).0, Some(0));
+    assert_eq!(code_text(&["apply", "--yes", "--root", clean.path().to_str().unwrap()]).0, Some(0));
     let journal = fs::read_to_string(clean.path().join("var/lib/clawguard/journal")).unwrap();
     let label = journal
         .lines()
@@ -762,21 +758,21 @@ fn an_interrupted_apply_is_a_finding_until_it_is_finished() {
         .nth(1)
         .expect("a second write in the journal")
         .to_owned();
-    let o = Command::new(common::bin())
+    let o = common::cli::command(&[])
         .args(["apply", "--yes", "--root", r])
         .env_remove("SSH_CONNECTION")
         .env(clawguard::target::CRASH_ENV, &label)
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(137), "did not stop at {label}");
-    let (code, out) = run(&["check", "--no-alert", "--root", r]);
+    let (code, out) = code_text(&["check", "--no-alert", "--root", r]);
     assert_eq!(code, Some(3), "{out}");
     assert!(
         out.contains("DANGER: An apply was interrupted: generation") && out.contains("sudo clawguard apply"),
         "{out}"
     );
-    assert_eq!(run(&["apply", "--yes", "--root", r]).0, Some(0));
-    let (code, out) = run(&["check", "--no-alert", "--root", r]);
+    assert_eq!(code_text(&["apply", "--yes", "--root", r]).0, Some(0));
+    let (code, out) = code_text(&["check", "--no-alert", "--root", r]);
     assert!(!out.contains("An apply was interrupted"), "{out}");
     assert_eq!(code, Some(0), "{out}");
 }

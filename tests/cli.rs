@@ -3,13 +3,10 @@
 
 mod common;
 
+use common::cli::run;
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
-
-fn run(args: &[&str]) -> Output {
-    Command::new(common::bin()).args(args).env_remove("SSH_CONNECTION").env("NO_COLOR", "1").output().unwrap()
-}
 
 fn text(o: &Output) -> (String, String) {
     (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
@@ -256,7 +253,7 @@ fn plan_validate_fails_loudly_when_a_checker_is_missing() {
     let root = common::fixture_root("debian12-cloud");
     // A PATH with nothing on it: every checker is missing.
     let empty = tempfile::tempdir().unwrap();
-    let o = Command::new(common::bin())
+    let o = common::cli::command(&[])
         .args(["plan", "--validate", "--root", root.path().to_str().unwrap()])
         .env("PATH", empty.path())
         .env("NO_COLOR", "1")
@@ -281,7 +278,7 @@ fn secrets_are_stored_encrypted_listed_by_name_and_unlocked_as_files() {
     let root = common::fixture_root("debian12-cloud");
     let r = root.path().to_str().unwrap();
     let value = "sk-live-0123456789abcdef";
-    let mut child = Command::new(common::bin())
+    let mut child = common::cli::command(&[])
         .args(["secrets", "--root", r, "set", "openai"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -344,7 +341,7 @@ fn looking_needs_no_root_after_an_apply_either() {
         fs::write(root.path().join("etc/ufw").join(f), "*filter\nCOMMIT\n").unwrap();
         fs::set_permissions(root.path().join("etc/ufw").join(f), fs::Permissions::from_mode(0o640)).unwrap();
     }
-    let o = Command::new(common::bin())
+    let o = common::cli::command(&[])
         .args(["apply", "--yes", "--root"])
         .arg(root.path())
         .env_remove("SSH_CONNECTION")
@@ -520,7 +517,7 @@ fn secrets_rotate_walks_the_four_steps_with_a_way_back() {
     let r = root.path().to_str().unwrap();
     let with_stdin = |args: &[&str], input: &str| {
         use std::io::Write;
-        let mut child = Command::new(common::bin())
+        let mut child = common::cli::command(&[])
             .args(args)
             .env_remove("SSH_CONNECTION")
             .stdin(std::process::Stdio::piped())
@@ -801,7 +798,7 @@ fn a_from_limited_key_is_not_silently_the_way_in_when_the_address_is_unknown() {
             && out.contains("not known here"),
         "{out}{err}"
     );
-    let o = Command::new(common::bin())
+    let o = common::cli::command(&[])
         .args(["plan", "--no-color", "--root", r])
         .env("SSH_CONNECTION", "10.1.2.3 50000 10.0.0.5 22")
         .env("NO_COLOR", "1")

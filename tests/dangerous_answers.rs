@@ -72,7 +72,7 @@ fn the_agent_may_not_get_a_login_users_ssh_directory() {
         [("/home/debian", true), ("/home", true), ("/home/debian/.ssh/x", true), ("/home/debian/agent", false)]
     {
         fs::write(&answers, format!("version = 1\n[sandbox]\nworkspace = \"{dir}\"\n")).unwrap();
-        let o = Command::new(common::bin())
+        let o = common::cli::command(&[])
             .args(["apply", "--yes", "--root", root.path().to_str().unwrap(), "--answers", answers.to_str().unwrap()])
             .env_remove("SSH_CONNECTION")
             .output()

@@ -129,7 +129,7 @@ impl Net {
     }
 
     fn wait_port(&self, host: &str, port: u16) {
-        common::vps::wait(&format!("{host}:{port} in the namespace"), 20, || {
+        common::wait(&format!("{host}:{port} in the namespace"), 20, || {
             self.exec(&["nc", "-z", "-w1", host, &port.to_string()]).status().is_ok_and(|s| s.success())
         });
     }

@@ -4,24 +4,10 @@
 
 mod common;
 
+use common::cli::{self, run};
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn run(args: &[&str]) -> Output {
-    Command::new(common::bin())
-        .args(args)
-        .env_remove("SSH_CONNECTION")
-        .env_remove(clawguard::target::CRASH_ENV)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
-}
-
-fn out(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -39,13 +25,13 @@ fn render_refuses_dot_dot_in_the_output_and_writes_nothing() {
     let d = tempfile::tempdir().unwrap();
     for out_arg in [format!("{}/new/..", s(d.path())), format!("{}/a/../b", s(d.path()))] {
         let o = run(&["render", "--out", &out_arg]);
-        assert_eq!(o.status.code(), Some(1), "{out_arg}: {}", out(&o));
-        assert!(out(&o).contains("refusing to render into"), "{}", out(&o));
+        assert_eq!(o.status.code(), Some(1), "{out_arg}: {}", cli::text(&o));
+        assert!(cli::text(&o).contains("refusing to render into"), "{}", cli::text(&o));
     }
     assert_eq!(fs::read_dir(d.path()).unwrap().count(), 0, "something was written");
     // positive control: a plain new directory is rendered into
     let o = run(&["render", "--out", &format!("{}/new", s(d.path()))]);
-    assert!(o.status.success(), "{}", out(&o));
+    assert!(o.status.success(), "{}", cli::text(&o));
     assert!(d.path().join("new/etc/ssh/sshd_config.d/00-clawguard.conf").is_file());
 }
 
@@ -57,11 +43,11 @@ fn render_follows_a_symlinked_directory_only_inside_the_output() {
     fs::create_dir_all(d.path().join("out")).unwrap();
     symlink(away.path(), d.path().join("out/etc")).unwrap();
     let o = run(&["render", "--out", s(&d.path().join("out"))]);
-    assert!(o.status.success(), "{}", out(&o));
+    assert!(o.status.success(), "{}", cli::text(&o));
     assert_eq!(common::fingerprint(away.path()), before, "render wrote through the symlink");
     // The link's target was taken inside the output.
     let inside = d.path().join("out").join(away.path().strip_prefix("/").unwrap());
-    assert!(inside.join("ssh/sshd_config.d/00-clawguard.conf").is_file(), "{}", out(&o));
+    assert!(inside.join("ssh/sshd_config.d/00-clawguard.conf").is_file(), "{}", cli::text(&o));
 }
 
 #[test]
@@ -72,8 +58,8 @@ fn render_refuses_a_file_that_is_a_symlink() {
     fs::create_dir_all(dropin.parent().unwrap()).unwrap();
     symlink(away.path().join("shadow"), &dropin).unwrap();
     let o = run(&["render", "--out", s(&d.path().join("out"))]);
-    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
-    assert!(out(&o).contains("is a symbolic link"), "{}", out(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", cli::text(&o));
+    assert!(cli::text(&o).contains("is a symbolic link"), "{}", cli::text(&o));
     assert!(fs::read_to_string(away.path().join("shadow")).unwrap().contains("SECRET-HASH"));
     assert!(fs::symlink_metadata(&dropin).unwrap().file_type().is_symlink());
 }
@@ -90,14 +76,14 @@ fn apply_writes_through_symlinked_directories_only_inside_the_root() {
     fs::create_dir_all(root.path().join("var/lib")).unwrap();
     symlink(away.path(), root.path().join("var/lib/clawguard")).unwrap();
     let o = run(&["apply", "--yes", "--root", s(root.path())]);
-    assert!(o.status.success(), "{}", out(&o));
+    assert!(o.status.success(), "{}", cli::text(&o));
     assert_eq!(common::fingerprint(away.path()), before, "apply wrote outside the root");
     let inside = root.path().join(away.path().strip_prefix("/").unwrap());
     assert!(inside.join("jail.d/zz-clawguard.local").is_file());
     assert!(inside.join("generations/000001/manifest.toml").is_file());
     // and it rolls back inside the root as well
     let o = run(&["rollback", "--root", s(root.path())]);
-    assert!(o.status.success(), "{}", out(&o));
+    assert!(o.status.success(), "{}", cli::text(&o));
     assert!(!inside.join("jail.d/zz-clawguard.local").exists());
     assert_eq!(common::fingerprint(away.path()), before);
 }
@@ -111,18 +97,18 @@ fn a_managed_file_that_links_to_a_secret_is_refused_not_shown_or_copied() {
     symlink(away.path().join("shadow"), &dropin).unwrap();
 
     let o = run(&["plan", "--root", s(root.path())]);
-    assert!(!out(&o).contains("SECRET-HASH"), "the plan showed the link's target: {}", out(&o));
-    assert!(out(&o).contains("REFUSED"), "{}", out(&o));
+    assert!(!cli::text(&o).contains("SECRET-HASH"), "the plan showed the link's target: {}", cli::text(&o));
+    assert!(cli::text(&o).contains("REFUSED"), "{}", cli::text(&o));
 
     let before = common::fingerprint(root.path());
     let o = run(&["apply", "--yes", "--root", s(root.path())]);
-    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", cli::text(&o));
     assert!(
-        out(&o).contains("00-clawguard.conf is a symbolic link") && out(&o).contains("Nothing was changed"),
+        cli::text(&o).contains("00-clawguard.conf is a symbolic link") && cli::text(&o).contains("Nothing was changed"),
         "{}",
-        out(&o)
+        cli::text(&o)
     );
-    assert!(!out(&o).contains("SECRET-HASH"));
+    assert!(!cli::text(&o).contains("SECRET-HASH"));
     assert_eq!(common::fingerprint(root.path()), before, "a refused apply wrote something");
 
     // A link inside the root to another file of the root is refused the same way: a
@@ -131,30 +117,34 @@ fn a_managed_file_that_links_to_a_secret_is_refused_not_shown_or_copied() {
     fs::write(root.path().join("etc/ssh/mine.conf"), "Port 22\n").unwrap();
     symlink("../mine.conf", &dropin).unwrap();
     let o = run(&["apply", "--yes", "--root", s(root.path())]);
-    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
-    assert!(out(&o).contains("is a symbolic link"), "{}", out(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", cli::text(&o));
+    assert!(cli::text(&o).contains("is a symbolic link"), "{}", cli::text(&o));
 
     // positive control: once the link is gone, the same target applies
     fs::remove_file(&dropin).unwrap();
     let o = run(&["apply", "--yes", "--root", s(root.path())]);
-    assert!(o.status.success(), "{}", out(&o));
+    assert!(o.status.success(), "{}", cli::text(&o));
 }
 
 #[test]
 fn check_reports_a_managed_file_replaced_by_a_symlink() {
     let root = common::fixture_root("debian12-cloud");
     let o = run(&["apply", "--yes", "--root", s(root.path())]);
-    assert!(o.status.success(), "{}", out(&o));
+    assert!(o.status.success(), "{}", cli::text(&o));
     let o = run(&["check", "--no-alert", "--root", s(root.path())]);
-    let clean = out(&o);
+    let clean = cli::text(&o);
     assert!(!clean.contains("symbolic link"), "{clean}");
     let away = outside();
     let dropin = root.path().join("etc/ssh/sshd_config.d/00-clawguard.conf");
     fs::remove_file(&dropin).unwrap();
     symlink(away.path().join("shadow"), &dropin).unwrap();
     let o = run(&["check", "--no-alert", "--root", s(root.path())]);
-    assert_eq!(o.status.code(), Some(3), "{}", out(&o));
-    assert!(out(&o).contains("is a symbolic link") && !out(&o).contains("SECRET-HASH"), "{}", out(&o));
+    assert_eq!(o.status.code(), Some(3), "{}", cli::text(&o));
+    assert!(
+        cli::text(&o).contains("is a symbolic link") && !cli::text(&o).contains("SECRET-HASH"),
+        "{}",
+        cli::text(&o)
+    );
 }
 
 #[test]
@@ -171,7 +161,7 @@ fn a_planted_temporary_file_cannot_redirect_a_write() {
         symlink(away.path().join("shadow"), dir.join(format!(".clawguard-tmp-{pid}-00-clawguard.conf.tmp"))).unwrap();
     }
     let o = run(&["apply", "--yes", "--root", s(root.path())]);
-    assert!(o.status.success(), "{}", out(&o));
+    assert!(o.status.success(), "{}", cli::text(&o));
     assert_eq!(common::fingerprint(away.path()), before, "a write followed a planted link");
     assert!(fs::symlink_metadata(dir.join("00-clawguard.conf")).unwrap().is_file());
 }
@@ -187,29 +177,29 @@ fn clawguards_own_records_are_never_read_or_written_through_a_link() {
     symlink(away.path().join("shadow"), state.join("journal")).unwrap();
     symlink(away.path().join("shadow"), state.join("lock")).unwrap();
     let o = run(&["apply", "--yes", "--root", s(root.path())]);
-    assert_ne!(o.status.code(), Some(0), "an apply went on with planted links: {}", out(&o));
+    assert_ne!(o.status.code(), Some(0), "an apply went on with planted links: {}", cli::text(&o));
     assert_eq!(common::fingerprint(away.path()), before, "clawguard wrote through a planted link");
-    assert!(!out(&o).contains("SECRET-HASH"), "{}", out(&o));
+    assert!(!cli::text(&o).contains("SECRET-HASH"), "{}", cli::text(&o));
 
     // A pending record that points at a secret: an error, and the secret is not shown.
     fs::remove_file(state.join("journal")).unwrap();
     fs::remove_file(state.join("lock")).unwrap();
     symlink(away.path().join("shadow"), state.join("pending.toml")).unwrap();
     let o = run(&["status", "--root", s(root.path())]);
-    assert_ne!(o.status.code(), Some(0), "{}", out(&o));
-    assert!(!out(&o).contains("SECRET-HASH"), "status showed the link's target: {}", out(&o));
+    assert_ne!(o.status.code(), Some(0), "{}", cli::text(&o));
+    assert!(!cli::text(&o).contains("SECRET-HASH"), "status showed the link's target: {}", cli::text(&o));
 
     // positive control: without the links the same target applies
     fs::remove_file(state.join("pending.toml")).unwrap();
     let o = run(&["apply", "--yes", "--root", s(root.path())]);
-    assert!(o.status.success(), "{}", out(&o));
+    assert!(o.status.success(), "{}", cli::text(&o));
 }
 
 #[test]
 fn the_checks_records_are_never_read_or_written_through_a_link() {
     let root = common::fixture_root("debian12-cloud");
     let o = run(&["apply", "--yes", "--root", s(root.path())]);
-    assert!(o.status.success(), "{}", out(&o));
+    assert!(o.status.success(), "{}", cli::text(&o));
     let away = outside();
     let before = common::fingerprint(away.path());
     let state = root.path().join("var/lib/clawguard");
@@ -219,7 +209,7 @@ fn the_checks_records_are_never_read_or_written_through_a_link() {
         symlink(away.path().join("shadow"), &f).unwrap();
     }
     let o = run(&["check", "--root", s(root.path())]);
-    let text = out(&o);
+    let text = cli::text(&o);
     assert_eq!(o.status.code(), Some(3), "{text}");
     assert_eq!(common::fingerprint(away.path()), before, "the check wrote through a planted link");
     assert!(!text.contains("SECRET-HASH"), "the check showed a link's target: {text}");

@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::cli::must;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -34,19 +35,12 @@ fn schema(file: &Path) -> (bool, String) {
     (o.status.success(), String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr))
 }
 
-fn clawguard(args: &[&str]) -> String {
-    let o = Command::new(common::bin()).args(args).env_remove("SSH_CONNECTION").output().unwrap();
-    let out = String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "clawguard {}:\n{out}", args.join(" "));
-    out
-}
-
 #[test]
 fn cloud_init_user_data_passes_the_schema_and_sets_up_a_root_as_apply_does() {
     let deb = common::deb();
     let answers = common::fixtures().join("answers/generic.toml");
     let url = "https://files.example.net/clawguard_0.1.0-1_amd64.deb";
-    let user_data = clawguard(&[
+    let user_data = must(&[
         "export",
         "cloud-init",
         "--answers",
@@ -92,9 +86,9 @@ fn cloud_init_user_data_passes_the_schema_and_sets_up_a_root_as_apply_does() {
     assert_eq!(apply[..2], ["clawguard", "apply"]);
     let mut args: Vec<&str> = apply[1..].iter().map(String::as_str).collect();
     args.extend(["--root", booted.path().to_str().unwrap()]);
-    clawguard(&args);
+    must(&args);
     let by_hand = common::fixture_root("debian12-cloud");
-    clawguard(&["apply", "--yes", "--answers", answers.to_str().unwrap(), "--root", by_hand.path().to_str().unwrap()]);
+    must(&["apply", "--yes", "--answers", answers.to_str().unwrap(), "--root", by_hand.path().to_str().unwrap()]);
     let files = |root: &Path| {
         let mut f = common::fingerprint(root);
         f.retain(|k, _| !k.starts_with("var/lib/clawguard"));
@@ -111,7 +105,7 @@ fn bad_input_is_refused_with_what_to_give_instead() {
     let answers = common::fixtures().join("answers/generic.toml");
     let deb = common::deb();
     let run = |args: &[&str]| {
-        let o = Command::new(common::bin()).args(args).output().unwrap();
+        let o = common::cli::command(&[]).args(args).output().unwrap();
         (o.status.success(), String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr))
     };
     let (a, d) = (answers.to_str().unwrap(), deb.to_str().unwrap());

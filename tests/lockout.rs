@@ -7,7 +7,7 @@ mod common;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use base64::Engine as _;
 
@@ -23,7 +23,7 @@ fn key(ty: &str) -> String {
 const FROM: &str = "198.51.100.7 50000 10.0.0.5 22";
 
 fn apply(root: &Path, answers: Option<&str>) -> Output {
-    let mut c = Command::new(common::bin());
+    let mut c = common::cli::command(&[]);
     c.args(["apply", "--yes", "--root", root.to_str().unwrap()])
         .env("SSH_CONNECTION", FROM)
         .env_remove(clawguard::target::CRASH_ENV)
@@ -184,7 +184,7 @@ fn a_match_block_that_shuts_out_this_login_is_caught_by_sshd_itself() {
 fn a_match_block_that_changes_logins_is_named() {
     let root = host(&key("ssh-ed25519"));
     add_sshd(root.path(), "Match Address 203.0.113.0/24\n    DenyUsers debian");
-    let o = Command::new(common::bin())
+    let o = common::cli::command(&[])
         .args(["plan", "--root", root.path().to_str().unwrap()])
         .env("NO_COLOR", "1")
         .output()

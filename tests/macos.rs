@@ -13,6 +13,7 @@
 
 mod common;
 
+use common::cli::{self, run};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -77,14 +78,6 @@ fn commands(plan: &Plan) -> Vec<String> {
     plan.commands.iter().map(|c| c.argv.join(" ")).collect()
 }
 
-fn run(args: &[&str]) -> std::process::Output {
-    Command::new(common::bin()).args(args).env_remove("SSH_CONNECTION").env("NO_COLOR", "1").output().unwrap()
-}
-
-fn text(o: &std::process::Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
 #[test]
 fn a_mac_is_found_with_what_only_a_mac_has() {
     let fresh = mac("macos-fresh");
@@ -140,7 +133,7 @@ fn a_mac_is_found_with_what_only_a_mac_has() {
 fn the_welcome_and_the_plan_say_which_platform_and_what_differs() {
     let root = mac("macos-remote-login");
     let o = run(&["plan", "--root", root.path().to_str().unwrap(), "--no-color"]);
-    let t = text(&o);
+    let t = cli::text(&o);
     assert_eq!(o.status.code(), Some(2), "{t}");
     assert!(t.contains("(macOS 14.6.1)"), "{t}");
     assert!(t.contains("macOS 14.6.1 found: SSH's port is opened by launchd"), "{t}");
@@ -377,20 +370,20 @@ fn a_pf_conf_reset_by_an_update_keeps_clawguards_rules_and_one_without_apples_an
     let root = mac("macos-remote-login");
     let r = root.path().to_str().unwrap();
     let o = run(&["apply", "--yes", "--root", r]);
-    assert!(o.status.success(), "{}", text(&o));
+    assert!(o.status.success(), "{}", cli::text(&o));
     // An update puts macOS's own pf.conf back (someone had added a line to it).
     let conf = root.path().join("private/etc/pf.conf");
     let apple = fs::read_to_string(&conf).unwrap();
     fs::write(&conf, format!("{apple}pass in all\n")).unwrap();
     fs::write(&conf, &apple).unwrap();
     let o = run(&["plan", "--root", r, "--no-color"]);
-    assert!(no_file_changes(&text(&o)), "nothing to redo after pf.conf was reset: {}", text(&o));
+    assert!(no_file_changes(&cli::text(&o)), "nothing to redo after pf.conf was reset: {}", cli::text(&o));
     // A pf.conf that does not evaluate com.apple/* would load the rules and never use them.
     fs::write(&conf, apple.replace("anchor \"com.apple/*\"\n", "")).unwrap();
     let answers = root.path().join("a.toml");
     fs::write(&answers, "version = 1\n[sandbox]\nstate_dir = \"/opt/openclaw/state\"\nworkspace = \"/opt/openclaw/workspace\"\nconfig_dir = \"/opt/openclaw/config\"\n[firewall]\nextra_ports = [443]\n").unwrap();
     let o = run(&["apply", "--yes", "--root", r, "--answers", answers.to_str().unwrap()]);
-    let t = text(&o);
+    let t = cli::text(&o);
     assert!(!o.status.success(), "{t}");
     assert!(t.contains("/etc/pf.conf does not evaluate `anchor \"com.apple/*\"`"), "{t}");
     assert!(
@@ -552,7 +545,7 @@ fn apply_into_a_mac_root_then_a_hand_edit_is_a_conflict_and_rollback_restores_ev
     let r = root.path().to_str().unwrap();
     let before = common::fingerprint(root.path());
     let o = run(&["apply", "--yes", "--root", r]);
-    assert!(o.status.success(), "{}", text(&o));
+    assert!(o.status.success(), "{}", cli::text(&o));
     for p in [
         "private/etc/pf.anchors/com.clawguard",
         "Library/LaunchDaemons/com.clawguard.sshd.plist",
@@ -570,7 +563,7 @@ fn apply_into_a_mac_root_then_a_hand_edit_is_a_conflict_and_rollback_restores_ev
     // Applied again: no file to change (the commands, which a root does not run, are
     // planned again from the facts: the application firewall, pmset, updates).
     let o = run(&["plan", "--root", r, "--no-color"]);
-    assert!(no_file_changes(&text(&o)), "{}", text(&o));
+    assert!(no_file_changes(&cli::text(&o)), "{}", cli::text(&o));
     // A hand edit of a managed file is a conflict: refused, nothing written.
     let anchor = root.path().join("private/etc/pf.anchors/com.clawguard");
     let edited = fs::read_to_string(&anchor).unwrap() + "pass in all\n";
@@ -584,13 +577,13 @@ fn apply_into_a_mac_root_then_a_hand_edit_is_a_conflict_and_rollback_restores_ev
     )
     .unwrap();
     let o = run(&["apply", "--yes", "--root", r, "--answers", answers.to_str().unwrap()]);
-    let t = text(&o);
+    let t = cli::text(&o);
     assert!(!o.status.success() && t.contains("/etc/pf.anchors/com.clawguard"), "{t}");
     assert_eq!(fs::read_to_string(&anchor).unwrap(), edited);
     fs::write(&anchor, edited.trim_end_matches("pass in all\n")).unwrap();
     // Rolled back: the root is byte for byte what it was.
     let o = run(&["rollback", "--root", r]);
-    assert!(o.status.success(), "{}", text(&o));
+    assert!(o.status.success(), "{}", cli::text(&o));
     fs::remove_file(&answers).unwrap();
     // Kept by a rollback, by design: the vault (the gateway's key clawguard made) and the
     // records of what was done.
@@ -744,13 +737,13 @@ fn the_daily_check_on_a_mac_asks_pf_and_reads_listeners_from_lsof() {
     let root = mac("macos-remote-login");
     let r = root.path().to_str().unwrap();
     let o = run(&["apply", "--yes", "--root", r]);
-    assert!(o.status.success(), "{}", text(&o));
+    assert!(o.status.success(), "{}", cli::text(&o));
     let work = tempfile::tempdir().unwrap();
     let lsof =
         "COMMAND PID USER FD TYPE DEVICE SIZE/OFF NODE NAME\nlaunchd 1 root 9u IPv6 0x1 0t0 TCP *:2222 (LISTEN)\n";
     let check = |runner: &Path| {
         let o = run(&["check", "--root", r, "--no-alert", "--runner", runner.to_str().unwrap()]);
-        text(&o)
+        cli::text(&o)
     };
     // pf on, clawguard's rules loaded: nothing about the firewall.
     let good = mac_runner(
@@ -780,9 +773,9 @@ fn uninstall_puts_a_mac_root_back_as_it_was() {
     let r = root.path().to_str().unwrap();
     let before = common::fingerprint(root.path());
     let o = run(&["apply", "--yes", "--root", r]);
-    assert!(o.status.success(), "{}", text(&o));
+    assert!(o.status.success(), "{}", cli::text(&o));
     let o = run(&["uninstall", "--yes", "--purge", "--root", r]);
-    let t = text(&o);
+    let t = cli::text(&o);
     assert!(o.status.success(), "{t}");
     assert!(t.contains("/Library/LaunchDaemons/com.clawguard.sshd.plist"), "the review names what goes: {t}");
     let after = common::fingerprint(root.path());
@@ -850,7 +843,7 @@ esac
     fs::set_permissions(&launchctl, fs::Permissions::from_mode(0o755)).unwrap();
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
     let load = || {
-        Command::new(common::bin())
+        common::cli::command(&[])
             .args(["launchd", "load", "/Library/LaunchDaemons/com.clawguard.pf.plist"])
             .env("PATH", &path)
             .output()

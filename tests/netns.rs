@@ -7,15 +7,11 @@ mod common;
 use std::fs;
 use std::process::Command;
 
-use common::vps::{self, PASSWORD, Vps, path_str, sh, wait};
+use common::vps::{self, PASSWORD, Vps, path_str, sh};
+use common::wait;
 
 fn clawguard(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
-    let mut c = Command::new(common::bin());
-    c.args(args).env_remove("SSH_CONNECTION").env("NO_COLOR", "1");
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    sh(&mut c)
+    sh(common::cli::command(args).envs(env.iter().copied()))
 }
 
 /// An answers file for these tests. This VPS has no container engine, so the agent's
@@ -93,7 +89,7 @@ fn apply_moves_ssh_safely_and_a_second_apply_changes_nothing() {
     let ran: Vec<&str> =
         after[log_before.len()..].lines().filter(|l| !l.starts_with("docker image inspect ")).collect();
     assert!(after.starts_with(&log_before) && ran.is_empty(), "the second apply ran commands: {ran:?}");
-    let o = Command::new(common::bin()).args(["plan", "--root", &root, "--answers", &a]).output().unwrap();
+    let o = common::cli::command(&[]).args(["plan", "--root", &root, "--answers", &a]).output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
 
     let _ = listener.kill();
@@ -204,7 +200,7 @@ fn check_sees_what_a_takeover_leaves() {
     assert!(ok, "{out}");
 
     let check = || {
-        let o = Command::new(common::bin())
+        let o = common::cli::command(&[])
             .args(["check", "--no-alert", "--root", &root, "--runner", path_str(&runner)])
             .env("NO_COLOR", "1")
             .output()

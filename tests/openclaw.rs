@@ -331,7 +331,7 @@ fn the_real_openclaw_runs_locked_down_reaches_only_allowed_hosts_and_reads_its_k
     let runner = e.dir.path().join("runner.sh");
     e.runner(&runner);
     let clawguard = |args: &[&str]| {
-        let o = Command::new(common::bin())
+        let o = common::cli::command(&[])
             .args(args)
             .args(["--root", host.path().to_str().unwrap(), "--answers", answers_file.to_str().unwrap()])
             .output()

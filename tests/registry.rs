@@ -123,7 +123,7 @@ impl Liar {
             .spawn()
             .unwrap();
         let addr = format!("127.0.0.1:{port}");
-        common::engine::wait("the lying registry", 10, || std::net::TcpStream::connect(&addr).is_ok());
+        common::wait("the lying registry", 10, || std::net::TcpStream::connect(&addr).is_ok());
         Liar(child, addr, dir)
     }
 }

@@ -13,8 +13,9 @@ use std::time::Instant;
 use clawguard::answers::Answers;
 use clawguard::layers;
 use clawguard::target::Root;
-use common::engine::{self, Engine, wait};
+use common::engine::{self, Engine};
 use common::vps::sh;
+use common::wait;
 
 const SECRET: &str = "sk-test-4f9a2c-never-in-env";
 
@@ -277,7 +278,7 @@ fn the_agent_is_locked_down_and_reaches_only_the_allowed_hosts() {
     fs::write(host.path().join("var/lib/dpkg/status"), "").unwrap();
     fs::write(work.path().join("apt.conf"), format!("Dir \"{}/\";\n", host.path().display())).unwrap();
     let check = || {
-        let o = Command::new(common::bin())
+        let o = common::cli::command(&[])
             .args([
                 "check",
                 "--no-alert",
@@ -357,7 +358,7 @@ fn the_agent_is_locked_down_and_reaches_only_the_allowed_hosts() {
     // `incident`: the agent and its proxy stop (the agent, started again, has no way out),
     // and the evidence is in one archive.
     let gateway = ps("gateway");
-    let o = Command::new(common::bin())
+    let o = common::cli::command(&[])
         .args(["incident", "--yes", "--root", host.path().to_str().unwrap(), "--runner", runner.to_str().unwrap()])
         .args(["--answers", answers_file.to_str().unwrap()])
         .output()

@@ -7,7 +7,8 @@ mod common;
 use std::fs;
 use std::process::{Command, Output};
 
-use common::vps::{Vps, path_str, sh, wait};
+use common::vps::{Vps, path_str, sh};
+use common::wait;
 
 fn ssh_audit(v: &Vps, port: u16) -> Output {
     let bin = std::env::var("CLAWGUARD_SSH_AUDIT")
@@ -60,7 +61,7 @@ fn the_default_ssh_configuration_passes_ssh_audit_and_lynis() {
     // As a user does it: apply from a login on port 22, confirm from a new one on 2222.
     let runner = v.runner();
     let (_, from) = v.ssh("debian", 22, "echo $SSH_CONNECTION");
-    let mut c = Command::new(common::bin());
+    let mut c = common::cli::command(&[]);
     c.args(["apply", "--yes", "--confirm-timeout", "300", "--root", path_str(v.root.path())])
         .args(["--answers", path_str(&answers), "--runner", path_str(&runner)])
         .env("SSH_CONNECTION", from.trim());
@@ -69,7 +70,7 @@ fn the_default_ssh_configuration_passes_ssh_audit_and_lynis() {
     wait("sshd on port 2222", 10, || v.port_open(2222));
     let (ok, conn) = v.ssh("debian", 2222, "echo $SSH_CONNECTION");
     assert!(ok, "the key login after apply: {conn}\n{}", v.auth_log());
-    let mut c = Command::new(common::bin());
+    let mut c = common::cli::command(&[]);
     c.args(["confirm", "--root", path_str(v.root.path()), "--runner", path_str(&runner)])
         .env("SSH_CONNECTION", conn.trim());
     let (ok, out) = sh(&mut c);

@@ -184,11 +184,7 @@ fn plain_mode_asks_line_by_line_and_ends_with_the_same_diff() {
 
 #[test]
 fn without_a_terminal_the_wizard_says_to_use_answers() {
-    let o = std::process::Command::new(common::bin())
-        .args(["--dry-run"])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
+    let o = common::cli::command(&[]).args(["--dry-run"]).stdin(std::process::Stdio::null()).output().unwrap();
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("not a terminal") && err.contains("--answers"), "{err}");
@@ -249,7 +245,7 @@ fn a_failed_apply_is_shown_where_it_happens_and_the_exit_says_so() {
 fn a_failing_sftp_test_leaves_the_wizard_responsive() {
     let mut v = common::vps::Vps::new("debian12-cloud");
     v.start_sshd();
-    common::vps::wait("sshd on port 22", 10, || v.port_open(22));
+    common::wait("sshd on port 22", 10, || v.port_open(22));
     let root = common::fixture_root("debian12-cloud");
     let answers = root.path().join("answers.toml");
     fs::write(

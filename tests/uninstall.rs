@@ -12,7 +12,7 @@ use clawguard::target::Root;
 use clawguard::uninstall::{Original, UninstallError, restoration};
 
 fn apply(root: &Path, answers: Option<&Path>) {
-    let mut c = Command::new(common::bin());
+    let mut c = common::cli::command(&[]);
     c.args(["apply", "--yes", "--root", root.to_str().unwrap()]).env_remove("SSH_CONNECTION");
     if let Some(a) = answers {
         c.args(["--answers", a.to_str().unwrap()]);
@@ -85,7 +85,7 @@ fn what_ran_is_taken_back_newest_first_each_once() {
             format!("version = 1\nskip = [\"ssh\", \"firewall\", \"sandbox\"]\n[monitoring]\ncheck_time = \"{check_time}\"\n"),
         )
         .unwrap();
-        let o = Command::new(common::bin())
+        let o = common::cli::command(&[])
             .args(["apply", "--yes", "--root", root.path().to_str().unwrap(), "--runner", runner.to_str().unwrap()])
             .args(["--answers", answers.to_str().unwrap()])
             .env_remove("SSH_CONNECTION")
@@ -156,7 +156,7 @@ fn records_that_cannot_say_what_was_there_are_an_error_not_a_skip() {
 }
 
 fn uninstall(root: &Path, extra: &[&str]) -> std::process::Output {
-    Command::new(common::bin())
+    common::cli::command(&[])
         .args(["uninstall", "--root", root.to_str().unwrap()])
         .args(extra)
         .env_remove("SSH_CONNECTION")
@@ -177,7 +177,7 @@ fn uninstall_puts_every_file_back_and_keeps_the_vault_unless_purged() {
     fs::write(&answers, "version = 1\n[ssh]\nport = 2200\n").unwrap();
     apply(root.path(), Some(&answers));
     fs::remove_file(&answers).unwrap();
-    let mut set = Command::new(common::bin())
+    let mut set = common::cli::command(&[])
         .args(["secrets", "set", "anthropic", "--root", root.path().to_str().unwrap()])
         .stdin(std::process::Stdio::piped())
         .spawn()
@@ -272,7 +272,7 @@ fn a_layer_given_up_leaves_no_record_of_what_it_did_not_keep() {
     fs::set_permissions(&runner, fs::Permissions::from_mode(0o755)).unwrap();
     let (r, rn) = (root.path().to_str().unwrap(), runner.to_str().unwrap());
     let run = |args: &[&str]| {
-        let o = Command::new(common::bin()).args(args).env_remove("SSH_CONNECTION").output().unwrap();
+        let o = common::cli::command(&[]).args(args).env_remove("SSH_CONNECTION").output().unwrap();
         (o.status.code(), format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
     };
     let here = work.path().join("here.toml");

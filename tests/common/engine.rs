@@ -9,7 +9,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::vps::sh;
 
@@ -156,7 +156,7 @@ impl Engine {
             ]))
             .0
         };
-        wait("the web namespace", 10, probe);
+        super::wait("the web namespace", 10, probe);
     }
 
     fn start_dockerd(&mut self) {
@@ -271,14 +271,6 @@ impl Engine {
             self.docker(&["import", "--change", change, "-", name]).stdin(tar.stdout.take().unwrap()).output().unwrap();
         assert!(out.status.success(), "docker import {name}: {}", String::from_utf8_lossy(&out.stderr));
         assert!(tar.wait().unwrap().success(), "tar of {} failed", rootfs.display());
-    }
-}
-
-pub fn wait(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !f() {
-        assert!(t.elapsed() < Duration::from_secs(secs), "timed out after {secs} s waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
     }
 }
 

@@ -6,12 +6,14 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use clawguard::answers::Answers;
 use clawguard::host::{self, Facts};
 use clawguard::target::Root;
 
 pub mod booted;
+pub mod cli;
 pub mod engine;
 pub mod macroot;
 pub mod registry;
@@ -204,4 +206,14 @@ pub fn set_secret(root: &Path, name: &str, value: &str) {
         .unwrap();
     c.stdin.take().unwrap().write_all(format!("{value}\n").as_bytes()).unwrap();
     assert!(c.wait().unwrap().success(), "secrets set {name} failed");
+}
+
+/// Waits until `f` holds, for at most `secs` seconds (polled every 100 ms); fails the test
+/// naming `what` when it never does.
+pub fn wait(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !f() {
+        assert!(t.elapsed() < Duration::from_secs(secs), "timed out after {secs} s waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

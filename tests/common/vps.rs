@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
@@ -190,7 +190,7 @@ impl Vps {
         self.spawn(cmd);
         // From now on a fail2ban that does not answer is a failure, not "not in this test".
         fs::write(self.work.path().join("fail2ban-started"), "").unwrap();
-        wait("fail2ban to answer", 20, || self.fail2ban(&["ping"]).0);
+        super::wait("fail2ban to answer", 20, || self.fail2ban(&["ping"]).0);
     }
 
     pub fn fail2ban(&self, args: &[&str]) -> (bool, String) {
@@ -297,14 +297,6 @@ pub fn ssh_opts() -> [&'static str; 8] {
         "-o",
         "LogLevel=ERROR",
     ]
-}
-
-pub fn wait(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !f() {
-        assert!(t.elapsed() < Duration::from_secs(secs), "timed out after {secs} s waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 impl Drop for Vps {
