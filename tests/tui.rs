@@ -9,7 +9,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
 use clawguard::answers::Answers;
-use clawguard::apply::Report;
+use clawguard::apply::{ApplyError, Report};
 use clawguard::session::Loaded;
 use clawguard::session::{Next, Outcome};
 use clawguard::target::Root;
@@ -196,8 +196,16 @@ fn apply_and_done_screens() {
     let running = screen(&app);
     assert!(running.contains("▸ running systemctl reload ssh"), "{running}");
     insta::assert_snapshot!("apply_running", running);
-    let failed = "step `systemctl reload ssh` failed (exit status 1)\nRolled back: restored /etc/ssh/sshd_config.d/00-clawguard.conf; verified: all 1 file(s) of generation 1 are as before";
-    app.apply = Some(Progress::shown(8, 3, "running systemctl reload ssh", log.clone(), Some(Err(failed.into()))));
+    let failed = || ApplyError::StepFailed {
+        step: "systemctl reload ssh".into(),
+        status: "exit status 1".into(),
+        output: String::new(),
+        rolled_back: vec![
+            "restored /etc/ssh/sshd_config.d/00-clawguard.conf".into(),
+            "verified: all 1 file(s) of generation 1 are as before".into(),
+        ],
+    };
+    app.apply = Some(Progress::shown(8, 3, "running systemctl reload ssh", log.clone(), Some(Err(failed()))));
     let shown = screen(&app);
     // The step that failed is marked so, and the rollback is said here, not after quitting.
     assert!(shown.contains("✗ running systemctl reload ssh") && !shown.contains("✓ running systemctl"), "{shown}");
@@ -346,7 +354,7 @@ fn ctrl_c_during_an_apply_does_not_end_it_halfway() {
     assert!(!app.quit, "Ctrl-C or q ended the wizard in the middle of an apply");
     assert!(screen(&app).contains("half done"), "{}", screen(&app));
     // Once it ended, Ctrl-C quits.
-    app.apply = Some(Progress::shown(8, 8, "", vec![], Some(Err("step failed".into()))));
+    app.apply = Some(Progress::shown(8, 8, "", vec![], Some(Err(ApplyError::Vanished))));
     ctrl(&mut app, 'c');
     assert!(app.quit);
 }

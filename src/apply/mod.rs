@@ -163,6 +163,9 @@ pub enum ApplyError {
     /// clawguard's own records cannot be read: the report so far, ending with what is damaged.
     #[error("{0}")]
     Damaged(String),
+    /// The apply's thread ended without saying how the apply went (the wizard runs it in one).
+    #[error("the apply stopped without a word (its thread ended): `sudo clawguard status` says what it did")]
+    Vanished,
 }
 
 /// The last line of a refusal: nothing changed, or only the packages were installed.

@@ -11,18 +11,6 @@ use crate::backup::{self, BackupError, Init};
 use crate::cli::{BackupAction, BackupArgs, RestoreArgs};
 use crate::target::Root;
 
-impl From<BackupError> for CommandError {
-    fn from(e: BackupError) -> Self {
-        CommandError::Failed(e.to_string())
-    }
-}
-
-impl From<kit::KitError> for CommandError {
-    fn from(e: kit::KitError) -> Self {
-        CommandError::Failed(e.to_string())
-    }
-}
-
 pub fn backup(args: &BackupArgs) -> Result<ExitCode, CommandError> {
     let l = load(&args.common)?;
     let own: Vec<String> = l.facts.hostname.iter().cloned().collect();

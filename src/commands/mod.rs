@@ -119,6 +119,10 @@ pub enum CommandError {
     Import(String),
     #[error(transparent)]
     Uninstall(#[from] crate::uninstall::UninstallError),
+    #[error(transparent)]
+    Backup(#[from] crate::backup::BackupError),
+    #[error(transparent)]
+    Kit(#[from] crate::backup::kit::KitError),
     /// A stop whose message says what happened and what to do.
     #[error("{0}")]
     Stop(String),

@@ -23,11 +23,12 @@ pub fn wizard(args: &WizardArgs) -> Result<ExitCode, CommandError> {
     }
     let app = crate::ui::tui::App::new(l, args.dry_run);
     let app = crate::ui::tui::run(app).map_err(CommandError::Terminal)?;
-    match app.finished() {
-        Some(Ok(outcome)) => applied(outcome),
+    let unsaved = app.unsaved();
+    match app.into_finished() {
+        Some(Ok(outcome)) => applied(&outcome),
         // The wizard showed it; the terminal keeps it, and the exit says it.
-        Some(Err(e)) => Err(CommandError::Failed(e.clone())),
-        None if app.unsaved() => {
+        Some(Err(e)) => Err(CommandError::Apply(e)),
+        None if unsaved => {
             say!("Quit without saving; nothing was written.");
             Ok(ExitCode::SUCCESS)
         }

@@ -12,7 +12,7 @@ use super::progress::{Done, DoneMsg, Progress};
 use super::review::{self, Review};
 use super::theme::Theme;
 use crate::answers::Answers;
-use crate::apply::DEFAULT_CONFIRM_SECS;
+use crate::apply::{ApplyError, DEFAULT_CONFIRM_SECS};
 use crate::session::Loaded;
 use crate::session::{Outcome, Request};
 use crate::target::Runner;
@@ -116,8 +116,13 @@ impl App {
     }
 
     /// The last apply's result, once it ended.
-    pub fn finished(&self) -> Option<&Result<Outcome, String>> {
+    pub fn finished(&self) -> Option<&Result<Outcome, ApplyError>> {
         self.apply.as_ref()?.result.as_ref()
+    }
+
+    /// The last apply's result, once it ended, for the exit: the error stays typed.
+    pub fn into_finished(self) -> Option<Result<Outcome, ApplyError>> {
+        self.apply?.result
     }
 
     /// Whether printable keys are text for the focused input (`q` and `?` are letters).

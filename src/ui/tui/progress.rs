@@ -11,12 +11,12 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Gauge, Paragraph, Wrap};
 
 use super::theme::Theme;
-use crate::apply::Event;
+use crate::apply::{ApplyError, Event};
 use crate::session::{self, Outcome, Request};
 
 enum Msg {
     Progress(Event),
-    Finished(Box<Result<Outcome, String>>),
+    Finished(Box<Result<Outcome, ApplyError>>),
 }
 
 pub struct Progress {
@@ -26,7 +26,7 @@ pub struct Progress {
     pub current: String,
     /// The steps started, in order.
     pub log: Vec<String>,
-    pub result: Option<Result<Outcome, String>>,
+    pub result: Option<Result<Outcome, ApplyError>>,
 }
 
 impl Progress {
@@ -38,7 +38,7 @@ impl Progress {
             let mut progress = move |e: Event| {
                 let _ = progress_tx.send(Msg::Progress(e));
             };
-            let result = session::run(&req, &mut progress).map_err(|e| e.to_string());
+            let result = session::run(&req, &mut progress);
             let _ = tx.send(Msg::Finished(Box::new(result)));
         });
         Progress::shown(1, 0, "starting", Vec::new(), None).receiving(rx)
@@ -50,7 +50,7 @@ impl Progress {
         done: usize,
         current: &str,
         log: Vec<String>,
-        result: Option<Result<Outcome, String>>,
+        result: Option<Result<Outcome, ApplyError>>,
     ) -> Progress {
         Progress { rx: None, total, done, current: current.into(), log, result }
     }
@@ -87,7 +87,7 @@ impl Progress {
                 }
                 Err(TryRecvError::Empty) => return false,
                 Err(TryRecvError::Disconnected) => {
-                    self.result = Some(Err("the apply stopped without a word (its thread ended)".into()));
+                    self.result = Some(Err(ApplyError::Vanished));
                     self.rx = None;
                     return true;
                 }
@@ -128,7 +128,7 @@ impl Progress {
             .collect();
         if let Some(Err(e)) = &self.result {
             lines.push(Line::styled("Stopped:", theme.paint(Style::new().fg(Color::Red).add_modifier(Modifier::BOLD))));
-            lines.extend(e.lines().map(|l| Line::styled(l.to_owned(), red)));
+            lines.extend(e.to_string().lines().map(|l| Line::styled(l.to_owned(), red)));
         }
         // The end of the log stays in view, counted in wrapped rows.
         let width = log.width.saturating_sub(2).max(1) as usize;
