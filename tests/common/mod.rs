@@ -15,8 +15,10 @@ use clawguard::target::Root;
 pub mod booted;
 pub mod cli;
 pub mod engine;
+pub mod macfixture;
 pub mod macroot;
 pub mod registry;
+pub mod rig;
 pub mod tmux;
 pub mod vps;
 
