@@ -340,7 +340,7 @@ fn colima_at_boot_removes_what_a_power_cut_left_and_nothing_newer() {
     use std::os::unix::fs::PermissionsExt;
     let mac = MacRoot::new("macos-remote-login", Release::Sequoia, Start::default());
     let colima = mac.path("/opt/homebrew/bin/colima");
-    std::fs::write(&colima, common::macroot::COLIMA).unwrap();
+    std::fs::write(&colima, common::standins::COLIMA).unwrap();
     std::fs::set_permissions(&colima, std::fs::Permissions::from_mode(0o755)).unwrap();
     let lima = mac.path("/Users/alice/.colima/_lima/colima");
     std::fs::create_dir_all(&lima).unwrap();

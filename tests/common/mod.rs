@@ -19,6 +19,7 @@ pub mod macfixture;
 pub mod macroot;
 pub mod registry;
 pub mod rig;
+pub mod standins;
 pub mod tmux;
 pub mod vps;
 
