@@ -50,7 +50,7 @@ fn bench(c: &mut Criterion) {
         keys: Default::default(),
         confirm_timeout: 0,
         force: false,
-        session: None,
+        ssh_connection: None,
         then: Default::default(),
         only: None,
         completes: None,

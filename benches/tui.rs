@@ -16,8 +16,13 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
 fn wizard(root: &Root, facts: Facts) -> App {
-    let loaded =
-        Loaded { root: root.clone(), answers: Answers::default(), facts, source: "defaults".into(), session: None };
+    let loaded = Loaded {
+        root: root.clone(),
+        answers: Answers::default(),
+        facts,
+        source: "defaults".into(),
+        ssh_connection: None,
+    };
     App::new(loaded, true)
 }
 

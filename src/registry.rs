@@ -109,8 +109,8 @@ pub fn resolve(image: &ImageRef, timeout: Duration) -> Result<Resolved, String> 
     let base = base(registry);
     let repository = image.repository();
     let reference = image.digest().or(image.tag()).unwrap_or("latest");
-    let mut session = Session { agent, base, repository, token: None };
-    let (digest, top) = session.manifest(reference)?;
+    let mut client = Client { agent, base, repository, token: None };
+    let (digest, top) = client.manifest(reference)?;
     if let Some(pinned) = image.digest()
         && pinned != digest
     {
@@ -126,7 +126,7 @@ pub fn resolve(image: &ImageRef, timeout: Duration) -> Result<Resolved, String> 
             }) else {
                 return Err(format!("{image} has no linux/{arch} image: this host cannot run it"));
             };
-            let (d, m) = session.manifest(&entry.digest)?;
+            let (d, m) = client.manifest(&entry.digest)?;
             if d != entry.digest {
                 return Err(format!("{registry} answered {} with another manifest ({d})", entry.digest));
             }
@@ -150,14 +150,16 @@ pub fn resolve(image: &ImageRef, timeout: Duration) -> Result<Resolved, String> 
     Ok(Resolved { digest, bytes })
 }
 
-struct Session {
+/// One image's conversation with its registry: the agent, where it is, and the bearer
+/// token once one was asked for.
+struct Client {
     agent: ureq::Agent,
     base: String,
     repository: String,
     token: Option<String>,
 }
 
-impl Session {
+impl Client {
     /// The manifest at `reference` and the digest of its bytes.
     fn manifest(&mut self, reference: &str) -> Result<(String, Manifest), String> {
         let url = format!("{}/v2/{}/manifests/{reference}", self.base, self.repository);

@@ -26,7 +26,7 @@ fn app_on(root: &std::path::Path, dry_run: bool) -> App {
         answers: Answers::default(),
         facts: common::facts(root, Some(SESSION)),
         source: "the built-in defaults".into(),
-        session: Some(SESSION.into()),
+        ssh_connection: Some(SESSION.into()),
     };
     let mut app = App::new(loaded, dry_run);
     app.theme.color = false;

@@ -68,7 +68,7 @@ pub fn complete_move(
             keys: Keys::new(),
             confirm_timeout: 0,
             force: false,
-            session: ssh.map(str::to_owned),
+            ssh_connection: ssh.map(str::to_owned),
             then: After::Complete,
             only: Some(vec![Layer::Ssh, Layer::Firewall]),
             completes: Some(pending.generation),
@@ -116,7 +116,7 @@ pub fn move_ssh_back(
         confirm_timeout,
         // Hand edits are put back too: the user saw the diffs and said yes.
         force: true,
-        session: ssh,
+        ssh_connection: ssh,
         then,
         only: None,
         completes: None,

@@ -18,7 +18,7 @@ pub struct Loaded {
     /// Where the answers came from, for the report.
     pub source: String,
     /// `SSH_CONNECTION` of this login (found through sudo).
-    pub session: Option<String>,
+    pub ssh_connection: Option<String>,
 }
 
 /// Why a target could not be loaded. Each says what to type instead.
@@ -51,9 +51,9 @@ pub fn load(root: &Path, answers: Option<&Path>) -> Result<Loaded, LoadError> {
             }
         }
     };
-    let session = host::login::ssh_connection(root.is_live());
-    let facts = host::probe(&root, session.as_deref()).for_answers(&root, &answers);
-    Ok(Loaded { root, answers, facts, source, session })
+    let ssh_connection = host::login::ssh_connection(root.is_live());
+    let facts = host::probe(&root, ssh_connection.as_deref()).for_answers(&root, &answers);
+    Ok(Loaded { root, answers, facts, source, ssh_connection })
 }
 
 impl Loaded {
@@ -68,7 +68,7 @@ impl Loaded {
             keys,
             confirm_timeout,
             force,
-            session: self.session,
+            ssh_connection: self.ssh_connection,
             then: After::Complete,
             only: None,
             completes: None,

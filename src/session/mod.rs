@@ -32,7 +32,7 @@ pub struct Request {
     /// Overwrite managed files edited by hand (they are kept in the backup).
     pub force: bool,
     /// `SSH_CONNECTION` of the login this runs in (found through sudo).
-    pub session: Option<String>,
+    pub ssh_connection: Option<String>,
     /// What confirming the change leads to (`clawguard uninstall`'s first step says so).
     pub then: After,
     /// Only these layers' steps run (None: every layer's). `confirm` completes an SSH move
@@ -152,7 +152,7 @@ impl Request {
             force: self.force,
             runner: self.runner.clone(),
             confirm_timeout: self.confirm_timeout,
-            ssh_connection: self.session.clone(),
+            ssh_connection: self.ssh_connection.clone(),
             // Where the running binary cannot be told (no /proc in a chroot), the installed one.
             exe: std::env::current_exe().unwrap_or_else(|_| self.facts.clawguard.path().into()),
             then: self.then,
