@@ -1,7 +1,9 @@
 //! The checks that span several answers: the agent's directories against secret and
 //! system places, and duplicates and overlaps in the allow-list.
 
-use super::*;
+use super::net::DomainPattern;
+use super::types::AbsPath;
+use super::{Answers, DEFAULT_CONFIG_DIR};
 
 /// A problem that spans several answers, found by [`Answers::check`], with the field it
 /// belongs to: `key` as the answers file names it (`egress.allowed_hosts`), and `item`

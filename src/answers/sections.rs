@@ -5,7 +5,13 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::*;
+use super::DEFAULT_CONFIG_DIR;
+use super::backup_target::BackupTarget;
+use super::image::ImageRef;
+use super::net::{DomainPattern, IpNet, StaticHost, TlsEndpoint, WebhookUrl};
+use super::types::{
+    AbsPath, Arg, ByteSize, Capability, Count, Cpus, ExcludePattern, Ident, Invalid, Port, TimeOfDay, UnixUser,
+};
 
 /// Which agent runs in the sandbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

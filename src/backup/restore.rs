@@ -1,7 +1,10 @@
 //! `backup restore`: a snapshot put back from the kit, each path set aside before the
 //! restored one takes its place (a kill in between leaves one or the other).
 
-use super::*;
+use super::{BackupError, install_ssh_key, kit, restic_for, sources};
+use crate::answers::{Answers, BackupTarget};
+use crate::target::Root;
+use crate::vault::Vault;
 
 /// What a restore put back.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::*;
+use super::{BackupError, TAG, open, read_record, relative_sources, write_record};
+use crate::answers::Answers;
+use crate::target::Root;
 
 /// How the last `backup verify` went, for `clawguard check`.
 pub const VERIFIED: &str = "/var/lib/clawguard/backup-verified.toml";
