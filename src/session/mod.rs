@@ -1,6 +1,9 @@
-//! The one way a front end applies: the wizard, `--plain` and `clawguard apply` build the
-//! same [`Request`], show [`Request::plan`] (the plan it will execute, exactly), call
-//! [`run`] with a progress sink, and print the [`Outcome`] with `report::outcome`.
+//! The front door: the one way a front end applies. The wizard, `--plain` and `clawguard
+//! apply` load a target ([`load`]), build the same [`Request`] from it, show
+//! [`Request::plan`] (the plan it will execute, exactly), call [`run`] with a progress
+//! sink, and print the [`Outcome`] with `report::outcome`. `confirm` and `uninstall` make
+//! their requests from the answers a generation kept (`kept.rs`). It stands above the
+//! engine, backups and the vault, and below every front end.
 
 mod kept;
 mod load;
