@@ -10,6 +10,7 @@ pub mod backup;
 pub mod check;
 pub mod cli;
 pub mod commands;
+pub mod egress;
 pub mod envfile;
 pub mod export;
 pub mod host;

@@ -28,6 +28,7 @@ templates!(
     "ssh/99-clawguard-ssh.cfg",
     "firewall/zz-clawguard.local",
     "egress/squid.conf",
+    "egress/Dockerfile",
     "monitoring/logrotate",
     "monitoring/newsyslog.conf",
     "monitoring/agent-logging.env",

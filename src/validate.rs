@@ -11,6 +11,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::host::sshd::{DROPIN_DIR, MAIN};
+use crate::layers::egress::{TUNNEL_CERT_IN_PROXY, TUNNEL_PEM};
 use crate::plan::{FileStep, Plan, Validator};
 use crate::target::Root;
 
@@ -333,20 +334,33 @@ pub fn squid_in_container(image: &str) -> Vec<String> {
     .to_vec()
 }
 
-/// This host's squid when it has one (a developer's machine, CI); otherwise the squid in
-/// the proxy image ([`squid_in_container`]).
+/// squid.conf as the proxy image checks it from its standard input: without the tunnel
+/// certificate's path (the file is clawguard's own, and a bind mount of it is what a
+/// Mac's runtime VM may not share); squid still parses the ssl-bump port and its rules.
+pub fn without_tunnel_cert(conf: &str) -> String {
+    conf.replace(&format!(" tls-cert={TUNNEL_CERT_IN_PROXY}"), "")
+}
+
+/// This host's squid when it has one built with OpenSSL (a developer's machine, CI);
+/// otherwise the squid in the proxy image ([`squid_in_container`]).
 fn squid(step: &FileStep, stage: &Path, image: &str) -> Result<String, String> {
     let dir = stage.join("squid");
     let file = dir.join("squid.conf");
-    write(&file, &step.content)?;
-    let f = file.to_string_lossy().into_owned();
-    let host_squid = ["/usr/sbin/squid", "/usr/bin/squid"].into_iter().find(|p| Path::new(p).exists());
+    let host_squid = ["/usr/sbin/squid", "/usr/bin/squid"]
+        .into_iter()
+        .find(|p| Path::new(p).exists() && run_tool(&[p, "-v"], "").is_ok_and(|(_, v)| v.contains("--with-openssl")));
     let (rc, out) = match host_squid {
-        Some(bin) => run_tool(&[bin, "-k", "parse", "-f", &f], "")?,
+        Some(bin) => {
+            let pem = dir.join("tunnel.pem");
+            write(&pem, TUNNEL_PEM)?;
+            write(&file, &step.content.replace(TUNNEL_CERT_IN_PROXY, &pem.to_string_lossy()))?;
+            run_tool(&[bin, "-k", "parse", "-f", &file.to_string_lossy()], "")?
+        }
         None => {
             let argv = squid_in_container(image);
             let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-            let (rc, out) = run_tool_fed(&argv, "", Some(&step.content)).map_err(|e| no_squid(image, &e))?;
+            let conf = without_tunnel_cert(&step.content);
+            let (rc, out) = run_tool_fed(&argv, "", Some(&conf)).map_err(|e| no_squid(image, &e))?;
             if rc == 125 || out.contains("Cannot connect to the Docker daemon") || out.contains("Unable to find image")
             {
                 return Err(no_squid(image, &tail(&out)));
@@ -354,6 +368,16 @@ fn squid(step: &FileStep, stage: &Path, image: &str) -> Result<String, String> {
             (rc, out)
         }
     };
+    // A squid built without OpenSSL (Debian's and Ubuntu's `squid`, GnuTLS) knows no
+    // ssl_bump: it cannot hold a tunnel to its TLS name.
+    let no_openssl = ["option 'ssl-bump'", "ACL type 'at_step'", "ACL type 'ssl::server_name'"];
+    if out.contains("FATAL") && no_openssl.iter().any(|s| out.contains(s)) {
+        return Err(format!(
+            "the squid of `{image}` is built without OpenSSL, so it cannot check the TLS name inside a tunnel (ssl_bump): leave egress.proxy_image at its default (`{}`, built here from Debian's squid-openssl) or name an image whose squid has OpenSSL. squid said:\n{}",
+            crate::answers::PROXY_IMAGE,
+            tail(&out)
+        ));
+    }
     // "BCP 177" is about the machine the check runs on (no IPv6 loopback), not the file.
     let bad: Vec<&str> = out
         .lines()

@@ -794,10 +794,21 @@ fn each_single_layer_skip_applied_on_a_fresh_host() {
             // A stand-in agent that only sleeps: the generic profile (OpenClaw's readiness
             // waits for its gateway, which a stand-in does not have; tests/openclaw.rs and
             // the first setups run the real one).
-            vps.import_image(22, s, &images.path().join("agent"), "agent:local", r#"CMD ["sleep","3600"]"#);
+            vps.import_image(22, s, &images.path().join("agent"), "agent:local", &[r#"CMD ["sleep","3600"]"#]);
             if skipped != Layer::Egress {
                 let squid_cmd = r#"CMD ["/usr/sbin/squid","-N","-d","1","-f","/etc/squid/squid.conf"]"#;
-                vps.import_image(22, s, &images.path().join("squid"), "ubuntu/squid:latest", squid_cmd);
+                // The proxy's image as clawguard builds it (from Debian's squid-openssl, this
+                // machine's squid), labelled with the Dockerfile it comes from: the VPS has no
+                // way out to build it (nor to look up its base's digest: the base is unpinned).
+                let dockerfile =
+                    clawguard::layers::egress::proxy_dockerfile(clawguard::layers::egress::PROXY_BASE, None).unwrap();
+                let label = format!(
+                    "LABEL {}={}",
+                    clawguard::plan::BUILT_FROM_LABEL,
+                    clawguard::target::sha256(dockerfile.as_bytes())
+                );
+                let changes = [squid_cmd, label.as_str()];
+                vps.import_image(22, s, &images.path().join("squid"), clawguard::answers::PROXY_IMAGE, &changes);
             }
             let out = apply_starting_the_agent(&vps, 22, s, apply);
             assert!(out.contains("up -d"), "skip {name}: {out}");

@@ -128,6 +128,7 @@ fn the_agent_is_locked_down_and_reaches_only_the_allowed_hosts() {
         .clone();
     let check = |conf: &str| {
         let argv = clawguard::validate::squid_in_container("clawguard-test/squid:1");
+        let conf = clawguard::validate::without_tunnel_cert(conf);
         let mut c = e.docker(&argv[1..].iter().map(String::as_str).collect::<Vec<_>>());
         c.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
         let mut child = c.spawn().unwrap();
@@ -216,20 +217,23 @@ fn the_agent_is_locked_down_and_reaches_only_the_allowed_hosts() {
     assert!(ok && out.contains("hello from the allowed host"), "allowed host: {out}");
     let (ok, out) = agent_sh(&e, &agent, "wget -q -O - http://other.test/");
     assert!(!ok && out.contains("403"), "a host not on the list: {out}");
-    let connect = |target: &str| {
+    // A tunnel, then a plain request inside it: what comes back through. squid answers a
+    // refused CONNECT with 200 and then closes (its port peeks at TLS names, so it keeps
+    // the refusal for inside the tunnel): refused means nothing gets through.
+    let through = |target: &str| {
         agent_sh(
             &e,
             &agent,
             &format!(
-                "printf 'CONNECT {target} HTTP/1.1\\r\\nHost: {target}\\r\\n\\r\\n' | timeout 5 nc proxy 3128 | head -1"
+                "(printf 'CONNECT {target} HTTP/1.1\\r\\nHost: {target}\\r\\n\\r\\n'; sleep 1; printf 'GET / HTTP/1.0\\r\\nHost: allowed.test\\r\\n\\r\\n'; sleep 2) | timeout 6 nc proxy 3128"
             ),
         )
         .1
     };
-    assert!(connect("other.test:443").contains("403"), "CONNECT to a host not on the list");
-    assert!(connect("allowed.test:25").contains("403"), "CONNECT to a port other than 80 and 443");
-    assert!(connect("allowed.test:80").contains("200"), "CONNECT to the allowed host on 80 (Node tunnels http:// too)");
-    assert!(connect("allowed.test:443").contains("200"), "CONNECT to the allowed host on 443");
+    let hello = "hello from the allowed host";
+    assert!(through("allowed.test:80").contains(hello), "CONNECT to the allowed host on 80 (Node tunnels http:// too)");
+    assert!(!through("other.test:80").contains(hello), "CONNECT to a host not on the list");
+    assert!(!through("allowed.test:25").contains(hello), "CONNECT to a port other than 80 and 443");
     // Around the proxy: no route out, and no DNS to the outside.
     let (ok, out) = agent_sh(&e, &agent, &format!("wget -Y off -q -T 3 -O - http://{}/", e.web_ip));
     assert!(!ok, "a direct connection bypassed the proxy: {out}");
@@ -299,7 +303,7 @@ fn the_agent_is_locked_down_and_reaches_only_the_allowed_hosts() {
     assert_eq!(code, Some(3), "{out}");
     assert!(out.contains("WARNING: The agent's proxy refused"), "{out}");
     let log = host.path().join("var/lib/docker/volumes/clawguard-agent_proxy-logs/_data/access.log");
-    for host in ["other.test (", "other.test:443 (1)", "allowed.test:25 (1)"] {
+    for host in ["other.test (", "other.test:80 (1)", "allowed.test:25 (1)"] {
         assert!(out.contains(host), "{host}:\n{out}\n{}", fs::read_to_string(&log).unwrap_or_default());
     }
     let (code, out) = check();

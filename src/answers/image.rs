@@ -133,4 +133,36 @@ impl ImageRef {
 }
 
 string_value!(ImageRef);
+
+/// The comment above a pinned reference: `tag` as the answers give it (quoted as JSON).
+pub fn pin_comment(tag: &str) -> String {
+    format!("# Tag {}, resolved to this digest when clawguard planned it.", serde_json::json!(tag))
+}
+
+/// The pins recorded in `text` (a compose file or a Dockerfile clawguard wrote): each
+/// [`pin_comment`] and the reference on the next line (`image: "…"` or `FROM …`), as (the tag
+/// as the answers give it, its digest). Anything else in the file is not a record.
+pub fn recorded_pins(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut lines = text.lines().map(str::trim);
+    while let Some(l) = lines.next() {
+        let Some(tag) = l
+            .strip_prefix("# Tag \"")
+            .and_then(|t| t.strip_suffix("\", resolved to this digest when clawguard planned it."))
+        else {
+            continue;
+        };
+        let Some(next) = lines.next() else { break };
+        let image = next
+            .strip_prefix("image: \"")
+            .and_then(|i| i.strip_suffix('"'))
+            .or_else(|| next.strip_prefix("FROM ").map(str::trim));
+        let Some(pinned) = image.and_then(|i| i.parse::<ImageRef>().ok()) else { continue };
+        let Some(digest) = pinned.digest().map(str::to_owned) else { continue };
+        let Ok(tagged) = format!("{}:{tag}", pinned.without_tag()).parse::<ImageRef>() else { continue };
+        out.push((tagged.to_string(), digest));
+    }
+    out
+}
+
 text_value!(ImageRef, "a container image name");

@@ -36,6 +36,11 @@ impl fmt::Display for Profile {
 /// docs/install/docker.md: `ghcr.io/openclaw/openclaw:<version>`).
 pub const OPENCLAW_IMAGE: &str = "ghcr.io/openclaw/openclaw:2026.9.6";
 
+/// The proxy's image by default: built on the host from Debian 12's `squid-openssl` (the
+/// squid that can peek at a tunnel's TLS name; Debian's and Ubuntu's plain `squid`, and so
+/// `ubuntu/squid`, are built with GnuTLS and cannot). Its tag is `local`: no registry has it.
+pub const PROXY_IMAGE: &str = "clawguard/squid-openssl:local";
+
 /// Layer 1: the agent's container.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -209,7 +214,8 @@ impl Default for Fail2ban {
 pub struct Egress {
     pub allowed_hosts: Vec<DomainPattern>,
     pub proxy_port: Port,
-    /// The squid image of the proxy sidecar.
+    /// The squid image of the proxy sidecar: [`PROXY_IMAGE`] (built here) or one whose
+    /// squid is built with OpenSSL.
     pub proxy_image: ImageRef,
     /// Names the proxy resolves without DNS (`name=address`).
     pub static_hosts: Vec<StaticHost>,
@@ -229,7 +235,7 @@ impl Default for Egress {
             .map(|h| h.parse().expect("default host"))
             .collect(),
             proxy_port: Port::new_unchecked(3128),
-            proxy_image: "ubuntu/squid:latest".parse().expect("default image"),
+            proxy_image: PROXY_IMAGE.parse().expect("default image"),
             static_hosts: Vec::new(),
         }
     }

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::plan::Check;
+use crate::plan::{BUILT_FROM_LABEL, Check};
 use crate::target::Kind;
 use crate::target::Root;
 use crate::target::{Ran, Runner};
@@ -76,6 +76,7 @@ pub fn check(check: &Check, root: &Root, runner: &Runner, platform: Kind) -> Res
                 )),
             }
         }
+        Check::ProxyImage { image, dockerfile } => proxy_image(image, dockerfile, root, runner),
         Check::PortFree { port, owners, what } if platform == Kind::MacOs => {
             // lsof exits 1 when nothing listens; its lines are COMMAND PID USER ….
             let out = match runner.run(&["lsof", "-nP", &format!("-iTCP:{port}"), "-sTCP:LISTEN"]) {
@@ -172,6 +173,34 @@ fn users(line: &str) -> String {
 
 fn last_line(s: &str) -> &str {
     s.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no output").trim()
+}
+
+/// The proxy's image as clawguard builds it: kept when the host has it built from this very
+/// `dockerfile`, else built from it (the file is written under clawguard's state directory,
+/// the build's whole context). The build fetches Debian's packages, so it needs the network.
+fn proxy_image(image: &str, dockerfile: &str, root: &Root, runner: &Runner) -> Result<(), String> {
+    let want = crate::target::sha256(dockerfile.as_bytes());
+    let format = format!("{{{{index .Config.Labels \"{BUILT_FROM_LABEL}\"}}}}");
+    match runner.run(&["docker", "image", "inspect", "--format", &format, image]) {
+        Ran::Skipped => return Ok(()),
+        Ran::Ok(out) if out.trim() == want => return Ok(()),
+        _ => {}
+    }
+    let file = crate::host::PROXY_DOCKERFILE;
+    let dir = file.rsplit_once('/').map_or("/", |(d, _)| d);
+    let write = || -> std::io::Result<()> {
+        std::fs::create_dir_all(root.path(dir))?;
+        crate::target::atomic::write(&root.path(file), dockerfile.as_bytes(), 0o644)
+    };
+    write().map_err(|e| format!("cannot write the proxy's Dockerfile to {file}: {e}"))?;
+    let label = format!("{BUILT_FROM_LABEL}={want}");
+    match runner.run(&["docker", "build", "--quiet", "--label", &label, "--tag", image, dir]) {
+        Ran::Ok(_) | Ran::Skipped => Ok(()),
+        Ran::Failed { output, .. } => Err(format!(
+            "the proxy's image `{image}` could not be built from Debian's squid-openssl ({}): the build needs Docker Hub (debian:12-slim) and deb.debian.org; check that this host reaches them, or set egress.proxy_image to an image whose squid is built with OpenSSL",
+            last_line(&output)
+        )),
+    }
 }
 
 #[cfg(test)]

@@ -7,21 +7,58 @@ use std::collections::BTreeMap;
 use super::{Finding, finding};
 use crate::plan::Severity;
 
-/// The refused requests in squid's native access log lines, counted per destination
-/// (`other.test`, `other.test:443` for a CONNECT).
-pub fn refused(log: &str) -> BTreeMap<String, usize> {
-    let mut out = BTreeMap::new();
+/// One request the proxy refused: when (squid's time, seconds since the epoch), and where
+/// to (`other.test`, `other.test:443` for a CONNECT).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal {
+    pub at: f64,
+    pub destination: String,
+}
+
+/// The refused requests in squid's access log lines (its native format, and clawguard's,
+/// which adds how a tunnel ended and the TLS name asked for), oldest first.
+pub fn refusals(log: &str) -> Vec<Refusal> {
+    let mut out = Vec::new();
     for line in log.lines() {
-        // time elapsed client code/status bytes method URL …
+        // time elapsed client code/status bytes method URL user hierarchy type, then (in
+        // clawguard's format) how a tunnel ended and the TLS name the client asked for.
         let f: Vec<&str> = line.split_whitespace().collect();
         let (Some(code), Some(url)) = (f.get(3), f.get(6)) else { continue };
+        let at = f.first().and_then(|t| t.parse::<f64>().ok()).filter(|t| t.is_finite()).unwrap_or(0.0);
         // TCP_DENIED, and its variants (TCP_DENIED_ABORTED when the client left first).
-        if !code.split('/').next().is_some_and(|tag| tag.starts_with("TCP_DENIED")) {
+        if code.split('/').next().is_some_and(|tag| tag.starts_with("TCP_DENIED")) {
+            // A refused CONNECT is logged, then (method `-`) the error squid served inside
+            // the tunnel it opened to say so: one refusal.
+            if f.get(5) != Some(&"-") {
+                out.push(Refusal { at, destination: destination(url) });
+            }
             continue;
         }
-        *out.entry(destination(url)).or_default() += 1;
+        // A tunnel to an allowed host closed because its TLS name is another: that name
+        // (with the tunnel's port) is what was refused.
+        if let (Some(&"terminate"), Some(&sni)) = (f.get(10), f.get(11).filter(|s| **s != "-")) {
+            let port = destination(url).rsplit_once(':').map(|(_, p)| p.to_owned()).unwrap_or_else(|| "443".into());
+            out.push(Refusal { at, destination: destination(&format!("{sni}:{port}")) });
+        }
     }
     out
+}
+
+/// The refused requests in squid's access log lines, counted per destination.
+pub fn refused(log: &str) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for r in refusals(log) {
+        *out.entry(r.destination).or_default() += 1;
+    }
+    out
+}
+
+/// The host of a destination, without its port (`[::1]:443` → `[::1]`).
+pub fn host_of(destination: &str) -> &str {
+    destination
+        .rsplit_once(':')
+        .filter(|(h, p)| p.bytes().all(|b| b.is_ascii_digit()) && (!h.contains(':') || h.ends_with(']')))
+        .map_or(destination, |(h, _)| h)
 }
 
 /// The host (and port, when one is given) of a request's URL; printable, bounded.
@@ -39,9 +76,7 @@ pub const MAX_READ: u64 = 64 << 20;
 /// The findings for `refused` requests, if there were any. Those to the agent's own
 /// services (`own`: host, what it is) are the agent being itself, said apart as a note.
 pub fn findings_for(refused: &BTreeMap<String, usize>, own: &[(&str, &str)]) -> Vec<Finding> {
-    let host = |d: &str| {
-        d.rsplit_once(':').filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit())).map_or(d, |(h, _)| h).to_owned()
-    };
+    let host = |d: &str| host_of(d).to_owned();
     let (mine, others): (BTreeMap<String, usize>, BTreeMap<String, usize>) =
         refused.iter().map(|(d, n)| (d.clone(), *n)).partition(|(d, _)| own.iter().any(|(h, _)| *h == host(d)));
     let mut out: Vec<Finding> = finding_for(&others).into_iter().collect();
@@ -81,7 +116,7 @@ pub fn finding_for(refused: &BTreeMap<String, usize>) -> Option<Finding> {
         "egress.refused",
         Severity::Warning,
         format!(
-            "The agent's proxy refused {total} request(s) since the last check, to hosts off the allow-list: {}. An agent reaching for hosts nobody allowed is the clearest sign it was taken over (see /etc/clawguard/RECOVERY.md); if it needs one of them, add it to egress.allowed_hosts and apply.",
+            "The agent's proxy refused {total} request(s) since the last check, to hosts off the allow-list: {}. An agent reaching for hosts nobody allowed is the clearest sign it was taken over (see /etc/clawguard/RECOVERY.md); `sudo clawguard egress` lists them, to allow (`egress allow HOST`) or dismiss (`egress dismiss HOST`) each.",
             named.join(", ")
         ),
     ))
@@ -114,18 +149,25 @@ mod tests {
 1764331202.790      0 172.20.0.3 NONE_NONE/000 0 - error:transaction-end-before-headers - HIER_NONE/- -
 1764331203.000      1 172.20.0.3 TCP_DENIED/403 3900 GET http://user:pw@other.test:8080/x?y - HIER_NONE/- text/html
 1764331204.000      2 172.20.0.3 TCP_MISS/200 120 GET http://allowed.test/ - HIER_DIRECT/10.0.0.2 text/plain
+1764331205.000      0 172.20.0.3 NONE_NONE/200 0 CONNECT allowed.test:443 - HIER_NONE/- - terminate fronted.test
+1764331205.100      3 172.20.0.3 TCP_TUNNEL/200 1343 CONNECT allowed.test:443 - HIER_DIRECT/10.0.0.2 - splice allowed.test
+1764331205.200      0 172.20.0.3 NONE_NONE/200 0 CONNECT allowed.test:443 - HIER_NONE/- - terminate -
+1764331206.000    998 172.20.0.3 TCP_DENIED/200 0 CONNECT other.test:80 - HIER_NONE/- - bump -
+1764331206.001      0 172.20.0.3 TCP_DENIED/403 3441 - other.test:80 - HIER_NONE/- text/html client-first -
 garbage
 ";
 
     #[test]
     fn refused_requests_are_counted_by_destination() {
         let r = refused(LOG);
-        assert_eq!(r.len(), 3, "{r:?}");
+        assert_eq!(r.len(), 5, "{r:?}");
+        assert_eq!(r["other.test:80"], 1, "a refused CONNECT and the error served in its tunnel are one refusal");
+        assert_eq!(r["fronted.test:443"], 1, "a TLS name refused inside a tunnel is its own destination");
         assert_eq!(r["other.test"], 1);
         assert_eq!(r["other.test:443"], 1);
         assert_eq!(r["other.test:8080"], 1, "the credentials in a URL are not repeated");
         let f = finding_for(&r).unwrap();
-        assert!(f.text.contains("refused 3 request(s)"), "{}", f.text);
+        assert!(f.text.contains("refused 5 request(s)"), "{}", f.text);
         assert!(finding_for(&BTreeMap::new()).is_none());
     }
 

@@ -83,8 +83,9 @@ pub struct Facts {
     pub images: std::collections::BTreeMap<String, ImageFact>,
     /// The host's memory (MemTotal), when the target is this running host.
     pub memory_mib: Option<u64>,
-    /// The agent's image as the applied compose file pins it (the tag, the digest).
-    pub recorded_image: Option<(String, String)>,
+    /// The images the applied files pin, by the tag as the answers give it: its digest
+    /// (the compose file's images; the base of the proxy's own image, in its Dockerfile).
+    pub recorded_images: std::collections::BTreeMap<String, String>,
 }
 
 /// An image as the front door found it: on the host already, or what its registry says.
@@ -132,32 +133,26 @@ impl Facts {
             self.agent_config = agent_config(root, dir);
         }
         self.linked_mounts = linked_mounts(root, answers);
-        self.recorded_image = recorded_image(root, &answers.sandbox.project_dir.join("docker-compose.yml"));
+        self.recorded_images = recorded_images(root, &answers.sandbox.project_dir.join("docker-compose.yml"));
         self
     }
 }
 
-/// The agent's image as the applied compose file pins it: (the tag it was resolved from,
-/// as the answers give it; the digest). What clawguard wrote there is its record of the
+/// Where clawguard writes the Dockerfile of the proxy's own image (under its state
+/// directory): the build's whole context, and the record of its base's pin.
+pub const PROXY_DOCKERFILE: &str = "/var/lib/clawguard/proxy-image/Dockerfile";
+
+/// The images the applied files pin: (the tag it was resolved from, as the answers give
+/// it; the digest), from the comments clawguard wrote next to them
+/// ([`crate::answers::recorded_pins`]). What clawguard wrote there is its record of the
 /// resolution, so a re-run without the registry or the engine (offline, without root)
-/// plans the same file. Anything else in that file is not a record.
-fn recorded_image(root: &Root, compose: &str) -> Option<(String, String)> {
-    let text = root.read(compose)?;
-    let mut lines = text.lines().map(str::trim);
-    while let Some(l) = lines.next() {
-        let Some(tag) = l
-            .strip_prefix("# Tag \"")
-            .and_then(|t| t.strip_suffix("\", resolved to this digest when clawguard planned it."))
-        else {
-            continue;
-        };
-        let image = lines.next()?.strip_prefix("image: \"")?.strip_suffix('"')?;
-        let pinned: crate::answers::ImageRef = image.parse().ok()?;
-        let digest = pinned.digest()?.to_owned();
-        let tagged: crate::answers::ImageRef = format!("{}:{tag}", pinned.without_tag()).parse().ok()?;
-        return Some((tagged.to_string(), digest));
-    }
-    None
+/// plans the same files.
+fn recorded_images(root: &Root, compose: &str) -> std::collections::BTreeMap<String, String> {
+    [compose, PROXY_DOCKERFILE]
+        .into_iter()
+        .filter_map(|f| root.read(f))
+        .flat_map(|text| crate::answers::recorded_pins(&text))
+        .collect()
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -333,7 +328,7 @@ pub fn probe(root: &Root, ssh_connection: Option<&str>) -> Facts {
         agent_config: agent_config(root, default_config.as_str()),
         linked_mounts: linked_mounts(root, &defaults),
         images: Default::default(),
-        recorded_image: None,
+        recorded_images: Default::default(),
         memory_mib: root
             .read("/proc/meminfo")
             .and_then(|m| {

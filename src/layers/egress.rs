@@ -19,10 +19,46 @@ pub fn proxy_access_log(f: &Facts) -> String {
     format!("{data}/volumes/{}_{PROXY_LOG_VOLUME}/_data/access.log", super::sandbox::PROJECT)
 }
 
+/// Where the proxy finds the certificate its ssl-bump port needs (see [`TUNNEL_PEM`]).
+pub const TUNNEL_CERT_IN_PROXY: &str = "/etc/squid/clawguard-tunnel.pem";
+
+/// The certificate and key squid's ssl-bump port must have, though it never decrypts: the
+/// proxy only peeks at a tunnel's ClientHello, then splices or closes it. squid shows it
+/// to a client whose CONNECT was refused (its way of closing such a tunnel), and nobody
+/// trusts it — so it is the same for everyone, not a secret, and never goes into the agent.
+pub const TUNNEL_PEM: &str = include_str!("../../assets/egress/tunnel.pem");
+
+/// The tunnel certificate on the host, next to squid.conf.
+pub fn tunnel_pem(a: &Answers) -> String {
+    a.sandbox.project_dir.join("tunnel.pem")
+}
+
+/// The image the proxy's own image is built on ([`crate::answers::PROXY_IMAGE`]).
+pub const PROXY_BASE: &str = "debian:12-slim";
+
+/// [`PROXY_BASE`] as a reference.
+pub fn proxy_base() -> crate::answers::ImageRef {
+    PROXY_BASE.parse().expect("a valid reference")
+}
+
+/// The Dockerfile of the proxy's own image: Debian's squid-openssl on `base` (as pinned,
+/// with the tag it was resolved from when it is pinned by digest).
+pub fn proxy_dockerfile(base: &str, base_tag: Option<&str>) -> Result<String, RenderError> {
+    #[derive(Serialize)]
+    struct Build {
+        base: String,
+        base_tag: Option<String>,
+    }
+    let ctx = Build { base: base.to_owned(), base_tag: base_tag.map(super::images::comment) };
+    crate::render::render("egress/Dockerfile", ctx)
+}
+
 #[derive(Serialize)]
 struct Ctx {
     proxy_port: u16,
+    tunnel_cert: &'static str,
     allowed_hosts: Vec<String>,
+
     internal_ranges: &'static [&'static str],
     /// static_hosts that point at an internal address: reachable only by their name, at
     /// that address, when the name is also allowed.
@@ -112,6 +148,7 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     }
     let ctx = Ctx {
         proxy_port: a.egress.proxy_port.get(),
+        tunnel_cert: TUNNEL_CERT_IN_PROXY,
         allowed_hosts: a.egress.allowed_hosts.iter().map(|h| h.to_string()).collect(),
         internal_ranges: INTERNAL_RANGES,
         static_exceptions,
@@ -127,6 +164,8 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     let hosts =
         if ctx.allowed_hosts.is_empty() { Ctx { allowed_hosts: vec!["nothing.invalid".into()], ..ctx } } else { ctx };
     let conf = squid_conf(a);
+    let pem = tunnel_pem(a);
+    b.raw_file(layer, &pem, TUNNEL_PEM.to_owned(), 0o644);
     b.file(
         layer,
         &conf,
@@ -139,7 +178,12 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     // SIGHUP is squid's reconfigure; it works whatever PID squid has in its container
     // (`squid -k reconfigure` refuses to signal PID 1).
     let reconf = super::sandbox::project_argv(f, &compose, &["kill", "-s", "HUP", "proxy"]);
-    b.on_change(layer, &reconf, "the proxy reads the new allow-list (the agent keeps running)", &[conf.as_str()])
-        .rerun_needs_old = true;
+    b.on_change(
+        layer,
+        &reconf,
+        "the proxy reads the new allow-list (the agent keeps running)",
+        &[conf.as_str(), pem.as_str()],
+    )
+    .rerun_needs_old = true;
     Ok(())
 }

@@ -5,6 +5,7 @@ pub mod backup;
 mod credentials;
 pub mod egress;
 pub mod firewall;
+mod images;
 pub mod launchd;
 pub mod macos;
 pub mod monitoring;

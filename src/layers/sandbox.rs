@@ -40,8 +40,11 @@ pub fn logging_env(a: &Answers) -> String {
 struct Ctx {
     profile: String,
     image: String,
-    /// The tag the digest was resolved from (a comment next to it).
+    /// The tags the digests were resolved from (a comment next to each, the record a
+    /// re-run reads: `answers::recorded_pins`).
     image_tag: Option<String>,
+    proxy_tag: Option<String>,
+    gateway_tag: Option<String>,
     /// The agent's health probe (the openclaw profile's).
     healthcheck: Option<Vec<String>>,
     command: Vec<String>,
@@ -64,6 +67,8 @@ struct Ctx {
     /// The proxy sidecar and the internal network (the egress layer is on).
     egress: bool,
     proxy_log_volume: &'static str,
+    /// Where the proxy finds its ssl-bump port's certificate.
+    tunnel_cert: &'static str,
     /// The logging settings file (the monitoring layer writes it).
     logging_env: bool,
 }
@@ -156,7 +161,27 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
             log_mount,
         ],
     };
-    let image = agent_image(a, f, b);
+    let compose = compose_file(a);
+    let what = match s.profile {
+        Profile::Openclaw => "OpenClaw's image",
+        Profile::Generic => "the agent's image",
+    };
+    let image = super::images::get(&s.image, what, &image_how(a, f), f, b, &compose);
+    // The parts that enforce the sandbox are pinned like the agent: the proxy (unless
+    // clawguard builds it here) and the forwarder.
+    let proxy = (egress && a.egress.proxy_image.as_str() != crate::answers::PROXY_IMAGE).then(|| {
+        super::images::get(&a.egress.proxy_image, "the proxy's image", "set egress.proxy_image to a squid image built with OpenSSL that you can pull, or leave it at its default (built here)", f, b, &compose)
+    });
+    let gateway = s.publish_gateway.then(|| {
+        super::images::get(
+            &s.gateway_image,
+            "the forwarder's image",
+            "set sandbox.gateway_image to a socat image you can pull",
+            f,
+            b,
+            &compose,
+        )
+    });
     let ctx = Ctx {
         profile: s.profile.to_string(),
         image: image.reference.clone(),
@@ -179,20 +204,22 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         secrets_dir: bind_source(f, super::secrets_dir(f.platform.kind())),
         publish: s.publish_gateway,
         gateway_port: s.gateway_port.get(),
-        proxy_image: a.egress.proxy_image.to_string(),
+        proxy_image: proxy.as_ref().map_or_else(|| a.egress.proxy_image.to_string(), |p| p.reference.clone()),
+        proxy_tag: proxy.as_ref().and_then(|p| p.tag.clone()),
         cap_add: s.cap_add.iter().map(|c| c.to_string()).collect(),
         extra_hosts: a.egress.static_hosts.iter().map(|h| format!("{}:{}", h.name, h.addr)).collect(),
-        gateway_image: s.gateway_image.to_string(),
+        gateway_image: gateway.as_ref().map_or_else(|| s.gateway_image.to_string(), |g| g.reference.clone()),
+        gateway_tag: gateway.as_ref().and_then(|g| g.tag.clone()),
         gateway_command: vec![
             format!("TCP-LISTEN:{},fork,reuseaddr", s.gateway_port),
             format!("TCP:agent:{}", s.gateway_port),
         ],
         egress,
         proxy_log_volume: super::egress::PROXY_LOG_VOLUME,
+        tunnel_cert: super::egress::TUNNEL_CERT_IN_PROXY,
         logging_env: !a.skip.contains(&Layer::Monitoring),
     };
     agent_identity(a, f, b);
-    let compose = compose_file(a);
     b.file(layer, &compose, "sandbox/docker-compose.yml", &ctx, 0o644, Some(Validator::Compose))?;
 
     if let Some(mac) = f.platform.mac() {
@@ -216,19 +243,19 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     } else {
         b.warn(layer, Severity::Warning, "sandbox.require_limits is off: the agent runs without a CPU limit, and without the memory and pids limits where the kernel cannot enforce them. A runaway agent can then starve this host.");
     }
-    let mut images = Vec::new();
-    if image.pull.is_none() && !matches!(f.images.get(s.image.as_str()), Some(ImageFact::Here { .. })) {
-        images.push((image.reference.clone(), image_how(a, f)));
-    }
-    if !a.skip.contains(&Layer::Egress) {
-        images.push((
-            a.egress.proxy_image.to_string(),
-            "set egress.proxy_image to a squid image you can pull".to_owned(),
-        ));
+    if egress && a.egress.proxy_image.as_str() == crate::answers::PROXY_IMAGE {
+        let base = super::images::pin(&super::egress::proxy_base(), "the proxy's base image", f, layer, b);
+        let dockerfile = super::egress::proxy_dockerfile(&base.reference, base.tag.as_deref())?;
+        if !matches!(f.images.get(crate::answers::PROXY_IMAGE), Some(ImageFact::Here { .. })) {
+            b.warn(layer, Severity::Note, format!("The proxy's image ({}) is built on this host from Debian 12's squid-openssl, the squid that can check a tunnel's TLS name: the build fetches {} and the package from deb.debian.org.", crate::answers::PROXY_IMAGE, base.reference));
+        }
+        b.preflight(
+            layer,
+            Check::ProxyImage { image: crate::answers::PROXY_IMAGE.to_owned(), dockerfile },
+            &[compose.as_str()],
+        );
     }
     if s.publish_gateway {
-        images
-            .push((s.gateway_image.to_string(), "set sandbox.gateway_image to a socat image you can pull".to_owned()));
         b.preflight(
             layer,
             Check::PortFree {
@@ -243,9 +270,6 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
             },
             &[compose.as_str()],
         );
-    }
-    for (image, how) in images {
-        b.preflight(layer, Check::Image { image, how }, &[compose.as_str()]);
     }
     // Every directory the agent writes exists, the agent's, before its container starts:
     // Docker makes a missing bind source as root, and the agent (not root) then cannot
@@ -269,21 +293,6 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
             &[compose.as_str()],
         )
         .prepares = true;
-    }
-    if let Some(why) = &image.pull {
-        b.on_change(layer, &["docker", "pull", image.reference.as_str()], why.as_str(), &[compose.as_str()]).prepares =
-            true;
-        // The tag names what was pulled, on this host: the next run finds the image here
-        // (and its digest) without asking the registry, and its tag cannot move under it.
-        if image.tag.is_some() {
-            b.on_change(
-                layer,
-                &["docker", "tag", image.reference.as_str(), s.image.as_str()],
-                "name the pulled image by its tag on this host",
-                &[compose.as_str()],
-            )
-            .prepares = true;
-        }
     }
     let up = project_argv(f, &compose, &["up", "-d"]);
     b.on_change(layer, &up, "start or update the agent and its proxy", &[compose.as_str()]).undo =
@@ -338,57 +347,6 @@ const HEALTHCHECK: [&str; 4] = [
     "-e",
     "fetch('http://127.0.0.1:{port}/healthz').then(r=>{if(!r.ok){console.error('the gateway answered HTTP '+r.status);process.exit(1)}},e=>{console.error('the gateway does not answer yet: '+(e.cause?.code||e.message));process.exit(1)})",
 ];
-
-/// The agent's image as the compose file names it, and the pull the plan makes for it.
-struct AgentImage {
-    /// What `image:` says: pinned by digest whenever the digest is known.
-    reference: String,
-    /// The tag a digest was resolved from.
-    tag: Option<String>,
-    /// Why the image is pulled, when it is (a planned step, before `up`).
-    pull: Option<String>,
-}
-
-/// Pins the agent's image by digest where it is known (given in the answers, found on the
-/// host, or said by its registry) and plans its pull when it is not on the host.
-fn agent_image(a: &Answers, f: &Facts, b: &mut Builder) -> AgentImage {
-    let s = &a.sandbox;
-    let what = match s.profile {
-        Profile::Openclaw => "OpenClaw's image",
-        Profile::Generic => "the agent's image",
-    };
-    let tag = s.image.tag().filter(|_| s.image.digest().is_none()).map(str::to_owned);
-    // The digest the applied compose file recorded for this very tag: what the last
-    // resolution gave, kept when neither the engine nor the registry answers now.
-    let recorded = f.recorded_image.as_ref().filter(|(t, _)| s.image.digest().is_none() && t == s.image.as_str());
-    match f.images.get(s.image.as_str()) {
-        Some(ImageFact::Here { digest: Some(d) }) => AgentImage { reference: s.image.pinned(d), tag, pull: None },
-        Some(ImageFact::Unknown(_) | ImageFact::NotAsked) | None if recorded.is_some() => {
-            let (_, d) = recorded.expect("checked");
-            AgentImage { reference: s.image.pinned(d), tag, pull: None }
-        }
-        Some(ImageFact::Here { digest: None }) => AgentImage { reference: s.image.to_string(), tag: None, pull: None },
-        Some(ImageFact::Remote(r)) => AgentImage {
-            reference: s.image.pinned(&r.digest),
-            tag,
-            pull: Some(format!(
-                "download {what} {} ({}, pinned by its digest)",
-                s.image,
-                crate::registry::human(r.bytes)
-            )),
-        },
-        Some(ImageFact::Unknown(why)) if !s.image.is_local_build() => {
-            if s.image.digest().is_none() {
-                b.warn(Layer::Sandbox, Severity::Warning, format!(
-                    "{what} {} could not be looked up ({why}): it is pulled by its tag when the apply starts the agent, not pinned to a digest. Pin it with sandbox.image = \"{}@sha256:…\" to run exactly the image you checked.",
-                    s.image, s.image.without_tag()
-                ));
-            }
-            AgentImage { reference: s.image.to_string(), tag: None, pull: None }
-        }
-        _ => AgentImage { reference: s.image.to_string(), tag: None, pull: None },
-    }
-}
 
 /// How to get the agent's image when it is neither here nor pullable.
 fn image_how(a: &Answers, f: &Facts) -> String {
@@ -541,6 +499,56 @@ mod tests {
         &p.file(&compose_file(&Answers::default())).unwrap().content
     }
 
+    #[test]
+    fn the_proxy_the_forwarder_and_the_proxys_base_are_pinned_and_recorded() {
+        let (dp, dg, db) = (
+            format!("sha256:{}", "a".repeat(64)),
+            format!("sha256:{}", "b".repeat(64)),
+            format!("sha256:{}", "d".repeat(64)),
+        );
+        let mut a = Answers::default();
+        a.sandbox.publish_gateway = true;
+        let mut f = Facts::default();
+        f.tools.docker = true;
+        f.tools.compose = true;
+        f.images
+            .insert("alpine/socat:latest".into(), ImageFact::Remote(Resolved { digest: dg.clone(), bytes: 5_000_000 }));
+        f.images.insert("debian:12-slim".into(), ImageFact::Remote(Resolved { digest: db.clone(), bytes: 29_000_000 }));
+        let plan = crate::layers::plan(&a, &f).unwrap();
+        let text = &plan.file(&compose_file(&a)).unwrap().content;
+        assert!(
+            text.contains(&format!(
+                "# Tag \"latest\", resolved to this digest when clawguard planned it.\n    image: \"alpine/socat@{dg}\""
+            )),
+            "{text}"
+        );
+        assert!(argvs(&plan).contains(&format!("docker pull alpine/socat@{dg}")));
+        // The proxy clawguard builds: its base pinned in the Dockerfile the build uses.
+        let dockerfile = plan.preflight.iter().find_map(|p| match &p.check {
+            Check::ProxyImage { dockerfile, .. } => Some(dockerfile.clone()),
+            _ => None,
+        });
+        let dockerfile = dockerfile.expect("the proxy's image is built");
+        assert!(
+            dockerfile.contains(&format!(
+                "# Tag \"12-slim\", resolved to this digest when clawguard planned it.\nFROM debian@{db}"
+            )),
+            "{dockerfile}"
+        );
+        // Both are records a re-run reads back, offline.
+        let mut pins = crate::answers::recorded_pins(text);
+        pins.extend(crate::answers::recorded_pins(&dockerfile));
+        assert!(pins.contains(&("alpine/socat:latest".to_owned(), dg.clone())), "{pins:?}");
+        assert!(pins.contains(&("debian:12-slim".to_owned(), db.clone())), "{pins:?}");
+        // A proxy image the answers name is pinned like the forwarder.
+        a.egress.proxy_image = "ghcr.io/example/squid:6".parse().unwrap();
+        f.images.insert("ghcr.io/example/squid:6".into(), ImageFact::Here { digest: Some(dp.clone()) });
+        let plan = crate::layers::plan(&a, &f).unwrap();
+        let text = &plan.file(&compose_file(&a)).unwrap().content;
+        assert!(text.contains(&format!("image: \"ghcr.io/example/squid@{dp}\"")), "{text}");
+        assert!(!plan.preflight.iter().any(|p| matches!(p.check, Check::ProxyImage { .. })), "nothing is built");
+    }
+
     fn argvs(p: &crate::plan::Plan) -> Vec<String> {
         p.commands.iter().map(|c| c.argv.join(" ")).collect()
     }
@@ -552,7 +560,7 @@ mod tests {
         // Its registry said: pulled by the digest, then named by its tag; the compose file pins it.
         let remote = plan_with(Some(ImageFact::Remote(Resolved { digest: d.clone(), bytes: 412_000_000 })));
         assert!(compose(&remote).contains(&format!("image: \"{pinned}\"")), "{}", compose(&remote));
-        assert!(compose(&remote).contains("# Tag \"2026.9.6\", resolved to this digest"));
+        assert!(compose(&remote).contains("# Tag \"2026.9.6\", resolved to this digest"), "{}", compose(&remote));
         let cmds = argvs(&remote);
         let at = |s: &str| cmds.iter().position(|c| c.starts_with(s)).unwrap_or_else(|| panic!("{s}: {cmds:#?}"));
         assert!(
@@ -587,7 +595,7 @@ mod tests {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, compose(&remote)).unwrap();
         let mut f = Facts::default().for_answers(&root, &Answers::default());
-        assert_eq!(f.recorded_image, Some(("ghcr.io/openclaw/openclaw:2026.9.6".to_owned(), d.clone())));
+        assert_eq!(f.recorded_images.get("ghcr.io/openclaw/openclaw:2026.9.6"), Some(&d));
         f.tools.docker = true;
         f.tools.compose = true;
         f.images.insert(OPENCLAW.into(), ImageFact::Unknown("cannot reach ghcr.io".into()));

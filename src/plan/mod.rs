@@ -133,15 +133,21 @@ pub enum Check {
     Limits,
     /// An image is on the host, or can be pulled; `how` says how to get it otherwise.
     Image { image: String, how: String },
+    /// The proxy's image clawguard builds itself ([`BUILT_FROM_LABEL`] names its Dockerfile) ([`crate::answers::PROXY_IMAGE`]) is on
+    /// the host, built from this `dockerfile`; else it is built (Debian's squid-openssl).
+    ProxyImage { image: String, dockerfile: String },
     /// Nothing but one of `owners` (process names) listens on this TCP port.
     PortFree { port: u16, owners: Vec<String>, what: String },
 }
+
+/// The label on an image clawguard built: the SHA-256 of the Dockerfile it was built from.
+pub const BUILT_FROM_LABEL: &str = "org.clawguard.dockerfile";
 
 impl Check {
     /// Whether the check needs what the plan installs (the engine): those run after the
     /// packages, the others before anything at all.
     pub fn needs_packages(&self) -> bool {
-        matches!(self, Check::Engine | Check::Limits | Check::Image { .. })
+        matches!(self, Check::Engine | Check::Limits | Check::Image { .. } | Check::ProxyImage { .. })
     }
 }
 

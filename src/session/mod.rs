@@ -120,17 +120,26 @@ impl Request {
         if crate::layers::openclaw::wants_gateway_key(&self.answers) && !have { vec![gateway] } else { Vec::new() }
     }
 
-    /// Finds out what the agent's image is before the plan is shown: on this host already
+    /// Finds out what the agent's images are (its own, the proxy's, the forwarder's) before the plan is shown: on this host already
     /// (through the runner), else what its registry says (digest and download size), so
     /// the plan pins it by digest and the review says what will be pulled. Asked once per
     /// image reference; a front end calls this before it shows a plan.
     pub fn ask_images(&mut self) {
-        let image = &self.answers.sandbox.image;
-        if self.facts.images.contains_key(image.as_str()) {
-            return;
+        let a = &self.answers;
+        let mut images = vec![a.sandbox.image.clone()];
+        if !a.skip.contains(&crate::answers::Layer::Egress) {
+            images.push(a.egress.proxy_image.clone());
         }
-        let fact = ask_image(image, &self.runner, self.facts.tools.docker, self.root.is_live());
-        self.facts.images.insert(image.to_string(), fact);
+        if a.sandbox.publish_gateway {
+            images.push(a.sandbox.gateway_image.clone());
+        }
+        for image in images {
+            if self.facts.images.contains_key(image.as_str()) {
+                continue;
+            }
+            let fact = ask_image(&image, &self.runner, self.facts.tools.docker, self.root.is_live());
+            self.facts.images.insert(image.to_string(), fact);
+        }
     }
 
     /// Asks what the agent's image is ([`Request::ask_images`]), then plans: what a front

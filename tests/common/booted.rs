@@ -237,7 +237,7 @@ systemctl restart ssh
 
     /// Pipes a tar of `rootfs` into `sudo docker import` over SSH: the image a user would
     /// have built or pulled.
-    pub fn import_image(&self, port: u16, control: Option<&str>, rootfs: &Path, name: &str, change: &str) {
+    pub fn import_image(&self, port: u16, control: Option<&str>, rootfs: &Path, name: &str, changes: &[&str]) {
         let tar = self.work.path().join("image.tar");
         let o = Command::new("tar")
             .args(["-C", rootfs.to_str().unwrap(), "-cf", tar.to_str().unwrap(), "."])
@@ -245,7 +245,8 @@ systemctl restart ssh
             .unwrap();
         assert!(o.status.success(), "tar: {}", text(&o));
         let mut argv = self.ssh_args("debian", port, control);
-        argv.push(format!("sudo docker import --change '{change}' - {name}"));
+        let changes: Vec<String> = changes.iter().map(|c| format!("--change '{c}'")).collect();
+        argv.push(format!("sudo docker import {} - {name}", changes.join(" ")));
         let refs: Vec<&str> = argv.iter().map(String::as_str).collect();
         let mut args = vec!["hostns"];
         args.extend_from_slice(&refs);

@@ -200,8 +200,10 @@ pub struct Images {
 /// /var/cache/clawguard-tests, with a lock: tests in parallel wait for one another. Serve
 /// it with [`Registry::start`] (several registries may serve it at once: they only read).
 pub fn images() -> Images {
-    let cache =
-        Path::new("/var/cache/clawguard-tests").join(format!("registry-{}", super::engine::OPENCLAW.replace('@', "-")));
+    // The proxy's image is this machine's squid: built with OpenSSL (peek-and-splice) since
+    // the cache's name says so.
+    let cache = Path::new("/var/cache/clawguard-tests")
+        .join(format!("registry-{}-squid-openssl", super::engine::OPENCLAW.replace('@', "-")));
     fs::create_dir_all(cache.parent().unwrap()).unwrap();
     let lock = fs::File::create(cache.parent().unwrap().join("registry.lock")).unwrap();
     assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0, "locking {}", cache.display());
