@@ -102,6 +102,13 @@ pub enum Command {
     /// The agent's keys, encrypted in the vault (age, to this host's identity); they reach
     /// the agent as files, never as environment variables.
     Secrets(SecretsArgs),
+    /// The hosts the agent's proxy refused since the last decision about each (name, how
+    /// many times, first and last), to allow or dismiss one by one. Nothing is let out
+    /// until you allow it: `egress allow HOST` adds it to egress.allowed_hosts in the
+    /// answers (comments kept) and applies the egress layer alone (squid reads the new
+    /// list; the agent keeps running), `egress dismiss HOST` takes it off the list until
+    /// the proxy refuses it again.
+    Egress(EgressArgs),
     /// Backups off the server with restic: create the repository, back up now, list the
     /// snapshots, make the recovery kit. `clawguard-backup.timer` runs `backup now` nightly.
     Backup(BackupArgs),
@@ -225,6 +232,33 @@ pub struct ApplyArgs {
     /// See `--runner` in `confirm --help`.
     #[arg(long, value_name = "PROGRAM")]
     pub runner: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct EgressArgs {
+    #[command(subcommand)]
+    pub action: Option<EgressAction>,
+    #[command(flatten)]
+    pub common: Common,
+    /// Allow without asking (required when stdin is not a terminal).
+    #[arg(long, short = 'y', global = true)]
+    pub yes: bool,
+    /// See `--runner` in `confirm --help`.
+    #[arg(long, value_name = "PROGRAM", global = true)]
+    pub runner: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EgressAction {
+    /// List the refused hosts waiting for a decision (what `clawguard egress` alone does).
+    List,
+    /// Let the agent reach HOST (a name such as api.mistral.ai, or .example.com for a domain
+    /// and its subdomains): added to egress.allowed_hosts in the answers file (comments
+    /// kept), then the egress layer alone is applied.
+    Allow { host: String },
+    /// Take HOST off the list without allowing it; the proxy keeps refusing it, and a later
+    /// refusal lists it again.
+    Dismiss { host: String },
 }
 
 #[derive(Debug, Args)]

@@ -56,9 +56,7 @@ pub enum EgressError {
     Decisions { path: String, why: String },
     #[error("{path} cannot be written ({why}): the decision was not kept")]
     Save { path: String, why: String },
-    #[error(
-        "the proxy's access log {path} cannot be read ({why}): is the agent's sandbox applied here? `sudo clawguard status` says"
-    )]
+    #[error("the proxy's access log {path} cannot be read ({why}): run clawguard as root (sudo)")]
     Log { path: String, why: String },
     #[error(
         "`{0}` is not on the list of refused hosts: `sudo clawguard egress` lists them (a host is allowed or dismissed by the name it shows)"
@@ -121,18 +119,22 @@ pub fn pending(log: &str, decisions: &Decisions, answers: &Answers) -> Vec<Pendi
 }
 
 /// The proxy's access log on `root` (its newest [`proxy::MAX_READ`] bytes), read as
-/// something the agent's side writes: never through a link, never a FIFO.
-pub fn read_log(root: &Root, facts: &Facts) -> Result<String, EgressError> {
+/// something the agent's side writes: never through a link, never a FIFO. None when there
+/// is none: the proxy has not run here (yet).
+pub fn read_log(root: &Root, facts: &Facts) -> Result<Option<String>, EgressError> {
     let path = crate::layers::egress::proxy_access_log(facts);
-    let fail = |why: String| EgressError::Log { path: path.clone(), why };
-    let tail = crate::check::tail::read_since(&root.path(&path), &Default::default(), proxy::MAX_READ)
-        .map_err(|e| fail(e.to_string()))?;
-    Ok(tail.text)
+    let full = root.path(&path);
+    match crate::check::tail::read_since(&full, &Default::default(), proxy::MAX_READ) {
+        Ok(tail) => Ok(Some(tail.text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(EgressError::Log { path, why: e.to_string() }),
+    }
 }
 
-/// The destinations waiting for a decision on `root`.
+/// The destinations waiting for a decision on `root` (none when the proxy has no log).
 pub fn list(root: &Root, facts: &Facts, answers: &Answers) -> Result<Vec<Pending>, EgressError> {
-    Ok(pending(&read_log(root, facts)?, &Decisions::load(root)?, answers))
+    let decisions = Decisions::load(root)?;
+    Ok(read_log(root, facts)?.map(|log| pending(&log, &decisions, answers)).unwrap_or_default())
 }
 
 /// A time as the list shows it (UTC).

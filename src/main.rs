@@ -28,6 +28,7 @@ fn main() -> ExitCode {
         Some(Command::Launchd(action)) => commands::launchd(action),
         Some(Command::Check(args)) => commands::check(args),
         Some(Command::Secrets(args)) => commands::secrets(args),
+        Some(Command::Egress(args)) => commands::egress(args),
         Some(Command::Backup(args)) => commands::backup(args),
         Some(Command::Restore(args)) => commands::restore(args),
         Some(Command::Incident(args)) => commands::incident(args),

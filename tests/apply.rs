@@ -117,7 +117,7 @@ fn walk_names(dir: &Path) -> Vec<String> {
 fn a_hand_edited_file_is_a_conflict_and_stays_as_the_user_wrote_it() {
     let root = common::fixture_root("debian12-cloud");
     assert!(run(&["apply", "--yes", "--root", s(root.path())]).status.success());
-    let squid = root.path().join("opt/clawguard/agent/squid.conf");
+    let squid = root.path().join("opt/clawguard/agent/proxy/squid.conf");
     let edited = fs::read_to_string(&squid).unwrap().replace("http_access deny all", "http_access allow all");
     fs::write(&squid, &edited).unwrap();
     let work = tempfile::tempdir().unwrap();
@@ -128,7 +128,7 @@ fn a_hand_edited_file_is_a_conflict_and_stays_as_the_user_wrote_it() {
     let o = run(&["apply", "--yes", "--root", s(root.path()), "--answers", s(&answers)]);
     assert_eq!(o.status.code(), Some(1), "{}", cli::text(&o));
     let text = cli::text(&o);
-    assert!(text.contains("edited by hand") && text.contains("/opt/clawguard/agent/squid.conf"), "{text}");
+    assert!(text.contains("edited by hand") && text.contains("/opt/clawguard/agent/proxy/squid.conf"), "{text}");
     assert!(
         text.contains("-http_access allow all") && text.contains("+http_access deny all"),
         "the diff is shown: {text}"
@@ -140,7 +140,7 @@ fn a_hand_edited_file_is_a_conflict_and_stays_as_the_user_wrote_it() {
     assert!(o.status.success(), "{}", cli::text(&o));
     let now = fs::read_to_string(&squid).unwrap();
     assert!(now.contains("api.telegram.org") && now.contains("http_access deny all"));
-    let backup = root.path().join("var/lib/clawguard/generations/000002/backup/opt/clawguard/agent/squid.conf");
+    let backup = root.path().join("var/lib/clawguard/generations/000002/backup/opt/clawguard/agent/proxy/squid.conf");
     assert_eq!(fs::read_to_string(backup).unwrap(), edited, "the edit is kept in the backup");
 }
 

@@ -75,7 +75,7 @@ fn check_is_quiet_after_an_apply_and_alerts_on_a_changed_file() {
     assert!(out.contains("nothing needs you"), "{out}");
 
     // Someone opens the proxy to the world.
-    let squid = root.path().join("opt/clawguard/agent/squid.conf");
+    let squid = root.path().join("opt/clawguard/agent/proxy/squid.conf");
     let text = fs::read_to_string(&squid).unwrap().replace("http_access deny all", "http_access allow all");
     fs::write(&squid, text).unwrap();
 
@@ -88,7 +88,10 @@ fn check_is_quiet_after_an_apply_and_alerts_on_a_changed_file() {
 
     let (code, out) = code_text(&["check", "--root", r]);
     assert_eq!(code, Some(3), "{out}");
-    assert!(out.contains("DANGER: /opt/clawguard/agent/squid.conf was changed since clawguard wrote it"), "{out}");
+    assert!(
+        out.contains("DANGER: /opt/clawguard/agent/proxy/squid.conf was changed since clawguard wrote it"),
+        "{out}"
+    );
     let request = server.join().unwrap().expect("the alert was posted");
     assert!(request.starts_with("POST /hook"), "{request}");
     assert!(request.contains("squid.conf was changed since clawguard wrote it"), "{request}");
@@ -146,7 +149,7 @@ fn alerts_go_out_in_each_format_and_only_with_news() {
     let root = common::fixture_root("debian12-cloud");
     let r = root.path().to_str().unwrap();
     assert_eq!(code_text(&["apply", "--yes", "--root", r]).0, Some(0));
-    let squid = root.path().join("opt/clawguard/agent/squid.conf");
+    let squid = root.path().join("opt/clawguard/agent/proxy/squid.conf");
     let original = fs::read_to_string(&squid).unwrap();
     fs::write(&squid, original.replace("http_access deny all", "http_access allow all")).unwrap();
     let answers = root.path().join("etc/clawguard/answers.toml");
@@ -205,7 +208,7 @@ fn alerts_go_out_in_each_format_and_only_with_news() {
     alert_to(&answers, &format!("alert_webhook = \"http://127.0.0.1:{port}/hook\"\nalert_format = \"slack\"\n"));
     assert_eq!(code_text(&["check", "--root", r]).0, Some(0));
     let request = server.join().unwrap().expect("the resolution was not said");
-    assert!(request.contains("RESOLVED: /opt/clawguard/agent/squid.conf was changed"), "{request}");
+    assert!(request.contains("RESOLVED: /opt/clawguard/agent/proxy/squid.conf was changed"), "{request}");
 
     // Nobody listens: said on stderr now, and as a finding of the next run.
     fs::write(&squid, original.replace("http_access deny all", "http_access allow all")).unwrap();

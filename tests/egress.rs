@@ -291,7 +291,7 @@ fn squid_conf(answers: &str) -> (String, Vec<String>) {
     let a = Answers::parse(answers, "the test's answers").unwrap();
     let root = common::fixture_root("debian12-cloud");
     let plan = clawguard::layers::plan(&a, &common::facts(root.path(), None)).unwrap();
-    let conf = plan.files.iter().find(|f| f.path.ends_with("squid.conf")).expect("a squid.conf").content.clone();
+    let conf = plan.files.iter().find(|f| f.path.ends_with("proxy/squid.conf")).expect("a squid.conf").content.clone();
     (conf, plan.warnings.iter().map(|w| w.text.clone()).collect())
 }
 

@@ -137,6 +137,7 @@ fn the_real_openclaw_runs_locked_down_reaches_only_allowed_hosts_and_reads_its_k
     assert!(!plan.blockers.iter().any(|b| b.layer == clawguard::plan::Layer::Sandbox), "{:?}", plan.blockers);
     for f in plan.files.iter().filter(|f| f.path.starts_with(BASE)) {
         let path = host.path().join(f.path.trim_start_matches('/'));
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
         fs::write(&path, &f.content).unwrap();
         fs::set_permissions(&path, fs::Permissions::from_mode(f.mode)).unwrap();
         if let clawguard::plan::Owner::Uid(u, g) = f.owner {
@@ -253,6 +254,55 @@ fn the_real_openclaw_runs_locked_down_reaches_only_allowed_hosts_and_reads_its_k
     let other = report["checks"].as_array().and_then(|c| c.iter().find(|c| c["kind"] == "allowed")).cloned();
     assert!(!ok && other.is_some_and(|c| c["ok"] == false), "a host off the list was reachable:\n{out}");
     assert!(!e.requests().contains("other.test"), "other.test was reached:\n{}", e.requests());
+
+    // Approve, don't guess: the refused host is listed; allowing it lets the next request
+    // through, with the agent still running and the answers file's comments kept. A host
+    // dismissed leaves the list and stays refused.
+    let egress_runner = host.path().join("egress-runner");
+    e.runner(&egress_runner);
+    let mine = host.path().join("my-answers.toml");
+    fs::write(&mine, format!("# my answers: keep this comment\n{}", a.to_toml())).unwrap();
+    let egress = |args: &[&str]| {
+        let o = common::cli::command(&["egress"])
+            .args(args)
+            .args(["--root", host.path().to_str().unwrap(), "--answers", mine.to_str().unwrap()])
+            .args(["--runner", egress_runner.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+        (o.status.success(), out)
+    };
+    let (_, report, out) = validate("http://third.test/");
+    assert!(report["ok"] == false, "third.test was reachable:\n{out}");
+    let (ok, list) = egress(&[]);
+    assert!(ok && list.contains("other.test") && list.contains("third.test"), "{list}");
+    let started = sh(&mut e.docker(&["inspect", "-f", "{{.State.StartedAt}}", &agent])).1;
+    let (ok, allowed) = egress(&["allow", "other.test", "--yes"]);
+    assert!(ok, "egress allow:\n{allowed}");
+    let reachable = (0..20).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        validate("http://other.test/").0
+    });
+    let conf = fs::read_to_string(base.join("agent/proxy/squid.conf")).unwrap_or_default();
+    assert!(
+        reachable,
+        "other.test is still refused after `egress allow`:\n{allowed}\n{}\n{conf}",
+        validate("http://other.test/").2
+    );
+    assert_eq!(
+        sh(&mut e.docker(&["inspect", "-f", "{{.State.StartedAt}}", &agent])).1,
+        started,
+        "the agent was restarted"
+    );
+    let text = fs::read_to_string(&mine).unwrap();
+    assert!(text.starts_with("# my answers: keep this comment\n") && text.contains("\"other.test\""), "{text}");
+    let (ok, out) = egress(&["dismiss", "third.test"]);
+    assert!(ok, "{out}");
+    let (ok, list) = egress(&[]);
+    assert!(ok && !list.contains("other.test") && !list.contains("third.test"), "{list}");
+    let (ok, out) = egress(&["dismiss", "never-refused.test"]);
+    assert!(!ok && out.contains("is not on the list of refused hosts"), "{out}");
+    assert!(!validate("http://third.test/").0, "a dismissed host stays refused");
 
     // The key reaches OpenClaw through its file reference: a model call arrives at the
     // (allowed) provider address from the user's settings, with the key, via the proxy.

@@ -58,9 +58,13 @@ log_dir = "{w}/logs"
 fn render(a: &Answers, host: &Path) -> Vec<Vec<String>> {
     let facts = clawguard::host::probe(&Root::new(host), None);
     let plan = layers::plan(a, &facts).unwrap();
+    // Written anew and renamed into place, as apply writes: a file mounted into a container
+    // by itself would stay the old one there.
     for f in plan.files.iter().filter(|f| f.path.starts_with(a.sandbox.project_dir.as_str())) {
         fs::create_dir_all(Path::new(&f.path).parent().unwrap()).unwrap();
-        fs::write(&f.path, &f.content).unwrap();
+        let tmp = format!("{}.new", f.path);
+        fs::write(&tmp, &f.content).unwrap();
+        fs::rename(&tmp, &f.path).unwrap();
     }
     plan.commands.iter().filter(|c| c.argv[0].starts_with("docker")).map(|c| c.argv.clone()).collect()
 }
@@ -122,7 +126,7 @@ fn the_agent_is_locked_down_and_reaches_only_the_allowed_hosts() {
         .unwrap()
         .files
         .iter()
-        .find(|f| f.path.ends_with("squid.conf"))
+        .find(|f| f.path.ends_with("proxy/squid.conf"))
         .expect("the plan writes squid.conf")
         .content
         .clone();

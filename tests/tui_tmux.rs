@@ -270,3 +270,59 @@ fn a_failing_sftp_test_leaves_the_wizard_responsive() {
     let s = t.wait_for("[exited]", 10);
     assert!(s.contains("Nothing was written"), "{s}");
 }
+
+#[test]
+fn the_egress_screen_lists_refused_hosts_and_allows_one_with_a_key() {
+    let root = common::fixture_root("debian12-cloud");
+    // What the proxy refused, where the daily check reads it: its log volume on the host.
+    let log = root.path().join("var/lib/docker/volumes/clawguard-agent_proxy-logs/_data/access.log");
+    fs::create_dir_all(log.parent().unwrap()).unwrap();
+    fs::write(
+        &log,
+        "1796600000.000      0 172.20.0.3 TCP_DENIED/200 0 CONNECT evil.example:443 - HIER_NONE/- - bump -\n\
+         1796600100.000      0 172.20.0.3 TCP_DENIED/200 0 CONNECT 203.0.113.9:443 - HIER_NONE/- - bump -\n\
+         1796600200.000      0 172.20.0.3 TCP_DENIED/200 0 CONNECT api.mistral.ai:443 - HIER_NONE/- - bump -\n\
+         1796600300.000      0 172.20.0.3 TCP_DENIED/200 0 CONNECT api.mistral.ai:443 - HIER_NONE/- - bump -\n",
+    )
+    .unwrap();
+    let before = common::fingerprint(root.path());
+    let t = wizard(root.path(), "");
+    t.wait_for("Press Enter to start", 10);
+    t.keys(&["Enter"]);
+    for n in ["2. Credentials", "3. SSH", "4. Firewall", "5. Egress"] {
+        t.keys(&["Enter"]);
+        t.wait_for(n, 5);
+    }
+    // Newest first: the model API the user forgot, then the address, then the stranger.
+    t.keys(&["Tab", "Tab"]);
+    let s = t.wait_for("a allow", 5);
+    let at = |what: &str| s.find(what).unwrap_or_else(|| panic!("{what} is not on the screen:\n{s}"));
+    assert!(at("api.mistral.ai") < at("203.0.113.9"), "{s}");
+    assert!(s.contains("api.mistral.ai                    2×  last 12-06 23:38"), "{s}");
+    t.keys(&["a"]);
+    let s = t.wait_for("- api.mistral.ai", 5);
+    assert!(s.matches("api.mistral.ai").count() == 1, "allowed: in the list, off the refused ones:\n{s}");
+    // An address cannot be allowed (names only); dismissing it keeps nothing in a dry run.
+    t.keys(&["a"]);
+    t.wait_for("is an address: the allow-list takes names only", 5);
+    t.keys(&["d"]);
+    let s = t.wait_for("a dry run keeps no decision", 5);
+    assert!(!s.contains("│      203.0.113.9") && s.contains("│      evil.example"), "{s}");
+    assert!(s.contains("- api.mistral.ai"), "{s}");
+    // The allowed host is in the plan: squid.conf names it.
+    for n in ["6. Monitoring", "7. Backup", "Review"] {
+        t.keys(&["Enter"]);
+        t.wait_for(n, 5);
+    }
+    t.keys(&["d"]);
+    let mut seen = String::new();
+    for _ in 0..60 {
+        seen.push_str(&t.screen());
+        if seen.contains("dstdomain -n api.mistral.ai") {
+            break;
+        }
+        t.keys(&["PageDown"]);
+    }
+    assert!(seen.contains("dstdomain -n api.mistral.ai"), "the review's squid.conf does not allow it:\n{seen}");
+    assert_eq!(common::fingerprint(root.path()), before, "a dry run wrote to the target");
+}

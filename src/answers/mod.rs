@@ -171,10 +171,16 @@ impl Answers {
     pub fn load_for(path: &Path, platform: crate::target::Kind) -> Result<Answers, AnswersError> {
         let text =
             std::fs::read_to_string(path).map_err(|source| AnswersError::Read { path: path.to_owned(), source })?;
-        let origin = path.display().to_string();
-        let mut answers = Answers::parse(&text, &origin)?;
+        Answers::parse_for(&text, &path.display().to_string(), platform)
+    }
+
+    /// Parses and checks answers text for a target of `platform` (whose defaults fill what
+    /// the text leaves out); `origin` names it in errors.
+    pub fn parse_for(text: &str, origin: &str, platform: crate::target::Kind) -> Result<Answers, AnswersError> {
+        let origin = origin.to_owned();
+        let mut answers = Answers::parse(text, &origin)?;
         if platform == crate::target::Kind::MacOs {
-            let given: toml::Table = toml::from_str(&text).unwrap_or_default();
+            let given: toml::Table = toml::from_str(text).unwrap_or_default();
             let sandbox = given.get("sandbox").and_then(toml::Value::as_table);
             let set = |key: &str| sandbox.is_some_and(|s| s.contains_key(key));
             let mac = Answers::defaults_for(platform).sandbox;
@@ -312,24 +318,52 @@ impl Answers {
 /// as answers (`origin` names the file in an error), so an edit never saves answers that
 /// do not load.
 pub fn add_services(text: &str, names: &[Ident], origin: &str) -> Result<String, AnswersError> {
-    let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| AnswersError::Syntax {
-        origin: origin.to_owned(),
-        message: e.to_string(),
-    })?;
-    let credentials = doc.entry("credentials").or_insert_with(toml_edit::table);
-    let Some(credentials) = credentials.as_table_like_mut() else {
-        return Err(AnswersError::Syntax { origin: origin.to_owned(), message: "`credentials` is not a table".into() });
+    let names: Vec<&str> = names.iter().map(Ident::as_str).collect();
+    add_to_list(text, ("credentials", "services"), &[], &names, origin)
+}
+
+/// `text` (an answers file) with `hosts` added to `egress.allowed_hosts`, comments and all
+/// kept ([`add_services`]). When the file does not set the list, it starts from `current`
+/// (the defaults it stood for), so allowing one host never drops the others.
+pub fn allow_hosts(
+    text: &str,
+    current: &[DomainPattern],
+    hosts: &[DomainPattern],
+    origin: &str,
+) -> Result<String, AnswersError> {
+    let current: Vec<String> = current.iter().map(ToString::to_string).collect();
+    let hosts: Vec<String> = hosts.iter().map(ToString::to_string).collect();
+    let current: Vec<&str> = current.iter().map(String::as_str).collect();
+    let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
+    add_to_list(text, ("egress", "allowed_hosts"), &current, &hosts, origin)
+}
+
+/// `text` with `new` added to the list `table.key` (made from `current` when the file has
+/// none), everything else left as it was; parsed again before it is returned.
+fn add_to_list(
+    text: &str,
+    (table, key): (&str, &str),
+    current: &[&str],
+    new: &[&str],
+    origin: &str,
+) -> Result<String, AnswersError> {
+    let syntax = |message: String| AnswersError::Syntax { origin: origin.to_owned(), message };
+    let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| syntax(e.to_string()))?;
+    let section = doc.entry(table).or_insert_with(toml_edit::table);
+    let Some(section) = section.as_table_like_mut() else {
+        return Err(syntax(format!("`{table}` is not a table")));
     };
-    let services = credentials.entry("services").or_insert(toml_edit::value(toml_edit::Array::new()));
-    let Some(list) = services.as_array_mut() else {
-        return Err(AnswersError::Syntax {
-            origin: origin.to_owned(),
-            message: "`credentials.services` is not a list".into(),
-        });
+    let list = section.entry(key).or_insert_with(|| {
+        let mut a = toml_edit::Array::new();
+        a.extend(current.iter().copied());
+        toml_edit::value(a)
+    });
+    let Some(list) = list.as_array_mut() else {
+        return Err(syntax(format!("`{table}.{key}` is not a list")));
     };
-    for n in names {
-        if !list.iter().any(|v| v.as_str() == Some(n.as_str())) {
-            list.push(n.as_str());
+    for n in new {
+        if !list.iter().any(|v| v.as_str() == Some(n)) {
+            list.push(*n);
         }
     }
     let edited = doc.to_string();
@@ -401,6 +435,23 @@ mod tests {
         assert_eq!(mac.sandbox.workspace.as_str(), "/Users/alice/agent-work", "what the file says stays");
         let linux = Answers::load_for(&file, crate::target::Kind::Linux).unwrap();
         assert_eq!(linux.sandbox.state_dir, Answers::default().sandbox.state_dir);
+    }
+
+    #[test]
+    fn allowing_a_host_keeps_the_files_comments_and_the_hosts_it_stood_for() {
+        let host: DomainPattern = "api.mistral.ai".parse().unwrap();
+        let text = "version = 1\n# my VPS\n[egress]\nproxy_port = 3128 # the default\n";
+        let defaults = Answers::default().egress.allowed_hosts;
+        let edited = allow_hosts(text, &defaults, std::slice::from_ref(&host), "t").unwrap();
+        assert!(edited.contains("# my VPS") && edited.contains("proxy_port = 3128 # the default"), "{edited}");
+        let a = Answers::parse(&edited, "t").unwrap();
+        assert_eq!(a.egress.allowed_hosts.len(), defaults.len() + 1, "{edited}");
+        assert!(a.egress.allowed_hosts.contains(&host));
+        // A list the file sets is added to; a host already there is not doubled.
+        let text = "version = 1\n[egress]\nallowed_hosts = [\"api.openai.com\"] # mine\n";
+        let edited = allow_hosts(text, &defaults, &[host.clone(), host.clone()], "t").unwrap();
+        assert_eq!(Answers::parse(&edited, "t").unwrap().egress.allowed_hosts.len(), 2, "{edited}");
+        assert!(edited.contains("# mine"));
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! recreated by hand (or by an intruder) without a read-only root, as root, with
 //! capabilities or a published port is what the file cannot show.
 
+use std::collections::BTreeMap;
+
 use serde_json::Value;
 
 use super::{Finding, finding};
@@ -12,18 +14,25 @@ use crate::target::{Ran, Runner};
 
 /// Compares the running agent container with what the answers set. `applied`: the
 /// compose file was applied here (so a missing container is news).
-pub fn check(answers: &Answers, agent: (u32, u32), runner: &Runner, applied: bool) -> Vec<Finding> {
+pub fn check(
+    answers: &Answers,
+    agent: (u32, u32),
+    recorded: &BTreeMap<String, String>,
+    runner: &Runner,
+    applied: bool,
+) -> Vec<Finding> {
     if answers.skip.contains(&crate::answers::Layer::Sandbox) || !runner.runs_commands() {
         return Vec::new();
     }
-    let mut out = states(runner);
+    let mut out = states(answers, recorded, runner);
     out.extend(settings(answers, agent, runner, applied));
     out
 }
 
 /// Every container of the agent's project that is not running as it should: restarting
-/// over and over (`docker ps` lists it among the running), stopped, or unhealthy.
-fn states(runner: &Runner) -> Vec<Finding> {
+/// over and over (`docker ps` lists it among the running), stopped, unhealthy, or made from
+/// another image than the digest the applied compose file pinned (`recorded`, by tag).
+fn states(answers: &Answers, recorded: &BTreeMap<String, String>, runner: &Runner) -> Vec<Finding> {
     let project = format!("label=com.docker.compose.project={PROJECT}");
     let Ran::Ok(out) = runner.run(&["docker", "ps", "-aq", "--filter", &project]) else { return Vec::new() };
     let ids = crate::layers::sandbox::container_ids(&out);
@@ -34,7 +43,62 @@ fn states(runner: &Runner) -> Vec<Finding> {
     argv.extend(ids);
     let Ran::Ok(json) = runner.run(&argv) else { return Vec::new() };
     let Ok(Value::Array(all)) = serde_json::from_str::<Value>(&json) else { return Vec::new() };
-    all.iter().filter_map(state_finding).collect()
+    let mut out: Vec<Finding> = all.iter().filter_map(state_finding).collect();
+    // The digests each container's image was pulled at (its RepoDigests).
+    let ids: Vec<String> = all.iter().filter_map(|c| c["Image"].as_str().map(str::to_owned)).collect();
+    if ids.is_empty() {
+        return out;
+    }
+    let mut argv = vec!["docker".to_owned(), "image".to_owned(), "inspect".to_owned()];
+    argv.extend(ids);
+    let images = match runner.run(&argv) {
+        Ran::Ok(json) => {
+            serde_json::from_str::<Value>(&json).ok().and_then(|v| v.as_array().cloned()).unwrap_or_default()
+        }
+        _ => Vec::new(),
+    };
+    for c in &all {
+        let service = c["Config"]["Labels"]["com.docker.compose.service"].as_str().unwrap_or_default();
+        let Some(tag) = pinned_tag(answers, service) else { continue };
+        let Some(want) = recorded.get(&tag) else { continue };
+        let image = images.iter().find(|i| i["Id"] == c["Image"]);
+        let digests: Vec<&str> = image
+            .and_then(|i| i["RepoDigests"].as_array())
+            .map(|d| d.iter().filter_map(|x| x.as_str()?.split_once('@').map(|(_, d)| d)).collect())
+            .unwrap_or_default();
+        out.extend(drift(service, &tag, want, &digests));
+    }
+    out
+}
+
+/// The tag the answers give `service`'s image, when it is one clawguard pins by digest.
+fn pinned_tag(answers: &Answers, service: &str) -> Option<String> {
+    let image = match service {
+        "agent" => &answers.sandbox.image,
+        "proxy" => &answers.egress.proxy_image,
+        "gateway" => &answers.sandbox.gateway_image,
+        _ => return None,
+    };
+    image.digest().is_none().then(|| image.to_string())
+}
+
+/// A container whose image is not the digest clawguard pinned for `tag` (`running`: the
+/// digests its image was pulled at): the tag moved, and someone made the container from it.
+fn drift(service: &str, tag: &str, pinned: &str, running: &[&str]) -> Option<Finding> {
+    if running.contains(&pinned) {
+        return None;
+    }
+    let now = match running.first() {
+        Some(d) => format!("image {d}"),
+        None => "an image no registry named (built or loaded on this host)".to_owned(),
+    };
+    Some(finding(
+        "sandbox.image-drift",
+        Severity::Danger,
+        format!(
+            "The agent's `{service}` container runs {now}, not {pinned}, the digest clawguard pinned for {tag}: the tag moved and the container was made from it outside clawguard. If that was not you, treat it as an intrusion (see /etc/clawguard/RECOVERY.md); `sudo clawguard apply` puts the pinned image back (and `sudo clawguard plan` says what a newer pin would be)."
+        ),
+    ))
 }
 
 /// What is wrong with one container's state (`docker inspect`), if anything.
@@ -223,5 +287,18 @@ mod tests {
         assert!(state_finding(&c("running", false, "unhealthy")).unwrap().text.contains("unhealthy"));
         assert!(state_finding(&c("running", false, "healthy")).is_none(), "control");
         assert!(state_finding(&c("running", false, "")).is_none(), "control");
+    }
+
+    #[test]
+    fn a_container_made_from_a_moved_tag_is_named_with_both_digests() {
+        let (d1, d2) = (format!("sha256:{}", "1".repeat(64)), format!("sha256:{}", "2".repeat(64)));
+        let f = drift("gateway", "alpine/socat:latest", &d1, &[d2.as_str()]).unwrap();
+        assert!(f.text.contains(&format!("runs image {d2}, not {d1}")) && f.id == "sandbox.image-drift", "{f:?}");
+        assert!(drift("gateway", "alpine/socat:latest", &d1, &[d2.as_str(), d1.as_str()]).is_none(), "control");
+        assert!(drift("proxy", "x:1", &d1, &[]).unwrap().text.contains("no registry named"));
+        let a = Answers::default();
+        assert_eq!(pinned_tag(&a, "gateway").as_deref(), Some("alpine/socat:latest"));
+        assert_eq!(pinned_tag(&a, "agent").as_deref(), Some(crate::answers::OPENCLAW_IMAGE));
+        assert_eq!(pinned_tag(&a, "something"), None);
     }
 }

@@ -99,7 +99,8 @@ pub fn run(answers: &Answers, facts: &Facts, root: &Root, runner: &Runner) -> Re
     out.extend(services(answers, facts, root, runner, &managed));
     out.extend(credentials(root));
     let compose_applied = managed.contains_key(&crate::layers::sandbox::compose_file(answers));
-    out.extend(container::check(answers, crate::layers::sandbox::agent_ids(answers, facts), runner, compose_applied));
+    let agent = crate::layers::sandbox::agent_ids(answers, facts);
+    out.extend(container::check(answers, agent, &facts.recorded_images, runner, compose_applied));
     // OpenClaw's proxy check sends its loopback canary through the proxy, which refuses
     // it: that one request is ours, not the agent reaching off its list.
     let own = openclaw::check(answers, facts, runner);

@@ -20,6 +20,7 @@ mod backup;
 mod check;
 mod confirm;
 mod docs;
+mod egress;
 mod example;
 mod export;
 mod import;
@@ -42,6 +43,7 @@ pub use backup::{backup, restore};
 pub use check::check;
 pub use confirm::confirm;
 pub use docs::{completions, man};
+pub use egress::egress;
 pub use example::example;
 pub use export::export;
 pub use incident::incident;
@@ -123,6 +125,8 @@ pub enum CommandError {
     Backup(#[from] crate::backup::BackupError),
     #[error(transparent)]
     Kit(#[from] crate::backup::kit::KitError),
+    #[error(transparent)]
+    Egress(#[from] crate::egress::EgressError),
     /// A stop whose message says what happened and what to do.
     #[error("{0}")]
     Stop(String),

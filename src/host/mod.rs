@@ -83,6 +83,9 @@ pub struct Facts {
     pub images: std::collections::BTreeMap<String, ImageFact>,
     /// The host's memory (MemTotal), when the target is this running host.
     pub memory_mib: Option<u64>,
+    /// The applied answers file's text (`/etc/clawguard/answers.toml`), comments and all:
+    /// kept as it is by the next apply when it says what that apply applies.
+    pub applied_answers: Option<String>,
     /// The images the applied files pin, by the tag as the answers give it: its digest
     /// (the compose file's images; the base of the proxy's own image, in its Dockerfile).
     pub recorded_images: std::collections::BTreeMap<String, String>,
@@ -133,6 +136,7 @@ impl Facts {
             self.agent_config = agent_config(root, dir);
         }
         self.linked_mounts = linked_mounts(root, answers);
+        self.applied_answers = root.read(crate::answers::DEFAULT_PATH);
         self.recorded_images = recorded_images(root, &answers.sandbox.project_dir.join("docker-compose.yml"));
         self
     }
@@ -329,6 +333,7 @@ pub fn probe(root: &Root, ssh_connection: Option<&str>) -> Facts {
         linked_mounts: linked_mounts(root, &defaults),
         images: Default::default(),
         recorded_images: Default::default(),
+        applied_answers: None,
         memory_mib: root
             .read("/proc/meminfo")
             .and_then(|m| {

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::Builder;
-use super::sandbox::{compose_file, squid_conf};
+use super::sandbox::{compose_file, squid_conf, squid_main};
 use crate::answers::Answers;
 use crate::host::Facts;
 use crate::plan::{Layer, Severity, Validator};
@@ -19,8 +19,11 @@ pub fn proxy_access_log(f: &Facts) -> String {
     format!("{data}/volumes/{}_{PROXY_LOG_VOLUME}/_data/access.log", super::sandbox::PROJECT)
 }
 
+/// Where the proxy sees the project's proxy directory (`sandbox::proxy_dir`).
+pub const PROXY_DIR_IN_PROXY: &str = "/etc/squid/clawguard";
+
 /// Where the proxy finds the certificate its ssl-bump port needs (see [`TUNNEL_PEM`]).
-pub const TUNNEL_CERT_IN_PROXY: &str = "/etc/squid/clawguard-tunnel.pem";
+pub const TUNNEL_CERT_IN_PROXY: &str = "/etc/squid/clawguard/tunnel.pem";
 
 /// The certificate and key squid's ssl-bump port must have, though it never decrypts: the
 /// proxy only peeks at a tunnel's ClientHello, then splices or closes it. squid shows it
@@ -28,9 +31,9 @@ pub const TUNNEL_CERT_IN_PROXY: &str = "/etc/squid/clawguard-tunnel.pem";
 /// trusts it — so it is the same for everyone, not a secret, and never goes into the agent.
 pub const TUNNEL_PEM: &str = include_str!("../../assets/egress/tunnel.pem");
 
-/// The tunnel certificate on the host, next to squid.conf.
+/// The tunnel certificate on the host, next to squid.conf in the proxy's directory.
 pub fn tunnel_pem(a: &Answers) -> String {
-    a.sandbox.project_dir.join("tunnel.pem")
+    format!("{}/tunnel.pem", super::sandbox::proxy_dir(a))
 }
 
 /// The image the proxy's own image is built on ([`crate::answers::PROXY_IMAGE`]).
@@ -166,6 +169,12 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     let conf = squid_conf(a);
     let pem = tunnel_pem(a);
     b.raw_file(layer, &pem, TUNNEL_PEM.to_owned(), 0o644);
+    b.raw_file(
+        layer,
+        squid_main(a),
+        format!("# Managed by clawguard: the proxy's configuration is {PROXY_DIR_IN_PROXY}/squid.conf (the project's\n# proxy/squid.conf), mounted with its directory so that a new one is read on reconfigure.\ninclude {PROXY_DIR_IN_PROXY}/squid.conf\n"),
+        0o644,
+    );
     b.file(
         layer,
         &conf,

@@ -104,7 +104,15 @@ pub fn plan_for(answers: &Answers, facts: &Facts, stage: Stage) -> Result<Plan, 
     // The answers themselves, in the same generation as what they made: a rollback puts
     // back the answers that describe what is in place. 0644: they hold no secrets, and
     // `plan`, `check` and `--dry-run` read them without root.
-    b.push_file(None, crate::answers::DEFAULT_PATH.to_owned(), answers.to_toml(), 0o644, None);
+    // The applied file as it is (the user's comments and order) when it says exactly these
+    // answers: `egress allow` edits it in place, and this apply keeps the edit.
+    let text = facts
+        .applied_answers
+        .as_ref()
+        .filter(|t| crate::answers::Answers::parse_for(t, "", facts.platform.kind()).is_ok_and(|a| &a == answers))
+        .cloned()
+        .unwrap_or_else(|| answers.to_toml());
+    b.push_file(None, crate::answers::DEFAULT_PATH.to_owned(), text, 0o644, None);
     Ok(b.finish())
 }
 

@@ -28,7 +28,22 @@ pub fn services(a: &Answers) -> Vec<&'static str> {
     out
 }
 
+/// The proxy's own directory in the project, mounted whole into the proxy at
+/// [`super::egress::PROXY_DIR_IN_PROXY`]: a file clawguard replaces there (written anew and
+/// renamed into place) is what squid reads on its next reconfigure. A file mounted by
+/// itself stays the old file in the container until the container is recreated.
+pub fn proxy_dir(a: &Answers) -> String {
+    a.sandbox.project_dir.join("proxy")
+}
+
+/// squid.conf: the allow-list and the tunnel rules, in [`proxy_dir`].
 pub fn squid_conf(a: &Answers) -> String {
+    format!("{}/squid.conf", proxy_dir(a))
+}
+
+/// What the proxy's image reads as /etc/squid/squid.conf: one line that includes
+/// [`squid_conf`]. It never changes, so its single-file mount never goes stale.
+pub fn squid_main(a: &Answers) -> String {
     a.sandbox.project_dir.join("squid.conf")
 }
 
@@ -67,8 +82,8 @@ struct Ctx {
     /// The proxy sidecar and the internal network (the egress layer is on).
     egress: bool,
     proxy_log_volume: &'static str,
-    /// Where the proxy finds its ssl-bump port's certificate.
-    tunnel_cert: &'static str,
+    /// Where the proxy finds its own directory (squid.conf, the tunnel certificate).
+    proxy_dir_in_proxy: &'static str,
     /// The logging settings file (the monitoring layer writes it).
     logging_env: bool,
 }
@@ -216,7 +231,7 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         ],
         egress,
         proxy_log_volume: super::egress::PROXY_LOG_VOLUME,
-        tunnel_cert: super::egress::TUNNEL_CERT_IN_PROXY,
+        proxy_dir_in_proxy: super::egress::PROXY_DIR_IN_PROXY,
         logging_env: !a.skip.contains(&Layer::Monitoring),
     };
     agent_identity(a, f, b);

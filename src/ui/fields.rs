@@ -21,6 +21,10 @@ pub enum Kind {
     /// The keys of the listed services, typed masked and never shown again; they go to the
     /// vault on apply, never into the answers.
     Keys { services: fn(&Answers) -> Vec<String> },
+    /// The hosts the agent's proxy refused since the last decision about each
+    /// (`crate::egress`): one allowed joins the list field `into` of the same form; one
+    /// dismissed leaves the list and stays refused.
+    Refused { into: &'static str },
 }
 
 pub struct Field {
@@ -382,6 +386,12 @@ pub fn forms() -> Vec<Form> {
                     crate::answers::DomainPattern,
                     egress.allowed_hosts
                 ),
+                Field {
+                    key: "egress.refused",
+                    label: "Refused hosts",
+                    help: "Hosts the agent's proxy refused since the last decision about each, from its access log. a allows the selected one (it joins Allowed hosts, applied with the rest); d dismisses it (it stays refused, and is listed again if it is refused again). Nothing is let out until you allow it.",
+                    kind: Kind::Refused { into: "egress.allowed_hosts" },
+                },
                 text!(
                     "egress.proxy_port",
                     "Proxy port",
@@ -391,7 +401,7 @@ pub fn forms() -> Vec<Form> {
                 text!(
                     "egress.proxy_image",
                     "Proxy image",
-                    "The squid image of the proxy next to the agent.",
+                    "The squid image of the proxy next to the agent. Its squid must be built with OpenSSL (to check the TLS name inside a tunnel): the default is built on this host from Debian's squid-openssl.",
                     egress.proxy_image
                 ),
                 list!(
@@ -574,6 +584,12 @@ mod tests {
                     Kind::Keys { services } => {
                         assert_eq!(services(&defaults).len(), defaults.credentials.services.len())
                     }
+                    // Allowing goes into the list field it names, in the same form.
+                    Kind::Refused { into } => assert!(
+                        form.fields.iter().any(|g| g.key == *into && matches!(g.kind, Kind::List { .. })),
+                        "{} names no list field {into}",
+                        f.key
+                    ),
                 }
                 assert_eq!(a, defaults, "{} changed the answers", f.key);
             }

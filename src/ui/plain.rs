@@ -99,7 +99,8 @@ fn ask_field(field: &Field, answers: &mut Answers) -> Result<bool, InquireError>
             let Some(v) = v else { return Ok(false) };
             set(answers, v);
         }
-        Kind::Keys { .. } => {}
+        // The plain prompts ask questions; `clawguard egress` decides on refused hosts.
+        Kind::Keys { .. } | Kind::Refused { .. } => {}
         Kind::List { get, item, set } => {
             // One item per prompt: an item may hold a comma (`--allowed=a,b` is one argument).
             let current = get(answers);

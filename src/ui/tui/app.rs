@@ -87,11 +87,12 @@ impl App {
     pub fn new(l: Loaded, dry_run: bool) -> App {
         let runner = if l.root.is_live() { Runner::Live } else { Runner::Skip };
         let source = l.source.clone();
+        let refused = crate::egress::list(&l.root, &l.facts, &l.answers).map_err(|e| e.to_string());
         let req = l.request(runner, Default::default(), DEFAULT_CONFIRM_SECS, false);
         App {
             screen: Screen::Welcome,
             saved: req.answers.clone(),
-            layers: LayerForms::new(&req.answers),
+            layers: LayerForms::new(&req.answers, refused),
             req,
             dry_run,
             theme: Theme { color: std::env::var_os("NO_COLOR").is_none() },
@@ -105,6 +106,23 @@ impl App {
             reach: None,
             done: Done::default(),
         }
+    }
+
+    /// A refused host dismissed on the Egress screen: kept as a decision, except in a dry
+    /// run (which writes nothing).
+    fn dismiss(&mut self, host: &str) {
+        if self.dry_run {
+            self.status = Some((false, format!("{host} dismissed here; a dry run keeps no decision.")));
+            return;
+        }
+        let kept = crate::egress::Decisions::load(&self.req.root).and_then(|mut d| {
+            d.decide(host, crate::egress::Verdict::Dismissed);
+            d.save(&self.req.root)
+        });
+        self.status = Some(match kept {
+            Ok(()) => (false, format!("{host} dismissed: it stays refused, and is listed again if refused again.")),
+            Err(e) => (true, e.to_string()),
+        });
     }
 
     pub fn answers(&self) -> &Answers {
@@ -232,6 +250,7 @@ impl App {
                     form::Step::Back if i == 0 => self.screen = Screen::Welcome,
                     form::Step::Back => self.go_layer(i - 1),
                     form::Step::Refused(why) => self.status = Some((true, why)),
+                    form::Step::Dismiss(host) => self.dismiss(&host),
                 }
             }
             Act::Done(msg) => self.done.update(msg),

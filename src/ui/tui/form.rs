@@ -89,6 +89,10 @@ pub enum Msg {
     Toggle,
     ToggleBack,
     Remove,
+    /// On a refused host: let the agent reach it.
+    Allow,
+    /// On a refused host: take it off the list, still refused.
+    Dismiss,
 }
 
 /// What the wizard does after a key on a layer screen.
@@ -100,6 +104,8 @@ pub enum Step {
     Back,
     /// Enter refused: say why.
     Refused(String),
+    /// A refused host dismissed: the decision is the front end's to keep.
+    Dismiss(String),
 }
 
 /// The seven layer screens: their questions, what is typed in them, and the focus.
@@ -109,6 +115,8 @@ pub struct LayerForms {
     pub focus: usize,
     /// LayerForms gone through with Enter (the sidebar's ✓).
     pub visited: [bool; 7],
+    /// The hosts the proxy refused, waiting for a decision; or why they cannot be known.
+    pub refused: Result<Vec<crate::egress::Pending>, String>,
 }
 
 const EDIT: [Key; 6] = [
@@ -121,7 +129,8 @@ const EDIT: [Key; 6] = [
 ];
 
 impl LayerForms {
-    pub fn new(answers: &Answers) -> LayerForms {
+    /// `refused`: what `crate::egress::list` says for the target (the Egress screen's list).
+    pub fn new(answers: &Answers, refused: Result<Vec<crate::egress::Pending>, String>) -> LayerForms {
         let forms = forms();
         let fields = forms
             .iter()
@@ -139,7 +148,7 @@ impl LayerForms {
                     .collect()
             })
             .collect();
-        LayerForms { forms, fields, focus: 0, visited: [false; 7] }
+        LayerForms { forms, fields, focus: 0, visited: [false; 7], refused }
     }
 
     fn kind(&self, i: usize) -> &Kind {
@@ -151,7 +160,7 @@ impl LayerForms {
         match self.kind(i) {
             Kind::Text { .. } | Kind::Keys { .. } => true,
             Kind::List { .. } => self.fields[i][self.focus].on_add_row(),
-            Kind::Bool { .. } | Kind::Choice { .. } => false,
+            Kind::Bool { .. } | Kind::Choice { .. } | Kind::Refused { .. } => false,
         }
     }
 
@@ -185,6 +194,13 @@ impl LayerForms {
                 bind(&[Key::Code(KeyCode::Delete), Key::Code(KeyCode::Backspace)], "Del", "remove", Msg::Remove),
                 bind(&[Key::Ctrl('u')], "^U", "clear", Msg::Clear),
                 bind(&[ENTER], "Enter", "add / go on", Msg::Enter),
+            ]),
+            Kind::Refused { .. } => b.extend([
+                bind(&[DOWN], "↑↓", "select", Msg::Down),
+                bind(&[UP], "", "select", Msg::Up),
+                bind(&[ch('a')], "a", "allow", Msg::Allow),
+                bind(&[ch('d')], "d", "dismiss", Msg::Dismiss),
+                bind(&[ENTER], "Enter", "go on", Msg::Enter),
             ]),
             Kind::Keys { .. } => b.extend([
                 bind(&[DOWN], "↑↓", "service", Msg::Down),
@@ -263,6 +279,18 @@ impl LayerForms {
                 st.sel -= 1;
                 st.text.clear();
             }
+            (Msg::Down, Kind::Refused { .. }) if self.refused.as_ref().is_ok_and(|r| st.sel + 1 < r.len()) => {
+                st.sel += 1
+            }
+            (Msg::Up, Kind::Refused { .. }) if st.sel > 0 => st.sel -= 1,
+            (Msg::Allow, Kind::Refused { into }) => return self.allow(i, into, answers),
+            (Msg::Dismiss, Kind::Refused { .. }) => {
+                let Some(p) = self.refused.as_mut().ok().filter(|r| st.sel < r.len()).map(|r| r.remove(st.sel)) else {
+                    return Step::Stay;
+                };
+                st.sel = st.sel.min(self.refused.as_ref().map_or(0, |r| r.len().saturating_sub(1)));
+                return Step::Dismiss(p.host);
+            }
             (Msg::Down, _) => self.focus = (f + 1).min(n - 1),
             (Msg::Up, _) => self.focus = f.saturating_sub(1),
             (Msg::Remove, Kind::List { set, .. }) if !st.on_add_row() => {
@@ -295,6 +323,35 @@ impl LayerForms {
             }
             (Msg::Enter, _) => return self.go_on(i, answers),
             _ => {}
+        }
+        Step::Stay
+    }
+
+    /// The selected refused host into the list field `into` of layer `i` (and so into the
+    /// answers, through the list's own checks); an address is refused with why.
+    fn allow(&mut self, i: usize, into: &str, answers: &mut Answers) -> Step {
+        let sel = self.fields[i][self.focus].sel;
+        let Some(p) = self.refused.as_ref().ok().and_then(|r| r.get(sel)).cloned() else { return Step::Stay };
+        let Some(name) = &p.name else {
+            return Step::Refused(format!(
+                "{} is an address: the allow-list takes names only (an agent asking for an address is worth a look: d dismisses it)",
+                p.host
+            ));
+        };
+        let Some(k) = self.forms[i].fields.iter().position(|f| f.key == into) else { return Step::Stay };
+        let Kind::List { set, .. } = &self.forms[i].fields[k].kind else { return Step::Stay };
+        let list = &mut self.fields[i][k];
+        let mut items = list.items.clone();
+        items.push(name.to_string());
+        if let Err((_, e)) = set(answers, &items) {
+            return Step::Refused(e.0);
+        }
+        list.sel = items.len();
+        list.items = items;
+        if let Ok(r) = self.refused.as_mut() {
+            r.remove(sel);
+            let st = &mut self.fields[i][self.focus];
+            st.sel = st.sel.min(r.len().saturating_sub(1));
         }
         Step::Stay
     }
@@ -414,6 +471,23 @@ impl LayerForms {
                                 format!("        narrowest key: {}", crate::services::scope(name)),
                                 ctx.theme.paint(Style::new().fg(Color::DarkGray)),
                             ));
+                        }
+                    }
+                }
+                Kind::Refused { .. } => {
+                    lines.push(Line::from(spans));
+                    match &self.refused {
+                        Err(why) => lines
+                            .push(Line::styled(format!("      ✗ {why}"), ctx.theme.paint(Style::new().fg(Color::Red)))),
+                        Ok(r) if r.is_empty() => lines.push(Line::raw("      (none since the last decision)")),
+                        Ok(r) => {
+                            for (n, p) in r.iter().enumerate() {
+                                // Month, day and time (UTC) keep a row within 80 columns.
+                                let last = crate::egress::when(p.last);
+                                let last = last.get(5..16).unwrap_or(&last);
+                                let text = format!("      {:<30} {:>4}×  last {last}", p.host, p.count);
+                                selected(&mut lines, text, focused && st.sel == n, &mut focus_line);
+                            }
                         }
                     }
                 }
