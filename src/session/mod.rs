@@ -129,15 +129,25 @@ impl Request {
         let mut images = vec![a.sandbox.image.clone()];
         if !a.skip.contains(&crate::answers::Layer::Egress) {
             images.push(a.egress.proxy_image.clone());
+            // The proxy's own image is built here: its base is what gets pinned.
+            if a.egress.proxy_image.as_str() == crate::answers::PROXY_IMAGE {
+                images.push(crate::layers::egress::proxy_base());
+            }
         }
         if a.sandbox.publish_gateway {
             images.push(a.sandbox.gateway_image.clone());
         }
-        for image in images {
-            if self.facts.images.contains_key(image.as_str()) {
-                continue;
-            }
-            let fact = ask_image(&image, &self.runner, self.facts.tools.docker, self.root.is_live());
+        images.retain(|i| !self.facts.images.contains_key(i.as_str()));
+        // Side by side: each may wait for its registry.
+        let (runner, engine, live) = (&self.runner, self.facts.tools.docker, self.root.is_live());
+        let facts: Vec<_> = std::thread::scope(|s| {
+            let asked: Vec<_> = images.iter().map(|i| s.spawn(move || ask_image(i, runner, engine, live))).collect();
+            asked
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| crate::host::ImageFact::Unknown("the lookup panicked".into())))
+                .collect()
+        });
+        for (image, fact) in images.iter().zip(facts) {
             self.facts.images.insert(image.to_string(), fact);
         }
     }
