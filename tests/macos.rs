@@ -403,9 +403,9 @@ fn each_answer_reaches_its_linux_and_its_macos_artefact() {
         ),
         (
             "[egress]\nallowed_hosts = [\"api.example.org\"]\n",
-            "/opt/clawguard/agent/squid.conf",
+            "/opt/clawguard/agent/proxy/squid.conf",
             "api.example.org",
-            "/opt/clawguard/agent/squid.conf",
+            "/opt/clawguard/agent/proxy/squid.conf",
             "api.example.org",
         ),
         (

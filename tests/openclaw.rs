@@ -74,11 +74,35 @@ fn docker_ok(e: &Engine, args: &[&str]) -> String {
     out
 }
 
-#[test]
-fn the_real_openclaw_runs_locked_down_reaches_only_allowed_hosts_and_reads_its_key_from_a_file() {
+/// The sandbox the `openclaw` profile plans for the real OpenClaw, up on a real engine
+/// (started with the engine settings the plan writes) under `runtime`: its files written
+/// as apply writes them, its image pulled by digest from a real registry, `up` run.
+struct World {
+    e: Engine,
+    host: tempfile::TempDir,
+    root: Root,
+    base: std::path::PathBuf,
+    _registry: Registry,
+    a: Answers,
+    facts: clawguard::host::Facts,
+    plan: clawguard::plan::Plan,
+    users: &'static str,
+    agent: String,
+    t_images: std::time::Duration,
+    t_pull: std::time::Duration,
+}
+
+fn world(runtime: clawguard::answers::Runtime) -> World {
     let t0 = Instant::now();
     let host = tempfile::tempdir().unwrap();
-    let e = Engine::start_with_data(Some(&host.path().join("var/lib/docker")));
+    // The engine's settings as the plan writes them (gVisor's runtime, for runsc).
+    let mut a = answers("203.0.113.1");
+    a.sandbox.runtime = runtime;
+    let settings = layers::plan(&a, &clawguard::host::Facts::default())
+        .unwrap()
+        .file(clawguard::host::DOCKER_DAEMON_JSON)
+        .map(|f| f.content.clone());
+    let e = Engine::start_with(Some(&host.path().join("var/lib/docker")), settings.as_deref());
     let root = Root::new(host.path());
     let base = host.path().join(BASE.trim_start_matches('/'));
     // The agent's state, workspace and logs are not there yet: the plan makes them, the
@@ -95,7 +119,7 @@ fn the_real_openclaw_runs_locked_down_reaches_only_allowed_hosts_and_reads_its_k
     // OpenClaw's image as its registry serves it: the npm release in an image, pushed to a
     // real registry on the engine's 127.0.0.1 (as ghcr.io would serve the official one).
     let registry::Images { storage, openclaw: pushed } = registry::images();
-    let _registry = Registry::start(&storage, "127.0.0.1:5000", Some(&format!("/run/netns/{}", e.ns)));
+    let registry = Registry::start(&storage, "127.0.0.1:5000", Some(&format!("/run/netns/{}", e.ns)));
     let images = tempfile::tempdir().unwrap();
     engine::squid_rootfs(&images.path().join("squid"));
     engine::binary_rootfs(&images.path().join("socat"), "/usr/bin/socat");
@@ -117,7 +141,8 @@ fn the_real_openclaw_runs_locked_down_reaches_only_allowed_hosts_and_reads_its_k
     }
 
     // The plan's files, written as apply writes them (mode and owner).
-    let a = answers(&e.web_ip);
+    let mut a = answers(&e.web_ip);
+    a.sandbox.runtime = runtime;
     let mut facts = clawguard::host::probe(&root, None).for_answers(&root, &a);
     // What the front door asks before the review: the registry, from where the engine is.
     let image = a.sandbox.image.clone();
@@ -186,6 +211,14 @@ fn the_real_openclaw_runs_locked_down_reaches_only_allowed_hosts_and_reads_its_k
     };
     let agent = ps("agent");
     assert!(!agent.is_empty(), "no agent container");
+    World { e, host, root, base, _registry: registry, a, facts, plan, users, agent, t_images, t_pull }
+}
+
+#[test]
+fn the_real_openclaw_runs_locked_down_reaches_only_allowed_hosts_and_reads_its_key_from_a_file() {
+    let t0 = Instant::now();
+    let World { e, host, root, base, _registry, a, facts, plan, users, agent, t_images, t_pull } =
+        world(clawguard::answers::Runtime::Runc);
 
     // The gateway comes up healthy, reached as the admin reaches it: 127.0.0.1 on the host.
     let healthz = || {
@@ -306,7 +339,9 @@ fn the_real_openclaw_runs_locked_down_reaches_only_allowed_hosts_and_reads_its_k
 
     // The key reaches OpenClaw through its file reference: a model call arrives at the
     // (allowed) provider address from the user's settings, with the key, via the proxy.
+    let t_call = Instant::now();
     let (_, turn) = exec("cd /tmp && timeout 150 openclaw agent exec hello --model openai/gpt-6-astra --json");
+    let t_call = t_call.elapsed();
     let requests = e.requests();
     assert!(
         requests
@@ -427,12 +462,13 @@ fn the_real_openclaw_runs_locked_down_reaches_only_allowed_hosts_and_reads_its_k
     assert!(ok && listing.contains(".sqlite"), "OpenClaw's archive holds no database:\n{listing}");
 
     println!(
-        "backup now (OpenClaw's archive + restic) {:.1}s; images {:.1}s, pull by digest {:.1}s, readiness step passed after {:.1}s, gateway healthy after {:.1}s, whole test {:.1}s",
+        "backup now (OpenClaw's archive + restic) {:.1}s; images {:.1}s, pull by digest {:.1}s, readiness step passed after {:.1}s, gateway healthy after {:.1}s, a model call {:.2}s, whole test {:.1}s",
         t_backup.as_secs_f64(),
         t_images.as_secs_f64(),
         t_pull.as_secs_f64(),
         t_ready.as_secs_f64(),
         t_healthy.as_secs_f64(),
+        t_call.as_secs_f64(),
         t0.elapsed().as_secs_f64()
     );
 }
@@ -455,4 +491,71 @@ fn find(dir: &Path, keep: &dyn Fn(&str) -> bool) -> Vec<std::path::PathBuf> {
 
 fn inspect_state(e: &Engine, container: &str) -> String {
     docker_ok(e, &["inspect", "-f", "{{.State.Running}}", container]).trim().to_owned()
+}
+
+/// The gateway's health endpoint as the admin reaches it (127.0.0.1 on the host), polled
+/// for up to `secs`: whether it answered healthy, and after how long.
+fn healthy_within(e: &Engine, secs: u64) -> (bool, std::time::Duration) {
+    let t = Instant::now();
+    let ok = (0..secs).any(|_| {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        sh(Command::new("ip").args(["netns", "exec", &e.ns, "curl", "-s", "-m", "3", "http://127.0.0.1:18789/healthz"]))
+            .1
+            .contains("\"ok\":true")
+    });
+    (ok, t.elapsed())
+}
+
+#[test]
+fn the_real_openclaw_runs_under_gvisor_with_the_same_walls() {
+    use clawguard::answers::Runtime;
+    let w = world(Runtime::Runsc);
+    let e = &w.e;
+    // The engine runs the agent under gVisor: its kernel, not this host's, answers inside.
+    assert_eq!(docker_ok(e, &["inspect", "-f", "{{.HostConfig.Runtime}}", &w.agent]).trim(), "runsc");
+    let (healthy, t_healthy) = healthy_within(e, 240);
+    let exec = |script: &str| sh(&mut e.docker(&["exec", &w.agent, "sh", "-c", script]));
+    assert!(
+        healthy,
+        "the gateway never became healthy under gVisor:\n{}",
+        sh(&mut e.docker(&["logs", "--tail", "60", &w.agent])).1
+    );
+    let (_, dmesg) = exec("dmesg 2>&1 | head -3; uname -r");
+    assert!(dmesg.contains("Starting gVisor"), "not gVisor's kernel inside:\n{dmesg}");
+    let host_release = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    assert!(!dmesg.contains(host_release.trim()), "the host's kernel answers inside:\n{dmesg}");
+    // The same walls: not root, read-only, no capabilities; the allowed host through the
+    // proxy, another host not, the loopback canary refused.
+    assert_eq!(exec("id -u").1.trim(), UID.to_string());
+    assert!(!exec("touch /app/x").0, "the root filesystem is writable under gVisor");
+    let validate = |url: &str| {
+        let (ok, out) = exec(&format!("openclaw proxy validate --json --timeout-ms 8000 --allowed-url {url}"));
+        let report: serde_json::Value = serde_json::from_str(&out[out.find('{').unwrap_or(0)..])
+            .unwrap_or_else(|e| panic!("openclaw proxy validate --json is not JSON ({e}):\n{out}"));
+        (ok, report, out)
+    };
+    let (ok, report, out) = validate("http://allowed.test/");
+    assert!(ok && report["ok"] == true, "the allowed host under gVisor:\n{out}");
+    let (ok, _, out) = validate("http://other.test/");
+    assert!(!ok, "a host off the list was reachable under gVisor:\n{out}");
+    assert!(!e.requests().contains("other.test"), "other.test was reached:\n{}", e.requests());
+    // A model call, timed (the review says what gVisor costs).
+    let t_call = Instant::now();
+    let (_, turn) = exec("cd /tmp && timeout 150 openclaw agent exec hello --model openai/gpt-6-astra --json");
+    let t_call = t_call.elapsed();
+    assert!(e.requests().contains("POST allowed.test/v1"), "the model call did not arrive:\n{turn}\n{}", e.requests());
+    // The daily check reports the runtime, and finds nothing drifted.
+    let runner_path = w.host.path().join("runner");
+    e.runner(&runner_path);
+    let runner = clawguard::target::Runner::Program(runner_path);
+    let agent_ids = layers::sandbox::agent_ids(&w.a, &w.facts);
+    let found = clawguard::check::container::check(&w.a, agent_ids, &w.facts.recorded_images, &runner, true);
+    assert!(found.iter().any(|f| f.id == "sandbox.runtime"), "{found:#?}");
+    assert!(!found.iter().any(|f| f.id == "sandbox.container-drift"), "{found:#?}");
+    let _ = (&w.root, &w.base, &w.plan, w.users, w.t_images, w.t_pull);
+    println!(
+        "gVisor: gateway healthy after {:.1}s after `up`; a model call {:.2}s",
+        t_healthy.as_secs_f64(),
+        t_call.as_secs_f64()
+    );
 }

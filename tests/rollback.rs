@@ -454,3 +454,27 @@ fn status_says_how_a_reload_went_again_after_the_rollback() {
     assert!(!status.contains("ran, then taken back: systemctl reload ssh"), "{status}");
     assert!(status.contains("ran, then taken back: ufw --force enable"), "{status}");
 }
+
+#[test]
+fn gvisor_joins_the_engines_settings_and_a_rollback_takes_it_out_again() {
+    let root = common::fixture_root("debian12-cloud");
+    let settings = root.path().join("etc/docker/daemon.json");
+    fs::create_dir_all(settings.parent().unwrap()).unwrap();
+    let before = "{\n  \"log-driver\": \"journald\"\n}\n";
+    fs::write(&settings, before).unwrap();
+    assert!(run(&["apply", "--yes", "--root", s(root.path())]).status.success());
+    assert_eq!(fs::read_to_string(&settings).unwrap(), before, "runc (the default) leaves the engine's file alone");
+    let work = tempfile::tempdir().unwrap();
+    let answers = work.path().join("a.toml");
+    fs::write(&answers, "version = 1\n[sandbox]\nruntime = \"runsc\"\n").unwrap();
+    let o = run(&["apply", "--yes", "--root", s(root.path()), "--answers", s(&answers)]);
+    assert!(o.status.success(), "{}", cli::text(&o));
+    let v: serde_json::Value = serde_json::from_str(&fs::read_to_string(&settings).unwrap()).unwrap();
+    assert_eq!(v["log-driver"], "journald", "the user's own settings stay");
+    assert_eq!(v["runtimes"]["runsc"]["path"], "/usr/bin/runsc");
+    let compose = fs::read_to_string(root.path().join("opt/clawguard/agent/docker-compose.yml")).unwrap();
+    assert!(compose.contains("runtime: \"runsc\""), "{compose}");
+    let o = run(&["rollback", "--root", s(root.path())]);
+    assert!(o.status.success(), "{}", cli::text(&o));
+    assert_eq!(fs::read_to_string(&settings).unwrap(), before, "the rollback did not take gVisor out of daemon.json");
+}

@@ -32,6 +32,25 @@ impl fmt::Display for Profile {
     }
 }
 
+/// What runs the agent's container: the engine's default (runc: the host's kernel answers
+/// the agent's system calls), or gVisor (runsc: a kernel of its own, in user space, answers
+/// them, so a kernel bug the agent can reach is gVisor's, not the host's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Runtime {
+    Runc,
+    Runsc,
+}
+
+impl fmt::Display for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Runtime::Runc => "runc",
+            Runtime::Runsc => "runsc",
+        })
+    }
+}
+
 /// OpenClaw's official image at the version clawguard was tested with (OpenClaw's
 /// docs/install/docker.md: `ghcr.io/openclaw/openclaw:<version>`).
 pub const OPENCLAW_IMAGE: &str = "ghcr.io/openclaw/openclaw:2026.9.6";
@@ -80,6 +99,8 @@ pub struct Sandbox {
     pub cap_add: Vec<Capability>,
     /// The image of the forwarder that publishes the gateway on 127.0.0.1 (socat).
     pub gateway_image: ImageRef,
+    /// What runs the agent's container: `runc` (the engine's default) or `runsc` (gVisor).
+    pub runtime: Runtime,
 }
 
 /// Where the agent's data goes on a Mac by default: /srv cannot be made there (the system
@@ -107,6 +128,7 @@ impl Default for Sandbox {
             publish_gateway: false,
             cap_add: Vec::new(),
             gateway_image: "alpine/socat:latest".parse().expect("default image"),
+            runtime: Runtime::Runc,
         }
     }
 }

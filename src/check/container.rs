@@ -190,10 +190,18 @@ fn settings(answers: &Answers, agent: (u32, u32), runner: &Runner, applied: bool
             format!("`docker inspect {id}` gave no container: not checked."),
         )];
     };
-    differences(answers, agent, &c)
+    let mut out: Vec<Finding> = Vec::new();
+    if c["HostConfig"]["Runtime"] == "runsc" {
+        out.push(finding(
+            "sandbox.runtime",
+            Severity::Note,
+            "The agent runs under gVisor (runsc): a kernel of its own answers its system calls, not this host's.",
+        ));
+    }
+    out.extend(differences(answers, agent, &c)
         .into_iter()
-        .map(|d| finding("sandbox.container-drift", Severity::Danger, format!("The agent's container runs with {d}. Someone recreated it outside clawguard: if it was not you, treat it as an intrusion (see /etc/clawguard/RECOVERY.md); `docker compose -p {PROJECT} -f {} up -d --force-recreate` puts the planned one back.", crate::layers::sandbox::compose_file(answers))))
-        .collect()
+        .map(|d| finding("sandbox.container-drift", Severity::Danger, format!("The agent's container runs with {d}. Someone recreated it outside clawguard: if it was not you, treat it as an intrusion (see /etc/clawguard/RECOVERY.md); `docker compose -p {PROJECT} -f {} up -d --force-recreate` puts the planned one back.", crate::layers::sandbox::compose_file(answers)))));
+    out
 }
 
 /// What the live container has that the plan did not set, in words; `agent` is the uid
@@ -252,6 +260,13 @@ pub fn differences(a: &Answers, agent: (u32, u32), c: &Value) -> Vec<String> {
     }
     if host["PortBindings"].as_object().is_some_and(|p| !p.is_empty()) {
         out.push(format!("published ports {} (the agent publishes none)", host["PortBindings"]));
+    }
+    // The runtime: gVisor when the answers ask for it (on Linux), the engine's default else.
+    let runtime = host["Runtime"].as_str().unwrap_or_default();
+    let want_gvisor = s.runtime == crate::answers::Runtime::Runsc;
+    if want_gvisor != (runtime == "runsc") {
+        let shown = if runtime.is_empty() { "runc" } else { runtime };
+        out.push(format!("the runtime `{shown}` (the plan sets {})", s.runtime));
     }
     let mode = host["NetworkMode"].as_str().unwrap_or_default();
     if mode == "host" || mode == "bridge" || mode == "default" {

@@ -62,6 +62,9 @@ pub struct Facts {
     pub fail2ban_admin_ips: Vec<IpAddr>,
     /// The Docker engine's version from the package database (`docker.io`, `docker-ce`).
     pub docker_version: Option<String>,
+    /// The engine's own settings file (/etc/docker/daemon.json) as it is, when there is one:
+    /// the sandbox layer adds gVisor's runtime to it and keeps the rest.
+    pub docker_daemon_json: Option<String>,
     /// The engine's data root (`data-root` in /etc/docker/daemon.json, else
     /// `/var/lib/docker`): where the proxy's log volume lives.
     pub docker_data_root: String,
@@ -328,6 +331,7 @@ pub fn probe(root: &Root, ssh_connection: Option<&str>) -> Facts {
         plaintext_env_files: env_files(root),
         docker_version: docker_version(root),
         docker_data_root: docker_data_root(root),
+        docker_daemon_json: root.read(DOCKER_DAEMON_JSON),
         packages: installed_packages(root),
         agent_config: agent_config(root, default_config.as_str()),
         linked_mounts: linked_mounts(root, &defaults),
@@ -483,6 +487,9 @@ pub fn installed_packages(root: &Root) -> std::collections::BTreeSet<String> {
         })
         .collect()
 }
+
+/// The Docker engine's settings file.
+pub const DOCKER_DAEMON_JSON: &str = "/etc/docker/daemon.json";
 
 /// `data-root` from the engine's daemon.json; its default when the file or the key is not
 /// there (or the file is not JSON: the engine would refuse to start with it, and the check

@@ -11,6 +11,7 @@ pub mod macos;
 pub mod monitoring;
 pub mod openclaw;
 pub mod pf;
+pub mod runtime;
 pub mod sandbox;
 pub mod ssh;
 

@@ -81,6 +81,8 @@ struct Ctx {
     gateway_command: Vec<String>,
     /// The proxy sidecar and the internal network (the egress layer is on).
     egress: bool,
+    /// The agent's runtime when it is not the engine's default (`runsc`).
+    runtime: Option<String>,
     proxy_log_volume: &'static str,
     /// Where the proxy finds its own directory (squid.conf, the tunnel certificate).
     proxy_dir_in_proxy: &'static str,
@@ -230,6 +232,8 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
             format!("TCP:agent:{}", s.gateway_port),
         ],
         egress,
+        runtime: (s.runtime == crate::answers::Runtime::Runsc && f.platform.mac().is_none())
+            .then(|| s.runtime.to_string()),
         proxy_log_volume: super::egress::PROXY_LOG_VOLUME,
         proxy_dir_in_proxy: super::egress::PROXY_DIR_IN_PROXY,
         logging_env: !a.skip.contains(&Layer::Monitoring),
@@ -309,6 +313,7 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         )
         .prepares = true;
     }
+    super::runtime::plan(a, f, b);
     let up = project_argv(f, &compose, &["up", "-d"]);
     b.on_change(layer, &up, "start or update the agent and its proxy", &[compose.as_str()]).undo =
         Some(project_argv(f, &compose, &["down"]));

@@ -245,6 +245,22 @@ pub fn forms() -> Vec<Form> {
                     "The small socat container that publishes the gateway on 127.0.0.1 (the agent's own network has no way in or out).",
                     sandbox.gateway_image
                 ),
+                Field {
+                    key: "sandbox.runtime",
+                    label: "Runtime",
+                    help: "runc: the engine's default; the host's kernel answers the agent. runsc: gVisor (Debian's runsc) puts a kernel of its own in between, so a kernel bug the agent can reach is not the host's; it costs start time and some speed (the review says how much). Linux only.",
+                    kind: Kind::Choice {
+                        options: &["runc", "runsc"],
+                        get: |a| a.sandbox.runtime.to_string(),
+                        set: |a, v| {
+                            a.sandbox.runtime = if v == "runsc" {
+                                crate::answers::Runtime::Runsc
+                            } else {
+                                crate::answers::Runtime::Runc
+                            }
+                        },
+                    },
+                },
             ],
         },
         Form {

@@ -84,10 +84,19 @@ impl Engine {
     /// An engine whose data root is `data` (a target root's `var/lib/docker`, so what it
     /// keeps in volumes is where the check looks for it), or its own directory's.
     pub fn start_with_data(data: Option<&Path>) -> Engine {
+        Engine::start_with(data, None)
+    }
+
+    /// [`Engine::start_with_data`], with `daemon_json` as the engine's settings file (as
+    /// clawguard writes /etc/docker/daemon.json).
+    pub fn start_with(data: Option<&Path>, daemon_json: Option<&str>) -> Engine {
         let pid = std::process::id();
-        let ns = format!("cgdk-{pid}");
-        let web_ns = format!("cgweb-{pid}");
-        let net = 100 + pid % 150;
+        // Engines of one test binary run side by side: each its own names.
+        static STARTED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let ns = format!("cgdk-{pid}-{n}");
+        let web_ns = format!("cgweb-{pid}-{n}");
+        let net = 100 + (pid + n * 37) % 150;
         let (dk_ip, web_ip) = (format!("10.232.{net}.1"), format!("10.232.{net}.2"));
         let dir = tempfile::Builder::new().prefix("clawguard-engine-").tempdir().unwrap();
         let data = data.map_or_else(|| dir.path().join("data"), Path::to_path_buf);
@@ -102,7 +111,7 @@ impl Engine {
         };
         must(Command::new("ip").args(["netns", "add", &ns]));
         must(Command::new("ip").args(["netns", "add", &web_ns]));
-        let (a, b) = (format!("cgd{}a", pid % 100000), format!("cgd{}b", pid % 100000));
+        let (a, b) = (format!("cgd{}{n}a", pid % 100000), format!("cgd{}{n}b", pid % 100000));
         must(
             Command::new("ip")
                 .args(["link", "add", &a, "netns", &ns, "type", "veth", "peer", "name", &b, "netns", &web_ns]),
@@ -113,6 +122,9 @@ impl Engine {
             must(Command::new("ip").args(["netns", "exec", n, "ip", "link", "set", "lo", "up"]));
         }
         e.start_web();
+        if let Some(settings) = daemon_json {
+            fs::write(e.dir.path().join("daemon.json"), settings).unwrap();
+        }
         e.start_dockerd();
         e
     }
@@ -162,9 +174,11 @@ impl Engine {
     fn start_dockerd(&mut self) {
         let d = self.dir.path();
         fs::write(d.join("resolv.conf"), format!("nameserver {}\n", self.web_ip)).unwrap();
+        let config = d.join("daemon.json");
+        let config = if config.exists() { format!("--config-file {} ", config.display()) } else { String::new() };
         let script = format!(
             "mount -t tmpfs tmpfs /run && mkdir -p /run/clawguard/secrets && mount --bind {d}/resolv.conf /etc/resolv.conf && \
-             exec dockerd --data-root {data} --exec-root {d}/exec --pidfile {d}/dockerd.pid -H unix://{d}/docker.sock \
+             exec dockerd {config}--data-root {data} --exec-root {d}/exec --pidfile {d}/dockerd.pid -H unix://{d}/docker.sock \
              --iptables=true --log-level=warn",
             d = d.display(),
             data = self.data.display()
