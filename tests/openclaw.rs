@@ -6,7 +6,10 @@
 //! old `openclaw.json` becomes their `settings.json5` and still counts: the model's
 //! address comes from it, the key from clawguard's reference. Then the nightly backup as
 //! the user runs it, `clawguard backup now`: OpenClaw's own archive while it runs, restic's
-//! snapshot of it without the live databases.
+//! snapshot of it without the live databases. And the same sandbox under gVisor
+//! (`sandbox.runtime = "runsc"`, the engine started with the daemon.json the plan writes):
+//! gVisor's kernel answers inside, the same walls hold, and both tests print what the
+//! gateway's start and a model call took (the cost the review states).
 //!
 //! The agent's files live under a target root (`/srv/openclaw/…` in the answers, the
 //! defaults); the engine's mount namespace sees that root's `/srv` as its own, so the

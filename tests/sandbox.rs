@@ -460,3 +460,62 @@ fn the_agent_is_locked_down_and_reaches_only_the_allowed_hosts() {
     assert!(ok, "{out}");
     eprintln!("sandbox test: images {:.1} s, whole test {:.1} s", t_images.as_secs_f64(), t0.elapsed().as_secs_f64());
 }
+
+/// A tag that moved on its registry: the container made from it afterwards runs another
+/// image than the digest clawguard pinned, and the daily check names both digests. A real
+/// registry (read by a real engine) serves the tag, pushed twice.
+#[test]
+fn a_container_made_from_a_moved_tag_is_reported_by_the_check() {
+    use common::registry::{Registry, free_port, push};
+    let e = Engine::start();
+    let storage = tempfile::tempdir().unwrap();
+    let pusher = Registry::start(storage.path(), &format!("127.0.0.1:{}", free_port()), None);
+    let _served = Registry::start(storage.path(), "127.0.0.1:5000", Some(&format!("/run/netns/{}", e.ns)));
+    let images = tempfile::tempdir().unwrap();
+    engine::binary_rootfs(&images.path().join("socat"), "/usr/bin/socat");
+    engine::busybox_rootfs(&images.path().join("other"));
+    let config = serde_json::json!({ "Entrypoint": ["/usr/bin/socat"] });
+    let pinned = push(&pusher.addr, "t/socat", "1", &images.path().join("socat"), config.clone());
+    let tag = "127.0.0.1:5000/t/socat:1";
+    let (ok, out) = sh(&mut e.docker(&["pull", &format!("127.0.0.1:5000/t/socat@{pinned}")]));
+    assert!(ok, "{out}");
+    // The tag moves: the same name now gives another image.
+    let moved = push(&pusher.addr, "t/socat", "1", &images.path().join("other"), config);
+    assert_ne!(moved, pinned);
+    let (ok, out) = sh(&mut e.docker(&["pull", tag]));
+    assert!(ok, "{out}");
+
+    let mut a = Answers::default();
+    a.sandbox.gateway_image = tag.parse().unwrap();
+    let recorded = std::collections::BTreeMap::from([(tag.to_owned(), pinned.clone())]);
+    let runner_path = e.dir.path().join("runner.sh");
+    e.runner(&runner_path);
+    let runner = clawguard::target::Runner::Program(runner_path);
+    let create = |image: &str| {
+        let (ok, out) = sh(&mut e.docker(&[
+            "create",
+            "--label",
+            &format!("com.docker.compose.project={}", layers::sandbox::PROJECT),
+            "--label",
+            "com.docker.compose.service=gateway",
+            image,
+        ]));
+        assert!(ok, "{out}");
+        out.trim().to_owned()
+    };
+    let drift = |ours: &str| {
+        let found = clawguard::check::container::check(&a, (64000, 64000), &recorded, &runner, true);
+        let drift: Vec<_> = found.into_iter().filter(|f| f.id == "sandbox.image-drift").collect();
+        let (ok, out) = sh(&mut e.docker(&["rm", ours]));
+        assert!(ok, "{out}");
+        drift
+    };
+    // Control: the container made from the pinned digest is what the plan says.
+    let ours = create(&format!("127.0.0.1:5000/t/socat@{pinned}"));
+    assert!(drift(&ours).is_empty(), "the pinned image was reported");
+    // Made from the tag after it moved: named, with both digests.
+    let theirs = create(tag);
+    let found = drift(&theirs);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(found[0].text.contains(&moved) && found[0].text.contains(&pinned), "{found:#?}");
+}
