@@ -107,7 +107,9 @@ fn allow(l: Loaded, args: &EgressArgs, host: &str) -> Result<ExitCode, CommandEr
     );
     if !args.yes {
         if !std::io::stdin().is_terminal() {
-            return Err(CommandError::NeedYes);
+            return Err(CommandError::Stop(format!(
+                "not allowed: stdin is not a terminal, so clawguard cannot ask. Run `sudo clawguard egress allow {name} --yes`."
+            )));
         }
         super::apply::show_review(&p)?;
         super::apply::ask_yes(&format!("Let the agent reach {name}?"))?;
