@@ -361,8 +361,10 @@ fn squid(step: &FileStep, stage: &Path, image: &str) -> Result<String, String> {
             let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
             let conf = without_tunnel_cert(&step.content);
             let (rc, out) = run_tool_fed(&argv, "", Some(&conf)).map_err(|e| no_squid(image, &e))?;
-            if rc == 125 || out.contains("Cannot connect to the Docker daemon") || out.contains("Unable to find image")
-            {
+            // (An image not here yet is pulled by `docker run` itself: "Unable to find image"
+            // then says nothing about the file unless the run failed.)
+            let missing = rc != 0 && out.contains("Unable to find image");
+            if rc == 125 || out.contains("Cannot connect to the Docker daemon") || missing {
                 return Err(no_squid(image, &tail(&out)));
             }
             (rc, out)

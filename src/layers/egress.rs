@@ -181,7 +181,8 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
         "egress/squid.conf",
         &hosts,
         0o644,
-        Some(Validator::Squid { image: a.egress.proxy_image.to_string() }),
+        // The image as the compose file pins it (what runs), pulled before the checks.
+        Some(Validator::Squid { image: super::images::reference(&a.egress.proxy_image, f) }),
     )?;
     let compose = compose_file(a);
     // SIGHUP is squid's reconfigure; it works whatever PID squid has in its container

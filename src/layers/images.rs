@@ -23,6 +23,13 @@ pub struct Pinned {
 /// Pins `image` by digest where it is known (given in the answers, found on the host, or
 /// said by its registry, else as last recorded) and says when it cannot be. `what` names
 /// it in the review ("OpenClaw's image", "the proxy's image").
+/// The reference a file names for `image`: [`pin`]'s, without its warning (for what only
+/// needs the name: a checker that runs the image).
+pub fn reference(image: &ImageRef, f: &Facts) -> String {
+    let mut scratch = Builder::scratch();
+    pin(image, "", f, Layer::Sandbox, &mut scratch).reference
+}
+
 pub fn pin(image: &ImageRef, what: &str, f: &Facts, layer: Layer, b: &mut Builder) -> Pinned {
     let tag = image.tag().filter(|_| image.digest().is_none()).map(str::to_owned);
     // The digest the applied files recorded for this very tag: what the last resolution

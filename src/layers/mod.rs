@@ -165,6 +165,11 @@ pub(crate) struct Job<'a> {
 }
 
 impl Builder {
+    /// A builder whose steps are thrown away (for a value a layer computes on the way).
+    pub(crate) fn scratch() -> Builder {
+        Builder { plan: Plan::default(), stage: Stage::Move, brew: None, own: String::new() }
+    }
+
     /// Renders `template` with `ctx` into a root-owned file.
     pub fn file(
         &mut self,

@@ -187,7 +187,14 @@ pub(super) fn plan(a: &Answers, f: &Facts, b: &mut Builder) -> Result<(), Render
     // The parts that enforce the sandbox are pinned like the agent: the proxy (unless
     // clawguard builds it here) and the forwarder.
     let proxy = (egress && a.egress.proxy_image.as_str() != crate::answers::PROXY_IMAGE).then(|| {
-        super::images::get(&a.egress.proxy_image, "the proxy's image", "set egress.proxy_image to a squid image built with OpenSSL that you can pull, or leave it at its default (built here)", f, b, &compose)
+        let how = "set egress.proxy_image to a squid image built with OpenSSL that you can pull, or leave it at its default (built here)";
+        let pinned = super::images::get(&a.egress.proxy_image, "the proxy's image", how, f, b, &compose);
+        // squid.conf's checker runs this very image: it is pulled (by its digest) before
+        // the checks, not only before `up`.
+        if pinned.pull.is_some() {
+            b.preflight(layer, Check::Image { image: pinned.reference.clone(), how: how.to_owned() }, &[compose.as_str()]);
+        }
+        pinned
     });
     let gateway = s.publish_gateway.then(|| {
         super::images::get(
