@@ -87,10 +87,10 @@ fn a_drop_in_read_before_ours_is_neutralised_and_caught_when_it_is_not() {
 #[test]
 fn squid_warnings_fail_the_check() {
     let (root, mut plan) = plan_for("debian12-cloud", 0);
-    break_file(&mut plan, "squid.conf", |c| {
+    break_file(&mut plan, "proxy/squid.conf", |c| {
         c.replace("http_access deny all", "http_access deny all\nacl dup dstdomain .example.com sub.example.com")
     });
-    let err = result_for(&outcomes(root.path(), &plan), "squid.conf").clone().unwrap_err();
+    let err = result_for(&outcomes(root.path(), &plan), "proxy/squid.conf").clone().unwrap_err();
     assert!(err.contains("WARNING") || err.contains("ERROR"), "{err}");
 }
 
