@@ -275,12 +275,7 @@ fn the_real_openclaw_runs_locked_down_reaches_only_allowed_hosts_and_reads_its_k
     // OpenClaw's own check of its proxy path, from its own config: the allowed host
     // passes, the loopback canary is denied (so OpenClaw sent it to the proxy, not to
     // 127.0.0.1).
-    let validate = |url: &str| {
-        let (ok, out) = exec(&format!("openclaw proxy validate --json --timeout-ms 8000 --allowed-url {url}"));
-        let report: serde_json::Value = serde_json::from_str(&out[out.find('{').unwrap_or(0)..])
-            .unwrap_or_else(|e| panic!("openclaw proxy validate --json is not JSON ({e}):\n{out}"));
-        (ok, report, out)
-    };
+    let validate = |url: &str| proxy_validate(&exec, url);
     let (ok, report, out) = validate("http://allowed.test/");
     assert!(ok && report["ok"] == true, "openclaw proxy validate (allowed host + loopback canary):\n{out}");
     assert_eq!(report["config"]["proxyUrl"], "http://proxy:3128/", "{out}");
@@ -531,12 +526,7 @@ fn the_real_openclaw_runs_under_gvisor_with_the_same_walls() {
     // proxy, another host not, the loopback canary refused.
     assert_eq!(exec("id -u").1.trim(), UID.to_string());
     assert!(!exec("touch /app/x").0, "the root filesystem is writable under gVisor");
-    let validate = |url: &str| {
-        let (ok, out) = exec(&format!("openclaw proxy validate --json --timeout-ms 8000 --allowed-url {url}"));
-        let report: serde_json::Value = serde_json::from_str(&out[out.find('{').unwrap_or(0)..])
-            .unwrap_or_else(|e| panic!("openclaw proxy validate --json is not JSON ({e}):\n{out}"));
-        (ok, report, out)
-    };
+    let validate = |url: &str| proxy_validate(&exec, url);
     let (ok, report, out) = validate("http://allowed.test/");
     assert!(ok && report["ok"] == true, "the allowed host under gVisor:\n{out}");
     let (ok, _, out) = validate("http://other.test/");
@@ -561,4 +551,13 @@ fn the_real_openclaw_runs_under_gvisor_with_the_same_walls() {
         t_healthy.as_secs_f64(),
         t_call.as_secs_f64()
     );
+}
+
+/// OpenClaw's own check of its proxy path (`openclaw proxy validate`), run by `exec` in its
+/// container: whether it passed, its JSON report, and what it printed.
+fn proxy_validate(exec: &dyn Fn(&str) -> (bool, String), url: &str) -> (bool, serde_json::Value, String) {
+    let (ok, out) = exec(&format!("openclaw proxy validate --json --timeout-ms 8000 --allowed-url {url}"));
+    let report: serde_json::Value = serde_json::from_str(&out[out.find('{').unwrap_or(0)..])
+        .unwrap_or_else(|e| panic!("openclaw proxy validate --json is not JSON ({e}):\n{out}"));
+    (ok, report, out)
 }
