@@ -118,13 +118,15 @@ pub fn pending(log: &str, decisions: &Decisions, answers: &Answers) -> Vec<Pendi
     out
 }
 
-/// The proxy's access log on `root` (its newest [`proxy::MAX_READ`] bytes), read as
+/// The proxy's access log on `root`, with the day before it that logrotate keeps as
+/// `access.log.1` (their newest [`proxy::MAX_READ`] bytes): the daily check's alert names
+/// a refusal that the listing must still show after the night's rotation. Read as
 /// something the agent's side writes: never through a link, never a FIFO. None when there
 /// is none: the proxy has not run here (yet).
 pub fn read_log(root: &Root, facts: &Facts) -> Result<Option<String>, EgressError> {
     let path = crate::layers::egress::proxy_access_log(facts);
     let full = root.path(&path);
-    match crate::check::tail::read_since(&full, &Default::default(), proxy::MAX_READ) {
+    match crate::check::tail::read_newest(&full, proxy::MAX_READ) {
         Ok(tail) => Ok(Some(tail.text)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(EgressError::Log { path, why: e.to_string() }),
@@ -201,6 +203,27 @@ mod tests {
         std::fs::remove_file(root.path(DECISIONS)).unwrap();
         std::os::unix::fs::symlink("/etc/shadow", root.path(DECISIONS)).unwrap();
         assert!(matches!(Decisions::load(&root), Err(EgressError::Decisions { .. })), "a link is not followed");
+    }
+
+    /// The check's alert came yesterday; logrotate ran in the night (copytruncate,
+    /// delaycompress): the refusal is in `access.log.1`, the log is empty. Still listed.
+    #[test]
+    fn a_refusal_from_before_the_nights_rotation_is_still_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(dir.path());
+        let facts = Facts::default();
+        let log = root.path(&crate::layers::egress::proxy_access_log(&facts));
+        assert!(read_log(&root, &facts).unwrap().is_none(), "no proxy, no log");
+        std::fs::create_dir_all(log.parent().unwrap()).unwrap();
+        let rotated = log.with_file_name("access.log.1");
+        std::fs::write(&rotated, LOG.lines().nth(1).unwrap().to_owned() + "\n").unwrap();
+        std::fs::write(&log, "").unwrap();
+        let p = list(&root, &facts, &Answers::default()).unwrap();
+        assert_eq!(p.iter().map(|p| p.host.as_str()).collect::<Vec<_>>(), ["other.test"]);
+        std::fs::remove_file(&rotated).unwrap();
+        assert_eq!(list(&root, &facts, &Answers::default()).unwrap(), []);
+        std::os::unix::fs::symlink("/etc/shadow", &rotated).unwrap();
+        assert!(matches!(list(&root, &facts, &Answers::default()), Err(EgressError::Log { .. })), "a link is refused");
     }
 
     #[test]

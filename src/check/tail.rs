@@ -100,6 +100,44 @@ pub fn read_since(path: &Path, mark: &Mark, cap: u64) -> io::Result<Tail> {
     Ok(Tail { text: String::from_utf8_lossy(&bytes).into_owned(), mark: next, skipped })
 }
 
+/// The newest `cap` bytes of a log and of the copy logrotate left before it (`path.1`:
+/// `delaycompress` keeps it plain), oldest first: what a listing of the last day or two
+/// shows, right after a rotation too. Neither is opened through a link or read as a
+/// FIFO; a `.1` that cannot be read is an error like the log itself, not nothing. A log
+/// with neither file is `NotFound`.
+pub fn read_newest(path: &Path, cap: u64) -> io::Result<Tail> {
+    let open = |p: &Path| match crate::target::untrusted::open_file(p) {
+        Ok(f) => Ok(Some(f)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    };
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let (old, current) = (open(&path.with_file_name(format!("{name}.1")))?, open(path)?);
+    if old.is_none() && current.is_none() {
+        return Err(io::Error::new(io::ErrorKind::NotFound, format!("{} does not exist", path.display())));
+    }
+    let mut mark = Mark::default();
+    let (mut ranges, mut left, mut total) = (Vec::new(), cap, 0);
+    // Newest first while the cap lasts, then read oldest first.
+    for (f, is_current) in [(current, true), (old, false)] {
+        let Some(mut f) = f else { continue };
+        let meta = f.metadata()?;
+        if is_current {
+            mark = Mark { inode: meta.ino(), read: meta.len(), head: head_of(&mut f, meta.len().min(HEAD))? };
+        }
+        let from = meta.len().saturating_sub(left);
+        left -= meta.len() - from;
+        total += meta.len();
+        ranges.push((f, from, meta.len()));
+    }
+    let mut bytes = Vec::new();
+    for (mut f, from, to) in ranges.into_iter().rev() {
+        bytes.extend(read_range(&mut f, from, to)?);
+    }
+    let skipped = total.saturating_sub(bytes.len() as u64);
+    Ok(Tail { text: String::from_utf8_lossy(&bytes).into_owned(), mark, skipped })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,5 +214,27 @@ mod tests {
         append(&log, &"x".repeat(100));
         let t = read_since(&log, &Mark::default(), 30).unwrap();
         assert_eq!((t.text.len(), t.skipped, t.mark.read), (30, 70, 100));
+    }
+
+    /// `clawguard egress` the morning after a rotation: yesterday's refusals are in the
+    /// plain `.1` (delaycompress), the log is empty.
+    #[test]
+    fn the_newest_bytes_span_the_rotated_copy_and_the_log() {
+        let d = tempfile::tempdir().unwrap();
+        let log = d.path().join("access.log");
+        assert_eq!(read_newest(&log, 100).unwrap_err().kind(), io::ErrorKind::NotFound);
+        append(&d.path().join("access.log.1"), "old 1\nold 2\n");
+        assert_eq!(read_newest(&log, 100).unwrap().text, "old 1\nold 2\n", "the log not made again yet");
+        append(&log, "new\n");
+        let t = read_newest(&log, 100).unwrap();
+        assert_eq!((t.text.as_str(), t.skipped), ("old 1\nold 2\nnew\n", 0));
+        let t = read_newest(&log, 10).unwrap();
+        assert_eq!((t.text.as_str(), t.skipped), ("old 2\nnew\n", 6), "the newest bytes, the oldest left out");
+        let t = read_newest(&log, 3).unwrap();
+        assert_eq!((t.text.as_str(), t.skipped), ("ew\n", 13));
+        // A `.1` put there as a link is refused, not skipped.
+        fs::remove_file(d.path().join("access.log.1")).unwrap();
+        std::os::unix::fs::symlink("/etc/shadow", d.path().join("access.log.1")).unwrap();
+        assert!(read_newest(&log, 100).unwrap_err().to_string().contains("symbolic link"));
     }
 }
