@@ -370,6 +370,13 @@ fn squid(step: &FileStep, stage: &Path, image: &str) -> Result<String, String> {
             (rc, out)
         }
     };
+    squid_verdict(rc, &out, image)
+}
+
+/// What `squid -k parse` (exit `rc`, saying `out`) means for the file, checked for the
+/// proxy image `image`. A squid built without OpenSSL is known by what it says about the
+/// ssl-bump port and its rules — the words of Debian's GnuTLS `squid`, which a test runs.
+pub fn squid_verdict(rc: i32, out: &str, image: &str) -> Result<String, String> {
     // A squid built without OpenSSL (Debian's and Ubuntu's `squid`, GnuTLS) knows no
     // ssl_bump: it cannot hold a tunnel to its TLS name.
     let no_openssl = ["option 'ssl-bump'", "ACL type 'at_step'", "ACL type 'ssl::server_name'"];
@@ -377,7 +384,7 @@ fn squid(step: &FileStep, stage: &Path, image: &str) -> Result<String, String> {
         return Err(format!(
             "the squid of `{image}` is built without OpenSSL, so it cannot check the TLS name inside a tunnel (ssl_bump): leave egress.proxy_image at its default (`{}`, built here from Debian's squid-openssl) or name an image whose squid has OpenSSL. squid said:\n{}",
             crate::answers::PROXY_IMAGE,
-            tail(&out)
+            tail(out)
         ));
     }
     // "BCP 177" is about the machine the check runs on (no IPv6 loopback), not the file.
@@ -389,7 +396,7 @@ fn squid(step: &FileStep, stage: &Path, image: &str) -> Result<String, String> {
     if rc != 0 || !bad.is_empty() {
         return Err(format!(
             "squid -k parse (exit {rc}) reported:\n{}",
-            if bad.is_empty() { tail(&out) } else { bad.join("\n") }
+            if bad.is_empty() { tail(out) } else { bad.join("\n") }
         ));
     }
     Ok("squid -k parse: no warnings, no errors".into())

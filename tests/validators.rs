@@ -94,6 +94,43 @@ fn squid_warnings_fail_the_check() {
     assert!(err.contains("WARNING") || err.contains("ERROR"), "{err}");
 }
 
+/// A proxy image whose squid has no OpenSSL (Debian's and Ubuntu's `squid`, GnuTLS: what
+/// `ubuntu/squid` runs) cannot hold a tunnel to its TLS name. Debian's own GnuTLS squid,
+/// fed the file as the proxy image is fed it, is refused with what to set instead; this
+/// machine's squid-openssl, on the same file, passes (the control).
+#[test]
+fn a_squid_without_openssl_is_refused_with_what_to_set_instead() {
+    let tree = std::env::var("CLAWGUARD_SQUID_GNUTLS").expect(
+        "CLAWGUARD_SQUID_GNUTLS names Debian's `squid` package unpacked (GnuTLS); scripts/test unpacks it, as root",
+    );
+    let gnutls = std::path::Path::new(&tree).join("usr/sbin/squid");
+    let version = |bin: &str| common::cli::text(&std::process::Command::new(bin).arg("-v").output().unwrap());
+    let v = version(gnutls.to_str().unwrap());
+    assert!(v.contains("--with-gnutls") && !v.contains("--with-openssl"), "not the GnuTLS squid: {v}");
+    assert!(version("/usr/sbin/squid").contains("--with-openssl"), "the control needs squid-openssl");
+
+    let (_root, plan) = plan_for("debian12-cloud", 0);
+    let conf = plan.files.iter().find(|f| f.path.ends_with("proxy/squid.conf")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("squid.conf");
+    std::fs::write(&file, validate::without_tunnel_cert(&conf.content)).unwrap();
+    let parse = |bin: &str| {
+        let o = std::process::Command::new(bin).args(["-k", "parse", "-f"]).arg(&file).output().unwrap();
+        (o.status.code().unwrap(), common::cli::text(&o))
+    };
+
+    let (rc, out) = parse(gnutls.to_str().unwrap());
+    let err = validate::squid_verdict(rc, &out, "ubuntu/squid:6.1").unwrap_err();
+    assert!(
+        err.contains("`ubuntu/squid:6.1` is built without OpenSSL")
+            && err.contains(clawguard::answers::PROXY_IMAGE)
+            && err.contains("ssl-bump"),
+        "{err}"
+    );
+    let (rc, out) = parse("/usr/sbin/squid");
+    validate::squid_verdict(rc, &out, clawguard::answers::PROXY_IMAGE).unwrap();
+}
+
 #[test]
 fn fail2ban_values_are_checked_as_resolved() {
     let (root, mut plan) = plan_for("debian12-cloud", 0);
