@@ -795,7 +795,14 @@ fn each_single_layer_skip_applied_on_a_fresh_host() {
             // waits for its gateway, which a stand-in does not have; tests/openclaw.rs and
             // the first setups run the real one).
             vps.import_image(22, s, &images.path().join("agent"), "agent:local", &[r#"CMD ["sleep","3600"]"#]);
-            if skipped != Layer::Egress {
+            if skipped == Layer::Backup {
+                // Here clawguard builds the proxy's image itself, as on a user's first apply:
+                // Debian's squid-openssl from the mirror (the provider's, as the VPS's own apt
+                // reaches it), on a Debian 12 base standing in for Docker Hub's debian:12-slim
+                // (unpinned here: the VPS cannot ask Docker Hub for its digest).
+                let mirror = format!("ENV http_proxy=http://{}:3142", vps.host_ip);
+                vps.import_debian_base(22, s, clawguard::layers::egress::PROXY_BASE, &[mirror.as_str()]);
+            } else if skipped != Layer::Egress {
                 let squid_cmd = r#"CMD ["/usr/sbin/squid","-N","-d","1","-f","/etc/squid/squid.conf"]"#;
                 // The proxy's image as clawguard builds it (from Debian's squid-openssl, this
                 // machine's squid), labelled with the Dockerfile it comes from: the VPS has no
@@ -837,5 +844,49 @@ fn each_single_layer_skip_applied_on_a_fresh_host() {
         );
         let (rc, out) = vps.ssh("debian", port, t, "sudo clawguard check --no-alert");
         assert!((rc == 0 || rc == 3) && !out.contains("error:"), "skip {name}: {out}");
+        if skipped == Layer::Backup {
+            built_proxy_runs(&vps, port, t);
+        }
+    }
+}
+
+/// The proxy's image that clawguard built on the VPS: labelled with the Dockerfile it
+/// wrote, its squid built with OpenSSL, and the proxy made from it up and answering.
+fn built_proxy_runs(vps: &Booted, port: u16, t: Option<&str>) {
+    use clawguard::layers::egress::{PROXY_BASE, proxy_dockerfile};
+    let image = clawguard::answers::PROXY_IMAGE;
+    let dockerfile = proxy_dockerfile(PROXY_BASE, None).unwrap();
+    let written = expect(vps, port, t, &format!("sudo cat {}", clawguard::host::PROXY_DOCKERFILE), 0);
+    assert!(written.contains(&dockerfile), "the Dockerfile clawguard wrote:\n{written}");
+    let label = format!("{{{{index .Config.Labels \"{}\"}}}}", clawguard::plan::BUILT_FROM_LABEL);
+    let got = expect(vps, port, t, &format!("sudo docker image inspect --format '{label}' {image}"), 0);
+    assert_eq!(got.trim(), clawguard::target::sha256(dockerfile.as_bytes()), "the build's label");
+    let v = expect(vps, port, t, &format!("sudo docker run --rm --entrypoint /usr/sbin/squid {image} -v"), 0);
+    assert!(v.contains("--with-openssl"), "the built squid: {v}");
+    // Running and never restarted, and squid answers on its port.
+    let state = "sudo docker inspect --format '{{.State.Status}} {{.RestartCount}}' $(sudo docker ps -aqf name=proxy)";
+    let mut last = String::new();
+    for _ in 0..30 {
+        last = expect(vps, port, t, state, 0);
+        if last.trim() == "running 0" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+    assert_eq!(last.trim(), "running 0", "the proxy made from the built image");
+    // Asked on loopback in the proxy's own network namespace, by a client squid lets out
+    // nowhere, for a host off the list: refused at once. A lookup of the name first would
+    // wait here out the 10 s (this VPS has no resolver that answers): that is how the first
+    // run of this test found squid resolving refused names.
+    let pid = expect(vps, port, t, "sudo docker inspect --format '{{.State.Pid}}' $(sudo docker ps -qf name=proxy)", 0);
+    let ask = format!(
+        "sudo nsenter -t {} -n timeout 10 bash -c 'exec 3<>/dev/tcp/127.0.0.1/3128; printf \"GET http://other.test/ HTTP/1.0\\r\\n\\r\\n\" >&3; head -1 <&3'",
+        pid.trim()
+    );
+    let (rc, answer) = vps.ssh("debian", port, t, &ask);
+    if rc != 0 || !answer.starts_with("HTTP/1.1 403") {
+        let logs = vps.ssh("debian", port, t, "sudo docker logs --tail 40 $(sudo docker ps -qf name=proxy) 2>&1").1;
+        let ports = vps.ssh("debian", port, t, &format!("sudo nsenter -t {} -n ss -ltnp", pid.trim())).1;
+        panic!("the built squid does not refuse a host off the list (exit {rc}): {answer}\n{ports}\n{logs}");
     }
 }

@@ -238,9 +238,33 @@ systemctl restart ssh
     /// Pipes a tar of `rootfs` into `sudo docker import` over SSH: the image a user would
     /// have built or pulled.
     pub fn import_image(&self, port: u16, control: Option<&str>, rootfs: &Path, name: &str, changes: &[&str]) {
+        self.import_tree(port, control, rootfs, &[], name, changes);
+    }
+
+    /// The Debian this VPS was booted from, as a Docker base image `name` (what
+    /// `debian:12-slim` is to a build: apt and dpkg, no documentation, no kept packages),
+    /// with `changes` (`ENV http_proxy=…`: the provider's mirror, as the VPS's own apt uses).
+    pub fn import_debian_base(&self, port: u16, control: Option<&str>, name: &str, changes: &[&str]) {
+        let base = Path::new("/var/cache/clawguard-tests").join(format!("vps-base-{}", self.suite));
+        let slim = ["./usr/share/doc", "./usr/share/man", "./usr/share/locale", "./var/cache/apt/archives/*.deb"];
+        self.import_tree(port, control, &base, &slim, name, changes);
+    }
+
+    fn import_tree(
+        &self,
+        port: u16,
+        control: Option<&str>,
+        rootfs: &Path,
+        excludes: &[&str],
+        name: &str,
+        changes: &[&str],
+    ) {
         let tar = self.work.path().join("image.tar");
+        let excludes: Vec<String> = excludes.iter().map(|e| format!("--exclude={e}")).collect();
         let o = Command::new("tar")
-            .args(["-C", rootfs.to_str().unwrap(), "-cf", tar.to_str().unwrap(), "."])
+            .args(["-C", rootfs.to_str().unwrap(), "-cf", tar.to_str().unwrap()])
+            .args(&excludes)
+            .arg(".")
             .output()
             .unwrap();
         assert!(o.status.success(), "tar: {}", text(&o));
