@@ -454,13 +454,7 @@ fn a_name_off_the_list_is_refused_before_anything_resolves_it() {
     // squid writes its log line when it is done: the refusals are all in before we look.
     let access = || fs::read_to_string(net.dir.path().join("clawguard/access.log")).unwrap_or_default();
     let logged = || ["plain", "tunnel", "sni"].iter().all(|w| access().contains(&format!("c2vjcmv0.{w}.exfil.test")));
-    for _ in 0..100 {
-        if logged() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    assert!(logged(), "the refusals are not all in squid's log:\n{}", access());
+    assert!(common::until(10, logged), "the refusals are not all in squid's log:\n{}", access());
     for what in ["plain", "tunnel", "sni"] {
         assert!(!asked(&format!("{what}.exfil.test")), "the {what} name was looked up");
     }

@@ -213,10 +213,19 @@ pub fn set_secret(root: &Path, name: &str, value: &str) {
 
 /// Waits until `f` holds, for at most `secs` seconds (polled every 100 ms); fails the test
 /// naming `what` when it never does.
-pub fn wait(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+pub fn wait(what: &str, secs: u64, f: impl FnMut() -> bool) {
+    assert!(until(secs, f), "timed out after {secs} s waiting for {what}");
+}
+
+/// Whether `f` came to hold within `secs` seconds (polled every 100 ms): for a caller whose
+/// failure has more to say than [`wait`]'s (what it saw last).
+pub fn until(secs: u64, mut f: impl FnMut() -> bool) -> bool {
     let t = Instant::now();
     while !f() {
-        assert!(t.elapsed() < Duration::from_secs(secs), "timed out after {secs} s waiting for {what}");
+        if t.elapsed() >= Duration::from_secs(secs) {
+            return false;
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
+    true
 }
