@@ -56,8 +56,8 @@ pub enum EgressError {
     Decisions { path: String, why: String },
     #[error("{path} cannot be written ({why}): the decision was not kept")]
     Save { path: String, why: String },
-    #[error("the proxy's access log {path} cannot be read ({why}): run clawguard as root (sudo)")]
-    Log { path: String, why: String },
+    #[error("the proxy's access log {path} cannot be read ({why}): {what_to_do}")]
+    Log { path: String, why: String, what_to_do: &'static str },
     #[error(
         "`{0}` is not on the list of refused hosts: `sudo clawguard egress` lists them (a host is allowed or dismissed by the name it shows)"
     )]
@@ -129,7 +129,16 @@ pub fn read_log(root: &Root, facts: &Facts) -> Result<Option<String>, EgressErro
     match crate::check::tail::read_newest(&full, proxy::MAX_READ) {
         Ok(tail) => Ok(Some(tail.text)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(EgressError::Log { path, why: e.to_string() }),
+        Err(e) => {
+            // Not root, or something other than squid's log where it belongs (a link, a
+            // FIFO: squid writes neither), which is worth a look rather than a retry.
+            let what_to_do = if e.kind() == std::io::ErrorKind::PermissionDenied {
+                "run clawguard as root (sudo)"
+            } else {
+                "squid writes only plain files there; see what put this one there (/etc/clawguard/RECOVERY.md), and move it away"
+            };
+            Err(EgressError::Log { path, why: e.to_string(), what_to_do })
+        }
     }
 }
 
@@ -223,7 +232,9 @@ mod tests {
         std::fs::remove_file(&rotated).unwrap();
         assert_eq!(list(&root, &facts, &Answers::default()).unwrap(), []);
         std::os::unix::fs::symlink("/etc/shadow", &rotated).unwrap();
-        assert!(matches!(list(&root, &facts, &Answers::default()), Err(EgressError::Log { .. })), "a link is refused");
+        let e = list(&root, &facts, &Answers::default()).unwrap_err();
+        assert!(matches!(e, EgressError::Log { .. }), "a link is refused");
+        assert!(e.to_string().contains("see what put this one there"), "not a matter of root: {e}");
     }
 
     #[test]
